@@ -1,0 +1,3 @@
+from cdiscflow.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pieces every layer shares: errors, the findings table, atomic file output."""

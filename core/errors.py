@@ -1,0 +1,41 @@
+"""The few exception classes cdiscflow raises.  Each maps to a documented exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # findings or rejections at or above the threshold
+EXIT_UNUSABLE = 2  # unusable input or spec
+
+
+class CdiscflowError(Exception):
+    """Base class; `exit_code` tells the CLI how to end."""
+
+    exit_code = EXIT_UNUSABLE
+
+
+class SpecError(CdiscflowError):
+    """The study spec cannot be used: it is malformed or contradicts itself.  Carries every problem found."""
+
+    def __init__(self, problems: list[str] | str, *, path: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.path = path
+        head = f"spec {path}: " if path else ""
+        if len(self.problems) == 1:
+            msg = head + self.problems[0]
+        else:
+            msg = head + f"{len(self.problems)} problems\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(msg)
+
+
+class InputError(CdiscflowError):
+    """Raw or dataset input cannot be read at all (missing file, empty file, wrong delimiter ...)."""
+
+
+class FindingsError(CdiscflowError):
+    """Findings at or above the failure threshold stopped the run (strict mode)."""
+
+    exit_code = EXIT_FINDINGS
+
+    def __init__(self, message: str, findings=None):
+        super().__init__(message)
+        self.findings = findings

@@ -1,0 +1,109 @@
+"""The spec loader: the embedded study loads; broken specs fail with messages naming file, line and item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdiscflow.core.errors import SpecError
+from cdiscflow.specs.model import load_study, normalise
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _problems(study: Path) -> str:
+    with pytest.raises(SpecError) as exc:
+        load_study(study)
+    return str(exc.value)
+
+
+def test_embedded_study_loads():
+    spec = load_study()
+    assert spec.studyid == "DARA-ATRA"
+    assert str(spec.datacut) == "2020-10-01"
+    dm = spec.dataset("DM")
+    assert dm.keys == ("STUDYID", "USUBJID")
+    # blank label/core/role are filled from SDTMIG 3.4
+    studyid = dm.variable("STUDYID")
+    assert (studyid.label, studyid.core, studyid.role) == ("Study Identifier", "Req", "Identifier")
+    assert dm.variable("SEX").sas_type == "Char"
+    assert spec.forms["ae"].keys == ("SUBJID", "AESPID")
+
+
+def test_codelist_synonyms_and_ccodes_from_cdisc_ct():
+    spec = load_study()
+    sex = spec.codelist("SEX")
+    assert sex.lookup()[normalise(" female ")] == "F"
+    # term C-codes left blank in codelists.csv are filled from the CDISC CT copy
+    assert {t.value: t.code for t in sex.terms}["F"] == "C16576"
+    assert spec.codelist("NY").lookup()["YES"] == "Y"
+
+
+def test_label_over_40_and_bad_name(study_copy):
+    _edit(study_copy / "variables.csv", "DM,4,SUBJID,,", "DM,4,SUBJID,Subject Identifier for the Study as Given on the CRF,")
+    _edit(study_copy / "variables.csv", "DM,5,SITEID", "DM,5,SITE_IDENT")
+    msg = _problems(study_copy)
+    assert "variables.csv line 5: DM.SUBJID: label is 52 characters (max 40)" in msg
+    assert "variables.csv line 6: DM.SITE_IDENT: variable name must be 1-8 characters" in msg
+
+
+def test_unknown_codelist_and_duplicate_variable(study_copy):
+    _edit(study_copy / "variables.csv", "SEX,Collected", "GENDER,Collected")
+    with open(study_copy / "variables.csv", "a") as fh:
+        fh.write("DM,7,SITEID,,text,,,Collected,,,,,,\n")
+    msg = _problems(study_copy)
+    assert "DM.SEX: unknown codelist 'GENDER' (not in codelists.csv)" in msg
+    assert "dataset DM: variable SITEID declared twice in variables.csv" in msg
+
+
+def test_broken_references_in_keys_forms_and_methods(study_copy):
+    _edit(study_copy / "datasets.csv", '"STUDYID,USUBJID"', '"STUDYID,USUBJID,DMSEQ"')
+    _edit(study_copy / "variables.csv", "MT.USUBJID", "MT.NOPE")
+    _edit(study_copy / "forms.yaml", "{name: SEX, label: Sex, type: text, codelist: SEX", "{name: SEX, label: Sex, type: text, codelist: SEXX")
+    msg = _problems(study_copy)
+    assert "dataset DM: key variable DMSEQ is not one of its variables" in msg
+    assert "DM.USUBJID: unknown method 'MT.NOPE' (not in methods.csv)" in msg
+    assert "forms.yaml form enrol: field SEX: unknown codelist 'SEXX'" in msg
+
+
+def test_contradicting_codelist_synonyms(study_copy):
+    # "Man" already means M; listing it under F too makes the spec contradict itself
+    _edit(study_copy / "codelists.csv", "Female|Woman", "Female|Woman|Man")
+    msg = _problems(study_copy)
+    assert "codelist SEX: collected value 'Man' maps to both 'F' and 'M'" in msg
+
+
+def test_non_extensible_codelist_rejects_new_term(study_copy):
+    with open(study_copy / "codelists.csv", "a") as fh:
+        fh.write("SEX,C66731,,,,X,,,Other,,,9\n")
+    assert "codelist SEX (C66731) is not extensible and has no term 'X'" in _problems(study_copy)
+
+
+def test_wrong_ccode_is_reported(study_copy):
+    _edit(study_copy / "codelists.csv", "SEX,C66731,,,,M,,", "SEX,C66731,,,,M,C99999,")
+    assert "term 'M' has C-code C20197 in CDISC CT, spec says C99999" in _problems(study_copy)
+
+
+def test_mapping_references_are_checked(study_copy):
+    (study_copy / "sdtm").mkdir(exist_ok=True)
+    (study_copy / "sdtm" / "zz_dm_broken.yaml").write_text(
+        "dataset: DM\nblocks:\n  - form: enrol\n    map:\n      SEX: {ct: GENDER}\n      AGE: {assign: BRTHDAT}\n"
+        "      SUBJID: {assign: SUBJID}\n"
+    )
+    for p in (study_copy / "sdtm").glob("*.yaml"):
+        if p.name != "zz_dm_broken.yaml":
+            p.unlink()
+    msg = _problems(study_copy)
+    assert "sdtm/zz_dm_broken.yaml block 1 DM.SEX: ct names unknown field enrol.GENDER" in msg
+    assert "maps AGE, which is not a variable of DM in variables.csv" in msg
+
+
+def test_missing_study_yaml(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SpecError, match="no study.yaml"):
+        load_study(tmp_path / "empty")
