@@ -1,0 +1,1 @@
+"""SDTM to ADaM derivations (admiral style)."""

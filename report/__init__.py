@@ -1,0 +1,1 @@
+"""The statisticians' analysis report computed from ADaM."""

@@ -1,0 +1,1 @@
+"""Raw EDC export to SDTM, executed from the study spec."""

@@ -1,0 +1,1 @@
+"""The synthetic DARA-ATRA raw EDC export."""

@@ -1,0 +1,1 @@
+"""Study specs: the metadata model, its loader, and the study folders."""

@@ -1,0 +1,1 @@
+"""Spec-generated schemas, conformance rules and Data Docs."""
