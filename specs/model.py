@@ -49,6 +49,7 @@ CORES = {"Req", "Exp", "Perm", "Cond"}
 STANDARDS = {"SDTM", "ADaM"}
 FIELD_TYPES = {"text", "integer", "float", "date", "time", "datetime"}
 RULE_KINDS = {"assign", "ct", "hardcode", "dtc", "derive"}
+CONDITION_OPS = {"not", "present", "ge", "gt", "le", "lt"}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -221,7 +222,10 @@ class Form:
 
 @dataclass(frozen=True)
 class Rule:
-    """One mapping rule for one target variable: `kind` is the algorithm, `args` its settings (read-only)."""
+    """One mapping rule for one target variable: `kind` is the algorithm, `args` its settings (read-only).
+
+    `when` (optional) limits the rule to raw rows meeting a condition (see `Block.where`).
+    """
 
     kind: str  # assign | ct | hardcode | dtc | derive
     args: Mapping[str, Any]
@@ -229,14 +233,38 @@ class Rule:
     def get(self, key: str, default: Any = None) -> Any:
         return self.args.get(key, default)
 
+    @property
+    def source(self) -> Any:
+        """The rule's main argument: the raw field(s), the hard-coded value or the derivation name."""
+        return self.args[self.kind]
+
+    @property
+    def when(self) -> Mapping[str, Any]:
+        return self.args.get("when") or MappingProxyType({})
+
 
 @dataclass(frozen=True)
 class Block:
-    """Rows of one raw form (optionally filtered by `where`) become rows of the target dataset."""
+    """Rows of one raw form (optionally filtered by `where`) become rows of the target dataset.
+
+    `rules` maps each target variable to its rules in spec order: for every row the first rule whose `when`
+    condition holds writes the value (a rule without `when` is the otherwise-branch); a row no rule writes stays
+    missing.  `supp` does the same for supplemental qualifiers (QNAM -> rules) that go to SUPP--.  `ignore` names
+    raw fields the block reads on purpose not at all, each with the reason.
+
+    Conditions (`where` on the block, `when` on a rule) map raw field -> test; all tests must hold:
+        FIELD: value          equal (text compared case- and blank-insensitively)
+        FIELD: [a, b]         one of
+        FIELD: {not: a|[a,b]} none of
+        FIELD: {present: true|false}   filled in / blank
+        FIELD: {ge|gt|le|lt: number}   numeric comparison
+    """
 
     form: str
-    rules: Mapping[str, Rule]  # target variable -> rule, in spec order
+    rules: Mapping[str, tuple[Rule, ...]]
     where: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    supp: Mapping[str, tuple[Rule, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    ignore: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
 
 
@@ -245,7 +273,6 @@ class Mapping_:
     dataset: str
     blocks: tuple[Block, ...]
     derive: Mapping[str, Rule] = field(default_factory=lambda: MappingProxyType({}))  # dataset-level derivations
-    supp: tuple[Mapping[str, Any], ...] = ()
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     path: str = ""
 
@@ -374,7 +401,7 @@ class _Loader:
         datasets = self.load_datasets(codelists, methods)
         valuelevel = self.load_valuelevel(datasets, codelists, methods)
         forms = self.load_forms(codelists)
-        mappings = self.load_mappings(datasets, forms, codelists)
+        mappings = self.load_mappings(datasets, forms, codelists, valuelevel)
         sections = self.load_sections()
         if self.problems:
             raise SpecError(self.problems, path=str(self.path))
@@ -657,11 +684,13 @@ class _Loader:
         return out
 
     # -- SDTM mappings ------------------------------------------------------------------------------------------
-    def load_mappings(self, datasets, forms, codelists) -> dict[str, Mapping_]:
+    def load_mappings(self, datasets, forms, codelists, valuelevel) -> dict[str, Mapping_]:
         out: dict[str, Mapping_] = {}
         folder = self.path / "sdtm"
         if not folder.is_dir():
             return out
+        qnams = {(vl.dataset, w.values[0]) for vl in valuelevel if vl.variable == "QVAL"
+                 for w in vl.where if w.variable == "QNAM" and w.comparator == "EQ" and len(w.values) == 1}
         for p in sorted(folder.glob("*.yaml")):
             rel = f"sdtm/{p.name}"
             doc = self.yaml(rel)
@@ -669,6 +698,10 @@ class _Loader:
                 if doc is not None:
                     self.problem(rel, "must be a mapping with 'dataset' and 'blocks'")
                 continue
+            unknown = set(doc) - {"dataset", "blocks", "derive", "options", "description"}
+            if unknown:
+                self.problem(rel, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} "
+                                  "(use dataset, description, blocks, derive, options)")
             ds = str(doc.get("dataset", "")).upper()
             if ds not in datasets:
                 self.problem(rel, f"dataset {ds!r} is not declared in datasets.csv")
@@ -679,30 +712,9 @@ class _Loader:
             target = datasets[ds]
             blocks = []
             for i, b in enumerate(doc.get("blocks") or [], start=1):
-                loc = f"{rel} block {i}"
-                if not isinstance(b, dict):
-                    self.problem(loc, "must be a mapping with 'form' and 'map'")
-                    continue
-                form_name = str(b.get("form", ""))
-                form = forms.get(form_name)
-                if form is None:
-                    self.problem(loc, f"unknown form {form_name!r} (not in forms.yaml)")
-                where = b.get("where") or {}
-                if not isinstance(where, dict):
-                    self.problem(loc, "'where' must map field -> value(s)")
-                    where = {}
-                for wf in where:
-                    if form is not None and wf not in form.names:
-                        self.problem(loc, f"where names unknown field {form_name}.{wf}")
-                rules = {}
-                for var, spec in (b.get("map") or {}).items():
-                    var = str(var).upper()
-                    rule = self.rule(f"{loc} {ds}.{var}", spec, form, target, var, codelists)
-                    if var not in target:
-                        self.problem(loc, f"maps {var}, which is not a variable of {ds} in variables.csv")
-                    if rule is not None:
-                        rules[var] = rule
-                blocks.append(Block(form_name, MappingProxyType(rules), _freeze(where), str(b.get("description", ""))))
+                block = self.block(f"{rel} block {i}", b, ds, target, forms, codelists, datasets, qnams)
+                if block is not None:
+                    blocks.append(block)
             derive = {}
             for var, spec in (doc.get("derive") or {}).items():
                 var = str(var).upper()
@@ -710,13 +722,89 @@ class _Loader:
                     self.problem(rel, f"derives {var}, which is not a variable of {ds} in variables.csv")
                 rule = self.rule(f"{rel} derive {ds}.{var}", spec, None, target, var, codelists)
                 if rule is not None:
+                    if rule.kind != "derive":
+                        self.problem(f"{rel} derive {ds}.{var}", f"dataset-level rules must be 'derive', got {rule.kind!r}")
                     derive[var] = rule
-            supp = tuple(_freeze(s) for s in (doc.get("supp") or ()))
-            options = {k: v for k, v in doc.items() if k not in ("dataset", "blocks", "derive", "supp")}
-            out[ds] = Mapping_(ds, tuple(blocks), MappingProxyType(derive), supp, _freeze(options), rel)
+            options = doc.get("options") or {}
+            out[ds] = Mapping_(ds, tuple(blocks), MappingProxyType(derive), _freeze(options), rel)
         return out
 
-    def rule(self, loc: str, spec: Any, form: Form | None, target: Dataset, var: str, codelists) -> Rule | None:
+    def block(self, loc, b, ds, target, forms, codelists, datasets, qnams) -> Block | None:
+        if not isinstance(b, dict):
+            self.problem(loc, "must be a mapping with 'form' and 'map'")
+            return None
+        unknown = set(b) - {"form", "where", "map", "supp", "ignore", "description"}
+        if unknown:
+            self.problem(loc, f"unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                              "(use form, where, map, supp, ignore, description)")
+        form_name = str(b.get("form", ""))
+        form = forms.get(form_name)
+        if form is None:
+            self.problem(loc, f"unknown form {form_name!r} (not in forms.yaml)")
+        where = b.get("where") or {}
+        self.condition(loc, "where", where, form)
+        rules: dict[str, tuple[Rule, ...]] = {}
+        for var, spec in (b.get("map") or {}).items():
+            var = str(var).upper()
+            if spec is None:  # `VAR: null` leaves a variable unmapped (e.g. after a YAML merge `<<: *anchor`)
+                continue
+            if var not in target:
+                self.problem(loc, f"maps {var}, which is not a variable of {ds} in variables.csv")
+            rules[var] = self.rules(f"{loc} {ds}.{var}", spec, form, target, var, codelists)
+        supp: dict[str, tuple[Rule, ...]] = {}
+        supp_doc = b.get("supp") or {}
+        if supp_doc and f"SUPP{ds}" not in datasets:
+            self.problem(loc, f"has supplemental qualifiers but dataset SUPP{ds} is not declared in datasets.csv")
+        for qnam, spec in supp_doc.items():
+            qnam = str(qnam).upper()
+            if not NAME_RE.match(qnam):
+                self.problem(loc, f"QNAM {qnam!r} must be 1-8 characters A-Z, 0-9, _ starting with a letter")
+            if (f"SUPP{ds}", qnam) not in qnams:
+                self.problem(loc, f"QNAM {qnam} has no value-level row in valuelevel.csv "
+                                  f"(SUPP{ds}, QVAL, where 'QNAM EQ {qnam}') giving its label and origin")
+            supp[qnam] = self.rules(f"{loc} SUPP{ds}.{qnam}", spec, form, None, qnam, codelists)
+        ignore = b.get("ignore") or {}
+        if not isinstance(ignore, dict):
+            self.problem(loc, "'ignore' must map raw field -> reason it is not mapped")
+            ignore = {}
+        for f, why in ignore.items():
+            if form is not None and str(f) not in form.names:
+                self.problem(loc, f"ignore names unknown field {form_name}.{f}")
+            if not why:
+                self.problem(loc, f"ignore {f}: give the reason the field is not mapped")
+        return Block(form_name, MappingProxyType(rules), _freeze(where if isinstance(where, dict) else {}),
+                     MappingProxyType(supp), _freeze({str(k): str(v) for k, v in ignore.items()}),
+                     str(b.get("description", "") or ""))
+
+    def rules(self, loc, spec, form, target, var, codelists) -> tuple[Rule, ...]:
+        """One rule, or a list of rules for one target (each but the last usually with `when`)."""
+        specs = spec if isinstance(spec, list) else [spec]
+        out = []
+        for i, one in enumerate(specs, start=1):
+            rule = self.rule(loc if len(specs) == 1 else f"{loc} rule {i}", one, form, target, var, codelists)
+            if rule is not None:
+                out.append(rule)
+        for r in out[:-1]:
+            if not r.when:
+                self.problem(loc, "only the last of several rules may lack 'when' (the rules after it could never write)")
+        return tuple(out)
+
+    def condition(self, loc: str, key: str, cond: Any, form: Form | None) -> None:
+        if not isinstance(cond, dict):
+            self.problem(loc, f"'{key}' must map raw field -> value, [values] or {{not|present|ge|gt|le|lt: ...}}")
+            return
+        for f, test in cond.items():
+            if form is not None and str(f) not in form.names:
+                self.problem(loc, f"{key} names unknown field {form.name}.{f}")
+            if isinstance(test, dict):
+                bad = set(test) - CONDITION_OPS
+                if bad or len(test) != 1:
+                    self.problem(loc, f"{key} {f}: a test is one of {', '.join(sorted(CONDITION_OPS))}, got {dict(test)}")
+                for op in set(test) & {"ge", "gt", "le", "lt"}:
+                    if not isinstance(test[op], (int, float)):
+                        self.problem(loc, f"{key} {f}: {op} needs a number, got {test[op]!r}")
+
+    def rule(self, loc: str, spec: Any, form: Form | None, target: Dataset | None, var: str, codelists) -> Rule | None:
         if isinstance(spec, str):  # shorthand: a bare field name means assign
             spec = {"assign": spec}
         if not isinstance(spec, dict):
@@ -727,30 +815,38 @@ class _Loader:
             self.problem(loc, f"rule needs exactly one of {', '.join(sorted(RULE_KINDS))}; got {sorted(spec)}")
             return None
         kind = kinds[0]
-        if form is not None and kind in ("assign", "ct", "dtc"):
-            fields = spec[kind] if isinstance(spec[kind], list) else [spec[kind]]
-            for extra in ("time",):
+        if form is not None:
+            fields = []
+            if kind in ("assign", "ct", "dtc"):
+                fields += spec[kind] if isinstance(spec[kind], list) else [spec[kind]]
+            for extra in ("time", "field"):
                 if spec.get(extra):
                     fields.append(spec[extra])
+            if isinstance(spec.get("fields"), list):
+                fields += spec["fields"]
             for f in fields:
                 if str(f) not in form.names:
                     self.problem(loc, f"{kind} names unknown field {form.name}.{f}")
+            if kind == "assign" and isinstance(spec[kind], list) and len(spec[kind]) > 1 and not spec.get("format"):
+                self.problem(loc, "assign from several fields needs a 'format' such as \"{A} {B}\"")
+        default_cl = target.variable(var).codelist if (target is not None and var in target) else ""
         if kind in ("ct", "hardcode") or spec.get("codelist"):
-            cl = spec.get("codelist") or (target.variable(var).codelist if var in target else "")
+            cl = spec.get("codelist") or default_cl
             if kind == "ct" and not cl:
                 self.problem(loc, "ct rule needs a codelist (on the rule or on the variable in variables.csv)")
             elif cl and cl not in codelists:
                 self.problem(loc, f"unknown codelist {cl!r}")
-            elif kind == "hardcode" and cl and str(spec["hardcode"]) not in codelists[cl].values:
+            elif kind == "hardcode" and cl and codelists[cl].terms and str(spec["hardcode"]) not in codelists[cl].values:
                 self.problem(loc, f"hard-coded value {spec['hardcode']!r} is not a term of codelist {cl}")
+        via = spec.get("via")
+        if via is not None:
+            if kind != "ct":
+                self.problem(loc, "'via' belongs to a ct rule")
+            elif via not in codelists:
+                self.problem(loc, f"via: unknown codelist {via!r}")
         when = spec.get("when")
-        if when is not None and form is not None:
-            if not isinstance(when, dict):
-                self.problem(loc, "'when' must map field -> value(s)")
-            else:
-                for wf in when:
-                    if wf not in form.names:
-                        self.problem(loc, f"when names unknown field {form.name}.{wf}")
+        if when is not None:
+            self.condition(loc, "when", when, form)
         return Rule(kind, _freeze(spec))
 
     # -- other sections -----------------------------------------------------------------------------------------

@@ -46,16 +46,16 @@ def test_codelist_synonyms_and_ccodes_from_cdisc_ct():
 
 def test_label_over_40_and_bad_name(study_copy):
     _edit(study_copy / "variables.csv", "DM,4,SUBJID,,", "DM,4,SUBJID,Subject Identifier for the Study as Given on the CRF,")
-    _edit(study_copy / "variables.csv", "DM,5,SITEID", "DM,5,SITE_IDENT")
+    _edit(study_copy / "variables.csv", "DM,13,SITEID", "DM,13,SITE_IDENT")
     msg = _problems(study_copy)
     assert "variables.csv line 5: DM.SUBJID: label is 52 characters (max 40)" in msg
-    assert "variables.csv line 6: DM.SITE_IDENT: variable name must be 1-8 characters" in msg
+    assert "variables.csv line 14: DM.SITE_IDENT: variable name must be 1-8 characters" in msg
 
 
 def test_unknown_codelist_and_duplicate_variable(study_copy):
     _edit(study_copy / "variables.csv", "SEX,Collected", "GENDER,Collected")
     with open(study_copy / "variables.csv", "a") as fh:
-        fh.write("DM,7,SITEID,,text,,,Collected,,,,,,\n")
+        fh.write("DM,99,SITEID,,text,,,Collected,,,,,,\n")
     msg = _problems(study_copy)
     assert "DM.SEX: unknown codelist 'GENDER' (not in codelists.csv)" in msg
     assert "dataset DM: variable SITEID declared twice in variables.csv" in msg
@@ -92,7 +92,7 @@ def test_wrong_ccode_is_reported(study_copy):
 def test_mapping_references_are_checked(study_copy):
     (study_copy / "sdtm").mkdir(exist_ok=True)
     (study_copy / "sdtm" / "zz_dm_broken.yaml").write_text(
-        "dataset: DM\nblocks:\n  - form: enrol\n    map:\n      SEX: {ct: GENDER}\n      AGE: {assign: BRTHDAT}\n"
+        "dataset: DM\nblocks:\n  - form: enrol\n    map:\n      SEX: {ct: GENDER}\n      XXAGE: {assign: BRTHDAT}\n"
         "      SUBJID: {assign: SUBJID}\n"
     )
     for p in (study_copy / "sdtm").glob("*.yaml"):
@@ -100,10 +100,36 @@ def test_mapping_references_are_checked(study_copy):
             p.unlink()
     msg = _problems(study_copy)
     assert "sdtm/zz_dm_broken.yaml block 1 DM.SEX: ct names unknown field enrol.GENDER" in msg
-    assert "maps AGE, which is not a variable of DM in variables.csv" in msg
+    assert "maps XXAGE, which is not a variable of DM in variables.csv" in msg
 
 
 def test_missing_study_yaml(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SpecError, match="no study.yaml"):
         load_study(tmp_path / "empty")
+
+
+def test_mapping_conditions_rules_and_supplemental_qualifiers_are_checked(study_copy):
+    (study_copy / "sdtm" / "ae.yaml").write_text(
+        "dataset: AE\nblocks:\n  - form: ae\n    where: {AEGRAD: {ge: 3}}\n    map:\n"
+        "      AEENRTPT:\n        - {hardcode: ONGOING}\n        - {hardcode: BEFORE, when: {AEONGO: {maybe: Yes}}}\n"
+        "      AETOXGR: {assign: [AEGRADE, AESER]}\n"
+        "    supp:\n      AEXYZ: AETERM\n      AERELDAR: {ct: AERELDAR}\n"
+    )
+    msg = _problems(study_copy)
+    assert "sdtm/ae.yaml block 1: where names unknown field ae.AEGRAD" in msg
+    assert "AE.AEENRTPT: only the last of several rules may lack 'when'" in msg
+    assert "AE.AEENRTPT rule 2: when AEONGO: a test is one of ge, gt, le, lt, not, present" in msg
+    assert "AE.AETOXGR: assign from several fields needs a 'format'" in msg
+    assert "QNAM AEXYZ has no value-level row in valuelevel.csv (SUPPAE, QVAL, where 'QNAM EQ AEXYZ')" in msg
+    assert "SUPPAE.AERELDAR: ct rule needs a codelist" in msg
+
+
+def test_embedded_mappings_load_with_rule_lists_and_supp():
+    spec = load_study()
+    ex = spec.mappings["EX"]
+    freq = ex.blocks[0].rules["EXDOSFRQ"]
+    assert [r.source for r in freq] == ["EVERY WEEK", "EVERY 2 WEEKS", "EVERY 4 WEEKS"]
+    assert dict(freq[0].when) == {"CYCLE": {"le": 2}}
+    assert set(ex.blocks[1].supp) == {"PART", "EXCYCLE", "DOSELVL", "EXACN"}
+    assert spec.mappings["SE"].options["build"] == "subject_elements"

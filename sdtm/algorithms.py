@@ -1,0 +1,263 @@
+"""The mapping algorithms: one raw form's rows -> values of one target variable, over whole columns.
+
+Every algorithm has the same signature (sdtm.oak's idea, executed from the spec instead of copied into code):
+
+    algorithm(raw: RawForm, rule: Rule, target: Target) -> Written
+
+`raw` holds only the rows the block (and the rule's `when`) selected; `Written.values` is aligned on its index (the
+raw data row numbers); `Written.problems` lists the rows the algorithm could not map (unknown controlled term,
+text where a number belongs) with the reason.  Nothing is passed through unmapped and nothing is dropped: the
+caller reports every problem and decides (strict / reject).
+
+    assign    the raw field as collected (several fields through a `format` such as "PART {PART} {VISIT}")
+    ct        the collected value mapped to its submission value through the codelist's synonyms
+              (`via: LBTESTCD` looks up in the paired codelist and takes the term with the same C-code)
+    hardcode  a constant
+    dtc       ISO 8601 date/time from a raw date field (+ `time:` field); partial dates keep their known parts
+    derive    a named record-level derivation (see RECORD_DERIVATIONS)
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.sdtm.raw import RawForm
+from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a rule writes: a dataset variable (or a supplemental qualifier when `variable` is None)."""
+
+    dataset: str
+    name: str
+    variable: Variable | None
+    codelist: Codelist | None
+    spec: StudySpec
+
+    @property
+    def numeric(self) -> bool:
+        return self.variable is not None and self.variable.is_numeric
+
+
+@dataclass
+class Written:
+    values: pd.Series
+    problems: pd.DataFrame | None = None  # index = raw rows; columns rule_id, message, value, expected
+
+
+def problems(mask: pd.Series, rule_id: str, message, value: pd.Series, expected: str) -> pd.DataFrame | None:
+    if not mask.any():
+        return None
+    idx = mask[mask].index
+    msg = message.reindex(idx) if isinstance(message, pd.Series) else message
+    return pd.DataFrame({"rule_id": rule_id, "message": msg, "value": value.reindex(idx).astype(str),
+                         "expected": expected}, index=idx)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# conditions
+
+
+def normalised(col: pd.Series) -> pd.Series:
+    """Collected text compared the way codelists compare it: blanks collapsed, upper case."""
+    return col.astype(str).str.replace(r"\s+", " ", regex=True).str.strip().str.upper()
+
+
+def condition_mask(data: pd.DataFrame, cond: Mapping, numbers: Mapping[str, pd.Series] | None = None) -> pd.Series:
+    """Rows meeting every test of a `where`/`when` condition (see specs.model.Block)."""
+    mask = pd.Series(True, index=data.index)
+    for fname, test in cond.items():
+        col = data[fname]
+        if isinstance(test, Mapping):
+            (op, arg), = test.items()
+            if op == "present":
+                mask &= col.notna() if arg else col.isna()
+            elif op == "not":
+                mask &= ~_in(col, arg)
+            else:
+                num = (numbers or {}).get(fname)
+                num = num if num is not None else pd.to_numeric(col, errors="coerce")
+                mask &= {"ge": num >= arg, "gt": num > arg, "le": num <= arg, "lt": num < arg}[op].fillna(False)
+        else:
+            mask &= _in(col, test)
+    return mask.astype(bool)
+
+
+def _in(col: pd.Series, values) -> pd.Series:
+    values = values if isinstance(values, (list, tuple)) else [values]
+    wanted = {" ".join(str(v).split()).upper() for v in values}
+    return normalised(col).isin(wanted).fillna(False).astype(bool)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the algorithms
+
+
+def _typed(values: pd.Series, target: Target, raw: RawForm, fieldname: str | None) -> Written:
+    if not target.numeric:
+        return Written(values.astype(str))
+    if fieldname is not None and fieldname in raw.numbers:
+        return Written(raw.numbers[fieldname].reindex(values.index))
+    num = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & num.isna()
+    return Written(num.astype("float64"), problems(bad, "MAP-TYPE", f"{target.name} needs a number", values, "number"))
+
+
+def assign(raw: RawForm, rule: Rule, target: Target) -> Written:
+    src = rule.source
+    if isinstance(src, (list, tuple)) and len(src) > 1:
+        return Written(_format(raw, rule.get("format"), src))
+    fieldname = src[0] if isinstance(src, (list, tuple)) else src
+    values = raw.data[fieldname]
+    if rule.get("format"):
+        values = _format(raw, rule.get("format"), [fieldname])
+    return _typed(values, target, raw, None if rule.get("format") else fieldname)
+
+
+def _format(raw: RawForm, template: str, fields) -> pd.Series:
+    """Fill a template such as "PART {PART} {VISIT}" from raw fields; missing if any field is missing."""
+    out = pd.Series("", index=raw.data.index, dtype=str)
+    missing = pd.Series(False, index=raw.data.index)
+    for literal, name, _, _ in string.Formatter().parse(template):
+        out = out + (literal or "")
+        if name:
+            col = raw.data[name]
+            missing |= col.isna()
+            out = out + col.fillna("")
+    return out.mask(missing)
+
+
+def ct(raw: RawForm, rule: Rule, target: Target) -> Written:
+    codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
+    via = rule.get("via")
+    lookup = dict(codelist.lookup())
+    if via:
+        paired = target.spec.codelist(via)
+        by_code = {t.code: t.value for t in codelist.terms if t.code}
+        lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
+        lookup = {k: v for k, v in lookup.items() if v is not None}
+    col = raw.data[rule.source]
+    mapped = normalised(col).map(lookup)
+    bad = col.notna() & mapped.isna()
+    source = f"codelist {codelist.id}" + (f" {codelist.code}" if codelist.code else "") + (f" via {via}" if via else "")
+    message = f"{target.name}: collected value is not a term or synonym of {source}"
+    expected = "|".join((target.spec.codelist(via) if via else codelist).values[:12])
+    w = _typed(mapped.astype(str), target, raw, None)
+    return Written(w.values, problems(bad, "MAP-CT", message, col, expected))
+
+
+def _code(cl: Codelist, value: str) -> str | None:
+    for t in cl.terms:
+        if t.value == value:
+            return t.code or None
+    return None
+
+
+def hardcode(raw: RawForm, rule: Rule, target: Target) -> Written:
+    value = rule.source
+    if target.numeric:
+        return Written(pd.Series(float(value), index=raw.data.index))
+    return Written(pd.Series(str(value), index=raw.data.index, dtype=str))
+
+
+def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
+    from cdiscflow.sdtm.dates import combine_date_time
+
+    date = raw.iso[rule.source]
+    time = raw.iso.get(rule.get("time")) if rule.get("time") else None
+    return Written(combine_date_time(date, time).astype(str))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# record-level derivations (a block rule `{derive: NAME, ...}`)
+
+
+def derive_most_severe(raw: RawForm, rule: Rule, target: Target) -> Written:
+    """The term ranked first (codelist `order`) among several fields, e.g. the strongest causality over drugs."""
+    codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
+    rank = {t.value: (t.order if t.order is not None else i) for i, t in enumerate(codelist.terms)}
+    best = pd.Series(np.nan, index=raw.data.index)
+    out = pd.Series(np.nan, index=raw.data.index, dtype=str)
+    probs = []
+    for f in rule.get("fields"):  # over fields
+        mapped = normalised(raw.data[f]).map(codelist.lookup())
+        probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
+                              f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
+                              raw.data[f], "|".join(codelist.values)))
+        r = mapped.map(rank).astype("float64")
+        better = r.notna() & (best.isna() | (r < best))
+        out = out.mask(better, mapped.astype(str))
+        best = best.mask(better, r)
+    return Written(out, _concat(probs))
+
+
+def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
+    """The common value of several fields (after CT); `otherwise` (e.g. MULTIPLE) when they differ.
+
+    Blank fields do not count: one drug's action alone is the action.  Used for AEACN over per-drug actions.
+    """
+    codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
+    mapped_cols, probs = [], []
+    for f in rule.get("fields"):  # over fields
+        mapped = normalised(raw.data[f]).map(codelist.lookup()).astype(str)
+        probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
+                              f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
+                              raw.data[f], "|".join(codelist.values)))
+        mapped_cols.append(mapped)
+    frame = pd.concat(mapped_cols, axis=1)
+    distinct = frame.nunique(axis=1, dropna=True)
+    first = frame.bfill(axis=1).iloc[:, 0]
+    out = first.where(distinct <= 1, str(rule.get("otherwise", "MULTIPLE")))
+    return Written(out.where(distinct > 0).astype(str), _concat(probs))
+
+
+def derive_number(raw: RawForm, rule: Rule, target: Target) -> Written:
+    """The numeric value of a text field where it is a number (e.g. LBSTRESN from "<0.5" stays missing)."""
+    return Written(pd.to_numeric(raw.data[rule.get("field")], errors="coerce").astype("float64"))
+
+
+def derive_study(raw: RawForm, rule: Rule, target: Target) -> Written:
+    """A value from study.yaml (`key`, dotted for nested keys), e.g. COUNTRY from `country`."""
+    value = study_value(target.spec, str(rule.get("key")))
+    return Written(pd.Series(str(value), index=raw.data.index, dtype=str))
+
+
+def study_value(spec: StudySpec, key: str):
+    value = spec.study
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def derive_usubjid(raw: RawForm, rule: Rule, target: Target) -> Written:
+    from cdiscflow.sdtm.raw import usubjid
+
+    return Written(usubjid(target.spec, raw.data))
+
+
+def _concat(parts) -> pd.DataFrame | None:
+    parts = [p for p in parts if p is not None]
+    return pd.concat(parts) if parts else None
+
+
+Algorithm = Callable[[RawForm, Rule, Target], Written]
+ALGORITHMS: dict[str, Algorithm] = {"assign": assign, "ct": ct, "hardcode": hardcode, "dtc": dtc}
+RECORD_DERIVATIONS: dict[str, Algorithm] = {
+    "most_severe": derive_most_severe,
+    "common_or": derive_common_or,
+    "usubjid": derive_usubjid,
+    "number": derive_number,
+    "study": derive_study,
+}
+
+
+def run_rule(raw: RawForm, rule: Rule, target: Target) -> Written:
+    if rule.kind == "derive":
+        return RECORD_DERIVATIONS[rule.source](raw, rule, target)
+    return ALGORITHMS[rule.kind](raw, rule, target)

@@ -1,0 +1,74 @@
+"""The mapping run's working state, and how derivations read other datasets and raw forms.
+
+Derivations and trial-design rules name their inputs as *sources*:
+
+    {dataset: EX, where: {EXTRT: DARATUMUMAB}, date: EXSTDTC}     an SDTM dataset already mapped
+    {form: atra, where: {DOSELVL: 45}, date: STDAT}                a raw form (accepted rows only)
+
+`source_frame` turns a source into a frame of USUBJID + the named columns, filtered by `where`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pandas as pd
+
+from cdiscflow.core.findings import Findings
+from cdiscflow.sdtm.algorithms import condition_mask
+from cdiscflow.sdtm.raw import RawForm, usubjid
+from cdiscflow.specs.model import StudySpec
+
+
+@dataclass
+class StudyState:
+    spec: StudySpec
+    design: Any  # trial_design.TrialDesign
+    raw: dict[str, RawForm]
+    findings: Findings
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    provenance: dict[str, pd.DataFrame] = field(default_factory=dict)  # columns source, row; aligned on the index
+    supp: dict[str, pd.DataFrame] = field(default_factory=dict)  # QNAM columns aligned on the dataset's index
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def dataset(self, name: str) -> pd.DataFrame:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise KeyError(f"dataset {name} is needed but was not mapped") from None
+
+
+def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) -> pd.DataFrame:
+    """USUBJID + `columns` (ISO text for raw date fields) of the rows of a source that meet its `where`."""
+    where = src.get("where") or {}
+    if "dataset" in src:
+        frame = state.dataset(str(src["dataset"]))
+        mask = condition_mask(frame, where)
+        out = frame.loc[mask, ["USUBJID", *[c for c in columns if c != "USUBJID"]]]
+        return out.reset_index(drop=True)
+    raw = state.raw[str(src["form"])]
+    mask = condition_mask(raw.data, where, raw.numbers)
+    out = pd.DataFrame({"USUBJID": usubjid(state.spec, raw.data)})
+    for c in columns:
+        out[c] = raw.iso[c] if c in raw.iso else raw.data[c]
+    return out.loc[mask].reset_index(drop=True)
+
+
+def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "first",
+                 complete: bool = True) -> pd.Series:
+    """Per subject the first or last date (ISO text as recorded) of a source; `date` may list several columns.
+
+    Only values with a complete date take part when `complete` (a partial date cannot be ordered against others).
+    """
+    cols = src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]
+    frame = source_frame(state, src, list(cols))
+    long = frame.melt(id_vars="USUBJID", value_vars=list(cols), value_name="date")["USUBJID date".split()]
+    long = long.dropna(subset=["date"])
+    if complete:
+        long = long[long["date"].str.len() >= 10]
+    if long.empty:
+        return pd.Series(dtype=str)
+    long = long.sort_values(["USUBJID", "date"], kind="stable")
+    agg = long.groupby("USUBJID", sort=True)["date"]
+    return (agg.first() if pick == "first" else agg.last()).astype(str)

@@ -1,0 +1,156 @@
+"""Raw dates and times to ISO 8601, vectorised over whole columns.
+
+SDTM keeps what was collected: a partial date keeps its known parts (`2017-03`, `2017`, `2017---15` = the 15th of an
+unknown month), nothing is imputed.  A value that does not follow the declared raw format, or names a day that does
+not exist (30 February), is an error the caller reports with file, row and column.
+
+Raw formats (forms.yaml `format:`):
+
+    DD-MON-YYYY   05-JUL-2016, UN-MAR-2017, UN-UNK-2009 (month names in English, any case; UN/UNK unknown)
+    DD-Mon-YYYY   the same, written in the usual mixed case
+    MM/DD/YYYY    07/05/2016, UN/05/2016 is not allowed: unknown parts are UN (day) / UN or UNK (month)
+    YYYY-MM-DD    2016-07-05, 2016-07, 2016 (ISO already; partial allowed)
+    HH:MM         09:30 (24 h)
+    HH:MM:SS      09:30:15
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MONTHS = {m: f"{i:02d}" for i, m in enumerate(
+    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+UNKNOWN_DAY = {"UN", "UK", "--", "XX"}
+UNKNOWN_MONTH = {"UNK", "UN", "UK", "---", "--", "XXX"}
+
+# format -> (regex with named groups day/month/year, month given as name?)
+_DATE_FORMATS: dict[str, tuple[str, bool]] = {
+    "DD-MON-YYYY": (r"^(?P<day>\d{1,2}|UN|UK|XX)-(?P<month>[A-Z]{3}|UNK|UN|UK|XXX)-(?P<year>\d{4})$", True),
+    "DD-Mon-YYYY": (r"^(?P<day>\d{1,2}|UN|UK|XX)-(?P<month>[A-Z]{3}|UNK|UN|UK|XXX)-(?P<year>\d{4})$", True),
+    "DDMONYYYY": (r"^(?P<day>\d{2}|UN|UK)(?P<month>[A-Z]{3}|UNK)(?P<year>\d{4})$", True),
+    "MM/DD/YYYY": (r"^(?P<month>\d{1,2}|UN|UK|UNK)/(?P<day>\d{1,2}|UN|UK)/(?P<year>\d{4})$", False),
+    "YYYY-MM-DD": (r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?$", False),
+}
+_TIME_FORMATS: dict[str, str] = {
+    "HH:MM": r"^(?P<hour>\d{1,2}):(?P<minute>\d{2})$",
+    "HH:MM:SS": r"^(?P<hour>\d{1,2}):(?P<minute>\d{2}):(?P<second>\d{2})$",
+}
+DATE_FORMATS = tuple(_DATE_FORMATS)
+TIME_FORMATS = tuple(_TIME_FORMATS)
+
+
+@dataclass(frozen=True)
+class Converted:
+    """ISO 8601 text per row (NaN where missing or invalid) and why a row is invalid (NaN where fine)."""
+
+    iso: pd.Series
+    problem: pd.Series
+
+    @property
+    def invalid(self) -> pd.Series:
+        return self.problem.notna()
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    text = values.astype(str).str.strip()
+    return text.where(text != "")
+
+
+def parse_date(values: pd.Series, fmt: str) -> Converted:
+    """Convert raw date text in format `fmt` to ISO 8601 (partial dates keep their known parts)."""
+    if fmt not in _DATE_FORMATS:
+        raise ValueError(f"unknown date format {fmt!r}; use one of {', '.join(DATE_FORMATS)}")
+    pattern, named = _DATE_FORMATS[fmt]
+    text = _blank(values).str.upper()
+    parts = text.str.extract(pattern)
+    present = text.notna()
+    shaped = parts["year"].notna()
+    year = parts["year"]
+    day_raw = parts["day"].fillna("UN") if "day" in parts else pd.Series("UN", index=text.index)
+    month_raw = parts["month"].fillna("UNK")
+    if named:
+        month = month_raw.map(MONTHS)
+        month_known = month.notna()
+        month_bad = ~month_known & ~month_raw.isin(UNKNOWN_MONTH)
+    else:
+        mnum = pd.to_numeric(month_raw.where(~month_raw.isin(UNKNOWN_MONTH)), errors="coerce")
+        month_known = mnum.notna()
+        month_bad = month_known & ~mnum.between(1, 12)
+        month = mnum.astype("Int64").astype(str).str.zfill(2)
+    dnum = pd.to_numeric(day_raw.where(~day_raw.isin(UNKNOWN_DAY)), errors="coerce")
+    day_known = dnum.notna()
+    day_text = dnum.astype("Int64").astype(str).str.zfill(2)
+
+    iso = year.astype(str)
+    ym = month_known & ~day_known
+    ymd = month_known & day_known
+    y_d = ~month_known & day_known
+    iso = iso.mask(ym, year + "-" + month.astype(str))
+    iso = iso.mask(ymd, year + "-" + month.astype(str) + "-" + day_text)
+    iso = iso.mask(y_d, year + "---" + day_text)
+
+    # existence of complete dates (30 FEB, 31 APR, day 00 ...) and of day numbers in partial dates
+    full = pd.to_datetime(iso.where(ymd), format="%Y-%m-%d", errors="coerce")
+    impossible = ymd & full.isna()
+    day_range_bad = day_known & ~dnum.between(1, 31)
+    problem = pd.Series(np.nan, index=text.index, dtype=str)
+    problem = problem.mask(present & ~shaped, f"does not follow the date format {fmt}")
+    problem = problem.mask(present & shaped & month_bad, "has an unknown month")
+    problem = problem.mask(present & shaped & ~month_bad & (impossible | day_range_bad), "is not a calendar date")
+    iso = iso.where(present & problem.isna() & shaped).astype(str)
+    return Converted(iso, problem)
+
+
+def parse_time(values: pd.Series, fmt: str) -> Converted:
+    """Convert raw time text (HH:MM or HH:MM:SS) to ISO 8601 time text `hh:mm[:ss]`."""
+    if fmt not in _TIME_FORMATS:
+        raise ValueError(f"unknown time format {fmt!r}; use one of {', '.join(TIME_FORMATS)}")
+    text = _blank(values)
+    parts = text.str.extract(_TIME_FORMATS[fmt])
+    present = text.notna()
+    hour = pd.to_numeric(parts["hour"], errors="coerce")
+    minute = pd.to_numeric(parts["minute"], errors="coerce")
+    ok = hour.between(0, 23) & minute.between(0, 59)
+    iso = hour.astype("Int64").astype(str).str.zfill(2) + ":" + parts["minute"].astype(str)
+    if "second" in parts:
+        second = pd.to_numeric(parts["second"], errors="coerce")
+        ok &= second.between(0, 59)
+        iso = iso + ":" + parts["second"].astype(str)
+    problem = pd.Series(np.nan, index=text.index, dtype=str)
+    problem = problem.mask(present & parts["hour"].isna(), f"does not follow the time format {fmt}")
+    problem = problem.mask(present & parts["hour"].notna() & ~ok.fillna(False), "is not a clock time")
+    return Converted(iso.where(present & problem.isna()).astype(str), problem)
+
+
+def combine_date_time(date_iso: pd.Series, time_iso: pd.Series | None) -> pd.Series:
+    """`YYYY-MM-DD` + `hh:mm` -> `YYYY-MM-DDThh:mm`; a time goes with a complete date only (otherwise dropped)."""
+    if time_iso is None:
+        return date_iso
+    complete = date_iso.str.len() == 10
+    with_time = complete & time_iso.notna()
+    return date_iso.mask(with_time, date_iso + "T" + time_iso)
+
+
+def date_part(iso: pd.Series) -> pd.Series:
+    """Complete dates as datetime64 (day precision); NaT for partial or missing values."""
+    text = iso.astype(str).str.slice(0, 10)
+    return pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce")
+
+
+def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
+    """SDTM study day: on/after the reference date `d - ref + 1`, before it `d - ref` (no day 0); both complete."""
+    d, r = date_part(dates), date_part(reference)
+    diff = (d - r).dt.days
+    out = diff.where(diff < 0, diff + 1)
+    return out.astype("Float64").astype("float64")
+
+
+def age_in_years(birth: pd.Series, reference: pd.Series) -> pd.Series:
+    """Completed years between two complete dates (NaN when either is partial or missing)."""
+    b, r = date_part(birth), date_part(reference)
+    years = r.dt.year - b.dt.year
+    before_birthday = (r.dt.month < b.dt.month) | ((r.dt.month == b.dt.month) & (r.dt.day < b.dt.day))
+    return (years - before_birthday.astype("Int64")).astype("Float64").astype("float64")

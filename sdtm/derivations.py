@@ -1,0 +1,237 @@
+"""Dataset-level SDTM derivations, done once and generically; the spec names them in a mapping's `derive:` section.
+
+    AESEQ:   {derive: seq, by: [AESTDTC, AEDECOD]}
+    AESTDY:  {derive: study_day, date: AESTDTC}
+    EPOCH:   {derive: epoch, date: AESTDTC}
+    RFXSTDTC: {derive: first_date, sources: [{dataset: EX, date: EXSTDTC}]}
+    EPOCH:   {derive: epoch, date: DSSTDTC, fill: true}     # only where the blocks left EPOCH missing
+
+Every derivation has one signature, `fn(state, dataset, frame, rule) -> Derived`, and a *stage*; the engine runs
+the stages in order over all datasets (within a stage: datasets and variables in spec order):
+
+    record   needs only the record and the trial design (VISITNUM); its problems can reject raw rows
+    subject  subject-level facts from other datasets (RF dates, death, age)
+    arms     after SE is built: planned and actual arm
+    timing   EPOCH, study days
+    seq      --SEQ, last, once the records are final
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
+from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
+from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
+from cdiscflow.specs.model import Rule
+
+STAGES = ("record", "subject", "arms", "timing", "seq")
+
+
+@dataclass
+class Derived:
+    values: pd.Series
+    problems: pd.DataFrame | None = None  # index = frame rows; rule_id, message, value, expected
+
+
+@dataclass(frozen=True)
+class Derivation:
+    name: str
+    stage: str
+    fn: Callable[[StudyState, str, pd.DataFrame, Rule], Derived]
+    args: tuple[str, ...] = ()  # required rule arguments
+    doc: str = ""
+
+
+REGISTRY: dict[str, Derivation] = {}
+
+
+def derivation(name: str, stage: str, args: tuple[str, ...] = ()):
+    def register(fn):
+        REGISTRY[name] = Derivation(name, stage, fn, args, (fn.__doc__ or "").strip().splitlines()[0])
+        return fn
+    return register
+
+
+def _per_subject(frame: pd.DataFrame, values: pd.Series) -> pd.Series:
+    """Broadcast a per-subject series (index USUBJID) onto the frame's records."""
+    return frame["USUBJID"].map(values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# record stage
+
+
+@derivation("visitnum", "record", ("visit",))
+def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: Rule) -> Derived:
+    """VISITNUM from the planned visits (TV) by visit name; a visit TV does not plan is a problem."""
+    visit = frame[rule.get("visit")]
+    table = {str(v["VISIT"]).upper(): float(v["VISITNUM"]) for v in state.design.visits}
+    num = visit.astype(str).str.upper().map(table).astype("float64")
+    bad = visit.notna() & num.isna()
+    probs = None
+    if bad.any():
+        probs = pd.DataFrame({"rule_id": "MAP-VISIT", "message": f"{rule.get('visit')} is not a visit planned in TV",
+                              "value": visit[bad].astype(str), "expected": "a VISIT of trial_design.yaml visits"},
+                             index=bad[bad].index)
+    return Derived(num, probs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# subject stage
+
+
+def _dates(state: StudyState, rule: Rule, pick: str) -> pd.Series:
+    found = [source_dates(state, src, pick=pick) for src in rule.get("sources")]  # over sources
+    found = [f for f in found if len(f)]
+    if not found:
+        return pd.Series(dtype=str)
+    both = pd.concat(found).rename("date").reset_index().sort_values(["USUBJID", "date"], kind="stable")
+    agg = both.groupby("USUBJID")["date"]
+    return (agg.first() if pick == "first" else agg.last()).astype(str)
+
+
+@derivation("first_date", "subject", ("sources",))
+def derive_first_date(state, dataset, frame, rule) -> Derived:
+    """Earliest complete date per subject over the sources (e.g. RFXSTDTC = first EXSTDTC)."""
+    return Derived(_per_subject(frame, _dates(state, rule, "first")).astype(str))
+
+
+@derivation("last_date", "subject", ("sources",))
+def derive_last_date(state, dataset, frame, rule) -> Derived:
+    """Latest complete date per subject over the sources (e.g. RFPENDTC = last contact of any kind)."""
+    return Derived(_per_subject(frame, _dates(state, rule, "last")).astype(str))
+
+
+@derivation("lookup", "subject", ("dataset", "value"))
+def derive_lookup(state, dataset, frame, rule) -> Derived:
+    """A variable of another dataset per subject (first record meeting `where`, in that dataset's order)."""
+    src = {"dataset": rule.get("dataset"), "where": rule.get("where") or {}}
+    found = source_frame(state, src, [rule.get("value")]).dropna(subset=[rule.get("value")])
+    first = found.groupby("USUBJID", sort=False)[rule.get("value")].first()
+    return Derived(_per_subject(frame, first))
+
+
+@derivation("flag", "subject", ("dataset",))
+def derive_flag(state, dataset, frame, rule) -> Derived:
+    """"Y" when the subject has a record meeting `where` in the dataset, else missing (never "N")."""
+    src = {"dataset": rule.get("dataset"), "where": rule.get("where") or {}}
+    hits = set(source_frame(state, src, [])["USUBJID"])
+    flag = frame["USUBJID"].isin(hits)
+    return Derived(pd.Series(np.where(flag, "Y", None), index=frame.index, dtype=str))
+
+
+@derivation("age", "subject", ("birth", "reference"))
+def derive_age(state, dataset, frame, rule) -> Derived:
+    """Age in completed years at the reference date (both complete dates; no imputation)."""
+    return Derived(age_in_years(frame[rule.get("birth")], frame[rule.get("reference")]))
+
+
+@derivation("hardcode_if", "subject", ("value", "present"))
+def derive_hardcode_if(state, dataset, frame, rule) -> Derived:
+    """A constant where another variable of the record is filled in (e.g. AGEU where AGE is known)."""
+    present = frame[rule.get("present")].notna()
+    return Derived(pd.Series(np.where(present, str(rule.get("value")), None), index=frame.index, dtype=str))
+
+
+@derivation("last_before", "subject", ("date",))
+def derive_last_before(state, dataset, frame, rule) -> Derived:
+    """--LOBXFL: "Y" on the last record per subject and `by` with a complete date on or before DM.RFXSTDTC."""
+    ref_var = rule.get("reference", "RFXSTDTC")
+    by = list(rule.get("by") or ())
+    dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
+    d = date_part(frame[rule.get("date")])
+    ref = date_part(frame["USUBJID"].map(dm))
+    eligible = d.notna() & ref.notna() & (d <= ref)
+    work = frame.loc[eligible, ["USUBJID", *by]].assign(_d=d[eligible])
+    work = work.sort_values(["USUBJID", *by, "_d"], kind="stable", na_position="first")
+    last = work.groupby(["USUBJID", *by], dropna=False, sort=False).tail(1).index
+    out = pd.Series(np.nan, index=frame.index, dtype=str)
+    out.loc[last] = "Y"
+    return Derived(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# arms stage
+
+
+@derivation("planned_arm", "arms")
+def derive_planned_arm(state, dataset, frame, rule) -> Derived:
+    """ARMCD from the arms' assignment rules in trial_design.yaml."""
+    return Derived(_per_subject(frame, planned_arms(state)).astype(str))
+
+
+@derivation("actual_arm", "arms")
+def derive_actual_arm(state, dataset, frame, rule) -> Derived:
+    """ACTARMCD: the arm whose element path the subject's SE path follows (planned arm preferred)."""
+    return Derived(_per_subject(frame, actual_arms(state)["ACTARMCD"]).astype(str))
+
+
+@derivation("arm_name", "arms", ("code",))
+def derive_arm_name(state, dataset, frame, rule) -> Derived:
+    """ARM / ACTARM: the description of the arm code in `code` (TA)."""
+    return Derived(frame[rule.get("code")].map(state.design.arm_names).astype(str))
+
+
+@derivation("arm_null_reason", "arms")
+def derive_arm_null_reason(state, dataset, frame, rule) -> Derived:
+    """ARMNRS when ARMCD/ACTARMCD is null: NOT ASSIGNED, ASSIGNED NOT TREATED, UNPLANNED TREATMENT."""
+    return Derived(_per_subject(frame, actual_arms(state)["ARMNRS"]).astype(str))
+
+
+@derivation("unplanned_arm", "arms")
+def derive_unplanned_arm(state, dataset, frame, rule) -> Derived:
+    """ACTARMUD: the elements an unplanned-treatment subject went through."""
+    return Derived(_per_subject(frame, actual_arms(state)["ACTARMUD"]).astype(str))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# timing stage
+
+
+@derivation("epoch", "timing", ("date",))
+def derive_epoch(state, dataset, frame, rule) -> Derived:
+    """EPOCH of the subject's element (SE) in which the record's date falls."""
+    return Derived(epoch_of(state, frame["USUBJID"], frame[rule.get("date")]))
+
+
+@derivation("study_day", "timing", ("date",))
+def derive_study_day(state, dataset, frame, rule) -> Derived:
+    """--DY: date - reference + 1 on/after the reference (DM.RFSTDTC unless `reference`), date - reference before."""
+    ref_var = rule.get("reference", "RFSTDTC")
+    dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
+    reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else frame["USUBJID"].map(dm)
+    return Derived(study_day(frame[rule.get("date")], reference))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# seq stage
+
+
+@derivation("seq", "seq")
+def derive_seq(state, dataset, frame, rule) -> Derived:
+    """--SEQ: 1, 2, ... within subject, ordered by `by` then by raw origin (stable for the same input)."""
+    by = list(rule.get("by") or ())
+    prov = state.provenance.get(dataset)
+    order = frame[["USUBJID", *by]].copy()
+    if prov is not None:
+        order["_src"], order["_row"] = prov["source"], prov["row"]
+    order = order.sort_values(list(order.columns), kind="stable", na_position="last")
+    seq = order.groupby("USUBJID", sort=False).cumcount() + 1
+    return Derived(seq.reindex(frame.index).astype("float64"))
+
+
+def check_derive(rule: Rule) -> str | None:
+    """Problem text if a derive rule names an unknown derivation or lacks an argument, else None."""
+    d = REGISTRY.get(rule.source)
+    if d is None:
+        return f"unknown derivation {rule.source!r} (known: {', '.join(sorted(REGISTRY))})"
+    missing = [a for a in d.args if rule.get(a) is None]
+    if missing:
+        return f"derivation {rule.source} needs {', '.join(missing)}"
+    return None
+

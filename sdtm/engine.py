@@ -1,0 +1,527 @@
+"""`map_study`: a raw EDC export to SDTM datasets, executed from the study spec.
+
+The recipe:
+
+    1. read and check the raw export (sdtm.raw)                      -> RAW-... findings
+    2. map every block of every sdtm/<dataset>.yaml (sdtm.algorithms) -> records with their raw origin
+       + record-level derivations (VISITNUM) and checks (end before start, rows no block maps)  -> MAP-... findings
+    3. strict: stop on any error, write nothing.  reject: drop the records of rows with errors (and every row of a
+       subject whose enrolment row is rejected) into the reject log
+    4. subject-level derivations (RF dates, death, age) -> SE -> arms -> EPOCH, study days -> --SEQ
+    5. SUPP-- from the blocks' supplemental qualifiers, SV, trial design datasets (TS TA TE TV TI)
+    6. spec column order and types, sort by keys, check keys are unique; account for every raw row
+
+Nothing in here knows a study: datasets, variables, rules and derivation parameters come from the spec.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.core.errors import FindingsError, InputError, SpecError
+from cdiscflow.core.findings import Findings
+from cdiscflow.sdtm import derivations as D
+from cdiscflow.sdtm.algorithms import Target, condition_mask, run_rule
+from cdiscflow.sdtm.context import StudyState
+from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
+from cdiscflow.sdtm.supp import build_supp
+from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
+                                         load_trial_design)
+from cdiscflow.sdtm.visits import build_sv
+from cdiscflow.specs.model import Block, Mapping_, StudySpec
+
+ON_ERROR = ("strict", "reject")
+REJECT_COLUMNS = ["form", "file", "row", "subject", "rule_id", "reason"]
+ACCOUNTING_COLUMNS = ["form", "file", "rows_in", "rows_mapped", "rows_rejected", "rows_lost", "datasets"]
+BUILDERS = {"subject_elements": build_se, "subject_visits": build_sv}
+DESIGN_BUILDERS = {"TE": build_te, "TA": build_ta, "TV": build_tv, "TI": build_ti}
+
+
+@dataclass
+class SdtmResult:
+    """The mapped study: datasets (spec columns only) and, beside them, where each record came from."""
+
+    datasets: dict[str, pd.DataFrame]
+    provenance: dict[str, pd.DataFrame]  # per dataset, aligned on its index: source (raw form or spec), row
+    findings: Findings
+    accounting: pd.DataFrame
+    rejects: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lost_rows(self) -> int:
+        return int(self.accounting["rows_lost"].sum()) if len(self.accounting) else 0
+
+
+def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: str = "strict") -> SdtmResult:
+    """Map the raw export in `raw_dir` (default: the study's embedded export) to SDTM.
+
+    strict (default): any error finding stops the run with FindingsError listing every problem.
+    reject: records of raw rows with errors go to `rejects` with their reasons; the rest is mapped.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    design = load_trial_design(spec)
+    check_mappings(spec, design)
+    raw_dir = Path(raw_dir) if raw_dir is not None else spec.raw_dir
+    if raw_dir is None:
+        raise InputError("no raw export folder given and the study names none (study.yaml raw.dir)")
+    export = read_export(spec, raw_dir)
+    timings["read"] = time.perf_counter() - t
+
+    # 2. records ----------------------------------------------------------------------------------------------
+    t = time.perf_counter()
+    state = StudyState(spec, design, dict(export.forms), export.findings)
+    errors: list[pd.DataFrame] = [_raw_errors(export)]
+    for name in _mapped_in_order(spec):
+        frame, prov, supp, probs = map_dataset(state, spec.mappings[name])
+        state.datasets[name], state.provenance[name], state.supp[name] = frame, prov, supp
+        errors.append(probs)
+    errors.append(run_stage(state, "record"))
+    errors.append(check_date_order(state))
+    errors.append(_unmapped_rows(state, export))
+    _note_unused_fields(state)
+    timings["map"] = time.perf_counter() - t
+
+    # 3. strict / reject ---------------------------------------------------------------------------------------
+    problems = pd.concat([e for e in errors if e is not None and len(e)] or [_empty_errors()], ignore_index=True)
+    if on_error == "strict" and state.findings.count_at_or_above("error"):
+        raise FindingsError(
+            f"{state.findings.count_at_or_above('error')} error(s) in the raw export; nothing was written. "
+            "Fix them, or run with --on-error reject to map the good records and log the rest.\n"
+            + state.findings.summary(limit=40), state.findings)
+    rejects = _rejects(state, export, problems)
+    _drop_rejected(state, rejects)
+
+    # 4. subject-level, SE, arms, timing, seq ---------------------------------------------------------------------
+    t = time.perf_counter()
+    run_stage(state, "subject")
+    for name, fn in _builders(spec):
+        state.datasets[name] = fn(state)
+        state.provenance[name] = _derived_provenance(state.datasets[name], f"derived:{name}")
+        state.supp[name] = pd.DataFrame(index=state.datasets[name].index)
+    for stage in ("arms", "timing", "seq"):
+        run_stage(state, stage)
+    timings["derive"] = time.perf_counter() - t
+
+    # 5. SUPP--, trial design ------------------------------------------------------------------------------------
+    t = time.perf_counter()
+    for name in list(state.datasets):
+        finalize(state, name)
+    for name in list(state.datasets):
+        supp_name = f"SUPP{name}"
+        if supp_name in spec.datasets and len(state.supp[name].columns):
+            state.datasets[supp_name], state.provenance[supp_name] = build_supp(state, name)
+            finalize(state, supp_name)
+    if design is not None:
+        for name, fn in DESIGN_BUILDERS.items():
+            if name in spec.datasets:
+                _add_design(state, name, fn(spec, design))
+        if "TS" in spec.datasets:
+            _add_design(state, "TS", build_ts(state))
+    order = [n for n in spec.datasets if n in state.datasets]
+    datasets = {n: state.datasets[n] for n in order}
+    provenance = {n: state.provenance[n] for n in order}
+    check_keys(state, datasets)
+    timings["assemble"] = time.perf_counter() - t
+    accounting = _accounting(export, provenance, rejects)
+    return SdtmResult(datasets, provenance, state.findings, accounting, rejects, timings)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# spec checks the loader cannot do (they need the engine's registries)
+
+
+def check_mappings(spec: StudySpec, design: TrialDesign | None) -> None:
+    problems = []
+    for m in spec.mappings.values():
+        for var, rule in m.derive.items():
+            msg = D.check_derive(rule)
+            if msg:
+                problems.append(f"{m.path} derive {m.dataset}.{var}: {msg}")
+        for i, b in enumerate(m.blocks, start=1):
+            for var, rules in [*b.rules.items(), *b.supp.items()]:
+                for r in rules:
+                    if r.kind == "derive":
+                        from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS
+                        if r.source not in RECORD_DERIVATIONS:
+                            problems.append(f"{m.path} block {i} {m.dataset}.{var}: unknown record derivation "
+                                            f"{r.source!r} (known: {', '.join(sorted(RECORD_DERIVATIONS))})")
+        build = m.options.get("build")
+        if build is not None and build not in BUILDERS:
+            problems.append(f"{m.path}: options.build {build!r} is not one of {', '.join(BUILDERS)}")
+        if build == "subject_elements" and design is None:
+            problems.append(f"{m.path}: SE is built from trial_design.yaml, which is missing")
+        needs_design = {"visitnum", "epoch", "planned_arm", "actual_arm", "arm_name"}
+        if design is None and any(r.source in needs_design for r in m.derive.values()):
+            problems.append(f"{m.path}: derivations need trial_design.yaml, which is missing")
+    if problems:
+        raise SpecError(problems, path=str(spec.path))
+
+
+def _mapped_in_order(spec: StudySpec) -> list[str]:
+    return [n for n in spec.datasets if n in spec.mappings and spec.mappings[n].blocks]
+
+
+def _builders(spec: StudySpec):
+    for name in spec.datasets:
+        m = spec.mappings.get(name)
+        if m is not None and m.options.get("build"):
+            yield name, BUILDERS[m.options["build"]]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. blocks -> records
+
+
+def _subset(raw: RawForm, mask: pd.Series) -> RawForm:
+    return RawForm(raw.form, raw.path, raw.data.loc[mask],
+                   {k: v.loc[mask] for k, v in raw.iso.items()}, {k: v.loc[mask] for k, v in raw.numbers.items()})
+
+
+def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One block: the selected raw rows -> (records with all dataset variables, supplemental values, problems)."""
+    spec = state.spec
+    target_ds = spec.dataset(mapping.dataset)
+    raw = _subset(state.raw[block.form], condition_mask(state.raw[block.form].data, block.where,
+                                                        state.raw[block.form].numbers))
+    index = raw.data.index
+    out = pd.DataFrame(index=index)
+    probs = []
+
+    def write(name: str, rules, variable) -> pd.Series:
+        codelist = spec.codelists.get(variable.codelist) if variable is not None and variable.codelist else None
+        target = Target(mapping.dataset, name, variable, codelist, spec)
+        result = pd.Series(np.nan, index=index,
+                           dtype="float64" if target.numeric else str)
+        written = pd.Series(False, index=index)
+        for rule in rules:  # over the rules of one variable: first matching `when` writes
+            mask = condition_mask(raw.data, rule.when, raw.numbers) & ~written
+            if not mask.any():
+                continue
+            w = run_rule(_subset(raw, mask), rule, target)
+            result.loc[mask] = w.values.reindex(index[mask]).to_numpy()
+            written |= mask
+            if w.problems is not None:
+                probs.append(w.problems.assign(variable=name))
+        return result
+
+    for var in target_ds.variables:  # over the dataset's variables
+        if var.name in block.rules:
+            out[var.name] = write(var.name, block.rules[var.name], var)
+    ids = {"STUDYID": spec.studyid, "DOMAIN": mapping.dataset}
+    for name, value in ids.items():
+        if name in target_ds and name not in block.rules:
+            out[name] = pd.Series(value, index=index, dtype=str)
+    if "USUBJID" in target_ds and "USUBJID" not in block.rules:
+        out["USUBJID"] = usubjid(spec, raw.data)
+    supp = pd.DataFrame(index=index)
+    for qnam, rules in block.supp.items():
+        supp[qnam] = write(qnam, rules, None)
+    problems = pd.concat(probs) if probs else None
+    return out, supp, problems
+
+
+def map_dataset(state: StudyState, mapping: Mapping_):
+    """All blocks of a dataset, stacked in block order, with provenance and the problems as raw-row errors."""
+    frames, provs, supps, errors = [], [], [], []
+    for block in mapping.blocks:  # over blocks
+        frame, supp, problems = map_block(state, mapping, block)
+        raw = state.raw[block.form]
+        provs.append(pd.DataFrame({"source": block.form, "row": frame.index.to_numpy()}))
+        frames.append(frame.reset_index(drop=True))
+        supps.append(supp.reset_index(drop=True))
+        if problems is not None:
+            errors.append(_report(state, mapping.dataset, raw, problems))
+    ds = state.spec.dataset(mapping.dataset)
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = frame.reindex(columns=list(ds.names))
+    for v in ds.variables:  # over columns: blocks that do not map a variable leave it missing
+        frame[v.name] = frame[v.name].astype("float64" if v.is_numeric else str)
+    prov = pd.concat(provs, ignore_index=True)
+    prov["row"] = prov["row"].astype("Int64")
+    supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
+    return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
+
+
+def _report(state: StudyState, dataset: str, raw: RawForm, problems: pd.DataFrame) -> pd.DataFrame:
+    """Record-level problems on raw rows -> error findings + rows for the reject log."""
+    rows = problems.index.to_numpy()
+    subject = usubjid(state.spec, raw.data).reindex(problems.index).fillna("").astype(str).to_numpy()
+    state.findings.extend(pd.DataFrame({
+        "severity": "error", "rule_id": problems["rule_id"].to_numpy(), "dataset": dataset,
+        "variable": problems["variable"].to_numpy(), "subject": subject, "row": rows,
+        "value": problems["value"].to_numpy(), "expected": problems["expected"].to_numpy(),
+        "message": problems["message"].to_numpy(), "source": raw.file}))
+    return pd.DataFrame({"form": raw.name, "row": rows, "rule_id": problems["rule_id"].to_numpy(),
+                         "message": (dataset + "." + problems["variable"] + ": " + problems["message"]).to_numpy()})
+
+
+def _frame_problems(state: StudyState, dataset: str, problems: pd.DataFrame, variable: str) -> pd.DataFrame:
+    """Problems found on SDTM records -> the raw rows they came from."""
+    prov = state.provenance[dataset].loc[problems.index]
+    frames = []
+    for form, rows in prov.groupby("source"):  # over source forms
+        raw = state.raw.get(form)
+        if raw is None:
+            continue
+        p = problems.loc[rows.index].set_index(rows["row"].astype(int).to_numpy())
+        frames.append(_report(state, dataset, raw, p.assign(variable=variable)))
+    return pd.concat(frames, ignore_index=True) if frames else _empty_errors()
+
+
+def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
+    """Run the derivations of one stage over every dataset (spec order), variables in mapping order."""
+    errors = []
+    for name in state.spec.datasets:
+        m = state.spec.mappings.get(name)
+        if m is None or name not in state.datasets:
+            continue
+        for var, rule in m.derive.items():  # over derived variables
+            d = D.REGISTRY[rule.source]
+            if d.stage != stage:
+                continue
+            frame = state.datasets[name]
+            out = d.fn(state, name, frame, rule)
+            variable = state.spec.dataset(name).variable(var)
+            values = out.values.reindex(frame.index)
+            if rule.get("fill"):  # derive only where the blocks left the variable missing
+                values = frame[var].where(frame[var].notna(), values)
+            frame[var] = values.astype("float64") if variable.is_numeric else values.astype(str)
+            if out.problems is not None and len(out.problems):
+                if stage == "record":
+                    errors.append(_frame_problems(state, name, out.problems, var))
+                else:
+                    _warn(state, name, var, out.problems)
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def _warn(state: StudyState, dataset: str, var: str, problems: pd.DataFrame) -> None:
+    frame = state.datasets[dataset]
+    state.findings.extend(pd.DataFrame({
+        "severity": "warning", "rule_id": problems["rule_id"].to_numpy(), "dataset": dataset, "variable": var,
+        "subject": frame.loc[problems.index, "USUBJID"].astype(str).to_numpy(), "value": problems["value"].to_numpy(),
+        "expected": problems["expected"].to_numpy(), "message": problems["message"].to_numpy()}))
+
+
+def check_date_order(state: StudyState) -> pd.DataFrame | None:
+    """--ENDTC before --STDTC (compared at the precision both have) is an error on the raw row."""
+    errors = []
+    for name, frame in state.datasets.items():
+        for st in [c for c in frame.columns if c.endswith("STDTC")]:  # over date pairs
+            en = st[:-5] + "ENDTC"
+            if en not in frame:
+                continue
+            s, e = frame[st].astype(str), frame[en].astype(str)
+            before = pd.Series(False, index=frame.index)
+            for width in (10, 7, 4):  # over precisions: day, month, year
+                both = (s.str.len() >= width) & (e.str.len() >= width)
+                before |= (both & (e.str.slice(0, width) < s.str.slice(0, width))).fillna(False).astype(bool)
+            if before.any():
+                p = pd.DataFrame({"rule_id": "MAP-DATE-ORDER", "message": f"{en} is before {st} " + s[before].astype(str),
+                                  "value": e[before].astype(str), "expected": f"on or after {st}"},
+                                 index=before[before].index)
+                errors.append(_frame_problems(state, name, p, en))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def _unmapped_rows(state: StudyState, export) -> pd.DataFrame | None:
+    seen: dict[str, set] = {}
+    for prov in state.provenance.values():
+        for form, rows in prov.groupby("source")["row"]:  # over source forms
+            seen.setdefault(form, set()).update(rows.dropna().astype(int))
+    errors = []
+    for name, raw in export.forms.items():
+        idx = raw.data.index
+        lost = ~idx.isin(list(seen.get(name, ())))
+        if lost.any():
+            p = pd.DataFrame({"rule_id": "MAP-UNMAPPED", "variable": "",
+                              "message": "no mapping block selects this row (check the blocks' where conditions)",
+                              "value": "", "expected": "a block of sdtm/*.yaml for this row"}, index=idx[lost])
+            errors.append(_report(state, "", raw, p))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def _note_unused_fields(state: StudyState) -> None:
+    """A raw field no block maps, conditions on or ignores (with a reason) is a note: data that goes nowhere."""
+    used: dict[str, set[str]] = {}
+    subject_fields = {str(state.spec.study.get("raw", {}).get("subject", "SUBJID"))}
+    subject_fields |= {n for _, n, _, _ in string.Formatter().parse(
+        str(state.spec.study.get("raw", {}).get("usubjid", ""))) if n}
+    for m in state.spec.mappings.values():
+        for b in m.blocks:
+            u = used.setdefault(b.form, set(subject_fields))
+            u.update(b.where, b.ignore)
+            for rules in [*b.rules.values(), *b.supp.values()]:
+                for r in rules:
+                    u.update(r.when)
+                    for key in (r.kind, "time", "field", "fields"):
+                        v = r.get(key) if key != r.kind else (r.source if r.kind in ("assign", "ct", "dtc") else None)
+                        if v is not None:
+                            u.update(v if isinstance(v, (list, tuple)) else [v])
+    if state.design is not None:
+        sources = [e["start"] for e in state.design.elements] + [a["assign"] for a in state.design.arms
+                                                                   if isinstance(a["assign"], dict)]
+        for src in sources:
+            if "form" in src:
+                u = used.setdefault(src["form"], set(subject_fields))
+                u.update((src.get("where") or {}).keys())
+                if src.get("date"):
+                    u.update(src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]])
+    site = state.spec.study.get("raw", {}).get("site")
+    for form in state.spec.forms.values():
+        for f in form.fields:
+            if f.name not in used.get(form.name, set()) and f.name != site:
+                state.findings.add(severity="note", rule_id="MAP-FIELD-UNUSED", dataset=form.name, variable=f.name,
+                                   message=f"raw field {form.name}.{f.name} ({f.label}) is not mapped to SDTM; map it "
+                                           "or list it under the block's ignore: with the reason", source=form.file)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. rejects
+
+
+def _empty_errors() -> pd.DataFrame:
+    return pd.DataFrame({"form": pd.Series(dtype=str), "row": pd.Series(dtype="Int64"),
+                         "rule_id": pd.Series(dtype=str), "message": pd.Series(dtype=str)})
+
+
+def _raw_errors(export) -> pd.DataFrame:
+    f = export.findings.frame()
+    f = f[(f["severity"] == "error") & f["row"].notna() & f["dataset"].isin(list(export.forms))]
+    return pd.DataFrame({"form": f["dataset"], "row": f["row"], "rule_id": f["rule_id"],
+                         "message": f["variable"].where(f["variable"] == "", f["variable"] + ": ") + f["message"]})
+
+
+def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
+    """One line per rejected raw row with every reason; a rejected enrolment rejects the subject's other rows."""
+    problems = problems.dropna(subset=["row"]).copy()
+    problems["row"] = problems["row"].astype(int)
+    roster, subject = export.roster, export.subject_field
+    if roster in export.forms and len(problems):
+        rdata = export.forms[roster].data
+        bad_rows = problems.loc[problems["form"] == roster, "row"].unique()
+        gone = rdata.loc[rdata.index.isin(bad_rows), subject].dropna()
+        where = dict(zip(gone.to_numpy(), gone.index.to_numpy()))
+        for name, raw in export.forms.items():  # over forms
+            if name == roster or subject not in raw.data:
+                continue
+            hit = raw.data[subject].isin(list(where))
+            if hit.any():
+                rows = raw.data.index[hit]
+                first = raw.data.loc[hit, subject].map(where).astype(str)
+                problems = pd.concat([problems, pd.DataFrame({
+                    "form": name, "row": rows, "rule_id": "MAP-SUBJECT-REJECTED",
+                    "message": ("the subject's enrolment row " + first + f" in {export.forms[roster].file} was rejected"
+                                ).to_numpy()})], ignore_index=True)
+    if problems.empty:
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    problems = problems.drop_duplicates(["form", "row", "rule_id", "message"])
+    problems = problems.sort_values(["form", "row", "rule_id"], kind="stable")
+    many = problems.duplicated(["form", "row"], keep=False)
+    single = problems.loc[~many, ["form", "row", "rule_id", "message"]].rename(columns={"message": "reason"})
+    joined = problems[many].groupby(["form", "row"], sort=True).agg(  # only rows with several problems
+        rule_id=("rule_id", lambda s: ";".join(dict.fromkeys(s))), reason=("message", " | ".join)).reset_index()
+    grouped = pd.concat([single, joined], ignore_index=True).sort_values(["form", "row"], kind="stable")
+    grouped = grouped.reset_index(drop=True)
+    files = {n: r.file for n, r in export.forms.items()}
+    grouped["file"] = grouped["form"].map(files)
+    subj = []
+    for name, rows in grouped.groupby("form")["row"]:  # over forms
+        raw = export.forms[name]
+        subj.append(usubjid(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
+    grouped["subject"] = pd.concat(subj).reindex(grouped.index).fillna("")
+    grouped["row"] = grouped["row"].astype("Int64")
+    return grouped[REJECT_COLUMNS].reset_index(drop=True)
+
+
+def _drop_rejected(state: StudyState, rejects: pd.DataFrame) -> None:
+    if rejects.empty:
+        return
+    bad = pd.MultiIndex.from_arrays([rejects["form"].astype(str), rejects["row"].astype(int)])
+    for name in list(state.datasets):
+        prov = state.provenance[name]
+        key = pd.MultiIndex.from_arrays([prov["source"].astype(str), prov["row"].fillna(-1).astype(int)])
+        keep = ~key.isin(bad)
+        state.datasets[name] = state.datasets[name][keep].reset_index(drop=True)
+        state.provenance[name] = prov[keep].reset_index(drop=True)
+        state.supp[name] = state.supp[name][keep].reset_index(drop=True)
+    for form, rows in rejects.groupby("form")["row"]:  # over forms: design rules read accepted rows only
+        raw = state.raw[form]
+        state.raw[form] = _subset(raw, ~raw.data.index.isin(rows.astype(int).to_numpy()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5./6. assemble
+
+
+def _derived_provenance(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    return pd.DataFrame({"source": source, "row": pd.array([pd.NA] * len(frame), dtype="Int64")}, index=frame.index)
+
+
+def _add_design(state: StudyState, name: str, frame: pd.DataFrame) -> None:
+    state.datasets[name] = frame
+    state.provenance[name] = _derived_provenance(frame, "trial_design.yaml")
+    state.supp[name] = pd.DataFrame(index=frame.index)
+    finalize(state, name)
+
+
+def finalize(state: StudyState, name: str) -> None:
+    """Spec columns in spec order with spec types (text: str with NaN; numbers: float64); sorted by the keys."""
+    ds = state.spec.dataset(name)
+    frame = state.datasets[name].reindex(columns=list(ds.names))
+    for v in ds.variables:  # over columns
+        col = frame[v.name]
+        if v.is_numeric:
+            frame[v.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        else:
+            text = col.astype(str).str.strip()
+            frame[v.name] = text.mask(text == "").astype(str)
+    keys = [k for k in ds.keys if k in frame]
+    prov = state.provenance[name]
+    order = frame[keys].copy() if keys else pd.DataFrame(index=frame.index)
+    order["_src"], order["_row"] = prov["source"].to_numpy(), prov["row"].to_numpy()
+    idx = order.sort_values(list(order.columns), kind="stable", na_position="first").index
+    state.datasets[name] = frame.loc[idx].reset_index(drop=True)
+    state.provenance[name] = prov.loc[idx].reset_index(drop=True)
+    state.supp[name] = state.supp[name].loc[idx].reset_index(drop=True) if name in state.supp else \
+        pd.DataFrame(index=state.datasets[name].index)
+
+
+def check_keys(state: StudyState, datasets: dict[str, pd.DataFrame]) -> None:
+    for name, frame in datasets.items():
+        keys = list(state.spec.dataset(name).keys)
+        if not keys or frame.empty:
+            continue
+        dup = frame.duplicated(keys, keep=False)
+        if dup.any():
+            rows = np.flatnonzero(dup.to_numpy()) + 1
+            state.findings.extend(pd.DataFrame({
+                "severity": "error", "rule_id": "MAP-KEY-DUP", "dataset": name, "variable": ",".join(keys),
+                "subject": frame.loc[dup, "USUBJID"].astype(str).to_numpy() if "USUBJID" in frame else "",
+                "row": rows, "value": frame.loc[dup, keys].astype(str).agg("|".join, axis=1).to_numpy(),
+                "expected": "unique keys", "message": f"{name} keys {', '.join(keys)} are not unique"}))
+
+
+def _accounting(export, provenance: dict[str, pd.DataFrame], rejects: pd.DataFrame) -> pd.DataFrame:
+    mapped: dict[str, set] = {}
+    where: dict[str, set] = {}
+    for name, prov in provenance.items():
+        for form, rows in prov.dropna(subset=["row"]).groupby("source")["row"]:  # over source forms
+            mapped.setdefault(form, set()).update(rows.astype(int))
+            where.setdefault(form, set()).add(name)
+    rej = rejects.groupby("form").size() if len(rejects) else pd.Series(dtype=int)
+    rows = []
+    for name, raw in export.forms.items():  # over forms
+        n_in, n_map, n_rej = len(raw), len(mapped.get(name, ())), int(rej.get(name, 0))
+        rows.append({"form": name, "file": raw.file, "rows_in": n_in, "rows_mapped": n_map, "rows_rejected": n_rej,
+                     "rows_lost": n_in - n_map - n_rej, "datasets": " ".join(sorted(where.get(name, ())))})
+    return pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)

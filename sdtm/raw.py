@@ -1,0 +1,287 @@
+"""Read the raw EDC export: one file per form in forms.yaml, checked against the form dictionary.
+
+A file that cannot be read at all (missing, empty, wrong encoding or delimiter, missing columns) makes the whole
+export unusable: every such problem is collected and raised together as one `InputError`.  Problems in single
+cells or rows (a required value missing, a number that is not one, an impossible date, a duplicate key, a subject
+who was never enrolled, non-ASCII text) become findings `RAW-...` naming the form, file, data row (first data row =
+1), column and what was expected; the rows stay in the frame and the mapping decides (strict: stop; reject: the
+row goes to the reject log).
+
+In memory a form is text: every column a string column with missing as NA, indexed by the data row number.
+Date and time fields are also kept converted to ISO 8601 (`RawForm.iso`), numbers as floats (`RawForm.numbers`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.core.errors import InputError
+from cdiscflow.core.findings import Findings
+from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
+from cdiscflow.specs.model import Form, StudySpec
+
+READERS = (".csv", ".parquet", ".xpt")
+_INT_RE = r"^[+-]?\d+$"
+_FLOAT_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+
+
+@dataclass
+class RawForm:
+    form: Form
+    path: Path
+    data: pd.DataFrame  # text, NA for blank, index = data row number (1-based)
+    iso: dict[str, pd.Series] = field(default_factory=dict)  # date/time fields as ISO 8601 text
+    numbers: dict[str, pd.Series] = field(default_factory=dict)  # integer/float fields as float
+
+    @property
+    def name(self) -> str:
+        return self.form.name
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class RawExport:
+    forms: dict[str, RawForm]
+    findings: Findings
+    subject_field: str
+    roster: str  # the form that enrols subjects (the one DM is mapped from)
+
+
+def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
+    """USUBJID from the study.yaml `raw.usubjid` template, e.g. "{STUDYID}-{SUBJID}" (vectorised)."""
+    template = str(spec.study.get("raw", {}).get("usubjid", "{STUDYID}-{SUBJID}"))
+    out = pd.Series("", index=frame.index, dtype=str)
+    missing = pd.Series(False, index=frame.index)
+    for literal, name, _, _ in string.Formatter().parse(template):
+        out = out + (literal or "")
+        if name is None:
+            continue
+        if name == "STUDYID":
+            out = out + spec.studyid
+        else:
+            col = frame[name].astype(str)
+            missing |= col.isna()
+            out = out + col.fillna("")
+    return out.mask(missing)
+
+
+def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
+    """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file."""
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise InputError(f"raw export folder {raw_dir} does not exist")
+    settings = spec.study.get("raw", {})
+    subject = str(settings.get("subject", "SUBJID"))
+    roster = _roster_form(spec)
+    unusable: list[str] = []
+    findings = Findings()
+    forms: dict[str, RawForm] = {}
+    for form in spec.forms.values():
+        try:
+            path = _locate(raw_dir, form)
+            frame = _read_file(path, form, settings, findings)
+        except InputError as exc:
+            unusable.append(str(exc))
+            continue
+        forms[form.name] = _check_form(spec, RawForm(form, path, frame), findings)
+    if unusable:
+        head = f"raw export {raw_dir}: {len(unusable)} file(s) cannot be used"
+        raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    _check_enrolled(spec, forms, roster, subject, findings)
+    return RawExport(forms, findings, subject, roster)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# files
+
+
+def _roster_form(spec: StudySpec) -> str:
+    dm = spec.mappings.get("DM")
+    if dm is None or not dm.blocks:
+        raise InputError("the study maps no DM dataset, so no form says which subjects are enrolled")
+    return dm.blocks[0].form
+
+
+def _locate(raw_dir: Path, form: Form) -> Path:
+    named = raw_dir / form.file
+    if named.is_file():
+        return named
+    for ext in READERS:
+        alt = named.with_suffix(ext)
+        if alt.is_file():
+            return alt
+    raise InputError(f"{form.file}: file for form {form.name!r} ({form.label}) is missing in {raw_dir}")
+
+
+def _read_file(path: Path, form: Form, settings, findings: Findings) -> pd.DataFrame:
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        frame = _read_csv(path, form, settings, findings)
+    elif ext == ".parquet":
+        frame = pd.read_parquet(path).astype(str)
+    elif ext == ".xpt":
+        frame = pd.read_sas(path, format="xport", encoding="utf-8")
+        frame = frame.astype(str)
+    else:
+        raise InputError(f"{path.name}: cannot read {ext} files (use {', '.join(READERS)})")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [f for f in form.names if f not in frame.columns]
+    if missing:
+        raise InputError(f"{path.name}: missing column(s) {', '.join(missing)} that forms.yaml declares for form "
+                         f"{form.name!r}; the file has {', '.join(frame.columns[:12]) or 'no columns'}")
+    extra = [c for c in frame.columns if c not in form.names]
+    for c in extra:
+        findings.add(severity="warning", rule_id="RAW-EXTRA-COLUMN", dataset=form.name, variable=c,
+                     message=f"column {c} is not in forms.yaml for form {form.name!r}; it is not mapped",
+                     source=path.name)
+    frame = frame[list(form.names)]
+    frame = frame.apply(lambda col: col.astype(str).str.strip())  # over columns
+    frame = frame.mask(frame == "")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame
+
+
+def _read_csv(path: Path, form: Form, settings, findings: Findings) -> pd.DataFrame:
+    data = path.read_bytes()
+    encoding = str(settings.get("encoding", "utf-8"))
+    delimiter = str(settings.get("delimiter", ","))
+    comment = str(settings.get("comment", "") or "")
+    if not data.strip():
+        raise InputError(f"{path.name}: the file is empty (expected a header row with {', '.join(form.names[:4])} ...)")
+    if data.startswith(b"\xef\xbb\xbf"):
+        findings.add(severity="warning", rule_id="RAW-BOM", dataset=form.name,
+                     message="file starts with a UTF-8 byte-order mark; it was ignored (save as UTF-8 without BOM)",
+                     source=path.name)
+        data = data[3:]
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start: exc.start + 1].hex()
+        hint = " (the file looks Latin-1/Windows-1252 encoded)" if encoding.lower().replace("-", "") == "utf8" else ""
+        raise InputError(f"{path.name}: not valid {encoding} at line {line} (byte 0x{byte}){hint}; save the file as "
+                         f"{encoding} or set raw.encoding in study.yaml") from None
+    lines = text.splitlines()
+    skip = 0
+    while comment and skip < len(lines) and lines[skip].startswith(comment):
+        skip += 1
+    body = "\n".join(lines[skip:])
+    if not body.strip():
+        raise InputError(f"{path.name}: no header row after {skip} comment line(s) "
+                         f"(expected {delimiter.join(form.names[:4])} ...)")
+    header = lines[skip]
+    if delimiter not in header and len(form.names) > 1:
+        seen = [d for d in (";", "\t", "|", ",") if d in header and d != delimiter]
+        hint = f"; it looks {seen[0]!r}-delimited" if seen else ""
+        raise InputError(f"{path.name}: the header row has no {delimiter!r} delimiter{hint} "
+                         f"(study.yaml raw.delimiter is {delimiter!r})")
+    try:
+        return pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str, keep_default_na=False,
+                           na_values=[], skipinitialspace=False)
+    except pd.errors.ParserError as exc:
+        msg = str(exc)
+        m = re.search(r"line (\d+)", msg)
+        where = f" at data row {int(m.group(1)) - 1}" if m else ""
+        raise InputError(f"{path.name}: cannot be parsed as {delimiter!r}-delimited CSV{where}: {msg}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# cell and row checks
+
+
+def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series, rule_id: str, variable: str, expected: str,
+              message: str, subject: pd.Series, values: pd.Series | None = None, severity: str = "error") -> None:
+    """Add one finding per row where `mask` is true (vectorised)."""
+    if not mask.any():
+        return
+    idx = mask[mask].index
+    frame = pd.DataFrame({
+        "severity": severity, "rule_id": rule_id, "dataset": raw.name, "variable": variable,
+        "subject": subject.reindex(idx).fillna("").astype(str).to_numpy(), "row": idx.to_numpy(),
+        "value": (values if values is not None else raw.data[variable]).reindex(idx).fillna("").astype(str).to_numpy(),
+        "expected": expected, "source": raw.file,
+    })
+    frame["message"] = message if isinstance(message, str) else message.reindex(idx).to_numpy()
+    findings.extend(frame)
+
+
+def _check_form(spec: StudySpec, raw: RawForm, findings: Findings) -> RawForm:
+    data = raw.data
+    subject_field = str(spec.study.get("raw", {}).get("subject", "SUBJID"))
+    subject = usubjid(spec, data) if subject_field in data else pd.Series("", index=data.index)
+    for f in raw.form.fields:
+        col = data[f.name]
+        present = col.notna()
+        nonascii = present & col.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+        _bad_rows(findings, raw, nonascii, "RAW-NONASCII", f.name, "ASCII text",
+                  f"{f.name} has non-ASCII characters; SAS XPT v5 carries ASCII only (replace them at the source)",
+                  subject)
+        if f.required:
+            _bad_rows(findings, raw, ~present, "RAW-REQUIRED", f.name, "a value",
+                      f"required field {f.name} ({f.label}) is blank", subject)
+        if f.datatype in ("integer", "float"):
+            pattern = _INT_RE if f.datatype == "integer" else _FLOAT_RE
+            ok = col.str.match(pattern, na=False)
+            _bad_rows(findings, raw, present & ~ok, "RAW-TYPE", f.name, f"{f.datatype} number",
+                      f"{f.name} ({f.label}) is not a{'n' if f.datatype == 'integer' else ''} {f.datatype}", subject)
+            raw.numbers[f.name] = pd.to_numeric(col.where(ok), errors="coerce").astype("float64")
+        elif f.datatype in ("date", "time", "datetime"):
+            converted = _convert_datetime(col, f.datatype, f.format)
+            bad = converted.problem.notna()
+            msg = (f"{f.name} ({f.label}) " + converted.problem.astype(str)) if bad.any() else ""
+            rule = "RAW-TIME" if f.datatype == "time" else "RAW-DATE"
+            _bad_rows(findings, raw, bad, rule, f.name, f.format, msg, subject)
+            raw.iso[f.name] = converted.iso
+    keys = [k for k in raw.form.keys if k in data]
+    if keys:
+        complete = data[keys].notna().all(axis=1)
+        dup = complete & data.duplicated(keys, keep=False)
+        if dup.any():
+            rows = pd.Series(data.index, index=data.index)[dup]
+            group = data.loc[dup, keys].astype(str).agg("|".join, axis=1)
+            others = rows.groupby(group).transform(lambda r: ", ".join(map(str, r)))  # over duplicate groups
+            key_text = data.loc[dup, keys].astype(str).apply(lambda c: c.name + "=" + c).agg(", ".join, axis=1)
+            msg = "duplicate key " + key_text + " (rows " + others + ")"
+            _bad_rows(findings, raw, dup, "RAW-DUPKEY", ", ".join(keys), "unique key " + ", ".join(keys),
+                      msg.reindex(data.index), subject, values=key_text.reindex(data.index))
+    return raw
+
+
+def _convert_datetime(col: pd.Series, datatype: str, fmt: str):
+    if datatype == "date":
+        return parse_date(col, fmt)
+    if datatype == "time":
+        return parse_time(col, fmt)
+    date_fmt, _, time_fmt = fmt.partition(" ")
+    date_text, _, time_text = col.str.partition(" ").T.values if len(col) else (col, None, col)
+    d = parse_date(pd.Series(date_text, index=col.index), date_fmt)
+    t = parse_time(pd.Series(time_text, index=col.index).replace("", np.nan), time_fmt or "HH:MM")
+    iso = combine_date_time(d.iso, t.iso)
+    problem = d.problem.fillna(t.problem)
+    return type(d)(iso, problem)
+
+
+def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject: str, findings: Findings) -> None:
+    if roster not in forms:
+        return
+    enrolled = set(forms[roster].data[subject].dropna())
+    for name, raw in forms.items():
+        if name == roster or subject not in raw.data:
+            continue
+        col = raw.data[subject]
+        stranger = col.notna() & ~col.isin(enrolled)
+        _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
+                  f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))

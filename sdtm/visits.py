@@ -1,0 +1,35 @@
+"""SV: the visits each subject actually had, from every dataset that records VISITNUM with a date.
+
+SVSTDTC / SVENDTC are the first and last complete date recorded at the visit (--DTC, else --STDTC); SVPRESP is "Y"
+for visits the trial design plans (TV), SVOCCUR "Y" for those (they occurred: there are data).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdiscflow.sdtm.context import StudyState
+
+
+def build_sv(state: StudyState) -> pd.DataFrame:
+    parts = []
+    for name, frame in state.datasets.items():  # over datasets
+        if "VISITNUM" not in frame or name in ("SV", "TV"):
+            continue
+        date = next((c for c in (f"{name}DTC", f"{name}STDTC") if c in frame), None)
+        if date is None:
+            continue
+        part = frame[["USUBJID", "VISITNUM", "VISIT", date]].rename(columns={date: "DTC"})
+        parts.append(part.dropna(subset=["VISITNUM"]))
+    ds = state.spec.dataset("SV")
+    if not parts:
+        return pd.DataFrame(columns=list(ds.names))
+    visits = pd.concat(parts, ignore_index=True)
+    visits["DTC"] = visits["DTC"].astype(str).str.slice(0, 10).where(lambda s: s.str.len() == 10)
+    g = visits.sort_values(["USUBJID", "VISITNUM", "DTC"], kind="stable").groupby(["USUBJID", "VISITNUM"], sort=True)
+    out = g.agg(VISIT=("VISIT", "first"), SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
+    planned = {float(v["VISITNUM"]) for v in state.design.visits} if state.design is not None else set()
+    out["SVPRESP"] = out["VISITNUM"].isin(planned).map({True: "Y", False: None})
+    out["SVOCCUR"] = out["SVPRESP"]
+    out["STUDYID"], out["DOMAIN"] = state.spec.studyid, "SV"
+    return out.reindex(columns=list(ds.names))
