@@ -64,5 +64,45 @@ def check_spec(study: str | None) -> None:
     )
 
 
+@main.command("sdtm", epilog=EXIT_CODES)
+@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the raw EDC export (one file per form of forms.yaml). Default: the study's raw/.")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/sdtm"),
+              show_default=True, help="Output folder for dm.xpt ..., _rejects.csv, _accounting.csv, _findings.*")
+@click.option("--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
+              help="strict: any error stops the run and nothing is written. reject: write the good records and "
+                   "log the rejected raw rows with their reasons in _rejects.csv.")
+def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str) -> None:
+    """Map a raw EDC export to SDTMIG 3.4 datasets, executed from the study spec.
+
+    \b
+    Example:
+      cdiscflow sdtm --raw specs/dara_atra/raw --study specs/dara_atra --out out/sdtm
+      cdiscflow sdtm --raw export/ --out out/sdtm --on-error reject
+    """
+    from cdiscflow.core.errors import FindingsError
+    from cdiscflow.sdtm import convert
+
+    try:
+        result = convert(study, raw_dir, out_dir, on_error=on_error)
+    except FindingsError as exc:
+        click.echo(_error_lines(exc.findings), err=True)
+        raise
+    n = sum(len(d) for d in result.datasets.values())
+    click.echo(f"{len(result.datasets)} datasets, {n} records -> {out_dir}")
+    click.echo(result.findings.summary())
+    if len(result.rejects):
+        click.echo(f"{len(result.rejects)} raw row(s) rejected: see {out_dir / '_rejects.csv'}", err=True)
+        sys.exit(1)
+
+
+def _error_lines(findings) -> str:
+    frame = findings.frame()
+    frame = frame[frame["severity"] == "error"]
+    return "\n".join(f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
+                     f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.itertuples(index=False))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

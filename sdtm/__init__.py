@@ -1,1 +1,21 @@
-"""Raw EDC export to SDTM, executed from the study spec."""
+"""Raw EDC export -> SDTM, executed from the study spec.
+
+    from cdiscflow.sdtm import map_study, write_sdtm
+    result = map_study(spec, raw_dir, on_error="strict")   # SdtmResult: datasets, provenance, findings, ...
+    write_sdtm(result, spec, out_dir)                      # dm.xpt ... _rejects.csv _accounting.csv _findings.*
+"""
+
+from cdiscflow.sdtm.engine import SdtmResult, map_study
+from cdiscflow.sdtm.output import write_sdtm
+
+__all__ = ["SdtmResult", "map_study", "write_sdtm", "convert"]
+
+
+def convert(study=None, raw_dir=None, out_dir="out/sdtm", *, on_error: str = "strict") -> SdtmResult:
+    """Load the study spec, map the raw export and write the SDTM folder (what `cdiscflow sdtm` runs)."""
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study(study)
+    result = map_study(spec, raw_dir, on_error=on_error)
+    write_sdtm(result, spec, out_dir)
+    return result

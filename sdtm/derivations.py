@@ -193,10 +193,19 @@ def derive_unplanned_arm(state, dataset, frame, rule) -> Derived:
 # timing stage
 
 
+def _first_of(frame: pd.DataFrame, names) -> pd.Series:
+    """The first non-missing of one or several date variables, per record."""
+    names = list(names) if isinstance(names, (list, tuple)) else [names]
+    out = frame[names[0]]
+    for n in names[1:]:  # over variables
+        out = out.fillna(frame[n])
+    return out
+
+
 @derivation("epoch", "timing", ("date",))
 def derive_epoch(state, dataset, frame, rule) -> Derived:
-    """EPOCH of the subject's element (SE) in which the record's date falls."""
-    return Derived(epoch_of(state, frame["USUBJID"], frame[rule.get("date")]))
+    """EPOCH of the subject's element (SE) in which the record's date (first filled of `date`) falls."""
+    return Derived(epoch_of(state, frame["USUBJID"], _first_of(frame, rule.get("date"))))
 
 
 @derivation("study_day", "timing", ("date",))

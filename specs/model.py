@@ -796,6 +796,11 @@ class _Loader:
         for f, test in cond.items():
             if form is not None and str(f) not in form.names:
                 self.problem(loc, f"{key} names unknown field {form.name}.{f}")
+            values = test if isinstance(test, (list, tuple)) else list(test.values()) if isinstance(test, dict) else [test]
+            for v in values if not (isinstance(test, dict) and "present" in test) else ():
+                if isinstance(v, bool):
+                    self.problem(loc, f"{key} {f}: YAML reads an unquoted Yes/No/true/false as a boolean; "
+                                      f"quote the collected text, e.g. \"Yes\"")
             if isinstance(test, dict):
                 bad = set(test) - CONDITION_OPS
                 if bad or len(test) != 1:

@@ -27,3 +27,14 @@ def study_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "study"
     shutil.copytree(SPECS_DIR / "dara_atra", dst, ignore=shutil.ignore_patterns("raw"))
     return dst
+
+
+RAW_SMALL = REPO / "tests" / "data" / "raw_small"
+
+
+@pytest.fixture
+def raw_small(tmp_path: Path) -> Path:
+    """A writable copy of the hand-made raw export (3 subjects, every form of forms.yaml) to break on purpose."""
+    dst = tmp_path / "raw"
+    shutil.copytree(RAW_SMALL, dst)
+    return dst

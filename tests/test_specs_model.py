@@ -114,6 +114,7 @@ def test_mapping_conditions_rules_and_supplemental_qualifiers_are_checked(study_
         "dataset: AE\nblocks:\n  - form: ae\n    where: {AEGRAD: {ge: 3}}\n    map:\n"
         "      AEENRTPT:\n        - {hardcode: ONGOING}\n        - {hardcode: BEFORE, when: {AEONGO: {maybe: Yes}}}\n"
         "      AETOXGR: {assign: [AEGRADE, AESER]}\n"
+        "      AESER: {hardcode: Y, when: {AESER: Yes}}\n"
         "    supp:\n      AEXYZ: AETERM\n      AERELDAR: {ct: AERELDAR}\n"
     )
     msg = _problems(study_copy)
@@ -121,6 +122,7 @@ def test_mapping_conditions_rules_and_supplemental_qualifiers_are_checked(study_
     assert "AE.AEENRTPT: only the last of several rules may lack 'when'" in msg
     assert "AE.AEENRTPT rule 2: when AEONGO: a test is one of ge, gt, le, lt, not, present" in msg
     assert "AE.AETOXGR: assign from several fields needs a 'format'" in msg
+    assert "AE.AESER: when AESER: YAML reads an unquoted Yes/No/true/false as a boolean" in msg
     assert "QNAM AEXYZ has no value-level row in valuelevel.csv (SUPPAE, QVAL, where 'QNAM EQ AEXYZ')" in msg
     assert "SUPPAE.AERELDAR: ct rule needs a codelist" in msg
 

@@ -1,0 +1,105 @@
+"""Deliberately broken raw rows: strict mode lists every problem and writes nothing; reject mode maps the good
+records, logs each rejected raw row with its reasons, and the accounting still balances to zero lost rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cdiscflow.core.errors import FindingsError
+from cdiscflow.sdtm import map_study
+from cdiscflow.specs.model import load_study
+
+
+def edit(path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def append(path, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+@pytest.fixture
+def broken(raw_small):
+    raw = raw_small
+    # unknown CT value: the enrolment row (row 3, subject 02-003) is rejected, and with it the subject's other rows
+    edit(raw / "enrol.csv", "02,02-003,03-MAR-2017,06-MAR-2017,UN-UNK-1945,Man", "02,02-003,03-MAR-2017,06-MAR-2017,UN-UNK-1945,Femme")
+    # impossible date (ae row 1)
+    edit(raw / "ae.csv", "05-JUL-2016,05-JUL-2016,No,2", "31-JUN-2016,05-JUL-2016,No,2")
+    # AE end before start (ae row 2)
+    edit(raw / "ae.csv", "20-AUG-2016,UN-SEP-2016", "20-AUG-2016,10-AUG-2016")
+    # non-ASCII verbatim term (ae row 3)
+    edit(raw / "ae.csv", "01,01-002,1,Headache,", "01,01-002,1,Hoofdpijn – ernstig,")
+    # subject not enrolled (ae row 5)
+    append(raw / "ae.csv", "03,03-777,1,Nausea,Nausea,10028813,Nausea,10028813,Nausea and vomiting symptoms,10028817,"
+           "Gastrointestinal signs and symptoms,10018012,Gastrointestinal disorders,10017947,01-MAR-2017,,Yes,2,No"
+           ",,,,,,,Not related,,None,,Not recovered")
+    # unknown dose unit (dara row 2)
+    edit(raw / "dara.csv", "01,01-001,A,1,8,12-JUL-2016,09:00,13:30,16,mg/kg", "01,01-001,A,1,8,12-JUL-2016,09:00,13:30,16,mg/lb")
+    # duplicate key (dara rows 4 and 10)
+    append(raw / "dara.csv", "01,01-001,A,1,22,27-JUL-2016,09:15,12:30,16,mg/kg,1096")
+    return raw
+
+
+def test_strict_lists_every_problem(broken):
+    with pytest.raises(FindingsError) as exc:
+        map_study(load_study(), broken)
+    f = exc.value.findings.frame()
+    errors = f[f.severity == "error"]
+    got = {(r.rule_id, r.source, r.row, r.variable) for r in errors.itertuples()}
+    assert ("MAP-CT", "enrol.csv", 3, "SEX") in got
+    assert ("RAW-DATE", "ae.csv", 1, "AESTDAT") in got
+    assert ("MAP-DATE-ORDER", "ae.csv", 2, "AEENDTC") in got
+    assert ("RAW-NONASCII", "ae.csv", 3, "AETERM") in got
+    assert ("RAW-NOT-ENROLLED", "ae.csv", 5, "SUBJID") in got
+    assert ("MAP-CT", "dara.csv", 2, "EXDOSU") in got
+    assert ("RAW-DUPKEY", "dara.csv", 4, "SUBJID, PART, CYCLE, CDAY") in got
+    assert ("RAW-DUPKEY", "dara.csv", 10, "SUBJID, PART, CYCLE, CDAY") in got
+    sex = errors[errors.rule_id == "MAP-CT"].set_index("variable").loc["SEX"]
+    assert (sex.value, sex.dataset, sex.subject) == ("Femme", "DM", "DARA-ATRA-02-003")
+    assert "codelist SEX C66731" in sex.message
+    order = errors[errors.rule_id == "MAP-DATE-ORDER"].iloc[0]
+    assert order.value == "2016-08-10" and "AEENDTC is before AESTDTC 2016-08-20" in order.message
+    assert "nothing was written" in str(exc.value)
+
+
+def test_reject_maps_the_good_records_and_logs_the_rest(broken):
+    result = map_study(load_study(), broken, on_error="reject")
+    rej = result.rejects
+    by_row = {(r.form, r.row): (r.rule_id, r.reason) for r in rej.itertuples()}
+    assert by_row[("enrol", 3)][0] == "MAP-CT"
+    assert by_row[("ae", 1)][0] == "RAW-DATE"
+    assert by_row[("ae", 2)][0] == "MAP-DATE-ORDER"
+    assert by_row[("ae", 3)][0] == "RAW-NONASCII"
+    assert by_row[("ae", 5)][0] == "RAW-NOT-ENROLLED"
+    assert by_row[("dara", 2)][0] == "MAP-CT"
+    assert by_row[("dara", 4)][0] == by_row[("dara", 10)][0] == "RAW-DUPKEY"
+    # the rejected enrolment takes the subject's rows in every other form along, each saying why
+    cascade = rej[rej.rule_id == "MAP-SUBJECT-REJECTED"]
+    assert set(cascade.subject) == {"DARA-ATRA-02-003"}
+    assert set(cascade.form) == {"baseline", "cytogen", "priortx", "dara", "ae", "resp"}
+    assert (cascade.reason == "the subject's enrolment row 3 in enrol.csv was rejected").all()
+    # zero lost rows: every raw row is mapped or rejected
+    acc = result.accounting.set_index("form")
+    assert acc["rows_lost"].eq(0).all()
+    assert acc.loc["ae", ["rows_in", "rows_mapped", "rows_rejected"]].tolist() == [5, 0, 5]
+    assert acc.loc["dara", ["rows_in", "rows_mapped", "rows_rejected"]].tolist() == [10, 6, 4]
+    # rejected records are not in the datasets; the good ones are
+    dm = result.datasets["DM"]
+    assert dm["USUBJID"].tolist() == ["DARA-ATRA-01-001", "DARA-ATRA-01-002"]
+    assert result.datasets["AE"].empty
+    ex = result.datasets["EX"]
+    assert "2016-07-12T09:00" not in set(ex["EXSTDTC"]) and len(ex) == 7
+    assert result.provenance["EX"]["row"].tolist() == [1, 3, 5, 6, 7, 8, 1]
+
+
+def test_unplanned_treatment_path(raw_small):
+    # registered at 15 mg/m2 in phase 1, but the ATRA courses were given at 45: no planned arm fits exactly one way
+    edit(raw_small / "partb.csv", "PD during the first cycle,2,45", "PD during the first cycle,1,15")
+    dm = map_study(load_study(), raw_small).datasets["DM"].set_index("USUBJID").loc["DARA-ATRA-01-002"]
+    assert dm.ARMCD == "A_B15"
+    assert pd.isna(dm.ACTARMCD) and dm.ARMNRS == "UNPLANNED TREATMENT"
+    assert dm.ACTARMUD == "Screening; Daratumumab 16 mg/kg IV; Daratumumab 16 mg/kg IV + ATRA 45 mg/m2/day"
