@@ -72,6 +72,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from cdiscflow.core.errors import InputError
@@ -279,3 +281,25 @@ def test_cdisc_pilot_adtte_counts(shared):
     assert summary["n"].iloc[1:].sum() == 254
     assert numbers_at_risk(data.time, [0], data.group).sum().item() == 254
     assert logrank(data.time, data.event, data.group).df == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 60), st.booleans()), min_size=2, max_size=60))
+def test_log_log_interval_matches_statsmodels_on_random_data(rows):
+    """On any data (times in whole months: many ties) our log-log limits equal statsmodels' `quantile_ci`
+    ('not reached' is NaN here, inf there), except the documented case of a curve that ends at S = 0, where
+    statsmodels reports the last event time and R/we report NR; each limit brackets the median."""
+    time = np.array([r[0] for r in rows], dtype=float)
+    event = np.array([float(r[1]) for r in rows])
+    ours = median_ci_brookmeyer_crowley(time, event)
+    with np.errstate(all="ignore"):
+        lower, upper = SurvfuncRight(time, event).quantile_ci(0.5, method="cloglog")
+    assert (math.isnan(ours.lower) and math.isnan(lower)) or ours.lower == lower
+    ends_at_zero = km_fit(time, event).surv[-1:].tolist() == [0.0]
+    if ends_at_zero and math.isnan(ours.upper) and np.isfinite(upper):
+        assert upper == time[event == 1].max()
+    else:
+        assert (math.isnan(ours.upper) and (math.isnan(upper) or math.isinf(upper))) or ours.upper == upper
+    if not math.isnan(ours.estimate):
+        assert math.isnan(ours.lower) or ours.lower <= ours.estimate
+        assert math.isnan(ours.upper) or ours.upper >= ours.estimate
