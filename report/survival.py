@@ -184,7 +184,8 @@ def tte_arrays(adtte: pd.DataFrame, *, time_var: str = "AVAL", cnsr_var: str = "
     """
     missing = [v for v in (time_var, cnsr_var, group_var) if v is not None and v not in adtte.columns]
     if missing:
-        raise InputError(f"{dataset}: no variable {', '.join(missing)} (variables: {', '.join(map(str, adtte.columns))})")
+        present = ", ".join(map(str, adtte.columns))
+        raise InputError(f"{dataset}: no variable {', '.join(missing)} (variables: {present})")
     aval = pd.to_numeric(adtte[time_var], errors="coerce").to_numpy(dtype=float)
     cnsr = pd.to_numeric(adtte[cnsr_var], errors="coerce").to_numpy(dtype=float)
     ids = adtte[id_var].astype(str).to_numpy() if id_var in adtte.columns else None
@@ -363,7 +364,10 @@ def km_estimates(time, event, at: Sequence[float], *, transform: str = DEFAULT_T
     lower_band, upper_band = _bands(km, transform, alpha)
     jj = np.maximum(j, 0)
     before = j < 0
-    take = (lambda a, first: np.where(before, first, a[jj] if a.size else first))  # noqa: E731
+
+    def take(values: np.ndarray, before_first_event: float) -> np.ndarray:
+        return np.where(before, before_first_event, values[jj] if values.size else before_first_event)
+
     frame = pd.DataFrame({
         "time": t,
         "n_risk": _count_at_risk(km.obs_time, t),
@@ -469,7 +473,8 @@ SUMMARY_COLUMNS = ("group", "n", "events", "censored", "median", "lower", "upper
 
 
 def survival_summary(time, event, group=None, *, order: Sequence[str] | None = None,
-                     transform: str = DEFAULT_TRANSFORM, alpha: float = 0.05, overall: str | None = None) -> pd.DataFrame:
+                     transform: str = DEFAULT_TRANSFORM, alpha: float = 0.05,
+                     overall: str | None = None) -> pd.DataFrame:
     """One row per group: n, events, censored, median with its Brookmeyer-Crowley CI and with the SPSS-style CI.
 
     `overall`, when given, adds a first row of that name over all subjects.  The frame's `attrs["methods"]` name
