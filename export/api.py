@@ -118,13 +118,31 @@ def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[Data
                             path=str(spec.path))
         findings.add(severity="error", rule_id="DEFINE-XSD", source=str(path), message=problem,
                      expected="valid Define-XML 2.1")
+    if findings is not None:
+        _metadata_gaps(spec, group, findings)
+    return path
+
+
+def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame]], findings: Findings) -> None:
+    """What define.xml cannot say because the spec does not: origins, SUPP-- value-level metadata."""
     for name, (meta, _) in group.items():
         for var in spec.dataset(name).variables:
-            if var.name in meta.names and not var.origin and findings is not None:
+            if var.name in meta.names and not var.origin:
                 findings.add(severity="warning", rule_id="DEFINE-ORIGIN", dataset=name, variable=var.name,
                              source="define.xml", message=f"{var.name}: no origin in variables.csv; define.xml "
                              "has none", expected="Collected, Derived, Assigned, Protocol, Predecessor ...")
-    return path
+        rows = [r for r in spec.valuelevel if r.dataset == name]
+        if name.startswith("SUPP") and "QVAL" in meta.names and not any(r.variable == "QVAL" for r in rows):
+            findings.add(severity="warning", rule_id="DEFINE-VLM", dataset=name, variable="QVAL", source="define.xml",
+                         message=f"{name}.QVAL has no value-level metadata by QNAM in valuelevel.csv (define.xml "
+                         "needs one per QNAM)")
+        for r in rows:
+            missing = [v for v in (r.variable, *(w.variable for w in r.where)) if v not in meta.names]
+            if missing:
+                findings.add(severity="note", rule_id="DEFINE-VLM", dataset=name, variable=r.variable,
+                             source="valuelevel.csv", message=f"value-level row {r.variable} where "
+                             f"{' AND '.join(w.variable + ' ' + w.comparator + ' ' + '|'.join(w.values) for w in r.where)}"
+                             f" left out: {', '.join(missing)} not written")
 
 
 def write_define(datasets: Mapping[str, pd.DataFrame | Prepared], spec: StudySpec, standard: str,
@@ -183,7 +201,10 @@ def convert(path: str | Path, out: str | Path | None = None, *, define: str | Pa
         created = meta.created or "1960-01-01T00:00:00"
         header = JsonHeader(created=created, metadata_ref="define.xml" if used_define else "",
                             metadata_version_oid=meta.metadata_version_oid, study_oid=meta.study_oid)
-        write_dataset_json(target, frame, meta, header)
+        try:
+            write_dataset_json(target, frame, meta, header)
+        except ValueError as exc:
+            raise InputError(f"{src}: cannot be written as Dataset-JSON: {exc}") from None
     else:
         _write_converted_xpt(target, frame, meta, findings)
     return target

@@ -128,6 +128,10 @@ def _column_values(col: pd.Series, meta: ColumnMeta) -> list:
     x = pd.to_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(x)
     if meta.dsj_types()[0] == "integer":
+        fraction = np.flatnonzero(~missing & (x != np.round(x)))
+        if len(fraction):
+            raise ValueError(f"{meta.name}: record {col.index[fraction[0]] + 1}: {float(x[fraction[0]])!r} is not a whole number but "
+                             "the column is integer")
         out = np.nan_to_num(x).astype(np.int64).astype(object)
     else:
         out = x.astype(object)

@@ -140,6 +140,8 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
 
     None when the data cannot take the spec's type without a change of meaning (reported as XPT-TYPE).
     """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
     have = _data_type(col)
     kind = format_kind(var.display_format) if var.is_numeric else ""
     if have == "empty":

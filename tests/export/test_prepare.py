@@ -142,3 +142,11 @@ def test_dataset_not_in_spec_is_reported(frames, xspec, tmp_path):
     assert result.blocked == ["LB"]
     assert result.findings.frame().message.tolist() == [
         "LB is not declared in datasets.csv of study XPTTEST; not written"]
+
+
+def test_categorical_text_is_accepted(frames, xspec):
+    ae = frames["AE"]
+    ae["AESEV"] = ae["AESEV"].astype("category")
+    prep, found = _prepare(ae, xspec, "AE")
+    assert not prep.blocked and found.empty
+    assert prep.frame["AESEV"].tolist()[:2] == ["MILD", "MODERATE"]

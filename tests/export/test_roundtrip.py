@@ -208,3 +208,28 @@ def test_embedded_study_dm_exports(tmp_path):
     assert validate_define(tmp_path / "sdtm" / "define.xml") == []
     back, meta = read_dataset(tmp_path / "sdtm" / "dm.xpt")
     assert meta.column("USUBJID").length == 16 and back["SUBJID"].tolist() == ["01-001", "02-001"]
+
+
+def test_missing_supp_value_level_metadata_is_flagged(frames, xspec, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(xspec.path, study)
+    vlm = study / "valuelevel.csv"
+    vlm.write_text("".join(line for line in vlm.read_text().splitlines(True) if not line.startswith("SUPPDM")))
+    result = write_datasets(frames, load_study(study), tmp_path / "out")
+    found = result.findings.frame()
+    assert found[["severity", "rule_id", "dataset", "variable"]].values.tolist() == [
+        ["warning", "DEFINE-VLM", "SUPPDM", "QVAL"]]
+
+
+def test_convert_refuses_fractions_in_an_integer_column(frames, xspec, tmp_path):
+    from cdiscflow.core.errors import InputError
+    from cdiscflow.export import convert
+
+    frames["ADTTE"].loc[0, "AVAL"] = 1554.5
+    write_datasets(frames, xspec, tmp_path)
+    define = tmp_path / "adam" / "define.xml"
+    define.write_text(define.read_text().replace('OID="IT.ADTTE.AVAL" Name="AVAL" DataType="float"',
+                                                 'OID="IT.ADTTE.AVAL" Name="AVAL" DataType="integer"'))
+    with pytest.raises(InputError, match="1554.5 is not a whole number but the column is integer"):
+        convert(tmp_path / "adam" / "adtte.xpt", tmp_path / "adtte.json")
+    assert not (tmp_path / "adtte.json").exists()
