@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.export.datasetjson import JsonHeader, write_dataset_json
-from cdiscflow.export.define import _Context, build_define, validate_define, write_define_files
+from cdiscflow.export.define import DefineContext, build_define, validate_define, write_define_files
 from cdiscflow.export.meta import DatasetMeta
 from cdiscflow.export.prepare import Prepared, prepare_dataset
 from cdiscflow.export.read import apply_define, read_dataset, read_define
@@ -47,7 +47,7 @@ class ExportResult:
 
 def json_header(spec: StudySpec, standard: str, dataset: str) -> JsonHeader:
     """Dataset-JSON file attributes for a spec-driven export; OIDs match the define.xml written beside it."""
-    ctx = _Context(spec, standard)
+    ctx = DefineContext(spec, standard)
     return JsonHeader(
         created=ctx.created, db_last_modified=ctx.created, originator=" ".join(str(spec.study.get("sponsor", "")).split()),
         study_oid=ctx.study_oid, metadata_version_oid=ctx.mdv_oid, metadata_ref="define.xml",

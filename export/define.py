@@ -97,7 +97,7 @@ def _ct_codelists(key: str, version: str) -> frozenset[str]:
     return frozenset()
 
 
-class _Context:
+class DefineContext:
     """The spec and standard a define.xml is built for, with the OIDs every part refers to."""
 
     def __init__(self, spec: StudySpec, standard: str):
@@ -165,7 +165,7 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
 
     `leaves` maps a dataset name to its file name (default: lower-case name + .xpt).
     """
-    ctx = _Context(spec, standard)
+    ctx = DefineContext(spec, standard)
     datasets = [spec.dataset(n) for n in spec.datasets if n in written and spec.dataset(n).standard == standard]
     leaves = dict(leaves or {})
 
@@ -346,7 +346,7 @@ def _where_clause_def(oid: str, dataset: str, clauses: Iterable[WhereClause]) ->
     return wc_def
 
 
-def _codelist(cl: Codelist, ctx: _Context) -> etree._Element:
+def _codelist(cl: Codelist, ctx: DefineContext) -> etree._Element:
     package = ctx.ct_package(cl)
     el = _el(None, "CodeList", {
         "OID": f"CL.{cl.id}", "Name": cl.name, "DataType": cl.datatype or "text",

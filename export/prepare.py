@@ -1,6 +1,7 @@
 """Make one in-memory dataset ready for submission, step by step from the study spec (in the spirit of xportr).
 
-    variables -> type -> length -> value limits -> label -> order -> format -> dataset label
+    dataset name and label -> variables (spec vs data) -> per variable: label, format, type, then
+    numbers (range, whole) or text (length, 200 bytes, ASCII, control characters) -> order
 
 Each step reads the spec, fixes what is safe to fix and records every breach as a finding (`XPT-...` rule IDs)
 showing both sides, e.g. "AESEV: type in data numeric, type in spec text".  Nothing is cut, rounded or recoded
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 
 from cdiscflow.core.findings import Findings
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.xpt import MAX_IBM, MIN_IBM, byte_lengths, format_kind, parse_format, utf8_array
+from cdiscflow.export.xpt import MAX_IBM, MIN_IBM, format_kind, parse_format, utf8_array
 from cdiscflow.specs.model import NAME_RE, Dataset, Variable
 
 MAX_VALUE_BYTES = 200
@@ -272,6 +273,7 @@ def prepare_dataset(frame: pd.DataFrame, ds: Dataset, findings: Findings) -> Pre
     check_label(ds.label, f"dataset {ds.name}", report)
 
     variables = select_variables(frame, ds, report)
+    frame = frame.loc[:, ~frame.columns.duplicated()]  # duplicates are reported; check the first of each
     columns: dict[str, pd.Series] = {}
     metas: list[ColumnMeta] = []
     for var in variables:
@@ -296,13 +298,3 @@ def prepare_dataset(frame: pd.DataFrame, ds: Dataset, findings: Findings) -> Pre
     meta = DatasetMeta(ds.name, ds.label, tuple(metas), format="spec", item_group_oid=f"IG.{ds.name}")
     return Prepared(ds.name, ds.standard, out, meta, blocked=report.errors > 0)
 
-
-def lengths_of(frame: pd.DataFrame) -> dict[str, int]:
-    """Longest value in bytes of every text column (at least 1): what the writers use when no spec decides."""
-    out = {}
-    for name in frame.columns:
-        col = frame[name]
-        if col.dtype.kind not in "iufbMm":
-            n = byte_lengths(col)
-            out[name] = max(1, int(n.max()) if len(n) else 1)
-    return out

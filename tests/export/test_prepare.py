@@ -150,3 +150,12 @@ def test_categorical_text_is_accepted(frames, xspec):
     prep, found = _prepare(ae, xspec, "AE")
     assert not prep.blocked and found.empty
     assert prep.frame["AESEV"].tolist()[:2] == ["MILD", "MODERATE"]
+
+
+def test_duplicate_columns_are_reported_not_crashed_on(frames, xspec):
+    dm = frames["DM"]
+    dm = pd.concat([dm, dm[["SEX"]]], axis=1)
+    prep, found = _prepare(dm, xspec, "DM")
+    assert prep.blocked
+    assert found[["rule_id", "variable", "message"]].values.tolist() == [
+        ["XPT-VAR-DUPLICATE", "SEX", "SEX: column appears more than once in the data"]]
