@@ -169,3 +169,25 @@ def test_format_parsing():
     assert format_kind("TIME8.") == "time" and format_kind("8.2") == ""
     with pytest.raises(ValueError):
         parse_format("9DATE.")
+
+
+def test_times_from_timedelta64_and_back(tmp_path):
+    from cdiscflow.export import read_dataset
+
+    frame = pd.DataFrame({"ATM": pd.to_timedelta(["00:00:00", "09:30:15", None, "23:59:59"])})
+    path = tmp_path / "t.xpt"
+    write_xpt(path, frame, [XptVariable("ATM", "Analysis Time", "Num", 8, "TIME8.")], dataset="T",
+              created=date(2020, 10, 1))
+    raw, _ = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
+    assert raw["ATM"].tolist()[:2] == [0.0, 9 * 3600 + 30 * 60 + 15.0] and raw["ATM"].tolist()[3] == 86399.0
+    back, meta = read_dataset(path)
+    assert meta.column("ATM").kind == "time"
+    assert back["ATM"].tolist()[1] == pd.Timedelta("09:30:15") and pd.isna(back["ATM"][2])
+    from cdiscflow.export.datasetjson import JsonHeader, write_dataset_json
+
+    write_dataset_json(tmp_path / "t.json", back, meta, JsonHeader(created="2020-10-01T00:00:00"))
+    doc = __import__("json").loads((tmp_path / "t.json").read_text())
+    assert doc["columns"][0]["dataType"] == "time" and doc["columns"][0]["targetDataType"] == "integer"
+    assert [r[0] for r in doc["rows"]] == ["00:00:00", "09:30:15", None, "23:59:59"]
+    again, _ = read_dataset(tmp_path / "t.json")
+    assert again["ATM"].tolist()[3] == pd.Timedelta("23:59:59")
