@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import date
 
@@ -186,7 +187,7 @@ def test_times_from_timedelta64_and_back(tmp_path):
     from cdiscflow.export.datasetjson import JsonHeader, write_dataset_json
 
     write_dataset_json(tmp_path / "t.json", back, meta, JsonHeader(created="2020-10-01T00:00:00"))
-    doc = __import__("json").loads((tmp_path / "t.json").read_text())
+    doc = json.loads((tmp_path / "t.json").read_text())
     assert doc["columns"][0]["dataType"] == "time" and doc["columns"][0]["targetDataType"] == "integer"
     assert [r[0] for r in doc["rows"]] == ["00:00:00", "09:30:15", None, "23:59:59"]
     again, _ = read_dataset(tmp_path / "t.json")
