@@ -56,22 +56,12 @@ def parse_dtc(dtc: pd.Series, *, variable: str = "--DTC", dataset: str = "datase
 
     Blank/missing text gives all-NaN components.  Text that is not ISO 8601, or names an impossible date or time,
     raises InputError listing the rows (with the subject when `context` has USUBJID)."""
-    raw = dtc.astype("str").str.strip()
-    blank = raw.isna() | (raw == "")
-    parts = raw.str.extract(_DTC)
-    bad_format = ~blank & ~raw.fillna("").str.fullmatch(_DTC.pattern)
-    comp = pd.DataFrame(index=dtc.index)
-    for name in ("Y", "M", "D", "h", "m", "s"):
-        comp[name] = pd.to_numeric(parts[name].where(parts[name] != "-"), errors="coerce")
-    comp.loc[blank.to_numpy()] = np.nan
-    y, m, d = comp["Y"].to_numpy(), comp["M"].to_numpy(), comp["D"].to_numpy()
-    month_bad = ~np.isnan(m) & ((m < 1) | (m > 12))
-    usable_m = np.where(np.isnan(m) | month_bad, 1, m)
-    limit = np.where(np.isnan(m) | month_bad, 31, _days_in_month(np.where(np.isnan(y), 2000, y), usable_m))
-    day_bad = ~np.isnan(d) & ((d < 1) | (d > limit))
-    h, mi, s = comp["h"].to_numpy(), comp["m"].to_numpy(), comp["s"].to_numpy()
-    time_bad = (h > 23) | (mi > 59) | (s >= 60)
-    bad = bad_format.to_numpy() | month_bad | day_bad | time_bad
+    # dates repeat: each distinct text is parsed once and the result is spread back over the rows
+    codes, distinct = pd.factorize(dtc.astype("str").str.strip(), use_na_sentinel=True)
+    parsed, bad_distinct = _parse_distinct(pd.Series(distinct, dtype="str"))
+    rows = np.where(codes >= 0, codes, len(distinct))  # the extra last row of `parsed` is all missing
+    comp = pd.DataFrame(parsed.to_numpy()[rows], columns=parsed.columns, index=dtc.index)
+    bad = np.append(bad_distinct, False)[rows]
     if bad.any():
         frame = context if context is not None else pd.DataFrame({variable: dtc})
         shown = frame.assign(**{variable: dtc.to_numpy()})
@@ -81,6 +71,25 @@ def parse_dtc(dtc: pd.Series, *, variable: str = "--DTC", dataset: str = "datase
             f"time that does not exist: {describe_rows(shown, bad, cols)}"
         )
     return comp
+
+
+def _parse_distinct(raw: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
+    """Components of distinct ISO 8601 texts, plus one all-missing row at the end; and which texts are invalid."""
+    blank = (raw == "").to_numpy()
+    parts = raw.str.extract(_DTC)
+    bad_format = ~blank & ~raw.str.fullmatch(_DTC.pattern).to_numpy(dtype=bool)
+    comp = pd.DataFrame(index=range(len(raw) + 1), columns=list("YMDhms"), dtype="float64")
+    for name in ("Y", "M", "D", "h", "m", "s"):
+        comp.loc[: len(raw) - 1, name] = pd.to_numeric(parts[name].where(parts[name] != "-"), errors="coerce").to_numpy()
+    comp.loc[np.flatnonzero(blank)] = np.nan
+    y, m, d = (comp[c].to_numpy()[:-1] for c in ("Y", "M", "D"))
+    month_bad = ~np.isnan(m) & ((m < 1) | (m > 12))
+    usable_m = np.where(np.isnan(m) | month_bad, 1, m)
+    limit = np.where(np.isnan(m) | month_bad, 31, _days_in_month(np.where(np.isnan(y), 2000, y), usable_m))
+    day_bad = ~np.isnan(d) & ((d < 1) | (d > limit))
+    h, mi, sec = (comp[c].to_numpy()[:-1] for c in ("h", "m", "s"))
+    time_bad = (h > 23) | (mi > 59) | (sec >= 60)
+    return comp, bad_format | month_bad | day_bad | time_bad
 
 
 def _leap(y: np.ndarray) -> np.ndarray:

@@ -86,7 +86,11 @@ def select_extreme_event(
         if description_var:
             rows = rows.assign(**{description_var: event.description})
         parts.append(rows)
+    # empty parts are left out of the concatenation but keep their variables, with their types
     combined = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    for part in parts:
+        for col in part.columns.difference(combined.columns, sort=False):
+            combined[col] = pd.Series(index=combined.index, dtype=part[col].dtype)
     require_columns(combined, order_columns(order), dataset="the events' records", purpose="order")
     if ignore_event_order:
         chosen = extreme_rows(combined, by, [*order, _EVENT_NR if mode == "first" else f"-{_EVENT_NR}"], mode)

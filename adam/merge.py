@@ -136,8 +136,8 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
             left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
             keys = keys + ["IDVARVAL"]
         wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
-        left["__row__"] = np.arange(len(left))
-        merged = left.merge(wide, how="left", on=keys, sort=False).sort_values("__row__", kind="stable")
+        left[_ROW] = np.arange(len(left))
+        merged = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
         matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
         orphans = matched["_merge"] == "left_only"
         if orphans.any():

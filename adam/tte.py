@@ -201,8 +201,9 @@ def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, 
             part[name] = evaluated[name].to_numpy()
         part[_SOURCE_NR] = number
         parts.append(part)
-    if not parts:
-        return pd.DataFrame(columns=keys + ["ADT", "CNSR", _SOURCE_NR])
+    if not parts:  # no sources of this kind: an empty, typed selection
+        empty = origin[keys].iloc[:0].assign(ADT=origin["STARTDT"].iloc[:0])
+        return empty.assign(CNSR=pd.Series(dtype="int64"), **{_SOURCE_NR: pd.Series(dtype="int64")})
     combined = pd.concat(parts, ignore_index=True)
     # ties: events take the source listed first, censorings the source listed last (admiral)
     return extreme_rows(combined, keys, ("ADT", _SOURCE_NR), mode)

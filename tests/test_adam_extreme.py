@@ -62,3 +62,10 @@ def test_latest_date_over_sources_ignoring_event_order():
 def test_unknown_source_dataset():
     with pytest.raises(InputError, match="event 'x' reads dataset 'rs', which is not among source_datasets \\(ovr\\)"):
         derive_extreme_event(None, events=[Event("x", None, {}, "rs")], source_datasets={"ovr": OVR})
+
+
+def test_an_empty_source_keeps_its_variables_and_types():
+    out = derive_extreme_event(None, events=BEST, source_datasets={"ovr": OVR.iloc[:0], "adsl": ADSL},
+                               order=("ADT",))
+    assert out["AVALC"].tolist() == ["MISSING"] * 3
+    assert pd.api.types.is_datetime64_any_dtype(out["ADT"]) and out["ADT"].isna().all()

@@ -154,6 +154,13 @@ def test_recist_interval_confirmation_and_minimum_time_for_sd():
     assert dict(zip(bor["USUBJID"], bor["AVALC"])) == {"S1": "PR", "S2": "CR", "S3": "CR", "S4": "PR", "S5": "CR"}
 
 
+def test_subjects_with_only_not_evaluable_assessments_and_no_assessments():
+    only_ne = _ovr([("A", "2020-02-01", "NE"), ("A", "2020-03-01", "NE")])
+    assert _per_subject(_covr(only_ne)) == {"A": ["NE", "NE"]}
+    assert _per_subject(_covr(only_ne, criteria=RECIST, origin_date="RANDDT")) == {"A": ["NE", "NE"]}
+    assert len(_covr(only_ne.iloc[:0])) == 0
+
+
 def test_bad_input_and_bad_criteria():
     with pytest.raises(InputError, match=r"1 assessment\(s\) with AVALC missing or not a IMWG2016 response"):
         _covr(_ovr([("A", "2020-02-01", "PR"), ("A", "2020-03-01", "iCR")]))

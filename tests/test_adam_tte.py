@@ -139,3 +139,10 @@ def test_yaml_errors_name_file_and_item():
     assert any(p.startswith("adam/tte.yaml: parameters.PFS_LONGNAME: PARAMCD must be 1-8 characters") for p in problems)
     assert any(p.startswith("adam/tte.yaml: parameters.PFS_LONGNAME.censors: unknown source 'random'")
                for p in problems)
+
+
+def test_events_only_when_every_subject_has_one():
+    dead = ADSL.iloc[:1]
+    out = derive_param_tte(dead, start_date="RANDDT", event_conditions=[DEATH], censor_conditions=[],
+                           source_datasets=SOURCES, set_values_to={"PARAMCD": "OS"})
+    assert out[["CNSR", "AVAL"]].values.tolist() == [[0, 153.0]]
