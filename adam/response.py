@@ -48,6 +48,7 @@ from cdiscflow.adam.expr import Condition, Expr, evaluate_condition, set_values
 from cdiscflow.adam.extreme import Event
 from cdiscflow.adam.flags import derive_var_extreme_flag
 from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import STANDARDS_DIR, cdisc_codelist
 
 CRITERIA_DIR = STANDARDS_DIR / "response"
@@ -308,15 +309,15 @@ def derive_param_confirmed_response(
     origin_date: str | None = None,
     new_therapy_date: str | None = None,
     pd_confirmed_vars: Sequence[str] = (),
-    findings: Any = None,
+    findings: Findings | None = None,
     dataset_name: str = "ADRS",
 ) -> pd.DataFrame:
     """Add confirmed-response records (e.g. PARAMCD COVR): one per source record, AVALC confirmed by the rules of
     `criteria` (see the module text), AVAL recoded, `set_values_to` applied.  Returns `dataset` plus those records.
 
     `order` breaks ties between assessments on the same date (e.g. ``("RSSEQ",)``).  `origin_date` (e.g. RANDDT)
-    is needed when the criteria set a minimum time for SD.  `findings` (a core Findings) receives notes about long
-    confirmation gaps; without it they are issued as warnings."""
+    is needed when the criteria set a minimum time for SD.  `findings` receives a note (rule ADAM-RSP-GAP) for each
+    confirmation more than the criteria's max_gap_days later; without it they are issued as one warning."""
     check_frame(dataset, name=dataset_name)
     by = list(as_names(by_vars, arg="by_vars"))
     source = dataset.loc[evaluate_condition(source_filter, dataset, dataset=dataset_name)]
@@ -365,7 +366,8 @@ def _group_ids(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
 
 
 def _confirm_next(ordered: pd.DataFrame, criteria: ResponseCriteria, by: list[str], date: str,
-                  new_therapy_date: str | None, pd_vars: Sequence[str], findings: Any, name: str) -> np.ndarray:
+                  new_therapy_date: str | None, pd_vars: Sequence[str], findings: Findings | None,
+                  name: str) -> np.ndarray:
     conf = criteria.confirmation
     value = ordered["AVALC"].to_numpy(dtype=object)
     dates = ordered[date].to_numpy()
@@ -409,7 +411,7 @@ def _confirm_next(ordered: pd.DataFrame, criteria: ResponseCriteria, by: list[st
 
 
 def _note_gaps(rows: pd.DataFrame, mask: np.ndarray, gap: np.ndarray, limit: int, by: list[str], date: str,
-               findings: Any, name: str) -> None:
+               findings: Findings | None, name: str) -> None:
     subject = by[-1]
     chosen = rows.loc[mask]
     days = gap[mask].astype(int)

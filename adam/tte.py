@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import (
-    SUBJECT_KEYS, as_names, check_frame, describe_rows, extreme_rows, require_columns, require_dates, require_unique,
+    SUBJECT_KEYS, as_names, check_frame, extreme_rows, require_columns, require_dates, require_unique,
 )
 from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, names, parse, set_values
 from cdiscflow.core.errors import InputError, SpecError
@@ -145,10 +145,11 @@ def derive_param_tte(
     out = with_origin.merge(chosen, how="left", on=keys, sort=False)
     lost = out["ADT"].isna()
     if lost.any():
+        shown = ", ".join(map(str, out.loc[lost, keys[-1]].head(5))) + (" ..." if lost.sum() > 5 else "")
         raise InputError(
             f"derive_param_tte ({paramcd or 'new parameter'}): {int(lost.sum())} subject(s) with a {start_date} have "
-            f"neither an event nor a censoring: {describe_rows(out, lost.to_numpy(), keys[-1:])}. Add a "
-            f"CensorSource at the origin date (dataset ADSL, date {start_date})."
+            f"neither an event nor a censoring ({keys[-1]} {shown}). Add a CensorSource at the origin date "
+            f"(dataset ADSL, date {start_date})."
         )
     out["ADT"] = out[["ADT", "STARTDT"]].max(axis=1)
     out["CNSR"] = out["CNSR"].astype("int64")
@@ -162,11 +163,8 @@ def derive_param_tte(
 
 
 def _flag_name(date_var: str) -> str:
-    if date_var.endswith("DTM"):
-        return date_var[:-3] + "DTF"
-    if date_var.endswith("DT"):
-        return date_var + "F"
-    return date_var + "F"
+    """The imputation flag of a date variable: ADT -> ADTF, ASTDTM -> ASTDTF, DTHDT -> DTHDTF."""
+    return date_var[:-3] + "DTF" if date_var.endswith("DTM") else date_var + "F"
 
 
 def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, pd.DataFrame],

@@ -84,8 +84,8 @@ def test_dates_before_origin_and_startdt_in_filters():
 
 
 def test_subject_without_event_or_censoring_is_an_error():
-    with pytest.raises(InputError, match=r"1 subject\(s\) with a RANDDT have neither an event nor a censoring: "
-                                         r"row 3 \(USUBJID=04\)"):
+    with pytest.raises(InputError, match=r"1 subject\(s\) with a RANDDT have neither an event nor a censoring "
+                                         r"\(USUBJID 04\)\. Add a CensorSource at the origin date"):
         derive_param_tte(ADSL, start_date="RANDDT", event_conditions=[DEATH], censor_conditions=[LASTA],
                          source_datasets=SOURCES, set_values_to={"PARAMCD": "PFS"})
 
