@@ -146,3 +146,17 @@ def test_events_only_when_every_subject_has_one():
     out = derive_param_tte(dead, start_date="RANDDT", event_conditions=[DEATH], censor_conditions=[],
                            source_datasets=SOURCES, set_values_to={"PARAMCD": "OS"})
     assert out[["CNSR", "AVAL"]].values.tolist() == [[0, 153.0]]
+
+
+def test_a_study_folder_declares_its_parameters(study_copy):
+    from cdiscflow.adam import tte_parameters_from_spec
+    from cdiscflow.specs.model import load_study
+
+    (study_copy / "adam").mkdir()
+    (study_copy / "adam" / "tte.yaml").write_text(SPEC)
+    params = tte_parameters_from_spec(load_study(study_copy))
+    assert [(p.paramcd, p.start_date, len(p.events), len(p.censors)) for p in params.values()] == [
+        ("OS", "RANDDT", 1, 2), ("PFS", "RANDDT", 2, 2)]
+    (study_copy / "adam" / "tte.yaml").write_text(SPEC.replace("events: [pd, death]", "events: [progression]"))
+    with pytest.raises(SpecError, match=r"adam/tte.yaml: parameters.PFS.events: unknown source 'progression'"):
+        tte_parameters_from_spec(load_study(study_copy))
