@@ -19,6 +19,7 @@ from cdiscflow.adam.merge import combine_supp, derive_vars_merged
 from cdiscflow.adam.response import (
     YN_AVAL, ResponseCriteria, available_criteria, best_response_events, death_events, derive_param_confirmed_response,
     derive_var_worst_flag, last_assessment_events, load_response_criteria, progression_events, rate_events,
+    response_criteria_from_spec,
 )
 from cdiscflow.adam.tte import (
     CensorSource, EventSource, TteParameter, derive_param_tte, load_tte_parameters, tte_parameters_from_spec,
@@ -31,6 +32,7 @@ __all__ = [
     "derive_var_extreme_flag", "derive_var_relative_flag", "derive_var_trtemfl", "derive_var_worst_flag",
     "derive_vars_aage", "derive_vars_dt", "derive_vars_dtm", "derive_vars_duration", "derive_vars_dy",
     "derive_vars_extreme_event", "derive_vars_merged", "last_assessment_events", "load_response_criteria",
-    "load_tte_parameters", "parse_dtc", "progression_events", "rate_events", "select_extreme_event",
+    "load_tte_parameters", "parse_dtc", "progression_events", "rate_events", "response_criteria_from_spec",
+    "select_extreme_event",
     "tte_parameters_from_spec",
 ]

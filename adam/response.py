@@ -168,6 +168,37 @@ def load_response_criteria(ref: str | Path, *, overrides: Mapping[str, Any] | No
     return _build_criteria(doc, label, str(path))
 
 
+def response_criteria_from_spec(spec: Any, section: str = "adam/adrs") -> ResponseCriteria:
+    """The criteria a study selects in its spec section (`StudySpec.section`), e.g. ``specs/<study>/adam/adrs.yaml``::
+
+        response_criteria:
+          id: IMWG2016
+          overrides: {rates: {CBR: {at_or_above: MR}}}    # optional, see load_response_criteria
+    """
+    where = f"{section}.yaml"
+    data = spec.section(section)
+    choice = data.get("response_criteria") if isinstance(data, Mapping) else None
+    if not isinstance(choice, Mapping) or not isinstance(choice.get("id"), str):
+        raise SpecError(f"{where}: response_criteria: give the criteria id (available: {', '.join(available_criteria())})",
+                        path=str(getattr(spec, "path", "")) or None)
+    unknown = sorted(set(choice) - {"id", "overrides"})
+    if unknown:
+        raise SpecError(f"{where}: response_criteria: unknown key(s) {', '.join(unknown)} (expected id, overrides)")
+    overrides = choice.get("overrides") or {}
+    if not isinstance(overrides, Mapping):
+        raise SpecError(f"{where}: response_criteria.overrides: must be a mapping of settings")
+    return load_response_criteria(choice["id"], overrides=_thaw(overrides), where=where)
+
+
+def _thaw(value: Any) -> Any:
+    """Plain dicts/lists from the read-only views a loaded StudySpec hands out."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
 def _build_criteria(doc: dict, label: str, path: str) -> ResponseCriteria:
     problems: list[str] = []
 

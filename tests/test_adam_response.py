@@ -177,3 +177,19 @@ def test_bad_input_and_bad_criteria():
     ]
     with pytest.raises(SpecError, match="unknown criteria 'LUGANO' \\(available: IMWG2016, RECIST11\\)"):
         load_response_criteria("LUGANO")
+
+
+def test_a_study_folder_selects_its_criteria(study_copy):
+    from cdiscflow.adam import response_criteria_from_spec
+    from cdiscflow.specs.model import load_study
+
+    (study_copy / "adam").mkdir()
+    (study_copy / "adam" / "adrs.yaml").write_text(
+        "response_criteria:\n  id: IMWG2016\n  overrides: {rates: {CBR: {at_or_above: PR}}, sd_like: [SD]}\n")
+    with pytest.raises(SpecError, match="sd_min_days: sd_like values need sd_min_days"):
+        response_criteria_from_spec(load_study(study_copy))
+    (study_copy / "adam" / "adrs.yaml").write_text(
+        "response_criteria:\n  id: IMWG2016\n  overrides: {rates: {CBR: {at_or_above: PR}}}\n")
+    criteria = response_criteria_from_spec(load_study(study_copy))
+    assert criteria.rates["CBR"].values == ("sCR", "CR", "VGPR", "PR")  # the study's override
+    assert criteria.rates["DCR"].values == IMWG.rates["DCR"].values  # the rest as the standard file says
