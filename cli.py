@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from cdiscflow import __version__
-from cdiscflow.core.errors import CdiscflowError
+from cdiscflow.core.errors import CdiscflowError, InputError
 
 EXIT_CODES = """\b
 Exit codes:
@@ -94,6 +94,7 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
     click.echo(result.findings.summary())
     if len(result.rejects):
         click.echo(f"{len(result.rejects)} raw row(s) rejected: see {out_dir / '_rejects.csv'}", err=True)
+    if len(result.rejects) or result.findings.count_at_or_above("error"):
         sys.exit(1)
 
 
@@ -102,6 +103,79 @@ def _error_lines(findings) -> str:
     frame = frame[frame["severity"] == "error"]
     return "\n".join(f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
                      f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.itertuples(index=False))
+
+
+@main.command("export", epilog=EXIT_CODES)
+@click.option("--in", "in_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of SDTM/ADaM datasets (.xpt or Dataset-JSON .json).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder; gets sdtm/ and adam/ subfolders.")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["xpt", "json"]),
+              help="Formats to write (repeatable; default: both).")
+def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[str, ...]) -> None:
+    """Write every dataset as SAS XPT v5 and Dataset-JSON 1.1, plus define.xml 2.1 per standard.
+
+    Names, labels, types, lengths, formats, codelists and origins come from the study spec; every breach of the
+    spec or of the FDA limits (names <= 8, labels <= 40, values <= 200 bytes, ASCII) is reported at once in
+    OUT/export_findings.csv, and a dataset with errors is not written.
+
+    \b
+    Example:
+      cdiscflow export --in out/sdtm --out submission --study specs/dara_atra
+    """
+    from cdiscflow.core.errors import EXIT_FINDINGS
+    from cdiscflow.core.findings import Findings
+    from cdiscflow.export import read_datasets, write_datasets
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study(study)
+    findings = Findings()
+    frames, _ = read_datasets(in_dir, findings)
+    if not frames:
+        raise InputError(f"{in_dir}: no datasets (.xpt or Dataset-JSON .json) found")
+    result = write_datasets(frames, spec, out_dir, formats=formats or ("xpt", "json"))
+    findings.extend(result.findings)
+    findings.write(out_dir, "export_findings")
+    for standard, meta_names in _by_standard(result, spec).items():
+        click.echo(f"{standard}: {', '.join(meta_names)} -> {out_dir / standard.lower()}")
+    click.echo(f"{len(result.files)} files written; {findings.summary()}")
+    if result.blocked:
+        click.echo(f"not written: {', '.join(result.blocked)} (see {out_dir / 'export_findings.csv'})", err=True)
+    if findings.count_at_or_above("error"):
+        sys.exit(EXIT_FINDINGS)
+
+
+def _by_standard(result, spec) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name in result.written:
+        out.setdefault(spec.dataset(name).standard, []).append(name)
+    return out
+
+
+@main.command("convert", epilog=EXIT_CODES)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", default=None, type=click.Path(path_type=Path),
+              help="Output file or folder (default: next to FILE with the other suffix).")
+@click.option("--define", "define", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="define.xml with the column metadata (default: define.xml beside FILE, if any).")
+def convert_cmd(file: Path, out: Path | None, define: Path | None) -> None:
+    """Convert one dataset between SAS XPT v5 (.xpt) and Dataset-JSON 1.1 (.json), either direction.
+
+    \b
+    Examples:
+      cdiscflow convert out/adam/adsl.xpt                 # writes out/adam/adsl.json
+      cdiscflow convert dm.json --out xpt/                # writes xpt/dm.xpt
+      cdiscflow convert ae.xpt --define define.xml        # item OIDs, data types, keys from the define
+    """
+    from cdiscflow.core.findings import Findings
+    from cdiscflow.export import convert
+
+    findings = Findings()
+    target = convert(file, out, define=define, findings=findings)
+    click.echo(f"{file} -> {target}")
+    for row in findings.frame().itertuples(index=False):
+        click.echo(f"  {row.severity}: {row.message}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def _umask_mode() -> int:
+    """The mode a plain open() would give a new file (mkstemp's 0600 is too private for shared output folders)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Open a temporary sibling of `path` for writing; rename it onto `path` when the block ends without error."""
@@ -25,6 +32,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -58,6 +66,7 @@ def _atomic_path(target: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, _umask_mode())
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -120,6 +120,8 @@ def load_trial_design(spec: StudySpec) -> TrialDesign | None:
             problem(f"summary row {i}", "needs TSPARMCD")
         if sum(k in t for k in ("TSVAL", "derive", "TSVALNF")) != 1:
             problem(f"summary {t.get('TSPARMCD')}", "needs exactly one of TSVAL, derive, TSVALNF")
+        if len(str(t.get("TSVAL", "")).encode("utf-8")) > 200:
+            problem(f"summary {t.get('TSPARMCD')}", "TSVAL is longer than 200 bytes (XPT limit); shorten it")
         cl = t.get("codelist")
         if cl and cl not in spec.codelists:
             problem(f"summary {t.get('TSPARMCD')}", f"unknown codelist {cl!r}")

@@ -25,7 +25,7 @@ def test_writes_xpt_v5_and_bookkeeping_deterministically(raw_small, tmp_path):
     assert r.exit_code == 0, r.output
     assert "26 datasets" in r.output
     names = {p.name for p in out1.iterdir()}
-    assert {"dm.xpt", "ae.xpt", "suppae.xpt", "ts.xpt", "se.xpt", "_rejects.csv", "_accounting.csv",
+    assert {"dm.xpt", "dm.json", "define.xml", "ae.xpt", "suppae.xpt", "ts.xpt", "se.xpt", "_rejects.csv", "_accounting.csv",
             "_findings.csv", "_findings.json"} <= names
     assert not any(n.endswith(".part") for n in names)
     assert _run("--raw", raw_small, "--out", out2).exit_code == 0

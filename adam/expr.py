@@ -1,0 +1,274 @@
+"""Conditions and values written as text, so that events, time-to-event sources and criteria can live in YAML.
+
+The language is a small, safe subset of Python expressions evaluated column-wise (vectorised) on a dataset:
+
+    AVALC in ('CR', 'PR') and ADT >= RANDDT + days(28)
+    PARAMCD == 'PD' and AVALC == 'Y' and ANL01FL == 'Y'
+    notna(DTHDT) or DTHFL == 'Y'
+
+* names are variables of the dataset; literals are strings, numbers, True/False/None and tuples/lists of literals;
+* comparisons ``== != < <= > >=`` (chains allowed), ``in`` / ``not in``, ``and`` / ``or`` / ``not``;
+* arithmetic ``+ - * /`` on numbers, and dates plus/minus ``days(n)``;
+* functions ``isna(x)``, ``notna(x)``, ``days(n)``, ``upper(x)``.
+
+Missing values follow the rules of R's `dplyr::filter` and SQL: a comparison with a missing operand is *unknown*,
+``and``/``or``/``not`` use three-valued (Kleene) logic, and a record is selected only if its condition is *true*.
+So ``AVALC != 'NE'`` does not select records with a missing AVALC; ask for them with ``isna(AVALC)``.
+
+`Expr("ASEQ")` marks a value of `set_values_to` that is computed from the record (here: copied from ASEQ); plain
+strings and numbers in `set_values_to` are constants.  Conditions and `Expr` values may also be Python callables
+taking the dataset and returning a Series/array, for the rare derivation the language cannot express.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Union
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.core.errors import InputError
+
+Condition = Union[str, Callable[[pd.DataFrame], Any], None]
+
+
+class ExpressionError(ValueError):
+    """An expression that is not valid in the condition language (raised when it is parsed)."""
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A value computed from each record (``Expr("ASEQ")``, ``Expr("ADT - days(1)")``) or a callable."""
+
+    source: str | Callable[[pd.DataFrame], Any]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.source, str):
+            parse(self.source)
+
+
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Gt: operator.gt, ast.GtE: operator.ge}
+_ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_FUNCTIONS = {"isna": 1, "notna": 1, "days": 1, "upper": 1}
+
+
+@lru_cache(maxsize=1024)
+def parse(source: str) -> ast.Expression:
+    """Parse and check an expression; raise ExpressionError saying what is not allowed."""
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("an expression must be non-empty text")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"{source!r} is not a valid expression ({exc.msg})") from None
+    for node in ast.walk(tree):
+        _check_node(node, source)
+    return tree
+
+
+def names(source: str) -> tuple[str, ...]:
+    """The variables an expression reads, in order of first use."""
+    out: dict[str, None] = {}
+    for node in ast.walk(parse(source)):
+        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in ("True", "False", "None"):
+            out.setdefault(node.id, None)
+    return tuple(out)
+
+
+def _check_node(node: ast.AST, source: str) -> None:
+    allowed = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Compare,
+               ast.In, ast.NotIn, ast.BinOp, ast.Name, ast.Load, ast.Constant, ast.Tuple, ast.List, ast.Call,
+               *_COMPARE, *_ARITH)
+    if not isinstance(node, allowed):
+        raise ExpressionError(f"{source!r}: {type(node).__name__} is not allowed in conditions")
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+            raise ExpressionError(f"{source!r}: only the functions {', '.join(_FUNCTIONS)} can be called")
+        if node.keywords or len(node.args) != _FUNCTIONS[node.func.id]:
+            raise ExpressionError(f"{source!r}: {node.func.id}() takes exactly {_FUNCTIONS[node.func.id]} argument")
+    if isinstance(node, (ast.Tuple, ast.List)) and not all(isinstance(e, ast.Constant) for e in node.elts):
+        raise ExpressionError(f"{source!r}: lists may only hold literal values")
+    if isinstance(node, ast.Compare):
+        for op, right in zip(node.ops, node.comparators):
+            if isinstance(op, (ast.In, ast.NotIn)) and not isinstance(right, (ast.Tuple, ast.List)):
+                raise ExpressionError(f"{source!r}: 'in' needs a literal list such as ('CR', 'PR')")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# evaluation
+
+
+def evaluate_condition(condition: Condition, frame: pd.DataFrame, *, dataset: str = "dataset") -> np.ndarray:
+    """A boolean mask (numpy) of the records for which `condition` is true (None selects every record)."""
+    if condition is None:
+        return np.ones(len(frame), dtype=bool)
+    if callable(condition):
+        result = condition(frame)
+    else:
+        _require_names(condition, frame, dataset)
+        result = _Evaluator(frame, condition).visit(parse(condition).body)
+    return _as_mask(result, len(frame), condition)
+
+
+def evaluate_value(value: Any, frame: pd.DataFrame, *, dataset: str = "dataset") -> Any:
+    """A `set_values_to` value: a constant stays a scalar; an Expr becomes a Series aligned with `frame`."""
+    if not isinstance(value, Expr):
+        return value
+    if callable(value.source):
+        result = value.source(frame)
+    else:
+        _require_names(value.source, frame, dataset)
+        result = _Evaluator(frame, value.source).visit(parse(value.source).body)
+    if isinstance(result, pd.Series):
+        return result.set_axis(frame.index)
+    if np.ndim(result) == 0:
+        return pd.Series([result] * len(frame), index=frame.index)
+    return pd.Series(result, index=frame.index)
+
+
+def set_values(frame: pd.DataFrame, values: Mapping[str, Any] | None, *, dataset: str = "dataset") -> pd.DataFrame:
+    """Return `frame` with the `set_values_to` variables assigned (constants or Expr), evaluated on `frame`."""
+    if not values:
+        return frame
+    new = {name: evaluate_value(v, frame, dataset=dataset) for name, v in values.items()}
+    out = frame.copy(deep=False)
+    for name, v in new.items():
+        if isinstance(v, pd.Series):
+            out[name] = v
+        elif isinstance(v, str):
+            out[name] = pd.Series(v, index=frame.index, dtype="str")
+        elif v is None:
+            out[name] = np.nan
+        else:
+            out[name] = v
+    return out
+
+
+def _require_names(source: str, frame: pd.DataFrame, dataset: str) -> None:
+    missing = [n for n in names(source) if n not in frame.columns]
+    if missing:
+        raise InputError(f"{dataset} lacks variable(s) {', '.join(missing)} used in {source!r}")
+
+
+def _as_mask(result: Any, n: int, condition: Condition) -> np.ndarray:
+    if isinstance(result, pd.Series):
+        if result.dtype == "boolean":
+            return result.fillna(False).to_numpy(dtype=bool)
+        if not pd.api.types.is_bool_dtype(result):
+            raise ExpressionError(f"condition {condition!r} does not give true/false values")
+        return result.to_numpy(dtype=bool)
+    arr = np.asarray(result)
+    if arr.ndim == 0:
+        if not isinstance(arr.item(), (bool, np.bool_)):
+            raise ExpressionError(f"condition {condition!r} does not give true/false values")
+        return np.full(n, bool(arr.item()))
+    if arr.dtype != bool:
+        raise ExpressionError(f"condition {condition!r} does not give true/false values")
+    return arr
+
+
+class _Evaluator:
+    """Evaluates a checked expression tree on a frame.  Truth values are nullable booleans (Kleene logic)."""
+
+    def __init__(self, frame: pd.DataFrame, source: str):
+        self.frame = frame
+        self.source = source
+
+    def visit(self, node: ast.AST) -> Any:
+        return getattr(self, f"visit_{type(node).__name__}")(node)
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        return self.frame[node.id]
+
+    def visit_Tuple(self, node: ast.Tuple) -> list:
+        return [e.value for e in node.elts]
+
+    visit_List = visit_Tuple
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.Not):
+            return ~self._truth(operand)
+        return -operand if isinstance(node.op, ast.USub) else operand
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> pd.Series:
+        values = [self._truth(self.visit(v)) for v in node.values]
+        out = values[0]
+        for v in values[1:]:
+            out = (out & v) if isinstance(node.op, ast.And) else (out | v)
+        return out
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        return _ARITH[type(node.op)](self.visit(node.left), self.visit(node.right))
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        fn = node.func.id  # type: ignore[attr-defined]
+        arg = self.visit(node.args[0])
+        if fn == "days":
+            return pd.to_timedelta(arg, unit="D")
+        if fn == "upper":
+            return arg.str.upper() if isinstance(arg, pd.Series) else str(arg).upper()
+        missing = arg.isna() if isinstance(arg, pd.Series) else pd.Series(pd.isna(arg), index=self.frame.index)
+        result = missing if fn == "isna" else ~missing
+        return result.astype("boolean")
+
+    def visit_Compare(self, node: ast.Compare) -> pd.Series:
+        left = self.visit(node.left)
+        out = None
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.visit(right_node)
+            if isinstance(op, (ast.In, ast.NotIn)):
+                part = self._isin(left, right)
+                if isinstance(op, ast.NotIn):
+                    part = ~part
+            else:
+                part = self._compare(_COMPARE[type(op)], left, right)
+            out = part if out is None else (out & part)
+            left = right
+        return out
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _series(self, value: Any) -> pd.Series:
+        if isinstance(value, pd.Series):
+            return value
+        return pd.Series([value] * len(self.frame), index=self.frame.index)
+
+    def _compare(self, op: Callable, left: Any, right: Any) -> pd.Series:
+        lmiss, rmiss = self._missing(left), self._missing(right)
+        try:
+            result = op(left, right)
+        except TypeError as exc:
+            raise InputError(f"cannot evaluate {self.source!r}: {exc}") from None
+        result = self._series(result).astype("boolean")
+        result[lmiss | rmiss] = pd.NA
+        return result
+
+    def _isin(self, left: Any, values: list) -> pd.Series:
+        left = self._series(left)
+        result = left.isin(values).astype("boolean")
+        result[left.isna().to_numpy()] = pd.NA
+        return result
+
+    def _missing(self, value: Any) -> np.ndarray:
+        if isinstance(value, pd.Series):
+            return value.isna().to_numpy()
+        return np.full(len(self.frame), value is None or (isinstance(value, float) and np.isnan(value)))
+
+    def _truth(self, value: Any) -> pd.Series:
+        if isinstance(value, pd.Series):
+            if value.dtype == "boolean":
+                return value
+            if pd.api.types.is_bool_dtype(value):
+                return value.astype("boolean")
+            raise ExpressionError(f"{self.source!r}: 'and'/'or'/'not' need true/false operands")
+        if isinstance(value, bool):
+            return pd.Series([value] * len(self.frame), index=self.frame.index, dtype="boolean")
+        raise ExpressionError(f"{self.source!r}: 'and'/'or'/'not' need true/false operands")

@@ -1,0 +1,167 @@
+"""One engine for "the first/last record among ordered events": best overall response, first PD, response flags,
+last date known alive ...  (admiral's `event()` + `derive_extreme_event()` / `derive_vars_extreme_event()`).
+
+An `Event` is data: which source records qualify (`condition`), what they become (`set_values_to`), and a
+description.  For each subject the engine collects the qualifying records of every event, then keeps one:
+
+* by default events are tried in list order, so the first event with any record wins (best response: sCR before
+  CR before ...), whatever the `mode`; `order`/`mode` choose among that event's records (the earliest date);
+* with `ignore_event_order=True` only `order`/`mode` decide and the list order breaks remaining ties (the earlier
+  event wins), e.g. the latest of several dates.
+
+    best_response = [Event("sCR", "AVALC == 'sCR'", {"AVALC": "sCR"}, dataset_name="ovr"), ...,
+                     Event("no assessment", None, {"AVALC": "MISSING"}, dataset_name="adsl")]
+    adrs = derive_extreme_event(adrs, events=best_response, source_datasets={"ovr": ovr, "adsl": adsl},
+                                order=("ADT",), set_values_to={"PARAMCD": "CBOR"})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from cdiscflow.adam._common import (
+    SUBJECT_KEYS, as_names, check_frame, check_mode, extreme_rows, order_columns, require_columns,
+)
+from cdiscflow.adam.expr import Condition, Expr, evaluate_condition, parse, set_values
+from cdiscflow.adam.merge import derive_vars_merged
+from cdiscflow.core.errors import InputError
+
+_EVENT_NR = "__event_nr__"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One kind of qualifying record: `condition` on the source dataset `dataset_name` (None: the `dataset` given
+    to the engine), the values the selected record gets, and which source variables it keeps (None: all)."""
+
+    description: str
+    condition: Condition = None
+    set_values_to: Mapping[str, Any] = field(default_factory=dict)
+    dataset_name: str | None = None
+    keep_source_vars: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.condition, str):
+            parse(self.condition)
+        object.__setattr__(self, "set_values_to", MappingProxyType(dict(self.set_values_to)))
+        if self.keep_source_vars is not None:
+            object.__setattr__(self, "keep_source_vars", tuple(self.keep_source_vars))
+
+
+def select_extreme_event(
+    *,
+    events: Sequence[Event],
+    source_datasets: Mapping[str, pd.DataFrame] | None = None,
+    dataset: pd.DataFrame | None = None,
+    by_vars: Iterable[str] = SUBJECT_KEYS,
+    order: Iterable[str] = (),
+    mode: str = "first",
+    ignore_event_order: bool = False,
+    description_var: str | None = None,
+) -> pd.DataFrame:
+    """The selected record per `by_vars` group (one row per group that has any qualifying record)."""
+    check_mode(mode)
+    by = list(as_names(by_vars, arg="by_vars"))
+    if not events:
+        raise ValueError("events must list at least one Event")
+    sources = dict(source_datasets or {})
+    parts = []
+    for number, event in enumerate(events):
+        if not isinstance(event, Event):
+            raise TypeError(f"events[{number}] is a {type(event).__name__}, not an Event")
+        source, name = _source(event, sources, dataset)
+        require_columns(source, by, dataset=name, purpose=f"event '{event.description}'")
+        rows = source.loc[evaluate_condition(event.condition, source, dataset=name)]
+        if event.keep_source_vars is not None:
+            require_columns(source, event.keep_source_vars, dataset=name, purpose=f"event '{event.description}'")
+            keep = list(dict.fromkeys(by + [c for c in event.keep_source_vars if c not in by]))
+            keep += [c for c in order_columns(order) if c in source.columns and c not in keep]
+            rows = rows[keep]
+        rows = set_values(rows, event.set_values_to, dataset=name)
+        rows = rows.assign(**{_EVENT_NR: number})
+        if description_var:
+            rows = rows.assign(**{description_var: event.description})
+        parts.append(rows)
+    # empty parts are left out of the concatenation but keep their variables, with their types
+    combined = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    for part in parts:
+        for col in part.columns.difference(combined.columns, sort=False):
+            combined[col] = pd.Series(index=combined.index, dtype=part[col].dtype)
+    require_columns(combined, order_columns(order), dataset="the events' records", purpose="order")
+    if ignore_event_order:
+        chosen = extreme_rows(combined, by, [*order, _EVENT_NR if mode == "first" else f"-{_EVENT_NR}"], mode)
+    else:
+        chosen = extreme_rows(combined, by, order, mode, priority=[_EVENT_NR])
+    return chosen.drop(columns=_EVENT_NR).reset_index(drop=True)
+
+
+def _source(event: Event, sources: dict[str, pd.DataFrame], dataset: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    if event.dataset_name is None:
+        if dataset is None:
+            raise ValueError(f"event '{event.description}' has no dataset_name and no dataset was given")
+        return dataset, "dataset"
+    if event.dataset_name not in sources:
+        raise InputError(
+            f"event '{event.description}' reads dataset '{event.dataset_name}', which is not among source_datasets "
+            f"({', '.join(sources) or 'none'})"
+        )
+    return check_frame(sources[event.dataset_name], name=event.dataset_name), event.dataset_name
+
+
+def derive_extreme_event(
+    dataset: pd.DataFrame | None,
+    *,
+    events: Sequence[Event],
+    source_datasets: Mapping[str, pd.DataFrame] | None = None,
+    by_vars: Iterable[str] = SUBJECT_KEYS,
+    order: Iterable[str] = (),
+    mode: str = "first",
+    ignore_event_order: bool = False,
+    set_values_to: Mapping[str, Any] | None = None,
+    description_var: str | None = None,
+) -> pd.DataFrame:
+    """Add one record per `by_vars` group: the first/last qualifying record among the ordered `events`.
+
+    The new records carry their source variables (see `Event.keep_source_vars`), the event's `set_values_to`,
+    then the `set_values_to` given here (e.g. PARAMCD).  `description_var`, if given, receives the description of
+    the event that produced each record.  Returns `dataset` (None: nothing) with the new records appended."""
+    if dataset is not None:
+        check_frame(dataset, name="dataset")
+    new = select_extreme_event(events=events, source_datasets=source_datasets, dataset=dataset, by_vars=by_vars,
+                               order=order, mode=mode, ignore_event_order=ignore_event_order,
+                               description_var=description_var)
+    new = set_values(new, set_values_to, dataset="the new records")
+    if dataset is None:
+        return new
+    return pd.concat([dataset, new], ignore_index=True)
+
+
+def derive_vars_extreme_event(
+    dataset: pd.DataFrame,
+    *,
+    events: Sequence[Event],
+    new_vars: Iterable[str] | Mapping[str, str],
+    source_datasets: Mapping[str, pd.DataFrame] | None = None,
+    by_vars: Iterable[str] = SUBJECT_KEYS,
+    order: Iterable[str] = (),
+    mode: str = "first",
+    ignore_event_order: bool = False,
+    missing_values: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Add variables (`new_vars`) of the selected event record to `dataset` (one value per `by_vars` group).
+
+    Example, the last date known alive as the latest of several dates:
+    ``events=[Event("AE start", "notna(ASTDT)", {"LSTALVDT": Expr("ASTDT")}, "ae"), ...]``,
+    ``order=("LSTALVDT",), mode="last", ignore_event_order=True, new_vars=("LSTALVDT",)``."""
+    check_frame(dataset, name="dataset")
+    chosen = select_extreme_event(events=events, source_datasets=source_datasets, dataset=dataset,
+                                  by_vars=by_vars, order=order, mode=mode, ignore_event_order=ignore_event_order)
+    return derive_vars_merged(dataset, dataset_add=chosen, by_vars=by_vars, new_vars=new_vars,
+                              missing_values=missing_values, dataset_add_name="the selected event records")
+
+
+__all__ = ["Event", "Expr", "derive_extreme_event", "derive_vars_extreme_event", "select_extreme_event"]

@@ -1,0 +1,162 @@
+"""The one general join of ADaM programming, and SUPP-- qualifiers back onto their parent domain.
+
+`derive_vars_merged` builds most of ADSL (treatment dates from EX, randomisation date from DS, death from DM ...):
+
+    adsl = derive_vars_merged(adsl, dataset_add=ex, by_vars=SUBJECT_KEYS,
+                              new_vars={"TRTSDTM": "EXSTDTM"}, filter_add="EXDOSE > 0 and notna(EXSTDTM)",
+                              order=("EXSTDTM", "EXSEQ"), mode="first")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.adam._common import (
+    SUBJECT_KEYS, _ROW, as_mapping, check_frame, check_mode, extreme_rows, order_columns, require_columns,
+    require_unique,
+)
+from cdiscflow.adam.expr import Condition, evaluate_condition
+from cdiscflow.core.errors import InputError
+
+_HIT = "__hit__"
+
+
+def derive_vars_merged(
+    dataset: pd.DataFrame,
+    *,
+    dataset_add: pd.DataFrame,
+    by_vars: Iterable[str] | Mapping[str, str] = SUBJECT_KEYS,
+    new_vars: Iterable[str] | Mapping[str, str] | None = None,
+    filter_add: Condition = None,
+    order: Iterable[str] | None = None,
+    mode: str = "first",
+    exist_flag: str | None = None,
+    true_value: Any = "Y",
+    false_value: Any = None,
+    missing_values: Mapping[str, Any] | None = None,
+    dataset_name: str = "dataset",
+    dataset_add_name: str = "dataset_add",
+) -> pd.DataFrame:
+    """Add variables from `dataset_add` to `dataset` by a left join on `by_vars`.
+
+    * `by_vars`: names, or {dataset variable: dataset_add variable} when the key is named differently.
+    * `new_vars`: names or {new name: dataset_add variable}; default every dataset_add variable but the keys.
+    * `filter_add`: condition selecting the dataset_add records that may be merged.
+    * `order` + `mode`: if given, the first/last record per by group is merged; otherwise dataset_add must be
+      unique by `by_vars` (an error lists the duplicates).
+    * `exist_flag`: a new variable set to `true_value` where a record was merged, else `false_value`.
+    * `missing_values`: {new variable: value} for the rows of `dataset` without a merged record.
+
+    Stops if a new variable already exists in `dataset` (rename it with new_vars={'NEW': 'OLD'}).  Returns a new
+    frame with the rows, row order and index of `dataset`."""
+    check_frame(dataset, name=dataset_name)
+    check_frame(dataset_add, name=dataset_add_name)
+    check_mode(mode)
+    keys = as_mapping(by_vars, arg="by_vars")
+    if not keys:
+        raise ValueError("by_vars must name at least one variable")
+    left_keys, right_keys = list(keys), list(keys.values())
+    require_columns(dataset, left_keys, dataset=dataset_name, purpose="by_vars")
+    require_columns(dataset_add, right_keys, dataset=dataset_add_name, purpose="by_vars")
+    if new_vars is None:
+        add = {c: c for c in dataset_add.columns if c not in right_keys}
+    else:
+        add = as_mapping(new_vars, arg="new_vars")
+    require_columns(dataset_add, add.values(), dataset=dataset_add_name, purpose="new_vars")
+    require_columns(dataset_add, order_columns(order), dataset=dataset_add_name, purpose="order")
+    created = list(add) + ([exist_flag] if exist_flag else [])
+    collide = [c for c in created if c in dataset.columns]
+    if collide:
+        raise InputError(
+            f"derive_vars_merged: {dataset_name} already has {', '.join(collide)}; drop them first or give new names "
+            f"(new_vars={{'NEWNAME': '{collide[0]}'}})"
+        )
+    unknown_missing = [c for c in (missing_values or {}) if c not in add]
+    if unknown_missing:
+        raise ValueError(f"missing_values names {', '.join(unknown_missing)}, which are not among new_vars")
+
+    mask = evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)
+    selected = dataset_add.loc[mask]
+    if order is not None:
+        selected = extreme_rows(selected, right_keys, order, mode)
+    else:
+        require_unique(selected, right_keys, dataset=dataset_add_name,
+                       hint="Give order= and mode= to pick one record per group, or restrict filter_add.")
+
+    right = pd.DataFrame({lk: selected[rk].to_numpy() for lk, rk in keys.items()})
+    for new, src in add.items():
+        right[new] = selected[src].to_numpy()
+    right[_HIT] = True
+    left = dataset[left_keys].copy(deep=False)
+    left[_ROW] = np.arange(len(dataset))
+    merged = left.merge(right, how="left", on=left_keys, sort=False, validate="many_to_one")
+    merged = merged.sort_values(_ROW, kind="stable")
+    hit = merged[_HIT].notna().to_numpy()
+
+    out = dataset.copy(deep=False)
+    for col in add:
+        values = merged[col].set_axis(out.index)
+        if missing_values and col in missing_values:
+            values = values.where(hit, missing_values[col])
+        out[col] = values
+    if exist_flag:
+        out[exist_flag] = pd.Series(np.where(hit, true_value, false_value), index=out.index,
+                                    dtype="str" if isinstance(true_value, str) else None)
+    return out
+
+
+def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str = "dataset",
+                 supp_name: str = "supp") -> pd.DataFrame:
+    """Add the SUPP-- qualifiers (one variable per QNAM, values from QVAL) to their parent domain records.
+
+    Records are matched on STUDYID, USUBJID and IDVAR/IDVARVAL (a blank IDVAR qualifies the whole subject).  Stops
+    if a QNAM already is a variable of the parent, if a qualifier matches no parent record, or if one record gets
+    two values for the same QNAM."""
+    check_frame(dataset, name=dataset_name)
+    check_frame(supp, name=supp_name)
+    require_columns(supp, ("STUDYID", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL"), dataset=supp_name)
+    require_columns(dataset, ("STUDYID", "USUBJID"), dataset=dataset_name)
+    collide = sorted(set(supp["QNAM"].dropna()) & set(dataset.columns))
+    if collide:
+        raise InputError(f"{supp_name}: QNAM {', '.join(collide)} already are variables of {dataset_name}")
+    require_unique(supp, ["STUDYID", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"], dataset=supp_name)
+    out = dataset.copy(deep=False)
+    idvars = supp["IDVAR"].fillna("")
+    for qnam in sorted(supp["QNAM"].dropna().unique()):
+        out[qnam] = pd.Series(np.nan, index=out.index, dtype="str")
+    for idvar in sorted(idvars.unique()):
+        part = supp.loc[idvars == idvar]
+        keys = ["STUDYID", "USUBJID"]
+        left = out[keys].copy()
+        if idvar:
+            require_columns(dataset, [idvar], dataset=dataset_name, purpose=f"{supp_name} IDVAR")
+            left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
+            keys = keys + ["IDVARVAL"]
+        wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
+        left[_ROW] = np.arange(len(left))
+        merged = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
+        matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
+        orphans = matched["_merge"] == "left_only"
+        if orphans.any():
+            ex = matched.loc[orphans, keys].head(3).to_dict("records")
+            raise InputError(f"{supp_name}: {int(orphans.sum())} qualifier record group(s) with IDVAR "
+                             f"'{idvar or '(blank)'}' match no {dataset_name} record, e.g. {ex}")
+        for qnam in wide.columns.difference(keys):
+            values = merged[qnam].to_numpy()
+            have = pd.notna(values)
+            out.loc[have, qnam] = values[have]
+    return out
+
+
+def _idvar_text(col: pd.Series) -> pd.Series:
+    """IDVAR values as SUPP-- IDVARVAL text: integral numbers without a decimal point (RSSEQ 7 -> '7')."""
+    if pd.api.types.is_numeric_dtype(col):
+        num = pd.to_numeric(col, errors="coerce")
+        integral = num.notna() & (num == np.floor(num))
+        as_text = num.astype("str")
+        as_text[integral] = num[integral].astype("int64").astype("str")
+        return as_text
+    return col.astype("str")

@@ -1,0 +1,265 @@
+"""CDISC Dataset-JSON 1.1: write and read one dataset per file.
+
+Rows are arrays in column order; a missing value is `null` (an empty string only ever comes from data that hold
+one, and cdiscflow's frames never do).  ADaM numeric dates, datetimes and times travel as ISO 8601 strings with
+`targetDataType: integer` and their SAS display format, as the standard asks.  Output is deterministic: the
+creation date/time is given by the caller (the study's data cut), keys are written in the order the specification
+documents, numbers with Python's shortest round-trip representation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow import __version__
+from cdiscflow.core.atomic import atomic_write
+from cdiscflow.core.errors import InputError
+from cdiscflow.export.meta import ColumnMeta, DatasetMeta
+from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths
+
+DSJ_VERSION = "1.1.0"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
+_ROWS_PER_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class JsonHeader:
+    """The file-level attributes of a Dataset-JSON file (the dataset-level ones come from DatasetMeta)."""
+
+    created: str  # datasetJSONCreationDateTime, ISO 8601 without fraction, e.g. 2020-10-01T00:00:00
+    db_last_modified: str = ""
+    originator: str = ""
+    source_system: tuple[str, str] | None = ("cdiscflow", __version__)
+    study_oid: str = ""
+    metadata_version_oid: str = ""
+    metadata_ref: str = ""
+    file_oid: str = ""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# writing
+
+
+def column_json(col: ColumnMeta, dataset: str) -> dict:
+    dtype, target = col.dsj_types()
+    out: dict = {"itemOID": col.item_oid or f"IT.{dataset}.{col.name}", "name": col.name, "label": col.label,
+                 "dataType": dtype}
+    if target:
+        out["targetDataType"] = target
+    if dtype == "string" and col.length:
+        out["length"] = int(col.length)
+    if col.display_format:
+        out["displayFormat"] = col.display_format
+    if col.key_sequence:
+        out["keySequence"] = int(col.key_sequence)
+    return out
+
+
+def header_json(meta: DatasetMeta, header: JsonHeader, records: int) -> dict:
+    doc: dict = {"datasetJSONCreationDateTime": header.created, "datasetJSONVersion": DSJ_VERSION}
+    if header.file_oid:
+        doc["fileOID"] = header.file_oid
+    if header.db_last_modified:
+        doc["dbLastModifiedDateTime"] = header.db_last_modified
+    if header.originator:
+        doc["originator"] = header.originator
+    if header.source_system:
+        doc["sourceSystem"] = {"name": header.source_system[0], "version": header.source_system[1]}
+    if header.study_oid:
+        doc["studyOID"] = header.study_oid
+    if header.metadata_version_oid:
+        doc["metaDataVersionOID"] = header.metadata_version_oid
+    if header.metadata_ref:
+        doc["metaDataRef"] = header.metadata_ref
+    doc["itemGroupOID"] = meta.item_group_oid or f"IG.{meta.name}"
+    doc["records"] = int(records)
+    doc["name"] = meta.name
+    doc["label"] = meta.label
+    doc["columns"] = [column_json(c, meta.name) for c in meta.columns]
+    return doc
+
+
+def _iso(values: pd.Series, kind: str) -> np.ndarray:
+    """Dates/datetimes/times (datetime64, timedelta64 or SAS numbers) -> ISO 8601 strings (object, None missing)."""
+    if kind == "time":
+        if values.dtype.kind == "m":
+            secs = values.to_numpy(dtype="timedelta64[s]").astype(np.int64).astype(np.float64)
+            secs[values.isna().to_numpy()] = np.nan
+        else:
+            secs = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(secs)
+        s = np.nan_to_num(secs).astype(np.int64)
+        parts = [np.char.zfill((s // 3600).astype(str), 2), np.char.zfill((s // 60 % 60).astype(str), 2),
+                 np.char.zfill((s % 60).astype(str), 2)]
+        text = np.char.add(np.char.add(np.char.add(parts[0], ":"), np.char.add(parts[1], ":")), parts[2])
+    else:
+        if values.dtype.kind == "M":
+            if getattr(values.dtype, "tz", None) is not None:
+                values = values.dt.tz_localize(None)
+            stamps = values.to_numpy(dtype="datetime64[s]")
+        else:  # SAS days / seconds
+            x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+            if kind == "date":
+                stamps = SAS_EPOCH_SECONDS + (np.nan_to_num(x) * 86400).astype("timedelta64[s]")
+            else:
+                stamps = SAS_EPOCH_SECONDS + np.nan_to_num(x).astype("timedelta64[s]")
+            stamps[np.isnan(x)] = np.datetime64("NaT")
+        missing = np.isnat(stamps)
+        text = np.datetime_as_string(stamps, unit="D" if kind == "date" else "s")
+    out = text.astype(object)
+    out[missing] = None
+    return out
+
+
+def _column_values(col: pd.Series, meta: ColumnMeta) -> list:
+    """One column as a list of JSON-ready Python values (None for missing)."""
+    if not meta.is_numeric:
+        out = col.to_numpy(dtype=object, na_value=None)
+        return out.tolist()
+    if meta.kind:
+        return _iso(col, meta.kind).tolist()
+    x = pd.to_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(x)
+    if meta.dsj_types()[0] == "integer":
+        fraction = np.flatnonzero(~missing & (x != np.round(x)))
+        if len(fraction):
+            raise ValueError(f"{meta.name}: record {col.index[fraction[0]] + 1}: {float(x[fraction[0]])!r} is not a whole number but "
+                             "the column is integer")
+        out = np.nan_to_num(x).astype(np.int64).astype(object)
+    else:
+        out = x.astype(object)
+    out[missing] = None
+    return out.tolist()
+
+
+def dataset_json_chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[str]:
+    """The file's text in pieces: header and columns first, then the rows a chunk at a time."""
+    doc = header_json(meta, header, len(frame))
+    head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    yield head[:-1] + ',"rows":['
+    for start in range(0, len(frame), _ROWS_PER_CHUNK):
+        part = frame.iloc[start:start + _ROWS_PER_CHUNK]
+        cols = [_column_values(part[c.name], c) for c in meta.columns]
+        rows = list(zip(*cols)) if cols else [() for _ in range(len(part))]
+        text = json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        yield ("," if start else "") + text[1:-1]
+    yield "]}\n"
+
+
+def write_dataset_json(path: str | Path, frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> int:
+    """Write one dataset as Dataset-JSON 1.1 (atomically, UTF-8); return the size in bytes.
+
+    The header and column metadata are checked against the Dataset-JSON schema before anything is written.
+    """
+    problems = validate_dataset_json(header_json(meta, header, len(frame)))
+    if problems:
+        raise ValueError(f"{meta.name}: Dataset-JSON metadata does not match the schema: " + "; ".join(problems))
+    size = 0
+    with atomic_write(path, "wb") as fh:
+        for piece in dataset_json_chunks(frame, meta, header):
+            raw = piece.encode("utf-8")
+            fh.write(raw)
+            size += len(raw)
+    return size
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# schema
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def validate_dataset_json(doc: dict) -> list[str]:
+    """Every breach of the Dataset-JSON 1.1 schema, as 'path: message' texts (empty when valid)."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# reading
+
+
+def read_dataset_json(path: str | Path) -> tuple[pd.DataFrame, DatasetMeta]:
+    """Read a Dataset-JSON 1.1 file into a frame with cdiscflow's conventions and its metadata.
+
+    Text: str with NaN for missing ("" and null alike); numbers: float64; ADaM dates/datetimes (targetDataType
+    integer): datetime64, times: timedelta64; SDTM ISO 8601 character dates stay text.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a Dataset-JSON file ({exc})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: not a Dataset-JSON file (top level is not an object)")
+    rows = doc.get("rows") or []
+    problems = validate_dataset_json({k: v for k, v in doc.items() if k != "rows"})
+    if problems:
+        raise InputError(f"{path}: does not match the Dataset-JSON 1.1 schema: " + "; ".join(problems[:5]))
+    cols = [ColumnMeta.from_dsj(c) for c in doc["columns"]]
+    names = [c.name for c in cols]
+    if len(rows) != doc["records"]:
+        raise InputError(f"{path}: 'records' says {doc['records']} but the file has {len(rows)} rows")
+    if rows:
+        widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        bad = np.flatnonzero(widths != len(cols))
+        if len(bad):
+            raise InputError(f"{path}: row {bad[0] + 1} has {widths[bad[0]]} values for {len(cols)} columns")
+    raw = pd.DataFrame(rows, columns=names, dtype=object) if rows else pd.DataFrame(columns=names, dtype=object)
+    data = {}
+    for c, spec in zip(cols, doc["columns"]):
+        data[c.name] = _from_json(raw[c.name], c, spec["dataType"], path)
+    frame = pd.DataFrame(data, columns=names)
+    dataset = str(doc["name"])
+    meta = DatasetMeta(
+        name=dataset, label=str(doc.get("label", "")), format="json", path=str(path), encoding="utf-8",
+        columns=tuple(_with_lengths(c, frame[c.name]) for c in cols), created=str(doc["datasetJSONCreationDateTime"]),
+        item_group_oid=str(doc["itemGroupOID"]), study_oid=str(doc.get("studyOID", "")),
+        metadata_version_oid=str(doc.get("metaDataVersionOID", "")),
+    )
+    return frame, meta
+
+
+def _with_lengths(col: ColumnMeta, values: pd.Series) -> ColumnMeta:
+    """Character columns without a declared length get the longest value (bytes), as the XPT writer needs one."""
+    if col.is_numeric or col.length:
+        return col
+    n = byte_lengths(values)
+    return replace(col, length=max(1, int(n.max()) if len(n) else 1))
+
+
+def _from_json(values: pd.Series, col: ColumnMeta, dtype: str, path: Path) -> pd.Series:
+    if not col.is_numeric:
+        present = values.dropna()
+        if len(present) and pd.api.types.infer_dtype(present, skipna=True) != "string":
+            bad = present[~present.map(lambda v: isinstance(v, str))]  # error path only: find the first offender
+            raise InputError(f"{path}: {col.name} row {bad.index[0] + 1}: {bad.iloc[0]!r} is not a string ({dtype})")
+        text = values.astype("str")
+        return text.mask(text == "")
+    try:
+        if col.kind == "date" or col.kind == "datetime":
+            return pd.to_datetime(values, format="ISO8601").astype("datetime64[us]")
+        if col.kind == "time":
+            return pd.to_timedelta(values).astype("timedelta64[us]")
+        if dtype == "boolean":
+            return values.map({True: 1.0, False: 0.0}).astype("float64")
+        return pd.to_numeric(values, errors="raise").astype("float64")
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path}: {col.name}: value not readable as {dtype} ({exc})") from None
+

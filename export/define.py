@@ -1,0 +1,409 @@
+"""define.xml 2.1 from the study spec and the data actually written.
+
+One define.xml per standard (SDTM: SDTMIG, ADaM: ADaMIG), built with lxml in the order the Define-XML 2.1 schema
+prescribes:
+
+    ODM / Study / GlobalVariables
+                / MetaDataVersion: def:Standards, def:ValueListDef*, def:WhereClauseDef*, ItemGroupDef*, ItemDef*,
+                                   CodeList*, MethodDef*, def:CommentDef*
+
+Everything comes from the spec (labels, origins, codelists with their NCI C-codes, methods, value-level metadata,
+keys) except what only the data know: the length written for each character variable (and for each value-level
+subset).  The file is validated against the vendored Define-XML 2.1 XSD and written next to CDISC's stylesheet
+`define2-1.xsl` with an xml-stylesheet instruction, so a browser shows it as HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from cdiscflow import __version__
+from cdiscflow.core.atomic import write_bytes
+from cdiscflow.export.meta import DatasetMeta
+from cdiscflow.export.xpt import byte_lengths
+from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, StudySpec, ValueLevel, Variable, WhereClause
+
+ODM = "http://www.cdisc.org/ns/odm/v1.3"
+DEF = "http://www.cdisc.org/ns/def/v2.1"
+XLINK = "http://www.w3.org/1999/xlink"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+NSMAP = {None: ODM, "def": DEF, "xlink": XLINK}
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "define-xml-2.1"
+XSD = SCHEMA_DIR / "cdisc-define-2.1" / "define2-1-0.xsd"
+STYLESHEET = SCHEMA_DIR / "define2-1.xsl"
+
+# standard (datasets.csv) -> (study.yaml standards key of the IG, define.xml Standard Name, ItemGroupDef Purpose)
+IGS = {"SDTM": ("SDTMIG", "SDTMIG", "Tabulation"), "ADaM": ("ADaMIG", "ADaMIG", "Analysis")}
+# study.yaml ct keys -> define.xml PublishingSet
+PUBLISHING_SETS = {"SDTM": "SDTM", "ADaM": "ADaM", "Define-XML": "DEFINE-XML", "SEND": "SEND", "CDASH": "CDASH"}
+ORIGIN_SOURCES = {"Investigator", "Sponsor", "Subject", "Vendor"}
+_LENGTH_TYPES = {"text", "integer", "float"}
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _el(parent: etree._Element | None, tag: str, attrib: Mapping[str, object] | None = None,
+        ns: str = ODM) -> etree._Element:
+    attrs = {k: str(v) for k, v in (attrib or {}).items() if v is not None and v != ""}
+    qattrs = {(_q(DEF, k[4:]) if k.startswith("def:") else _q(XLINK, k[6:]) if k.startswith("xlink:") else k): v
+              for k, v in attrs.items()}
+    if parent is None:
+        return etree.Element(_q(ns, tag), qattrs, nsmap=NSMAP)
+    return etree.SubElement(parent, _q(ns, tag), qattrs)
+
+
+def _text(parent: etree._Element, tag: str, text: str, ns: str = ODM) -> etree._Element:
+    """<Description><TranslatedText xml:lang="en">text</TranslatedText></Description> (or Decode ...)."""
+    el = _el(parent, tag, ns=ns)
+    tt = _el(el, "TranslatedText")
+    tt.set(XML_LANG, "en")
+    tt.text = text
+    return el
+
+
+def _oid(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def _squash(text: object) -> str:
+    return " ".join(str(text or "").split())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# controlled terminology packages
+
+
+@lru_cache(maxsize=None)
+def _ct_codelists(key: str, version: str) -> frozenset[str]:
+    """C-codes of the codelists in one CDISC CT package of the project's standards copy (empty if absent)."""
+    stem = f"ct-{key.lower()}-{version}.csv"
+    for path in (STANDARDS_DIR / stem, STANDARDS_DIR / f"{stem}.gz"):
+        if path.exists():
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt", encoding="utf-8") as fh:
+                return frozenset(r["Code"] for r in csv.DictReader(fh) if not r["Codelist Code"])
+    return frozenset()
+
+
+class DefineContext:
+    """The spec and standard a define.xml is built for, with the OIDs every part refers to."""
+
+    def __init__(self, spec: StudySpec, standard: str):
+        if standard not in IGS:
+            raise ValueError(f"standard must be one of {', '.join(IGS)}, not {standard!r}")
+        self.spec = spec
+        self.standard = standard
+        stds = spec.study.get("standards", {}) or {}
+        self.ig_key, self.ig_name, self.purpose = IGS[standard]
+        self.ig_version = str(stds.get(self.ig_key, ""))
+        self.ig_oid = f"STD.{self.ig_name}.{self.ig_version}"
+        self.ct = {k: str(v) for k, v in (stds.get("ct", {}) or {}).items() if k in PUBLISHING_SETS}
+        self.dictionaries = {k: str(v) for k, v in (stds.get("dictionaries", {}) or {}).items()}
+        self.define_version = str(stds.get("define", "2.1.0"))
+        self.created = f"{spec.datacut.isoformat()}T00:00:00"
+        self.study_oid = spec.studyid
+        self.mdv_oid = f"MDV.{spec.studyid}.{self.ig_name}.{self.ig_version}"
+
+    def ct_oid(self, key: str) -> str:
+        return f"STD.CT.{PUBLISHING_SETS[key]}.{self.ct[key]}"
+
+    def ct_package(self, cl: Codelist) -> str | None:
+        """The study.yaml CT key whose package holds this codelist (own standard first), or None."""
+        if not cl.code or cl.dictionary:
+            return None
+        order = [self.standard] + [k for k in ("SDTM", "ADaM", "Define-XML") if k != self.standard]
+        order += [k for k in self.ct if k not in order]
+        for key in order:
+            if key in self.ct and cl.code in _ct_codelists(key, self.ct[key]):
+                return key
+        return self.standard if self.standard in self.ct else next(iter(self.ct), None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# value-level metadata
+
+
+def where_mask(frame: pd.DataFrame, clauses: Iterable[WhereClause]) -> np.ndarray:
+    """Rows of `frame` the where clauses select (all clauses must hold)."""
+    mask = np.ones(len(frame), dtype=bool)
+    for wc in clauses:
+        if wc.variable not in frame.columns:
+            return np.zeros(len(frame), dtype=bool)
+        col = frame[wc.variable]
+        if col.dtype.kind in "iuf":
+            values = pd.to_numeric(pd.Series(wc.values), errors="coerce").to_numpy()
+            hit = col.isin(values).to_numpy()
+        else:
+            hit = col.isin(list(wc.values)).to_numpy()
+        mask &= ~hit if wc.comparator in ("NE", "NOTIN") else hit
+    return mask
+
+
+def _where_suffix(clauses: Iterable[WhereClause]) -> str:
+    return ".".join(f"{wc.variable}.{wc.comparator}.{'_'.join(wc.values)}" for wc in clauses)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# building
+
+
+def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]],
+                 leaves: Mapping[str, str] | None = None) -> etree._ElementTree:
+    """The define.xml tree for `standard` covering the datasets written (name -> (metadata written, frame)).
+
+    `leaves` maps a dataset name to its file name (default: lower-case name + .xpt).
+    """
+    ctx = DefineContext(spec, standard)
+    datasets = [spec.dataset(n) for n in spec.datasets if n in written and spec.dataset(n).standard == standard]
+    leaves = dict(leaves or {})
+
+    root = _el(None, "ODM", {
+        "FileType": "Snapshot", "FileOID": f"DEFINE.{spec.studyid}.{ctx.ig_name}.{ctx.ig_version}",
+        "CreationDateTime": ctx.created, "ODMVersion": "1.3.2", "Originator": _squash(spec.study.get("sponsor")),
+        "SourceSystem": "cdiscflow", "SourceSystemVersion": __version__, "def:Context": "Submission",
+    })
+    study = _el(root, "Study", {"OID": ctx.study_oid})
+    gv = _el(study, "GlobalVariables")
+    _el(gv, "StudyName").text = _squash(spec.study.get("name") or spec.studyid)
+    _el(gv, "StudyDescription").text = _squash(spec.study.get("title") or spec.study.get("description") or spec.studyid)
+    _el(gv, "ProtocolName").text = _squash(spec.study.get("protocol") or spec.studyid)
+    mdv = _el(study, "MetaDataVersion", {
+        "OID": ctx.mdv_oid, "Name": f"{spec.studyid} {ctx.ig_name} {ctx.ig_version}",
+        "Description": f"{ctx.purpose} datasets of study {spec.studyid} ({ctx.ig_name} {ctx.ig_version}), "
+                       f"data cut {spec.datacut.isoformat()}",
+        "def:DefineVersion": ctx.define_version,
+    })
+
+    # what the define refers to, collected while walking the datasets in spec order
+    codelists: dict[str, Codelist] = {}
+    methods: dict[str, str] = {}
+    comments: dict[str, str] = {}
+    item_defs: list[etree._Element] = []
+    groups: list[etree._Element] = []
+    vlm_defs: list[etree._Element] = []
+    where_defs: dict[str, etree._Element] = {}
+
+    def use_codelist(cid: str) -> str:
+        if cid:
+            codelists[cid] = spec.codelist(cid)
+        return f"CL.{cid}" if cid else ""
+
+    def use_method(mid: str) -> str:
+        if not mid:
+            return ""
+        oid = mid if mid.startswith("MT.") else f"MT.{mid}"
+        methods[oid] = mid
+        return oid
+
+    def use_comment(oid: str, text: str) -> str:
+        if not text:
+            return ""
+        comments[oid] = text
+        return oid
+
+    for ds in datasets:
+        meta, frame = written[ds.name]
+        cols = {c.name: c for c in meta.columns}
+        written_vars = [v for v in ds.variables if v.name in cols]
+        vlm_by_var = _valuelevel(spec.valuelevel, ds, cols)
+        group = _el(None, "ItemGroupDef", {
+            "OID": f"IG.{ds.name}", "Name": ds.name, "SASDatasetName": ds.name,
+            "Domain": (ds.name[4:] if ds.name.startswith("SUPP") else ds.name) if standard == "SDTM" else None,
+            "Repeating": "Yes" if ds.repeating else "No", "IsReferenceData": "Yes" if ds.reference_data else "No",
+            "Purpose": ctx.purpose, "def:Structure": ds.structure, "def:StandardOID": ctx.ig_oid,
+            "def:ArchiveLocationID": f"LF.{ds.name}", "def:CommentOID": use_comment(f"COM.{ds.name}", ds.comment),
+        })
+        _text(group, "Description", ds.label)
+        for order, v in enumerate(written_vars, start=1):
+            _el(group, "ItemRef", {
+                "ItemOID": f"IT.{ds.name}.{v.name}", "OrderNumber": order,
+                "Mandatory": "Yes" if v.core == "Req" else "No",
+                "KeySequence": ds.keys.index(v.name) + 1 if v.name in ds.keys else None,
+                "MethodOID": use_method(v.method), "Role": v.role if standard == "SDTM" else None,
+            })
+        if standard == "SDTM" and ds.name.startswith("SUPP") and ds.name[4:] in spec.datasets:
+            _el(group, "Alias", {"Context": "DomainDescription", "Name": spec.dataset(ds.name[4:]).label})
+        cls = _el(group, "Class", {"Name": ds.cls}, ns=DEF)
+        if ds.subclass:
+            _el(cls, "SubClass", {"Name": ds.subclass}, ns=DEF)
+        leaf_href = leaves.get(ds.name, f"{ds.name.lower()}.xpt")
+        leaf = _el(group, "leaf", {"ID": f"LF.{ds.name}", "xlink:href": leaf_href}, ns=DEF)
+        _el(leaf, "title", ns=DEF).text = leaf_href
+        groups.append(group)
+
+        for v in written_vars:
+            col = cols[v.name]
+            vlm = vlm_by_var.get(v.name, [])
+            item_defs.append(_item_def(
+                f"IT.{ds.name}.{v.name}", v.name, v.datatype, col.length, v.significant_digits, v.display_format,
+                v.label, use_codelist(v.codelist), v.origin, v.source,
+                use_comment(f"COM.{ds.name}.{v.name}", v.comment), f"VL.{ds.name}.{v.name}" if vlm else "",
+            ))
+            if not vlm:
+                continue
+            vl = _el(None, "ValueListDef", {"OID": f"VL.{ds.name}.{v.name}"}, ns=DEF)
+            for order, row in enumerate(vlm, start=1):
+                suffix = _oid(_where_suffix(row.where))
+                item_oid = f"IT.{ds.name}.{v.name}.{suffix}"
+                wc_oid = f"WC.{ds.name}.{suffix}"
+                ref = _el(vl, "ItemRef", {"ItemOID": item_oid, "OrderNumber": order, "Mandatory": "No",
+                                          "MethodOID": use_method(row.method)})
+                _el(ref, "WhereClauseRef", {"WhereClauseOID": wc_oid}, ns=DEF)
+                if wc_oid not in where_defs:
+                    where_defs[wc_oid] = _where_clause_def(wc_oid, ds.name, row.where)
+                item_defs.append(_item_def(
+                    item_oid, v.name, row.datatype, _vlm_length(row, v, frame), v.significant_digits,
+                    row.display_format or v.display_format, row.label or v.label,
+                    use_codelist(row.codelist), row.origin or v.origin, v.source if not row.origin else "",
+                    use_comment(f"COM.{ds.name}.{v.name}.{suffix}", row.comment), "",
+                ))
+            vlm_defs.append(vl)
+
+    standards = _el(mdv, "Standards", ns=DEF)
+    _el(standards, "Standard", {"OID": ctx.ig_oid, "Name": ctx.ig_name, "Type": "IG", "Version": ctx.ig_version,
+                                "Status": "Final"}, ns=DEF)
+    packages = {ctx.ct_package(cl) for cl in codelists.values()} - {None}
+    for key in [k for k in ctx.ct if k in packages]:
+        _el(standards, "Standard", {"OID": ctx.ct_oid(key), "Name": "CDISC/NCI", "Type": "CT",
+                                    "PublishingSet": PUBLISHING_SETS[key], "Version": ctx.ct[key],
+                                    "Status": "Final"}, ns=DEF)
+    for el in [*vlm_defs, *where_defs.values(), *groups, *item_defs]:
+        mdv.append(el)
+    for cid in sorted(codelists):
+        mdv.append(_codelist(codelists[cid], ctx))
+    for oid in sorted(methods):
+        m = spec.methods[methods[oid]]
+        md = _el(mdv, "MethodDef", {"OID": oid, "Name": m.name, "Type": m.type})
+        _text(md, "Description", m.description)
+    for oid in sorted(comments):
+        _text(_el(mdv, "CommentDef", {"OID": oid}, ns=DEF), "Description", comments[oid])
+
+    root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET.name}"'))
+    return etree.ElementTree(root)
+
+
+def _valuelevel(rows: Iterable[ValueLevel], ds: Dataset, cols: Mapping[str, object]) -> dict[str, list[ValueLevel]]:
+    out: dict[str, list[ValueLevel]] = {}
+    for row in rows:
+        if row.dataset == ds.name and row.variable in cols and all(w.variable in cols for w in row.where):
+            out.setdefault(row.variable, []).append(row)
+    return out
+
+
+def _vlm_length(row: ValueLevel, var: Variable, frame: pd.DataFrame | None) -> int | None:
+    """Length of a value-level subset: longest value written in the rows the where clause selects."""
+    if row.datatype not in _LENGTH_TYPES:
+        return None
+    if row.datatype != "text":
+        return 8
+    if frame is not None and var.name in frame.columns and frame[var.name].dtype.kind not in "iufMm":
+        subset = frame.loc[where_mask(frame, row.where), var.name]
+        if len(subset):
+            return max(1, int(byte_lengths(subset).max()))
+    return row.length or var.length or 1
+
+
+def _item_def(oid: str, name: str, datatype: str, length: int | None, digits: int | None, display_format: str,
+              label: str, codelist_oid: str, origin: str, source: str, comment_oid: str,
+              valuelist_oid: str) -> etree._Element:
+    item = _el(None, "ItemDef", {
+        "OID": oid, "Name": name, "DataType": datatype,
+        "Length": (length if datatype == "text" else 8) if datatype in _LENGTH_TYPES and length else None,
+        "SignificantDigits": digits if datatype == "float" and digits is not None else None,
+        "SASFieldName": name, "def:DisplayFormat": display_format, "def:CommentOID": comment_oid,
+    })
+    _text(item, "Description", label)
+    if codelist_oid:
+        _el(item, "CodeListRef", {"CodeListOID": codelist_oid})
+    if origin:
+        orig = _el(item, "Origin", {"Type": origin, "Source": source if source in ORIGIN_SOURCES else None}, ns=DEF)
+        if source and source not in ORIGIN_SOURCES:
+            _text(orig, "Description", source)
+    if valuelist_oid:
+        _el(item, "ValueListRef", {"ValueListOID": valuelist_oid}, ns=DEF)
+    return item
+
+
+def _where_clause_def(oid: str, dataset: str, clauses: Iterable[WhereClause]) -> etree._Element:
+    wc_def = _el(None, "WhereClauseDef", {"OID": oid}, ns=DEF)
+    for wc in clauses:
+        rc = _el(wc_def, "RangeCheck", {"Comparator": wc.comparator, "SoftHard": "Soft",
+                                        "def:ItemOID": f"IT.{dataset}.{wc.variable}"})
+        for value in wc.values:
+            _el(rc, "CheckValue").text = value
+    return wc_def
+
+
+def _codelist(cl: Codelist, ctx: DefineContext) -> etree._Element:
+    package = ctx.ct_package(cl)
+    el = _el(None, "CodeList", {
+        "OID": f"CL.{cl.id}", "Name": cl.name, "DataType": cl.datatype or "text",
+        "def:StandardOID": ctx.ct_oid(package) if package else None,
+        "def:IsNonStandard": None if package else "Yes",  # sponsor codelists and external dictionaries
+    })
+    if cl.dictionary:
+        _el(el, "ExternalCodeList", {"Dictionary": cl.dictionary,
+                                     "Version": cl.version or ctx.dictionaries.get(cl.dictionary, "")})
+    else:
+        decoded = all(t.decode for t in cl.terms)
+        for i, t in enumerate(cl.terms, start=1):
+            item = _el(el, "CodeListItem" if decoded else "EnumeratedItem", {
+                "CodedValue": t.value, "OrderNumber": t.order if t.order is not None else i,
+                "def:ExtendedValue": "Yes" if package and not t.code else None,
+            })
+            if decoded:
+                _text(item, "Decode", t.decode)
+            if t.code:
+                _el(item, "Alias", {"Context": "nci:ExtCodeID", "Name": t.code})
+    if cl.code and not cl.dictionary:
+        _el(el, "Alias", {"Context": "nci:ExtCodeID", "Name": cl.code})
+    return el
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# schema, stylesheet, output
+
+
+@lru_cache(maxsize=1)
+def _schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(XSD)))
+
+
+def validate_define(doc: etree._ElementTree | str | Path) -> list[str]:
+    """Every breach of the Define-XML 2.1 schema as 'line N: message' (empty when valid)."""
+    tree = doc if isinstance(doc, etree._ElementTree) else etree.parse(str(doc))
+    schema = _schema()
+    if schema.validate(tree):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log]
+
+
+def define_bytes(tree: etree._ElementTree) -> bytes:
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def write_define_files(tree: etree._ElementTree, out_dir: str | Path) -> Path:
+    """Write define.xml and CDISC's define2-1.xsl next to it (atomically); return the define.xml path."""
+    out = Path(out_dir)
+    path = out / "define.xml"
+    write_bytes(path, define_bytes(tree))
+    write_bytes(out / STYLESHEET.name, STYLESHEET.read_bytes())
+    return path
+
+
+def render_define_html(path: str | Path) -> str:
+    """The define.xml as HTML, through the stylesheet it names (what a browser shows)."""
+    transform = etree.XSLT(etree.parse(str(STYLESHEET)))
+    return str(transform(etree.parse(str(path))))

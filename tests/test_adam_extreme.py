@@ -1,0 +1,71 @@
+"""The ordered-event engine: event priority, first/last within an event, fallbacks, variables from events."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cdiscflow.adam import Event, Expr, derive_extreme_event, derive_vars_extreme_event
+from cdiscflow.core.errors import InputError
+
+ADSL = pd.DataFrame({"STUDYID": "S", "USUBJID": ["01", "02", "03"],
+                     "TRTEDT": pd.to_datetime(["2020-03-01", "2020-02-01", None])})
+OVR = pd.DataFrame({
+    "STUDYID": "S",
+    "USUBJID": ["01", "01", "01", "02", "02"],
+    "ADT": pd.to_datetime(["2020-01-10", "2020-02-10", "2020-03-10", "2020-01-10", "2020-02-10"]),
+    "AVALC": ["PR", "CR", "CR", "SD", "NE"],
+})
+BEST = [
+    Event("complete response", "AVALC == 'CR'", {"AVALC": "CR"}, "ovr"),
+    Event("partial response", "AVALC == 'PR'", {"AVALC": "PR"}, "ovr"),
+    Event("stable disease", "AVALC == 'SD'", {"AVALC": "SD"}, "ovr"),
+    Event("not evaluable", "AVALC in ('CR', 'PR', 'SD', 'NE')", {"AVALC": "NE"}, "ovr"),
+    Event("no assessment", None, {"AVALC": "MISSING"}, "adsl", keep_source_vars=()),
+]
+
+
+def test_best_response_is_the_first_event_at_its_first_date():
+    out = derive_extreme_event(None, events=BEST, source_datasets={"ovr": OVR, "adsl": ADSL}, order=("ADT",),
+                               set_values_to={"PARAMCD": "BOR"}, description_var="EVENT")
+    got = {r.USUBJID: (r.AVALC, None if pd.isna(r.ADT) else str(r.ADT.date()), r.EVENT) for r in out.itertuples()}
+    assert got == {"01": ("CR", "2020-02-10", "complete response"),
+                   "02": ("SD", "2020-01-10", "stable disease"),
+                   "03": ("MISSING", None, "no assessment")}
+    assert set(out["PARAMCD"]) == {"BOR"} and "TRTEDT" not in out  # the fallback keeps only the keys
+
+
+def test_mode_last_keeps_event_priority():
+    # the last CR of 01, not the ADSL fallback listed after it
+    out = derive_extreme_event(None, events=BEST, source_datasets={"ovr": OVR, "adsl": ADSL}, order=("ADT",),
+                               mode="last")
+    assert out.set_index("USUBJID").loc["01", "ADT"] == pd.Timestamp("2020-03-10")
+    assert out.set_index("USUBJID").loc["02", "AVALC"] == "SD"
+
+
+def test_appends_to_the_dataset():
+    adrs = OVR.assign(PARAMCD="OVR")
+    out = derive_extreme_event(adrs, events=BEST, source_datasets={"ovr": OVR, "adsl": ADSL}, order=("ADT",),
+                               set_values_to={"PARAMCD": "BOR"})
+    assert len(out) == len(adrs) + 3 and out["PARAMCD"].value_counts().to_dict() == {"OVR": 5, "BOR": 3}
+
+
+def test_latest_date_over_sources_ignoring_event_order():
+    events = [Event("assessment", None, {"LSTALVDT": Expr("ADT")}, "ovr"),
+              Event("last dose", "notna(TRTEDT)", {"LSTALVDT": Expr("TRTEDT")}, "adsl")]
+    out = derive_vars_extreme_event(ADSL, events=events, source_datasets={"ovr": OVR, "adsl": ADSL},
+                                    order=("LSTALVDT",), mode="last", ignore_event_order=True, new_vars=("LSTALVDT",))
+    assert out["LSTALVDT"].tolist()[:2] == [pd.Timestamp("2020-03-10"), pd.Timestamp("2020-02-10")]
+    assert pd.isna(out["LSTALVDT"].iloc[2]) and out["USUBJID"].tolist() == ["01", "02", "03"]
+
+
+def test_unknown_source_dataset():
+    with pytest.raises(InputError, match="event 'x' reads dataset 'rs', which is not among source_datasets \\(ovr\\)"):
+        derive_extreme_event(None, events=[Event("x", None, {}, "rs")], source_datasets={"ovr": OVR})
+
+
+def test_an_empty_source_keeps_its_variables_and_types():
+    out = derive_extreme_event(None, events=BEST, source_datasets={"ovr": OVR.iloc[:0], "adsl": ADSL},
+                               order=("ADT",))
+    assert out["AVALC"].tolist() == ["MISSING"] * 3
+    assert pd.api.types.is_datetime64_any_dtype(out["ADT"]) and out["ADT"].isna().all()

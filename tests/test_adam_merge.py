@@ -1,0 +1,80 @@
+"""derive_vars_merged and combine_supp: first/last by order, filters, renames, flags, collisions, SUPP--."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cdiscflow.adam import combine_supp, derive_vars_merged
+from cdiscflow.core.errors import InputError
+
+
+@pytest.fixture
+def adsl() -> pd.DataFrame:
+    return pd.DataFrame({"STUDYID": "S", "USUBJID": ["03", "01", "02"], "AGE": [70, 50, 60]}, index=[10, 11, 12])
+
+
+@pytest.fixture
+def ex() -> pd.DataFrame:
+    return pd.DataFrame({
+        "STUDYID": "S",
+        "USUBJID": ["01", "01", "01", "02"],
+        "EXSEQ": [1, 2, 3, 1],
+        "EXDOSE": [0.0, 16.0, 16.0, 0.0],
+        "EXSTDT": pd.to_datetime(["2020-01-01", "2020-01-08", "2020-02-05", "2020-03-01"]),
+    })
+
+
+def test_first_and_last_dose_with_filter(adsl, ex):
+    out = derive_vars_merged(adsl, dataset_add=ex, filter_add="EXDOSE > 0", order=("EXSTDT", "EXSEQ"),
+                             mode="first", new_vars={"TRTSDT": "EXSTDT"})
+    out = derive_vars_merged(out, dataset_add=ex, filter_add="EXDOSE > 0", order=("EXSTDT", "EXSEQ"),
+                             mode="last", new_vars={"TRTEDT": "EXSTDT"}, exist_flag="SAFFL", false_value="N")
+    # caller's row order and index are kept; the zero dose of 01 and the only (zero) dose of 02 do not count
+    assert out.index.tolist() == [10, 11, 12]
+    assert out["USUBJID"].tolist() == ["03", "01", "02"]
+    assert out["TRTSDT"].tolist()[1] == pd.Timestamp("2020-01-08")
+    assert out["TRTEDT"].tolist()[1] == pd.Timestamp("2020-02-05")
+    assert out["TRTSDT"].isna().tolist() == [True, False, True]
+    assert out["SAFFL"].tolist() == ["N", "Y", "N"]
+    assert "TRTSDT" not in adsl.columns  # the input is not changed
+
+
+def test_missing_values_only_for_unmatched_rows(adsl, ex):
+    out = derive_vars_merged(adsl, dataset_add=ex, order=("EXSEQ",), mode="last", new_vars=("EXDOSE",),
+                             missing_values={"EXDOSE": -1.0})
+    assert out["EXDOSE"].tolist() == [-1.0, 16.0, 0.0]
+
+
+def test_colliding_columns_stop_with_a_fix(adsl, ex):
+    with pytest.raises(InputError) as exc:
+        derive_vars_merged(adsl, dataset_add=ex.assign(AGE=1), order=("EXSEQ",), new_vars=("AGE", "EXDOSE"))
+    assert str(exc.value) == ("derive_vars_merged: dataset already has AGE; drop them first or give new names "
+                              "(new_vars={'NEWNAME': 'AGE'})")
+
+
+def test_duplicates_without_order_are_an_error(adsl, ex):
+    with pytest.raises(InputError, match=r"dataset_add has 3 records that are not unique by STUDYID, USUBJID "
+                                         r"\(e.g. STUDYID=S, USUBJID=01\). Give order= and mode="):
+        derive_vars_merged(adsl, dataset_add=ex, new_vars=("EXDOSE",))
+
+
+def test_by_vars_with_different_names(adsl):
+    add = pd.DataFrame({"STUDYID": "S", "SUBJ": ["01"], "WEIGHT": [80.0]})
+    out = derive_vars_merged(adsl, dataset_add=add, by_vars={"STUDYID": "STUDYID", "USUBJID": "SUBJ"})
+    assert out["WEIGHT"].isna().tolist() == [True, False, True]
+
+
+def test_combine_supp_by_seq_and_subject():
+    rs = pd.DataFrame({"STUDYID": "S", "USUBJID": ["01", "01", "02"], "RSSEQ": [1, 2, 1],
+                       "RSSTRESC": ["PR", "PD", "SD"]})
+    supp = pd.DataFrame({
+        "STUDYID": "S", "RDOMAIN": "RS", "USUBJID": ["01", "01", "02"],
+        "IDVAR": ["RSSEQ", "RSSEQ", None], "IDVARVAL": ["2", "2", None],
+        "QNAM": ["PDIFL", "DTHPDFL", "NACTDT"], "QVAL": ["Y", "Y", "2020-05-01"],
+    })
+    out = combine_supp(rs, supp)
+    assert out["PDIFL"].tolist()[1] == "Y" and out["PDIFL"].isna().tolist() == [True, False, True]
+    assert out["NACTDT"].tolist()[2] == "2020-05-01" and out["NACTDT"].isna().tolist()[:2] == [True, True]
+    with pytest.raises(InputError, match="match no rs record"):
+        combine_supp(rs, supp.assign(IDVARVAL=["9", "9", None]), dataset_name="rs")
