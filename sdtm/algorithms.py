@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.sdtm.raw import RawForm
+from cdiscflow.sdtm.text import squash_upper
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
 
@@ -66,7 +67,7 @@ def problems(mask: pd.Series, rule_id: str, message, value: pd.Series, expected:
 
 def normalised(col: pd.Series) -> pd.Series:
     """Collected text compared the way codelists compare it: blanks collapsed, upper case."""
-    return col.astype(str).str.replace(r"\s+", " ", regex=True).str.strip().str.upper()
+    return squash_upper(col)
 
 
 def condition_mask(data: pd.DataFrame, cond: Mapping, numbers: Mapping[str, pd.Series] | None = None) -> pd.Series:
@@ -210,11 +211,14 @@ def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               raw.data[f], "|".join(codelist.values)))
         mapped_cols.append(mapped)
-    frame = pd.concat(mapped_cols, axis=1)
-    distinct = frame.nunique(axis=1, dropna=True)
-    first = frame.bfill(axis=1).iloc[:, 0]
-    out = first.where(distinct <= 1, str(rule.get("otherwise", "MULTIPLE")))
-    return Written(out.where(distinct > 0).astype(str), _concat(probs))
+    first = mapped_cols[0]
+    for col in mapped_cols[1:]:  # over fields: the first filled value
+        first = first.fillna(col)
+    differ = pd.Series(False, index=raw.data.index)
+    for col in mapped_cols:  # over fields: a filled value other than the first one
+        differ |= (col.notna() & (col != first)).fillna(False).astype(bool)
+    out = first.mask(differ, str(rule.get("otherwise", "MULTIPLE")))
+    return Written(out.astype(str), _concat(probs))
 
 
 def derive_number(raw: RawForm, rule: Rule, target: Target) -> Written:

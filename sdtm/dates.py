@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cdiscflow.sdtm.text import extract, strip_blank
+
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
 UNKNOWN_DAY = {"UN", "UK", "--", "XX"}
@@ -55,8 +57,7 @@ class Converted:
 
 
 def _blank(values: pd.Series) -> pd.Series:
-    text = values.astype(str).str.strip()
-    return text.where(text != "")
+    return strip_blank(values)
 
 
 def parse_date(values: pd.Series, fmt: str) -> Converted:
@@ -65,7 +66,7 @@ def parse_date(values: pd.Series, fmt: str) -> Converted:
         raise ValueError(f"unknown date format {fmt!r}; use one of {', '.join(DATE_FORMATS)}")
     pattern, named = _DATE_FORMATS[fmt]
     text = _blank(values).str.upper()
-    parts = text.str.extract(pattern)
+    parts = extract(text, pattern)
     present = text.notna()
     shaped = parts["year"].notna()
     year = parts["year"]
@@ -109,7 +110,7 @@ def parse_time(values: pd.Series, fmt: str) -> Converted:
     if fmt not in _TIME_FORMATS:
         raise ValueError(f"unknown time format {fmt!r}; use one of {', '.join(TIME_FORMATS)}")
     text = _blank(values)
-    parts = text.str.extract(_TIME_FORMATS[fmt])
+    parts = extract(text, _TIME_FORMATS[fmt])
     present = text.notna()
     hour = pd.to_numeric(parts["hour"], errors="coerce")
     minute = pd.to_numeric(parts["minute"], errors="coerce")

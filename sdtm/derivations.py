@@ -26,6 +26,7 @@ import pandas as pd
 
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
+from cdiscflow.sdtm.text import isin
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.model import Rule
 
@@ -120,8 +121,7 @@ def derive_lookup(state, dataset, frame, rule) -> Derived:
 def derive_flag(state, dataset, frame, rule) -> Derived:
     """"Y" when the subject has a record meeting `where` in the dataset, else missing (never "N")."""
     src = {"dataset": rule.get("dataset"), "where": rule.get("where") or {}}
-    hits = set(source_frame(state, src, [])["USUBJID"])
-    flag = frame["USUBJID"].isin(hits)
+    flag = isin(frame["USUBJID"], source_frame(state, src, [])["USUBJID"])
     return Derived(pd.Series(np.where(flag, "Y", None), index=frame.index, dtype=str))
 
 

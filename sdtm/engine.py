@@ -31,6 +31,7 @@ from cdiscflow.sdtm.algorithms import Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
+from cdiscflow.sdtm.text import isin
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
@@ -333,15 +334,22 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
     return pd.concat(errors, ignore_index=True) if errors else None
 
 
+def _raw_rows(provenance) -> pd.DataFrame:
+    """Distinct (source, row) raw rows behind the records of all datasets, with the datasets they went to."""
+    parts = [p.dropna(subset=["row"]).assign(dataset=name) for name, p in provenance.items()]
+    if not parts:
+        return pd.DataFrame({"source": pd.Series(dtype=str), "row": pd.Series(dtype=int), "dataset": pd.Series(dtype=str)})
+    rows = pd.concat(parts, ignore_index=True)
+    rows["row"] = rows["row"].astype(int)
+    return rows
+
+
 def _unmapped_rows(state: StudyState, export) -> pd.DataFrame | None:
-    seen: dict[str, set] = {}
-    for prov in state.provenance.values():
-        for form, rows in prov.groupby("source")["row"]:  # over source forms
-            seen.setdefault(form, set()).update(rows.dropna().astype(int))
+    seen = _raw_rows(state.provenance).drop_duplicates(["source", "row"])
     errors = []
     for name, raw in export.forms.items():
         idx = raw.data.index
-        lost = ~idx.isin(list(seen.get(name, ())))
+        lost = ~idx.isin(seen.loc[seen["source"] == name, "row"].to_numpy())
         if lost.any():
             p = pd.DataFrame({"rule_id": "MAP-UNMAPPED", "variable": "",
                               "message": "no mapping block selects this row (check the blocks' where conditions)",
@@ -414,7 +422,7 @@ def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
         for name, raw in export.forms.items():  # over forms
             if name == roster or subject not in raw.data:
                 continue
-            hit = raw.data[subject].isin(list(where))
+            hit = isin(raw.data[subject], list(where))
             if hit.any():
                 rows = raw.data.index[hit]
                 first = raw.data.loc[hit, subject].map(where).astype(str)
@@ -512,16 +520,14 @@ def check_keys(state: StudyState, datasets: dict[str, pd.DataFrame]) -> None:
 
 
 def _accounting(export, provenance: dict[str, pd.DataFrame], rejects: pd.DataFrame) -> pd.DataFrame:
-    mapped: dict[str, set] = {}
-    where: dict[str, set] = {}
-    for name, prov in provenance.items():
-        for form, rows in prov.dropna(subset=["row"]).groupby("source")["row"]:  # over source forms
-            mapped.setdefault(form, set()).update(rows.astype(int))
-            where.setdefault(form, set()).add(name)
+    raw_rows = _raw_rows(provenance)
+    mapped = raw_rows.drop_duplicates(["source", "row"]).groupby("source").size()
+    where = raw_rows.drop_duplicates(["source", "dataset"]).sort_values("dataset").groupby("source")["dataset"]
+    where = where.agg(" ".join)  # over forms
     rej = rejects.groupby("form").size() if len(rejects) else pd.Series(dtype=int)
     rows = []
     for name, raw in export.forms.items():  # over forms
-        n_in, n_map, n_rej = len(raw), len(mapped.get(name, ())), int(rej.get(name, 0))
+        n_in, n_map, n_rej = len(raw), int(mapped.get(name, 0)), int(rej.get(name, 0))
         rows.append({"form": name, "file": raw.file, "rows_in": n_in, "rows_mapped": n_map, "rows_rejected": n_rej,
-                     "rows_lost": n_in - n_map - n_rej, "datasets": " ".join(sorted(where.get(name, ())))})
+                     "rows_lost": n_in - n_map - n_rej, "datasets": where.get(name, "")})
     return pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)

@@ -25,6 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
+from cdiscflow.sdtm.text import isin
 from cdiscflow.specs.model import Form, StudySpec
 
 READERS = (".csv", ".parquet", ".xpt")
@@ -277,11 +278,11 @@ def _convert_datetime(col: pd.Series, datatype: str, fmt: str):
 def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject: str, findings: Findings) -> None:
     if roster not in forms:
         return
-    enrolled = set(forms[roster].data[subject].dropna())
+    enrolled = forms[roster].data[subject].dropna()
     for name, raw in forms.items():
         if name == roster or subject not in raw.data:
             continue
         col = raw.data[subject]
-        stranger = col.notna() & ~col.isin(enrolled)
+        stranger = col.notna() & ~isin(col, enrolled)
         _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
                   f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))

@@ -25,6 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import SpecError
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import date_part
+from cdiscflow.sdtm.text import isin
 from cdiscflow.specs.model import StudySpec
 
 FILE = "trial_design.yaml"
@@ -201,9 +202,11 @@ def _expand_visits(rows, problem) -> list[dict]:
 # trial design datasets
 
 
-def _frame(spec: StudySpec, name: str, rows: list[dict]) -> pd.DataFrame:
+def _frame(spec: StudySpec, name: str, rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """The dataset's columns (spec order) from trial-design rows or a frame; STUDYID and DOMAIN filled in."""
     ds = spec.dataset(name)
-    frame = pd.DataFrame([{v: r.get(v) for v in ds.names} for r in rows], columns=list(ds.names))
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    frame = frame.reindex(columns=list(ds.names)).reset_index(drop=True)
     frame["STUDYID"] = spec.studyid
     if "DOMAIN" in ds:
         frame["DOMAIN"] = name
@@ -311,7 +314,7 @@ def build_se(state: StudyState) -> pd.DataFrame:
         starts[e["ETCD"]] = (frame.first() if src.get("pick", "first") == "first" else frame.last()).astype(str)
     order = {e["ETCD"]: i for i, e in enumerate(design.elements)}
     long = pd.concat([s.rename("SESTDTC").to_frame().assign(ETCD=k) for k, s in starts.items()]).reset_index()
-    long = long[long["USUBJID"].isin(set(subjects))]
+    long = long[isin(long["USUBJID"], subjects)]
     long["_order"] = long["ETCD"].map(order)
     long = long.sort_values(["USUBJID", "SESTDTC", "_order"], kind="stable").reset_index(drop=True)
     nxt = long.groupby("USUBJID")["SESTDTC"].shift(-1)
@@ -324,8 +327,7 @@ def build_se(state: StudyState) -> pd.DataFrame:
     elements = {e["ETCD"]: e for e in design.elements}
     long["ELEMENT"] = long["ETCD"].map({k: v["ELEMENT"] for k, v in elements.items()})
     long["EPOCH"] = long["ETCD"].map({k: v["EPOCH"] for k, v in elements.items()})
-    frame = _frame(spec, "SE", long.to_dict("records")) if len(long) else _frame(spec, "SE", [])
-    return frame
+    return _frame(spec, "SE", long)
 
 
 def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Series:
@@ -364,7 +366,7 @@ def planned_arms(state: StudyState) -> pd.Series:
             default = a["ARMCD"]
             continue
         hits = source_frame(state, a["assign"], [])["USUBJID"]
-        mask = out.index.isin(set(hits)) & out.isna()
+        mask = isin(pd.Series(out.index, index=out.index), hits) & out.isna()
         out[mask] = a["ARMCD"]
     if default is not None:
         out = out.fillna(default)

@@ -1,0 +1,46 @@
+"""Column-wise text operations on Arrow compute (pandas' regex paths run Python per value; these run in C++).
+
+Text columns are pandas `str` (Arrow-backed in pandas 3); missing stays missing.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype(str), type=pa.large_string(), from_pandas=True)
+
+
+def _series(arr, index) -> pd.Series:
+    return pd.Series(arr, index=index, dtype=str)
+
+
+def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
+    """Named groups of `pattern` (which must match the whole text) as columns; NaN where it does not match."""
+    found = pc.extract_regex(arrow(values), pattern)
+    return pd.DataFrame({f.name: _series(pc.struct_field(found, f.name), values.index) for f in found.type},
+                        index=values.index)
+
+
+def squash_upper(values: pd.Series) -> pd.Series:
+    """Blanks collapsed and trimmed, upper case: how collected text is compared with codelist terms."""
+    arr = pc.utf8_upper(pc.utf8_trim_whitespace(pc.replace_substring_regex(arrow(values), r"\s+", " ")))
+    return _series(arr, values.index)
+
+
+def strip_blank(values: pd.Series) -> pd.Series:
+    """Surrounding blanks removed; empty text becomes missing."""
+    text = _series(pc.utf8_trim_whitespace(arrow(values)), values.index)
+    return text.mask(text == "")
+
+
+def isin(values: pd.Series, lookup) -> pd.Series:
+    """values.isin(lookup) for text, in C++ (pandas' Arrow-string isin walks the lookup values in Python)."""
+    lookup = pd.Series(lookup, dtype=str).dropna().unique()
+    if len(lookup) == 0:
+        return pd.Series(False, index=values.index)
+    found = pc.is_in(arrow(values), value_set=pa.array(lookup, type=pa.large_string()))
+    return pd.Series(pc.fill_null(found, False), index=values.index, dtype=bool)
