@@ -6,6 +6,7 @@ for visits the trial design plans (TV), SVOCCUR "Y" for those (they occurred: th
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cdiscflow.sdtm.context import StudyState
@@ -19,7 +20,8 @@ def build_sv(state: StudyState) -> pd.DataFrame:
         date = next((c for c in (f"{name}DTC", f"{name}STDTC") if c in frame), None)
         if date is None:
             continue
-        part = frame[["USUBJID", "VISITNUM", "VISIT", date]].rename(columns={date: "DTC"})
+        part = frame[["USUBJID", "VISITNUM", date]].rename(columns={date: "DTC"})
+        part["VISIT"] = frame["VISIT"] if "VISIT" in frame else np.nan
         parts.append(part.dropna(subset=["VISITNUM"]))
     ds = state.spec.dataset("SV")
     if not parts:
