@@ -49,6 +49,18 @@ class Design:
     cut: int  # data cut as days since 1970-01-01
 
 
+def _retry(step, p: pd.DataFrame, facts, seed: int, attempts: int = 200):
+    """Run an allocation step whose constraints a particular shuffle may not meet (e.g. no 75-year-old at Part B
+    who can have turned 75 since Part A): try the step's next random stream until one fits.  Deterministic."""
+    last = None
+    for attempt in range(attempts):
+        try:
+            return step(p, facts, seed if attempt == 0 else seed * 1000 + attempt)
+        except (ValueError, RuntimeError) as exc:
+            last = exc
+    raise RuntimeError(f"{step.__name__}: no allocation satisfies the published counts ({last})")
+
+
 def _rng(seed: int, name: str) -> np.random.Generator:
     """One independent stream per design step, so changing one step does not reshuffle the others."""
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
@@ -61,11 +73,11 @@ def build_design(facts: Mapping[str, Any], seed: int) -> Design:
     p = _patients(load_profiles(), cut)
     visits = _timeline(p, seed)
     _traits(p, facts, seed)
-    _ages(p, facts, seed)
-    _history(p, facts, seed)
+    _retry(_ages, p, facts, seed)
+    _retry(_history, p, facts, seed)
     labs = _labs(p, facts, seed)
     cyto = _cytogenetics(p, facts, seed)
-    prior = _prior_therapy(p, facts, seed)
+    prior = _retry(_prior_therapy, p, facts, seed)
     dara, atra = _dosing(p, seed)
     visits = _mprotein(p, visits, seed)
     ae, supp = _adverse_events(p, facts, dara, atra, seed)
@@ -810,7 +822,8 @@ def _adverse_events(p: pd.DataFrame, facts, dara: pd.DataFrame, atra: pd.DataFra
     ae.loc[irr, "stday"] = np.where(rng.random(irr.sum()) < 0.85, 0, 7)
     # ATRA headaches: in the first two cycles, on an ATRA day
     hb = (ae.term.eq("headache") & ae.part.eq("B")).to_numpy()
-    ae.loc[hb, "stday"] = b_start[ae.pid[hb]] + rng.choice([0, 1, 7, 8, 14, 28, 29, 35], hb.sum())
+    ae.loc[hb, "stday"] = np.minimum(b_start[ae.pid[hb]] + rng.choice([0, 1, 7, 8, 14, 28, 29, 35], hb.sum()),
+                                     b_end[ae.pid[hb]])
     # text-only events: non-cardiac chest pain after starting ATRA (interrupted, rechallenged on day 8)
     cp = rng.choice(np.setdiff1d(pool["B"], np.flatnonzero(p.b_end.eq("DEATH").to_numpy())), 1)[0]
     extra = [dict(pid=cp, part="B", term="chest_pain", grade=2, stday=int(b_start[cp]) + 2, enday=int(b_start[cp]) + 5,
