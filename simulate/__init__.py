@@ -22,13 +22,13 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscflow.core.atomic import atomic_write, write_text
-from cdiscflow.core.errors import SpecError
+from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.simulate.design import build_design
 from cdiscflow.simulate.records import forms, subject_table
 from cdiscflow.specs.model import StudySpec, load_study
 
 DEFAULT_SEED = 20161
-BLOCK = 20_000  # subjects expanded at a time: bounds memory for large --subjects
+BLOCK = 5_000  # subjects expanded at a time: bounds memory for large --subjects
 
 __all__ = ["simulate", "SimulationResult", "DEFAULT_SEED", "data_dictionary"]
 
@@ -56,6 +56,17 @@ def simulate(out_dir: str | Path, seed: int = DEFAULT_SEED, subjects: int | None
     design = build_design(facts, seed)
     sub = subject_table(design, subjects, seed)
     rows = {name: 0 for name in spec.forms}
+    try:
+        _write_forms(spec, design, sub, out, seed, rows)
+        write_text(out / "data_dictionary.csv", data_dictionary(spec))
+        write_text(out / "README.txt", _readme(spec, seed, len(sub), rows))
+    except OSError as exc:
+        raise InputError(f"cannot write the raw export to {out}: {exc.strerror or exc}") from exc
+    return SimulationResult(out, seed, len(sub), rows)
+
+
+def _write_forms(spec: StudySpec, design, sub: pd.DataFrame, out: Path, seed: int, rows: dict[str, int]) -> None:
+    """Each form file is written atomically: banner, header, then the records of each block of subjects."""
     with contextlib.ExitStack() as stack:
         handles = {}
         for name, form in spec.forms.items():
@@ -71,9 +82,6 @@ def simulate(out_dir: str | Path, seed: int = DEFAULT_SEED, subjects: int | None
                 frame.to_csv(buf, header=False, index=False, lineterminator="\n", na_rep="")
                 handles[name].write(buf.getvalue())
                 rows[name] += len(frame)
-    write_text(out / "data_dictionary.csv", data_dictionary(spec))
-    write_text(out / "README.txt", _readme(spec, seed, len(sub), rows))
-    return SimulationResult(out, seed, len(sub), rows)
 
 
 def _conform(name: str, frame: pd.DataFrame | None, names: tuple[str, ...]) -> pd.DataFrame:

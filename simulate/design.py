@@ -120,7 +120,8 @@ def _timeline(p: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Dates of registration, end of treatment, progression, death, and each patient's planned assessments."""
     rng = _rng(seed, "timeline")
     n = len(p)
-    p["enr"] = -rng.integers(0, 8, n)
+    first_enrolment = _day("2016-07-01")  # "enrolled from July 2016 to October 2017"
+    p["enr"] = np.maximum(-rng.integers(0, 8, n), first_enrolment - p.a1)
     p["ic"] = p.enr - rng.integers(3, 22, n)
     for col in ("reg", "b1", "pd_a", "eot_a", "stop_a", "pd_b", "eot_b", "stop_b", "death", "alive_last"):
         p[col] = np.nan
@@ -652,6 +653,7 @@ def _lines(p, exp, ref, rng) -> pd.DataFrame:
     tx["enday"] = np.maximum(end, start + 28).astype(int)
     tx["prec"] = np.where(rng.random(len(tx)) < 0.25, np.where(rng.random(len(tx)) < 0.2, "Y", "M"), "D")
     tx.loc[tx.line.eq(1) & tx.drug.ne("MELPHALAN"), "prec"] = "D"  # the first-line start is the first treatment date
+    tx.loc[tx.drug.eq("DARATUMUMAB"), "prec"] = "D"  # "16, 42 and 48 months before registration" needs full dates
     tx["name_i"] = rng.integers(0, 3, len(tx))
     return tx.reset_index(drop=True)
 

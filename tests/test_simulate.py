@@ -335,6 +335,10 @@ def test_table1_prior_drugs_and_refractoriness(an, raw):
     dara_ids = tx[tx.DRUGDEC.eq("DARATUMUMAB")].SUBJID.unique()
     assert len(dara_ids) == pdara["n"]
     assert an.s.best_a[dara_ids].map(NAME).value_counts().to_dict() == dict(pdara["part_a_best_response"])
+    gen501 = tx[tx.DRUGDEC.eq("DARATUMUMAB")].set_index("SUBJID")
+    months = (raw["enrol"].set_index("SUBJID").ENRDAT_dt.reindex(gen501.index) - gen501.ENDAT_dt).dt.days / 30.4375
+    assert sorted(months.round().astype(int)) == list(pdara["months_before_registration"])
+    assert (ref.DRUGDEC.eq("DARATUMUMAB").sum(), len(gen501)) == (pdara["refractory"], pdara["n"])
 
 
 def test_table1_labs(an, raw):
@@ -385,6 +389,9 @@ def test_table2_adverse_events(an, raw):
     inf["cls"] = np.where(inf.grade >= 3, "3-4", "2")
     totals = {p: {c: int(((inf.part == p) & (inf.cls == c)).sum()) for c in ("2", "3-4")} for p in ("A", "B")}
     assert totals == {p: dict(v) for p, v in FACTS["table2"]["infections_totals"].items()}
+    chest = ae[ae.AEPT.eq("Non-cardiac chest pain")]
+    assert chest.AEACNATR.tolist() == ["Drug interrupted"] and chest.AERELATR.tolist() == ["Related"]
+    assert (ae[ae.AEPT.eq("Headache") & ae.part.eq("B")].AERELATR == "Related").all()
     irr = ae[ae.AEPT.eq("Infusion related reaction")].groupby("part").SUBJID.nunique().to_dict()
     assert irr.get("A", 0) == FACTS["table2"]["irr_any_grade"]["A"] and irr.get("B", 0) == 0
 
@@ -517,6 +524,19 @@ def test_subject_numbers_widen_beyond_999(tmp_path):
     simulate(tmp_path, subjects=1200)
     ids = pd.read_csv(tmp_path / "enrol.csv", skiprows=1, dtype=str).SUBJID
     assert ids.str.match(r"^0[1-7]-\d{4}$").all() and ids.is_unique and len(ids) == 1200
+
+
+def test_enrolment_window_and_sites(raw):
+    enr = raw["enrol"].ENRDAT_dt
+    assert enr.min() >= pd.Timestamp("2016-07-01") and enr.max() <= pd.Timestamp("2017-10-31")
+    assert raw["enrol"].SITEID.eq("01").sum() == 25 and raw["enrol"].SITEID.nunique() == 7
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = CliRunner().invoke(main, ["simulate", "--out", str(blocker / "raw")])
+    assert res.exit_code == 2 and "cannot write the raw export" in res.output
 
 
 def test_cli_simulate(tmp_path):
