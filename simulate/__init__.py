@@ -28,7 +28,7 @@ from cdiscflow.simulate.records import forms, subject_table
 from cdiscflow.specs.model import StudySpec, load_study
 
 DEFAULT_SEED = 20161
-BLOCK = 5_000  # subjects expanded at a time: bounds memory for large --subjects
+BLOCK = 2_500  # subjects expanded at a time: bounds memory for large --subjects
 
 __all__ = ["simulate", "SimulationResult", "DEFAULT_SEED", "data_dictionary"]
 
