@@ -92,7 +92,8 @@ def fill_values(fixed: np.ndarray, n_free: int, median: float, lo: float, hi: fl
             values += list(rng.uniform(low_, median - step, kb)) + [median] * ka
             values += list(rng.uniform(median + step, max(high_, median + step), k - kb - ka))
     v = np.round(np.array(values, dtype=float), decimals)
-    # pin the extremes inside the free values when the fixed ones do not reach them
+    # pin the extremes inside the free values when the fixed ones do not reach them (a free value of the lowest /
+    # highest band moves to lo / hi, so band counts are kept)
     if fixed.size == 0 or fixed.min() > lo:
         v[np.argmin(v)] = lo
     if fixed.size == 0 or fixed.max() < hi:
@@ -100,6 +101,9 @@ def fill_values(fixed: np.ndarray, n_free: int, median: float, lo: float, hi: fl
     allv = np.sort(np.concatenate([fixed, v]))
     if not (np.isclose(allv[mid], median) and np.isclose(allv[0], lo) and np.isclose(allv[-1], hi)):
         raise ValueError(f"cannot reach median {median}: got {allv[mid]} (min {allv[0]}, max {allv[-1]})")
+    for low, high, k in edges:
+        if int(np.sum((allv >= low) & (allv < high))) != k:
+            raise ValueError(f"band [{low}, {high}) holds {int(np.sum((allv >= low) & (allv < high)))}, target {k}")
     return v[rng.permutation(len(v))]
 
 
