@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from cdiscflow.simulate import allocate, catalogue as cat
 from cdiscflow.simulate.profiles import load_profiles
@@ -275,7 +276,8 @@ def _by_column(p: pd.DataFrame, counts: Mapping[str, Mapping[str, int]], rng, *,
     return out
 
 
-def _column_a(p, counts, rng, missing=""):
+def _column_a(p, counts, rng):
+    """A time-varying row at Part A registration: column A counts over all 63 patients."""
     lab = allocate.labels({k: int(v["A"]) for k, v in counts.items()}, rng)
     return pd.Series(lab, index=p.index, dtype=object)
 
@@ -339,7 +341,6 @@ def _ages(p: pd.DataFrame, facts, seed: int) -> None:
     # Part B ages per column, then the Part A ages they imply (choose the smaller feasible birthday count).
     age_b = np.full(len(p), np.nan)
     age_a = np.full(len(p), np.nan)
-    choice = np.zeros(len(p), int)
     for col in ("B1", "B2"):
         m = p.col.eq(col).to_numpy()
         vals = allocate.exact_values(int(m.sum()), *age[col], 0, rng, bands(col))
@@ -522,7 +523,7 @@ def _prior_therapy(p: pd.DataFrame, facts, seed: int) -> pd.DataFrame:
     put("LENALIDOMIDE", N)
     exp["BORTEZOMIB"][N] = True
     put("BORTEZOMIB", perm[:3]); put("CARFILZOMIB", perm[3:5])
-    _imid_extra(put, exp, N, rng, thal=(7, 1), pom=(4, 3), pool=N)
+    _imid_extra(put, exp, N, rng, thal=(7, 1), pom=(4, 3))
     # -- B1 (14): IMiD-ref 12, PI-ref 10 (all bortezomib, all also IMiD-ref); 5 of 8 at 45 mg/m2 double-refractory
     p45 = np.flatnonzero(p.stratum.eq("P45").to_numpy()); low = np.flatnonzero(p.stratum.isin(["L15", "L30"]).to_numpy())
     p45, low = p45[rng.permutation(len(p45))], low[rng.permutation(len(low))]
@@ -557,7 +558,6 @@ def _prior_therapy(p: pd.DataFrame, facts, seed: int) -> pd.DataFrame:
     p["prior_dara_best"] = ""
     p.loc[dara_ref, "prior_dara_best"] = ["MR", "VGPR"]
     p.loc[dara_nonref, "prior_dara_best"] = "VGPR"
-    p["double_ref"] = double
     _check_drugs(p, facts, exp, ref)
     return _lines(p, exp, ref, rng)
 
@@ -566,7 +566,8 @@ def _any(ref, drugs):
     return np.logical_or.reduce([ref[d] for d in drugs])
 
 
-def _imid_extra(put, exp, idx, rng, thal, pom, pool):
+def _imid_extra(put, exp, idx, rng, thal, pom):
+    """Thalidomide and pomalidomide exposure/refractoriness (exposed, refractory) within `idx`."""
     t = rng.permutation(idx)
     exp["THALIDOMIDE"][t[: thal[0]]] = True
     put("THALIDOMIDE", t[: thal[1]])
@@ -936,7 +937,6 @@ def _subsequent(p: pd.DataFrame, facts, seed: int) -> pd.DataFrame:
                     rng.choice(["SD", "PD", "MR", "Stable disease"], len(pid)))
     # progression on the next line: median about 6.2 months (approximate target)
     q = (np.arange(len(pid)) + 0.5) / len(pid)
-    from scipy.stats import norm
     dur = np.round(np.exp(np.log(6.2 * 30.4375) + 0.85 * norm.ppf(q)))[rng.permutation(len(pid))]
     pdd = start + dur
     stop = np.where(np.isnan(death), p.alive_last.to_numpy()[pid], death)

@@ -22,7 +22,7 @@ SPEC = load_study()
 FACTS = SPEC.section("facts")
 RAW = SPEC.raw_dir
 CUT = pd.Timestamp(str(FACTS["datacut"]))
-MONTH = FACTS["months_per_day"]
+MONTH = FACTS["days_per_month"]
 LEVEL = {"NE": -1, "Not evaluable": -1, "PD": 0, "Progressive disease": 0, "SD": 1, "Stable disease": 1,
          "MR": 2, "Minimal response": 2, "PR": 3, "Partial response": 3, "VGPR": 4,
          "Very good partial response": 4, "CR": 5, "Complete response": 5}
