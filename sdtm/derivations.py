@@ -69,10 +69,19 @@ def _per_subject(frame: pd.DataFrame, values: pd.Series) -> pd.Series:
 
 @derivation("visitnum", "record", ("visit",))
 def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: Rule) -> Derived:
-    """VISITNUM from the planned visits (TV) by visit name; a visit TV does not plan is a problem."""
+    """VISITNUM from the planned visits (TV) by visit name; a visit TV does not plan is a problem.
+
+    With `unplanned: TEXT` (and `date`), a visit whose name contains TEXT (e.g. UNSCHEDULED) is numbered after the
+    subject's latest planned visit on or before its date: that VISITNUM + 0.01, 0.02 ... in date order.
+    """
     visit = frame[rule.get("visit")]
     table = {str(v["VISIT"]).upper(): float(v["VISITNUM"]) for v in state.design.visits}
     num = visit.astype(str).str.upper().map(table).astype("float64")
+    marker = rule.get("unplanned")
+    if marker:
+        unplanned = visit.astype(str).str.upper().str.contains(str(marker).upper(), regex=False).fillna(False)
+        num = num.mask(unplanned, _unplanned_visitnum(frame, num, unplanned.astype(bool), visit, str(marker),
+                                                      rule.get("date")))
     bad = visit.notna() & num.isna()
     probs = None
     if bad.any():
@@ -80,6 +89,33 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
                               "value": visit[bad].astype(str), "expected": "a VISIT of trial_design.yaml visits"},
                              index=bad[bad].index)
     return Derived(num, probs)
+
+
+def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series, visit: pd.Series,
+                        marker: str, date_var) -> pd.Series:
+    """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
+    whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
+    d = date_part(_first_of(frame, date_var))
+    name = visit.astype(str).str.upper()
+    prefix = name.str.split(marker.upper(), n=1, regex=False).str[0].where(unplanned)
+    anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
+    todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})
+    todo = todo[unplanned.to_numpy()].dropna(subset=["d"]).sort_values("d", kind="stable")
+    out = pd.Series(np.nan, index=frame.index)
+    hits = []
+    for pre in todo["prefix"].dropna().unique():  # over visit-name prefixes (PART A, PART B)
+        a = anchors[anchors["name"].str.startswith(pre)]
+        a = a.groupby(["USUBJID", "d"], as_index=False)["num"].max().sort_values("d")
+        t = todo[todo["prefix"] == pre]
+        if len(a) and len(t):
+            hits.append(pd.merge_asof(t, a, on="d", by="USUBJID", direction="backward").dropna(subset=["num"]))
+    if not hits:
+        return out
+    hit = pd.concat(hits)
+    # the same unplanned visit date is one visit; distinct dates after the same anchor count 1, 2 ...
+    rank = hit.groupby(["USUBJID", "num"])["d"].rank(method="dense")
+    out.iloc[hit["i"].to_numpy()] = (hit["num"] + rank / 100).round(2).to_numpy()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------

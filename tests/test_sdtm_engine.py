@@ -192,3 +192,54 @@ def test_trial_summary(result):
     assert _one(ts, TSPARMCD="SDTIGVER").TSVAL == "3.4"
     nct = _one(ts, TSPARMCD="REGID", TSVCDREF="ClinicalTrials.gov")
     assert (nct.TSVAL, nct.TSVALCD) == ("NCT02751255", "NCT02751255")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the embedded synthetic export (specs/dara_atra/raw, 63 subjects)
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    spec = load_study()
+    return map_study(spec, spec.raw_dir)
+
+
+def test_embedded_export_maps_without_findings_or_lost_rows(embedded):
+    assert embedded.findings.count_at_or_above("warning") == 0
+    assert embedded.accounting["rows_lost"].sum() == 0 and embedded.rejects.empty
+    assert embedded.accounting["rows_in"].sum() == 6317  # as listed in raw/README.txt
+    spec = load_study()
+    for name, frame in embedded.datasets.items():
+        assert not frame.duplicated(list(spec.dataset(name).keys)).any(), name
+
+
+def test_embedded_arms_follow_the_paper_flow(embedded):
+    dm = embedded.datasets["DM"]
+    # 63 in Part A; 50 in Part B: 14 phase 1 (3 / 3 / 8 at 15 / 30 / 45 mg/m2) and 36 phase 2
+    assert dm["ARMCD"].value_counts().to_dict() == {"A_B45_P2": 36, "A_ONLY": 13, "A_B45_P1": 8, "A_B15": 3,
+                                                    "A_B30": 3}
+    assert (dm["ACTARMCD"] == dm["ARMCD"]).all() and dm["ARMNRS"].isna().all()
+    ds = embedded.datasets["DS"]
+    assert (ds["DSDECOD"] == "REGISTERED IN PART B").sum() == 50
+    se = embedded.datasets["SE"]
+    paths = se.groupby("USUBJID")["ETCD"].agg(" ".join).value_counts().to_dict()
+    # 3 still in Part A and 2 still on Part B treatment at the data cut have no follow-up element
+    assert paths["SCRN DARA"] == 3 and paths["SCRN DARA DATRA45"] == 2
+    assert dm["DTHFL"].eq("Y").sum() == len(embedded.datasets["DD"]) == 49
+    assert set(embedded.datasets["EX"]["EXTRT"]) == {"DARATUMUMAB", "TRETINOIN"}
+
+
+def test_unscheduled_visits_are_numbered_after_the_last_planned_visit(embedded):
+    rs = embedded.datasets["RS"]
+    unsched = rs[rs["VISIT"].str.contains("UNSCHEDULED", na=False)]
+    assert len(unsched) > 0
+    frac = (unsched["VISITNUM"] * 100).round() % 100
+    assert frac.between(1, 9).all()  # 101.01, 101.02 ...
+    # a Part A unscheduled visit follows a Part A visit, even on the day of the Part B baseline
+    assert (unsched.loc[unsched["VISIT"].str.startswith("PART A"), "VISITNUM"] < 200).all()
+    lb = embedded.datasets["LB"]
+    # the same raw assessment gets the same VISITNUM in LB and RS
+    both = unsched.merge(lb[["USUBJID", "LBDTC", "VISIT", "VISITNUM"]].drop_duplicates(),
+                         left_on=["USUBJID", "RSDTC", "VISIT"], right_on=["USUBJID", "LBDTC", "VISIT"],
+                         suffixes=("", "_lb"))
+    assert len(both) > 0 and (both["VISITNUM"] == both["VISITNUM_lb"]).all()
