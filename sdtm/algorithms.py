@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.sdtm.raw import RawForm
+from cdiscflow.sdtm.text import lookup as lookup_text
 from cdiscflow.sdtm.text import squash_upper
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
@@ -144,7 +145,7 @@ def ct(raw: RawForm, rule: Rule, target: Target) -> Written:
         lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
         lookup = {k: v for k, v in lookup.items() if v is not None}
     col = raw.data[rule.source]
-    mapped = normalised(col).map(lookup)
+    mapped = lookup_text(normalised(col), pd.Series(lookup, dtype=str))
     bad = col.notna() & mapped.isna()
     source = f"codelist {codelist.id}" + (f" {codelist.code}" if codelist.code else "") + (f" via {via}" if via else "")
     message = f"{target.name}: collected value is not a term or synonym of {source}"
@@ -187,7 +188,7 @@ def derive_most_severe(raw: RawForm, rule: Rule, target: Target) -> Written:
     out = pd.Series(np.nan, index=raw.data.index, dtype=str)
     probs = []
     for f in rule.get("fields"):  # over fields
-        mapped = normalised(raw.data[f]).map(codelist.lookup())
+        mapped = lookup_text(normalised(raw.data[f]), pd.Series(dict(codelist.lookup()), dtype=str))
         probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               raw.data[f], "|".join(codelist.values)))
@@ -206,7 +207,7 @@ def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
     codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
     mapped_cols, probs = [], []
     for f in rule.get("fields"):  # over fields
-        mapped = normalised(raw.data[f]).map(codelist.lookup()).astype(str)
+        mapped = lookup_text(normalised(raw.data[f]), pd.Series(dict(codelist.lookup()), dtype=str))
         probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               raw.data[f], "|".join(codelist.values)))

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from cdiscflow.sdtm.text import extract, strip_blank
+from cdiscflow.sdtm.text import arrow, extract, strip_blank
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -94,7 +96,7 @@ def parse_date(values: pd.Series, fmt: str) -> Converted:
     iso = iso.mask(y_d, year + "---" + day_text)
 
     # existence of complete dates (30 FEB, 31 APR, day 00 ...) and of day numbers in partial dates
-    full = pd.to_datetime(iso.where(ymd), format="%Y-%m-%d", errors="coerce")
+    full = date_part(iso.where(ymd))
     impossible = ymd & full.isna()
     day_range_bad = day_known & ~dnum.between(1, 31)
     problem = pd.Series(np.nan, index=text.index, dtype=str)
@@ -137,8 +139,12 @@ def combine_date_time(date_iso: pd.Series, time_iso: pd.Series | None) -> pd.Ser
 
 def date_part(iso: pd.Series) -> pd.Series:
     """Complete dates as datetime64 (day precision); NaT for partial or missing values."""
-    text = iso.astype(str).str.slice(0, 10)
-    return pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce")
+    head = pc.utf8_slice_codeunits(arrow(iso), 0, 10)
+    head = pc.if_else(pc.match_substring_regex(head, r"^\d{4}-\d{2}-\d{2}$"), head, None)
+    days = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
+    day = pc.cast(pc.if_else(pc.is_valid(days), pc.utf8_slice_codeunits(head, 8, 10), None), pa.int64())
+    days = pc.if_else(pc.equal(pc.day(days), day), days, None)  # strptime rolls 2017-02-30 over: no such date
+    return pd.Series(days.to_numpy(zero_copy_only=False), index=iso.index).astype("datetime64[s]")
 
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:

@@ -18,6 +18,7 @@ the stages in order over all datasets (within a stage: datasets and variables in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
-from cdiscflow.sdtm.text import isin
+from cdiscflow.sdtm.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.model import Rule
 
@@ -60,7 +61,7 @@ def derivation(name: str, stage: str, args: tuple[str, ...] = ()):
 
 def _per_subject(frame: pd.DataFrame, values: pd.Series) -> pd.Series:
     """Broadcast a per-subject series (index USUBJID) onto the frame's records."""
-    return frame["USUBJID"].map(values)
+    return lookup(frame["USUBJID"], values)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -76,7 +77,7 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
     """
     visit = frame[rule.get("visit")]
     table = {str(v["VISIT"]).upper(): float(v["VISITNUM"]) for v in state.design.visits}
-    num = visit.astype(str).str.upper().map(table).astype("float64")
+    num = lookup(visit.astype(str).str.upper(), pd.Series(table, dtype="float64"))
     marker = rule.get("unplanned")
     if marker:
         unplanned = visit.astype(str).str.upper().str.contains(str(marker).upper(), regex=False).fillna(False)
@@ -97,7 +98,7 @@ def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: 
     whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
     d = date_part(_first_of(frame, date_var))
     name = visit.astype(str).str.upper()
-    prefix = name.str.split(marker.upper(), n=1, regex=False).str[0].where(unplanned)
+    prefix = extract(name, "^(?P<p>.*?)" + re.escape(marker.upper()))["p"].where(unplanned)
     anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
     todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})
     todo = todo[unplanned.to_numpy()].dropna(subset=["d"]).sort_values("d", kind="stable")
@@ -181,7 +182,7 @@ def derive_last_before(state, dataset, frame, rule) -> Derived:
     by = list(rule.get("by") or ())
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
     d = date_part(frame[rule.get("date")])
-    ref = date_part(frame["USUBJID"].map(dm))
+    ref = date_part(lookup(frame["USUBJID"], dm))
     eligible = d.notna() & ref.notna() & (d <= ref)
     work = frame.loc[eligible, ["USUBJID", *by]].assign(_d=d[eligible])
     work = work.sort_values(["USUBJID", *by, "_d"], kind="stable", na_position="first")
@@ -249,7 +250,7 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
     """--DY: date - reference + 1 on/after the reference (DM.RFSTDTC unless `reference`), date - reference before."""
     ref_var = rule.get("reference", "RFSTDTC")
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
-    reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else frame["USUBJID"].map(dm)
+    reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else lookup(frame["USUBJID"], dm)
     return Derived(study_day(frame[rule.get("date")], reference))
 
 

@@ -20,6 +20,7 @@ import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from cdiscflow.sdtm.text import isin
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
-from cdiscflow.specs.model import Block, Mapping_, StudySpec
+from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 
 ON_ERROR = ("strict", "reject")
 REJECT_COLUMNS = ["form", "file", "row", "subject", "rule_id", "reason"]
@@ -101,6 +102,10 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
             + state.findings.summary(limit=40), state.findings)
     rejects = _rejects(state, export, problems)
     _drop_rejected(state, rejects)
+    sizes = {name: (len(raw), raw.file) for name, raw in export.forms.items()}
+    design_forms = _design_forms(design)
+    state.raw = {k: v for k, v in state.raw.items() if k in design_forms}  # the rest of the raw data is done with
+    del export
 
     # 4. subject-level, SE, arms, timing, seq ---------------------------------------------------------------------
     t = time.perf_counter()
@@ -133,7 +138,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
     provenance = {n: state.provenance[n] for n in order}
     check_keys(state, datasets)
     timings["assemble"] = time.perf_counter() - t
-    accounting = _accounting(export, provenance, rejects)
+    accounting = _accounting(sizes, provenance, rejects)
     return SdtmResult(datasets, provenance, state.findings, accounting, rejects, timings)
 
 
@@ -183,17 +188,50 @@ def _builders(spec: StudySpec):
 # 2. blocks -> records
 
 
-def _subset(raw: RawForm, mask: pd.Series) -> RawForm:
-    return RawForm(raw.form, raw.path, raw.data.loc[mask],
-                   {k: v.loc[mask] for k, v in raw.iso.items()}, {k: v.loc[mask] for k, v in raw.numbers.items()})
+def _subset(raw: RawForm, mask: pd.Series | None = None, fields: set[str] | None = None) -> RawForm:
+    """The rows in `mask` (all when None) of the `fields` (all when None) of a raw form."""
+    keep = [f for f in raw.data.columns if fields is None or f in fields]
+    rows = slice(None) if mask is None else mask
+    return RawForm(raw.form, raw.path, raw.data.loc[rows, keep],
+                   {k: v.loc[rows] for k, v in raw.iso.items() if k in keep},
+                   {k: v.loc[rows] for k, v in raw.numbers.items() if k in keep})
+
+
+def rule_fields(rule: Rule) -> set[str]:
+    """The raw fields a rule reads (its source fields, time/field/fields arguments and `when` condition)."""
+    out = set(rule.when)
+    if rule.kind in ("assign", "ct", "dtc"):
+        src = rule.source
+        out.update(src if isinstance(src, (list, tuple)) else [src])
+    for key in ("time", "field"):
+        if rule.get(key):
+            out.add(rule.get(key))
+    out.update(rule.get("fields") or ())
+    return {str(f) for f in out}
+
+
+def subject_fields(spec: StudySpec) -> set[str]:
+    """The raw fields that identify the subject (study.yaml raw.subject and the fields of raw.usubjid)."""
+    raw = spec.study.get("raw", {})
+    return {str(raw.get("subject", "SUBJID"))} | {n for _, n, _, _ in string.Formatter().parse(
+        str(raw.get("usubjid", ""))) if n and n != "STUDYID"}
+
+
+def block_fields(spec: StudySpec, block: Block) -> set[str]:
+    """Every raw field a block reads, including those USUBJID is built from."""
+    fields = subject_fields(spec) | set(block.where)
+    for rules in [*block.rules.values(), *block.supp.values()]:
+        for r in rules:
+            fields |= rule_fields(r)
+    return fields
 
 
 def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One block: the selected raw rows -> (records with all dataset variables, supplemental values, problems)."""
     spec = state.spec
     target_ds = spec.dataset(mapping.dataset)
-    raw = _subset(state.raw[block.form], condition_mask(state.raw[block.form].data, block.where,
-                                                        state.raw[block.form].numbers))
+    form = state.raw[block.form]
+    raw = _subset(form, condition_mask(form.data, block.where, form.numbers), block_fields(spec, block))
     index = raw.data.index
     out = pd.DataFrame(index=index)
     probs = []
@@ -201,15 +239,16 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     def write(name: str, rules, variable) -> pd.Series:
         codelist = spec.codelists.get(variable.codelist) if variable is not None and variable.codelist else None
         target = Target(mapping.dataset, name, variable, codelist, spec)
-        result = pd.Series(np.nan, index=index,
-                           dtype="float64" if target.numeric else str)
+        result = pd.Series(np.nan, index=index, dtype="float64" if target.numeric else str)
         written = pd.Series(False, index=index)
         for rule in rules:  # over the rules of one variable: first matching `when` writes
             mask = condition_mask(raw.data, rule.when, raw.numbers) & ~written
             if not mask.any():
                 continue
-            w = run_rule(_subset(raw, mask), rule, target)
-            result.loc[mask] = w.values.reindex(index[mask]).to_numpy()
+            everything = bool(mask.all())
+            w = run_rule(raw if everything else _subset(raw, mask), rule, target)
+            values = w.values.reindex(index).astype(result.dtype)
+            result = values if everything else result.mask(mask, values)
             written |= mask
             if w.problems is not None:
                 probs.append(w.problems.assign(variable=name))
@@ -237,7 +276,7 @@ def map_dataset(state: StudyState, mapping: Mapping_):
     for block in mapping.blocks:  # over blocks
         frame, supp, problems = map_block(state, mapping, block)
         raw = state.raw[block.form]
-        provs.append(pd.DataFrame({"source": block.form, "row": frame.index.to_numpy()}))
+        provs.append(pd.DataFrame({"source": block.form, "row": frame.index.to_numpy(dtype="int64")}))
         frames.append(frame.reset_index(drop=True))
         supps.append(supp.reset_index(drop=True))
         if problems is not None:
@@ -248,6 +287,7 @@ def map_dataset(state: StudyState, mapping: Mapping_):
     for v in ds.variables:  # over columns: blocks that do not map a variable leave it missing
         frame[v.name] = frame[v.name].astype("float64" if v.is_numeric else str)
     prov = pd.concat(provs, ignore_index=True)
+    prov["source"] = prov["source"].astype("category")  # a handful of form names over millions of records
     prov["row"] = prov["row"].astype("Int64")
     supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
     return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
@@ -361,29 +401,15 @@ def _unmapped_rows(state: StudyState, export) -> pd.DataFrame | None:
 def _note_unused_fields(state: StudyState) -> None:
     """A raw field no block maps, conditions on or ignores (with a reason) is a note: data that goes nowhere."""
     used: dict[str, set[str]] = {}
-    subject_fields = {str(state.spec.study.get("raw", {}).get("subject", "SUBJID"))}
-    subject_fields |= {n for _, n, _, _ in string.Formatter().parse(
-        str(state.spec.study.get("raw", {}).get("usubjid", ""))) if n}
     for m in state.spec.mappings.values():
         for b in m.blocks:
-            u = used.setdefault(b.form, set(subject_fields))
-            u.update(b.where, b.ignore)
-            for rules in [*b.rules.values(), *b.supp.values()]:
-                for r in rules:
-                    u.update(r.when)
-                    for key in (r.kind, "time", "field", "fields"):
-                        v = r.get(key) if key != r.kind else (r.source if r.kind in ("assign", "ct", "dtc") else None)
-                        if v is not None:
-                            u.update(v if isinstance(v, (list, tuple)) else [v])
-    if state.design is not None:
-        sources = [e["start"] for e in state.design.elements] + [a["assign"] for a in state.design.arms
-                                                                   if isinstance(a["assign"], dict)]
-        for src in sources:
-            if "form" in src:
-                u = used.setdefault(src["form"], set(subject_fields))
-                u.update((src.get("where") or {}).keys())
-                if src.get("date"):
-                    u.update(src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]])
+            used.setdefault(b.form, set()).update(block_fields(state.spec, b), b.ignore)
+    for src in _design_sources(state.design):
+        if "form" in src:
+            dates = src.get("date") or ()
+            used.setdefault(src["form"], set()).update(
+                subject_fields(state.spec), (src.get("where") or {}).keys(),
+                dates if isinstance(dates, (list, tuple)) else [dates])
     site = state.spec.study.get("raw", {}).get("site")
     for form in state.spec.forms.values():
         for f in form.fields:
@@ -489,10 +515,10 @@ def finalize(state: StudyState, name: str) -> None:
     for v in ds.variables:  # over columns
         col = frame[v.name]
         if v.is_numeric:
-            frame[v.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        else:
-            text = col.astype(str).str.strip()
-            frame[v.name] = text.mask(text == "").astype(str)
+            if col.dtype != "float64":
+                frame[v.name] = pd.to_numeric(col, errors="coerce").astype("float64")
+        elif col.dtype != "str":
+            frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
     order = frame[keys].copy() if keys else pd.DataFrame(index=frame.index)
@@ -519,15 +545,29 @@ def check_keys(state: StudyState, datasets: dict[str, pd.DataFrame]) -> None:
                 "expected": "unique keys", "message": f"{name} keys {', '.join(keys)} are not unique"}))
 
 
-def _accounting(export, provenance: dict[str, pd.DataFrame], rejects: pd.DataFrame) -> pd.DataFrame:
+def _design_sources(design: TrialDesign | None) -> list[Mapping]:
+    """The sources the trial-design rules read (element starts, arm assignment)."""
+    if design is None:
+        return []
+    return [e["start"] for e in design.elements] + [a["assign"] for a in design.arms
+                                                     if isinstance(a["assign"], Mapping)]
+
+
+def _design_forms(design: TrialDesign | None) -> set[str]:
+    """Raw forms the trial-design rules read after mapping: their accepted rows are kept until then."""
+    return {str(s["form"]) for s in _design_sources(design) if "form" in s}
+
+
+def _accounting(sizes: dict[str, tuple[int, str]], provenance: dict[str, pd.DataFrame],
+                rejects: pd.DataFrame) -> pd.DataFrame:
     raw_rows = _raw_rows(provenance)
     mapped = raw_rows.drop_duplicates(["source", "row"]).groupby("source").size()
     where = raw_rows.drop_duplicates(["source", "dataset"]).sort_values("dataset").groupby("source")["dataset"]
     where = where.agg(" ".join)  # over forms
     rej = rejects.groupby("form").size() if len(rejects) else pd.Series(dtype=int)
     rows = []
-    for name, raw in export.forms.items():  # over forms
-        n_in, n_map, n_rej = len(raw), int(mapped.get(name, 0)), int(rej.get(name, 0))
-        rows.append({"form": name, "file": raw.file, "rows_in": n_in, "rows_mapped": n_map, "rows_rejected": n_rej,
+    for name, (n_in, file) in sizes.items():  # over forms
+        n_map, n_rej = int(mapped.get(name, 0)), int(rej.get(name, 0))
+        rows.append({"form": name, "file": file, "rows_in": n_in, "rows_mapped": n_map, "rows_rejected": n_rej,
                      "rows_lost": n_in - n_map - n_rej, "datasets": where.get(name, "")})
     return pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)

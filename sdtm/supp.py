@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cdiscflow.sdtm.context import StudyState
+from cdiscflow.sdtm.text import lookup
 
 
 def build_supp(state: StudyState, parent: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -36,10 +37,10 @@ def build_supp(state: StudyState, parent: str) -> tuple[pd.DataFrame, pd.DataFra
         "IDVAR": seq_var if seq_var in frame else None,
         "IDVARVAL": (frame[seq_var].to_numpy()[idx] if seq_var in frame else None),
         "QNAM": long["QNAM"].to_numpy(),
-        "QLABEL": long["QNAM"].map({k: v.label for k, v in meta.items()}).to_numpy(),
+        "QLABEL": lookup(long["QNAM"], pd.Series({k: v.label for k, v in meta.items()}, dtype=str)).to_numpy(),
         "QVAL": long["QVAL"].astype(str).to_numpy(),
-        "QORIG": long["QNAM"].map({k: v.origin for k, v in meta.items()}).to_numpy(),
-        "QEVAL": long["QNAM"].map(qeval).to_numpy(),
+        "QORIG": lookup(long["QNAM"], pd.Series({k: v.origin for k, v in meta.items()}, dtype=str)).to_numpy(),
+        "QEVAL": lookup(long["QNAM"], pd.Series(qeval, dtype=str)).to_numpy(),
     })
     if seq_var in frame:
         out["IDVARVAL"] = pd.Series(out["IDVARVAL"]).astype("Int64").astype(str)

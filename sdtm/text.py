@@ -5,6 +5,7 @@ Text columns are pandas `str` (Arrow-backed in pandas 3); missing stays missing.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,3 +45,19 @@ def isin(values: pd.Series, lookup) -> pd.Series:
         return pd.Series(False, index=values.index)
     found = pc.is_in(arrow(values), value_set=pa.array(lookup, type=pa.large_string()))
     return pd.Series(pc.fill_null(found, False), index=values.index, dtype=bool)
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """keys.map(table) for text keys (table indexed by unique text keys), in C++; NaN where a key is not found."""
+    if len(table) == 0:
+        return pd.Series(np.nan, index=keys.index, dtype=table.dtype if table.dtype != object else str)
+    pos = pc.index_in(arrow(keys), value_set=arrow(pd.Series(table.index)))
+    pos = pos.to_numpy(zero_copy_only=False)
+    found = ~pd.isna(pos)
+    values = table.to_numpy()
+    out = np.full(len(keys), np.nan, dtype=object if values.dtype == object else values.dtype)
+    if values.dtype.kind in "fiu" and out.dtype.kind in "iu":
+        out = out.astype("float64")
+    out[found] = values[pos[found].astype(np.int64)]
+    result = pd.Series(out, index=keys.index)
+    return result.astype(str) if table.dtype == "str" or values.dtype == object else result

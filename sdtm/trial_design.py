@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import SpecError
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import date_part
-from cdiscflow.sdtm.text import isin
+from cdiscflow.sdtm.text import isin, lookup
 from cdiscflow.specs.model import StudySpec
 
 FILE = "trial_design.yaml"
@@ -308,7 +308,7 @@ def build_se(state: StudyState) -> pd.DataFrame:
         after = [starts[a] for a in src.get("after") or () if a in starts]
         if after:
             floor = pd.concat(after, axis=1).max(axis=1)
-            lim = frame["USUBJID"].map(floor)
+            lim = lookup(frame["USUBJID"], floor)
             frame = frame[lim.isna() | (frame["date"].str.slice(0, 10) >= lim.str.slice(0, 10))]
         frame = frame.sort_values(["USUBJID", "date"], kind="stable").groupby("USUBJID")["date"]
         starts[e["ETCD"]] = (frame.first() if src.get("pick", "first") == "first" else frame.last()).astype(str)
@@ -321,7 +321,7 @@ def build_se(state: StudyState) -> pd.DataFrame:
     end = pd.Series(dtype=str)
     if design.subject_end:
         end = source_dates(state, design.subject_end, pick="last")
-    last_end = long["USUBJID"].map(end)
+    last_end = lookup(long["USUBJID"], end)
     last_end = last_end.where(last_end.str.slice(0, 10) >= long["SESTDTC"].str.slice(0, 10))
     long["SEENDTC"] = nxt.fillna(last_end).astype(str)
     elements = {e["ETCD"]: e for e in design.elements}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscflow.sdtm.dates import age_in_years, combine_date_time, parse_date, parse_time, study_day
+from cdiscflow.sdtm.dates import age_in_years, combine_date_time, date_part, parse_date, parse_time, study_day
 
 
 def _iso(values, fmt):
@@ -68,3 +68,8 @@ def test_age_in_completed_years():
     ages = age_in_years(pd.Series(["1948-03-15", "1948-07-02", "1948"]), pd.Series(["2016-07-01"] * 3))
     assert ages.tolist()[:2] == [68.0, 67.0]
     assert pd.isna(ages.iloc[2])
+
+
+def test_date_part_takes_complete_real_dates_only():
+    got = date_part(pd.Series(["2017-01-01T10:00", "2017-01", "2017-02-30", None, "2017-1-5", "2016-02-29"]))
+    assert [None if pd.isna(x) else str(x.date()) for x in got] == ["2017-01-01", None, None, None, None, "2016-02-29"]

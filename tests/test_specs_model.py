@@ -133,5 +133,5 @@ def test_embedded_mappings_load_with_rule_lists_and_supp():
     freq = ex.blocks[0].rules["EXDOSFRQ"]
     assert [r.source for r in freq] == ["EVERY WEEK", "EVERY 2 WEEKS", "EVERY 4 WEEKS"]
     assert dict(freq[0].when) == {"CYCLE": {"le": 2}}
-    assert set(ex.blocks[1].supp) == {"PART", "EXCYCLE", "DOSELVL", "EXACN"}
+    assert set(ex.blocks[1].supp) == {"EXCYCLE", "DOSELVL", "EXACN"}
     assert spec.mappings["SE"].options["build"] == "subject_elements"
