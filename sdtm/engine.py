@@ -32,7 +32,7 @@ from cdiscflow.sdtm.algorithms import Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
-from cdiscflow.sdtm.text import isin
+from cdiscflow.sdtm.text import isin, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
@@ -374,26 +374,32 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
     return pd.concat(errors, ignore_index=True) if errors else None
 
 
-def _raw_rows(provenance) -> pd.DataFrame:
-    """Distinct (source, row) raw rows behind the records of all datasets, with the datasets they went to."""
-    parts = [p.dropna(subset=["row"]).assign(dataset=name) for name, p in provenance.items()]
-    if not parts:
-        return pd.DataFrame({"source": pd.Series(dtype=str), "row": pd.Series(dtype=int), "dataset": pd.Series(dtype=str)})
-    rows = pd.concat(parts, ignore_index=True)
-    rows["row"] = rows["row"].astype(int)
-    return rows
+def _mapped_rows(provenance: Mapping[str, pd.DataFrame], sizes: Mapping[str, int]) -> dict[str, pd.DataFrame]:
+    """Per raw form, one boolean column per dataset: which data rows (1..n) have records there."""
+    out = {form: pd.DataFrame(index=pd.RangeIndex(1, n + 1)) for form, n in sizes.items()}
+    for name, prov in provenance.items():  # over datasets
+        rows = prov["row"].to_numpy(dtype="float64", na_value=np.nan)
+        src = prov["source"].astype(str).to_numpy()
+        for form in pd.unique(src[~np.isnan(rows)]):  # over the forms feeding the dataset
+            if form not in out:
+                continue
+            hit = np.zeros(sizes[form], dtype=bool)
+            hit[rows[(src == form) & ~np.isnan(rows)].astype(np.int64) - 1] = True
+            out[form][name] = hit
+    return out
 
 
 def _unmapped_rows(state: StudyState, export) -> pd.DataFrame | None:
-    seen = _raw_rows(state.provenance).drop_duplicates(["source", "row"])
+    sizes = {name: len(raw) for name, raw in export.forms.items()}
     errors = []
-    for name, raw in export.forms.items():
-        idx = raw.data.index
-        lost = ~idx.isin(seen.loc[seen["source"] == name, "row"].to_numpy())
+    for name, mapped in _mapped_rows(state.provenance, sizes).items():
+        raw = export.forms[name]
+        lost = ~mapped.any(axis=1).to_numpy()
         if lost.any():
             p = pd.DataFrame({"rule_id": "MAP-UNMAPPED", "variable": "",
                               "message": "no mapping block selects this row (check the blocks' where conditions)",
-                              "value": "", "expected": "a block of sdtm/*.yaml for this row"}, index=idx[lost])
+                              "value": "", "expected": "a block of sdtm/*.yaml for this row"},
+                             index=raw.data.index[lost])
             errors.append(_report(state, "", raw, p))
     return pd.concat(errors, ignore_index=True) if errors else None
 
@@ -521,12 +527,12 @@ def finalize(state: StudyState, name: str) -> None:
             frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
-    order = frame[keys].copy() if keys else pd.DataFrame(index=frame.index)
-    order["_src"], order["_row"] = prov["source"].to_numpy(), prov["row"].to_numpy()
-    idx = order.sort_values(list(order.columns), kind="stable", na_position="first").index
-    state.datasets[name] = frame.loc[idx].reset_index(drop=True)
-    state.provenance[name] = prov.loc[idx].reset_index(drop=True)
-    state.supp[name] = state.supp[name].loc[idx].reset_index(drop=True) if name in state.supp else \
+    order = frame[keys].assign(_src=prov["source"].astype(str).to_numpy(), _row=prov["row"].to_numpy())
+    pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
+    state.datasets[name] = frame.take(pos).reset_index(drop=True)
+    state.provenance[name] = prov.take(pos).reset_index(drop=True)
+    supp = state.supp.get(name)
+    state.supp[name] = supp.take(pos).reset_index(drop=True) if supp is not None else \
         pd.DataFrame(index=state.datasets[name].index)
 
 
@@ -535,7 +541,8 @@ def check_keys(state: StudyState, datasets: dict[str, pd.DataFrame]) -> None:
         keys = list(state.spec.dataset(name).keys)
         if not keys or frame.empty:
             continue
-        dup = frame.duplicated(keys, keep=False)
+        same = same_as_previous(frame, keys)  # sorted by the keys: duplicates are neighbours
+        dup = pd.Series(same | np.append(same[1:], False), index=frame.index)
         if dup.any():
             rows = np.flatnonzero(dup.to_numpy()) + 1
             state.findings.extend(pd.DataFrame({
@@ -560,14 +567,11 @@ def _design_forms(design: TrialDesign | None) -> set[str]:
 
 def _accounting(sizes: dict[str, tuple[int, str]], provenance: dict[str, pd.DataFrame],
                 rejects: pd.DataFrame) -> pd.DataFrame:
-    raw_rows = _raw_rows(provenance)
-    mapped = raw_rows.drop_duplicates(["source", "row"]).groupby("source").size()
-    where = raw_rows.drop_duplicates(["source", "dataset"]).sort_values("dataset").groupby("source")["dataset"]
-    where = where.agg(" ".join)  # over forms
+    mapped = _mapped_rows(provenance, {name: n for name, (n, _) in sizes.items()})
     rej = rejects.groupby("form").size() if len(rejects) else pd.Series(dtype=int)
     rows = []
     for name, (n_in, file) in sizes.items():  # over forms
-        n_map, n_rej = int(mapped.get(name, 0)), int(rej.get(name, 0))
+        n_map, n_rej = int(mapped[name].any(axis=1).sum()), int(rej.get(name, 0))
         rows.append({"form": name, "file": file, "rows_in": n_in, "rows_mapped": n_map, "rows_rejected": n_rej,
-                     "rows_lost": n_in - n_map - n_rej, "datasets": where.get(name, "")})
+                     "rows_lost": n_in - n_map - n_rej, "datasets": " ".join(sorted(mapped[name].columns))})
     return pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)

@@ -7,6 +7,7 @@ evaluation.  IDVAR is the parent's --SEQ (none for DM), IDVARVAL its value.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cdiscflow.sdtm.context import StudyState
@@ -25,24 +26,28 @@ def build_supp(state: StudyState, parent: str) -> tuple[pd.DataFrame, pd.DataFra
             for r in rules:
                 if r.get("qeval") and qnam not in qeval:
                     qeval[qnam] = str(r.get("qeval"))
-    long = supp.assign(_i=range(len(supp))).melt(id_vars="_i", var_name="QNAM", value_name="QVAL")
-    long = long.dropna(subset=["QVAL"])
-    long = long[long["QVAL"].astype(str).str.strip() != ""]
+    parts = []
+    for qnam in supp.columns:  # over QNAMs: the records that have a value
+        values = supp[qnam]
+        has = values.notna().to_numpy()
+        parts.append(pd.DataFrame({"_i": np.flatnonzero(has), "QNAM": qnam,
+                                   "QVAL": values[has].astype(str).reset_index(drop=True)}))
+    long = pd.concat(parts, ignore_index=True).sort_values(["_i", "QNAM"], kind="stable")
     idx = long["_i"].to_numpy()
     seq_var = f"{parent}SEQ"
+    qnam = long["QNAM"].astype(str).reset_index(drop=True)
     out = pd.DataFrame({
         "STUDYID": spec.studyid,
         "RDOMAIN": parent,
-        "USUBJID": frame["USUBJID"].to_numpy()[idx],
+        "USUBJID": frame["USUBJID"].take(idx).reset_index(drop=True),
         "IDVAR": seq_var if seq_var in frame else None,
-        "IDVARVAL": (frame[seq_var].to_numpy()[idx] if seq_var in frame else None),
-        "QNAM": long["QNAM"].to_numpy(),
-        "QLABEL": lookup(long["QNAM"], pd.Series({k: v.label for k, v in meta.items()}, dtype=str)).to_numpy(),
-        "QVAL": long["QVAL"].astype(str).to_numpy(),
-        "QORIG": lookup(long["QNAM"], pd.Series({k: v.origin for k, v in meta.items()}, dtype=str)).to_numpy(),
-        "QEVAL": lookup(long["QNAM"], pd.Series(qeval, dtype=str)).to_numpy(),
+        "IDVARVAL": (frame[seq_var].take(idx).astype("Int64").astype(str).reset_index(drop=True)
+                     if seq_var in frame else None),
+        "QNAM": qnam,
+        "QLABEL": lookup(qnam, pd.Series({k: v.label for k, v in meta.items()}, dtype=str)),
+        "QVAL": long["QVAL"].astype(str).reset_index(drop=True),
+        "QORIG": lookup(qnam, pd.Series({k: v.origin for k, v in meta.items()}, dtype=str)),
+        "QEVAL": lookup(qnam, pd.Series(qeval, dtype=str)),
     })
-    if seq_var in frame:
-        out["IDVARVAL"] = pd.Series(out["IDVARVAL"]).astype("Int64").astype(str)
     provenance = prov.iloc[idx].reset_index(drop=True)
     return out, provenance

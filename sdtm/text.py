@@ -61,3 +61,26 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     out[found] = values[pos[found].astype(np.int64)]
     result = pd.Series(out, index=keys.index)
     return result.astype(str) if table.dtype == "str" or values.dtype == object else result
+
+
+def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row positions that sort `frame` by `columns` (ascending, missing first, stable), computed by Arrow."""
+    if not columns:
+        return np.arange(len(frame))
+    table = pa.table({c: arrow(frame[c]) if frame[c].dtype == "str" else pa.array(frame[c], from_pandas=True)
+                      for c in columns})
+    return pc.sort_indices(table, sort_keys=[(c, "ascending", "at_start") for c in columns]).to_numpy()
+
+
+def same_as_previous(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """True where a row has the same values (missing equal to missing) in `columns` as the row before it."""
+    same = np.zeros(len(frame), dtype=bool)
+    if len(frame) < 2 or not columns:
+        return same
+    same[1:] = True
+    for c in columns:  # over key columns
+        col = frame[c]
+        now, before = col.iloc[1:].reset_index(drop=True), col.iloc[:-1].reset_index(drop=True)
+        equal = ((now == before).fillna(False) | (now.isna() & before.isna())).to_numpy(dtype=bool)
+        same[1:] &= equal
+    return same
