@@ -57,6 +57,9 @@ def check_spec(study: str | None) -> None:
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
+    from cdiscflow.sdtm.engine import check_sdtm_spec
+
+    check_sdtm_spec(spec)  # trial design and derivations of the SDTM mapping
     n_vars = sum(len(d.variables) for d in spec.datasets.values())
     click.echo(
         f"{spec.studyid}: {len(spec.datasets)} datasets, {n_vars} variables, {len(spec.codelists)} codelists, "

@@ -28,7 +28,7 @@ import pandas as pd
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.sdtm import derivations as D
-from cdiscflow.sdtm.algorithms import Target, condition_mask, run_rule
+from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
@@ -71,8 +71,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    design = load_trial_design(spec)
-    check_mappings(spec, design)
+    design = check_sdtm_spec(spec)
     raw_dir = Path(raw_dir) if raw_dir is not None else spec.raw_dir
     if raw_dir is None:
         raise InputError("no raw export folder given and the study names none (study.yaml raw.dir)")
@@ -146,7 +145,22 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
 # spec checks the loader cannot do (they need the engine's registries)
 
 
-def check_mappings(spec: StudySpec, design: TrialDesign | None) -> None:
+def check_sdtm_spec(spec: StudySpec) -> TrialDesign | None:
+    """The SDTM parts of a spec the loader cannot check alone: trial design, derivation names and arguments.
+    Raises SpecError listing every problem; returns the trial design."""
+    problems: list[str] = []
+    design = None
+    try:
+        design = load_trial_design(spec)
+    except SpecError as exc:
+        problems += exc.problems
+    problems += mapping_problems(spec, has_design=spec.section("trial_design") is not None)
+    if problems:
+        raise SpecError(problems, path=str(spec.path))
+    return design
+
+
+def mapping_problems(spec: StudySpec, *, has_design: bool) -> list[str]:
     problems = []
     for m in spec.mappings.values():
         for var, rule in m.derive.items():
@@ -156,21 +170,18 @@ def check_mappings(spec: StudySpec, design: TrialDesign | None) -> None:
         for i, b in enumerate(m.blocks, start=1):
             for var, rules in [*b.rules.items(), *b.supp.items()]:
                 for r in rules:
-                    if r.kind == "derive":
-                        from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS
-                        if r.source not in RECORD_DERIVATIONS:
-                            problems.append(f"{m.path} block {i} {m.dataset}.{var}: unknown record derivation "
-                                            f"{r.source!r} (known: {', '.join(sorted(RECORD_DERIVATIONS))})")
+                    if r.kind == "derive" and r.source not in RECORD_DERIVATIONS:
+                        problems.append(f"{m.path} block {i} {m.dataset}.{var}: unknown record derivation "
+                                        f"{r.source!r} (known: {', '.join(sorted(RECORD_DERIVATIONS))})")
         build = m.options.get("build")
         if build is not None and build not in BUILDERS:
             problems.append(f"{m.path}: options.build {build!r} is not one of {', '.join(BUILDERS)}")
-        if build == "subject_elements" and design is None:
+        if build == "subject_elements" and not has_design:
             problems.append(f"{m.path}: SE is built from trial_design.yaml, which is missing")
         needs_design = {"visitnum", "epoch", "planned_arm", "actual_arm", "arm_name"}
-        if design is None and any(r.source in needs_design for r in m.derive.values()):
+        if not has_design and any(r.source in needs_design for r in m.derive.values()):
             problems.append(f"{m.path}: derivations need trial_design.yaml, which is missing")
-    if problems:
-        raise SpecError(problems, path=str(spec.path))
+    return problems
 
 
 def _mapped_in_order(spec: StudySpec) -> list[str]:

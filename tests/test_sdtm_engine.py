@@ -243,3 +243,32 @@ def test_unscheduled_visits_are_numbered_after_the_last_planned_visit(embedded):
                          left_on=["USUBJID", "RSDTC", "VISIT"], right_on=["USUBJID", "LBDTC", "VISIT"],
                          suffixes=("", "_lb"))
     assert len(both) > 0 and (both["VISITNUM"] == both["VISITNUM_lb"]).all()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# spec problems only the SDTM layer can see (derivation registry, trial design)
+
+
+def test_trial_design_and_derivation_problems_are_listed_together(study_copy):
+    from cdiscflow.core.errors import SpecError
+    from cdiscflow.sdtm.engine import check_sdtm_spec
+
+    td = study_copy / "trial_design.yaml"
+    text = td.read_text()
+    text = text.replace("elements: [SCRN, DARA, DATRA15, FU]", "elements: [SCRN, DARA, DATRA99, FU]")
+    text = text.replace("start: {form: atra, where: {DOSELVL: 30}, date: STDAT, pick: first}",
+                        "start: {form: atra, where: {DOSE_LEVEL: 30}, date: STDAT, pick: first}")
+    text = text.replace("EPOCH: FOLLOW-UP", "EPOCH: AFTERCARE")
+    td.write_text(text)
+    ae = study_copy / "sdtm" / "ae.yaml"
+    ae.write_text(ae.read_text().replace("{derive: study_day, date: AESTDTC}", "{derive: study_days, date: AESTDTC}")
+                  .replace("{derive: epoch, date: AESTDTC}", "{derive: epoch}"))
+    spec = load_study(study_copy)
+    with pytest.raises(SpecError) as exc:
+        check_sdtm_spec(spec)
+    msg = str(exc.value)
+    assert "trial_design.yaml arm A_B15: element DATRA99 is not in elements" in msg
+    assert "trial_design.yaml element DATRA30 start: DOSE_LEVEL is not a variable/field of atra" in msg
+    assert "trial_design.yaml element FU: EPOCH 'AFTERCARE' is not a term of codelist EPOCH" in msg
+    assert "sdtm/ae.yaml derive AE.AESTDY: unknown derivation 'study_days'" in msg
+    assert "sdtm/ae.yaml derive AE.EPOCH: derivation epoch needs date" in msg
