@@ -32,7 +32,7 @@ from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
-from cdiscflow.sdtm.text import isin, same_as_previous, sort_order
+from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
@@ -378,9 +378,9 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
                 both = (s.str.len() >= width) & (e.str.len() >= width)
                 before |= (both & (e.str.slice(0, width) < s.str.slice(0, width))).fillna(False).astype(bool)
             if before.any():
-                p = pd.DataFrame({"rule_id": "MAP-DATE-ORDER", "message": f"{en} is before {st} " + s[before].astype(str),
-                                  "value": e[before].astype(str), "expected": f"on or after {st}"},
-                                 index=before[before].index)
+                p = pd.DataFrame({"rule_id": "MAP-DATE-ORDER", "value": e[before].astype(str),
+                                  "message": f"{en} is before {st} " + s[before].astype(str),
+                                  "expected": f"on or after {st}"}, index=before[before].index)
                 errors.append(_frame_problems(state, name, p, en))
     return pd.concat(errors, ignore_index=True) if errors else None
 
@@ -559,7 +559,7 @@ def check_keys(state: StudyState, datasets: dict[str, pd.DataFrame]) -> None:
             state.findings.extend(pd.DataFrame({
                 "severity": "error", "rule_id": "MAP-KEY-DUP", "dataset": name, "variable": ",".join(keys),
                 "subject": frame.loc[dup, "USUBJID"].astype(str).to_numpy() if "USUBJID" in frame else "",
-                "row": rows, "value": frame.loc[dup, keys].astype(str).agg("|".join, axis=1).to_numpy(),
+                "row": rows, "value": join_columns(frame.loc[dup, keys], "|").to_numpy(),
                 "expected": "unique keys", "message": f"{name} keys {', '.join(keys)} are not unique"}))
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
-from cdiscflow.sdtm.text import isin
+from cdiscflow.sdtm.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
 
 READERS = (".csv", ".parquet", ".xpt")
@@ -252,9 +252,9 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings) -> RawForm:
         dup = complete & data.duplicated(keys, keep=False)
         if dup.any():
             rows = pd.Series(data.index, index=data.index)[dup]
-            group = data.loc[dup, keys].astype(str).agg("|".join, axis=1)
+            group = join_columns(data.loc[dup, keys], "|")
             others = rows.groupby(group).transform(lambda r: ", ".join(map(str, r)))  # over duplicate groups
-            key_text = data.loc[dup, keys].astype(str).apply(lambda c: c.name + "=" + c).agg(", ".join, axis=1)
+            key_text = join_columns(data.loc[dup, keys], ", ", names=True)
             msg = "duplicate key " + key_text + " (rows " + others + ")"
             _bad_rows(findings, raw, dup, "RAW-DUPKEY", ", ".join(keys), "unique key " + ", ".join(keys),
                       msg.reindex(data.index), subject, values=key_text.reindex(data.index))

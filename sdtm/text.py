@@ -84,3 +84,13 @@ def same_as_previous(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         equal = ((now == before).fillna(False) | (now.isna() & before.isna())).to_numpy(dtype=bool)
         same[1:] &= equal
     return same
+
+
+def join_columns(frame: pd.DataFrame, sep: str, *, names: bool = False) -> pd.Series:
+    """The text of several columns joined per row ("A=1, B=2" with names), built column by column."""
+    out = None
+    for c in frame.columns:  # over columns
+        part = frame[c].astype(str).fillna("")
+        part = (c + "=" + part) if names else part
+        out = part if out is None else out + sep + part
+    return out if out is not None else pd.Series("", index=frame.index, dtype=str)

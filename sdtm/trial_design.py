@@ -307,7 +307,11 @@ def build_se(state: StudyState) -> pd.DataFrame:
         frame = frame[frame["date"].str.len() >= 10]
         after = [starts[a] for a in src.get("after") or () if a in starts]
         if after:
-            floor = pd.concat(after, axis=1).max(axis=1)
+            floor = after[0]
+            for other in after[1:]:  # over earlier elements: the latest of their starts
+                floor = floor.reindex(floor.index.union(other.index))
+                other = other.reindex(floor.index)
+                floor = floor.where(floor.notna() & ((floor >= other) | other.isna()), other)
             lim = lookup(frame["USUBJID"], floor)
             frame = frame[lim.isna() | (frame["date"].str.slice(0, 10) >= lim.str.slice(0, 10))]
         frame = frame.sort_values(["USUBJID", "date"], kind="stable").groupby("USUBJID")["date"]

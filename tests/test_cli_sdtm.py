@@ -25,8 +25,8 @@ def test_writes_xpt_v5_and_bookkeeping_deterministically(raw_small, tmp_path):
     assert r.exit_code == 0, r.output
     assert "26 datasets" in r.output
     names = {p.name for p in out1.iterdir()}
-    assert {"dm.xpt", "dm.json", "define.xml", "ae.xpt", "suppae.xpt", "ts.xpt", "se.xpt", "_rejects.csv", "_accounting.csv",
-            "_findings.csv", "_findings.json"} <= names
+    assert {"dm.xpt", "dm.json", "define.xml", "ae.xpt", "suppae.xpt", "ts.xpt", "se.xpt", "_rejects.csv",
+            "_accounting.csv", "_findings.csv", "_findings.json"} <= names
     assert not any(n.endswith(".part") for n in names)
     assert _run("--raw", raw_small, "--out", out2).exit_code == 0
     assert _digest(out1) == _digest(out2)  # same input, same bytes
@@ -34,7 +34,8 @@ def test_writes_xpt_v5_and_bookkeeping_deterministically(raw_small, tmp_path):
     assert meta.table_name == "DM" and meta.file_label == "Demographics"
     assert meta.column_names_to_labels["RFSTDTC"] == "Subject Reference Start Date/Time"
     assert dm["USUBJID"].tolist() == ["DARA-ATRA-01-001", "DARA-ATRA-01-002", "DARA-ATRA-02-003"]
-    assert (out1 / "dm.xpt").read_bytes().startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!")  # v5, not LIBV8
+    # SAS transport version 5 (a v8 file starts with LIBV8)
+    assert (out1 / "dm.xpt").read_bytes().startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!")
     acc = pd.read_csv(out1 / "_accounting.csv")
     assert acc["rows_lost"].sum() == 0 and len(acc) == 15
 

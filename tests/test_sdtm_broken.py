@@ -26,7 +26,7 @@ def append(path, line: str) -> None:
 def broken(raw_small):
     raw = raw_small
     # unknown CT value: the enrolment row (row 3, subject 02-003) is rejected, and with it the subject's other rows
-    edit(raw / "enrol.csv", "02,02-003,03-MAR-2017,06-MAR-2017,UN-UNK-1945,Man", "02,02-003,03-MAR-2017,06-MAR-2017,UN-UNK-1945,Femme")
+    edit(raw / "enrol.csv", "UN-UNK-1945,Man,", "UN-UNK-1945,Femme,")
     # impossible date (ae row 1)
     edit(raw / "ae.csv", "05-JUL-2016,05-JUL-2016,No,2", "31-JUN-2016,05-JUL-2016,No,2")
     # AE end before start (ae row 2)
@@ -38,7 +38,7 @@ def broken(raw_small):
            "Gastrointestinal signs and symptoms,10018012,Gastrointestinal disorders,10017947,01-MAR-2017,,Yes,2,No"
            ",,,,,,,Not related,,None,,Not recovered")
     # unknown dose unit (dara row 2)
-    edit(raw / "dara.csv", "01,01-001,A,1,8,12-JUL-2016,09:00,13:30,16,mg/kg", "01,01-001,A,1,8,12-JUL-2016,09:00,13:30,16,mg/lb")
+    edit(raw / "dara.csv", "12-JUL-2016,09:00,13:30,16,mg/kg", "12-JUL-2016,09:00,13:30,16,mg/lb")
     # duplicate key (dara rows 4 and 10)
     append(raw / "dara.csv", "01,01-001,A,1,22,27-JUL-2016,09:15,12:30,16,mg/kg,1096")
     return raw
