@@ -318,3 +318,12 @@ def ig_plan(name: str, frame: pd.DataFrame) -> DatasetPlan:
     else:
         basis = f"SDTMIG 3.4 (no domain {name})"
     return plan_dataset(ds, None, source=IG, basis=basis)
+
+
+def visible(value: object) -> str:
+    """A value as text a person can read in a findings table: invisible characters (a trailing non-breaking space,
+    a tab) are shown escaped and quoted, e.g. 'F\\xa0'; ordinary values are left as they are."""
+    text = str(value)
+    if text.isprintable() and text == text.strip():
+        return text
+    return repr(text)

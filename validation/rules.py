@@ -22,7 +22,7 @@ from cdiscflow.core.findings import COLUMNS, SEVERITIES
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation import iso8601
 from cdiscflow.validation.define import Define
-from cdiscflow.validation.metadata import response_criteria
+from cdiscflow.validation.metadata import response_criteria, visible
 
 SOURCE = "conformance rules"
 
@@ -792,7 +792,7 @@ def values_in_define_codelist(ctx: RuleContext, targets: list[str]):
                 bad = s.notna() & ~pd.to_numeric(s, errors="coerce").isin(allowed)
             else:
                 bad = s.notna() & ~s.isin(cl.values)
-            shown = sorted(cl.values)
+            shown = sorted(visible(v) for v in cl.values)
             yield ctx.hits(name, bad, var, value=s,
                            expected=" | ".join(shown) if len(shown) <= 12 else f"one of {len(shown)} values of {oid}",
                            message=f"{name}: {var} is not a value of define.xml codelist {oid} ({cl.name})")

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from cdiscflow.core.findings import COLUMNS
 from cdiscflow.specs.model import Codelist, Dataset
 from cdiscflow.validation import iso8601
-from cdiscflow.validation.metadata import IG, STUDY, DatasetPlan, VariableCheck, plan_dataset
+from cdiscflow.validation.metadata import IG, STUDY, DatasetPlan, VariableCheck, plan_dataset, visible
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ def _explain(rule: str, var: str, plan: DatasetPlan, dataset: str) -> tuple[str,
     if rule in ("SCH-CT-001", "SCH-CT-002"):
         cl = v.codelist
         ref = f"codelist {cl.code or cl.id} ({cl.name})" if cl else "its codelist"
-        values = cl.values if cl else ()
+        values = [visible(x) for x in cl.values] if cl else []
         expected = " | ".join(values) if len(values) <= 12 else f"one of {len(values)} terms of {cl.code or cl.id}"
         if rule == "SCH-CT-001":
             return expected, f"{where}: value is not a term of {ref}, which is not extensible"
