@@ -13,10 +13,11 @@ distinct dates costs 50,000 regex matches, not 3 million.
 from __future__ import annotations
 
 import re
-from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from cdiscflow.validation.columns import per_unique
 
 PARTS = ("year", "month", "day", "hour", "minute", "second")
 
@@ -44,25 +45,6 @@ KINDS = {
     DURATION: (False, True, False),
     DURATION_OR_INTERVAL: (False, True, True),
 }
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# per-distinct-value evaluation
-
-
-def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) -> np.ndarray:
-    """Apply `fn` to the distinct non-missing values (an object array) and broadcast the answer to every row.
-
-    `fn` returns one result per distinct value (1-D) or one row per distinct value (2-D); missing rows get `fill`.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    result = np.asarray(fn(np.asarray(uniques, dtype=object)))
-    shape = (len(values),) + result.shape[1:]
-    out = np.full(shape, fill, dtype=result.dtype if result.size else np.asarray(fill).dtype)
-    present = codes >= 0
-    if result.size:
-        out[present] = result[codes[present]]
-    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -180,7 +162,11 @@ def compare(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def date_part(values: pd.Series) -> pd.Series:
     """The text before 'T' (the date part as written), for messages and same-day comparisons."""
-    return values.astype("str").str.split("T", n=1).str[0].where(values.notna())
+    present = values.notna()
+    out = pd.Series(np.nan, index=values.index, dtype=object)
+    if present.any():
+        out[present] = values[present].map(str).str.split("T", n=1).str[0].to_numpy(dtype=object)
+    return out
 
 
 def regex_for(kind: str) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 from cdiscflow.core.findings import COLUMNS, SEVERITIES
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation import iso8601
+from cdiscflow.validation.columns import isin, lookup
 from cdiscflow.validation.define import Define
 from cdiscflow.validation.metadata import response_criteria, visible
 
@@ -61,8 +62,23 @@ class RuleContext:
             df = self[dataset]
             first = df.loc[df["USUBJID"].notna()].drop_duplicates("USUBJID")
             values = first[column] if column in first.columns else pd.Series(np.nan, index=first.index)
-            self._cache[key] = pd.Series(values.to_numpy(), index=pd.Index(first["USUBJID"].to_numpy()),
-                                         name=column)
+            self._cache[key] = pd.Series(values.array, index=pd.Index(first["USUBJID"].to_numpy()), name=column)
+        return self._cache[key]
+
+    def subject_value(self, dataset: str, source: str, column: str) -> pd.Series:
+        """For each record of `dataset`, `column` of its subject's record in `source` (DM, ADSL ...)."""
+        return lookup(self[dataset]["USUBJID"], self.per_subject(source, column))
+
+    def subjects_of(self, dataset: str) -> pd.Index:
+        key = ("subjects", dataset)
+        if key not in self._cache:
+            self._cache[key] = pd.Index(self[dataset]["USUBJID"].dropna().unique())
+        return self._cache[key]
+
+    def cached(self, key, compute: Callable[[], object]):
+        """Compute something once per validation run (e.g. study days shared by two rules)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
         return self._cache[key]
 
     def hits(self, dataset: str, mask, variable: str, *, value=None, expected=None, message=None) -> pd.DataFrame:
@@ -186,6 +202,13 @@ def _text(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), "")
 
 
+def _date_text(s: pd.Series) -> pd.Series:
+    """ADaM dates for messages: 2020-01-31 (datetime64), or the number as given (SAS day numbers)."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dt.strftime("%Y-%m-%d").astype(object)
+    return _text(s).map(str)
+
+
 def _is(s: pd.Series, value: str) -> pd.Series:
     return s.eq(value).fillna(False).astype(bool)
 
@@ -210,10 +233,10 @@ def _days(s: pd.Series) -> pd.Series:
 @rule("CF-SUBJ-001", "error", "USUBJID is not a subject in DM", requires=("DM",),
       scope=datasets_with("SDTM", "USUBJID", exclude=("DM",)), references="CORE-000201 (CG0029)")
 def subjects_in_dm(ctx: RuleContext, targets: list[str]):
-    known = pd.Index(ctx["DM"]["USUBJID"].dropna().unique())
+    known = ctx.subjects_of("DM")
     for name in targets:
         usubjid = ctx[name]["USUBJID"]
-        yield ctx.hits(name, usubjid.notna() & ~usubjid.isin(known), "USUBJID", value=usubjid,
+        yield ctx.hits(name, usubjid.notna() & ~isin(usubjid, known), "USUBJID", value=usubjid,
                        expected="a USUBJID of DM")
 
 
@@ -264,18 +287,25 @@ def _dy_datasets(ctx: RuleContext) -> list[str]:
     return [n for n in ctx.names("SDTM", "USUBJID", exclude=("DM",)) if _dy_pairs(ctx[n])]
 
 
-def _study_days(ctx: RuleContext, name: str):
-    """(dy column, dtc column, dy values, expected day, computable mask, subject in DM mask) per --DY pair."""
-    ref = ctx.per_subject("DM", "RFSTDTC")
-    ref_date = iso8601.to_date(ref) if len(ref) else pd.Series(dtype="datetime64[s]")
-    df = ctx[name]
-    in_dm = df["USUBJID"].isin(ref.index)
-    r = df["USUBJID"].map(ref_date)
-    for dy, dtc in _dy_pairs(df):
-        d = iso8601.to_date(df[dtc])
-        delta = (d - r).dt.days
-        expected = delta + (delta >= 0)
-        yield dy, dtc, pd.to_numeric(df[dy], errors="coerce"), expected, d.notna() & r.notna(), in_dm
+def _study_days(ctx: RuleContext, name: str) -> list[tuple]:
+    """(dy column, dtc column, dy values, expected day, computable mask, subject in DM mask) per --DY pair;
+    computed once per dataset and shared by CF-DY-001 and CF-DY-002."""
+
+    def compute() -> list[tuple]:
+        ref = ctx.per_subject("DM", "RFSTDTC")
+        ref_date = iso8601.to_date(ref) if len(ref) else pd.Series(dtype="datetime64[s]")
+        df = ctx[name]
+        in_dm = pd.Series(isin(df["USUBJID"], ref.index), index=df.index)
+        r = lookup(df["USUBJID"], ref_date)
+        out = []
+        for dy, dtc in _dy_pairs(df):
+            d = iso8601.to_date(df[dtc])
+            delta = (d - r).dt.days
+            expected = delta + (delta >= 0)
+            out.append((dy, dtc, pd.to_numeric(df[dy], errors="coerce"), expected, d.notna() & r.notna(), in_dm))
+        return out
+
+    return ctx.cached(("study days", name), compute)
 
 
 @rule("CF-DY-001", "error", "--DY does not match the date and DM.RFSTDTC (or is 0)", requires=("DM",),
@@ -311,7 +341,7 @@ def epoch_in_ta(ctx: RuleContext, targets: list[str]):
     known = pd.Index(ctx["TA"]["EPOCH"].dropna().unique()) if "EPOCH" in ctx["TA"] else pd.Index([])
     for name in targets:
         epoch = ctx[name]["EPOCH"]
-        yield ctx.hits(name, epoch.notna() & ~epoch.isin(known), "EPOCH", value=epoch,
+        yield ctx.hits(name, epoch.notna() & ~isin(epoch, known), "EPOCH", value=epoch,
                        expected=" | ".join(map(str, known)) or "a TA.EPOCH value")
 
 
@@ -335,7 +365,7 @@ def _arm_hits(ctx: RuleContext, rule_id: str):
     x = dm[code]
     bad = x.notna() & ~x.isin(exempt) & matched.isna().to_numpy()
     value = _text(x) + (" / " + _text(dm[label]) if pair else "")
-    expected = " | ".join((arms["ARMCD"].astype(str) + (" / " + arms["ARM"].astype(str) if pair else "")).tolist())
+    expected = " | ".join((_text(arms["ARMCD"]) + (" / " + _text(arms["ARM"]) if pair else "")).map(str).tolist())
     yield ctx.hits("DM", bad, f"{code}, {label}" if pair else code, value=value, expected=expected,
                    message=f"DM: {code}" + (f"/{label}" if pair else "") + " is not an arm of TA")
 
@@ -359,7 +389,7 @@ def elements_in_te(ctx: RuleContext, targets: list[str]):
     known = pd.Index(ctx["TE"]["ETCD"].dropna().unique()) if "ETCD" in ctx["TE"] else pd.Index([])
     for name in targets:
         etcd = ctx[name]["ETCD"]
-        yield ctx.hits(name, etcd.notna() & ~etcd.isin(known), "ETCD", value=etcd,
+        yield ctx.hits(name, etcd.notna() & ~isin(etcd, known), "ETCD", value=etcd,
                        expected=" | ".join(map(str, known)))
 
 
@@ -440,7 +470,7 @@ def death_dates_agree(ctx: RuleContext, targets: list[str]):
     if "DSSTDTC" not in ds.columns:
         return
     death = _ds_death(ctx)
-    dthdtc = ds["USUBJID"].map(ctx.per_subject("DM", "DTHDTC"))
+    dthdtc = ctx.subject_value("DS", "DM", "DTHDTC")
     ds_day, dm_day = iso8601.to_date(ds["DSSTDTC"]), iso8601.to_date(dthdtc)
     differ = death & ds_day.notna() & dm_day.notna() & ds_day.ne(dm_day)
     yield ctx.hits("DS", differ, "DSSTDTC", value=ds["DSSTDTC"], expected=iso8601.date_part(dthdtc),
@@ -532,7 +562,7 @@ def response_result_valid(ctx: RuleContext, targets: list[str]):
         if entry is None:
             continue
         allowed, origin = entry
-        bad = (codes == i) & result.notna().to_numpy() & ~result.isin(allowed).to_numpy()
+        bad = (codes == i) & result.notna().to_numpy() & ~isin(result, allowed)
         yield ctx.hits("RS", bad, "RSSTRESC", value=result, expected=" | ".join(sorted(allowed)),
                        message=f"RS: RSSTRESC is not a {c or 'any-category'} {t} result ({origin})")
 
@@ -569,8 +599,8 @@ def exposure_within_reference(ctx: RuleContext, targets: list[str]):
     ex = ctx["EX"]
     start = ex["EXSTDTC"]
     end = ex["EXENDTC"].fillna(start) if "EXENDTC" in ex.columns else start
-    first = ex["USUBJID"].map(ctx.per_subject("DM", "RFXSTDTC"))
-    last = ex["USUBJID"].map(ctx.per_subject("DM", "RFXENDTC"))
+    first = ctx.subject_value("EX", "DM", "RFXSTDTC")
+    last = ctx.subject_value("EX", "DM", "RFXENDTC")
     early = iso8601.compare(iso8601.parts(start), iso8601.parts(first)) < 0
     late = iso8601.compare(iso8601.parts(end), iso8601.parts(last)) > 0
     bad = early | late
@@ -619,8 +649,7 @@ def adsl_one_per_subject(ctx: RuleContext, targets: list[str]):
       references="ADaMIG 1.3 section 3.1 (ADSL subjects come from DM)", standard="ADaM")
 def adsl_subjects_in_dm(ctx: RuleContext, targets: list[str]):
     usubjid = ctx["ADSL"]["USUBJID"]
-    known = pd.Index(ctx["DM"]["USUBJID"].dropna().unique())
-    yield ctx.hits("ADSL", usubjid.notna() & ~usubjid.isin(known), "USUBJID", value=usubjid,
+    yield ctx.hits("ADSL", usubjid.notna() & ~isin(usubjid, ctx.subjects_of("DM")), "USUBJID", value=usubjid,
                    expected="a USUBJID of DM")
 
 
@@ -628,10 +657,10 @@ def adsl_subjects_in_dm(ctx: RuleContext, targets: list[str]):
       scope=datasets_with("ADaM", "USUBJID", exclude=("ADSL",)),
       references="ADaMIG 1.3 section 3.1 (every analysis subject is in ADSL)", standard="ADaM")
 def subjects_in_adsl(ctx: RuleContext, targets: list[str]):
-    known = pd.Index(ctx["ADSL"]["USUBJID"].dropna().unique())
+    known = ctx.subjects_of("ADSL")
     for name in targets:
         usubjid = ctx[name]["USUBJID"]
-        yield ctx.hits(name, usubjid.notna() & ~usubjid.isin(known), "USUBJID", value=usubjid,
+        yield ctx.hits(name, usubjid.notna() & ~isin(usubjid, known), "USUBJID", value=usubjid,
                        expected="a USUBJID of ADSL")
 
 
@@ -646,7 +675,9 @@ def tte_date_order(ctx: RuleContext, targets: list[str]):
         if not {"ADT", "STARTDT"} <= set(df.columns):
             continue
         bad = (_days(df["ADT"]) < _days(df["STARTDT"])).to_numpy()
-        yield ctx.hits(name, bad, "ADT", value=df["ADT"].astype(str), expected=">= STARTDT " + df["STARTDT"].astype(str))
+        rows = df.index[bad]
+        yield ctx.hits(name, bad, "ADT", value=_date_text(df.loc[rows, "ADT"]),
+                       expected=">= STARTDT " + _date_text(df.loc[rows, "STARTDT"]))
 
 
 @rule("CF-ADTTE-002", "error", "CNSR is missing or not a whole number >= 0 (0 = event, 1, 2 ... = censoring reasons)",
@@ -731,9 +762,9 @@ def best_response_consistent(ctx: RuleContext, targets: list[str]):
         r = df["AVALC"].map(rank)
         is_ovr = df["PARAMCD"].isin(ovr_codes)
         best = r[is_ovr].groupby(df.loc[is_ovr, "USUBJID"]).min()
-        subject_best = df["USUBJID"].map(best).fillna(worst)
+        subject_best = lookup(df["USUBJID"], best).astype(float).fillna(worst)
         bad = df["PARAMCD"].isin(bor_codes) & r.notna() & r.lt(subject_best)
-        expected = "no better than " + subject_best.map(name_of).fillna("NE").astype(str) + " (best OVR)"
+        expected = "no better than " + subject_best[bad].map(name_of).fillna("NE").astype(str) + " (best OVR)"
         yield ctx.hits(name, bad, "AVALC", value=df["AVALC"], expected=expected,
                        message=f"{name}: " + _text(df["PARAMCD"]) + " is better than every OVR record of the subject")
 
@@ -791,7 +822,7 @@ def values_in_define_codelist(ctx: RuleContext, targets: list[str]):
                 allowed = pd.to_numeric(pd.Series(sorted(cl.values)), errors="coerce").dropna()
                 bad = s.notna() & ~pd.to_numeric(s, errors="coerce").isin(allowed)
             else:
-                bad = s.notna() & ~s.isin(cl.values)
+                bad = s.notna() & ~isin(s, cl.values)
             shown = sorted(visible(v) for v in cl.values)
             yield ctx.hits(name, bad, var, value=s,
                            expected=" | ".join(shown) if len(shown) <= 12 else f"one of {len(shown)} values of {oid}",

@@ -8,7 +8,7 @@ for character dates, whole numbers for integers, and unique keys.  No schema is 
 `validate_frame(frame, schema)` runs it lazily (every failure at once) and returns findings rows with the subject
 (USUBJID of the failing record), the 1-based record number and the offending value.
 
-Checks work on whole columns; text checks evaluate each distinct value once (see iso8601.per_unique).
+Checks work on whole columns; text checks evaluate each distinct value once (see columns.per_unique).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from cdiscflow.core.findings import COLUMNS
 from cdiscflow.specs.model import Codelist, Dataset
 from cdiscflow.validation import iso8601
+from cdiscflow.validation.columns import isin, per_unique
 from cdiscflow.validation.metadata import IG, STUDY, DatasetPlan, VariableCheck, plan_dataset, visible
 
 
@@ -154,7 +155,7 @@ def _bytes_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
     def fn(s: pd.Series) -> pd.Series:
         if not _is_char_column(s):
             return pd.Series(True, index=s.index)
-        nbytes = iso8601.per_unique(s, lambda u: pc.binary_length(pyarrow.array(u.astype(str), pyarrow.string()))
+        nbytes = per_unique(s, lambda u: pc.binary_length(pyarrow.array(u.astype(str), pyarrow.string()))
                                     .to_numpy(zero_copy_only=False), 0)
         return pd.Series(nbytes <= limit, index=s.index)
 
@@ -172,7 +173,7 @@ def _codelist_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
             return s.isin(pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist())
         if not _is_char_column(s):
             return pd.Series(True, index=s.index)
-        return s.isin(values)
+        return pd.Series(isin(s, values) | s.isna().to_numpy(), index=s.index)
 
     return fn
 
@@ -250,7 +251,7 @@ def _findings(fc: pd.DataFrame, frame: pd.DataFrame, plan: DatasetPlan, dataset:
     if sel.any():
         rows = pd.Index(position[sel].dropna().astype(int).unique()).sort_values()
         keys = [k for k in plan.keys if k in frame.columns]
-        key_text = frame.loc[rows, keys].astype(str).agg(" / ".join, axis=1) if len(rows) else pd.Series(dtype=str)
+        key_text = _joined(frame.loc[rows, keys])
         parts.append(_rows(pd.Series("SCH-KEY-001", index=rows), pd.Series(", ".join(keys), index=rows),
                            pd.Series(rows, index=rows, dtype=float), key_text, subjects, plan, dataset, source))
 
@@ -266,6 +267,15 @@ def _findings(fc: pd.DataFrame, frame: pd.DataFrame, plan: DatasetPlan, dataset:
 
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
+
+
+def _joined(frame: pd.DataFrame) -> pd.Series:
+    """Values of several columns as one text per row ("VALTEST / VALTEST-001 / 2020-01-10"), column by column."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for i, col in enumerate(frame.columns):
+        text = frame[col].astype(object).where(frame[col].notna(), "").map(str)
+        out = text if i == 0 else out + " / " + text
+    return out
 
 
 def plan_variable(plan: DatasetPlan, name: str) -> VariableCheck | None:

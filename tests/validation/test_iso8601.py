@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.validation import iso8601 as iso
+from cdiscflow.validation.columns import per_unique
 
 OK, FMT, CAL = iso.OK, iso.BAD_FORMAT, iso.BAD_CALENDAR
 
@@ -66,5 +67,5 @@ def test_per_unique_evaluates_each_distinct_value_once():
         calls.append(len(u))
         return np.array([len(x) for x in u])
 
-    out = iso.per_unique(pd.Series(["ab", "abc", "ab", None, "ab"]), fn, -1)
+    out = per_unique(pd.Series(["ab", "abc", "ab", None, "ab"]), fn, -1)
     assert out.tolist() == [2, 3, 2, -1, 2] and calls == [2]

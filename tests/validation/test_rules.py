@@ -171,3 +171,14 @@ def test_catalogue_lists_every_rule_with_what_it_reads():
     row = table.set_index("rule_id").loc["CF-EPOCH-001"]
     assert row["reads"] == "TA; SDTM datasets with EPOCH"
     assert "CORE-000271" in row["references"]
+
+
+def test_rules_do_not_fail_on_missing_values_or_absent_optional_variables(clean, spec):
+    ids = {"STUDYID", "DOMAIN", "USUBJID"}
+    empty = {name: df.assign(**{c: np.nan for c in df.columns if c not in ids}) for name, df in clean.items()}
+    bare = {name: df[[c for c in df.columns if c in ids]] for name, df in clean.items()}
+    for datasets in (empty, bare):
+        result = run_validation(datasets, spec)
+        failed = [(r.rule.id, r.reason) for r in result.rule_runs if r.status == "failed"]
+        assert failed == []
+        assert not (result.findings.frame()["rule_id"].isin(["CF-ERR-001", "SCH-ERR-001"])).any()
