@@ -64,6 +64,14 @@ def check_spec(study: str | None) -> None:
     )
 
 
+def _list_rules(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        from cdiscflow.validation.api import catalogue_text
+
+        click.echo(catalogue_text())
+        ctx.exit(0)
+
+
 @main.command("validate", epilog=EXIT_CODES)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--study", metavar="DIR|NAME",
@@ -75,6 +83,8 @@ def check_spec(study: str | None) -> None:
               show_default=True, help="Folder for findings.csv, findings.json, rules.csv and datadocs/.")
 @click.option("--data-docs/--no-data-docs", default=True, show_default=True,
               help="Render great-expectations Data Docs (datadocs/index.html).")
+@click.option("--list-rules", is_flag=True, is_eager=True, expose_value=False, callback=_list_rules,
+              help="Print every schema check and conformance rule, then exit.")
 def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, data_docs: bool) -> None:
     """Validate a folder of SDTM/ADaM datasets (SAS XPT; define.xml is checked when present).
 
@@ -85,6 +95,7 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, da
     Examples:
       cdiscflow validate out/sdtm --study dara_atra --out out/validation
       cdiscflow validate third_party/xpt --no-data-docs --fail-on warning
+      cdiscflow validate --list-rules
     """
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.validation.api import report_text, validate_folder

@@ -162,3 +162,18 @@ def report_text(report: FolderReport) -> str:
         "Wrote " + ", ".join(str(p) for p in report.written),
     ]
     return "\n".join(lines)
+
+
+def catalogue_text() -> str:
+    """Every schema check and conformance rule, one line each (`cdiscflow validate --list-rules`)."""
+    from cdiscflow.validation.rules import RULES
+
+    lines = ["Schema checks (every dataset, from the study spec or SDTMIG 3.4 / ADaMIG 1.3 + CDISC CT):"]
+    for c in SCHEMA_CHECKS.values():
+        sev = c.severity + (f" ({c.severity_ig} against the IG)" if c.severity_ig else "")
+        lines.append(f"  {c.id:<16} {sev:<28} {c.title}")
+    lines.append("Conformance rules:")
+    for r in RULES.values():
+        lines.append(f"  {r.id:<16} {r.severity:<28} {r.message}  [reads: {r.reads}]"
+                     + (f"  [{r.references}]" if r.references else ""))
+    return "\n".join(lines)

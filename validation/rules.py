@@ -140,10 +140,10 @@ class Rule:
 
     @property
     def reads(self) -> str:
-        parts = list(self.requires)
-        if self.scope is not None:
-            parts.append(self.scope.text)
-        return "; ".join(parts)
+        """The datasets the rule reads, in words ("DM; SDTM datasets with USUBJID")."""
+        scope = self.scope.text if self.scope is not None else ""
+        parts = [r for r in self.requires if not scope.startswith(f"{r} with")]
+        return "; ".join(parts + ([scope] if scope else []))
 
     def targets(self, ctx: RuleContext) -> tuple[list[str], str]:
         """(datasets to check, reason for skipping or '')."""
@@ -384,7 +384,7 @@ def actual_arm_in_ta(ctx: RuleContext, targets: list[str]):
 
 @rule("CF-TE-001", "error", "ETCD is not an element of TE", requires=("TE",),
       scope=Scope("TA or SE with ETCD", lambda ctx: [n for n in ("TA", "SE") if n in ctx and "ETCD" in ctx[n]]),
-      references="SDTMIG 3.4 section 7.2 (TE describes every element TA and SE use)")
+      references="SDTMIG 3.4 trial design model (TE describes every element TA and SE use)")
 def elements_in_te(ctx: RuleContext, targets: list[str]):
     known = pd.Index(ctx["TE"]["ETCD"].dropna().unique()) if "ETCD" in ctx["TE"] else pd.Index([])
     for name in targets:
@@ -667,7 +667,7 @@ def subjects_in_adsl(ctx: RuleContext, targets: list[str]):
 _TTE = datasets_with("ADaM", "CNSR", text="ADaM time-to-event datasets (with CNSR)")
 
 
-@rule("CF-ADTTE-001", "error", "ADT is before STARTDT", scope=_TTE, references="ADaMIG 1.3 TTE (AVAL = ADT - STARTDT + 1)",
+@rule("CF-ADTTE-001", "error", "ADT is before STARTDT", scope=_TTE, references="ADaM BDS for time-to-event analysis (ADT is on or after the origin STARTDT)",
       standard="ADaM")
 def tte_date_order(ctx: RuleContext, targets: list[str]):
     for name in targets:
@@ -681,7 +681,7 @@ def tte_date_order(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-ADTTE-002", "error", "CNSR is missing or not a whole number >= 0 (0 = event, 1, 2 ... = censoring reasons)",
-      scope=_TTE, references="ADaMIG 1.3 / ADaM BDS for TTE: CNSR", standard="ADaM")
+      scope=_TTE, references="ADaM BDS for time-to-event analysis: CNSR", standard="ADaM")
 def tte_cnsr_values(ctx: RuleContext, targets: list[str]):
     for name in targets:
         cnsr = ctx[name]["CNSR"]
@@ -691,7 +691,8 @@ def tte_cnsr_values(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-ADTTE-003", "error", "EVNTDESC is used both for events (CNSR = 0) and censorings (CNSR > 0) of a parameter",
-      scope=_TTE, references="ADaM BDS for TTE: EVNTDESC describes the event or censoring", standard="ADaM")
+      scope=_TTE, references="ADaM BDS for time-to-event analysis: EVNTDESC describes the event or censoring",
+      standard="ADaM")
 def tte_event_descriptions(ctx: RuleContext, targets: list[str]):
     for name in targets:
         df = ctx[name]
@@ -708,7 +709,8 @@ def tte_event_descriptions(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-ADTTE-004", "warning", "CNSDTDSC is populated on an event record (CNSR = 0)", scope=_TTE,
-      references="ADaM BDS for TTE: CNSDTDSC describes censoring dates only", standard="ADaM")
+      references="ADaM BDS for time-to-event analysis: CNSDTDSC describes censoring dates only",
+      standard="ADaM")
 def tte_censor_description(ctx: RuleContext, targets: list[str]):
     for name in targets:
         df = ctx[name]
@@ -719,7 +721,8 @@ def tte_censor_description(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-ADTTE-005", "warning", "AVAL (days) is not ADT - STARTDT + 1", scope=_TTE,
-      references="ADaMIG 1.3 TTE example; admiral derive_param_tte (add one day)", standard="ADaM")
+      references="the day-count convention of the CDISC pilot and admiral ADTTE (AVAL = ADT - STARTDT + 1)",
+      standard="ADaM")
 def tte_aval_days(ctx: RuleContext, targets: list[str]):
     for name in targets:
         df = ctx[name]

@@ -66,3 +66,9 @@ def test_unusable_input_exits_2(tmp_path):
 def test_help_has_an_example():
     res = CliRunner().invoke(main, ["validate", "--help"])
     assert res.exit_code == 0 and "cdiscflow validate out/sdtm --study" in res.output
+
+
+def test_list_rules():
+    res = CliRunner().invoke(main, ["validate", "--list-rules"])
+    assert res.exit_code == 0
+    assert "SCH-CT-001" in res.output and "CF-ADRS-001" in res.output and "CORE-000271" in res.output
