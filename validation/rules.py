@@ -47,6 +47,13 @@ class RuleContext:
     def __contains__(self, name: str) -> bool:
         return name in self.datasets
 
+    def provides(self, need: str) -> bool:
+        """A rule's requirement is met: 'DM' (a dataset), 'DM.USUBJID' (a dataset with a variable), 'define.xml'."""
+        if need == "define.xml":
+            return self.define is not None
+        name, _, column = need.partition(".")
+        return name in self.datasets and (not column or column in self.datasets[name].columns)
+
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.datasets[name]
 
@@ -142,12 +149,13 @@ class Rule:
     def reads(self) -> str:
         """The datasets the rule reads, in words ("DM; SDTM datasets with USUBJID")."""
         scope = self.scope.text if self.scope is not None else ""
-        parts = [r for r in self.requires if not scope.startswith(f"{r} with")]
+        names = list(dict.fromkeys(r.split(".")[0] if r != "define.xml" else r for r in self.requires))
+        parts = [r for r in names if not scope.startswith(f"{r} with")]
         return "; ".join(parts + ([scope] if scope else []))
 
     def targets(self, ctx: RuleContext) -> tuple[list[str], str]:
         """(datasets to check, reason for skipping or '')."""
-        missing = [r for r in self.requires if (ctx.define is None if r == "define.xml" else r not in ctx)]
+        missing = [r for r in self.requires if not ctx.provides(r)]
         if missing:
             return [], f"needs {', '.join(missing)}"
         found = self.scope.find(ctx) if self.scope is not None else list(self.requires)
@@ -230,7 +238,7 @@ def _days(s: pd.Series) -> pd.Series:
 # SDTM: subjects and records
 
 
-@rule("CF-SUBJ-001", "error", "USUBJID is not a subject in DM", requires=("DM",),
+@rule("CF-SUBJ-001", "error", "USUBJID is not a subject in DM", requires=("DM.USUBJID",),
       scope=datasets_with("SDTM", "USUBJID", exclude=("DM",)), references="CORE-000201 (CG0029)")
 def subjects_in_dm(ctx: RuleContext, targets: list[str]):
     known = ctx.subjects_of("DM")
@@ -308,7 +316,8 @@ def _study_days(ctx: RuleContext, name: str) -> list[tuple]:
     return ctx.cached(("study days", name), compute)
 
 
-@rule("CF-DY-001", "error", "--DY does not match the date and DM.RFSTDTC (or is 0)", requires=("DM",),
+@rule("CF-DY-001", "error", "--DY does not match the date and DM.RFSTDTC (or is 0)",
+      requires=("DM.USUBJID", "DM.RFSTDTC"),
       scope=Scope("SDTM datasets with --DY and --DTC pairs", _dy_datasets),
       references="CORE-000529 (CG0006), CORE-000558")
 def study_day_value(ctx: RuleContext, targets: list[str]):
@@ -321,7 +330,7 @@ def study_day_value(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-DY-002", "error", "--DY is populated although the date or DM.RFSTDTC is not a complete date",
-      requires=("DM",), scope=Scope("SDTM datasets with --DY and --DTC pairs", _dy_datasets),
+      requires=("DM.USUBJID", "DM.RFSTDTC"), scope=Scope("SDTM datasets with --DY and --DTC pairs", _dy_datasets),
       references="CORE-000354 (CG0007), CORE-000139 (CG0223)")
 def study_day_without_dates(ctx: RuleContext, targets: list[str]):
     for name in targets:
@@ -335,7 +344,7 @@ def study_day_without_dates(ctx: RuleContext, targets: list[str]):
 # SDTM: trial design
 
 
-@rule("CF-EPOCH-001", "error", "EPOCH is not an epoch of the trial arms (TA.EPOCH)", requires=("TA",),
+@rule("CF-EPOCH-001", "error", "EPOCH is not an epoch of the trial arms (TA.EPOCH)", requires=("TA.EPOCH",),
       scope=datasets_with("SDTM", "EPOCH", exclude=("TA",)), references="CORE-000271 (CG0009)")
 def epoch_in_ta(ctx: RuleContext, targets: list[str]):
     known = pd.Index(ctx["TA"]["EPOCH"].dropna().unique()) if "EPOCH" in ctx["TA"] else pd.Index([])
@@ -370,19 +379,19 @@ def _arm_hits(ctx: RuleContext, rule_id: str):
                    message=f"DM: {code}" + (f"/{label}" if pair else "") + " is not an arm of TA")
 
 
-@rule("CF-ARM-001", "error", "ARMCD/ARM is not an arm of TA", requires=("DM", "TA"),
+@rule("CF-ARM-001", "error", "ARMCD/ARM is not an arm of TA", requires=("DM.ARMCD", "TA.ARMCD"),
       references="CORE-000531 (CG0126), CORE-000367 (CG0117), CORE-000318 (FB0902)")
 def planned_arm_in_ta(ctx: RuleContext, targets: list[str]):
     yield from _arm_hits(ctx, "CF-ARM-001")
 
 
-@rule("CF-ARM-002", "error", "ACTARMCD/ACTARM is not an arm of TA", requires=("DM", "TA"),
+@rule("CF-ARM-002", "error", "ACTARMCD/ACTARM is not an arm of TA", requires=("DM.ACTARMCD", "TA.ARMCD"),
       references="CORE-000331 (CG0124, CG0125), CORE-000208 (CG0512)")
 def actual_arm_in_ta(ctx: RuleContext, targets: list[str]):
     yield from _arm_hits(ctx, "CF-ARM-002")
 
 
-@rule("CF-TE-001", "error", "ETCD is not an element of TE", requires=("TE",),
+@rule("CF-TE-001", "error", "ETCD is not an element of TE", requires=("TE.ETCD",),
       scope=Scope("TA or SE with ETCD", lambda ctx: [n for n in ("TA", "SE") if n in ctx and "ETCD" in ctx[n]]),
       references="SDTMIG 3.4 trial design model (TE describes every element TA and SE use)")
 def elements_in_te(ctx: RuleContext, targets: list[str]):
@@ -425,7 +434,7 @@ def _ds_death(ctx: RuleContext) -> pd.Series:
     return _is(ds["DSDECOD"], "DEATH") if "DSDECOD" in ds.columns else pd.Series(False, index=ds.index)
 
 
-@rule("CF-DTH-003", "error", "DS records a death but DM.DTHFL is not 'Y'", requires=("DM", "DS"),
+@rule("CF-DTH-003", "error", "DS records a death but DM.DTHFL is not 'Y'", requires=("DM.USUBJID", "DS.USUBJID"),
       references="CORE-000252 (CG0136)")
 def ds_death_needs_flag(ctx: RuleContext, targets: list[str]):
     dead = pd.Index(ctx["DS"].loc[_ds_death(ctx), "USUBJID"].dropna().unique())
@@ -434,7 +443,8 @@ def ds_death_needs_flag(ctx: RuleContext, targets: list[str]):
                    message="DM: DS has a DSDECOD = DEATH record for the subject but DTHFL is not Y")
 
 
-@rule("CF-DTH-004", "warning", "DM.DTHFL is 'Y' but DS has no DSDECOD = DEATH record", requires=("DM", "DS"),
+@rule("CF-DTH-004", "warning", "DM.DTHFL is 'Y' but DS has no DSDECOD = DEATH record",
+      requires=("DM.USUBJID", "DS.USUBJID"),
       references="CORE-000679 (FB0608)")
 def flag_needs_ds_death(ctx: RuleContext, targets: list[str]):
     dead = pd.Index(ctx["DS"].loc[_ds_death(ctx), "USUBJID"].dropna().unique())
@@ -451,7 +461,7 @@ def flag_needs_date(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-DTH-006", "error", "AE records a fatal event (AESDTH = Y or AEOUT = FATAL) but DM.DTHFL is not 'Y'",
-      requires=("DM", "AE"), references="CORE-000253 (CG0135), CORE-000254 (CG0134)")
+      requires=("DM.USUBJID", "AE.USUBJID"), references="CORE-000253 (CG0135), CORE-000254 (CG0134)")
 def fatal_ae_needs_flag(ctx: RuleContext, targets: list[str]):
     ae = ctx["AE"]
     fatal = pd.Series(False, index=ae.index)
@@ -463,7 +473,7 @@ def fatal_ae_needs_flag(ctx: RuleContext, targets: list[str]):
     yield ctx.hits("DM", _dm_rows_for(ctx, dead) & ~_is(dthfl, "Y"), "DTHFL", value=dthfl, expected="Y")
 
 
-@rule("CF-DTH-007", "warning", "the DS death date differs from DM.DTHDTC", requires=("DM", "DS"),
+@rule("CF-DTH-007", "warning", "the DS death date differs from DM.DTHDTC", requires=("DM.USUBJID", "DS.USUBJID"),
       references="SDTMIG 3.4 DM/DS assumptions (DTHDTC and the DS death record describe one event)")
 def death_dates_agree(ctx: RuleContext, targets: list[str]):
     ds = ctx["DS"]
@@ -592,7 +602,7 @@ def response_criteria_known(ctx: RuleContext, targets: list[str]):
 # SDTM: exposure
 
 
-@rule("CF-EX-001", "error", "exposure lies outside DM.RFXSTDTC..RFXENDTC", requires=("DM", "EX"),
+@rule("CF-EX-001", "error", "exposure lies outside DM.RFXSTDTC..RFXENDTC", requires=("DM.USUBJID", "EX.USUBJID"),
       scope=Scope("EX with EXSTDTC", lambda ctx: ["EX"] if "EXSTDTC" in ctx["EX"] else []),
       references="SDTMIG 3.4 DM: RFXSTDTC/RFXENDTC are the first/last exposure (CG0147, CG0148)")
 def exposure_within_reference(ctx: RuleContext, targets: list[str]):
@@ -612,7 +622,8 @@ def exposure_within_reference(ctx: RuleContext, targets: list[str]):
 
 
 @rule("CF-EX-002", "error", "RFXSTDTC/RFXENDTC are not the first EXSTDTC / last EXENDTC of the subject",
-      requires=("DM", "EX"), scope=Scope("EX with EXSTDTC", lambda ctx: ["EX"] if "EXSTDTC" in ctx["EX"] else []),
+      requires=("DM.USUBJID", "EX.USUBJID"),
+      scope=Scope("EX with EXSTDTC", lambda ctx: ["EX"] if "EXSTDTC" in ctx["EX"] else []),
       references="CORE-000239 (CG0148), CORE-000238 (CG0147)")
 def reference_exposure_dates(ctx: RuleContext, targets: list[str]):
     ex, dm = ctx["EX"], ctx["DM"]
@@ -637,7 +648,7 @@ def reference_exposure_dates(ctx: RuleContext, targets: list[str]):
 # ADaM
 
 
-@rule("CF-ADSL-001", "error", "ADSL has more than one record for the subject", requires=("ADSL",),
+@rule("CF-ADSL-001", "error", "ADSL has more than one record for the subject", requires=("ADSL.USUBJID",),
       references="ADaMIG 1.3 section 3.1 (one record per subject)", standard="ADaM")
 def adsl_one_per_subject(ctx: RuleContext, targets: list[str]):
     adsl = ctx["ADSL"]
@@ -645,7 +656,7 @@ def adsl_one_per_subject(ctx: RuleContext, targets: list[str]):
     yield ctx.hits("ADSL", dup, "USUBJID", value=adsl["USUBJID"], expected="one record per USUBJID")
 
 
-@rule("CF-ADSL-002", "error", "the ADSL subject is not in DM", requires=("ADSL", "DM"),
+@rule("CF-ADSL-002", "error", "the ADSL subject is not in DM", requires=("ADSL.USUBJID", "DM.USUBJID"),
       references="ADaMIG 1.3 section 3.1 (ADSL subjects come from DM)", standard="ADaM")
 def adsl_subjects_in_dm(ctx: RuleContext, targets: list[str]):
     usubjid = ctx["ADSL"]["USUBJID"]
@@ -653,7 +664,7 @@ def adsl_subjects_in_dm(ctx: RuleContext, targets: list[str]):
                    expected="a USUBJID of DM")
 
 
-@rule("CF-SUBJ-002", "error", "USUBJID is not a subject in ADSL", requires=("ADSL",),
+@rule("CF-SUBJ-002", "error", "USUBJID is not a subject in ADSL", requires=("ADSL.USUBJID",),
       scope=datasets_with("ADaM", "USUBJID", exclude=("ADSL",)),
       references="ADaMIG 1.3 section 3.1 (every analysis subject is in ADSL)", standard="ADaM")
 def subjects_in_adsl(ctx: RuleContext, targets: list[str]):

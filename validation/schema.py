@@ -13,13 +13,14 @@ Checks work on whole columns; text checks evaluate each distinct value once (see
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow as pyarrow
+import pyarrow as arrow
 import pyarrow.compute as pc
 
 from cdiscflow.core.findings import COLUMNS
@@ -128,12 +129,11 @@ def _is_char_column(s: pd.Series) -> bool:
     if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         return True
     if s.dtype == object:
-        present = s.dropna()
-        return bool(present.map(type).eq(str).all()) if len(present) else True
+        return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
     return bool(s.isna().all())
 
 
-def _is_num_column(s: pd.Series, allow_dates: bool) -> bool:
+def _is_num_column(s: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(s.dtype):
         return False
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -146,7 +146,7 @@ def _is_num_column(s: pd.Series, allow_dates: bool) -> bool:
 def _type_ok(v: VariableCheck) -> Callable[[pd.Series], bool]:
     if v.char:
         return _is_char_column
-    return lambda s: _is_num_column(s, v.date_num)
+    return _is_num_column
 
 
 def _bytes_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
@@ -155,7 +155,7 @@ def _bytes_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
     def fn(s: pd.Series) -> pd.Series:
         if not _is_char_column(s):
             return pd.Series(True, index=s.index)
-        nbytes = per_unique(s, lambda u: pc.binary_length(pyarrow.array(u.astype(str), pyarrow.string()))
+        nbytes = per_unique(s, lambda u: pc.binary_length(arrow.array(u.astype(str), arrow.string()))
                                     .to_numpy(zero_copy_only=False), 0)
         return pd.Series(nbytes <= limit, index=s.index)
 
@@ -164,11 +164,10 @@ def _bytes_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
 
 def _codelist_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
     values = list(v.codelist.values)
-    numeric_terms = v.codelist.datatype in ("integer", "float") or not v.char
 
     def fn(s: pd.Series) -> pd.Series:
-        if numeric_terms and not v.char:
-            if not _is_num_column(s, v.date_num) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if not v.char:  # numeric variable: compare with the terms as numbers
+            if not _is_num_column(s) or pd.api.types.is_datetime64_any_dtype(s.dtype):
                 return pd.Series(True, index=s.index)
             return s.isin(pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist())
         if not _is_char_column(s):
@@ -206,6 +205,10 @@ def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, dataset: str
     plan: DatasetPlan = schema.metadata["cdiscflow"]["plan"]
     dataset = dataset or plan.name
     frame = frame.reset_index(drop=True)  # row number = position + 1
+    if schema.unique and not set(schema.unique) <= set(frame.columns):
+        # a missing key variable is reported as missing (SCH-COL-001); uniqueness of the rest would mislead
+        schema = copy.copy(schema)
+        schema.unique = None
     try:
         schema.validate(frame, lazy=True, inplace=True)
         return pd.DataFrame(columns=list(COLUMNS))

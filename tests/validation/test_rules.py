@@ -146,7 +146,7 @@ def test_response_criteria_from_the_standards_table_without_a_spec(clean):
 def test_rules_skip_cleanly_when_their_datasets_are_absent(clean):
     result = run_validation({"AE": clean["AE"]})
     runs = {r.rule.id: r for r in result.rule_runs}
-    assert runs["CF-SUBJ-001"].status == "skipped" and runs["CF-SUBJ-001"].reason == "needs DM"
+    assert runs["CF-SUBJ-001"].status == "skipped" and runs["CF-SUBJ-001"].reason == "needs DM.USUBJID"
     assert runs["CF-ADTTE-001"].reason == "no ADaM time-to-event datasets (with CNSR)"
     assert runs["CF-DEF-001"].reason == "needs define.xml"
     assert runs["CF-AE-001"].status == "ran" and runs["CF-SEQ-001"].status == "ran"
@@ -182,3 +182,13 @@ def test_rules_do_not_fail_on_missing_values_or_absent_optional_variables(clean,
         failed = [(r.rule.id, r.reason) for r in result.rule_runs if r.status == "failed"]
         assert failed == []
         assert not (result.findings.frame()["rule_id"].isin(["CF-ERR-001", "SCH-ERR-001"])).any()
+
+
+def test_a_dataset_without_its_key_variables(clean, spec):
+    clean["DM"] = clean["DM"].drop(columns="USUBJID")
+    result = run_validation(clean, spec)
+    frame = result.findings.frame()
+    # reported once, as missing; no false duplicates on the remaining key, no rule tripping over it
+    assert frame[["rule_id", "dataset", "variable"]].values.tolist() == [["SCH-COL-001", "DM", "USUBJID"]]
+    runs = {r.rule.id: r for r in result.rule_runs}
+    assert runs["CF-DY-001"].reason == "needs DM.USUBJID" and runs["CF-SUBJ-001"].status == "skipped"
