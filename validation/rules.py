@@ -11,9 +11,9 @@ its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -158,7 +158,8 @@ class Rule:
         missing = [r for r in self.requires if not ctx.provides(r)]
         if missing:
             return [], f"needs {', '.join(missing)}"
-        found = self.scope.find(ctx) if self.scope is not None else list(self.requires)
+        found = (self.scope.find(ctx) if self.scope is not None
+                 else list(dict.fromkeys(r.split(".")[0] for r in self.requires if r != "define.xml")))
         if self.scope is not None and not found:
             return [], f"no {self.scope.text}"
         return found, ""

@@ -5,7 +5,6 @@ Each expected count is recomputed here from the data with plain pandas, independ
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from cdiscflow.validation import validate_folder

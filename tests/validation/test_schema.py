@@ -213,3 +213,13 @@ def test_findings_carry_the_failing_subject_and_row_after_index_changes(clean, s
 def test_every_schema_check_is_documented():
     assert all(c.severity in ("error", "warning", "note") for c in SCHEMA_CHECKS.values())
     assert SCHEMA_CHECKS["SCH-COL-003"].severity_for(IG) == "note"
+
+
+def test_every_dataset_of_the_embedded_study_gets_a_schema():
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study()
+    for ds in spec.datasets.values():
+        schema = build_schema(ds, spec.codelists)
+        assert list(schema.columns) == list(ds.names)
+        assert schema.unique == (list(ds.keys) or None)
