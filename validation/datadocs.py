@@ -36,7 +36,7 @@ from cdiscflow.core.atomic import write_text
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation import iso8601
-from cdiscflow.validation.metadata import DatasetPlan
+from cdiscflow.validation.metadata import STUDY, DatasetPlan
 from cdiscflow.validation.rules import RULES
 from cdiscflow.validation.schema import SCHEMA_CHECKS
 
@@ -102,7 +102,7 @@ def _expectations(gx, plan: DatasetPlan, frame: pd.DataFrame) -> list:
         out.append(expectation_cls(**kwargs, meta={"attributes": {"check": rule_id, "severity": severity,
                                                                   "why": why}}))
 
-    if plan.ordered and plan.strict:
+    if plan.ordered and plan.strict and plan.source == STUDY:  # against the IG these are notes only
         declared = [v.name for v in plan.variables if v.name in present]
         add(E.ExpectTableColumnsToMatchOrderedList, "SCH-COL-004",
             f"variables in the order of {plan.basis}, nothing undeclared", column_list=declared)
