@@ -121,6 +121,15 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
+    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows)
+    return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
+
+
+def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None,
+                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None) -> list[Path]:
+    """Write a validation run into `out_dir`: findings.csv, findings.json, rules.csv and datadocs/ (the layout of
+    `out/validation/` in a pipeline run).  Returns the paths written."""
+    out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
     written.append(write_rule_runs(result.rule_runs, out_dir / "rules.csv"))
     if data_docs:
@@ -131,7 +140,7 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
         written.append(write_data_docs(datasets, spec, out_dir / "datadocs", findings=result.findings,
                                        plans=result.plans, **kwargs))
         result.timings["data docs"] = time.perf_counter() - t
-    return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
+    return written
 
 
 def write_rule_runs(runs: list[RuleRun], path: Path) -> Path:

@@ -70,18 +70,25 @@ def _dataset_json_reader() -> Callable[[Path], pd.DataFrame] | None:
     return read
 
 
+def _dataset_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in DATASET_SUFFIXES and p.is_file() and not p.name.startswith(".")
+                  and p.name not in _NOT_DATASETS)
+
+
+_NOT_DATASETS = {"findings.json"}  # validation output written next to the data (`--out` = the data folder)
+
+
 def find_datasets(folder: str | Path) -> list[Path]:
     """Dataset files in a folder (or, when it has none, in its sdtm/ and adam/ subfolders), sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder")
-    found = sorted(p for p in folder.iterdir() if p.suffix.lower() in DATASET_SUFFIXES and p.is_file()
-                   and not p.name.startswith("."))
+    found = _dataset_files(folder)
     if not found:
         for sub in ("sdtm", "adam"):
             if (folder / sub).is_dir():
-                found += sorted(p for p in (folder / sub).iterdir()
-                                if p.suffix.lower() in DATASET_SUFFIXES and p.is_file() and not p.name.startswith("."))
+                found += _dataset_files(folder / sub)
     return found
 
 

@@ -72,3 +72,11 @@ def test_list_rules():
     res = CliRunner().invoke(main, ["validate", "--list-rules"])
     assert res.exit_code == 0
     assert "SCH-CT-001" in res.output and "CF-ADRS-001" in res.output and "CORE-000271" in res.output
+
+
+def test_findings_written_next_to_the_data_are_not_read_as_datasets(tmp_path, clean):
+    data = _write_sdtm(tmp_path / "sdtm", clean)
+    for _ in range(2):
+        res = _validate(data, "--study", STUDY, "--out", data, "--no-data-docs")
+        assert res.exit_code == 0, res.output
+    assert (data / "findings.json").exists()
