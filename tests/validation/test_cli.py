@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pyreadstat
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from cdiscflow.cli import main
 
-STUDY = "tests/validation/study"
+STUDY = Path(__file__).resolve().parent / "study"
 
 
 def _write_sdtm(folder, datasets):
