@@ -119,6 +119,12 @@ def clean() -> dict[str, pd.DataFrame]:
     return clean_datasets()
 
 
+@pytest.fixture(scope="session")
+def make_clean():
+    """The builder of the clean datasets, for module-scoped fixtures that need several fresh copies."""
+    return clean_datasets
+
+
 def define_from_spec(spec: StudySpec) -> Define:
     """What a define.xml written from the spec would declare (datasets, variables, codelists)."""
     datasets = {

@@ -12,17 +12,8 @@ from cdiscflow.validation import validate_datasets, write_data_docs
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory):
+def docs(tmp_path_factory, make_clean, spec):
     """Data Docs of the VALTEST datasets with one planted codelist error, written twice (to compare bytes)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import clean_datasets  # the same clean datasets as the `clean` fixture
-    from cdiscflow.specs.model import load_study
-
-    sys.path.pop(0)
-    spec = load_study(Path(__file__).parent / "study")
     base = tmp_path_factory.mktemp("docs")
     tmp = base / "tmp"
     tmp.mkdir()
@@ -32,7 +23,7 @@ def docs(tmp_path_factory):
     try:
         runs = []
         for out in ("a", "b"):
-            data = clean_datasets()
+            data = make_clean()
             data["AE"].loc[2, "AESEV"] = "mild"
             findings = validate_datasets(data, spec)
             runs.append(write_data_docs(data, spec, base / out, findings=findings))
