@@ -1,8 +1,7 @@
 """Reading a folder of SDTM/ADaM datasets into the in-memory convention (ARCHITECTURE.md).
 
-SAS XPT files are read here with pyreadstat (one small function, `read_xpt`).  Dataset-JSON files are read with the
-export layer's `cdiscflow.export.read_dataset(path)` once it exists: that import is the only seam, in
-`_dataset_json_reader`; until then a folder of .json datasets is reported as unusable input.
+Files are read by the export layer's `read_dataset` (XPT via pyreadstat with an encoding fallback, Dataset-JSON);
+this module only finds the dataset files of a folder and keys them by name.
 
 In memory: character missing values are NaN (never ""), numeric SAS dates/datetimes (DATE9., DATETIME20. ...) are
 datetime64, the dataset name is the upper-case file stem (`ae.xpt` -> AE).
@@ -10,64 +9,23 @@ datetime64, the dataset name is the upper-case file stem (`ae.xpt` -> AE).
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
-import pyreadstat
 
 from cdiscflow.core.errors import InputError
+from cdiscflow.export.read import read_dataset
 
 DATASET_SUFFIXES = (".xpt", ".json")
-_ENCODINGS = (None, "cp1252")  # pyreadstat default (UTF-8), then Windows-1252 (old SAS sessions, e.g. the pilot TS)
-
 
 def read_xpt(path: str | Path) -> pd.DataFrame:
-    """One SAS transport file as a DataFrame in the in-memory convention."""
-    path = Path(path)
-    last: Exception | None = None
-    for enc in _ENCODINGS:
-        try:
-            frame, meta = pyreadstat.read_xport(str(path), encoding=enc) if enc else pyreadstat.read_xport(str(path))
-            break
-        except UnicodeDecodeError as exc:
-            last = exc
-        except Exception as exc:  # pyreadstat raises its own ReadstatError/PyreadstatError types
-            raise InputError(f"{path}: cannot read SAS transport file ({type(exc).__name__}: {exc})") from None
-    else:
-        raise InputError(f"{path}: text is neither UTF-8 nor Windows-1252 ({last})")
-    return normalise_frame(frame, meta.original_variable_types)
+    """One SAS transport file as a DataFrame in the in-memory convention (read by the export layer's reader)."""
+    return _read(Path(path))
 
 
-def normalise_frame(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
-    """Blank text -> NaN, Python date/datetime objects -> datetime64 (column by column, vectorised)."""
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
-            present = s.dropna()
-            if len(present) and isinstance(present.iloc[0], (dt.date, dt.datetime, pd.Timestamp)):
-                s = pd.to_datetime(s, errors="coerce")
-            else:
-                s = s.where(s.astype("str").str.strip().ne("") & s.notna())
-        out[col] = s
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _dataset_json_reader() -> Callable[[Path], pd.DataFrame] | None:
-    """The export layer's Dataset-JSON reader, when that layer provides one (the seam for .json input)."""
-    try:
-        from cdiscflow.export import read_dataset  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-
-    def read(path: Path) -> pd.DataFrame:
-        got = read_dataset(path)
-        frame = got[0] if isinstance(got, tuple) else got
-        return normalise_frame(frame)
-
-    return read
+def _read(path: Path) -> pd.DataFrame:
+    frame, _meta = read_dataset(path)
+    return frame
 
 
 def _dataset_files(folder: Path) -> list[Path]:
@@ -97,7 +55,6 @@ def read_datasets(folder: str | Path) -> dict[str, pd.DataFrame]:
     files = find_datasets(folder)
     if not files:
         raise InputError(f"{folder}: no datasets (*.xpt or Dataset-JSON *.json) found")
-    json_reader = None
     out: dict[str, pd.DataFrame] = {}
     origin: dict[str, Path] = {}
     for path in sorted(files, key=lambda p: (p.suffix.lower() != ".xpt", p.name)):
@@ -106,14 +63,7 @@ def read_datasets(folder: str | Path) -> dict[str, pd.DataFrame]:
             if path.suffix.lower() == origin[name].suffix.lower():
                 raise InputError(f"{path}: dataset {name} also read from {origin[name]}")
             continue
-        if path.suffix.lower() == ".xpt":
-            out[name] = read_xpt(path)
-        else:
-            json_reader = json_reader or _dataset_json_reader()
-            if json_reader is None:
-                raise InputError(f"{path}: Dataset-JSON input needs cdiscflow.export.read_dataset, which this "
-                                 f"installation does not have yet; validate the .xpt files instead")
-            out[name] = json_reader(path)
+        out[name] = _read(path)
         origin[name] = path
     return out
 

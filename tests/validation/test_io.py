@@ -31,19 +31,18 @@ def test_unusable_folders(tmp_path):
     with pytest.raises(InputError, match=r"no datasets \(\*\.xpt or Dataset-JSON \*\.json\) found"):
         read_datasets(tmp_path)
     (tmp_path / "ae.xpt").write_bytes(b"this is not a transport file" * 10)
-    with pytest.raises(InputError, match=r"ae\.xpt: cannot read SAS transport file"):
+    with pytest.raises(InputError, match=r"ae\.xpt: not a readable SAS transport file"):
         read_datasets(tmp_path)
 
 
-def test_dataset_json_waits_for_the_export_reader(tmp_path):
-    try:
-        from cdiscflow.export import read_dataset  # noqa: F401
-    except ImportError:
-        (tmp_path / "dm.json").write_text("{}")
-        with pytest.raises(InputError, match="cdiscflow.export.read_dataset"):
-            read_datasets(tmp_path)
-    else:  # pragma: no cover - once the export layer lands, the seam is used instead
-        pytest.skip("the export layer provides read_dataset")
+def test_dataset_json_is_read_like_xpt(tmp_path):
+    from cdiscflow.export import convert
+
+    _xpt(tmp_path / "dm.xpt", pd.DataFrame({"USUBJID": ["A-1", "A-2"], "DTHFL": ["Y", None]}), "DM")
+    (tmp_path / "json").mkdir()
+    convert(tmp_path / "dm.xpt", tmp_path / "json")
+    got = read_datasets(tmp_path / "json")
+    assert list(got) == ["DM"] and got["DM"]["DTHFL"].isna().tolist() == [False, True]
 
 
 def test_subfolders_and_defines(tmp_path):
