@@ -1,0 +1,86 @@
+"""great-expectations Data Docs: generated from the spec, offline, deterministic, no stray folders."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import pytest
+
+from cdiscflow.validation import validate_datasets, write_data_docs
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory, make_clean, spec):
+    """Data Docs of the VALTEST datasets with one planted codelist error, written twice (to compare bytes)."""
+    base = tmp_path_factory.mktemp("docs")
+    tmp = base / "tmp"
+    tmp.mkdir()
+    old_cwd, old_tmp = os.getcwd(), tempfile.tempdir
+    os.chdir(base)
+    tempfile.tempdir = str(tmp)  # anything GE writes to a temporary folder would land here
+    try:
+        runs = []
+        for out in ("a", "b"):
+            data = make_clean()
+            data["AE"].loc[2, "AESEV"] = "mild"
+            findings = validate_datasets(data, spec)
+            runs.append(write_data_docs(data, spec, base / out, findings=findings))
+    finally:
+        os.chdir(old_cwd)
+        tempfile.tempdir = old_tmp
+    return base, runs
+
+
+def _pages(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*.html"))
+
+
+def test_pages_for_every_dataset(docs):
+    base, (index, _) = docs
+    assert index == base / "a" / "index.html"
+    pages = [str(p) for p in _pages(base / "a")]
+    assert "validations/AE.html" in pages and "expectations/ADTTE.html" in pages and len(pages) == 21
+    text = index.read_text()
+    assert "SYNTHETIC DATA" in text and "Study VALTEST" in text and "SCH-CT-001" in text
+
+
+def test_failed_expectation_is_shown_with_its_cdiscflow_check(docs):
+    base, _ = docs
+    ae = (base / "a" / "validations" / "AE.html").read_text()
+    assert "mild" in ae and "SCH-CT-001" in ae and "1 failed" in (base / "a" / "index.html").read_text()
+    suite = (base / "a" / "expectations" / "AE.html").read_text()
+    assert "study spec VALTEST" in suite and "AESEV: C66769" in suite
+    assert re.search(r'href="\.\./expectations/AE\.html"', ae)
+    assert 'href="../index.html"' in ae
+
+
+def test_pages_read_offline(docs):
+    base, _ = docs
+    for page in (base / "a").rglob("*.html"):
+        text = page.read_text()
+        assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', text), page
+        assert "url(http" not in text, page
+        assert not re.search(r"unpkg|jsdelivr|cdnjs|bootstrapcdn|code\.jquery|amazonaws", text), page
+
+
+def test_same_input_same_bytes(docs):
+    base, _ = docs
+    pages = _pages(base / "a")
+    assert pages == _pages(base / "b")
+    for p in pages:
+        assert (base / "a" / p).read_bytes() == (base / "b" / p).read_bytes(), p
+
+
+def test_no_stray_folders(docs):
+    base, _ = docs
+    assert sorted(p.name for p in base.iterdir()) == ["a", "b", "tmp"]
+    assert list((base / "tmp").iterdir()) == []
+
+
+def test_large_datasets_are_sampled_and_say_so(tmp_path, clean, spec):
+    index = write_data_docs({"AE": clean["AE"]}, spec, tmp_path / "dd", max_rows=2)
+    ae = (tmp_path / "dd" / "validations" / "AE.html").read_text()
+    assert "deterministic random sample of 2 of 3 records" in ae
+    assert "2 (sample)" in index.read_text()
