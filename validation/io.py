@@ -30,11 +30,13 @@ def _read(path: Path) -> pd.DataFrame:
 
 def _dataset_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() in DATASET_SUFFIXES and p.is_file() and not p.name.startswith(".")
+                  if p.suffix.lower() in DATASET_SUFFIXES and p.is_file() and not p.name.startswith((".", "_"))
                   and p.name not in _NOT_DATASETS)
 
 
 _NOT_DATASETS = {"findings.json"}  # validation output written next to the data (`--out` = the data folder)
+# Names starting with "_" are bookkeeping (the SDTM layer's _findings.json, _rejects.csv ...): no SAS dataset name
+# starts with "_".
 
 
 def find_datasets(folder: str | Path) -> list[Path]:
