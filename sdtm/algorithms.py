@@ -192,7 +192,7 @@ def derive_most_severe(raw: RawForm, rule: Rule, target: Target) -> Written:
         probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               raw.data[f], "|".join(codelist.values)))
-        r = mapped.map(rank).astype("float64")
+        r = lookup_text(mapped, pd.Series(rank, dtype="float64"))
         better = r.notna() & (best.isna() | (r < best))
         out = out.mask(better, mapped.astype(str))
         best = best.mask(better, r)

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdiscflow.sdtm.text import arrow, extract, strip_blank
+from cdiscflow.sdtm.text import arrow, extract, lookup, strip_blank
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -75,7 +75,7 @@ def parse_date(values: pd.Series, fmt: str) -> Converted:
     day_raw = parts["day"].fillna("UN") if "day" in parts else pd.Series("UN", index=text.index)
     month_raw = parts["month"].fillna("UNK")
     if named:
-        month = month_raw.map(MONTHS)
+        month = lookup(month_raw, pd.Series(MONTHS, dtype=str))
         month_known = month.notna()
         month_bad = ~month_known & ~month_raw.isin(UNKNOWN_MONTH)
     else:
