@@ -26,10 +26,11 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.sdtm.raw import RawForm
+from cdiscflow.sdtm.dates import combine_date_time
+from cdiscflow.sdtm.raw import RawForm, usubjid
 from cdiscflow.sdtm.text import lookup as lookup_text
 from cdiscflow.sdtm.text import squash_upper
-from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
+from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable, normalise
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def condition_mask(data: pd.DataFrame, cond: Mapping, numbers: Mapping[str, pd.S
 
 def _in(col: pd.Series, values) -> pd.Series:
     values = values if isinstance(values, (list, tuple)) else [values]
-    wanted = {" ".join(str(v).split()).upper() for v in values}
+    wanted = {normalise(str(v)) for v in values}
     return normalised(col).isin(wanted).fillna(False).astype(bool)
 
 
@@ -169,8 +170,6 @@ def hardcode(raw: RawForm, rule: Rule, target: Target) -> Written:
 
 
 def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
-    from cdiscflow.sdtm.dates import combine_date_time
-
     date = raw.iso[rule.source]
     time = raw.iso.get(rule.get("time")) if rule.get("time") else None
     return Written(combine_date_time(date, time).astype(str))
@@ -180,23 +179,33 @@ def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
 # record-level derivations (a block rule `{derive: NAME, ...}`)
 
 
+def _fields_through_codelist(raw: RawForm, rule: Rule, target: Target):
+    """Each of the rule's `fields` mapped to submission values of the codelist, and the values that did not map."""
+    codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
+    table = pd.Series(dict(codelist.lookup()), dtype=str)
+    mapped, probs = [], []
+    for f in rule.get("fields"):  # over fields
+        col = raw.data[f]
+        mapped.append(lookup_text(normalised(col), table))
+        probs.append(problems(col.notna() & mapped[-1].isna(), "MAP-CT",
+                              f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
+                              col, "|".join(codelist.values)))
+    return codelist, mapped, _concat(probs)
+
+
 def derive_most_severe(raw: RawForm, rule: Rule, target: Target) -> Written:
     """The term ranked first (codelist `order`) among several fields, e.g. the strongest causality over drugs."""
-    codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
-    rank = {t.value: (t.order if t.order is not None else i) for i, t in enumerate(codelist.terms)}
+    codelist, mapped_cols, probs = _fields_through_codelist(raw, rule, target)
+    rank = pd.Series({t.value: (t.order if t.order is not None else i) for i, t in enumerate(codelist.terms)},
+                     dtype="float64")
     best = pd.Series(np.nan, index=raw.data.index)
     out = pd.Series(np.nan, index=raw.data.index, dtype=str)
-    probs = []
-    for f in rule.get("fields"):  # over fields
-        mapped = lookup_text(normalised(raw.data[f]), pd.Series(dict(codelist.lookup()), dtype=str))
-        probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
-                              f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
-                              raw.data[f], "|".join(codelist.values)))
-        r = lookup_text(mapped, pd.Series(rank, dtype="float64"))
+    for mapped in mapped_cols:  # over fields
+        r = lookup_text(mapped, rank)
         better = r.notna() & (best.isna() | (r < best))
-        out = out.mask(better, mapped.astype(str))
+        out = out.mask(better, mapped)
         best = best.mask(better, r)
-    return Written(out, _concat(probs))
+    return Written(out, probs)
 
 
 def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
@@ -204,14 +213,7 @@ def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
 
     Blank fields do not count: one drug's action alone is the action.  Used for AEACN over per-drug actions.
     """
-    codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
-    mapped_cols, probs = [], []
-    for f in rule.get("fields"):  # over fields
-        mapped = lookup_text(normalised(raw.data[f]), pd.Series(dict(codelist.lookup()), dtype=str))
-        probs.append(problems(raw.data[f].notna() & mapped.isna(), "MAP-CT",
-                              f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
-                              raw.data[f], "|".join(codelist.values)))
-        mapped_cols.append(mapped)
+    _, mapped_cols, probs = _fields_through_codelist(raw, rule, target)
     first = mapped_cols[0]
     for col in mapped_cols[1:]:  # over fields: the first filled value
         first = first.fillna(col)
@@ -219,7 +221,7 @@ def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
     for col in mapped_cols:  # over fields: a filled value other than the first one
         differ |= (col.notna() & (col != first)).fillna(False).astype(bool)
     out = first.mask(differ, str(rule.get("otherwise", "MULTIPLE")))
-    return Written(out.astype(str), _concat(probs))
+    return Written(out.astype(str), probs)
 
 
 def derive_number(raw: RawForm, rule: Rule, target: Target) -> Written:
@@ -241,8 +243,6 @@ def study_value(spec: StudySpec, key: str):
 
 
 def derive_usubjid(raw: RawForm, rule: Rule, target: Target) -> Written:
-    from cdiscflow.sdtm.raw import usubjid
-
     return Written(usubjid(target.spec, raw.data))
 
 
