@@ -365,7 +365,8 @@ def _warn(state: StudyState, dataset: str, var: str, problems: pd.DataFrame) -> 
 
 
 def check_date_order(state: StudyState) -> pd.DataFrame | None:
-    """--ENDTC before --STDTC (compared at the precision both have) is an error on the raw row."""
+    """--ENDTC before --STDTC (compared at the precision both have: minute, day, month or year) is an error on
+    the raw row."""
     errors = []
     for name, frame in state.datasets.items():
         for st in [c for c in frame.columns if c.endswith("STDTC")]:  # over date pairs
@@ -374,7 +375,7 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
                 continue
             s, e = frame[st].astype(str), frame[en].astype(str)
             before = pd.Series(False, index=frame.index)
-            for width in (10, 7, 4):  # over precisions: day, month, year
+            for width in (16, 10, 7, 4):  # over precisions: minute, day, month, year
                 both = (s.str.len() >= width) & (e.str.len() >= width)
                 before |= (both & (e.str.slice(0, width) < s.str.slice(0, width))).fillna(False).astype(bool)
             if before.any():
