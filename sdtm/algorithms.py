@@ -72,12 +72,17 @@ def normalised(col: pd.Series) -> pd.Series:
     return squash_upper(col)
 
 
-def condition_mask(data: pd.DataFrame, cond: Mapping, numbers: Mapping[str, pd.Series] | None = None) -> pd.Series:
+def condition_mask(data: pd.DataFrame, cond: Mapping, numbers: Mapping[str, pd.Series] | None = None,
+                   codelists: Mapping[str, Codelist] | None = None) -> pd.Series:
     """Rows meeting every test of a `where`/`when` condition (see specs.model.Block)."""
     mask = pd.Series(True, index=data.index)
     for fname, test in cond.items():
         col = data[fname]
-        if isinstance(test, Mapping):
+        if isinstance(test, Mapping) and "codelist" in test:
+            coded = lookup_text(normalised(col), pd.Series(dict(codelists[test["codelist"]].lookup()), dtype=str))
+            hit = _in(coded, test.get("in", test.get("not")))
+            mask &= hit if "in" in test else ~hit
+        elif isinstance(test, Mapping):
             (op, arg), = test.items()
             if op == "present":
                 mask &= col.notna() if arg else col.isna()

@@ -44,11 +44,11 @@ def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) 
     where = src.get("where") or {}
     if "dataset" in src:
         frame = state.dataset(str(src["dataset"]))
-        mask = condition_mask(frame, where)
+        mask = condition_mask(frame, where, None, state.spec.codelists)
         out = frame.loc[mask, ["USUBJID", *[c for c in columns if c != "USUBJID"]]]
         return out.reset_index(drop=True)
     raw = state.raw[str(src["form"])]
-    mask = condition_mask(raw.data, where, raw.numbers)
+    mask = condition_mask(raw.data, where, raw.numbers, state.spec.codelists)
     out = pd.DataFrame({"USUBJID": usubjid(state.spec, raw.data)})
     for c in columns:
         out[c] = raw.iso[c] if c in raw.iso else raw.data[c]

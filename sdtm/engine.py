@@ -242,7 +242,8 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     spec = state.spec
     target_ds = spec.dataset(mapping.dataset)
     form = state.raw[block.form]
-    raw = _subset(form, condition_mask(form.data, block.where, form.numbers), block_fields(spec, block))
+    raw = _subset(form, condition_mask(form.data, block.where, form.numbers, spec.codelists),
+                  block_fields(spec, block))
     index = raw.data.index
     out = pd.DataFrame(index=index)
     probs = []
@@ -253,7 +254,7 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
         result = pd.Series(np.nan, index=index, dtype="float64" if target.numeric else str)
         written = pd.Series(False, index=index)
         for rule in rules:  # over the rules of one variable: first matching `when` writes
-            mask = condition_mask(raw.data, rule.when, raw.numbers) & ~written
+            mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists) & ~written
             if not mask.any():
                 continue
             everything = bool(mask.all())

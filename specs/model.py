@@ -50,6 +50,7 @@ STANDARDS = {"SDTM", "ADaM"}
 FIELD_TYPES = {"text", "integer", "float", "date", "time", "datetime"}
 RULE_KINDS = {"assign", "ct", "hardcode", "dtc", "derive"}
 CONDITION_OPS = {"not", "present", "ge", "gt", "le", "lt"}
+CODED_OPS = {"in", "not"}  # tests on the submission value a collected value maps to: {codelist: X, in: [...]}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -258,6 +259,7 @@ class Block:
         FIELD: {not: a|[a,b]} none of
         FIELD: {present: true|false}   filled in / blank
         FIELD: {ge|gt|le|lt: number}   numeric comparison
+        FIELD: {codelist: CL, in|not: value(s)}   the collected value mapped through codelist CL (synonyms) first
     """
 
     form: str
@@ -742,7 +744,7 @@ class _Loader:
         if form is None:
             self.problem(loc, f"unknown form {form_name!r} (not in forms.yaml)")
         where = b.get("where") or {}
-        self.condition(loc, "where", where, form)
+        self.condition(loc, "where", where, form, codelists)
         rules: dict[str, tuple[Rule, ...]] = {}
         for var, spec in (b.get("map") or {}).items():
             var = str(var).upper()
@@ -789,7 +791,7 @@ class _Loader:
                 self.problem(loc, "only the last of several rules may lack 'when' (the rules after it could never write)")
         return tuple(out)
 
-    def condition(self, loc: str, key: str, cond: Any, form: Form | None) -> None:
+    def condition(self, loc: str, key: str, cond: Any, form: Form | None, codelists=None) -> None:
         if not isinstance(cond, dict):
             self.problem(loc, f"'{key}' must map raw field -> value, [values] or {{not|present|ge|gt|le|lt: ...}}")
             return
@@ -801,7 +803,21 @@ class _Loader:
                 if isinstance(v, bool):
                     self.problem(loc, f"{key} {f}: YAML reads an unquoted Yes/No/true/false as a boolean; "
                                       f"quote the collected text, e.g. \"Yes\"")
-            if isinstance(test, dict):
+            if isinstance(test, dict) and "codelist" in test:
+                ops = set(test) - {"codelist"}
+                cl = (codelists or {}).get(str(test["codelist"]))
+                if len(ops) != 1 or not ops <= CODED_OPS:
+                    self.problem(loc, f"{key} {f}: a codelist test is {{codelist: CL, in: [...]}} "
+                                      "or {codelist: CL, not: ...}")
+                elif codelists is not None and cl is None:
+                    self.problem(loc, f"{key} {f}: unknown codelist {test['codelist']!r}")
+                elif cl is not None:
+                    (op,) = ops
+                    wanted = test[op] if isinstance(test[op], (list, tuple)) else [test[op]]
+                    for w in wanted:
+                        if str(w) not in cl.values:
+                            self.problem(loc, f"{key} {f}: {w!r} is not a term of codelist {cl.id}")
+            elif isinstance(test, dict):
                 bad = set(test) - CONDITION_OPS
                 if bad or len(test) != 1:
                     self.problem(loc, f"{key} {f}: a test is one of {', '.join(sorted(CONDITION_OPS))}, got {dict(test)}")
@@ -851,7 +867,7 @@ class _Loader:
                 self.problem(loc, f"via: unknown codelist {via!r}")
         when = spec.get("when")
         if when is not None:
-            self.condition(loc, "when", when, form)
+            self.condition(loc, "when", when, form, codelists)
         return Rule(kind, _freeze(spec))
 
     # -- other sections -----------------------------------------------------------------------------------------

@@ -229,6 +229,17 @@ def test_embedded_arms_follow_the_paper_flow(embedded):
     assert set(embedded.datasets["EX"]["EXTRT"]) == {"DARATUMUMAB", "TRETINOIN"}
 
 
+def test_embedded_supportive_care_is_split_by_the_coded_type(embedded):
+    # "RBC transfusion", "Erythrocyte transfusion" ... -> PR; "G-CSF", "Filgrastim (G-CSF)" -> CM (where: codelist)
+    pr = embedded.datasets["PR"]
+    assert pr.loc[pr["PRCAT"] == "TRANSFUSION", "PRDECOD"].value_counts().to_dict() == {
+        "RED BLOOD CELL TRANSFUSION": 57, "PLATELET TRANSFUSION": 21}
+    cm = embedded.datasets["CM"]
+    gcsf = cm[cm["CMCAT"] == "SUPPORTIVE CARE"]
+    assert set(gcsf["CMTRT"]) == {"G-CSF", "Filgrastim (G-CSF)"} and set(gcsf["CMDECOD"]) == {"G-CSF"}
+    assert len(gcsf) == 18
+
+
 def test_unscheduled_visits_are_numbered_after_the_last_planned_visit(embedded):
     rs = embedded.datasets["RS"]
     unsched = rs[rs["VISIT"].str.contains("UNSCHEDULED", na=False)]

@@ -115,6 +115,7 @@ def test_mapping_conditions_rules_and_supplemental_qualifiers_are_checked(study_
         "      AEENRTPT:\n        - {hardcode: ONGOING}\n        - {hardcode: BEFORE, when: {AEONGO: {maybe: Yes}}}\n"
         "      AETOXGR: {assign: [AEGRADE, AESER]}\n"
         "      AESER: {hardcode: Y, when: {AESER: Yes}}\n"
+        "      AEOUT: {hardcode: FATAL, when: {AEOUT: {codelist: OUT, in: DEAD}}}\n"
         "    supp:\n      AEXYZ: AETERM\n      AERELDAR: {ct: AERELDAR}\n"
     )
     msg = _problems(study_copy)
@@ -123,6 +124,7 @@ def test_mapping_conditions_rules_and_supplemental_qualifiers_are_checked(study_
     assert "AE.AEENRTPT rule 2: when AEONGO: a test is one of ge, gt, le, lt, not, present" in msg
     assert "AE.AETOXGR: assign from several fields needs a 'format'" in msg
     assert "AE.AESER: when AESER: YAML reads an unquoted Yes/No/true/false as a boolean" in msg
+    assert "AE.AEOUT: when AEOUT: 'DEAD' is not a term of codelist OUT" in msg
     assert "QNAM AEXYZ has no value-level row in valuelevel.csv (SUPPAE, QVAL, where 'QNAM EQ AEXYZ')" in msg
     assert "SUPPAE.AERELDAR: ct rule needs a codelist" in msg
 
