@@ -133,9 +133,26 @@ def load_trial_design(spec: StudySpec) -> TrialDesign | None:
         for t in summary:
             if t.get("TSPARMCD") and t["TSPARMCD"] not in parm_cl.values:
                 problem(f"summary {t['TSPARMCD']}", f"TSPARMCD is not a term of codelist {parm_cl.id}")
+    _check_keys(spec, problem, "element", elements, "TE", {"start", "EPOCH"})
+    _check_keys(spec, problem, "arm", arms, "TA", {"elements", "assign"})
+    _check_keys(spec, problem, "visit", doc.get("visits") or (), "TV", {"repeat"})
+    _check_keys(spec, problem, "criterion", doc.get("criteria") or (), "TI", set())
+    _check_keys(spec, problem, "summary row", summary, "TS", {"derive", "codelist"})
     if problems:
         raise SpecError(problems, path=str(spec.path))
     return TrialDesign(elements, arms, visits, summary, tuple(doc.get("criteria") or ()), end)
+
+
+def _check_keys(spec: StudySpec, problem, what: str, rows, dataset: str, machine: set[str]) -> None:
+    """Every key of a trial-design row is a variable of its dataset or one of the machine keys (typos surface)."""
+    if dataset not in spec.datasets:
+        if rows:
+            problem(f"{what}s", f"dataset {dataset} is not declared in datasets.csv")
+        return
+    known = set(spec.dataset(dataset).names) | machine
+    for i, row in enumerate(rows, start=1):
+        for key in set(row) - known:
+            problem(f"{what} {i}", f"{key} is neither a variable of {dataset} nor one of {', '.join(sorted(machine))}")
 
 
 def _codelist_of(spec: StudySpec, dataset: str, var: str):

@@ -270,6 +270,7 @@ def test_trial_design_and_derivation_problems_are_listed_together(study_copy):
     text = text.replace("start: {form: atra, where: {DOSELVL: 30}, date: STDAT, pick: first}",
                         "start: {form: atra, where: {DOSE_LEVEL: 30}, date: STDAT, pick: first}")
     text = text.replace("EPOCH: FOLLOW-UP", "EPOCH: AFTERCARE")
+    text = text.replace("TEENRL: Death,", "TENRL: Death,")
     td.write_text(text)
     ae = study_copy / "sdtm" / "ae.yaml"
     ae.write_text(ae.read_text().replace("{derive: study_day, date: AESTDTC}", "{derive: study_days, date: AESTDTC}")
@@ -281,5 +282,6 @@ def test_trial_design_and_derivation_problems_are_listed_together(study_copy):
     assert "trial_design.yaml arm A_B15: element DATRA99 is not in elements" in msg
     assert "trial_design.yaml element DATRA30 start: DOSE_LEVEL is not a variable/field of atra" in msg
     assert "trial_design.yaml element FU: EPOCH 'AFTERCARE' is not a term of codelist EPOCH" in msg
+    assert "trial_design.yaml element 6: TENRL is neither a variable of TE nor one of EPOCH, start" in msg
     assert "sdtm/ae.yaml derive AE.AESTDY: unknown derivation 'study_days'" in msg
     assert "sdtm/ae.yaml derive AE.EPOCH: derivation epoch needs date" in msg
