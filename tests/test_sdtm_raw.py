@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from cdiscflow.core.errors import InputError
@@ -90,3 +91,14 @@ def test_cell_and_row_problems_name_form_row_and_column(spec, raw_small):
     dup = f[(f.rule_id == "RAW-DUPKEY") & (f.row == 6)].iloc[0]
     assert dup.message == "duplicate key SUBJID=01-002, PART=A, CYCLE=1, CDAY=1 (rows 6, 7)"
     assert (f.severity == "error").all()
+
+
+def test_parquet_form_is_read_by_extension(spec, raw_small):
+    frame = pd.read_csv(raw_small / "enrol.csv", skiprows=1, dtype=str, keep_default_na=False)
+    frame.to_parquet(raw_small / "enrol.parquet")
+    (raw_small / "enrol.csv").unlink()
+    export = read_export(spec, raw_small)
+    enrol = export.forms["enrol"]
+    assert enrol.file == "enrol.parquet"
+    assert enrol.iso["ICDAT"].tolist() == ["2016-07-01", "2017-01-10", "2017-03-03"]
+    assert len(export.findings) == 0
