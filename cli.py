@@ -45,6 +45,51 @@ def main() -> None:
     """
 
 
+@main.command("run", epilog=EXIT_CODES)
+@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the raw EDC export. Default: the study's embedded export (raw/ in the spec folder).")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json.")
+@click.option("--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
+              help="strict: a raw-data error stops the run before anything is written. reject: write the good "
+                   "records, log rejected raw rows in sdtm/_rejects.csv (exit 1).")
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+              help="Validation findings at or above this severity block the export and give exit 1.")
+@click.option("--data-docs/--no-data-docs", default=True, show_default=True,
+              help="Render great-expectations Data Docs into validation/datadocs/.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
+def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
+                data_docs: bool, quiet: bool) -> None:
+    """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
+
+    With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.
+
+    \b
+    Examples:
+      cdiscflow run
+      cdiscflow run --raw export_2020_10/ --study specs/dara_atra --out out_2020_10
+    """
+    from cdiscflow.core.errors import FindingsError
+    from cdiscflow.pipeline import run
+
+    def progress(stage: str, message: str) -> None:
+        if not quiet:
+            click.echo(f"[{stage}] {message}", err=True)
+
+    try:
+        result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
+                     progress=progress)
+    except FindingsError as exc:
+        click.echo(_error_lines(exc.findings), err=True)
+        raise
+    click.echo(f"{result.spec.studyid}: {result.subjects} subjects, {len(result.datasets)} datasets -> {out_dir}")
+    click.echo(result.findings.summary())
+    if result.rejected_rows:
+        click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)
+    sys.exit(result.exit_code)
+
+
 @main.command("check-spec", epilog=EXIT_CODES)
 @click.argument("study", required=False)
 def check_spec(study: str | None) -> None:

@@ -1,0 +1,223 @@
+"""The main job, as a recipe: raw -> SDTM -> ADaM -> validate -> export -> report.
+
+    from cdiscflow.pipeline import run
+    result = run(study="dara_atra", raw_dir=None, out_dir="out")     # what `cdiscflow run` does
+
+Every dataset is validated before it is written: when the validation finds errors at or above `fail_on`, nothing
+but the findings (and the SDTM bookkeeping) is written, and the run ends with exit code 1.  The run log
+`out/run.json` records the cdiscflow version, spec, standards and CT versions, per-stage timings and row counts,
+so a reviewer can tell how every file was made.  Files are written atomically and deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from cdiscflow import __version__
+from cdiscflow.core.atomic import write_text
+from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
+from cdiscflow.core.findings import Findings, at_or_above
+from cdiscflow.specs.model import StudySpec, load_study
+
+Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
+
+
+@dataclass
+class StageLog:
+    name: str
+    seconds: float = 0.0
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_out: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+    findings: Findings = field(default_factory=Findings)  # what this stage found (merged into the run's)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    spec: StudySpec
+    findings: Findings = field(default_factory=Findings)
+    stages: list[StageLog] = field(default_factory=list)
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    rejected_rows: int = 0
+    fail_on: str = "error"
+
+    @property
+    def failing(self) -> int:
+        """Findings at or above the threshold, plus rejected raw rows (they are data that did not make it)."""
+        return self.findings.count_at_or_above(self.fail_on) + self.rejected_rows
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FINDINGS if self.failing else EXIT_OK
+
+    @property
+    def subjects(self) -> int:
+        dm = self.datasets.get("DM")
+        return 0 if dm is None else int(dm["USUBJID"].nunique())
+
+
+def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out", *,
+        on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
+        progress: Progress | None = None) -> RunResult:
+    """Run the whole pipeline on one raw export.  Raises SpecError/InputError (exit 2) on unusable input, and
+    FindingsError (exit 1) when strict SDTM mapping finds errors (nothing is written then)."""
+    say = progress or (lambda stage, message: None)
+    spec = load_study(study)
+    out = Path(out_dir)
+    result = RunResult(out, spec, fail_on=fail_on)
+
+    sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
+    result.rejected_rows = len(sdtm.rejects)
+    adam = _stage(result, "adam", say, lambda log: _derive_adam(spec, sdtm.datasets, log))
+    result.datasets = {**sdtm.datasets, **adam}
+    blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log))
+    if blocked:
+        from cdiscflow.sdtm.output import write_bookkeeping
+
+        write_bookkeeping(sdtm, out / "sdtm")
+        say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' (see {out / 'validation'})")
+    else:
+        _stage(result, "export", say, lambda log: _export(result, sdtm, log))
+        _stage(result, "report", say, lambda log: _report(result, adam, log))
+    result.findings.write(out, "findings")  # every finding of the run in one table: mapping, validation, export
+    _write_run_log(result)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# stages: each takes what it needs and fills its StageLog
+
+
+def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
+    from cdiscflow.sdtm import map_study
+
+    sdtm = map_study(spec, raw_dir, on_error=on_error)
+    log.findings.extend(sdtm.findings)
+    acc = sdtm.accounting
+    if len(acc):
+        log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
+    log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
+    log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
+    return sdtm
+
+
+def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
+    try:
+        from cdiscflow.adam import derive_study  # the ADaM recipe of the study
+    except ImportError:
+        log.note = "not available in this version"
+        return {}
+    adam = derive_study(spec, sdtm_datasets)
+    log.findings.extend(adam.findings)
+    log.rows_in = {n: len(f) for n, f in sdtm_datasets.items()}
+    log.rows_out = {n: len(f) for n, f in adam.datasets.items()}
+    return dict(adam.datasets)
+
+
+def _validate(result: RunResult, data_docs: bool, log: StageLog) -> bool:
+    """Validate everything before anything is written; True when the findings block the export."""
+    from cdiscflow.validation.api import run_validation, write_outputs
+
+    validation = run_validation(result.datasets, result.spec)
+    log.findings.extend(validation.findings)
+    write_outputs(validation, result.datasets, result.spec, result.out_dir / "validation", data_docs=data_docs)
+    counts = validation.findings.counts()
+    log.rows_in = dict(validation.rows)
+    log.note = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return any(n and at_or_above(s, result.fail_on) for s, n in counts.items())
+
+
+def _export(result: RunResult, sdtm, log: StageLog) -> None:
+    from cdiscflow.export.api import write_datasets
+    from cdiscflow.sdtm.output import write_bookkeeping
+
+    exported = write_datasets(result.datasets, result.spec, result.out_dir)
+    log.findings.extend(exported.findings)
+    write_bookkeeping(sdtm, result.out_dir / "sdtm")
+    result.written += exported.files
+    log.rows_out = {n: len(result.datasets[n]) for n in exported.written}
+    if exported.blocked:
+        log.note = f"not written: {', '.join(exported.blocked)}"
+
+
+def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog) -> None:
+    try:
+        from cdiscflow.report import build_report  # the study's analysis report
+    except ImportError:
+        log.note = "not available in this version"
+        return
+    if not adam:
+        log.note = "skipped: no ADaM datasets"
+        return
+    result.written += build_report(result.spec, adam, result.out_dir / "report")
+
+
+def _stage(result: RunResult, name: str, say: Progress, body):
+    log = StageLog(name)
+    say(name, "started")
+    t = time.perf_counter()
+    value = body(log)
+    log.seconds = round(time.perf_counter() - t, 3)
+    result.stages.append(log)
+    result.findings.extend(log.findings)
+    say(name, f"done in {log.seconds:.1f} s" + (f" ({log.note})" if log.note else ""))
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# run log
+
+
+def run_log(result: RunResult) -> dict:
+    """What a reviewer needs to tell how the output was made (timings aside, the same input gives the same log)."""
+    spec = result.spec
+    std = spec.study.get("standards", {})
+    return {
+        "cdiscflow": __version__,
+        "python": platform.python_version(),
+        "libraries": _library_versions(),
+        "study": {"studyid": spec.studyid, "spec": str(spec.path), "datacut": spec.datacut.isoformat(),
+                  "synthetic": bool(spec.study.get("synthetic", False))},
+        "standards": {k: (dict(v) if hasattr(v, "items") else v) for k, v in std.items()},
+        "stages": [{"stage": s.name, "seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out,
+                    "note": s.note} for s in result.stages],
+        "findings": result.findings.counts(),
+        "rejected_raw_rows": result.rejected_rows,
+        "exit_code": result.exit_code,
+        "files": sorted(str(p.relative_to(result.out_dir)) for p in result.written if _inside(p, result.out_dir)),
+    }
+
+
+def _write_run_log(result: RunResult) -> Path:
+    path = result.out_dir / "run.json"
+    write_text(path, json.dumps(run_log(result), indent=1, default=str) + "\n")
+    return path
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("pandas", "numpy", "pyarrow", "pandera", "pyreadstat", "great-expectations", "statsmodels"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
