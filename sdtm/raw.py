@@ -3,7 +3,7 @@
 A file that cannot be read at all (missing, empty, wrong encoding or delimiter, missing columns) makes the whole
 export unusable: every such problem is collected and raised together as one `InputError`.  Problems in single
 cells or rows (a required value missing, a number that is not one, an impossible date, a duplicate key, a subject
-who was never enrolled, non-ASCII text) become findings `RAW-...` naming the form, file, data row (first data row =
+who was never enrolled, non-ASCII text, a row with more or fewer fields than the header) become findings `RAW-...` naming the form, file, data row (first data row =
 1), column and what was expected; the rows stay in the frame and the mapping decides (strict: stop; reject: the
 row goes to the reject log).
 
@@ -13,14 +13,16 @@ Date and time fields are also kept converted to ISO 8601 (`RawForm.iso`), number
 
 from __future__ import annotations
 
+import csv
 import io
-import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
@@ -93,11 +95,11 @@ def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
     for form in spec.forms.values():
         try:
             path = _locate(raw_dir, form)
-            frame = _read_file(path, form, settings, findings)
+            frame, broken = _read_file(path, form, settings, findings)
         except InputError as exc:
             unusable.append(str(exc))
             continue
-        forms[form.name] = _check_form(spec, RawForm(form, path, frame), findings)
+        forms[form.name] = _check_form(spec, RawForm(form, path, frame), findings, broken)
     if unusable:
         head = f"raw export {raw_dir}: {len(unusable)} file(s) cannot be used"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
@@ -127,18 +129,21 @@ def _locate(raw_dir: Path, form: Form) -> Path:
     raise InputError(f"{form.file}: file for form {form.name!r} ({form.label}) is missing in {raw_dir}")
 
 
-def _read_file(path: Path, form: Form, settings, findings: Findings) -> pd.DataFrame:
+def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The form's columns as text (NA for blank), indexed by data row; plus the rows whose field count is wrong."""
     ext = path.suffix.lower()
+    broken = None
     if ext == ".csv":
-        frame = _read_csv(path, form, settings, findings)
-    elif ext == ".parquet":
-        frame = pd.read_parquet(path).astype(str)
-    elif ext == ".xpt":
-        frame = pd.read_sas(path, format="xport", encoding="utf-8")
-        frame = frame.astype(str)
+        frame, broken = _read_csv(path, form, settings, findings)
+    elif ext in (".parquet", ".xpt"):
+        frame = _read_binary(path, ext)
     else:
         raise InputError(f"{path.name}: cannot read {ext} files (use {', '.join(READERS)})")
     frame.columns = [str(c).strip() for c in frame.columns]
+    twice = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})  # over columns
+    if twice:
+        raise InputError(f"{path.name}: column(s) {', '.join(twice)} appear more than once in the header; "
+                         "which one holds the data is ambiguous (rename or drop the copies)")
     missing = [f for f in form.names if f not in frame.columns]
     if missing:
         raise InputError(f"{path.name}: missing column(s) {', '.join(missing)} that forms.yaml declares for form "
@@ -151,11 +156,26 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> pd.DataF
     frame = frame[list(form.names)]
     frame = frame.apply(lambda col: col.astype(str).str.strip())  # over columns
     frame = frame.mask(frame == "")
+    return frame, broken
+
+
+def _read_binary(path: Path, ext: str) -> pd.DataFrame:
+    what = "Parquet" if ext == ".parquet" else "SAS transport (XPT)"
+    try:
+        frame = pd.read_parquet(path) if ext == ".parquet" else pd.read_sas(path, format="xport", encoding="utf-8")
+        return _data_rows(frame.astype(str))
+    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException) as exc:
+        raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
+
+
+def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     return frame
 
 
-def _read_csv(path: Path, form: Form, settings, findings: Findings) -> pd.DataFrame:
+def _read_csv(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Parse a delimited text file with Arrow; returns the frame and the rows whose field count differs from the
+    header's (each kept, with the fields it has, and reported as RAW-FIELDS: nothing is dropped or shifted)."""
     data = path.read_bytes()
     encoding = str(settings.get("encoding", "utf-8"))
     delimiter = str(settings.get("delimiter", ","))
@@ -175,28 +195,76 @@ def _read_csv(path: Path, form: Form, settings, findings: Findings) -> pd.DataFr
         hint = " (the file looks Latin-1/Windows-1252 encoded)" if encoding.lower().replace("-", "") == "utf8" else ""
         raise InputError(f"{path.name}: not valid {encoding} at line {line} (byte 0x{byte}){hint}; save the file as "
                          f"{encoding} or set raw.encoding in study.yaml") from None
-    lines = text.splitlines()
-    skip = 0
-    while comment and skip < len(lines) and lines[skip].startswith(comment):
-        skip += 1
-    body = "\n".join(lines[skip:])
-    if not body.strip():
+    body, skip = _skip_comments(text, comment)
+    header = body.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
+    if not header.strip():
         raise InputError(f"{path.name}: no header row after {skip} comment line(s) "
                          f"(expected {delimiter.join(form.names[:4])} ...)")
-    header = lines[skip]
     if delimiter not in header and len(form.names) > 1:
         seen = [d for d in (";", "\t", "|", ",") if d in header and d != delimiter]
         hint = f"; it looks {seen[0]!r}-delimited" if seen else ""
         raise InputError(f"{path.name}: the header row has no {delimiter!r} delimiter{hint} "
                          f"(study.yaml raw.delimiter is {delimiter!r})")
+    names = next(csv.reader([header], delimiter=delimiter))
+    bad_rows: list[tuple[int | None, int, int, str]] = []
+
+    def invalid(row) -> str:  # called by Arrow for each row with the wrong number of fields only
+        bad_rows.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
     try:
-        return pd.read_csv(io.StringIO(body), sep=delimiter, dtype=str, keep_default_na=False,
-                           na_values=[], skipinitialspace=False)
-    except pd.errors.ParserError as exc:
-        msg = str(exc)
-        m = re.search(r"line (\d+)", msg)
-        where = f" at data row {int(m.group(1)) - 1}" if m else ""
-        raise InputError(f"{path.name}: cannot be parsed as {delimiter!r}-delimited CSV{where}: {msg}") from None
+        table = pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowException as exc:
+        raise InputError(f"{path.name}: cannot be parsed as {delimiter!r}-delimited CSV ({exc})") from None
+    frame = table.to_pandas()
+    if not bad_rows:
+        return _data_rows(frame), None
+    return _with_broken_rows(path, frame, bad_rows, delimiter)
+
+
+def _skip_comments(text: str, comment: str) -> tuple[str, int]:
+    """The text after the leading comment lines, and how many there were (only '\n' ends a line here: a value may
+    hold any other line-break character)."""
+    skip, pos = 0, 0
+    while comment and text.startswith(comment, pos):  # over the few banner lines
+        end = text.find("\n", pos)
+        pos = len(text) if end < 0 else end + 1
+        skip += 1
+    return text[pos:], skip
+
+
+def _with_broken_rows(path: Path, frame: pd.DataFrame, bad_rows, delimiter: str):
+    """Put the rows Arrow could not align back at their data row number, with the fields they have (by position)."""
+    if any(number is None for number, *_ in bad_rows):
+        raise InputError(f"{path.name}: rows with the wrong number of fields, at positions the parser cannot tell")
+    n = len(frame) + len(bad_rows)
+    bad = pd.DataFrame(bad_rows, columns=["row", "expected", "actual", "text"])
+    bad["row"] -= 1  # Arrow counts the header as row 1; data rows start at 1
+    good_rows = np.setdiff1d(np.arange(1, n + 1), bad["row"].to_numpy())
+    frame.index = pd.Index(good_rows, name="row")
+    width = len(frame.columns)
+    fields = [(next(csv.reader([t], delimiter=delimiter), []) + [""] * width)[:width]  # over the broken rows only
+              for t in bad["text"]]
+    broken_frame = pd.DataFrame(fields, columns=frame.columns, index=pd.Index(bad["row"].to_numpy(), name="row"),
+                                dtype=str)
+    frame = pd.concat([frame, broken_frame]).sort_index(kind="stable")
+    spans = bad["text"].str.count("\n")
+    hint = np.where(bad["actual"] > bad["expected"], f"a value with an unquoted {delimiter!r}, or a shifted row?",
+                    "a truncated or broken line?")
+    hint = np.where(spans > 0, "an unbalanced quote? the row spans " + (spans + 1).astype(str) + " lines", hint)
+    problems = pd.DataFrame({
+        "rule_id": "RAW-FIELDS",
+        "value": bad["text"].str.slice(0, 120).to_numpy(),
+        "expected": bad["expected"].astype(str).to_numpy() + " fields",
+        "message": ("row has " + bad["actual"].astype(str) + " fields, the header has "
+                    + bad["expected"].astype(str) + " (" + hint + ")").to_numpy(),
+    }, index=pd.Index(bad["row"].to_numpy(), name="row"))
+    return frame, problems
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -219,10 +287,14 @@ def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series, rule_id: str, v
     findings.extend(frame)
 
 
-def _check_form(spec: StudySpec, raw: RawForm, findings: Findings) -> RawForm:
+def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.DataFrame | None = None) -> RawForm:
     data = raw.data
     subject_field = str(spec.study.get("raw", {}).get("subject", "SUBJID"))
     subject = usubjid(spec, data) if subject_field in data else pd.Series("", index=data.index)
+    if broken is not None:
+        _bad_rows(findings, raw, pd.Series(data.index.isin(broken.index), index=data.index), "RAW-FIELDS", "",
+                  broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
+                  values=broken["value"].reindex(data.index))
     for f in raw.form.fields:
         col = data[f.name]
         present = col.notna()
@@ -238,7 +310,11 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings) -> RawForm:
             ok = col.str.match(pattern, na=False)
             _bad_rows(findings, raw, present & ~ok, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is not a{'n' if f.datatype == 'integer' else ''} {f.datatype}", subject)
-            raw.numbers[f.name] = pd.to_numeric(col.where(ok), errors="coerce").astype("float64")
+            number = pd.to_numeric(col.where(ok), errors="coerce").astype("float64")
+            huge = ok & ~np.isfinite(number)  # 1e400, or 400 digits: no floating-point number holds it
+            _bad_rows(findings, raw, huge, "RAW-TYPE", f.name, f"{f.datatype} number",
+                      f"{f.name} ({f.label}) is too large to store as a number", subject)
+            raw.numbers[f.name] = number.where(~huge)
         elif f.datatype in ("date", "time", "datetime"):
             converted = _convert_datetime(col, f.datatype, f.format)
             bad = converted.problem.notna()
