@@ -27,6 +27,8 @@ import pandas as pd
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
+from cdiscflow.export.prepare import MAX_VALUE_BYTES
+from cdiscflow.export.xpt import MAX_IBM, byte_lengths
 from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
@@ -88,6 +90,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
         errors.append(probs)
     errors.append(run_stage(state, "record"))
     errors.append(check_date_order(state))
+    errors.append(check_storable(state))
     errors.append(_unmapped_rows(state, export))
     _note_unused_fields(state)
     timings["map"] = time.perf_counter() - t
@@ -384,6 +387,37 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
                                   "message": f"{en} is before {st} " + s[before].astype(str),
                                   "expected": f"on or after {st}"}, index=before[before].index)
                 errors.append(_frame_problems(state, name, p, en))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def check_storable(state: StudyState) -> pd.DataFrame | None:
+    """Mapped values a submission file cannot hold are errors on their raw rows, found before anything is written:
+    text longer than the variable's spec length or the 200 bytes of XPT v5 (SUPP-- values: 200), numbers beyond
+    the range of SAS transport floating point."""
+    errors = []
+    for name, frame in state.datasets.items():
+        ds = state.spec.dataset(name)
+        columns = [(v.name, v.is_numeric, min(v.length or MAX_VALUE_BYTES, MAX_VALUE_BYTES), frame[v.name])
+                   for v in ds.variables if v.name in frame]
+        supp = state.supp.get(name)
+        if supp is not None:
+            columns += [(q, False, MAX_VALUE_BYTES, supp[q]) for q in supp.columns]
+        for var, numeric, limit, col in columns:  # over variables
+            if numeric:
+                x = pd.to_numeric(col, errors="coerce").astype("float64")
+                bad = (x.abs() >= MAX_IBM).fillna(False)  # inf included
+                rule, expected, message = "MAP-NUMBER", f"magnitude below {MAX_IBM:.4g}", \
+                    f"{name}.{var} is too large for a SAS transport file"
+            else:
+                nbytes = pd.Series(byte_lengths(col), index=col.index)
+                bad = nbytes > limit
+                rule, expected = "MAP-LENGTH", f"at most {limit} bytes"
+                what = "the spec length" if limit < MAX_VALUE_BYTES else "the XPT v5 limit"
+                message = f"{name}.{var} is " + nbytes[bad].astype(str) + f" bytes long, over {what} of {limit}"
+            if bad.any():
+                p = pd.DataFrame({"rule_id": rule, "value": col[bad].astype(str).str.slice(0, 60),
+                                  "message": message, "expected": expected}, index=bad[bad].index)
+                errors.append(_frame_problems(state, name, p, var))
     return pd.concat(errors, ignore_index=True) if errors else None
 
 
