@@ -3,28 +3,31 @@
 Exit codes (every command):
     0  success
     1  findings or rejections at or above the threshold
-    2  unusable input or spec (missing/unreadable file, spec that contradicts itself)
+    2  unusable input or spec (missing/unreadable file, spec that contradicts itself, output folder not writable)
+    3  internal error: a bug in cdiscflow (one line on stderr; CDISCFLOW_DEBUG=1 shows the traceback)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from cdiscflow import __version__
-from cdiscflow.core.errors import CdiscflowError, InputError
+from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError
 
 EXIT_CODES = """\b
 Exit codes:
   0  success
   1  findings or rejections at or above the threshold
-  2  unusable input or spec"""
+  2  unusable input or spec
+  3  internal error (a bug: please report it)"""
 
 
 class _Group(click.Group):
-    """Turns cdiscflow's own errors into a clear message and the documented exit code (never a traceback)."""
+    """Turns every error into a clear message and the documented exit code (never a traceback)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -32,6 +35,18 @@ class _Group(click.Group):
         except CdiscflowError as exc:
             click.echo(f"cdiscflow: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except OSError as exc:  # the file system said no: a folder not writable, a disk full, a path that is a file
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"cdiscflow: cannot read or write{where}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_UNUSABLE)
+        except Exception as exc:
+            if os.environ.get("CDISCFLOW_DEBUG"):
+                raise
+            click.echo(f"cdiscflow: internal error {type(exc).__name__}: {exc}\nThis is a bug in cdiscflow; please "
+                       "report it with the command you ran (CDISCFLOW_DEBUG=1 shows the traceback).", err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})

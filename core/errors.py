@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings or rejections at or above the threshold
 EXIT_UNUSABLE = 2  # unusable input or spec
+EXIT_INTERNAL = 3  # an unexpected exception: a bug in cdiscflow, never bad data (bad data is 1 or 2)
 
 
 class CdiscflowError(Exception):
