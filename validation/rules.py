@@ -635,7 +635,7 @@ def reference_exposure_dates(ctx: RuleContext, targets: list[str]):
     firsts = start_day.groupby(by).min()
     lasts = end_day.groupby(by).max()
     for var, per_subject in (("RFXSTDTC", firsts), ("RFXENDTC", lasts)):
-        want = dm["USUBJID"].map(per_subject)
+        want = per_subject.reindex(dm["USUBJID"].to_numpy()).set_axis(dm.index)  # (map() fails on empty frames)
         have_text = _dm_col(ctx, var)
         have = iso8601.to_date(have_text)
         missing = have_text.isna() & want.notna()
