@@ -6,7 +6,12 @@
 Every dataset is validated before it is written: when the validation finds errors at or above `fail_on`, nothing
 but the findings (and the SDTM bookkeeping) is written, and the run ends with exit code 1.  The run log
 `out/run.json` records the cdiscflow version, spec, standards and CT versions, per-stage timings and row counts,
-so a reviewer can tell how every file was made.  Files are written atomically and deterministically.
+so a reviewer can tell how every file was made.
+
+Files are written atomically (`core.atomic`: a run killed even with SIGKILL leaves each file complete, old or new,
+never truncated; its leftover hidden `.part` files are removed by the next run into the folder) and
+deterministically: two runs over the same input and spec give the same bytes in every file, except the
+`"seconds"` of each stage in run.json (wall-clock timings, the only field that may differ).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Callable
 import pandas as pd
 
 from cdiscflow import __version__
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import remove_stale_parts, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.specs.model import StudySpec, load_study
@@ -73,6 +78,7 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     say = progress or (lambda stage, message: None)
     spec = load_study(study)
     out = Path(out_dir)
+    remove_stale_parts(out, *out.glob("*/"), *out.glob("*/*/"), *out.glob("*/*/*/"))  # left by a killed run
     result = RunResult(out, spec, fail_on=fail_on)
 
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
@@ -178,7 +184,7 @@ def _stage(result: RunResult, name: str, say: Progress, body):
 
 
 def run_log(result: RunResult) -> dict:
-    """What a reviewer needs to tell how the output was made (timings aside, the same input gives the same log)."""
+    """What a reviewer needs to tell how the output was made.  Deterministic except each stage's "seconds"."""
     spec = result.spec
     std = spec.study.get("standards", {})
     return {

@@ -3,15 +3,23 @@
 Every file cdiscflow writes goes through `atomic_write`: the bytes go to a temporary file in the same folder, are
 flushed to disk, and only then renamed over the target.  A run killed mid-write leaves the previous complete file
 (or none), never a truncated one.
+
+The temporary files are hidden and end in `.part` (`.dm.xpt.k3j9x.part`): no reader takes them for a dataset.  A
+run killed with SIGKILL cannot remove its own; the next run into the same folder does (`remove_stale_parts`).  One
+run per output folder at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+PART_SUFFIX = ".part"
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[^.]+)?\.part$")  # mkstemp's 8 random characters
 
 
 def _umask_mode() -> int:
@@ -26,7 +34,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     """Open a temporary sibling of `path` for writing; rename it onto `path` when the block ends without error."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
             yield fh
@@ -59,7 +67,7 @@ def atomic_path(path: str | os.PathLike) -> "contextlib.AbstractContextManager[P
 @contextlib.contextmanager
 def _atomic_path(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + ".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix + PART_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -72,3 +80,16 @@ def _atomic_path(target: Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def remove_stale_parts(*folders: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed run left in `folders` (not their subfolders); returns what was removed.
+    Only names `atomic_write`/`atomic_path` make are touched (`.dm.xpt.k3j9x_a1.part`)."""
+    stale = []
+    for folder in map(Path, folders):  # over output folders
+        if folder.is_dir():
+            stale += [p for p in folder.glob(f".*{PART_SUFFIX}") if _TEMP_NAME.match(p.name) and p.is_file()]
+    for p in sorted(stale):  # over leftover files (a handful)
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return sorted(stale)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import remove_stale_parts, write_text
 from cdiscflow.export.api import FORMATS, write_datasets
 from cdiscflow.sdtm.engine import SdtmResult
 from cdiscflow.specs.model import StudySpec
@@ -24,6 +24,7 @@ def write_sdtm(result: SdtmResult, spec: StudySpec, out_dir: str | Path, *,
     bookkeeping files; returns the dataset files written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(out)  # temporaries a killed run left behind
     exported = write_datasets(result.datasets, spec, out, formats=formats, by_standard=False,
                               findings=result.findings)
     write_bookkeeping(result, out)

@@ -1,0 +1,226 @@
+"""Atomic output, proved: every file is renamed into place; a run killed with SIGKILL mid-write leaves every dataset
+file complete (the previous one or the new one, never a truncated one), and the next run clears its temporaries.
+
+The kill test runs `python -m cdiscflow run` in a subprocess on a 600-subject synthetic export (about 60 MB of
+output, lb.xpt alone 11 MB), waits until the largest dataset file is being written, and kills the process."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cdiscflow.core import atomic
+from cdiscflow.core.atomic import atomic_write, remove_stale_parts, write_text
+from cdiscflow.export.read import read_dataset
+from cdiscflow.pipeline import run
+
+REPO = Path(__file__).resolve().parents[1]
+TEMP = re.compile(r"^\..+\.part$")
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    """Every dataset file a reader would take: *.xpt and *.json, not the hidden .part temporaries."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix in (".xpt", ".json") and not p.name.startswith(".")}
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if TEMP.match(p.name))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# every writer goes through core.atomic
+
+
+def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypatch):
+    """Record every os.replace during a whole run (Data Docs included): each file in the output folder got there by
+    a rename from a temporary, and nothing was written outside it (the working directory stays empty)."""
+    renamed: set[Path] = set()
+    real_replace = os.replace
+
+    def spy(src, dst, *args, **kwargs):
+        renamed.add(Path(dst).resolve())
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "replace", spy)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run(raw_dir=raw_small, out_dir="out", data_docs=True)
+    assert result.exit_code == 0
+    files = {p.resolve() for p in (work / "out").rglob("*") if p.is_file()}
+    kinds = {p.suffix for p in files}
+    assert {".xpt", ".json", ".xml", ".xsl", ".csv", ".html"} <= kinds
+    assert len(files) > 60
+    assert sorted(map(str, files - renamed)) == []
+    assert [p.name for p in work.iterdir()] == ["out"]
+
+
+# Calls that write a file by themselves.  Library code writes through core.atomic only; to_csv()/to_json() without a
+# path return text, and a buffer (io.StringIO/BytesIO) is fine.
+_WRITING_METHODS = {"write_text", "write_bytes", "touch", "to_csv", "to_json", "to_parquet", "to_excel", "to_feather",
+                    "to_pickle", "to_xml", "to_html", "savefig", "write_xport", "write_sav", "imsave"}
+_MOVING = {("shutil", "copy"), ("shutil", "copy2"), ("shutil", "copyfile"), ("shutil", "move"), ("os", "rename"),
+           ("os", "replace")}
+_NOT_LIBRARY = ("tests", "benchmarks", ".venv", "specs/standards/build.py", "core/atomic.py")
+
+
+def _library_modules():
+    for path in sorted(REPO.rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        if not rel.startswith(_NOT_LIBRARY):
+            yield rel, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _buffers(tree: ast.AST) -> set[str]:
+    """Names bound to an in-memory buffer (buf = io.StringIO(); with io.BytesIO() as buffer)."""
+    out = set()
+    for node in ast.walk(tree):
+        value, targets = None, []
+        if isinstance(node, ast.Assign):
+            value, targets = node.value, node.targets
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            value, targets = node.context_expr, [node.optional_vars]
+        if isinstance(value, ast.Call) and ast.unparse(value.func).split(".")[-1] in ("StringIO", "BytesIO"):
+            out |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return out
+
+
+def _writes_a_file(call: ast.Call, buffers: set[str]) -> bool:
+    func = call.func
+    if isinstance(func, ast.Name) and func.id == "open":
+        mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        return isinstance(mode, ast.Constant) and bool(set(str(mode.value)) & set("wax+"))
+    if not isinstance(func, ast.Attribute):
+        return False
+    if isinstance(func.value, ast.Name) and (func.value.id, func.attr) in _MOVING:
+        return True
+    if func.attr not in _WRITING_METHODS:
+        return False
+    target = call.args[0] if call.args else next((k.value for k in call.keywords
+                                                  if k.arg in ("path", "path_or_buf", "fname", "dst")), None)
+    if func.attr in ("write_text", "write_bytes", "touch"):
+        return True  # pathlib: always a file
+    return target is not None and not (isinstance(target, ast.Name) and target.id in buffers)
+
+
+def test_no_library_module_writes_a_file_around_core_atomic():
+    offenders = []
+    for rel, tree in _library_modules():  # over modules
+        buffers = _buffers(tree)
+        offenders += [f"{rel}:{node.lineno}: {ast.unparse(node)[:80]}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Call) and _writes_a_file(node, buffers)]
+    assert offenders == []
+
+
+def test_the_scan_catches_a_direct_write():
+    tree = ast.parse("import io\nbuf = io.StringIO()\nframe.to_csv(buf)\nframe.to_csv(path)\n"
+                     "open(p, 'w')\nopen(p)\nPath(p).write_text('x')\nfig.savefig(out / 'km.png')\nshutil.move(a, b)")
+    buffers = _buffers(tree)
+    hits = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) and _writes_a_file(node, buffers)]
+    assert sorted(hits) == [4, 5, 7, 8, 9]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# temporaries
+
+
+def test_stale_temporaries_are_removed_and_only_they(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(tmp_path / "dm.xpt") as fh:
+            fh.write(b"half")
+            raise KeyboardInterrupt  # an interrupted write removes its own temporary
+    assert list(tmp_path.iterdir()) == []
+    # SIGKILL leaves them: simulate what it leaves, next to a user's own hidden file and a complete dataset
+    (tmp_path / ".dm.xpt.k3j9x_a1.part").write_bytes(b"HEADER RECORD half")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".km_os.ab12cd34.png.part").write_bytes(b"\x89PNG half")
+    (tmp_path / ".notes.part").write_text("a user's file, not ours")
+    write_text(tmp_path / "ae.xpt", "complete")
+    removed = remove_stale_parts(tmp_path, tmp_path / "sub")
+    assert [p.name for p in removed] == [".dm.xpt.k3j9x_a1.part", ".km_os.ab12cd34.png.part"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.part", "ae.xpt", "sub"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# kill -9 mid-write
+
+
+@pytest.fixture(scope="module")
+def big_export(tmp_path_factory):
+    """A 600-subject synthetic export and the output of an uninterrupted run over it (the reference bytes)."""
+    from cdiscflow.simulate import simulate
+
+    base = tmp_path_factory.mktemp("kill")
+    simulate(base / "raw", seed=20161, subjects=600)
+    ref = run(raw_dir=base / "raw", out_dir=base / "ref", data_docs=False)
+    assert ref.exit_code == 0
+    return base
+
+
+def _run_and_kill(raw: Path, out: Path, victim: str) -> list[str]:
+    """Start `cdiscflow run`, wait until `victim` (e.g. lb.xpt) is being written, SIGKILL it; return the temporaries
+    it left in out/sdtm (proof the kill landed mid-write)."""
+    cmd = [sys.executable, "-m", "cdiscflow", "run", "--raw", str(raw), "--out", str(out), "--no-data-docs", "-q"]
+    proc = subprocess.Popen(cmd, cwd=out.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "CDISCFLOW_DEBUG": "1"})
+    sdtm = out / "sdtm"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if sdtm.is_dir() and any(n.startswith(f".{victim}.") for n in os.listdir(sdtm)):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.0005)
+    finally:
+        if proc.poll() is None and time.monotonic() >= deadline:
+            proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f"the run ended on its own ({proc.returncode}): " + \
+        proc.stderr.read().decode()[-2000:]
+    proc.stderr.close()
+    return _temporaries(sdtm)
+
+
+def test_sigkill_mid_write_leaves_no_truncated_file(big_export, tmp_path):
+    ref = _outputs(big_export / "ref")
+    victim = max((n for n in ref if n.startswith("sdtm/")), key=lambda n: len(ref[n])).split("/")[1]  # lb.xpt
+    # 1. into an empty folder: each dataset file is absent or complete
+    out = tmp_path / "fresh"
+    left = _run_and_kill(big_export / "raw", out, victim)
+    assert any(n.startswith(f".{victim}.") for n in left)  # killed while the victim was being written
+    got = _outputs(out)
+    assert f"sdtm/{victim}" not in got and len(got) < len(ref)  # interrupted: not everything is there
+    assert [n for n in got if got[n] != ref[n]] == []  # everything that is there is complete (the same bytes)
+    assert not (out / "run.json").exists() and not (out / "sdtm" / "define.xml").exists()
+    for name in got:  # readable, with the right number of records
+        if name.endswith(".xpt"):
+            frame, _ = read_dataset(out / name)
+            want, _ = read_dataset(big_export / "ref" / name)
+            assert len(frame) == len(want) > 0
+    # 2. over a previous complete output (a different study size): each file is the old one or the new one
+    old = tmp_path / "old"
+    assert run(raw_dir=REPO / "tests" / "data" / "raw_small", out_dir=old, data_docs=False).exit_code == 0
+    before = _outputs(old)
+    left = _run_and_kill(big_export / "raw", old, victim)
+    assert any(n.startswith(f".{victim}.") for n in left)
+    after = _outputs(old)
+    assert after.keys() == before.keys()
+    assert after[f"sdtm/{victim}"] == before[f"sdtm/{victim}"]  # the file being written: still the old one
+    mixed = {n: ("old" if after[n] == before[n] else "new" if after[n] == ref.get(n) else "TRUNCATED") for n in after}
+    assert "TRUNCATED" not in mixed.values()
+    assert "new" in mixed.values() and "old" in mixed.values()
+    # 3. the next run completes over the debris and removes the temporaries
+    again = run(raw_dir=REPO / "tests" / "data" / "raw_small", out_dir=old, data_docs=False)
+    assert again.exit_code == 0
+    assert _temporaries(old) == []
+    final = _outputs(old)
+    assert [n for n in before if final.get(n) != before[n] and n != "run.json"] == []  # run.json: timings differ
