@@ -9,7 +9,6 @@ together, checking the files on disk and the exit codes."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
