@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyreadstat
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
@@ -162,10 +163,23 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
     what = "Parquet" if ext == ".parquet" else "SAS transport (XPT)"
     try:
-        frame = pd.read_parquet(path) if ext == ".parquet" else pd.read_sas(path, format="xport", encoding="utf-8")
-        return _data_rows(frame.astype(str))
-    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException) as exc:
+        if ext == ".parquet":
+            frame = pd.read_parquet(path)
+        else:  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
+            frame, _ = pyreadstat.read_xport(str(path))
+    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pyreadstat.ReadstatError,
+            pyreadstat.PyreadstatError) as exc:
         raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
+    return _data_rows(frame.apply(_as_text))  # over columns
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """A typed column as the text an EDC export would hold: whole numbers without ".0" (XPT and Parquet store an
+    integer field with missing values as floats), missing as NA."""
+    if pd.api.types.is_float_dtype(col):
+        whole = col.notna() & (col.abs() < 2.0 ** 53) & (col == np.round(col))  # exact as integers
+        return col.astype(str).where(~whole, col.where(whole).astype("Int64").astype(str))
+    return col.astype(str)
 
 
 def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -75,6 +75,9 @@ CASES = {
     "unreadable Parquet": Case(
         lambda raw: ((raw / "eot.csv").unlink(), (raw / "eot.parquet").write_bytes(b"PAR1 not really")),
         unusable="eot.parquet: not a readable Parquet file"),
+    "unreadable SAS transport file": Case(
+        lambda raw: ((raw / "eot.csv").unlink(), (raw / "eot.xpt").write_bytes(b"HEADER RECORD*** cut short")),
+        unusable="eot.xpt: not a readable SAS transport (XPT) file"),
     "unknown CT value": Case(
         lambda raw: edit(raw / "enrol.csv", "UN-UNK-1945,Man,", "UN-UNK-1945,Femme,"),
         findings=(("error", "MAP-CT", "enrol.csv", 3, "SEX", "not a term or synonym of codelist SEX C66731"),),
@@ -285,3 +288,26 @@ def test_cli_reject_writes_good_records_and_accounts_for_every_row(command, many
         assert log_json["rejected_raw_rows"] == len(rejects) and log_json["exit_code"] == 1
         stage = next(s for s in log_json["stages"] if s["stage"] == "sdtm")
         assert stage["rows_in"] == dict(zip(acc.form, acc.rows_in.astype(int)))
+
+
+def test_typed_parquet_and_xpt_forms_read_like_their_csv(spec, raw_small):
+    """Parquet and SAS transport store numbers as numbers (an integer field with a blank as float): read back they
+    are the text the CSV holds ("16", not "16.0"), so no false RAW-TYPE; a missing number stays missing."""
+    import pyreadstat
+
+    csv_dara = map_study(spec, raw_small).datasets["EX"]
+    dara = pd.read_csv(raw_small / "dara.csv", skiprows=1, dtype=str, keep_default_na=False)
+    typed = dara.astype({"CYCLE": "float64", "CDAY": "int64", "DOSE": "float64", "DOSEMG": "float64"})
+    typed.loc[8, "DOSEMG"] = float("nan")  # row 9: a blank number
+    (raw_small / "dara.csv").unlink()
+    typed.to_parquet(raw_small / "dara.parquet")
+    enrol = pd.read_csv(raw_small / "enrol.csv", skiprows=1, dtype=str, keep_default_na=False)
+    (raw_small / "enrol.csv").unlink()
+    pyreadstat.write_xport(enrol, str(raw_small / "enrol.xpt"), file_format_version=5, table_name="ENROL")
+    result = map_study(spec, raw_small)
+    assert result.findings.count_at_or_above("warning") == 0, result.findings.summary()
+    ex = result.datasets["EX"]
+    assert ex["EXDOSE"].tolist() == csv_dara["EXDOSE"].tolist() and len(ex) == len(csv_dara)
+    assert result.datasets["DM"]["USUBJID"].tolist() == ["DARA-ATRA-01-001", "DARA-ATRA-01-002", "DARA-ATRA-02-003"]
+    acc = result.accounting.set_index("form")
+    assert acc.loc["dara", "file"] == "dara.parquet" and acc.loc["enrol", "file"] == "enrol.xpt"
