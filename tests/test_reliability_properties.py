@@ -295,3 +295,39 @@ def test_unusable_files_are_all_named_at_once(files, also):
             pytest.fail("a broken export was mapped")
         assert f"{len(files)} file(s) cannot be used" in message
         assert [e for e in expected if e not in message] == []
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# any text in any cell
+
+
+CELL_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40) | st.sampled_from(
+    ["", " ", '"', '""', ",", "\n", "\r\n", "\x00", "NA", "null", "-", "UN-UNK-UNK", "00:00", "0", "-0", "1e308",
+     "9" * 30, "31-DEC-9999", "01-JAN-0001", "UN-JAN-2016", "x" * 250])
+
+
+@settings(PROFILE, max_examples=EXAMPLES or 8)
+@given(cells=st.lists(st.tuples(st.sampled_from(sorted(BASE)), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6),
+                                CELL_TEXT), min_size=1, max_size=8))
+def test_any_text_in_any_cell_never_crashes_and_loses_no_row(cells):
+    """Whatever text lands in whatever cell (quotes, delimiters, line breaks, NUL, huge numbers, far dates), the
+    result is findings or a CdiscflowError, and every raw row is mapped or rejected."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp)
+        _write(raw, [], {})
+        edited = {form: [list(x) for x in BASE[form].rows] for form, *_ in cells}
+        for form, r, c, text in cells:  # over the planted cells
+            rows = edited[form]
+            rows[r % len(rows)][c % len(BASE[form].header)] = text
+        for form, rows in edited.items():  # over the edited forms
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows([BASE[form].header, *rows])
+            (raw / SPEC.forms[form].file).write_text(BASE[form].banner + "\n" + buf.getvalue(), encoding="utf-8")
+        try:
+            result = map_study(SPEC, raw, on_error="reject")
+        except CdiscflowError as exc:  # an unusable file (e.g. a NUL in the header is not possible here)
+            assert isinstance(exc, InputError) and "cannot be used" in str(exc), str(exc)
+            return
+        acc = result.accounting
+        assert (acc.rows_lost == 0).all() and (acc.rows_in == acc.rows_mapped + acc.rows_rejected).all()
+        assert int(acc.rows_rejected.sum()) == len(result.rejects)
