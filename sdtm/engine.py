@@ -28,7 +28,7 @@ import pandas as pd
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.export.prepare import MAX_VALUE_BYTES
-from cdiscflow.export.xpt import MAX_IBM, byte_lengths
+from cdiscflow.export.xpt import MAX_IBM, byte_lengths, format_kind
 from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
@@ -392,33 +392,47 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
 
 def check_storable(state: StudyState) -> pd.DataFrame | None:
     """Mapped values a submission file cannot hold are errors on their raw rows, found before anything is written:
-    text longer than the variable's spec length or the 200 bytes of XPT v5 (SUPP-- values: 200), numbers beyond
-    the range of SAS transport floating point."""
+    text longer than the variable's spec length or the 200 bytes of XPT v5 (SUPP-- values: 200) -> MAP-LENGTH;
+    numbers beyond the range of SAS transport floating point, or not whole in an integer variable -> MAP-NUMBER."""
     errors = []
     for name, frame in state.datasets.items():
-        ds = state.spec.dataset(name)
-        columns = [(v.name, v.is_numeric, min(v.length or MAX_VALUE_BYTES, MAX_VALUE_BYTES), frame[v.name])
-                   for v in ds.variables if v.name in frame]
+        variables = [v for v in state.spec.dataset(name).variables if v.name in frame]
         supp = state.supp.get(name)
-        if supp is not None:
-            columns += [(q, False, MAX_VALUE_BYTES, supp[q]) for q in supp.columns]
-        for var, numeric, limit, col in columns:  # over variables
-            if numeric:
-                x = pd.to_numeric(col, errors="coerce").astype("float64")
-                bad = (x.abs() >= MAX_IBM).fillna(False)  # inf included
-                rule, expected, message = "MAP-NUMBER", f"magnitude below {MAX_IBM:.4g}", \
-                    f"{name}.{var} is too large for a SAS transport file"
+        for var, col, v in [(v.name, frame[v.name], v) for v in variables] + \
+                [(q, supp[q], None) for q in (supp.columns if supp is not None else ())]:  # over variables
+            if v is not None and v.is_numeric:
+                p = _unstorable_numbers(name, var, col, v.datatype == "integer" and not format_kind(v.display_format))
             else:
-                nbytes = pd.Series(byte_lengths(col), index=col.index)
-                bad = nbytes > limit
-                rule, expected = "MAP-LENGTH", f"at most {limit} bytes"
-                what = "the spec length" if limit < MAX_VALUE_BYTES else "the XPT v5 limit"
-                message = f"{name}.{var} is " + nbytes[bad].astype(str) + f" bytes long, over {what} of {limit}"
-            if bad.any():
-                p = pd.DataFrame({"rule_id": rule, "value": col[bad].astype(str).str.slice(0, 60),
-                                  "message": message, "expected": expected}, index=bad[bad].index)
+                p = _unstorable_text(name, var, col, min(v.length or MAX_VALUE_BYTES, MAX_VALUE_BYTES) if v else
+                                     MAX_VALUE_BYTES)
+            if p is not None:
                 errors.append(_frame_problems(state, name, p, var))
     return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.DataFrame | None:
+    nbytes = pd.Series(byte_lengths(col), index=col.index)
+    bad = nbytes > limit
+    if not bad.any():
+        return None
+    what = "the spec length" if limit < MAX_VALUE_BYTES else "the XPT v5 limit"
+    return pd.DataFrame({"rule_id": "MAP-LENGTH", "value": col[bad].astype(str).str.slice(0, 60),
+                         "message": f"{dataset}.{var} is " + nbytes[bad].astype(str) + f" bytes long, over {what} "
+                                    f"of {limit}", "expected": f"at most {limit} bytes"}, index=bad[bad].index)
+
+
+def _unstorable_numbers(dataset: str, var: str, col: pd.Series, whole: bool) -> pd.DataFrame | None:
+    x = pd.to_numeric(col, errors="coerce").astype("float64")
+    huge = (x.abs() >= MAX_IBM).fillna(False)  # inf included
+    part = (x.notna() & (x != np.round(x)) & ~huge) if whole else huge & False
+    bad = huge | part
+    if not bad.any():
+        return None
+    message = np.where(part[bad], f"{dataset}.{var} is not a whole number; its type in the spec is integer",
+                       f"{dataset}.{var} is too large for a SAS transport file")
+    return pd.DataFrame({"rule_id": "MAP-NUMBER", "value": col[bad].astype(str), "message": message,
+                         "expected": f"a {'whole ' if whole else ''}number of magnitude below {MAX_IBM:.4g}"},
+                        index=bad[bad].index)
 
 
 def _mapped_rows(provenance: Mapping[str, pd.DataFrame], sizes: Mapping[str, int]) -> dict[str, pd.DataFrame]:

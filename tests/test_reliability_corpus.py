@@ -139,6 +139,11 @@ CASES = {
         lambda raw: edit(raw / "dara.csv", "02-AUG-2016,09:00,12:00,16,", "02-AUG-2016,09:00,12:00,1e400,"),
         findings=(("error", "RAW-TYPE", "dara.csv", 5, "DOSE", "DOSE (Dose) is too large to store as a number"),),
         rejected={("dara", 5): "RAW-TYPE"}),
+    "number beyond the XPT range": Case(
+        lambda raw: edit(raw / "dara.csv", "18-FEB-2017,10:00,13:30,16,", "18-FEB-2017,10:00,13:30,1e100,"),
+        findings=(("error", "MAP-NUMBER", "dara.csv", 8, "EXDOSE",
+                   "EX.EXDOSE is too large for a SAS transport file"),),
+        rejected={("dara", 8): "MAP-NUMBER"}),
     "required value blank": Case(
         lambda raw: edit(raw / "partb.csv", "14-FEB-2017,PD during", ",PD during"),
         findings=(("error", "RAW-REQUIRED", "partb.csv", 1, "REGDAT",
@@ -311,3 +316,15 @@ def test_typed_parquet_and_xpt_forms_read_like_their_csv(spec, raw_small):
     assert result.datasets["DM"]["USUBJID"].tolist() == ["DARA-ATRA-01-001", "DARA-ATRA-01-002", "DARA-ATRA-02-003"]
     acc = result.accounting.set_index("form")
     assert acc.loc["dara", "file"] == "dara.parquet" and acc.loc["enrol", "file"] == "enrol.xpt"
+
+
+def test_a_fraction_for_an_integer_variable_is_reported_on_its_raw_row(study_copy, raw_small):
+    # the form says float, the SDTM variable is integer: 10051792.5 cannot be written as AELLTCD
+    edit(study_copy / "forms.yaml", "{name: AELLTCD, label: MedDRA LLT code, type: integer",
+         "{name: AELLTCD, label: MedDRA LLT code, type: float")
+    edit(raw_small / "ae.csv", "Infusion related reaction,10051792,", "Infusion related reaction,10051792.5,")
+    result = map_study(load_study(study_copy), raw_small, on_error="reject")
+    got = result.findings.frame()
+    assert _has(got, "error", "MAP-NUMBER", "ae.csv", 1, "AELLTCD",
+                "AE.AELLTCD is not a whole number; its type in the spec is integer")
+    assert result.rejects[["form", "row", "rule_id"]].values.tolist() == [["ae", 1, "MAP-NUMBER"]]
