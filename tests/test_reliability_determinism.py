@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -28,6 +30,7 @@ def _run(raw: Path, out: Path, hash_seed: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "PYTHONHASHSEED": hash_seed}, timeout=600)
 
 
+@pytest.mark.slow
 def test_two_runs_in_fresh_processes_give_the_same_bytes(raw_small, tmp_path):
     # a few bad rows, so the reject log, the accounting and the findings have content whose order matters
     ae = raw_small / "ae.csv"
