@@ -66,6 +66,23 @@ def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypa
     assert [p.name for p in work.iterdir()] == ["out"]
 
 
+def test_report_writers_rename_into_place(tmp_path, monkeypatch):
+    """The report's PNG, HTML and CSV writers (the pipeline runs them once ADaM is there) go through core.atomic."""
+    import pandas as pd
+
+    from cdiscflow.report import Figure, Section, Table, plot_km, write_html_report
+
+    renamed: list[str] = []
+    real_replace = os.replace
+    monkeypatch.setattr(atomic.os, "replace", lambda src, dst: (renamed.append(Path(dst).name), real_replace(src, dst)))
+    plot_km(tmp_path / "km_os.png", [3.0, 5.0, 8.0, 12.0], [1, 0, 1, 1])
+    written = write_html_report(tmp_path, "OS", [Section("Overall survival", [
+        Table("os", pd.DataFrame({"n": [4], "events": [3]})), Figure("km_os.png")])], synthetic=True)
+    assert [p.name for p in written] == ["index.html", "os.csv"]
+    assert renamed == ["km_os.png", "index.html", "os.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "km_os.png", "os.csv"]
+
+
 # Calls that write a file by themselves.  Library code writes through core.atomic only; to_csv()/to_json() without a
 # path return text, and a buffer (io.StringIO/BytesIO) is fine.
 _WRITING_METHODS = {"write_text", "write_bytes", "touch", "to_csv", "to_json", "to_parquet", "to_excel", "to_feather",
