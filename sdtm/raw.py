@@ -3,9 +3,9 @@
 A file that cannot be read at all (missing, empty, wrong encoding or delimiter, missing columns) makes the whole
 export unusable: every such problem is collected and raised together as one `InputError`.  Problems in single
 cells or rows (a required value missing, a number that is not one, an impossible date, a duplicate key, a subject
-who was never enrolled, non-ASCII text, a row with more or fewer fields than the header) become findings `RAW-...` naming the form, file, data row (first data row =
-1), column and what was expected; the rows stay in the frame and the mapping decides (strict: stop; reject: the
-row goes to the reject log).
+who was never enrolled, non-ASCII text, a row with more or fewer fields than the header: `RAW-FIELDS`) become
+findings `RAW-...` naming the form, file, data row (first data row = 1), column and what was expected; the rows
+stay in the frame and the mapping decides (strict: stop; reject: the row goes to the reject log).
 
 In memory a form is text: every column a string column with missing as NA, indexed by the data row number.
 Date and time fields are also kept converted to ISO 8601 (`RawForm.iso`), numbers as floats (`RawForm.numbers`).

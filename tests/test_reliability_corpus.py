@@ -94,7 +94,8 @@ CASES = {
         rejected={("cytogen", 1): "RAW-DATE"}),
     "impossible time": Case(
         lambda raw: edit(raw / "dara.csv", "19-JUL-2016,09:00,", "19-JUL-2016,25:00,"),
-        findings=(("error", "RAW-TIME", "dara.csv", 3, "EXSTTIM", "EXSTTIM (Infusion start time) is not a clock time"),),
+        findings=(("error", "RAW-TIME", "dara.csv", 3, "EXSTTIM",
+                   "EXSTTIM (Infusion start time) is not a clock time"),),
         rejected={("dara", 3): "RAW-TIME"}),
     "duplicate record key": Case(
         lambda raw: append(raw / "dara.csv", "01,01-001,A,1,22,27-JUL-2016,09:15,12:30,16,mg/kg,1096"),
@@ -119,6 +120,10 @@ CASES = {
         lambda raw: edit(raw / "ae.csv", "01,01-002,1,Headache,", "01,01-002,1,Hoofdpijn – ernstig,"),
         findings=(("error", "RAW-NONASCII", "ae.csv", 3, "AETERM", "AETERM has non-ASCII characters"),),
         rejected={("ae", 3): "RAW-NONASCII"}),
+    "line separator inside a value": Case(  # U+2028 once split the row in two and renumbered the rest
+        lambda raw: edit(raw / "subsq.csv", "Carfilzomib-dexamethasone", "Carfilzomib-\u2028dexamethasone"),
+        findings=(("error", "RAW-NONASCII", "subsq.csv", 1, "REGIMEN", "REGIMEN has non-ASCII characters"),),
+        rejected={("subsq", 1): "RAW-NONASCII"}),
     "text over 200 bytes": Case(
         lambda raw: edit(raw / "ae.csv", "02,02-003,1,Fatigue,", "02,02-003,1," + "Fatigue after infusion " * 9 + ","),
         findings=(("error", "MAP-LENGTH", "ae.csv", 4, "AETERM",
@@ -285,7 +290,7 @@ def test_cli_reject_writes_good_records_and_accounts_for_every_row(command, many
     assert _balanced(acc)
     assert int(acc.rows_rejected.sum()) == len(rejects) == len(log)
     # rows in = the data rows of each file as planted (ae 4, dara 10, eot 2 ...)
-    assert acc.set_index("form").loc[["ae", "dara", "eot", "death"], "rows_in"].tolist() == [4, 10, 2, 1]
+    assert acc.set_index("form").loc[["ae", "dara", "eot", "death", "subsq"], "rows_in"].tolist() == [4, 10, 2, 1, 1]
     assert f"{len(rejects)} raw row(s) rejected" in res.output
     assert (sdtm / "ae.xpt").is_file() and (sdtm / "dm.xpt").is_file()
     if command == "run":
