@@ -101,6 +101,37 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
         sys.exit(1)
 
 
+@main.command("adam", epilog=EXIT_CODES)
+@click.option("--sdtm", "sdtm_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of SDTM datasets (.xpt or Dataset-JSON), e.g. the output of `cdiscflow sdtm`.")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/adam"),
+              show_default=True, help="Output folder for adsl.xpt, adsl.json ..., define.xml, _findings.csv/.json")
+def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path) -> None:
+    """Derive the study's ADaM datasets (ADaMIG 1.3) from its SDTM datasets, as the spec's adam/*.yaml say.
+
+    Every ADaM dataset in the spec's datasets.csv is derived from the SDTM folder only and written as SAS XPT v5
+    and Dataset-JSON 1.1 with define.xml 2.1 (through the export layer).
+
+    \b
+    Example:
+      cdiscflow sdtm --out out/sdtm
+      cdiscflow adam --sdtm out/sdtm --study specs/dara_atra --out out/adam
+      cdiscflow validate out/adam --study specs/dara_atra
+    """
+    from cdiscflow.adam.study import convert
+
+    result = convert(study, sdtm_dir, out_dir)
+    for name, frame in result.datasets.items():
+        click.echo(f"{name:<7} {len(frame):>8} records  {result.timings.get(name, 0.0):6.2f} s")
+    t = result.timings
+    click.echo(f"{len(result.datasets)} datasets -> {out_dir} (read {t['read']:.1f} s, derived {t['total']:.1f} s, "
+               f"written {t['write']:.1f} s)")
+    click.echo(result.findings.summary())
+    if result.findings.count_at_or_above("error"):
+        sys.exit(1)
+
+
 def _error_lines(findings) -> str:
     frame = findings.frame()
     frame = frame[frame["severity"] == "error"]

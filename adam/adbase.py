@@ -241,17 +241,16 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     """The source records meeting the filter, one row per record and time point of its subject."""
     data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    data = data.loc[evaluate_condition(early, data, dataset=ref.dataset)]
+    mask = evaluate_condition(early, data, dataset=ref.dataset)
     used = set(names(late)) if late else set()
     for v in values:
         used |= set(names(v))
     seq = f"{ref.dataset}SEQ" if f"{ref.dataset}SEQ" in data.columns else None
-    cols = [c for c in data.columns if c in used or c in SUBJECT_KEYS or c == seq]
     missing = sorted(used - set(data.columns) - set(TIMEPOINT_VARS))
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
-    cols = [c for c in cols if c not in TIMEPOINT_VARS]
-    joined = data[cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
+    cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
+    joined = data.loc[mask, cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
     joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:
         joined = joined.rename(columns={seq: "__SEQ__"})

@@ -216,6 +216,7 @@ def exposure_records(sources: SourceData, cfg: AdslSpec) -> pd.DataFrame:
     """The doses: EX records meeting the exposure filter, with EXSTDTM (time imputed 00:00:00) and EXENDTM (time
     imputed 23:59:59), as admiral's template derives them."""
     ex = sources[cfg.exposure_dataset]
+    ex = ex.loc[evaluate_condition(cfg.exposure_filter, ex, dataset=cfg.exposure_dataset)]
     ex = ex.drop(columns=[c for c in ("EXSTDTM", "EXSTTMF", "EXSTDTF", "EXENDTM", "EXENTMF", "EXENDTF")
                           if c in ex.columns])
     ex = derive_vars_dtm(ex, new_vars_prefix="EXST", dtc="EXSTDTC", highest_imputation="h",
@@ -229,21 +230,21 @@ def exposure_records(sources: SourceData, cfg: AdslSpec) -> pd.DataFrame:
     for var in ("EXSTDT", "EXENDT"):
         if var not in ex.columns:
             ex = ex.assign(**{var: ex[f"{var}M"].dt.floor("D")})
-    return ex.loc[evaluate_condition(cfg.exposure_filter, ex, dataset=cfg.exposure_dataset)]
+    return ex
 
 
 def derive_vars_treatment(adsl: pd.DataFrame, *, dataset_ex: pd.DataFrame) -> pd.DataFrame:
-    """TRTSDTM/TRTSTMF/TRTSDT (first dose), TRTEDTM/TRTETMF/TRTEDT (last dose: its end, else its start) and SAFFL
-    (Y when the subject has a dose, else N) from the dose records of EX."""
-    ex = dataset_ex.assign(__END__=dataset_ex["EXENDTM"].fillna(dataset_ex["EXSTDTM"]),
-                           __ENDTMF__=dataset_ex["EXENTMF"].where(dataset_ex["EXENDTM"].notna(), dataset_ex["EXSTTMF"]))
+    """TRTSDTM/TRTSTMF/TRTSDT (the first dose's start), TRTEDTM/TRTETMF/TRTEDT (the latest end of a dose; doses
+    without an end do not count, as in admiral's template) and SAFFL (Y when the subject has a dose, else N) from
+    the dose records of EX."""
+    ex = dataset_ex
     order_start = ("EXSTDTM", "EXSEQ") if "EXSEQ" in ex.columns else ("EXSTDTM",)
-    order_end = ("__END__", "EXSEQ") if "EXSEQ" in ex.columns else ("__END__",)
+    order_end = ("EXENDTM", "EXSEQ") if "EXSEQ" in ex.columns else ("EXENDTM",)
     adsl = derive_vars_merged(adsl, dataset_add=ex, filter_add="notna(EXSTDTM)", order=order_start, mode="first",
                               new_vars={"TRTSDTM": "EXSTDTM", "TRTSTMF": "EXSTTMF"}, dataset_name="ADSL",
                               dataset_add_name="EX")
-    adsl = derive_vars_merged(adsl, dataset_add=ex, filter_add="notna(__END__)", order=order_end, mode="last",
-                              new_vars={"TRTEDTM": "__END__", "TRTETMF": "__ENDTMF__"}, dataset_name="ADSL",
+    adsl = derive_vars_merged(adsl, dataset_add=ex, filter_add="notna(EXENDTM)", order=order_end, mode="last",
+                              new_vars={"TRTEDTM": "EXENDTM", "TRTETMF": "EXENTMF"}, dataset_name="ADSL",
                               dataset_add_name="EX")
     adsl = adsl.assign(TRTSDT=adsl["TRTSDTM"].dt.floor("D"), TRTEDT=adsl["TRTEDTM"].dt.floor("D"))
     return derive_vars_merged(adsl, dataset_add=ex[list(SUBJECT_KEYS)].drop_duplicates(), new_vars={},

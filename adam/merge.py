@@ -82,7 +82,8 @@ def derive_vars_merged(
         raise ValueError(f"missing_values names {', '.join(unknown_missing)}, which are not among new_vars")
 
     mask = evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)
-    selected = dataset_add.loc[mask]
+    used = list(dict.fromkeys([*right_keys, *add.values(), *order_columns(order)]))
+    selected = dataset_add.loc[mask, used]  # only the columns the merge uses: wide SDTM frames are costly to copy
     if order is not None:
         selected = extreme_rows(selected, right_keys, order, mode)
     else:

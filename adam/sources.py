@@ -4,9 +4,9 @@
 them).  Asking for a dataset (`sources["DS"]`) returns, once and then from a cache:
 
 * the parent domain with its SUPP-- qualifiers as variables (`combine_supp`: SUPPDS ENTRREAS becomes DS.ENTRREAS);
-* for every ISO 8601 text variable ``<x>DTC`` a date ``<x>DT`` (no imputation: a partial date gives no date) and,
-  when the values carry times, a datetime ``<x>DTM`` with missing times set to 00:00:00 and flagged in ``<x>TMF``
-  (DSSTDTC -> DSSTDT; EXSTDTC -> EXSTDT, EXSTDTM, EXSTTMF; the qualifier FTRTDTC -> FTRTDT).
+* for every ISO 8601 text variable ``<x>DTC`` a date ``<x>DT`` (no imputation: a partial date gives no date; a
+  time is dropped): DSSTDTC -> DSSTDT, EXSTDTC -> EXSTDT, the qualifier FTRTDTC -> FTRTDT.  Datetimes are derived
+  where a recipe needs them (ADSL's TRTSDTM from EX).
 
 Dates that need imputation are derived explicitly by the recipes from `date_rules` (a `dates:` section of a
 dataset's spec), which run before the automatic ones:
@@ -68,7 +68,7 @@ class SourceData:
 
 
 def add_dates(frame: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
-    """Add ``<x>DT`` (and ``<x>DTM``/``<x>TMF`` when there are times) for every ``<x>DTC`` text variable."""
+    """Add ``<x>DT`` for every ``<x>DTC`` text variable (unless the frame already has a variable of that name)."""
     out = frame
     for col in [c for c in frame.columns if isinstance(c, str) and c.endswith("DTC") and len(c) > 3]:
         prefix = col[:-3]
@@ -77,10 +77,6 @@ def add_dates(frame: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataF
             continue
         if f"{prefix}DT" not in out.columns:
             out = derive_vars_dt(out, new_vars_prefix=prefix, dtc=col, dataset_name=dataset_name)
-        has_time = text.astype("str").str.contains("T", regex=False).fillna(False).any()
-        if has_time and f"{prefix}DTM" not in out.columns and f"{prefix}TMF" not in out.columns:
-            out = derive_vars_dtm(out, new_vars_prefix=prefix, dtc=col, highest_imputation="h",
-                                  flag_imputation="time", dataset_name=dataset_name)
     return out
 
 

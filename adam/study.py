@@ -138,7 +138,9 @@ def _coerce(col: pd.Series, var, dataset: str, frame: pd.DataFrame) -> pd.Series
             raise InputError(f"{dataset}.{var.name}: the spec says a date ({var.display_format}) but the derivation "
                              f"gives {col.dtype} values")
         col = col.astype("datetime64[us]")
-        return col.dt.floor("D") if var.display_format.upper().startswith(("DATE", "E8601DA", "YYMMDD")) else col
+        fmt = var.display_format.upper()
+        is_datetime = fmt.startswith(("DATETIME", "E8601DT"))
+        return col if is_datetime else col.dt.floor("D")
     if var.is_numeric:
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
             raise InputError(f"{dataset}.{var.name}: the spec says a number, the derivation gives {col.dtype}")
@@ -204,11 +206,13 @@ def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path =
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
-    findings = Findings()
+    findings, reading = Findings(), Findings()
     t = time.perf_counter()
-    sdtm, _ = read_datasets(sdtm_dir, findings)
+    sdtm, _ = read_datasets(sdtm_dir, reading)
     if not sdtm:
         raise InputError(f"{sdtm_dir}: no SDTM datasets (.xpt or Dataset-JSON .json) found")
+    frame = reading.frame()
+    findings.extend(frame[frame["severity"] != "note"])  # e.g. dm.json read as well as dm.xpt is no news
     read_seconds = time.perf_counter() - t
     result = derive_study(spec, sdtm, findings=findings)
     result.timings["read"] = read_seconds
