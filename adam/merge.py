@@ -20,7 +20,7 @@ from cdiscflow.adam._common import (
     SUBJECT_KEYS, _ROW, as_mapping, check_frame, check_mode, extreme_rows, order_columns, require_columns,
     require_unique,
 )
-from cdiscflow.adam.expr import Condition, ExpressionError, evaluate_condition, parse
+from cdiscflow.adam.expr import Condition, ExpressionError, evaluate_condition, names, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 
@@ -182,6 +182,8 @@ class MergeRule:
           new_vars: {PARTBDT: DSSTDT, BPHASE: BPHASE}    # new name: source variable (a list keeps the names)
           order: [DSSTDT, DSSEQ]                          # optional, with mode first|last
           exist_flag: PARTBFL                             # optional, with true_value (Y) / false_value (N)
+
+    The filter may use variables of the dataset merged into (see `apply`).
     """
 
     dataset: str
@@ -196,6 +198,13 @@ class MergeRule:
     missing_values: Mapping[str, Any] | None = None
 
     def apply(self, dataset: pd.DataFrame, source: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
+        """The merge; the filter may also use variables of `dataset` (e.g. ``PRSTDT >= AP02SDT`` on PR records
+        merged into ADSL), which are first joined onto the source records by `by_vars`."""
+        borrow = [n for n in (names(self.filter) if self.filter else ())
+                  if n not in source.columns and n in dataset.columns and n not in self.by_vars]
+        if borrow:
+            source = derive_vars_merged(source, dataset_add=dataset[[*self.by_vars, *borrow]], by_vars=self.by_vars,
+                                        new_vars=borrow, dataset_name=self.dataset, dataset_add_name=dataset_name)
         return derive_vars_merged(dataset, dataset_add=source, by_vars=self.by_vars, new_vars=dict(self.new_vars),
                                   filter_add=self.filter, order=self.order, mode=self.mode,
                                   exist_flag=self.exist_flag, true_value=self.true_value,

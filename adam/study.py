@@ -202,17 +202,12 @@ def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
 
 def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
     """Load the study spec, read the SDTM folder, derive and write the ADaM folder (what `cdiscflow adam` runs)."""
-    from cdiscflow.export.read import read_datasets
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
-    findings, reading = Findings(), Findings()
+    findings = Findings()
     t = time.perf_counter()
-    sdtm, _ = read_datasets(sdtm_dir, reading)
-    if not sdtm:
-        raise InputError(f"{sdtm_dir}: no SDTM datasets (.xpt or Dataset-JSON .json) found")
-    frame = reading.frame()
-    findings.extend(frame[frame["severity"] != "note"])  # e.g. dm.json read as well as dm.xpt is no news
+    sdtm = read_sdtm(sdtm_dir, findings)
     read_seconds = time.perf_counter() - t
     result = derive_study(spec, sdtm, findings=findings)
     result.timings["read"] = read_seconds
@@ -222,4 +217,29 @@ def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path =
     return result
 
 
-__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "convert", "derive_adtte", "derive_study", "write_adam"]
+def read_sdtm(directory: str | Path, findings: Findings | None = None) -> dict[str, pd.DataFrame]:
+    """The datasets of an SDTM folder keyed by name: each dataset's .xpt, or its Dataset-JSON .json when there is no
+    .xpt (a folder written by `cdiscflow sdtm` has both; reading one is enough).  JSON files that are not
+    Dataset-JSON (findings, run logs) are skipped."""
+    from cdiscflow.export.read import _is_dataset_json, read_dataset  # the export layer's own test of a JSON file
+
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    chosen: dict[str, Path] = {}
+    for path in sorted(folder.iterdir(), key=lambda p: (p.suffix.lower() != ".xpt", p.name.lower())):
+        if not path.is_file() or path.suffix.lower() not in (".xpt", ".json") or path.stem.upper() in chosen:
+            continue
+        if path.suffix.lower() == ".json" and not _is_dataset_json(path):  # findings.json, run logs ...
+            continue
+        chosen[path.stem.upper()] = path
+    frames = {}
+    for path in chosen.values():
+        frame, meta = read_dataset(path, findings)
+        frames[meta.name.upper()] = frame
+    if not frames:
+        raise InputError(f"{folder}: no SDTM datasets (.xpt or Dataset-JSON .json) found")
+    return frames
+
+
+__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "convert", "derive_adtte", "derive_study", "read_sdtm", "write_adam"]

@@ -57,6 +57,10 @@ def test_merge_rules_and_their_errors():
     out = rule.apply(adsl, ds)
     assert rule.dataset == "DS" and out["RANDFL"].tolist() == ["N", "Y"]
     assert pd.isna(out["RANDDT"].iloc[0]) and out["RANDDT"].iloc[1] == D("2020-01-02")
+    # a filter may use variables of the dataset merged into (joined onto the source records first)
+    (after,) = load_merge_rules([{"dataset": "DS", "filter": "DSSTDT > RANDDT", "new_vars": {"LATERDT": "DSSTDT"}}],
+                                where="m")
+    assert out.pipe(after.apply, ds)["LATERDT"].tolist()[1] == D("2020-05-01")
     with pytest.raises(SpecError) as err:
         load_merge_rules([{"new_vars": {"X": "Y"}}, {"dataset": "DS", "new_vars": {"X": "Y"}, "mode": "middle"}],
                          where="m")

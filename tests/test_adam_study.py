@@ -218,6 +218,11 @@ def test_table2_counts_from_adae(adam):
     assert totals.to_dict() == {(1.0, "2"): 26, (1.0, "3-4"): 11, (2.0, "2"): 28, (2.0, "3-4"): 6}
     irr = table[table["AEDECOD"] == "Infusion related reaction"]
     assert irr.groupby("APERIOD").size().to_dict() == {1.0: 22}
+    # footnotes: supportive care per part (Part B = RP2D set), from ADSL
+    adsl = adam["ADSL"]
+    support = {name: (int((adsl[f"{code}AFL"] == "Y").sum()), int(((adsl[f"{code}BFL"] == "Y") & (adsl["RP2DFL"] == "Y")).sum()))
+               for name, code in (("Red blood cell transfusion", "RBC"), ("Platelet transfusion", "PLT"), ("G-CSF", "GCSF"))}
+    assert support == {k: (v["A"], v["B"]) for k, v in FACTS["table2"]["support_patients"].items()}
 
 
 def test_adae_dates_periods_and_treatment_emergence(adam):
