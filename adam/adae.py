@@ -23,7 +23,7 @@ The recipe is generic; ``specs/<study>/adam/adae.yaml`` says what a study decide
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd

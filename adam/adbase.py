@@ -26,8 +26,9 @@ record (SRCDOM/SRCVAR/SRCSEQ), and a table is one loop over PARAMCD.
 In `from`/`exists` filters and values, the time point is available as AVISIT, AVISITN and ADT (its date), e.g. an
 age at registration: ``aval: {expr: completed_years(BRTHDT, ADT)}``.  `aval`/`avalc` name a source variable or
 give ``{expr: ...}``.  In `cases`/`expr`, an earlier parameter is referenced by its PARAMCD (its AVAL when it has
-one, else its AVALC; it hides an ADSL variable of the same name).  `keep: false` derives a helper parameter that is not output.  A `from` parameter with two
-qualifying records for one subject and time point is an error (sharpen the filter).
+one, else its AVALC; it hides an ADSL variable of the same name).  `keep: false` derives a helper parameter that
+is not output.  A `from` parameter with two qualifying records for one subject and time point is an error (sharpen
+the filter).
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ def _source(item: Any, loc: str, *, value: bool) -> SourceRef:
             raise ValueError(f"{loc}.{key}: a variable name or {{expr: ...}}, not {raw!r}")
     if value and not parts:
         raise ValueError(f"{loc}: give aval and/or avalc")
-    return SourceRef(dataset=item["dataset"].upper(), filter=None if item.get("filter") is None else str(item["filter"]),
-                     **parts)
+    flt = None if item.get("filter") is None else str(item["filter"])
+    return SourceRef(dataset=item["dataset"].upper(), filter=flt, **parts)
 
 
 def _name(value: Any) -> bool:
@@ -250,7 +251,8 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
-    joined = data.loc[mask, cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
+    joined = data.loc[mask, cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS),
+                                        sort=False)
     joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:
         joined = joined.rename(columns={seq: "__SEQ__"})

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import SUBJECT_KEYS, require_columns, text
-from cdiscflow.adam.expr import ExpressionError, evaluate_condition, parse, set_values
+from cdiscflow.adam.expr import ExpressionError, evaluate_condition, parse
 from cdiscflow.adam.extreme import derive_extreme_event
 from cdiscflow.adam.flags import derive_var_relative_flag
 from cdiscflow.adam.merge import derive_vars_merged
@@ -114,6 +114,10 @@ def load_adrs_spec(spec: StudySpec, section: str = SECTION) -> AdrsSpec:
                             f"{criteria.id} ({', '.join(criteria.rates)})")
     if params and "OVR" not in params:
         problems.append(f"{where}: parameters: OVR (the assessments) is needed for every other parameter")
+    from_confirmed = [c for c in params if c in ("CBOR", "PD", *criteria.rates)]
+    if from_confirmed and "COVR" not in params:
+        problems.append(f"{where}: parameters: {', '.join(from_confirmed)} are derived from the confirmed responses; "
+                        "add COVR")
     for key in ("origin", "new_therapy_date"):
         if data.get(key) is not None and not _name(data.get(key)):
             problems.append(f"{where}: {key} must be a date variable name, not {data.get(key)!r}")

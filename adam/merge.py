@@ -226,7 +226,8 @@ def load_merge_rules(section: Any, *, where: str) -> tuple[MergeRule, ...]:
             continue
         unknown = sorted(set(item) - _MERGE_KEYS)
         if unknown:
-            problems.append(f"{loc}: unknown key(s) {', '.join(map(str, unknown))} (expected {', '.join(sorted(_MERGE_KEYS))})")
+            problems.append(f"{loc}: unknown key(s) {', '.join(map(str, unknown))} "
+                            f"(expected {', '.join(sorted(_MERGE_KEYS))})")
         dataset, new_vars = item.get("dataset"), item.get("new_vars")
         if not isinstance(dataset, str) or not dataset:
             problems.append(f"{loc}: dataset is missing")

@@ -53,11 +53,13 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
     """Derive every ADaM dataset declared in the study spec from the SDTM datasets `sdtm` (keyed by name)."""
     findings = findings if findings is not None else Findings()
     declared = [d.name for d in spec.standard("ADaM")]
+    if not declared:
+        raise SpecError("datasets.csv declares no ADaM dataset (standard ADaM): nothing to derive", path=str(spec.path))
     unknown = [n for n in declared if n not in RECIPES]
     if unknown:
         raise SpecError(f"datasets.csv declares ADaM dataset(s) {', '.join(unknown)}, for which cdiscflow has no "
                         f"recipe (it derives {', '.join(RECIPES)})", path=str(spec.path))
-    if declared and "ADSL" not in declared:
+    if "ADSL" not in declared:
         raise SpecError("datasets.csv declares ADaM datasets but not ADSL, which every other one needs",
                         path=str(spec.path))
     timings: dict[str, float] = {}
@@ -242,4 +244,5 @@ def read_sdtm(directory: str | Path, findings: Findings | None = None) -> dict[s
     return frames
 
 
-__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "convert", "derive_adtte", "derive_study", "read_sdtm", "write_adam"]
+__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "convert", "derive_adtte", "derive_study", "read_sdtm",
+           "write_adam"]

@@ -4,7 +4,7 @@ conformance to the spec."""
 
 from __future__ import annotations
 
-from types import MappingProxyType, SimpleNamespace
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -89,7 +89,8 @@ def test_date_rules_impute_within_the_allowed_range():
 
 
 def test_source_data_joins_qualifiers_and_adds_dates():
-    ds = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "1"], "DSSEQ": [1.0, 2.0], "DSSTDTC": ["2020-01-02", "2020-02"]})
+    ds = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "1"], "DSSEQ": [1.0, 2.0],
+                       "DSSTDTC": ["2020-01-02", "2020-02"]})
     supp = pd.DataFrame({"STUDYID": "S", "RDOMAIN": "DS", "USUBJID": ["1"], "IDVAR": ["DSSEQ"], "IDVARVAL": ["2"],
                          "QNAM": ["BPHASE"], "QLABEL": ["Phase"], "QVAL": ["2"]})
     sources = SourceData({"ds": ds, "SUPPDS": supp})
@@ -146,7 +147,8 @@ def test_treatment_emergent_window_edges():
 
 
 def test_disposition_status():
-    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2", "3"], "AP02SDT": [D("2020-01-01"), D("2020-01-01"), pd.NaT]})
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2", "3"],
+                         "AP02SDT": [D("2020-01-01"), D("2020-01-01"), pd.NaT]})
     ds = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "DSSEQ": [1.0, 1.0],
                        "DSSCAT": ["PART B TREATMENT"] * 2, "DSDECOD": ["PROGRESSIVE DISEASE", "COMPLETED"],
                        "DSSTDT": [D("2020-03-01"), D("2020-06-01")]})
@@ -173,12 +175,13 @@ def test_baseline_parameters_per_time_point():
                        "RSSTRESN": [1.0, 0.0, np.nan]})
     cm = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1"], "CMDECOD": ["LENALIDOMIDE"], "REFRACT": ["Y"]})
     section = {
-        "timepoints": [{"avisit": "A", "avisitn": 100, "date": "ENRLDT"}, {"avisit": "B", "avisitn": 200, "date": "PARTBDT"}],
+        "timepoints": [{"avisit": "A", "avisitn": 100, "date": "ENRLDT"},
+                       {"avisit": "B", "avisitn": 200, "date": "PARTBDT"}],
         "parameters": {
             "AGE": {"param": "Age", "from": {"dataset": "DM", "aval": {"expr": "completed_years(BRTHDT, ADT)"}}},
             "OLD": {"param": "Age >= 60", "cases": {"Y": "AGE >= 60", "N": "AGE < 60"}},
-            "WHOPS": {"param": "WHO", "from": {"dataset": "RS", "filter": "RSTESTCD == 'WHOPS01' and VISITNUM == AVISITN",
-                                               "aval": "RSSTRESN", "avalc": "RSSTRESC"}},
+            "WHOPS": {"param": "WHO", "from": {"dataset": "RS", "aval": "RSSTRESN", "avalc": "RSSTRESC",
+                                               "filter": "RSTESTCD == 'WHOPS01' and VISITNUM == AVISITN"}},
             "LENREF": {"param": "Len refractory", "keep": False,
                        "exists": {"dataset": "CM", "filter": "CMDECOD == 'LENALIDOMIDE' and REFRACT == 'Y'"}},
             "REFR": {"param": "Refractory", "cases": {"Y": "LENREF == 'Y' or (AVISITN == 200 and notna(ENTRREAS))"},
@@ -227,3 +230,32 @@ def test_conform_to_spec_types_order_and_missing_variables():
         conform_to_spec(work.drop(columns="EVNTDESC"), adtte_spec, adsl=adsl)
     with pytest.raises(InputError, match="BPHASE: 1 value"):
         conform_to_spec(work, adtte_spec, adsl=adsl.assign(BPHASE=["two"]))
+
+
+def test_study_spec_problems_are_reported_with_their_place(study_copy):
+    from cdiscflow.adam.adrs import load_adrs_spec
+    from cdiscflow.adam.adsl import load_adsl_spec
+    from cdiscflow.adam.study import derive_study
+
+    adrs = study_copy / "adam" / "adrs.yaml"
+    adrs.write_text(adrs.read_text().replace("  COVR: Confirmed Overall Response by Investigator\n", "")
+                    .replace("  OVR:", "  BESTRESP: Best\n  OVR:"))
+    with pytest.raises(SpecError) as err:
+        load_adrs_spec(load_study(study_copy))
+    assert any("BESTRESP is neither one of OVR" in p for p in err.value.problems)
+    assert any("CBOR, RSP, CBR, DCR, PD are derived from the confirmed responses; add COVR" in p
+               for p in err.value.problems)
+    adsl = study_copy / "adam" / "adsl.yaml"
+    adsl.write_text(adsl.read_text().replace("last_alive:", "lastalive:").replace("AGE < 65,", "AGE << 65,", 1))
+    with pytest.raises(SpecError) as err:
+        load_adsl_spec(load_study(study_copy))
+    assert any("unknown section 'lastalive'" in p for p in err.value.problems)
+    assert any("derive.AGEGR1" in p for p in err.value.problems)
+    datasets = study_copy / "datasets.csv"
+    datasets.write_text("\n".join(l for l in datasets.read_text().splitlines() if not l.startswith("ADaM,")) + "\n")
+    variables = study_copy / "variables.csv"
+    variables.write_text("\n".join(l for l in variables.read_text().splitlines() if not l.startswith("AD")) + "\n")
+    valuelevel = study_copy / "valuelevel.csv"
+    valuelevel.write_text("\n".join(l for l in valuelevel.read_text().splitlines() if not l.startswith("AD")) + "\n")
+    with pytest.raises(SpecError, match="declares no ADaM dataset"):
+        derive_study(load_study(study_copy), {})
