@@ -265,6 +265,11 @@ def test_table1_counts_from_adbase(adam):
     assert count("LENREF", "Y") == {"A": 51, "B1": 11, "B2": 27}
     assert count("DARAEXP", "Y") == {"A": 3, "B1": 14, "B2": 36}
     assert base.groupby(["AVISITN"]).USUBJID.nunique().to_dict() == {100.0: 63, 200.0: 50}
+    # unknown = the record is there (the assessment was planned) but without a value (RSSTAT NOT DONE, not asked)
+    unknown = {p: column[(base["PARAMCD"] == p) & base["AVALC"].isna()].value_counts().to_dict()
+               for p in ("WHOPS", "ISS", "EMD")}
+    assert unknown == {"WHOPS": {"A": 2}, "ISS": {"A": 5, "B1": 1, "B2": 4}, "EMD": {"A": 2, "B2": 1}}
+    assert {k: v for k, v in t1["iss"]["Unknown"].items() if v} == unknown["ISS"]
     for paramcd, key in (("AGE", "age_years"), ("CACORR", "calcium_corrected_mmol_per_L"),
                          ("TSFTY", "time_since_first_treatment_years")):
         rows = base[base["PARAMCD"] == paramcd]
