@@ -243,7 +243,7 @@ def run_log(result: RunResult) -> dict:
                   "spec_sha256": _spec_fingerprint(spec)},
         "standards": {k: (dict(v) if hasattr(v, "items") else v) for k, v in std.items()},
         "inputs": _raw_inputs(result.raw_dir),
-        "stages": [_stage_entry(s) for s in result.stages],
+        "stages": [stage_entry(s) for s in result.stages],
         "findings": result.findings.counts(),
         "rejected_raw_rows": result.rejected_rows,
         "exit_code": result.exit_code,
@@ -254,7 +254,7 @@ def run_log(result: RunResult) -> dict:
     return log
 
 
-def _stage_entry(s: StageLog) -> dict:
+def stage_entry(s: StageLog) -> dict:
     entry = {"stage": s.name, "seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out, "note": s.note}
     if s.rows_rejected:
         entry["rows_rejected"] = s.rows_rejected
@@ -263,6 +263,30 @@ def _stage_entry(s: StageLog) -> dict:
     if s.error:
         entry["error"] = s.error
     return entry
+
+
+def detail_tables(stages: list[dict]) -> list:
+    """What `--verbose` shows after a run, from the run log's stage entries: stage timings (with their steps), rows per
+    raw form, and records per dataset through mapping/derivation, validation and export."""
+    from cdiscflow.core.terminal import Table
+
+    by_stage = {s["stage"]: s for s in stages}
+    timing = Table("stages", ["stage", "seconds", "steps", "note"], [
+        [s["stage"], f"{s['seconds']:.2f}", " ".join(f"{k} {v:.2f}" for k, v in s.get("steps", {}).items()),
+         s.get("error") or s["note"]] for s in stages])
+    tables = [timing]
+    sdtm = by_stage.get("sdtm", {})
+    if sdtm.get("rows_in"):
+        rejected = sdtm.get("rows_rejected", {})
+        tables.append(Table("raw forms", ["form", "rows in", "rejected"],
+                            [[f, n, rejected.get(f, 0)] for f, n in sdtm["rows_in"].items()]))
+    made = {**sdtm.get("rows_out", {}), **by_stage.get("adam", {}).get("rows_out", {})}
+    if made:
+        validated = by_stage.get("validate", {}).get("rows_in", {})
+        written = by_stage.get("export", {}).get("rows_out", {})
+        tables.append(Table("datasets", ["dataset", "records", "validated", "written"],
+                            [[n, k, validated.get(n), written.get(n)] for n, k in made.items()]))
+    return tables
 
 
 def _raw_inputs(raw_dir: Path | None) -> dict:
