@@ -157,3 +157,15 @@ def test_version():
 
     res = CliRunner().invoke(main, ["--version"])
     assert res.exit_code == 0 and res.output.strip() == f"cdiscflow, version {__version__}"
+
+
+def test_readme_guides_every_command_and_keeps_the_set_up():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "    python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/cdiscflow run\n" in readme
+    assert '    python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest\n' in readme
+    for name in main.commands:
+        assert f"| `{name}` |" in readme, f"README command table lacks `cdiscflow {name}`"
+    assert "| 2 | unusable input or spec" in readme and "batch_summary.csv" in readme
+    assert readme.count("uses: actions/upload-artifact") == 1  # one CI snippet, not two
