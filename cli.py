@@ -32,6 +32,9 @@ class _Group(click.Group):
         except CdiscflowError as exc:
             click.echo(f"cdiscflow: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C: the shell's 130, not click's "Aborted!" with 1 (= findings)
+            click.echo("\ncdiscflow: interrupted", err=True)
+            sys.exit(130)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # in the order of a working day (run, batch, check-spec ...), not alphabetical
@@ -108,7 +111,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     """
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.core.terminal import RunProgress
-    from cdiscflow.pipeline import STAGES, detail_tables, run
+    from cdiscflow.pipeline import STAGES, detail_tables, run, stage_entry
 
     mode = _progress_mode(quiet, verbose)
     try:
@@ -116,12 +119,11 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
             result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
                          progress=progress)
             if verbose:
-                from cdiscflow.pipeline import stage_entry
-
                 for table in detail_tables([stage_entry(s) for s in result.stages]):
                     progress.table(table)
     except FindingsError as exc:
         click.echo(_error_lines(exc.findings), err=True)
+        click.echo(f"all findings: {out_dir / 'findings.csv'}", err=True)
         raise
     click.echo(f"{result.spec.studyid}: {result.subjects} subjects, {len(result.datasets)} datasets -> {out_dir}")
     click.echo(result.findings.summary())
@@ -167,7 +169,7 @@ def batch_command(raw_dirs: tuple[Path, ...], out_dir: Path, study: str | None, 
     with BatchProgress(mode, exports=names, stages=STAGES) as display:
         def finished(outcome) -> None:
             display.finished(outcome.export, outcome.line(), outcome.ok)
-            if verbose:
+            if verbose and outcome.stages:
                 for table in detail_tables(outcome.stages):
                     table.title = f"{outcome.export}: {table.title}"
                     display.table(table)

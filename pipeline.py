@@ -143,9 +143,8 @@ def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
     acc = sdtm.accounting
     if len(acc):
         log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
-    log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
-    if len(acc):
         log.rows_rejected = {str(r.form): int(r.rows_rejected) for r in acc.itertuples(index=False) if r.rows_rejected}
+    log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
     log.steps = {k: round(v, 3) for k, v in sdtm.timings.items()}
     log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
     return sdtm

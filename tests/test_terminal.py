@@ -169,3 +169,14 @@ def test_readme_guides_every_command_and_keeps_the_set_up():
         assert f"| `{name}` |" in readme, f"README command table lacks `cdiscflow {name}`"
     assert "| 2 | unusable input or spec" in readme and "batch_summary.csv" in readme
     assert readme.count("uses: actions/upload-artifact") == 1  # one CI snippet, not two
+
+
+def test_ctrl_c_exits_130_not_1(monkeypatch):
+    import cdiscflow.pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cdiscflow.pipeline, "run", interrupted)
+    res = CliRunner().invoke(main, ["run", "-q"])
+    assert res.exit_code == 130 and "cdiscflow: interrupted" in res.output and "Traceback" not in res.output
