@@ -151,12 +151,18 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
               jobs: int = 1, on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
               progress: ProgressEvent | None = None, finished: Finished | None = None) -> BatchResult:
     """Convert every raw export into OUT/<name>/ with up to `jobs` worker processes (0: one per CPU), then write
-    OUT/batch_summary.csv and .json.  Raises SpecError when the spec is unusable and InputError when an export is
-    given twice; everything that goes wrong inside one export is in its outcome.  Ctrl-C stops the batch: finished
+    OUT/batch_summary.csv and .json.  Raises SpecError when the spec is unusable, InputError when an export is
+    given twice or would receive its own output; everything that goes wrong inside one export is in its outcome.  Ctrl-C stops the batch: finished
     exports are kept and summarised, the rest are 'not run' (exit code 130).
 
     Workers are started with the 'spawn' method (the same on Linux, macOS and Windows), so a script that calls
     run_batch needs the usual `if __name__ == "__main__":` guard."""
+    from cdiscflow.core.findings import SEVERITIES
+    from cdiscflow.sdtm.engine import ON_ERROR
+
+    if on_error not in ON_ERROR or fail_on not in SEVERITIES:
+        raise ValueError(f"on_error must be one of {ON_ERROR} and fail_on one of {SEVERITIES}, "
+                         f"got {on_error!r}, {fail_on!r}")
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     plan = plan_jobs(raw_dirs, out_dir)
     settings = BatchSettings(str(check_study(study)), on_error, fail_on, data_docs)
@@ -181,7 +187,13 @@ def plan_jobs(raw_dirs: Iterable[str | Path], out_dir: str | Path) -> list[Batch
             raise InputError(f"raw export {p} is given twice (also as {seen[r]}); give each export once")
         seen[r] = p
     out = Path(out_dir)
-    return [BatchJob(name, r, out / name) for name, r in zip(folder_names(resolved), resolved)]
+    jobs = [BatchJob(name, r, out / name) for name, r in zip(folder_names(resolved), resolved)]
+    for job in jobs:
+        target = job.out_dir.resolve()
+        if target == job.raw_dir or target in job.raw_dir.parents:
+            raise InputError(f"raw export {job.raw_dir} would receive its own output ({job.out_dir}); "
+                             "choose an --out folder outside the raw exports")
+    return jobs
 
 
 def folder_names(paths: Sequence[Path]) -> list[str]:

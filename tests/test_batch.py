@@ -130,6 +130,13 @@ def test_an_export_given_twice_is_refused(tmp_path):
     assert res.exit_code == 2 and "given twice" in res.output
 
 
+def test_the_output_never_lands_in_a_raw_export(tmp_path):
+    (tmp_path / "out" / "cut1").mkdir(parents=True)
+    with pytest.raises(InputError, match="would receive its own output"):
+        plan_jobs([tmp_path / "out" / "cut1"], tmp_path / "out")  # OUT/cut1 is the export itself
+    assert plan_jobs([tmp_path / "out" / "cut1"], tmp_path / "elsewhere")[0].out_dir == tmp_path / "elsewhere" / "cut1"
+
+
 def test_a_broken_spec_stops_the_batch_before_any_work(tmp_path, study_copy, raw_small):
     (study_copy / "datasets.csv").write_text("not,a,spec\n")
     out = tmp_path / "out"
@@ -151,6 +158,8 @@ def _outcome(status: str, code: int) -> ExportOutcome:
 def test_exit_code_is_the_worst_export(statuses, expected):
     result = BatchResult(Path("out"), BatchSettings(None), [_outcome(s, c) for s, c in statuses], 1, "")
     assert result.exit_code == expected
+    frame = result.frame()
+    assert list(frame["status"]) == [s for s, _ in statuses] and str(frame["subjects"].dtype) == "Int64"
     result.interrupted = True
     assert result.exit_code == 130
 
