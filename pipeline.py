@@ -29,13 +29,13 @@ from cdiscflow import __version__
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
+from cdiscflow.core.terminal import STARTED
 from cdiscflow.specs.model import StudySpec, load_study
 
 Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
 # The stages of a run, in order.  Each reports (stage, "started") and then exactly one closing message ("done in ...",
 # "failed after ..."); a stage that does not run reports only its closing message ("skipped: ...").
 STAGES = ("sdtm", "adam", "validate", "export", "report")
-STARTED = "started"
 
 
 @dataclass

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence, TextIO
 
 RICH, PLAIN, QUIET = "rich", "plain", "quiet"
-STARTED = "started"
+STARTED = "started"  # the message that opens a stage (pipeline.run's progress protocol)
 _FALSE = {"", "0", "false", "no", "off"}
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -218,17 +218,6 @@ class BatchProgress:
         if task is not None:
             self._live.remove_task(task)
         self._live.advance(self._overall, 1)
-
-    def print(self, text: str) -> None:
-        """A line of text above the live display (or plainly)."""
-        if self.mode == QUIET:
-            return
-        if self._live is not None:
-            from rich.text import Text
-
-            self._live.console.print(Text(text))
-        else:
-            print(text, file=self.stream, flush=True)
 
     def table(self, table: Table) -> None:
         """Details (--verbose) in the same style as the progress."""
