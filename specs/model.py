@@ -195,7 +195,7 @@ class FormField:
     name: str
     label: str
     datatype: str  # text | integer | float | date | time | datetime
-    format: str = ""  # raw date/time format, e.g. DD-MON-YYYY, HH:MM
+    format: str = ""  # raw date/time format, e.g. DD-MON-YYYY, HH:MM; alternatives tried in order: "MM/DD/YYYY|YYYY"
     codelist: str = ""
     required: bool = False
     description: str = ""
@@ -665,7 +665,8 @@ class _Loader:
                 dt = str(f.get("type", "text"))
                 if dt not in FIELD_TYPES:
                     self.problem(loc, f"field {n}: type {dt!r} is not one of {', '.join(sorted(FIELD_TYPES))}")
-                fmt = str(f.get("format", "") or "")
+                fmt = f.get("format", "") or ""
+                fmt = "|".join(map(str, fmt)) if isinstance(fmt, (list, tuple)) else str(fmt)  # alternatives
                 if dt in ("date", "datetime", "time") and not fmt:
                     self.problem(loc, f"field {n}: a {dt} field needs a format (e.g. DD-MON-YYYY)")
                 cl = str(f.get("codelist", "") or "")
@@ -726,6 +727,9 @@ class _Loader:
                 if rule is not None:
                     if rule.kind != "derive":
                         self.problem(f"{rel} derive {ds}.{var}", f"dataset-level rules must be 'derive', got {rule.kind!r}")
+                    for w in rule.when:
+                        if str(w) not in target:
+                            self.problem(f"{rel} derive {ds}.{var}", f"when names {w}, which is not a variable of {ds}")
                     derive[var] = rule
             options = doc.get("options") or {}
             out[ds] = Mapping_(ds, tuple(blocks), MappingProxyType(derive), _freeze(options), rel)
@@ -859,6 +863,16 @@ class _Loader:
                 self.problem(loc, f"unknown codelist {cl!r}")
             elif kind == "hardcode" and cl and codelists[cl].terms and str(spec["hardcode"]) not in codelists[cl].values:
                 self.problem(loc, f"hard-coded value {spec['hardcode']!r} is not a term of codelist {cl}")
+        pattern = spec.get("pattern")
+        if pattern is not None:
+            msg = pattern_problem(pattern)
+            if msg:
+                self.problem(loc, msg)
+        if spec.get("case") is not None and spec.get("case") not in ("upper", "lower"):
+            self.problem(loc, f"case must be upper or lower, got {spec.get('case')!r}")
+        for key in ("pattern", "case"):
+            if spec.get(key) is not None and kind != "assign":
+                self.problem(loc, f"'{key}' belongs to an assign rule")
         via = spec.get("via")
         if via is not None:
             if kind != "ct":
@@ -928,6 +942,20 @@ def _cdisc_ct() -> Mapping[str, dict]:
         if parent is not None:
             parent["terms"].setdefault(r["CDISC Submission Value"], {"code": r["Code"], "decode": r["NCI Preferred Term"]})
     return MappingProxyType(out)
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """Why a value-extracting regular expression cannot be used, or None: it must compile and keep its part in the
+    named group `value`; other groups must be named or non-capturing (?:...) (Arrow runs it, in C++)."""
+    try:
+        rx = re.compile(str(pattern))
+    except re.error as exc:
+        return f"pattern {pattern!r} is not a regular expression ({exc})"
+    if "value" not in rx.groupindex:
+        return f"pattern {pattern!r} needs a named group (?P<value>...) for the part to keep"
+    if rx.groups != len(rx.groupindex):
+        return f"pattern {pattern!r}: write groups you do not keep as (?:...)"
+    return None
 
 
 def cdisc_codelist(code: str) -> Mapping[str, Any] | None:
