@@ -8,8 +8,10 @@ A study is a folder of plain files people edit in a spreadsheet or text editor:
     valuelevel.csv    value-level metadata (RS by RSTESTCD, SUPP-- by QNAM, ADaM by PARAMCD ...)
     codelists.csv     one row per term: codelist, C-codes, submission value, decode, collected synonyms
     methods.csv       derivation methods referenced from variables.csv (for define.xml and for people)
-    forms.yaml        the raw form dictionary: files, fields, types, date formats, keys
-    sdtm/*.yaml       mapping of raw forms to SDTM datasets (one file per dataset)
+    forms.yaml        the raw form dictionary: files (CSV, Parquet, XPT), fields, types, date formats, keys;
+                      a field may accept alternative formats tried in order: `format: [MM/DD/YYYY, YYYY]`
+    sdtm/*.yaml       mapping of raw forms to SDTM datasets (one file per dataset; rules: see `Rule`)
+    comparison.yaml   optional: a reference SDTM of the same study and every known difference (sdtm.compare)
     other *.yaml      further sections (trial design, ADaM parameters ...) read by the layer that owns them
 
 Blank label/core/role cells of standard variables are filled from the implementation guide (the project's copy in
@@ -226,6 +228,28 @@ class Rule:
     """One mapping rule for one target variable: `kind` is the algorithm, `args` its settings (read-only).
 
     `when` (optional) limits the rule to raw rows meeting a condition (see `Block.where`).
+
+    Block rules (sdtm/<dataset>.yaml `map:`; a bare field name is short for `{assign: FIELD}`):
+        {assign: FIELD}                              the value as collected
+        {assign: [A, B], format: "PART {A} {B}"}     several fields through a template
+        {assign: FIELD, pattern: "^\\d+-(?P<value>\\d+)$"}   the part in group `value` (other groups (?:...));
+                                                     a value that does not match is a MAP-PATTERN problem
+        {assign: FIELD, case: upper|lower}           the value (or part) in upper/lower case
+        {ct: FIELD, codelist: CL}                    the submission value of the collected value or synonym
+        {hardcode: VALUE}                            a constant (checked against the variable's codelist)
+        {dtc: DATEFIELD, time: TIMEFIELD}            ISO 8601 from the raw date (+ time)
+        {derive: number, field: F, add: A, multiply: M, divide: D, digits: N}
+                                                     the number in F, optionally (F + A) * M / D rounded half away
+                                                     from zero to N decimals: a unit conversion for --STRESC/N
+        {derive: NAME, ...}                          another record derivation (sdtm.algorithms)
+
+    Dataset-level rules (`derive:`) name a derivation of sdtm.derivations and its arguments, e.g.
+        {derive: numeric, variable: VSSTRESC}        --STRESN from --STRESC
+        {derive: visitnum, visit: VISIT, number_from: "^UNSCHEDULED (?P<value>[\\d.]+)$"}
+        {derive: visitdy, visitnum: VISITNUM}        planned study day from TV
+        {derive: last_date, sources: [{dataset: DS, date: DSSTDTC}, {form: ds, date: DEATHDT}]}
+    with `when:` (conditions on the dataset's own variables: derive only for those records) and `fill: true`
+    (derive only where the blocks left the variable missing).
     """
 
     kind: str  # assign | ct | hardcode | dtc | derive
