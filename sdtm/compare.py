@@ -277,3 +277,40 @@ def unexplained(comparisons: Mapping[str, DatasetComparison], expected: Mapping[
             if got != listed:
                 out.append(f"{name}: {kind} found {sorted(got)}, comparison.yaml lists {sorted(listed)}")
     return out
+
+
+@dataclass(frozen=True)
+class StudyComparison:
+    table: pd.DataFrame  # agreement_table
+    differences: pd.DataFrame  # dataset, keys as text, variable, ours, reference, listed reason
+    problems: list[str]  # unexplained(): empty when everything agrees as comparison.yaml says
+
+
+def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> StudyComparison:
+    """Map the raw export with the study spec, compare with the reference SDTM in `reference_dir`, and write
+    `agreement.csv` (per dataset and variable) and `differences.csv` (every differing value) into `out_dir`."""
+    from cdiscflow.core.atomic import write_text
+    from cdiscflow.sdtm.engine import map_study
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study(study)
+    expected = load_comparison(spec)
+    result = map_study(spec, raw_dir)
+    comparisons = compare_study(spec, result.datasets, reference_dir)
+    table = agreement_table(comparisons, expected)
+    parts = []
+    for name, c in comparisons.items():  # over datasets
+        d = c.differences
+        key = pd.Series("", index=d.index, dtype=str)
+        for k in c.keys:  # over key variables
+            key = key + (k + "=" + key_text(d[k]) + " ")
+        reasons = {v: why for v, (_, why) in expected[name].differences.items()}
+        parts.append(pd.DataFrame({"dataset": name, "key": key.str.strip(), "variable": d["variable"],
+                                   "ours": d["ours"], "reference": d["reference"],
+                                   "reason": [reasons.get(v, "") for v in d["variable"]]}))  # over variables
+    differences = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_text(out / "agreement.csv", table.to_csv(index=False, lineterminator="\n"))
+        write_text(out / "differences.csv", differences.to_csv(index=False, lineterminator="\n"))
+    return StudyComparison(table, differences, unexplained(comparisons, expected))

@@ -109,3 +109,28 @@ def test_no_study_specific_branch_in_the_engine():
     hits = [f"{p.name}: {line.strip()}" for p in sorted((REPO / "sdtm").glob("*.py"))
             for line in _code(p).splitlines() if pattern.search(line)]
     assert hits == []
+
+
+def test_compare_command_writes_the_tables_and_fails_on_an_unexplained_difference(shared, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    raw, ref = shared / "reference-data" / "pharmaverse" / "raw", shared / "reference-data" / "pharmaverse" / "sdtm"
+    args = ["compare", "--raw", str(raw), "--reference", str(ref)]
+    ok = CliRunner().invoke(main, [*args, "--study", str(STUDY), "--out", str(tmp_path / "ok")])
+    assert ok.exit_code == 0, ok.output
+    assert "EX: 17 shared variables, 17 identical, 0 with listed differences" in ok.output
+    agreement = pd.read_csv(tmp_path / "ok" / "agreement.csv")
+    assert agreement.set_index(["dataset", "variable"]).loc[("DM", "RFPENDTC"), "n_different"] == 67
+    differences = pd.read_csv(tmp_path / "ok" / "differences.csv")
+    assert len(differences) == agreement["n_different"].sum()
+    study = tmp_path / "study"
+    shutil.copytree(STUDY, study)
+    text = (study / "comparison.yaml").read_text(encoding="utf-8")
+    (study / "comparison.yaml").write_text(text.replace("count: 67", "count: 66"), encoding="utf-8")
+    bad = CliRunner().invoke(main, [*args, "--study", str(study), "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 1
+    assert "DM.RFPENDTC: 67 value(s) differ, comparison.yaml lists 66" in bad.output
