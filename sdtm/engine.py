@@ -177,8 +177,9 @@ def form_problems(spec: StudySpec) -> list[str]:
             else:
                 continue
             if bad:
+                known = f"dates: {', '.join(DATE_FORMATS)}; times: {', '.join(TIME_FORMATS)}"
                 problems.append(f"forms.yaml form {form.name} field {f.name}: unknown {f.datatype} format(s) "
-                                f"{', '.join(bad)} (dates: {', '.join(DATE_FORMATS)}; times: {', '.join(TIME_FORMATS)})")
+                                f"{', '.join(bad)} ({known})")
     return problems
 
 

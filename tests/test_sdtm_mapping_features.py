@@ -62,8 +62,9 @@ def test_alternative_formats_take_the_first_that_fits():
 def test_unknown_raw_formats_stop_before_any_file_is_read(study_copy):
     forms = study_copy / "forms.yaml"
     text = forms.read_text(encoding="utf-8")
-    text = text.replace("{name: ICDAT, label: Date informed consent signed, type: date, format: DD-MON-YYYY",
-                        "{name: ICDAT, label: Date informed consent signed, type: date, format: [DD-MON-YYYY, DD.MM.YY]")
+    old = "type: date, format: DD-MON-YYYY, required: true}"
+    line = next(x for x in text.splitlines() if "name: ICDAT" in x)
+    text = text.replace(line, line.replace(old, "type: date, format: [DD-MON-YYYY, DD.MM.YY], required: true}"))
     forms.write_text(text, encoding="utf-8")
     assert load_study(study_copy).forms["enrol"].field("ICDAT").format == "DD-MON-YYYY|DD.MM.YY"
     with pytest.raises(SpecError) as exc:
