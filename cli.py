@@ -244,6 +244,39 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
         sys.exit(1)
 
 
+@main.command("compare", epilog=EXIT_CODES)
+@click.option("--study", required=True, help="Study spec folder with comparison.yaml (or an embedded study name).")
+@click.option("--raw", "raw_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the raw EDC export.")
+@click.option("--reference", "reference_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the reference SDTM (the files comparison.yaml names: Parquet, CSV or XPT).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/compare"),
+              show_default=True, help="Output folder for agreement.csv and differences.csv.")
+def compare_command(study: str, raw_dir: Path, reference_dir: Path, out_dir: Path) -> None:
+    """Map the raw export and compare it value by value with a reference SDTM of the same study.
+
+    Every difference must be listed and explained in the study's comparison.yaml; anything else is reported and
+    the command exits 1.
+
+    \b
+    Example:
+      cdiscflow compare --study specs/pharmaverse_pilot --raw ../shared/reference-data/pharmaverse/raw \\
+        --reference ../shared/reference-data/pharmaverse/sdtm --out out-pilot/compare
+    """
+    from cdiscflow.sdtm.compare import compare_with_reference
+
+    result = compare_with_reference(study, raw_dir, reference_dir, out_dir)
+    t = result.table
+    for name, g in t.groupby("dataset", sort=False):  # over datasets
+        same = int((g["n_different"] == 0).sum())
+        click.echo(f"{name}: {len(g)} shared variables, {same} identical, {len(g) - same} with listed differences")
+    click.echo(f"agreement.csv, differences.csv -> {out_dir}")
+    if result.problems:
+        click.echo("not explained by comparison.yaml:\n  " + "\n  ".join(result.problems), err=True)
+        sys.exit(1)
+
+
 def _error_lines(findings) -> str:
     frame = findings.frame()
     frame = frame[frame["severity"] == "error"]
