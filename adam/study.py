@@ -53,8 +53,8 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
     """Derive every ADaM dataset declared in the study spec from the SDTM datasets `sdtm` (keyed by name)."""
     findings = findings if findings is not None else Findings()
     declared = [d.name for d in spec.standard("ADaM")]
-    if not declared:
-        raise SpecError("datasets.csv declares no ADaM dataset (standard ADaM): nothing to derive", path=str(spec.path))
+    if not declared:  # a study with SDTM only (e.g. a mapping pilot): nothing to derive
+        return AdamResult({}, findings, {"total": 0.0})
     unknown = [n for n in declared if n not in RECIPES]
     if unknown:
         raise SpecError(f"datasets.csv declares ADaM dataset(s) {', '.join(unknown)}, for which cdiscflow has no "
@@ -207,6 +207,9 @@ def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path =
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
+    if not spec.standard("ADaM"):
+        raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
+                        path=str(spec.path))
     findings = Findings()
     t = time.perf_counter()
     sdtm = read_sdtm(sdtm_dir, findings)

@@ -56,17 +56,19 @@ def json_header(spec: StudySpec, standard: str, dataset: str) -> JsonHeader:
 
 
 def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_dir: str | Path, *,
-                   formats: tuple[str, ...] = FORMATS, define: bool = True) -> ExportResult:
+                   formats: tuple[str, ...] = FORMATS, define: bool = True, by_standard: bool = True,
+                   findings: Findings | None = None) -> ExportResult:
     """Write every dataset as XPT v5 and/or Dataset-JSON 1.1 and one define.xml per standard present.
 
-    `datasets` maps dataset name -> frame (cdiscflow conventions, see ARCHITECTURE.md).  Returns the files written,
-    the metadata written and every finding (`XPT-...`, `DEFINE-...`).
+    `datasets` maps dataset name -> frame (cdiscflow conventions, see ARCHITECTURE.md).  Files go to
+    `out_dir/sdtm/` and `out_dir/adam/` (`by_standard=False`: straight into `out_dir`, for one standard).  Returns the
+    files written, the metadata written and every finding (`XPT-...`, `DEFINE-...`), also added to `findings`.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValueError(f"unknown format(s) {bad}; use {FORMATS}")
     out_dir = Path(out_dir)
-    result = ExportResult()
+    result = ExportResult(findings=findings if findings is not None else Findings())
     written: dict[str, dict[str, tuple[DatasetMeta, pd.DataFrame]]] = {}
     leaves: dict[str, str] = {}
     frames = {str(k).upper(): v for k, v in datasets.items()}
@@ -81,7 +83,7 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_di
         if prep.blocked:
             result.blocked.append(name)
             continue
-        folder = out_dir / prep.standard.lower()
+        folder = out_dir / prep.standard.lower() if by_standard else out_dir
         if "xpt" in formats:
             path = folder / f"{name.lower()}.xpt"
             write_xpt(path, prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name, label=prep.meta.label,
@@ -101,7 +103,8 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_di
                                 message=f"{name} not written (and left out of define.xml): fix the errors above")
     if define:
         for standard, group in written.items():
-            path = _write_define(spec, standard, group, out_dir / standard.lower(), leaves, result.findings)
+            folder = out_dir / standard.lower() if by_standard else out_dir
+            path = _write_define(spec, standard, group, folder, leaves, result.findings)
             result.defines[standard] = path
             result.files += [path, path.with_name("define2-1.xsl")]
     return result

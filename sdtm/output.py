@@ -13,14 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdiscflow.core.atomic import write_text
-from cdiscflow.export.api import json_header, write_define
-from cdiscflow.export.datasetjson import write_dataset_json
-from cdiscflow.export.prepare import prepare_dataset
-from cdiscflow.export.xpt import write_xpt
+from cdiscflow.export.api import FORMATS, write_datasets
 from cdiscflow.sdtm.engine import SdtmResult
 from cdiscflow.specs.model import StudySpec
-
-FORMATS = ("xpt", "json")
 
 
 def write_sdtm(result: SdtmResult, spec: StudySpec, out_dir: str | Path, *,
@@ -29,24 +24,15 @@ def write_sdtm(result: SdtmResult, spec: StudySpec, out_dir: str | Path, *,
     bookkeeping files; returns the dataset files written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written, prepared = [], {}
-    for name, frame in result.datasets.items():  # over datasets
-        prep = prepare_dataset(frame, spec.dataset(name), result.findings)
-        if prep.blocked:
-            continue
-        prepared[name] = prep
-        if "xpt" in formats:
-            path = out / f"{name.lower()}.xpt"
-            write_xpt(path, prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name, label=prep.meta.label,
-                      created=spec.datacut)
-            written.append(path)
-        if "json" in formats:
-            path = out / f"{name.lower()}.json"
-            write_dataset_json(path, prep.frame, prep.meta, json_header(spec, prep.standard, name))
-            written.append(path)
-    if prepared:
-        write_define(prepared, spec, "SDTM", out, result.findings)
+    exported = write_datasets(result.datasets, spec, out, formats=formats, by_standard=False,
+                              findings=result.findings)
+    write_bookkeeping(result, out)
+    return [p for p in exported.files if p.suffix in (".xpt", ".json")]
+
+
+def write_bookkeeping(result: SdtmResult, out_dir: str | Path) -> None:
+    """_rejects.csv, _accounting.csv and _findings.csv/.json of a mapping run."""
+    out = Path(out_dir)
     write_text(out / "_rejects.csv", result.rejects.to_csv(index=False, lineterminator="\n"))
     write_text(out / "_accounting.csv", result.accounting.to_csv(index=False, lineterminator="\n"))
     result.findings.write(out, stem="_findings")
-    return written

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
@@ -132,10 +134,9 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> pd.DataF
     if ext == ".csv":
         frame = _read_csv(path, form, settings, findings)
     elif ext == ".parquet":
-        frame = pd.read_parquet(path).astype(str)
+        frame = as_text(pd.read_parquet(path))
     elif ext == ".xpt":
-        frame = pd.read_sas(path, format="xport", encoding="utf-8")
-        frame = frame.astype(str)
+        frame = as_text(pd.read_sas(path, format="xport", encoding="utf-8"))
     else:
         raise InputError(f"{path.name}: cannot read {ext} files (use {', '.join(READERS)})")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -153,6 +154,21 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> pd.DataF
     frame = frame.mask(frame == "")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     return frame
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A typed table (Parquet, XPT) as the text a CSV export would hold: numbers as the shortest text that reads
+    back the same value, so an age stored as the float 63.0 reads "63" as in a CSV; missing stays missing."""
+    out = {}
+    for c in frame.columns:  # over columns
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col):
+            col = col.map({True: "true", False: "false"})
+        elif pd.api.types.is_numeric_dtype(col):
+            arr = pa.array(col.astype("float64").to_numpy(), from_pandas=True)
+            col = pd.Series(pc.cast(arr, pa.string()), index=frame.index)
+        out[c] = col.astype(str)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _read_csv(path: Path, form: Form, settings, findings: Findings) -> pd.DataFrame:

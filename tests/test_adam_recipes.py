@@ -257,5 +257,7 @@ def test_study_spec_problems_are_reported_with_their_place(study_copy):
     variables.write_text("\n".join(l for l in variables.read_text().splitlines() if not l.startswith("AD")) + "\n")
     valuelevel = study_copy / "valuelevel.csv"
     valuelevel.write_text("\n".join(l for l in valuelevel.read_text().splitlines() if not l.startswith("AD")) + "\n")
+    assert derive_study(load_study(study_copy), {}).datasets == {}  # an SDTM-only study: nothing to derive
+    from cdiscflow.adam.study import convert
     with pytest.raises(SpecError, match="declares no ADaM dataset"):
-        derive_study(load_study(study_copy), {})
+        convert(study_copy, study_copy, study_copy / "out")

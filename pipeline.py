@@ -1,0 +1,346 @@
+"""The main job, as a recipe: raw -> SDTM -> ADaM -> validate -> export -> report.
+
+    from cdiscflow.pipeline import run
+    result = run(study="dara_atra", raw_dir=None, out_dir="out")     # what `cdiscflow run` does
+
+Every dataset is validated before it is written: when the validation finds errors at or above `fail_on`, nothing
+but the findings (and the SDTM bookkeeping) is written, and the run ends with exit code 1.  The run log
+`out/run.json` records the cdiscflow version, spec, standards and CT versions, per-stage timings and row counts,
+so a reviewer can tell how every file was made; it also records the options, the raw files read (size, SHA-256)
+and a fingerprint of the spec.  A run that stops (unusable input, strict mapping errors) still writes its run log
+and findings before the error propagates.  Files are written atomically and deterministically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from cdiscflow import __version__
+from cdiscflow.core.atomic import write_text
+from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
+from cdiscflow.core.findings import Findings, at_or_above
+from cdiscflow.core.terminal import STARTED
+from cdiscflow.specs.model import StudySpec, load_study
+
+Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
+# The stages of a run, in order.  Each reports (stage, "started") and then exactly one closing message ("done in ...",
+# "failed after ..."); a stage that does not run reports only its closing message ("skipped: ...").
+STAGES = ("sdtm", "adam", "validate", "export", "report")
+
+
+@dataclass
+class StageLog:
+    name: str
+    seconds: float = 0.0
+    rows_in: dict[str, int] = field(default_factory=dict)
+    rows_out: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+    findings: Findings = field(default_factory=Findings)  # what this stage found (merged into the run's)
+    rows_rejected: dict[str, int] = field(default_factory=dict)  # raw rows per form sent to the reject log
+    steps: dict[str, float] = field(default_factory=dict)  # seconds of the stage's own steps (read, map ...)
+    error: str = ""  # why the stage stopped the run
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    spec: StudySpec
+    findings: Findings = field(default_factory=Findings)
+    stages: list[StageLog] = field(default_factory=list)
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    rejected_rows: int = 0
+    fail_on: str = "error"
+    raw_dir: Path | None = None
+    options: dict[str, object] = field(default_factory=dict)
+    started: str = ""  # UTC, ISO 8601
+    seconds: float = 0.0
+    error: CdiscflowError | None = None  # set when the run stopped early (the error is re-raised)
+
+    @property
+    def failing(self) -> int:
+        """Findings at or above the threshold, plus rejected raw rows (they are data that did not make it)."""
+        return self.findings.count_at_or_above(self.fail_on) + self.rejected_rows
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error.exit_code
+        return EXIT_FINDINGS if self.failing else EXIT_OK
+
+    @property
+    def subjects(self) -> int:
+        dm = self.datasets.get("DM")
+        return 0 if dm is None else int(dm["USUBJID"].nunique())
+
+
+def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out", *,
+        on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
+        progress: Progress | None = None) -> RunResult:
+    """Run the whole pipeline on one raw export.  Raises SpecError/InputError (exit 2) on unusable input, and
+    FindingsError (exit 1) when strict SDTM mapping finds errors (no dataset is written then; once the spec is
+    loaded, `out/findings.*` and `out/run.json` are, whatever the outcome)."""
+    say = progress or (lambda stage, message: None)
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    spec = load_study(study)
+    out = Path(out_dir)
+    raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
+    result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
+                       options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs})
+    try:
+        _run_stages(result, raw, on_error, data_docs, say)
+    except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
+        result.error = exc
+        with contextlib.suppress(OSError):  # an unwritable log must not hide why the run stopped
+            _finish(result, t0)
+        raise
+    _finish(result, t0)
+    return result
+
+
+def _finish(result: RunResult, t0: float) -> None:
+    result.seconds = round(time.perf_counter() - t0, 3)
+    result.findings.write(result.out_dir, "findings")  # every finding of the run in one table
+    _write_run_log(result)
+
+
+def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress) -> None:
+    spec, out, fail_on = result.spec, result.out_dir, result.fail_on
+    sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
+    result.rejected_rows = len(sdtm.rejects)
+    adam = _stage(result, "adam", say, lambda log: _derive_adam(spec, sdtm.datasets, log))
+    result.datasets = {**sdtm.datasets, **adam}
+    blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log))
+    if blocked:
+        from cdiscflow.sdtm.output import write_bookkeeping
+
+        write_bookkeeping(sdtm, out / "sdtm")
+        say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' (see {out / 'validation'})")
+    else:
+        _stage(result, "export", say, lambda log: _export(result, sdtm, log))
+        _stage(result, "report", say, lambda log: _report(result, adam, log))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# stages: each takes what it needs and fills its StageLog
+
+
+def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
+    from cdiscflow.sdtm import map_study
+
+    sdtm = map_study(spec, raw_dir, on_error=on_error)
+    log.findings.extend(sdtm.findings)
+    acc = sdtm.accounting
+    if len(acc):
+        log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
+        log.rows_rejected = {str(r.form): int(r.rows_rejected) for r in acc.itertuples(index=False) if r.rows_rejected}
+    log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
+    log.steps = {k: round(v, 3) for k, v in sdtm.timings.items()}
+    log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
+    return sdtm
+
+
+def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
+    try:
+        from cdiscflow.adam import derive_study  # the ADaM recipe of the study
+    except ImportError:
+        log.note = "not available in this version"
+        return {}
+    adam = derive_study(spec, sdtm_datasets)
+    log.findings.extend(adam.findings)
+    log.rows_in = {n: len(f) for n, f in sdtm_datasets.items()}
+    log.rows_out = {n: len(f) for n, f in adam.datasets.items()}
+    return dict(adam.datasets)
+
+
+def _validate(result: RunResult, data_docs: bool, log: StageLog) -> bool:
+    """Validate everything before anything is written; True when the findings block the export."""
+    from cdiscflow.validation.api import run_validation, write_outputs
+
+    validation = run_validation(result.datasets, result.spec)
+    log.findings.extend(validation.findings)
+    write_outputs(validation, result.datasets, result.spec, result.out_dir / "validation", data_docs=data_docs)
+    counts = validation.findings.counts()
+    log.rows_in = dict(validation.rows)
+    log.note = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return any(n and at_or_above(s, result.fail_on) for s, n in counts.items())
+
+
+def _export(result: RunResult, sdtm, log: StageLog) -> None:
+    from cdiscflow.export.api import write_datasets
+    from cdiscflow.sdtm.output import write_bookkeeping
+
+    exported = write_datasets(result.datasets, result.spec, result.out_dir)
+    log.findings.extend(exported.findings)
+    write_bookkeeping(sdtm, result.out_dir / "sdtm")
+    result.written += exported.files
+    log.rows_out = {n: len(result.datasets[n]) for n in exported.written}
+    if exported.blocked:
+        log.note = f"not written: {', '.join(exported.blocked)}"
+
+
+def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog) -> None:
+    try:
+        from cdiscflow.report import build_report  # the study's analysis report
+    except ImportError:
+        log.note = "not available in this version"
+        return
+    if not adam:
+        log.note = "skipped: no ADaM datasets"
+        return
+    result.written += build_report(result.spec, adam, result.out_dir / "report")
+
+
+def _stage(result: RunResult, name: str, say: Progress, body):
+    log = StageLog(name)
+    say(name, STARTED)
+    t = time.perf_counter()
+    try:
+        value = body(log)
+    except CdiscflowError as exc:
+        log.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(getattr(exc, "findings", None), Findings):
+            log.findings.extend(exc.findings)  # strict mapping: the problems that stopped the run
+        raise
+    finally:
+        log.seconds = round(time.perf_counter() - t, 3)
+        result.stages.append(log)
+        result.findings.extend(log.findings)
+        if log.error:
+            say(name, f"failed after {log.seconds:.1f} s: {log.error}")
+    say(name, f"done in {log.seconds:.1f} s" + (f" ({log.note})" if log.note else ""))
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# run log
+
+
+def run_log(result: RunResult) -> dict:
+    """What a reviewer needs to tell how the output was made (timings aside, the same input gives the same log)."""
+    spec = result.spec
+    std = spec.study.get("standards", {})
+    log = {
+        "cdiscflow": __version__,
+        "python": platform.python_version(),
+        "libraries": _library_versions(),
+        "started": result.started,
+        "seconds": result.seconds,
+        "options": dict(result.options),
+        "study": {"studyid": spec.studyid, "spec": str(spec.path), "datacut": spec.datacut.isoformat(),
+                  "synthetic": bool(spec.study.get("synthetic", False)),
+                  "spec_sha256": _spec_fingerprint(spec)},
+        "standards": {k: (dict(v) if hasattr(v, "items") else v) for k, v in std.items()},
+        "inputs": _raw_inputs(result.raw_dir),
+        "stages": [stage_entry(s) for s in result.stages],
+        "findings": result.findings.counts(),
+        "rejected_raw_rows": result.rejected_rows,
+        "exit_code": result.exit_code,
+        "files": sorted(str(p.relative_to(result.out_dir)) for p in result.written if _inside(p, result.out_dir)),
+    }
+    if result.error is not None:
+        log["error"] = {"type": type(result.error).__name__, "message": str(result.error)}
+    return log
+
+
+def stage_entry(s: StageLog) -> dict:
+    entry = {"stage": s.name, "seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out, "note": s.note}
+    if s.rows_rejected:
+        entry["rows_rejected"] = s.rows_rejected
+    if s.steps:
+        entry["steps"] = s.steps
+    if s.error:
+        entry["error"] = s.error
+    return entry
+
+
+def detail_tables(stages: list[dict]) -> list:
+    """What `--verbose` shows after a run, from the run log's stage entries: stage timings (with their steps), rows per
+    raw form, and records per dataset through mapping/derivation, validation and export."""
+    from cdiscflow.core.terminal import Table
+
+    by_stage = {s["stage"]: s for s in stages}
+    timing = Table("stages", ["stage", "seconds", "steps", "note"], [
+        [s["stage"], f"{s['seconds']:.2f}", " ".join(f"{k} {v:.2f}" for k, v in s.get("steps", {}).items()),
+         s.get("error") or s["note"]] for s in stages])
+    tables = [timing]
+    sdtm = by_stage.get("sdtm", {})
+    if sdtm.get("rows_in"):
+        rejected = sdtm.get("rows_rejected", {})
+        tables.append(Table("raw forms", ["form", "rows in", "rejected"],
+                            [[f, n, rejected.get(f, 0)] for f, n in sdtm["rows_in"].items()]))
+    made = {**sdtm.get("rows_out", {}), **by_stage.get("adam", {}).get("rows_out", {})}
+    if made:
+        validated = by_stage.get("validate", {}).get("rows_in", {})
+        written = by_stage.get("export", {}).get("rows_out", {})
+        tables.append(Table("datasets", ["dataset", "records", "validated", "written"],
+                            [[n, k, validated.get(n), written.get(n)] for n, k in made.items()]))
+    return tables
+
+
+def _raw_inputs(raw_dir: Path | None) -> dict:
+    """The raw export as it was read: every file of the folder with its size and SHA-256."""
+    if raw_dir is None:
+        return {"raw_dir": None, "files": {}}
+    folder = Path(raw_dir)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    return {"raw_dir": str(folder.resolve()),
+            "files": {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}}
+
+
+def _spec_fingerprint(spec: StudySpec) -> str:
+    """One SHA-256 over the spec folder's files (relative path + bytes), the embedded raw export left out: two runs
+    with the same fingerprint used the same spec."""
+    raw = spec.raw_dir.resolve() if spec.raw_dir is not None else None
+    digest = hashlib.sha256()
+    for p in sorted(Path(spec.path).rglob("*")):
+        rel = p.relative_to(spec.path)
+        if (not p.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts)
+                or (raw is not None and _inside(p.resolve(), raw))):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_run_log(result: RunResult) -> Path:
+    path = result.out_dir / "run.json"
+    write_text(path, json.dumps(run_log(result), indent=1, default=str) + "\n")
+    return path
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("pandas", "numpy", "pyarrow", "pandera", "pyreadstat", "great-expectations", "statsmodels"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
