@@ -324,3 +324,15 @@ def test_cli_adam_then_validate(tmp_path, spec, sdtm):
     assert "no findings" in checked.output
     missing = runner.invoke(main, ["adam", "--sdtm", str(tmp_path / "val"), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2 and "no SDTM datasets" in missing.output
+
+
+def test_adam_req_variables_may_be_missing_keys_may_not(adam, spec):
+    # ADaMIG 1.3 3.1: Req = the variable is in the dataset.  A subject with a partial birth date has no DM.AGE, so
+    # no ADSL.AGE; TRT02P is Req in the IG and missing for subjects who never entered Part B.  Keys stay non-null.
+    adsl = adam["ADSL"].copy()
+    adsl.loc[0, "AGE"] = float("nan")
+    assert validate_datasets({"ADSL": adsl}, spec).count_at_or_above("warning") == 0
+    adsl.loc[1, "USUBJID"] = float("nan")
+    findings = validate_datasets({"ADSL": adsl}, spec).frame()
+    null = findings[findings["rule_id"] == "SCH-NULL-001"]
+    assert null[["dataset", "variable", "row"]].values.tolist() == [["ADSL", "USUBJID", 2]]

@@ -64,7 +64,7 @@ def test_batch_summary_csv_and_json(batch_run, three_exports):
     rows = _rows(out / "batch_summary.csv")
     assert [r["export"] for r in rows] == ["cut1", "cut2", "cut3"]  # the order given, not the order finished
     assert [(r["status"], r["exit_code"], r["subjects"], r["datasets"]) for r in rows] == [
-        ("ok", "0", "63", "26"), ("ok", "0", "63", "26"), ("unusable", "2", "", "")]
+        ("ok", "0", "63", "31"), ("ok", "0", "63", "31"), ("unusable", "2", "", "")]
     assert rows[0]["errors"] == "0" and float(rows[0]["seconds"]) > 0
     assert "ae.csv" in rows[2]["message"] and "AETERM" in rows[2]["message"]
     assert rows[2]["raw_dir"] == str((three_exports / "cut3").resolve())
@@ -79,10 +79,10 @@ def test_batch_terminal_output_is_plain_when_captured(batch_run):
     text = res.output
     assert ANSI not in text and BAR not in text
     assert "[cut1/sdtm] started" in text and "[cut3/sdtm] failed after" in text
-    assert "[cut1] ok: 63 subjects, 26 datasets, no findings" in text
+    assert "[cut1] ok: 63 subjects, 31 datasets, no findings" in text
     lines = text.splitlines()
     header = lines.index("export  status    subjects  datasets  findings  seconds")
-    assert lines[header + 1].split()[:5] == ["cut1", "ok", "63", "26", "none"]
+    assert lines[header + 1].split()[:5] == ["cut1", "ok", "63", "31", "none"]
     assert lines[header + 3].split()[:2] == ["cut3", "unusable"]
     assert any(line.startswith("cut3: raw export") and "AETERM" in line for line in lines)
     assert "3 exports in" in text and "(2 ok, 1 unusable)" in text and "Traceback" not in text
