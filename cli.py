@@ -5,6 +5,7 @@ Exit codes (every command):
     1  findings or rejections at or above the threshold
     2  unusable input or spec (missing/unreadable file, spec that contradicts itself, output folder not writable)
     3  internal error: a bug in cdiscflow (one line on stderr; CDISCFLOW_DEBUG=1 shows the traceback)
+  130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class _Group(click.Group):
         except CdiscflowError as exc:
             click.echo(f"cdiscflow: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C: the shell's 130, not click's "Aborted!" with 1 (= findings)
+            click.echo("\ncdiscflow: interrupted", err=True)
+            sys.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except OSError as exc:  # the file system said no: a folder not writable, a disk full, a path that is a file
@@ -48,8 +52,12 @@ class _Group(click.Group):
                        "report it with the command you ran (CDISCFLOW_DEBUG=1 shows the traceback).", err=True)
             sys.exit(EXIT_INTERNAL)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order of a working day (run, batch, check-spec ...), not alphabetical
 
-@click.group(cls=_Group, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=_Group, epilog=EXIT_CODES,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="cdiscflow")
 def main() -> None:
     """cdiscflow: raw clinical-trial records to validated CDISC SDTM and ADaM datasets.
@@ -57,7 +65,40 @@ def main() -> None:
     \b
     Quick start (embedded, synthetic DARA-ATRA study):
       cdiscflow run                 # raw -> SDTM -> ADaM -> validate -> export -> report into ./out
+    \b
+    Everyday work:
+      cdiscflow check-spec specs/my_study                         # is the spec usable?
+      cdiscflow run --raw export/ --study specs/my_study --out out
+      cdiscflow batch cuts/2020_06 cuts/2020_10 --out out -j 2    # many exports, one summary
+      cdiscflow validate out/sdtm --study specs/my_study          # in CI: exit 1 on errors
+
+    Every command explains itself: cdiscflow COMMAND --help.  Progress is live on a terminal and plain lines
+    when output is captured or CI is set.
     """
+
+
+# Options shared by `run` and `batch`.
+_on_error_option = click.option(
+    "--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
+    help="strict: a raw-data error stops the run before anything is written. reject: write the good records, log "
+         "rejected raw rows in sdtm/_rejects.csv (exit 1).")
+_fail_on_option = click.option(
+    "--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+    help="Validation findings at or above this severity block the export and give exit 1.")
+_data_docs_option = click.option(
+    "--data-docs/--no-data-docs", default=True, show_default=True,
+    help="Render great-expectations Data Docs into validation/datadocs/.")
+_quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress; print only the final summary.")
+_verbose_option = click.option("-v", "--verbose", is_flag=True,
+                               help="Also print stage timings and row counts per raw form and per dataset.")
+
+
+def _progress_mode(quiet: bool, verbose: bool) -> str:
+    from cdiscflow.core.terminal import progress_mode
+
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    return progress_mode(quiet=quiet)
 
 
 @main.command("run", epilog=EXIT_CODES)
@@ -66,42 +107,100 @@ def main() -> None:
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json.")
-@click.option("--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
-              help="strict: a raw-data error stops the run before anything is written. reject: write the good "
-                   "records, log rejected raw rows in sdtm/_rejects.csv (exit 1).")
-@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
-              help="Validation findings at or above this severity block the export and give exit 1.")
-@click.option("--data-docs/--no-data-docs", default=True, show_default=True,
-              help="Render great-expectations Data Docs into validation/datadocs/.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the final summary.")
+@_on_error_option
+@_fail_on_option
+@_data_docs_option
+@_quiet_option
+@_verbose_option
 def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
-                data_docs: bool, quiet: bool) -> None:
+                data_docs: bool, quiet: bool, verbose: bool) -> None:
     """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
 
-    With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.
+    With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.  OUT/run.json records how
+    the output was made (versions, spec, options, input checksums, timings, row counts).
 
     \b
     Examples:
       cdiscflow run
       cdiscflow run --raw export_2020_10/ --study specs/dara_atra --out out_2020_10
+      cdiscflow run --raw export_2020_10/ --on-error reject -v    # keep the good records; show row counts
     """
     from cdiscflow.core.errors import FindingsError
-    from cdiscflow.pipeline import run
+    from cdiscflow.core.terminal import RunProgress
+    from cdiscflow.pipeline import STAGES, detail_tables, run, stage_entry
 
-    def progress(stage: str, message: str) -> None:
-        if not quiet:
-            click.echo(f"[{stage}] {message}", err=True)
-
+    mode = _progress_mode(quiet, verbose)
     try:
-        result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
-                     progress=progress)
+        with RunProgress(mode, stages=STAGES, label="cdiscflow run") as progress:
+            result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
+                         progress=progress)
+            if verbose:
+                for table in detail_tables([stage_entry(s) for s in result.stages]):
+                    progress.table(table)
     except FindingsError as exc:
         click.echo(_error_lines(exc.findings), err=True)
+        click.echo(f"all findings: {out_dir / 'findings.csv'}", err=True)
         raise
     click.echo(f"{result.spec.studyid}: {result.subjects} subjects, {len(result.datasets)} datasets -> {out_dir}")
     click.echo(result.findings.summary())
     if result.rejected_rows:
         click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)
+    sys.exit(result.exit_code)
+
+
+@main.command("batch", epilog=EXIT_CODES)
+@click.argument("raw_dirs", nargs=-1, required=True, metavar="RAW_DIR...",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: one sub-folder per export, named after its folder (the layout of `cdiscflow "
+                   "run`), plus batch_summary.csv and batch_summary.json.")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Exports converted at the same time, each in its own process; 0 = one per CPU.")
+@_on_error_option
+@_fail_on_option
+@_data_docs_option
+@_quiet_option
+@_verbose_option
+def batch_command(raw_dirs: tuple[Path, ...], out_dir: Path, study: str | None, jobs: int, on_error: str,
+                  fail_on: str, data_docs: bool, quiet: bool, verbose: bool) -> None:
+    """Convert many raw exports in parallel, with a summary.
+
+    Each RAW_DIR is run through the whole job (as `cdiscflow run`) into OUT/<folder name>/; two exports with the
+    same folder name get their parent's name in front (a/raw, b/raw -> a_raw, b_raw).  A failing export does not
+    stop the others.  The summary (export, status, subjects, datasets, findings, seconds) is printed and written
+    to OUT/batch_summary.csv and .json; the exit code is the worst of all exports (2 > 1 > 0; 130 on Ctrl-C).
+
+    \b
+    Examples:
+      cdiscflow batch cuts/2020_06 cuts/2020_10 --out out --jobs 2
+      cdiscflow batch exports/*/ --study specs/dara_atra --out out -j 0 --no-data-docs
+    """
+    from cdiscflow.batch import plan_jobs, run_batch, summary_table
+    from cdiscflow.core.terminal import BatchProgress, print_table
+    from cdiscflow.pipeline import STAGES, detail_tables
+
+    mode = _progress_mode(quiet, verbose)
+    names = [job.name for job in plan_jobs(raw_dirs, out_dir)]
+    with BatchProgress(mode, exports=names, stages=STAGES) as display:
+        def finished(outcome) -> None:
+            display.finished(outcome.export, outcome.line(), outcome.ok)
+            if verbose and outcome.stages:
+                for table in detail_tables(outcome.stages):
+                    table.title = f"{outcome.export}: {table.title}"
+                    display.table(table)
+
+        result = run_batch(raw_dirs, out_dir, study=study, jobs=jobs, on_error=on_error, fail_on=fail_on,
+                           data_docs=data_docs, progress=display.progress, finished=finished)
+    print_table(summary_table(result))
+    for outcome in result.outcomes:
+        if outcome.message and not outcome.ok:
+            click.echo(f"{outcome.export}: {outcome.message}")
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts().items())
+    csv_path, _ = result.summary_paths
+    click.echo(f"{len(result.outcomes)} exports in {result.seconds:.1f} s ({counts}); summary: {csv_path}")
+    if result.interrupted:
+        click.echo("cdiscflow: interrupted; exports not finished are marked 'not run'", err=True)
     sys.exit(result.exit_code)
 
 
@@ -158,6 +257,70 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
     if len(result.rejects):
         click.echo(f"{len(result.rejects)} raw row(s) rejected: see {out_dir / '_rejects.csv'}", err=True)
     if len(result.rejects) or result.findings.count_at_or_above("error"):
+        sys.exit(1)
+
+
+@main.command("adam", epilog=EXIT_CODES)
+@click.option("--sdtm", "sdtm_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of SDTM datasets (.xpt or Dataset-JSON), e.g. the output of `cdiscflow sdtm`.")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/adam"),
+              show_default=True, help="Output folder for adsl.xpt, adsl.json ..., define.xml, _findings.csv/.json")
+def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path) -> None:
+    """Derive the study's ADaM datasets (ADaMIG 1.3) from its SDTM datasets, as the spec's adam/*.yaml say.
+
+    Every ADaM dataset in the spec's datasets.csv is derived from the SDTM folder only and written as SAS XPT v5
+    and Dataset-JSON 1.1 with define.xml 2.1 (through the export layer).
+
+    \b
+    Example:
+      cdiscflow sdtm --out out/sdtm
+      cdiscflow adam --sdtm out/sdtm --study specs/dara_atra --out out/adam
+      cdiscflow validate out/adam --study specs/dara_atra
+    """
+    from cdiscflow.adam.study import convert
+
+    result = convert(study, sdtm_dir, out_dir)
+    for name, frame in result.datasets.items():
+        click.echo(f"{name:<7} {len(frame):>8} records  {result.timings.get(name, 0.0):6.2f} s")
+    t = result.timings
+    click.echo(f"{len(result.datasets)} datasets -> {out_dir} (read {t['read']:.1f} s, derived {t['total']:.1f} s, "
+               f"written {t['write']:.1f} s)")
+    click.echo(result.findings.summary())
+    if result.findings.count_at_or_above("error"):
+        sys.exit(1)
+
+
+@main.command("compare", epilog=EXIT_CODES)
+@click.option("--study", required=True, help="Study spec folder with comparison.yaml (or an embedded study name).")
+@click.option("--raw", "raw_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the raw EDC export.")
+@click.option("--reference", "reference_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the reference SDTM (the files comparison.yaml names: Parquet, CSV or XPT).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/compare"),
+              show_default=True, help="Output folder for agreement.csv and differences.csv.")
+def compare_command(study: str, raw_dir: Path, reference_dir: Path, out_dir: Path) -> None:
+    """Map the raw export and compare it value by value with a reference SDTM of the same study.
+
+    Every difference must be listed and explained in the study's comparison.yaml; anything else is reported and
+    the command exits 1.
+
+    \b
+    Example:
+      cdiscflow compare --study specs/pharmaverse_pilot --raw ../shared/reference-data/pharmaverse/raw \\
+        --reference ../shared/reference-data/pharmaverse/sdtm --out out-pilot/compare
+    """
+    from cdiscflow.sdtm.compare import compare_with_reference
+
+    result = compare_with_reference(study, raw_dir, reference_dir, out_dir)
+    t = result.table
+    for name, g in t.groupby("dataset", sort=False):  # over datasets
+        same = int((g["n_different"] == 0).sum())
+        click.echo(f"{name}: {len(g)} shared variables, {same} identical, {len(g) - same} with listed differences")
+    click.echo(f"agreement.csv, differences.csv -> {out_dir}")
+    if result.problems:
+        click.echo("not explained by comparison.yaml:\n  " + "\n  ".join(result.problems), err=True)
         sys.exit(1)
 
 

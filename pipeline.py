@@ -6,20 +6,25 @@
 Every dataset is validated before it is written: when the validation finds errors at or above `fail_on`, nothing
 but the findings (and the SDTM bookkeeping) is written, and the run ends with exit code 1.  The run log
 `out/run.json` records the cdiscflow version, spec, standards and CT versions, per-stage timings and row counts,
-so a reviewer can tell how every file was made.
+so a reviewer can tell how every file was made; it also records the options, the raw files read (size, SHA-256)
+and a fingerprint of the spec.  A run that stops (unusable input, strict mapping errors) still writes its run log
+and findings before the error propagates.
 
 Files are written atomically (`core.atomic`: a run killed even with SIGKILL leaves each file complete, old or new,
 never truncated; its leftover hidden `.part` files are removed by the next run into the folder) and
-deterministically: two runs over the same input and spec give the same bytes in every file, except the
-`"seconds"` of each stage in run.json (wall-clock timings, the only field that may differ).
+deterministically: two runs over the same input and spec give the same bytes in every file; in run.json only the
+clock differs (`TIMING_FIELDS`: when the run started and how many seconds it and its stages took).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import platform
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -27,11 +32,15 @@ import pandas as pd
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import remove_stale_parts, write_text
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
+from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
+from cdiscflow.core.terminal import STARTED
 from cdiscflow.specs.model import StudySpec, load_study
 
 Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
+# The stages of a run, in order.  Each reports (stage, "started") and then exactly one closing message ("done in ...",
+# "failed after ..."); a stage that does not run reports only its closing message ("skipped: ...").
+STAGES = ("sdtm", "adam", "validate", "export", "report")
 
 
 @dataclass
@@ -42,6 +51,9 @@ class StageLog:
     rows_out: dict[str, int] = field(default_factory=dict)
     note: str = ""
     findings: Findings = field(default_factory=Findings)  # what this stage found (merged into the run's)
+    rows_rejected: dict[str, int] = field(default_factory=dict)  # raw rows per form sent to the reject log
+    steps: dict[str, float] = field(default_factory=dict)  # seconds of the stage's own steps (read, map ...)
+    error: str = ""  # why the stage stopped the run
 
 
 @dataclass
@@ -54,6 +66,11 @@ class RunResult:
     written: list[Path] = field(default_factory=list)
     rejected_rows: int = 0
     fail_on: str = "error"
+    raw_dir: Path | None = None
+    options: dict[str, object] = field(default_factory=dict)
+    started: str = ""  # UTC, ISO 8601
+    seconds: float = 0.0
+    error: CdiscflowError | None = None  # set when the run stopped early (the error is re-raised)
 
     @property
     def failing(self) -> int:
@@ -62,6 +79,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error.exit_code
         return EXIT_FINDINGS if self.failing else EXIT_OK
 
     @property
@@ -74,13 +93,35 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
         on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
         progress: Progress | None = None) -> RunResult:
     """Run the whole pipeline on one raw export.  Raises SpecError/InputError (exit 2) on unusable input, and
-    FindingsError (exit 1) when strict SDTM mapping finds errors (nothing is written then)."""
+    FindingsError (exit 1) when strict SDTM mapping finds errors (no dataset is written then; once the spec is
+    loaded, `out/findings.*` and `out/run.json` are, whatever the outcome)."""
     say = progress or (lambda stage, message: None)
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = load_study(study)
     out = Path(out_dir)
     remove_stale_parts(out, *out.glob("*/"), *out.glob("*/*/"), *out.glob("*/*/*/"))  # left by a killed run
-    result = RunResult(out, spec, fail_on=fail_on)
+    raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
+    result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
+                       options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs})
+    try:
+        _run_stages(result, raw, on_error, data_docs, say)
+    except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
+        result.error = exc
+        with contextlib.suppress(OSError):  # an unwritable log must not hide why the run stopped
+            _finish(result, t0)
+        raise
+    _finish(result, t0)
+    return result
 
+
+def _finish(result: RunResult, t0: float) -> None:
+    result.seconds = round(time.perf_counter() - t0, 3)
+    result.findings.write(result.out_dir, "findings")  # every finding of the run in one table
+    _write_run_log(result)
+
+
+def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress) -> None:
+    spec, out, fail_on = result.spec, result.out_dir, result.fail_on
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
     result.rejected_rows = len(sdtm.rejects)
     adam = _stage(result, "adam", say, lambda log: _derive_adam(spec, sdtm.datasets, log))
@@ -94,9 +135,6 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     else:
         _stage(result, "export", say, lambda log: _export(result, sdtm, log))
         _stage(result, "report", say, lambda log: _report(result, adam, log))
-    result.findings.write(out, "findings")  # every finding of the run in one table: mapping, validation, export
-    _write_run_log(result)
-    return result
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -111,7 +149,9 @@ def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
     acc = sdtm.accounting
     if len(acc):
         log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
+        log.rows_rejected = {str(r.form): int(r.rows_rejected) for r in acc.itertuples(index=False) if r.rows_rejected}
     log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
+    log.steps = {k: round(v, 3) for k, v in sdtm.timings.items()}
     log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
     return sdtm
 
@@ -169,12 +209,21 @@ def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog) -> 
 
 def _stage(result: RunResult, name: str, say: Progress, body):
     log = StageLog(name)
-    say(name, "started")
+    say(name, STARTED)
     t = time.perf_counter()
-    value = body(log)
-    log.seconds = round(time.perf_counter() - t, 3)
-    result.stages.append(log)
-    result.findings.extend(log.findings)
+    try:
+        value = body(log)
+    except CdiscflowError as exc:
+        log.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(getattr(exc, "findings", None), Findings):
+            log.findings.extend(exc.findings)  # strict mapping: the problems that stopped the run
+        raise
+    finally:
+        log.seconds = round(time.perf_counter() - t, 3)
+        result.stages.append(log)
+        result.findings.extend(log.findings)
+        if log.error:
+            say(name, f"failed after {log.seconds:.1f} s: {log.error}")
     say(name, f"done in {log.seconds:.1f} s" + (f" ({log.note})" if log.note else ""))
     return value
 
@@ -183,24 +232,108 @@ def _stage(result: RunResult, name: str, say: Progress, body):
 # run log
 
 
+# run.json fields that hold the clock: the only ones in which two runs over the same input may differ
+TIMING_FIELDS = ("started", "seconds", "stages[].seconds", "stages[].steps")
+
+
+def without_timings(log: dict) -> dict:
+    """A run log with the TIMING_FIELDS taken out: the same for two runs over the same input and spec."""
+    return {**{k: v for k, v in log.items() if k not in ("started", "seconds")},
+            "stages": [{k: v for k, v in s.items() if k not in ("seconds", "steps")} for s in log.get("stages", [])]}
+
+
 def run_log(result: RunResult) -> dict:
-    """What a reviewer needs to tell how the output was made.  Deterministic except each stage's "seconds"."""
+    """What a reviewer needs to tell how the output was made.  Deterministic but for the TIMING_FIELDS."""
     spec = result.spec
     std = spec.study.get("standards", {})
-    return {
+    log = {
         "cdiscflow": __version__,
         "python": platform.python_version(),
         "libraries": _library_versions(),
+        "started": result.started,
+        "seconds": result.seconds,
+        "options": dict(result.options),
         "study": {"studyid": spec.studyid, "spec": str(spec.path), "datacut": spec.datacut.isoformat(),
-                  "synthetic": bool(spec.study.get("synthetic", False))},
+                  "synthetic": bool(spec.study.get("synthetic", False)),
+                  "spec_sha256": _spec_fingerprint(spec)},
         "standards": {k: (dict(v) if hasattr(v, "items") else v) for k, v in std.items()},
-        "stages": [{"stage": s.name, "seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out,
-                    "note": s.note} for s in result.stages],
+        "inputs": _raw_inputs(result.raw_dir),
+        "stages": [stage_entry(s) for s in result.stages],
         "findings": result.findings.counts(),
         "rejected_raw_rows": result.rejected_rows,
         "exit_code": result.exit_code,
         "files": sorted(str(p.relative_to(result.out_dir)) for p in result.written if _inside(p, result.out_dir)),
     }
+    if result.error is not None:
+        log["error"] = {"type": type(result.error).__name__, "message": str(result.error)}
+    return log
+
+
+def stage_entry(s: StageLog) -> dict:
+    entry = {"stage": s.name, "seconds": s.seconds, "rows_in": s.rows_in, "rows_out": s.rows_out, "note": s.note}
+    if s.rows_rejected:
+        entry["rows_rejected"] = s.rows_rejected
+    if s.steps:
+        entry["steps"] = s.steps
+    if s.error:
+        entry["error"] = s.error
+    return entry
+
+
+def detail_tables(stages: list[dict]) -> list:
+    """What `--verbose` shows after a run, from the run log's stage entries: stage timings (with their steps), rows per
+    raw form, and records per dataset through mapping/derivation, validation and export."""
+    from cdiscflow.core.terminal import Table
+
+    by_stage = {s["stage"]: s for s in stages}
+    timing = Table("stages", ["stage", "seconds", "steps", "note"], [
+        [s["stage"], f"{s['seconds']:.2f}", " ".join(f"{k} {v:.2f}" for k, v in s.get("steps", {}).items()),
+         s.get("error") or s["note"]] for s in stages])
+    tables = [timing]
+    sdtm = by_stage.get("sdtm", {})
+    if sdtm.get("rows_in"):
+        rejected = sdtm.get("rows_rejected", {})
+        tables.append(Table("raw forms", ["form", "rows in", "rejected"],
+                            [[f, n, rejected.get(f, 0)] for f, n in sdtm["rows_in"].items()]))
+    made = {**sdtm.get("rows_out", {}), **by_stage.get("adam", {}).get("rows_out", {})}
+    if made:
+        validated = by_stage.get("validate", {}).get("rows_in", {})
+        written = by_stage.get("export", {}).get("rows_out", {})
+        tables.append(Table("datasets", ["dataset", "records", "validated", "written"],
+                            [[n, k, validated.get(n), written.get(n)] for n, k in made.items()]))
+    return tables
+
+
+def _raw_inputs(raw_dir: Path | None) -> dict:
+    """The raw export as it was read: every file of the folder with its size and SHA-256."""
+    if raw_dir is None:
+        return {"raw_dir": None, "files": {}}
+    folder = Path(raw_dir)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    return {"raw_dir": str(folder.resolve()),
+            "files": {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}}
+
+
+def _spec_fingerprint(spec: StudySpec) -> str:
+    """One SHA-256 over the spec folder's files (relative path + bytes), the embedded raw export left out: two runs
+    with the same fingerprint used the same spec."""
+    raw = spec.raw_dir.resolve() if spec.raw_dir is not None else None
+    digest = hashlib.sha256()
+    for p in sorted(Path(spec.path).rglob("*")):
+        rel = p.relative_to(spec.path)
+        if (not p.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts)
+                or (raw is not None and _inside(p.resolve(), raw))):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_run_log(result: RunResult) -> Path:

@@ -5,6 +5,10 @@ Naming follows pharmaverse admiral: ``derive_var_*`` adds one variable, ``derive
 ``derive_param_*`` adds a parameter's records; the first argument is the dataset, other inputs are `dataset_add`,
 `dataset_adsl` or `source_datasets`; outputs are named by `new_var(s)` or `set_values_to`.  Conditions are text in
 a small expression language (`cdiscflow.adam.expr`) so that events, sources and criteria can live in YAML specs.
+
+The datasets of a study (`derive_study(spec, sdtm) -> AdamResult`) are recipes built from these engines, one
+module per dataset (`adsl`, `adrs`, `adae`, `adbase`; ADTTE from `tte`), configured by the study's
+``specs/<study>/adam/*.yaml``; see `cdiscflow.adam.study`.
 """
 
 from cdiscflow.adam._common import SUBJECT_KEYS
@@ -12,10 +16,15 @@ from cdiscflow.adam.dates import (
     convert_dtc_to_dt, derive_vars_aage, derive_vars_dt, derive_vars_dtm, derive_vars_duration, derive_vars_dy,
     parse_dtc,
 )
+from cdiscflow.adam.cat import VariableRule, apply_variable_rules, derive_vars_cat, load_variable_rules
 from cdiscflow.adam.expr import Expr, ExpressionError
 from cdiscflow.adam.extreme import Event, derive_extreme_event, derive_vars_extreme_event, select_extreme_event
-from cdiscflow.adam.flags import derive_var_extreme_flag, derive_var_relative_flag, derive_var_trtemfl
-from cdiscflow.adam.merge import combine_supp, derive_vars_merged
+from cdiscflow.adam.flags import (
+    ExtremeFlagRule, derive_var_extreme_flag, derive_var_relative_flag, derive_var_trtemfl, load_extreme_flag_rules,
+)
+from cdiscflow.adam.merge import MergeRule, combine_supp, derive_vars_merged, load_merge_rules
+from cdiscflow.adam.periods import Period, create_period_dataset, derive_vars_period, derive_vars_period_by_date
+from cdiscflow.adam.sources import DateRule, SourceData, load_date_rules
 from cdiscflow.adam.response import (
     YN_AVAL, ResponseCriteria, available_criteria, best_response_events, death_events, derive_param_confirmed_response,
     derive_var_worst_flag, last_assessment_events, load_response_criteria, progression_events, rate_events,
@@ -24,8 +33,13 @@ from cdiscflow.adam.response import (
 from cdiscflow.adam.tte import (
     CensorSource, EventSource, TteParameter, derive_param_tte, load_tte_parameters, tte_parameters_from_spec,
 )
+from cdiscflow.adam.study import AdamResult, conform_to_spec, derive_study, write_adam
 
 __all__ = [
+    "AdamResult", "DateRule", "ExtremeFlagRule", "MergeRule", "Period", "SourceData", "VariableRule",
+    "apply_variable_rules", "conform_to_spec", "create_period_dataset", "derive_study", "derive_vars_cat",
+    "derive_vars_period", "derive_vars_period_by_date", "load_date_rules", "load_extreme_flag_rules",
+    "load_merge_rules", "load_variable_rules", "write_adam",
     "SUBJECT_KEYS", "CensorSource", "Event", "EventSource", "Expr", "ExpressionError", "ResponseCriteria",
     "TteParameter", "YN_AVAL", "available_criteria", "best_response_events", "combine_supp", "convert_dtc_to_dt",
     "death_events", "derive_extreme_event", "derive_param_confirmed_response", "derive_param_tte",

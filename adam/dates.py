@@ -498,8 +498,7 @@ def derive_vars_aage(dataset: pd.DataFrame, *, start_date: str = "BRTHDT", end_d
     _no_collision(dataset, [new_var] + ([unit_var] if unit_var else []), dataset_name)
     born, at = dataset[start_date].dt.floor("D"), dataset[end_date].dt.floor("D")
     if age_unit in ("YEARS", "MONTHS"):
-        months = (at.dt.year - born.dt.year) * 12 + (at.dt.month - born.dt.month)
-        months = months - (at.dt.day < born.dt.day).astype("float64")
+        months = _completed_months(born, at)
         value = np.floor(months / 12) if age_unit == "YEARS" else months
     else:
         days = (at - born).dt.days
@@ -510,3 +509,15 @@ def derive_vars_aage(dataset: pd.DataFrame, *, start_date: str = "BRTHDT", end_d
     if unit_var:
         out[unit_var] = text(np.where(value.isna(), None, age_unit), index=dataset.index)
     return out
+
+
+def _completed_months(start: pd.Series, end: pd.Series) -> pd.Series:
+    months = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
+    return (months - (end.dt.day < start.dt.day).astype("float64")).astype("float64")
+
+
+def compute_completed_years(start: pd.Series, end: pd.Series) -> pd.Series:
+    """Whole calendar years from `start` to `end` (dates; NaN when either is missing): an age.  Someone born
+    2000-02-29 is 1 year old on 2001-03-01, not on 2001-02-28."""
+    start, end = pd.to_datetime(start).dt.floor("D"), pd.to_datetime(end).dt.floor("D")
+    return np.floor(_completed_months(start, end) / 12).astype("float64")

@@ -9,7 +9,9 @@ The language is a small, safe subset of Python expressions evaluated column-wise
 * names are variables of the dataset; literals are strings, numbers, True/False/None and tuples/lists of literals;
 * comparisons ``== != < <= > >=`` (chains allowed), ``in`` / ``not in``, ``and`` / ``or`` / ``not``;
 * arithmetic ``+ - * /`` on numbers, and dates plus/minus ``days(n)``;
-* functions ``isna(x)``, ``notna(x)``, ``days(n)``, ``upper(x)``.
+* functions ``isna(x)``, ``notna(x)``, ``days(n)``, ``upper(x)``, ``number(x)`` (text to number, NaN when not a
+  number), ``round(x, n)`` (half away from zero, as SAS ROUND), ``completed_years(from, to)`` (whole calendar years
+  between two dates: an age).  ``(ADT - FTRTDT) / days(365.25)`` is a duration in years.
 
 Missing values follow the rules of R's `dplyr::filter` and SQL: a comparison with a missing operand is *unknown*,
 ``and``/``or``/``not`` use three-valued (Kleene) logic, and a record is selected only if its condition is *true*.
@@ -31,6 +33,7 @@ from typing import Any, Callable, Mapping, Union
 import numpy as np
 import pandas as pd
 
+from cdiscflow.adam.dates import compute_completed_years
 from cdiscflow.core.errors import InputError
 
 Condition = Union[str, Callable[[pd.DataFrame], Any], None]
@@ -54,7 +57,7 @@ class Expr:
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Gt: operator.gt, ast.GtE: operator.ge}
 _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_FUNCTIONS = {"isna": 1, "notna": 1, "days": 1, "upper": 1}
+_FUNCTIONS = {"isna": 1, "notna": 1, "days": 1, "upper": 1, "number": 1, "round": 2, "completed_years": 2}
 
 
 @lru_cache(maxsize=1024)
@@ -90,7 +93,10 @@ def _check_node(node: ast.AST, source: str) -> None:
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
             raise ExpressionError(f"{source!r}: only the functions {', '.join(_FUNCTIONS)} can be called")
         if node.keywords or len(node.args) != _FUNCTIONS[node.func.id]:
-            raise ExpressionError(f"{source!r}: {node.func.id}() takes exactly {_FUNCTIONS[node.func.id]} argument")
+            n = _FUNCTIONS[node.func.id]
+            raise ExpressionError(f"{source!r}: {node.func.id}() takes exactly {n} argument{'s' if n > 1 else ''}")
+        if node.func.id == "round" and not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, int)):
+            raise ExpressionError(f"{source!r}: round(x, n) needs a whole number of decimals n")
     if isinstance(node, (ast.Tuple, ast.List)) and not all(isinstance(e, ast.Constant) for e in node.elts):
         raise ExpressionError(f"{source!r}: lists may only hold literal values")
     if isinstance(node, ast.Compare):
@@ -212,6 +218,14 @@ class _Evaluator:
     def visit_Call(self, node: ast.Call) -> Any:
         fn = node.func.id  # type: ignore[attr-defined]
         arg = self.visit(node.args[0])
+        if fn == "number":
+            return pd.to_numeric(self._series(arg), errors="coerce").astype("float64")
+        if fn == "round":
+            scale = 10.0 ** node.args[1].value  # type: ignore[attr-defined]
+            x = pd.to_numeric(self._series(arg), errors="coerce").astype("float64")
+            return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
+        if fn == "completed_years":
+            return compute_completed_years(self._series(arg), self._series(self.visit(node.args[1])))
         if fn == "days":
             return pd.to_timedelta(arg, unit="D")
         if fn == "upper":
@@ -272,3 +286,4 @@ class _Evaluator:
         if isinstance(value, bool):
             return pd.Series([value] * len(self.frame), index=self.frame.index, dtype="boolean")
         raise ExpressionError(f"{self.source!r}: 'and'/'or'/'not' need true/false operands")
+

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -10,8 +11,9 @@ import pandas as pd
 from cdiscflow.adam._common import (
     as_names, check_frame, check_mode, order_columns, require_columns, require_dates, sort_rows,
 )
-from cdiscflow.adam.expr import Condition, evaluate_condition
-from cdiscflow.core.errors import InputError
+from cdiscflow.adam.expr import Condition, ExpressionError, evaluate_condition, parse
+from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.specs.model import NAME_RE
 
 
 def _flag_series(mask: np.ndarray, index: pd.Index, true_value: Any, false_value: Any) -> pd.Series:
@@ -172,3 +174,61 @@ def derive_var_trtemfl(
     out[new_var] = _flag_series(flag, dataset.index, "Y", None)
     return out
 
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# first/last flags as data (`flags:` sections of specs/<study>/adam/*.yaml)
+
+
+@dataclass(frozen=True)
+class ExtremeFlagRule:
+    """``AOCC01FL: {by: [APERIOD, AEDECOD], order: [-ATOXGRN, ASTDT, AESEQ], filter: TRTEMFL == 'Y'}``: Y on the
+    first record (by `order`; `mode: last` for the last) of each subject and `by` group among the records meeting
+    `filter`."""
+
+    name: str
+    by: tuple[str, ...]
+    order: tuple[str, ...]
+    mode: str = "first"
+    filter: str | None = None
+
+    def apply(self, dataset: pd.DataFrame, *, subject_keys: Iterable[str] = ("STUDYID", "USUBJID"),
+              dataset_name: str = "dataset") -> pd.DataFrame:
+        return derive_var_extreme_flag(dataset, by_vars=[*subject_keys, *self.by], order=self.order,
+                                       new_var=self.name, mode=self.mode, filter=self.filter,
+                                       dataset_name=dataset_name)
+
+
+def load_extreme_flag_rules(section: Any, *, where: str) -> tuple[ExtremeFlagRule, ...]:
+    """Parse a `flags:` section ({FLAG: {by, order, mode, filter}}); SpecError lists every problem."""
+    if section is None:
+        return ()
+    if not isinstance(section, Mapping):
+        raise SpecError(f"{where}: must map each flag to {{by: [...], order: [...], filter: ...}}")
+    problems, rules = [], []
+    for name, spec in section.items():
+        loc = f"{where}.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.append(f"{loc}: {name!r} is not a variable name")
+            continue
+        if not isinstance(spec, Mapping) or not spec.get("order"):
+            problems.append(f"{loc}: give order (and by, mode, filter)")
+            continue
+        unknown = sorted(set(spec) - {"by", "order", "mode", "filter"})
+        if unknown:
+            problems.append(f"{loc}: unknown key(s) {', '.join(unknown)} (expected by, order, mode, filter)")
+        mode = spec.get("mode", "first")
+        if mode not in ("first", "last"):
+            problems.append(f"{loc}: mode must be first or last")
+        if spec.get("filter") is not None:
+            try:
+                parse(str(spec["filter"]))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.filter: {exc}")
+        by, order = spec.get("by") or (), spec["order"]
+        rules.append(ExtremeFlagRule(name, (by,) if isinstance(by, str) else tuple(by),
+                                     (order,) if isinstance(order, str) else tuple(order), mode,
+                                     None if spec.get("filter") is None else str(spec["filter"])))
+    if problems:
+        raise SpecError(problems)
+    return tuple(rules)

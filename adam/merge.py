@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -18,8 +20,9 @@ from cdiscflow.adam._common import (
     SUBJECT_KEYS, _ROW, as_mapping, check_frame, check_mode, extreme_rows, order_columns, require_columns,
     require_unique,
 )
-from cdiscflow.adam.expr import Condition, evaluate_condition
-from cdiscflow.core.errors import InputError
+from cdiscflow.adam.expr import Condition, ExpressionError, evaluate_condition, names, parse
+from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.specs.model import NAME_RE
 
 _HIT = "__hit__"
 
@@ -79,7 +82,8 @@ def derive_vars_merged(
         raise ValueError(f"missing_values names {', '.join(unknown_missing)}, which are not among new_vars")
 
     mask = evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)
-    selected = dataset_add.loc[mask]
+    used = list(dict.fromkeys([*right_keys, *add.values(), *order_columns(order)]))
+    selected = dataset_add.loc[mask, used]  # only the columns the merge uses: wide SDTM frames are costly to copy
     if order is not None:
         selected = extreme_rows(selected, right_keys, order, mode)
     else:
@@ -160,3 +164,105 @@ def _idvar_text(col: pd.Series) -> pd.Series:
         as_text[integral] = num[integral].astype("int64").astype("str")
         return as_text
     return col.astype("str")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# merges as data (the `merges:` sections of specs/<study>/adam/*.yaml)
+
+_MERGE_KEYS = {"dataset", "filter", "new_vars", "by_vars", "order", "mode", "exist_flag", "true_value", "false_value",
+               "missing_values", "description"}
+
+
+@dataclass(frozen=True)
+class MergeRule:
+    """One `derive_vars_merged` call written as data::
+
+        - dataset: DS                                   # an SDTM dataset (SUPP-- joined, dates added) or ADaM one
+          filter: DSDECOD == 'REGISTERED IN PART B'
+          new_vars: {PARTBDT: DSSTDT, BPHASE: BPHASE}    # new name: source variable (a list keeps the names)
+          order: [DSSTDT, DSSEQ]                          # optional, with mode first|last
+          exist_flag: PARTBFL                             # optional, with true_value (Y) / false_value (N)
+
+    The filter may use variables of the dataset merged into (see `apply`).
+    """
+
+    dataset: str
+    new_vars: Mapping[str, str]
+    filter: str | None = None
+    by_vars: tuple[str, ...] = SUBJECT_KEYS
+    order: tuple[str, ...] | None = None
+    mode: str = "first"
+    exist_flag: str | None = None
+    true_value: Any = "Y"
+    false_value: Any = None
+    missing_values: Mapping[str, Any] | None = None
+
+    def apply(self, dataset: pd.DataFrame, source: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
+        """The merge; the filter may also use variables of `dataset` (e.g. ``PRSTDT >= AP02SDT`` on PR records
+        merged into ADSL), which are first joined onto the source records by `by_vars`."""
+        borrow = [n for n in (names(self.filter) if self.filter else ())
+                  if n not in source.columns and n in dataset.columns and n not in self.by_vars]
+        if borrow:
+            source = derive_vars_merged(source, dataset_add=dataset[[*self.by_vars, *borrow]], by_vars=self.by_vars,
+                                        new_vars=borrow, dataset_name=self.dataset, dataset_add_name=dataset_name)
+        return derive_vars_merged(dataset, dataset_add=source, by_vars=self.by_vars, new_vars=dict(self.new_vars),
+                                  filter_add=self.filter, order=self.order, mode=self.mode,
+                                  exist_flag=self.exist_flag, true_value=self.true_value,
+                                  false_value=self.false_value, missing_values=self.missing_values,
+                                  dataset_name=dataset_name, dataset_add_name=self.dataset)
+
+
+def load_merge_rules(section: Any, *, where: str) -> tuple[MergeRule, ...]:
+    """Parse a `merges:` list; raise SpecError listing every problem with its place."""
+    if section is None:
+        return ()
+    if not isinstance(section, (list, tuple)):
+        raise SpecError(f"{where}: must be a list of merges ({{dataset: ..., new_vars: {{NEW: SOURCE}}, ...}})")
+    problems, rules = [], []
+    for i, item in enumerate(section):
+        loc = f"{where}[{i + 1}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{loc}: must be a mapping with dataset and new_vars")
+            continue
+        unknown = sorted(set(item) - _MERGE_KEYS)
+        if unknown:
+            problems.append(f"{loc}: unknown key(s) {', '.join(map(str, unknown))} "
+                            f"(expected {', '.join(sorted(_MERGE_KEYS))})")
+        dataset, new_vars = item.get("dataset"), item.get("new_vars")
+        if not isinstance(dataset, str) or not dataset:
+            problems.append(f"{loc}: dataset is missing")
+        if isinstance(new_vars, (list, tuple)):
+            new_vars = {str(v): str(v) for v in new_vars}
+        if not isinstance(new_vars, Mapping) or (not new_vars and not item.get("exist_flag")):
+            problems.append(f"{loc}: new_vars must map new variables to source variables")
+            new_vars = {}
+        bad = [n for n in [*new_vars, *([item["exist_flag"]] if item.get("exist_flag") else [])]
+               if not isinstance(n, str) or not NAME_RE.match(n)]
+        if bad:
+            problems.append(f"{loc}: {bad} are not variable names")
+        flt = item.get("filter")
+        if flt is not None:
+            try:
+                parse(str(flt))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.filter: {exc}")
+        order = item.get("order")
+        if isinstance(order, str):
+            order = [order]
+        mode = item.get("mode", "first")
+        if mode not in ("first", "last"):
+            problems.append(f"{loc}: mode must be first or last, not {mode!r}")
+        by_vars = item.get("by_vars") or SUBJECT_KEYS
+        if isinstance(by_vars, str):
+            by_vars = [by_vars]
+        if any(p.startswith(loc) for p in problems):
+            continue
+        rules.append(MergeRule(
+            dataset=dataset.upper(), new_vars=MappingProxyType({str(k): str(v) for k, v in new_vars.items()}),
+            filter=None if flt is None else str(flt), by_vars=tuple(by_vars),
+            order=None if order is None else tuple(order), mode=mode, exist_flag=item.get("exist_flag"),
+            true_value=item.get("true_value", "Y"), false_value=item.get("false_value"),
+            missing_values=dict(item["missing_values"]) if item.get("missing_values") else None))
+    if problems:
+        raise SpecError(problems)
+    return tuple(rules)

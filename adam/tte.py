@@ -88,9 +88,12 @@ class TteParameter:
     events: tuple[EventSource, ...]
     censors: tuple[CensorSource, ...]
     set_values_to: Mapping[str, Any]
+    population: str | None = None  # condition on ADSL: only these subjects get a record (None: every subject)
 
     def derive(self, dataset_adsl: pd.DataFrame, source_datasets: Mapping[str, pd.DataFrame],
                dataset: pd.DataFrame | None = None) -> pd.DataFrame:
+        if self.population is not None:
+            dataset_adsl = dataset_adsl.loc[evaluate_condition(self.population, dataset_adsl, dataset="ADSL")]
         return derive_param_tte(dataset_adsl, start_date=self.start_date, event_conditions=self.events,
                                 censor_conditions=self.censors, source_datasets=source_datasets,
                                 set_values_to=self.set_values_to, dataset=dataset)
@@ -211,7 +214,7 @@ def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, 
 # the YAML spec section
 
 _SOURCE_KEYS = {"type", "dataset", "date", "filter", "order", "censor", "set_values_to", "description"}
-_PARAM_KEYS = {"start_date", "events", "censors", "set_values_to", "description"}
+_PARAM_KEYS = {"start_date", "events", "censors", "set_values_to", "population", "description"}
 
 
 def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam/tte.yaml") -> dict[str, TteParameter]:
@@ -232,6 +235,7 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
             start_date: RANDDT
             events: [death]
             censors: [alive, randomised]
+            population: SAFFL == 'Y'   # optional: the ADSL subjects who get a record (default: all with an origin)
             set_values_to: {PARAM: Overall Survival (days)}   # PARAMCD is the key
 
     Values in set_values_to are constants; ``{expr: ...}`` computes them from the source record."""
@@ -326,11 +330,18 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
             if role == "censors" and not refs:
                 problem(item, "needs at least one censoring (e.g. the origin date) so every subject gets a record")
         values = _values(spec.get("set_values_to"), f"{item}.set_values_to", problem)
+        population = spec.get("population")
+        if population is not None:
+            try:
+                parse(str(population))
+            except ExpressionError as exc:
+                problem(f"{item}.population", str(exc))
         if "PARAMCD" in values and values["PARAMCD"] != paramcd:
             problem(item, f"set_values_to PARAMCD {values['PARAMCD']!r} differs from the parameter key")
         values = {"PARAMCD": paramcd, **values}
         parameters[paramcd] = TteParameter(paramcd=paramcd, start_date=start, events=tuple(chosen["events"]),
-                                           censors=tuple(chosen["censors"]), set_values_to=MappingProxyType(values))
+                                           censors=tuple(chosen["censors"]), set_values_to=MappingProxyType(values),
+                                           population=None if population is None else str(population))
     if problems:
         raise SpecError(problems)
     return parameters

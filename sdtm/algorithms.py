@@ -9,7 +9,9 @@ raw data row numbers); `Written.problems` lists the rows the algorithm could not
 text where a number belongs) with the reason.  Nothing is passed through unmapped and nothing is dropped: the
 caller reports every problem and decides (strict / reject).
 
-    assign    the raw field as collected (several fields through a `format` such as "PART {PART} {VISIT}")
+    assign    the raw field as collected (several fields through a `format` such as "PART {PART} {VISIT}");
+              `pattern: "^\\d+-(?P<value>\\d+)$"` keeps the part of the text in the group `value` (a value that
+              does not match is a problem), `case: upper|lower` changes the case of the result
     ct        the collected value mapped to its submission value through the codelist's synonyms
               (`via: LBTESTCD` looks up in the paired codelist and takes the term with the same C-code)
     hardcode  a constant
@@ -25,9 +27,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdiscflow.sdtm.dates import combine_date_time
 from cdiscflow.sdtm.raw import RawForm, usubjid
+from cdiscflow.sdtm.text import extract
 from cdiscflow.sdtm.text import lookup as lookup_text
 from cdiscflow.sdtm.text import squash_upper
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable, normalise
@@ -119,13 +124,24 @@ def _typed(values: pd.Series, target: Target, raw: RawForm, fieldname: str | Non
 
 def assign(raw: RawForm, rule: Rule, target: Target) -> Written:
     src = rule.source
-    if isinstance(src, (list, tuple)) and len(src) > 1:
-        return Written(_format(raw, rule.get("format"), src))
-    fieldname = src[0] if isinstance(src, (list, tuple)) else src
-    values = raw.data[fieldname]
-    if rule.get("format"):
-        values = _format(raw, rule.get("format"), [fieldname])
-    return _typed(values, target, raw, None if rule.get("format") else fieldname)
+    fields = list(src) if isinstance(src, (list, tuple)) else [src]
+    values = _format(raw, rule.get("format"), fields) if rule.get("format") else raw.data[fields[0]]
+    probs = None
+    if rule.get("pattern"):
+        values, probs = _extract(values, str(rule.get("pattern")), target)
+    if rule.get("case"):
+        values = values.str.upper() if rule.get("case") == "upper" else values.str.lower()
+    as_collected = not (rule.get("format") or rule.get("pattern"))
+    w = _typed(values, target, raw, fields[0] if as_collected else None)
+    return Written(w.values, _concat([probs, w.problems]))
+
+
+def _extract(values: pd.Series, pattern: str, target: Target) -> tuple[pd.Series, pd.DataFrame | None]:
+    """The text in the group `value` of `pattern`; a filled value the pattern does not match is a problem."""
+    part = extract(values, pattern)["value"]
+    bad = values.notna() & part.isna()
+    return part, problems(bad, "MAP-PATTERN", f"{target.name}: the collected value does not match {pattern}",
+                          values, pattern)
 
 
 def _format(raw: RawForm, template: str, fields) -> pd.Series:
@@ -230,8 +246,32 @@ def derive_common_or(raw: RawForm, rule: Rule, target: Target) -> Written:
 
 
 def derive_number(raw: RawForm, rule: Rule, target: Target) -> Written:
-    """The numeric value of a text field where it is a number (e.g. LBSTRESN from "<0.5" stays missing)."""
-    return Written(pd.to_numeric(raw.data[rule.get("field")], errors="coerce").astype("float64"))
+    """The numeric value of a text field where it is a number (e.g. LBSTRESN from "<0.5" stays missing).
+
+    Optionally converted to another unit, `(value + add) * multiply / divide`, rounded half away from zero to `digits`
+    decimals: `{derive: number, field: TEMP, add: -32, multiply: 5, divide: 9, digits: 2}` is degrees F in C.
+    A text target (--STRESC) gets the number written plainly: 36.5, 37, 147.32 (no padding zeros, no "37.0").
+    """
+    value = pd.to_numeric(raw.data[rule.get("field")], errors="coerce").astype("float64")
+    value = (value + float(rule.get("add", 0))) * float(rule.get("multiply", 1)) / float(rule.get("divide", 1))
+    if rule.get("digits") is not None:
+        value = round_half_away(value, int(rule.get("digits")))
+    return Written(value if target.numeric else plain_number_text(value))
+
+
+def round_half_away(values: pd.Series, digits: int) -> pd.Series:
+    """Round half away from zero (as SAS ROUND and most protocols do; numpy rounds half to even).  A relative fuzz
+    of 1e-12 keeps binary noise from deciding: 2.675 (stored as 2.67499999...) rounds to 2.68."""
+    scale = 10.0 ** digits
+    x = values.to_numpy(dtype="float64") * scale
+    out = np.sign(x) * np.floor(np.abs(x) * (1 + 1e-12) + 0.5) / scale
+    return pd.Series(out, index=values.index)
+
+
+def plain_number_text(values: pd.Series) -> pd.Series:
+    """Numbers as the shortest text that reads back the same value: 37.0 -> "37", 36.50 -> "36.5" (Arrow's cast)."""
+    arr = pa.array(values.to_numpy(dtype="float64"), from_pandas=True)
+    return pd.Series(pc.cast(arr, pa.string()), index=values.index, dtype=str)
 
 
 def derive_study(raw: RawForm, rule: Rule, target: Target) -> Written:

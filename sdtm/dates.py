@@ -9,7 +9,13 @@ Raw formats (forms.yaml `format:`):
     DD-MON-YYYY   05-JUL-2016, UN-MAR-2017, UN-UNK-2009 (month names in English, any case; UN/UNK unknown)
     DD-Mon-YYYY   the same, written in the usual mixed case
     MM/DD/YYYY    07/05/2016, UN/05/2016 is not allowed: unknown parts are UN (day) / UN or UNK (month)
+    MM-DD-YYYY    07-05-2016, the same with hyphens
     YYYY-MM-DD    2016-07-05, 2016-07, 2016 (ISO already; partial allowed)
+    YYYY          2016 (only the year is known)
+
+A field may accept several formats, tried in the order given (forms.yaml `format: [MM/DD/YYYY, YYYY]`, held as
+"MM/DD/YYYY|YYYY"): each value takes the first format it follows, e.g. a US date form on which only the year of an
+event long ago was written.
     HH:MM         09:30 (24 h)
     HH:MM:SS      09:30:15
 """
@@ -36,6 +42,8 @@ _DATE_FORMATS: dict[str, tuple[str, bool]] = {
     "DD-Mon-YYYY": (r"^(?P<day>\d{1,2}|UN|UK|XX)-(?P<month>[A-Z]{3}|UNK|UN|UK|XXX)-(?P<year>\d{4})$", True),
     "DDMONYYYY": (r"^(?P<day>\d{2}|UN|UK)(?P<month>[A-Z]{3}|UNK)(?P<year>\d{4})$", True),
     "MM/DD/YYYY": (r"^(?P<month>\d{1,2}|UN|UK|UNK)/(?P<day>\d{1,2}|UN|UK)/(?P<year>\d{4})$", False),
+    "MM-DD-YYYY": (r"^(?P<month>\d{1,2}|UN|UK|UNK)-(?P<day>\d{1,2}|UN|UK)-(?P<year>\d{4})$", False),
+    "YYYY": (r"^(?P<year>\d{4})$", False),
     "YYYY-MM-DD": (r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?$", False),
 }
 _TIME_FORMATS: dict[str, str] = {
@@ -62,10 +70,27 @@ def _blank(values: pd.Series) -> pd.Series:
     return strip_blank(values)
 
 
+def formats_of(fmt: str) -> list[str]:
+    """The alternative formats of a field ("MM/DD/YYYY|YYYY" -> ["MM/DD/YYYY", "YYYY"])."""
+    return [f.strip() for f in str(fmt).split("|") if f.strip()]
+
+
+def unknown_date_formats(fmt: str) -> list[str]:
+    return [f for f in formats_of(fmt) if f not in _DATE_FORMATS]
+
+
 def parse_date(values: pd.Series, fmt: str) -> Converted:
-    """Convert raw date text in format `fmt` to ISO 8601 (partial dates keep their known parts)."""
-    if fmt not in _DATE_FORMATS:
+    """Convert raw date text in format `fmt` to ISO 8601 (partial dates keep their known parts).
+
+    With alternatives ("A|B") a value is read by the first format it follows; one that follows none is reported
+    against the whole list."""
+    bad = unknown_date_formats(fmt)
+    if bad or not formats_of(fmt):
         raise ValueError(f"unknown date format {fmt!r}; use one of {', '.join(DATE_FORMATS)}")
+    alternatives = formats_of(fmt)
+    if len(alternatives) > 1:
+        return _parse_alternatives(values, alternatives)
+    fmt = alternatives[0]
     pattern, named = _DATE_FORMATS[fmt]
     text = _blank(values).str.upper()
     parts = extract(text, pattern)
@@ -73,7 +98,7 @@ def parse_date(values: pd.Series, fmt: str) -> Converted:
     shaped = parts["year"].notna()
     year = parts["year"]
     day_raw = parts["day"].fillna("UN") if "day" in parts else pd.Series("UN", index=text.index)
-    month_raw = parts["month"].fillna("UNK")
+    month_raw = parts["month"].fillna("UNK") if "month" in parts else pd.Series("UNK", index=text.index)
     if named:
         month = lookup(month_raw, pd.Series(MONTHS, dtype=str))
         month_known = month.notna()
@@ -105,6 +130,21 @@ def parse_date(values: pd.Series, fmt: str) -> Converted:
     problem = problem.mask(present & shaped & ~month_bad & (impossible | day_range_bad), "is not a calendar date")
     iso = iso.where(present & problem.isna() & shaped).astype(str)
     return Converted(iso, problem)
+
+
+def _parse_alternatives(values: pd.Series, formats: list[str]) -> Converted:
+    shape = f"does not follow the date format {formats[0]}"
+    iso = pd.Series(np.nan, index=values.index, dtype=str)
+    problem = pd.Series(np.nan, index=values.index, dtype=str)
+    todo = _blank(values).notna()
+    for fmt in formats:  # over alternatives: a value takes the first format whose shape it has
+        c = parse_date(values.where(todo), fmt)
+        shaped = todo & (c.problem.isna() | (c.problem != f"does not follow the date format {fmt}")).astype(bool)
+        iso = iso.mask(shaped, c.iso)
+        problem = problem.mask(shaped, c.problem)
+        todo &= ~shaped
+    problem = problem.mask(todo, f"does not follow any of the date formats {', '.join(formats)}")
+    return Converted(iso.astype(str), problem.astype(str))
 
 
 def parse_time(values: pd.Series, fmt: str) -> Converted:

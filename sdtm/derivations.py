@@ -29,7 +29,7 @@ from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
 from cdiscflow.sdtm.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
-from cdiscflow.specs.model import Rule
+from cdiscflow.specs.model import Rule, pattern_problem
 
 STAGES = ("record", "subject", "arms", "timing", "seq")
 
@@ -74,10 +74,16 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
 
     With `unplanned: TEXT` (and `date`), a visit whose name contains TEXT (e.g. UNSCHEDULED) is numbered after the
     subject's latest planned visit on or before its date: that VISITNUM + 0.01, 0.02 ... in date order.
+    With `number_from: PATTERN` a visit TV does not plan whose upper-cased name matches the regular expression takes
+    the number in its group `value` (`"^UNSCHEDULED (?P<value>\\d+(?:\\.\\d+)?)$"`: UNSCHEDULED 3.1 is VISITNUM 3.1).
     """
     visit = frame[rule.get("visit")]
     table = {str(v["VISIT"]).upper(): float(v["VISITNUM"]) for v in state.design.visits}
     num = lookup(visit.astype(str).str.upper(), pd.Series(table, dtype="float64"))
+    number_from = rule.get("number_from")
+    if number_from:  # unplanned visits that carry their number in their name: "UNSCHEDULED 3.1" is visit 3.1
+        named = pd.to_numeric(extract(visit.astype(str).str.upper(), str(number_from))["value"], errors="coerce")
+        num = num.fillna(named)
     marker = rule.get("unplanned")
     if marker:
         unplanned = visit.astype(str).str.upper().str.contains(str(marker).upper(), regex=False).fillna(False)
@@ -117,6 +123,21 @@ def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: 
     rank = hit.groupby(["USUBJID", "num"])["d"].rank(method="dense")
     out.iloc[hit["i"].to_numpy()] = (hit["num"] + rank / 100).round(2).to_numpy()
     return out
+
+
+@derivation("visitdy", "record", ("visitnum",))
+def derive_visitdy(state: StudyState, dataset: str, frame: pd.DataFrame, rule: Rule) -> Derived:
+    """VISITDY: the planned study day of the visit (TV.VISITDY by VISITNUM); missing for visits TV does not plan."""
+    table = {float(v["VISITNUM"]): float(v["VISITDY"]) for v in state.design.visits
+             if v.get("VISITDY") is not None and not v.get("ARMCD")}
+    num = frame[rule.get("visitnum")].astype("float64")
+    return Derived(num.map(pd.Series(table, dtype="float64")).astype("float64"))
+
+
+@derivation("numeric", "record", ("variable",))
+def derive_numeric(state: StudyState, dataset: str, frame: pd.DataFrame, rule: Rule) -> Derived:
+    """The number in a character result where it is one (--STRESN from --STRESC: "36.5" -> 36.5, "<0.5" missing)."""
+    return Derived(pd.to_numeric(frame[rule.get("variable")], errors="coerce").astype("float64"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -279,5 +300,7 @@ def check_derive(rule: Rule) -> str | None:
     missing = [a for a in d.args if rule.get(a) is None]
     if missing:
         return f"derivation {rule.source} needs {', '.join(missing)}"
+    if rule.get("number_from") is not None:
+        return pattern_problem(rule.get("number_from"))
     return None
 

@@ -32,11 +32,12 @@ from cdiscflow.export.xpt import MAX_IBM, byte_lengths, format_kind
 from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
+from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
 from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
-                                         load_trial_design)
+                                         check_source, load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
 from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 
@@ -105,8 +106,8 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
     rejects = _rejects(state, export, problems)
     _drop_rejected(state, rejects)
     sizes = {name: (len(raw), raw.file) for name, raw in export.forms.items()}
-    design_forms = _design_forms(design)
-    state.raw = {k: v for k, v in state.raw.items() if k in design_forms}  # the rest of the raw data is done with
+    later_forms = _design_forms(design) | {str(src["form"]) for src in _derive_sources(spec) if "form" in src}
+    state.raw = {k: v for k, v in state.raw.items() if k in later_forms}  # the rest of the raw data is done with
     del export
 
     # 4. subject-level, SE, arms, timing, seq ---------------------------------------------------------------------
@@ -157,10 +158,32 @@ def check_sdtm_spec(spec: StudySpec) -> TrialDesign | None:
         design = load_trial_design(spec)
     except SpecError as exc:
         problems += exc.problems
+    problems += form_problems(spec)
     problems += mapping_problems(spec, has_design=spec.section("trial_design") is not None)
     if problems:
         raise SpecError(problems, path=str(spec.path))
     return design
+
+
+def form_problems(spec: StudySpec) -> list[str]:
+    """Raw date/time formats the reader knows (forms.yaml `format:`), so a typo stops before any file is read."""
+    problems = []
+    for form in spec.forms.values():
+        for f in form.fields:
+            if f.datatype == "date":
+                bad = unknown_date_formats(f.format)
+            elif f.datatype == "time":
+                bad = [t for t in formats_of(f.format) if t not in TIME_FORMATS]
+            elif f.datatype == "datetime":
+                date_fmt, _, time_fmt = f.format.partition(" ")
+                bad = unknown_date_formats(date_fmt) + [t for t in [time_fmt] if t and t not in TIME_FORMATS]
+            else:
+                continue
+            if bad:
+                known = f"dates: {', '.join(DATE_FORMATS)}; times: {', '.join(TIME_FORMATS)}"
+                problems.append(f"forms.yaml form {form.name} field {f.name}: unknown {f.datatype} format(s) "
+                                f"{', '.join(bad)} ({known})")
+    return problems
 
 
 def mapping_problems(spec: StudySpec, *, has_design: bool) -> list[str]:
@@ -170,6 +193,9 @@ def mapping_problems(spec: StudySpec, *, has_design: bool) -> list[str]:
             msg = D.check_derive(rule)
             if msg:
                 problems.append(f"{m.path} derive {m.dataset}.{var}: {msg}")
+            for src in rule.get("sources") or ():
+                check_source(spec, src, f"derive {m.dataset}.{var} source",
+                             lambda where, msg: problems.append(f"{m.path} {where}: {msg}"), required=True)
         for i, b in enumerate(m.blocks, start=1):
             for var, rules in [*b.rules.items(), *b.supp.items()]:
                 for r in rules:
@@ -181,7 +207,7 @@ def mapping_problems(spec: StudySpec, *, has_design: bool) -> list[str]:
             problems.append(f"{m.path}: options.build {build!r} is not one of {', '.join(BUILDERS)}")
         if build == "subject_elements" and not has_design:
             problems.append(f"{m.path}: SE is built from trial_design.yaml, which is missing")
-        needs_design = {"visitnum", "epoch", "planned_arm", "actual_arm", "arm_name"}
+        needs_design = {"visitnum", "visitdy", "epoch", "planned_arm", "actual_arm", "arm_name"}
         if not has_design and any(r.source in needs_design for r in m.derive.values()):
             problems.append(f"{m.path}: derivations need trial_design.yaml, which is missing")
     return problems
@@ -349,9 +375,16 @@ def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
             out = d.fn(state, name, frame, rule)
             variable = state.spec.dataset(name).variable(var)
             values = out.values.reindex(frame.index)
+            current = frame[var] if var in frame else pd.Series(np.nan, index=frame.index)
+            keep = pd.Series(False, index=frame.index)  # records whose current value stays
             if rule.get("fill"):  # derive only where the blocks left the variable missing
-                values = frame[var].where(frame[var].notna(), values)
+                keep |= current.notna()
+            if rule.when:  # derive only for the records meeting the condition (on the dataset's variables)
+                keep |= ~condition_mask(frame, rule.when, None, state.spec.codelists)
+            values = current.where(keep, values) if keep.any() else values
             frame[var] = values.astype("float64") if variable.is_numeric else values.astype(str)
+            if out.problems is not None and len(out.problems):
+                out.problems = out.problems[~keep.reindex(out.problems.index, fill_value=False).to_numpy()]
             if out.problems is not None and len(out.problems):
                 if stage == "record":
                     errors.append(_frame_problems(state, name, out.problems, var))
@@ -471,7 +504,7 @@ def _note_unused_fields(state: StudyState) -> None:
     for m in state.spec.mappings.values():
         for b in m.blocks:
             used.setdefault(b.form, set()).update(block_fields(state.spec, b), b.ignore)
-    for src in _design_sources(state.design):
+    for src in [*_design_sources(state.design), *_derive_sources(state.spec)]:
         if "form" in src:
             dates = src.get("date") or ()
             used.setdefault(src["form"], set()).update(
@@ -619,6 +652,12 @@ def _design_sources(design: TrialDesign | None) -> list[Mapping]:
         return []
     return [e["start"] for e in design.elements] + [a["assign"] for a in design.arms
                                                      if isinstance(a["assign"], Mapping)]
+
+
+def _derive_sources(spec: StudySpec) -> list[Mapping]:
+    """The sources dataset-level derivations read (e.g. DTHDTC from a raw death date field)."""
+    return [src for m in spec.mappings.values() for r in m.derive.values() for src in (r.get("sources") or ())
+            if isinstance(src, Mapping)]
 
 
 def _design_forms(design: TrialDesign | None) -> set[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyreadstat
 
@@ -170,21 +171,27 @@ def _read_binary(path: Path, ext: str) -> pd.DataFrame:
     except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pyreadstat.ReadstatError,
             pyreadstat.PyreadstatError) as exc:
         raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
-    return _data_rows(frame.apply(_as_text))  # over columns
-
-
-def _as_text(col: pd.Series) -> pd.Series:
-    """A typed column as the text an EDC export would hold: whole numbers without ".0" (XPT and Parquet store an
-    integer field with missing values as floats), missing as NA."""
-    if pd.api.types.is_float_dtype(col):
-        whole = col.notna() & (col.abs() < 2.0 ** 53) & (col == np.round(col))  # exact as integers
-        return col.astype(str).where(~whole, col.where(whole).astype("Int64").astype(str))
-    return col.astype(str)
+    return _data_rows(as_text(frame))
 
 
 def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     return frame
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A typed table (Parquet, XPT) as the text a CSV export would hold: numbers as the shortest text that reads
+    back the same value, so an age stored as the float 63.0 reads "63" as in a CSV; missing stays missing."""
+    out = {}
+    for c in frame.columns:  # over columns
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col):
+            col = col.map({True: "true", False: "false"})
+        elif pd.api.types.is_numeric_dtype(col):
+            arr = pa.array(col.astype("float64").to_numpy(), from_pandas=True)
+            col = pd.Series(pc.cast(arr, pa.string()), index=frame.index)
+        out[c] = col.astype(str)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _read_csv(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame | None]:

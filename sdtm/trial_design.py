@@ -74,7 +74,7 @@ def load_trial_design(spec: StudySpec) -> TrialDesign | None:
                 problem(f"element {i}", f"needs {k}")
         if etcds.count(e.get("ETCD")) > 1:
             problem(f"element {e.get('ETCD')}", "listed twice")
-        _check_source(spec, e.get("start"), f"element {e.get('ETCD')} start", problem, required=True)
+        check_source(spec, e.get("start"), f"element {e.get('ETCD')} start", problem, required=True)
         for a in (e.get("start") or {}).get("after") or ():
             if a not in etcds[: i - 1]:
                 problem(f"element {e.get('ETCD')} start", f"after {a}: not an element listed before it")
@@ -101,7 +101,7 @@ def load_trial_design(spec: StudySpec) -> TrialDesign | None:
         if assign == "otherwise":
             others += 1
         elif isinstance(assign, Mapping):
-            _check_source(spec, assign, f"{where} assign", problem, required=False, needs_date=False)
+            check_source(spec, assign, f"{where} assign", problem, required=False, needs_date=False)
         else:
             problem(where, "needs assign: {form: ..., where: {...}} or assign: otherwise")
         if len(str(a.get("ARMCD", ""))) > 20:
@@ -109,7 +109,7 @@ def load_trial_design(spec: StudySpec) -> TrialDesign | None:
     if others > 1:
         problem("arms", "only one arm may be assigned 'otherwise'")
     end = doc.get("subject_end")
-    _check_source(spec, end, "subject_end", problem, required=False)
+    check_source(spec, end, "subject_end", problem, required=False)
     visits = tuple(_expand_visits(doc.get("visits") or (), problem))
     nums = [v.get("VISITNUM") for v in visits]
     for v in visits:
@@ -162,7 +162,7 @@ def _codelist_of(spec: StudySpec, dataset: str, var: str):
     return None
 
 
-def _check_source(spec, src, where, problem, *, required: bool, needs_date: bool = True) -> None:
+def check_source(spec, src, where, problem, *, required: bool, needs_date: bool = True) -> None:
     if src is None:
         if required:
             problem(where, "missing")

@@ -8,8 +8,10 @@ A study is a folder of plain files people edit in a spreadsheet or text editor:
     valuelevel.csv    value-level metadata (RS by RSTESTCD, SUPP-- by QNAM, ADaM by PARAMCD ...)
     codelists.csv     one row per term: codelist, C-codes, submission value, decode, collected synonyms
     methods.csv       derivation methods referenced from variables.csv (for define.xml and for people)
-    forms.yaml        the raw form dictionary: files, fields, types, date formats, keys
-    sdtm/*.yaml       mapping of raw forms to SDTM datasets (one file per dataset)
+    forms.yaml        the raw form dictionary: files (CSV, Parquet, XPT), fields, types, date formats, keys;
+                      a field may accept alternative formats tried in order: `format: [MM/DD/YYYY, YYYY]`
+    sdtm/*.yaml       mapping of raw forms to SDTM datasets (one file per dataset; rules: see `Rule`)
+    comparison.yaml   optional: a reference SDTM of the same study and every known difference (sdtm.compare)
     other *.yaml      further sections (trial design, ADaM parameters ...) read by the layer that owns them
 
 Blank label/core/role cells of standard variables are filled from the implementation guide (the project's copy in
@@ -195,7 +197,7 @@ class FormField:
     name: str
     label: str
     datatype: str  # text | integer | float | date | time | datetime
-    format: str = ""  # raw date/time format, e.g. DD-MON-YYYY, HH:MM
+    format: str = ""  # raw date/time format, e.g. DD-MON-YYYY, HH:MM; alternatives tried in order: "MM/DD/YYYY|YYYY"
     codelist: str = ""
     required: bool = False
     description: str = ""
@@ -226,6 +228,28 @@ class Rule:
     """One mapping rule for one target variable: `kind` is the algorithm, `args` its settings (read-only).
 
     `when` (optional) limits the rule to raw rows meeting a condition (see `Block.where`).
+
+    Block rules (sdtm/<dataset>.yaml `map:`; a bare field name is short for `{assign: FIELD}`):
+        {assign: FIELD}                              the value as collected
+        {assign: [A, B], format: "PART {A} {B}"}     several fields through a template
+        {assign: FIELD, pattern: "^\\d+-(?P<value>\\d+)$"}   the part in group `value` (other groups (?:...));
+                                                     a value that does not match is a MAP-PATTERN problem
+        {assign: FIELD, case: upper|lower}           the value (or part) in upper/lower case
+        {ct: FIELD, codelist: CL}                    the submission value of the collected value or synonym
+        {hardcode: VALUE}                            a constant (checked against the variable's codelist)
+        {dtc: DATEFIELD, time: TIMEFIELD}            ISO 8601 from the raw date (+ time)
+        {derive: number, field: F, add: A, multiply: M, divide: D, digits: N}
+                                                     the number in F, optionally (F + A) * M / D rounded half away
+                                                     from zero to N decimals: a unit conversion for --STRESC/N
+        {derive: NAME, ...}                          another record derivation (sdtm.algorithms)
+
+    Dataset-level rules (`derive:`) name a derivation of sdtm.derivations and its arguments, e.g.
+        {derive: numeric, variable: VSSTRESC}        --STRESN from --STRESC
+        {derive: visitnum, visit: VISIT, number_from: "^UNSCHEDULED (?P<value>[\\d.]+)$"}
+        {derive: visitdy, visitnum: VISITNUM}        planned study day from TV
+        {derive: last_date, sources: [{dataset: DS, date: DSSTDTC}, {form: ds, date: DEATHDT}]}
+    with `when:` (conditions on the dataset's own variables: derive only for those records) and `fill: true`
+    (derive only where the blocks left the variable missing).
     """
 
     kind: str  # assign | ct | hardcode | dtc | derive
@@ -665,7 +689,8 @@ class _Loader:
                 dt = str(f.get("type", "text"))
                 if dt not in FIELD_TYPES:
                     self.problem(loc, f"field {n}: type {dt!r} is not one of {', '.join(sorted(FIELD_TYPES))}")
-                fmt = str(f.get("format", "") or "")
+                fmt = f.get("format", "") or ""
+                fmt = "|".join(map(str, fmt)) if isinstance(fmt, (list, tuple)) else str(fmt)  # alternatives
                 if dt in ("date", "datetime", "time") and not fmt:
                     self.problem(loc, f"field {n}: a {dt} field needs a format (e.g. DD-MON-YYYY)")
                 cl = str(f.get("codelist", "") or "")
@@ -726,6 +751,9 @@ class _Loader:
                 if rule is not None:
                     if rule.kind != "derive":
                         self.problem(f"{rel} derive {ds}.{var}", f"dataset-level rules must be 'derive', got {rule.kind!r}")
+                    for w in rule.when:
+                        if str(w) not in target:
+                            self.problem(f"{rel} derive {ds}.{var}", f"when names {w}, which is not a variable of {ds}")
                     derive[var] = rule
             options = doc.get("options") or {}
             out[ds] = Mapping_(ds, tuple(blocks), MappingProxyType(derive), _freeze(options), rel)
@@ -859,6 +887,16 @@ class _Loader:
                 self.problem(loc, f"unknown codelist {cl!r}")
             elif kind == "hardcode" and cl and codelists[cl].terms and str(spec["hardcode"]) not in codelists[cl].values:
                 self.problem(loc, f"hard-coded value {spec['hardcode']!r} is not a term of codelist {cl}")
+        pattern = spec.get("pattern")
+        if pattern is not None:
+            msg = pattern_problem(pattern)
+            if msg:
+                self.problem(loc, msg)
+        if spec.get("case") is not None and spec.get("case") not in ("upper", "lower"):
+            self.problem(loc, f"case must be upper or lower, got {spec.get('case')!r}")
+        for key in ("pattern", "case"):
+            if spec.get(key) is not None and kind != "assign":
+                self.problem(loc, f"'{key}' belongs to an assign rule")
         via = spec.get("via")
         if via is not None:
             if kind != "ct":
@@ -928,6 +966,20 @@ def _cdisc_ct() -> Mapping[str, dict]:
         if parent is not None:
             parent["terms"].setdefault(r["CDISC Submission Value"], {"code": r["Code"], "decode": r["NCI Preferred Term"]})
     return MappingProxyType(out)
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """Why a value-extracting regular expression cannot be used, or None: it must compile and keep its part in the
+    named group `value`; other groups must be named or non-capturing (?:...) (Arrow runs it, in C++)."""
+    try:
+        rx = re.compile(str(pattern))
+    except re.error as exc:
+        return f"pattern {pattern!r} is not a regular expression ({exc})"
+    if "value" not in rx.groupindex:
+        return f"pattern {pattern!r} needs a named group (?P<value>...) for the part to keep"
+    if rx.groups != len(rx.groupindex):
+        return f"pattern {pattern!r}: write groups you do not keep as (?:...)"
+    return None
 
 
 def cdisc_codelist(code: str) -> Mapping[str, Any] | None:

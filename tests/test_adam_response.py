@@ -183,7 +183,7 @@ def test_a_study_folder_selects_its_criteria(study_copy):
     from cdiscflow.adam import response_criteria_from_spec
     from cdiscflow.specs.model import load_study
 
-    (study_copy / "adam").mkdir()
+    (study_copy / "adam").mkdir(exist_ok=True)  # the embedded study has adam/ since the ADaM layer
     (study_copy / "adam" / "adrs.yaml").write_text(
         "response_criteria:\n  id: IMWG2016\n  overrides: {rates: {CBR: {at_or_above: PR}}, sd_like: [SD]}\n")
     with pytest.raises(SpecError, match="sd_min_days: sd_like values need sd_min_days"):

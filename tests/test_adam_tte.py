@@ -152,7 +152,7 @@ def test_a_study_folder_declares_its_parameters(study_copy):
     from cdiscflow.adam import tte_parameters_from_spec
     from cdiscflow.specs.model import load_study
 
-    (study_copy / "adam").mkdir()
+    (study_copy / "adam").mkdir(exist_ok=True)  # the embedded study has adam/ since the ADaM layer
     (study_copy / "adam" / "tte.yaml").write_text(SPEC)
     params = tte_parameters_from_spec(load_study(study_copy))
     assert [(p.paramcd, p.start_date, len(p.events), len(p.censors)) for p in params.values()] == [

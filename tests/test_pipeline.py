@@ -33,7 +33,7 @@ def test_run_writes_every_layer_and_a_run_log(two_runs):
     assert (out / "validation" / "findings.csv").is_file() and (out / "validation" / "datadocs" / "index.html").is_file()
     log = json.loads((out / "run.json").read_text())
     assert log["study"] == {"studyid": "DARA-ATRA", "spec": log["study"]["spec"], "datacut": "2020-10-01",
-                            "synthetic": True}
+                            "synthetic": True, "spec_sha256": log["study"]["spec_sha256"]}
     assert log["standards"]["SDTMIG"] == "3.4" and log["standards"]["ct"]["SDTM"] == "2025-03-28"
     stages = {s["stage"]: s for s in log["stages"]}
     assert list(stages)[:3] == ["sdtm", "adam", "validate"]

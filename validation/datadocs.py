@@ -112,7 +112,7 @@ def _expectations(gx, plan: DatasetPlan, frame: pd.DataFrame) -> list:
                 f"{v.core} variable ({plan.basis})", column=v.name)
         if v.name not in present:
             continue
-        if v.required:
+        if v.never_null:
             add(E.ExpectColumnValuesToNotBeNull, "SCH-NULL-001", "Req: never missing", column=v.name)
         if v.codelist is not None:
             rule_id = "SCH-CT-002" if v.codelist.extensible else "SCH-CT-001"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterable, Mapping
 
@@ -58,10 +58,17 @@ class VariableCheck:
     iso: str = ""  # iso8601 value domain for character dates/durations
     integer: bool = False  # whole numbers only
     date_num: bool = False  # numeric date/datetime (datetime64 allowed in memory)
+    nullable_req: bool = False  # ADaM: Req means the variable is present (ADaMIG 1.3 3.1), values may be missing
 
     @property
     def required(self) -> bool:
         return self.core == "Req"
+
+    @property
+    def never_null(self) -> bool:
+        """SDTM Req variables are never null; ADaM Req variables only when they are keys (an ADSL AGE stays missing
+        when DM.AGE is, TRT02P for subjects who never entered period 2)."""
+        return self.required and not self.nullable_req
 
     @property
     def expected(self) -> bool:
@@ -99,6 +106,8 @@ def plan_dataset(dataset: Dataset, codelists: Mapping[str, Codelist] | None = No
     are read as CDISC CT C-codes (several joined with '|' or ';' mean their union).
     """
     variables = tuple(_variable_check(v, codelists) for v in dataset.variables)
+    if dataset.standard == "ADaM":
+        variables = tuple(replace(v, nullable_req=v.name not in dataset.keys) for v in variables)
     return DatasetPlan(
         name=dataset.name, label=dataset.label, standard=dataset.standard, source=source,
         basis=basis or (f"study spec ({dataset.name})" if source == STUDY else dataset.name),

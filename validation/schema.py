@@ -99,7 +99,7 @@ def _column(v: VariableCheck, plan: DatasetPlan) -> pa.Column:
     if v.integer:
         checks.append(_check("SCH-INT-001", _integer_ok(v)))
     return pa.Column(
-        checks=checks, nullable=not v.required, required=v.required or v.expected, title=v.label,
+        checks=checks, nullable=not v.never_null, required=v.required or v.expected, title=v.label,
         description=_describe(v), metadata={"core": v.core, "max_bytes": v.max_bytes,
                                             "codelist": v.codelist.code if v.codelist else ""},
     )

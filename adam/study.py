@@ -1,0 +1,251 @@
+"""The ADaM layer of a study: every ADaM dataset its spec declares, derived from the SDTM datasets only.
+
+    result = derive_study(spec, sdtm)          # AdamResult: datasets (spec variables only), findings, timings
+    write_adam(result, spec, "out/adam")       # adsl.xpt, adsl.json ... define.xml, _findings.csv/.json
+
+The recipe of a dataset is chosen by its name (datasets.csv, standard ADaM) and configured by the spec section of
+the same name (``specs/<study>/adam/<name>.yaml``):
+
+    ADSL    adam.adsl     subject level (always first)
+    ADRS    adam.adrs     response (then the `analysis` section of adsl.yaml: e.g. best response in Part A)
+    ADTTE   adam.tte      time to event, parameters from tte.yaml
+    ADAE    adam.adae     adverse events
+    ADBASE  adam.adbase   baseline characteristics per registration
+
+The last step keeps each dataset's spec variables in spec order (`conform_to_spec`): ADSL variables a BDS/OCCDS
+dataset declares are carried from ADSL, types become the spec's, and a declared variable no step derives stops the
+run with a SpecError naming it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.adam._common import SUBJECT_KEYS, describe_rows
+from cdiscflow.adam.adae import derive_adae
+from cdiscflow.adam.adbase import derive_adbase
+from cdiscflow.adam.adrs import derive_adrs
+from cdiscflow.adam.adsl import complete_adsl, derive_adsl, load_adsl_spec
+from cdiscflow.adam.merge import derive_vars_merged
+from cdiscflow.adam.sources import SourceData
+from cdiscflow.adam.tte import tte_parameters_from_spec
+from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.core.findings import Findings
+from cdiscflow.specs.model import Dataset, StudySpec
+
+RECIPES = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADBASE")
+
+
+@dataclass
+class AdamResult:
+    datasets: dict[str, pd.DataFrame]  # spec variables in spec order, sorted by the dataset keys
+    findings: Findings
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per dataset (+ "conform", "total")
+
+
+def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings: Findings | None = None) -> AdamResult:
+    """Derive every ADaM dataset declared in the study spec from the SDTM datasets `sdtm` (keyed by name)."""
+    findings = findings if findings is not None else Findings()
+    declared = [d.name for d in spec.standard("ADaM")]
+    if not declared:  # a study with SDTM only (e.g. a mapping pilot): nothing to derive
+        return AdamResult({}, findings, {"total": 0.0})
+    unknown = [n for n in declared if n not in RECIPES]
+    if unknown:
+        raise SpecError(f"datasets.csv declares ADaM dataset(s) {', '.join(unknown)}, for which cdiscflow has no "
+                        f"recipe (it derives {', '.join(RECIPES)})", path=str(spec.path))
+    if "ADSL" not in declared:
+        raise SpecError("datasets.csv declares ADaM datasets but not ADSL, which every other one needs",
+                        path=str(spec.path))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sources = SourceData(sdtm)
+    work: dict[str, pd.DataFrame] = {}
+
+    def timed(name: str, fn):
+        t = time.perf_counter()
+        work[name] = fn()
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
+
+    adsl_cfg = load_adsl_spec(spec)
+    timed("ADSL", lambda: derive_adsl(spec, sources, adsl_cfg))
+    if "ADRS" in declared:
+        timed("ADRS", lambda: derive_adrs(spec, sources, work["ADSL"], periods=adsl_cfg.periods, findings=findings))
+    timed("ADSL", lambda: complete_adsl(work["ADSL"], work, adsl_cfg))
+    if "ADTTE" in declared:
+        timed("ADTTE", lambda: derive_adtte(spec, work))
+    if "ADAE" in declared:
+        timed("ADAE", lambda: derive_adae(spec, sources, work["ADSL"], periods=adsl_cfg.periods))
+    if "ADBASE" in declared:
+        timed("ADBASE", lambda: derive_adbase(spec, sources, work["ADSL"]))
+
+    t = time.perf_counter()
+    datasets = {name: conform_to_spec(work[name], spec.dataset(name), adsl=work["ADSL"]) for name in declared}
+    timings["conform"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return AdamResult(datasets, findings, timings)
+
+
+def derive_adtte(spec: StudySpec, work: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every parameter of the study's tte.yaml, in its order; sources are the ADaM datasets derived so far."""
+    adtte = None
+    for parameter in tte_parameters_from_spec(spec).values():
+        adtte = parameter.derive(work["ADSL"], work, dataset=adtte)
+    if adtte is None:
+        raise SpecError("tte.yaml defines no parameters")
+    order = [*SUBJECT_KEYS, "PARAMN"] if "PARAMN" in adtte.columns else [*SUBJECT_KEYS]
+    return adtte.sort_values(order, kind="stable", ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the spec's variables
+
+
+def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The spec's variables of `dataset` in spec order, with the spec's types.
+
+    A variable the frame lacks is carried from ADSL (by STUDYID/USUBJID) when ADSL has it; a variable nobody
+    derives is a SpecError.  Text variables become strings (missing: NaN), numeric ones float, date/datetime ones
+    datetime64; a text value that is not a number in a numeric variable is an InputError naming the records."""
+    names = list(dataset.names)
+    carry = [n for n in names if n not in frame.columns and adsl is not None and n in adsl.columns
+             and dataset.name != "ADSL"]
+    if carry:
+        frame = derive_vars_merged(frame, dataset_add=adsl[[*SUBJECT_KEYS, *carry]], new_vars=carry,
+                                   dataset_name=dataset.name, dataset_add_name="ADSL")
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise SpecError(f"{dataset.name}: variables.csv declares {', '.join(missing)}, which no step of the "
+                        f"{dataset.name} recipe derives (check the spec section adam/{dataset.name.lower()}.yaml)")
+    out = pd.DataFrame(index=frame.index)
+    for var in dataset.variables:
+        out[var.name] = _coerce(frame[var.name], var, dataset.name, frame)
+    return out.reset_index(drop=True)
+
+
+_DATE_FORMATS = ("DATE", "E8601DA", "YYMMDD", "DATETIME", "E8601DT")
+
+
+def _coerce(col: pd.Series, var, dataset: str, frame: pd.DataFrame) -> pd.Series:
+    is_date = var.is_numeric and var.display_format.upper().startswith(_DATE_FORMATS)
+    if is_date:
+        if col.isna().all() and not pd.api.types.is_datetime64_any_dtype(col):
+            return pd.Series(pd.NaT, index=col.index, dtype="datetime64[us]")
+        if not pd.api.types.is_datetime64_any_dtype(col):
+            raise InputError(f"{dataset}.{var.name}: the spec says a date ({var.display_format}) but the derivation "
+                             f"gives {col.dtype} values")
+        col = col.astype("datetime64[us]")
+        fmt = var.display_format.upper()
+        is_datetime = fmt.startswith(("DATETIME", "E8601DT"))
+        return col if is_datetime else col.dt.floor("D")
+    if var.is_numeric:
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
+            raise InputError(f"{dataset}.{var.name}: the spec says a number, the derivation gives {col.dtype}")
+        if pd.api.types.is_numeric_dtype(col):
+            return col.astype("float64")
+        number = pd.to_numeric(col, errors="coerce")
+        bad = (col.notna() & number.isna()).to_numpy()
+        if bad.any():
+            raise InputError(f"{dataset}.{var.name}: {int(bad.sum())} value(s) are not numbers: "
+                             f"{describe_rows(frame.assign(**{var.name: col}), bad, ['USUBJID', var.name])}")
+        return number.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(col):
+        raise InputError(f"{dataset}.{var.name}: the spec says text, the derivation gives dates")
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        num = col.astype("float64")
+        whole = num.notna() & (num == np.round(num))
+        textual = num.astype("str")
+        textual[whole] = num[whole].astype("int64").astype("str")
+        return textual.where(num.notna(), np.nan).astype("str")
+    out = col.astype("str")
+    return out.mask(out.str.strip() == "")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# output
+
+
+def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
+               formats: tuple[str, ...] = ("xpt", "json")) -> list[Path]:
+    """Write every dataset through the export layer (XPT v5 + Dataset-JSON 1.1, define.xml 2.1) into `out_dir`,
+    plus `_findings.csv/.json`; a dataset the export checks block is not written (the findings say why)."""
+    from cdiscflow.export.api import json_header, write_define
+    from cdiscflow.export.datasetjson import write_dataset_json
+    from cdiscflow.export.prepare import prepare_dataset
+    from cdiscflow.export.xpt import write_xpt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written, prepared = [], {}
+    for name, frame in result.datasets.items():
+        prep = prepare_dataset(frame, spec.dataset(name), result.findings)
+        if prep.blocked:
+            continue
+        prepared[name] = prep
+        if "xpt" in formats:
+            path = out / f"{name.lower()}.xpt"
+            write_xpt(path, prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name, label=prep.meta.label,
+                      created=spec.datacut)
+            written.append(path)
+        if "json" in formats:
+            path = out / f"{name.lower()}.json"
+            write_dataset_json(path, prep.frame, prep.meta, json_header(spec, prep.standard, name))
+            written.append(path)
+    if prepared:
+        written.append(write_define(prepared, spec, "ADaM", out, result.findings))
+    result.findings.write(out, stem="_findings")
+    return written
+
+
+def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
+    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (what `cdiscflow adam` runs)."""
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study(study)
+    if not spec.standard("ADaM"):
+        raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
+                        path=str(spec.path))
+    findings = Findings()
+    t = time.perf_counter()
+    sdtm = read_sdtm(sdtm_dir, findings)
+    read_seconds = time.perf_counter() - t
+    result = derive_study(spec, sdtm, findings=findings)
+    result.timings["read"] = read_seconds
+    t = time.perf_counter()
+    write_adam(result, spec, out_dir)
+    result.timings["write"] = time.perf_counter() - t
+    return result
+
+
+def read_sdtm(directory: str | Path, findings: Findings | None = None) -> dict[str, pd.DataFrame]:
+    """The datasets of an SDTM folder keyed by name: each dataset's .xpt, or its Dataset-JSON .json when there is no
+    .xpt (a folder written by `cdiscflow sdtm` has both; reading one is enough).  JSON files that are not
+    Dataset-JSON (findings, run logs) are skipped."""
+    from cdiscflow.export.read import _is_dataset_json, read_dataset  # the export layer's own test of a JSON file
+
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    chosen: dict[str, Path] = {}
+    for path in sorted(folder.iterdir(), key=lambda p: (p.suffix.lower() != ".xpt", p.name.lower())):
+        if not path.is_file() or path.suffix.lower() not in (".xpt", ".json") or path.stem.upper() in chosen:
+            continue
+        if path.suffix.lower() == ".json" and not _is_dataset_json(path):  # findings.json, run logs ...
+            continue
+        chosen[path.stem.upper()] = path
+    frames = {}
+    for path in chosen.values():
+        frame, meta = read_dataset(path, findings)
+        frames[meta.name.upper()] = frame
+    if not frames:
+        raise InputError(f"{folder}: no SDTM datasets (.xpt or Dataset-JSON .json) found")
+    return frames
+
+
+__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "convert", "derive_adtte", "derive_study", "read_sdtm",
+           "write_adam"]
