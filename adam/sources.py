@@ -35,8 +35,11 @@ from cdiscflow.specs.model import NAME_RE
 class SourceData:
     """Lazily prepared SDTM datasets (see the module text)."""
 
-    def __init__(self, sdtm: Mapping[str, pd.DataFrame]):
+    def __init__(self, sdtm: Mapping[str, pd.DataFrame], qualifiers: Mapping[str, Iterable[str]] | None = None):
+        """`qualifiers`: per parent domain, the QNAMs the spec declares (`supp_qualifiers(spec)`); one that no record
+        has in this data cut (no ATRA-related AE yet, or its only record rejected) is still a variable, all missing."""
         self._raw = {str(k).upper(): v for k, v in sdtm.items()}
+        self._qualifiers = {str(k).upper(): tuple(v) for k, v in (qualifiers or {}).items()}
         self._ready: dict[str, pd.DataFrame] = {}
 
     def __contains__(self, name: str) -> bool:
@@ -56,6 +59,9 @@ class SourceData:
             supp = self._raw.get(f"SUPP{name}")
             if supp is not None and len(supp):
                 frame = combine_supp(frame, supp, dataset_name=name, supp_name=f"SUPP{name}")
+            absent = [q for q in self._qualifiers.get(name, ()) if q not in frame.columns]
+            if absent:
+                frame = frame.assign(**{q: pd.Series(pd.NA, index=frame.index, dtype="str") for q in absent})
             self._ready[name] = add_dates(frame, dataset_name=name)
         return self._ready[name]
 
@@ -65,6 +71,17 @@ class SourceData:
             raise InputError(f"the ADaM derivations need SDTM dataset {name}, which is not among the inputs "
                              f"({', '.join(sorted(self._raw)) or 'none'})")
         return name
+
+
+def supp_qualifiers(spec) -> dict[str, list[str]]:
+    """Per parent domain, the QNAMs a study declares in valuelevel.csv (SUPPAE.QVAL where QNAM EQ AERELATR ...)."""
+    out: dict[str, list[str]] = {}
+    for row in spec.valuelevel:  # over value-level rows (a few dozen)
+        if row.dataset.upper().startswith("SUPP") and row.variable.upper() == "QVAL":
+            for clause in row.where:
+                if clause.variable.upper() == "QNAM" and clause.comparator in ("EQ", "IN"):
+                    out.setdefault(row.dataset.upper()[4:], []).extend(clause.values)
+    return out
 
 
 def add_dates(frame: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:

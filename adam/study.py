@@ -33,7 +33,7 @@ from cdiscflow.adam.adbase import derive_adbase
 from cdiscflow.adam.adrs import derive_adrs
 from cdiscflow.adam.adsl import complete_adsl, derive_adsl, load_adsl_spec
 from cdiscflow.adam.merge import derive_vars_merged
-from cdiscflow.adam.sources import SourceData
+from cdiscflow.adam.sources import SourceData, supp_qualifiers
 from cdiscflow.adam.tte import tte_parameters_from_spec
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
@@ -64,7 +64,7 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
                         path=str(spec.path))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    sources = SourceData(sdtm)
+    sources = SourceData(sdtm, qualifiers=supp_qualifiers(spec))
     work: dict[str, pd.DataFrame] = {}
 
     def timed(name: str, fn):
