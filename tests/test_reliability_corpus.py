@@ -271,7 +271,16 @@ def test_cli_strict_lists_every_defect_and_writes_nothing(command, many_defects,
         assert any(line.startswith(f"{rule} {form}.csv row {row} ") for line in res.output.splitlines()), \
             (rule, form, row)
     assert "nothing was written" in res.output
-    assert not out.exists()
+    if command == "sdtm":
+        assert not out.exists()
+    else:  # cdiscflow run writes no dataset, only its findings and run log (why it stopped)
+        assert sorted(p.name for p in out.rglob("*")) == ["findings.csv", "findings.json", "run.json"]
+        found = pd.read_csv(out / "findings.csv", dtype=str, keep_default_na=False)
+        errors = {(r.rule_id, r.source, int(r.row)) for r in found[found.severity == "error"].itertuples()}
+        assert {(rules.split(";")[0], f"{form}.csv", row) for (form, row), rules in _expected_rejects().items()} \
+            <= errors
+        log = json.loads((out / "run.json").read_text())
+        assert log["exit_code"] == 1 and log["error"]["type"] == "FindingsError" and log["files"] == []
 
 
 @pytest.mark.parametrize("command", ["sdtm", "run"])
@@ -298,6 +307,11 @@ def test_cli_reject_writes_good_records_and_accounts_for_every_row(command, many
         assert log_json["rejected_raw_rows"] == len(rejects) and log_json["exit_code"] == 1
         stage = next(s for s in log_json["stages"] if s["stage"] == "sdtm")
         assert stage["rows_in"] == dict(zip(acc.form, acc.rows_in.astype(int)))
+        # every AE row was rejected (SUPPAE is empty): ADAE is still derived, with no records
+        from cdiscflow.export.read import read_dataset
+
+        adae, _ = read_dataset(out / "adam" / "adae.xpt")
+        assert "AERELATR" in adae.columns and adae.empty
 
 
 def test_typed_parquet_and_xpt_forms_read_like_their_csv(spec, raw_small):
@@ -333,3 +347,18 @@ def test_a_fraction_for_an_integer_variable_is_reported_on_its_raw_row(study_cop
     assert _has(got, "error", "MAP-NUMBER", "ae.csv", 1, "AELLTCD",
                 "AE.AELLTCD is not a whole number; its type in the spec is integer")
     assert result.rejects[["form", "row", "rule_id"]].values.tolist() == [["ae", 1, "MAP-NUMBER"]]
+
+
+def test_a_declared_qualifier_no_record_has_is_still_a_variable(spec):
+    """SUPPAE has AERELDAR but no AERELATR in this data cut (no ATRA-related AE yet): AE gets both, one all missing,
+    instead of the ADaM recipe stopping with a spec error."""
+    from cdiscflow.adam.sources import SourceData, supp_qualifiers
+
+    assert supp_qualifiers(spec)["AE"] == ["AERELDAR", "AERELATR", "AEACNDAR", "AEACNATR"]
+    ae = pd.DataFrame({"STUDYID": ["S", "S"], "USUBJID": ["S-1", "S-1"], "AESEQ": [1.0, 2.0]})
+    supp = pd.DataFrame({"STUDYID": ["S"], "USUBJID": ["S-1"], "RDOMAIN": ["AE"], "IDVAR": ["AESEQ"],
+                         "IDVARVAL": ["2"], "QNAM": ["AERELDAR"], "QLABEL": ["x"], "QVAL": ["RELATED"]})
+    got = SourceData({"AE": ae, "SUPPAE": supp}, qualifiers=supp_qualifiers(spec))["AE"]
+    assert got["AERELDAR"].tolist()[1] == "RELATED" and got["AERELATR"].isna().all()
+    assert {"AEACNDAR", "AEACNATR"} <= set(got.columns)
+    assert list(ae.columns) == ["STUDYID", "USUBJID", "AESEQ"]  # the SDTM frame itself is not changed

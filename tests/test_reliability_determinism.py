@@ -1,7 +1,7 @@
 """Same input, same bytes: two `cdiscflow run`s over the same export give identical files, in fresh Python processes
 with different hash seeds (set and dict order from string hashing cannot leak into the output), with rejected rows
-in play, from copies of the export in different folders.  The one exception is documented: the "seconds" of each
-stage in run.json."""
+in play, from copies of the export in different folders.  The documented exceptions are in run.json only: the clock
+(`pipeline.TIMING_FIELDS`) and, as provenance, the folder the export was read from."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from cdiscflow.pipeline import TIMING_FIELDS, without_timings
+
 
 def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _without_timings(log: dict) -> dict:
-    return {**log, "stages": [{k: v for k, v in s.items() if k != "seconds"} for s in log["stages"]]}
 
 
 def _run(raw: Path, out: Path, hash_seed: str) -> subprocess.CompletedProcess:
@@ -47,5 +45,15 @@ def test_two_runs_in_fresh_processes_give_the_same_bytes(raw_small, tmp_path):
     assert {"sdtm/_rejects.csv", "sdtm/_accounting.csv", "sdtm/dm.xpt", "findings.json", "run.json"} <= fa.keys()
     assert [n for n in fa if fa[n] != fb[n] and n != "run.json"] == []
     la, lb = json.loads(fa["run.json"]), json.loads(fb["run.json"])
-    assert _without_timings(la) == _without_timings(lb)  # run.json: only the timings may differ
+    assert TIMING_FIELDS == ("started", "seconds", "stages[].seconds", "stages[].steps")
+    assert la["inputs"]["raw_dir"] != lb["inputs"]["raw_dir"] and la["inputs"]["files"] == lb["inputs"]["files"]
+    for log in (la, lb):
+        log["inputs"].pop("raw_dir")
+    assert without_timings(la) == without_timings(lb)  # run.json: only the clock (and the raw folder) differ
+    assert la["started"] and la["seconds"] > 0
     assert la["rejected_raw_rows"] == 9  # enrol row 3 and its subject's 6 rows, ae rows 2 and 3
+    # ae row 3, the only AE with an ATRA causality (SUPPAE QNAM AERELATR), was rejected: ADAE keeps the variable
+    from cdiscflow.export.read import read_dataset
+
+    adae, _ = read_dataset(tmp_path / "a" / "adam" / "adae.xpt")
+    assert len(adae) == 1 and "AERELATR" in adae.columns and adae["AERELATR"].isna().all()

@@ -94,7 +94,9 @@ def test_unusable_input_is_2(raw_small, tmp_path):
     for name, args in cases.items():  # over commands
         code, output = invoke(*args)
         assert (code, said[name] in output) == (2, True), (name, output)
-    assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists()
+    assert not (tmp_path / "s").exists()  # nothing written; cdiscflow run writes only why it stopped:
+    assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == ["findings.csv", "findings.json", "run.json"]
+    assert '"type": "InputError"' in (tmp_path / "r" / "run.json").read_text()
 
 
 def test_broken_spec_is_2_for_every_command(broken_spec, raw_small, sdtm_folder, tmp_path):
