@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cdiscflow.cli import main
 
-COMMANDS = ("sdtm", "run", "validate", "export", "check-spec", "convert", "simulate")
+COMMANDS = tuple(main.commands)  # every command, including ones added later
 
 
 def invoke(*args) -> tuple[int, str]:
