@@ -9,6 +9,7 @@ tests read (never the HTML).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -20,6 +21,7 @@ from cdiscflow.core.errors import InputError
 from cdiscflow.report.spec import Population
 
 SUBJECT = "USUBJID"
+MASK_CACHE = 32  # conditions kept evaluated: a table's columns and its current row; bounded for big datasets
 STAT_COLUMNS = ("table", "row", "category", "column", "stat", "value", "row_label", "category_label", "column_label")
 
 
@@ -29,7 +31,7 @@ class ReportData:
     def __init__(self, adam: Mapping[str, pd.DataFrame], populations: Mapping[str, Population]):
         self.adam = {str(k).upper(): v for k, v in adam.items()}
         self.population_specs = dict(populations)
-        self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._masks: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # least recently used first
         self._members: dict[tuple[str, str], np.ndarray] = {}
         self._subjects: dict[str, pd.Index] = {}
 
@@ -48,8 +50,12 @@ class ReportData:
         if condition is None:
             return np.ones(len(self.frame(dataset)), dtype=bool)
         key = (dataset, condition)
-        if key not in self._masks:
+        if key in self._masks:
+            self._masks.move_to_end(key)
+        else:
             self._masks[key] = evaluate_condition(condition, self.frame(dataset), dataset=dataset)
+            if len(self._masks) > MASK_CACHE:
+                self._masks.popitem(last=False)
         return self._masks[key]
 
     def subjects(self, population: str) -> pd.Index:

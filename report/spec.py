@@ -78,7 +78,6 @@ SECTION = "report"  # report.yaml in the study folder
 DIMENSIONS = ("row", "category", "column")
 UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-ROW_KINDS = ("heading", "count", "categories", "median_range", "pair")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -301,8 +300,14 @@ def load_report_spec(spec: StudySpec) -> ReportSpec | None:
 
 
 def check_report_spec(spec: StudySpec) -> ReportSpec | None:
-    """For `cdiscflow check-spec`: load the report spec (if any) so that its problems are found before a run."""
-    return load_report_spec(spec)
+    """For `cdiscflow check-spec`: load the report spec (if any) and fit every fact link to its published figures,
+    so that their problems are found before a run.  Raises SpecError listing them."""
+    from cdiscflow.report.reproduce import expand_links  # reproduce builds on this module
+
+    report = load_report_spec(spec)
+    if report is not None:
+        expand_links(report)
+    return report
 
 
 class _Loader:

@@ -163,8 +163,8 @@ class _Summary:
 
     def categories(self, row: Row) -> None:
         """A heading line, then one line per category (plus unknown / other / not recorded when they occur)."""
-        frame = None
         per_column: dict[str, dict[str, int]] = {}
+        other_values: set[str] = set()
         for column in self.t.columns:
             dataset, mask = self.records(row, column)
             frame = self.data.frame(dataset)
@@ -183,8 +183,7 @@ class _Summary:
             rest = mask & ~matched & ~value_missing
             counts[OTHER] = self.data.count(dataset, rest)
             if counts[OTHER] and row.variable:
-                others = sorted(map(str, frame.loc[rest, row.variable].unique()))
-                counts["_other_values"] = others  # type: ignore[assignment]
+                other_values |= set(map(str, frame.loc[rest, row.variable].unique()))
             counts[NOT_RECORDED] = (self.totals[column.id] - self.data.count(dataset, mask)
                                     if row.param is not None else 0)
             per_column[column.id] = counts
@@ -194,8 +193,7 @@ class _Summary:
         if row.unknown is not None or any(c[MISSING] for c in per_column.values()):
             lines.append(unknown)
         if any(c[OTHER] for c in per_column.values()):
-            values = sorted({v for c in per_column.values() for v in c.get("_other_values", [])})
-            label = "Other" + (f" ({', '.join(values)})" if values else "")
+            label = "Other" + (f" ({', '.join(sorted(other_values))})" if other_values else "")
             lines.append(Category(OTHER, label))
         if any(c[NOT_RECORDED] for c in per_column.values()):
             lines.append(Category(NOT_RECORDED, "Not recorded"))
@@ -208,7 +206,7 @@ class _Summary:
 
     def build(self) -> ReportTable:
         for row in self.t.rows:
-            getattr(self, row.kind if row.kind != "categories" else "categories")(row)
+            getattr(self, row.kind)(row)  # heading, count, categories, median_range or pair
         headers = []
         for column in self.t.columns:
             headers.append(column_header(column, self.totals[column.id]))
