@@ -126,6 +126,10 @@ def _expand(link: FactLink, node: Any, area: str) -> list[Target]:
     path = ".".join(link.path)
     if link.mode == "tree":
         out = []
+        if link.tally:
+            if not isinstance(node, (list, tuple)):
+                raise _Shape("tally needs a list of values")
+            node = {str(v): sum(str(w) == str(v) for w in node) for v in node}
         if link.keys:
             if not isinstance(node, Mapping):
                 raise _Shape("keys need a mapping")
@@ -181,8 +185,9 @@ def _walk(node: Any, levels: tuple, select: dict, trail: tuple) -> list[tuple[di
     if node is None or isinstance(node, (bool, str)):
         return []
     if _number(node):
-        if any(isinstance(lv, str) for lv in levels):
-            raise _Shape(f"is a number where the report expects keys for {', '.join(l for l in levels if isinstance(l, str))}")
+        expected = [lv for lv in levels if isinstance(lv, str)]
+        if expected:
+            raise _Shape(f"is a number where the report expects keys for {', '.join(expected)}")
         return [(select, node, trail)]
     if isinstance(node, (list, tuple)):
         if not levels or not isinstance(levels[0], Mapping):
@@ -190,7 +195,8 @@ def _walk(node: Any, levels: tuple, select: dict, trail: tuple) -> list[tuple[di
         (dim, ids), = levels[0].items()
         if len(node) != len(ids):
             raise _Shape(f"has {len(node)} values for {len(ids)} ({', '.join(ids)})")
-        return [({**select, dim: i}, v, (*trail, i)) for i, v in zip(ids, node) if _number(v)]
+        return [({**select, dim: i}, v, (*trail[:-1], f"{trail[-1] if trail else ''}[{k}]"))
+                for k, (i, v) in enumerate(zip(ids, node)) if _number(v)]
     if isinstance(node, Mapping):
         if not levels or not isinstance(levels[0], str):
             raise _Shape("has more levels than the report")

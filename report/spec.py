@@ -42,7 +42,11 @@ it) and the row's `where`; `by_term: {name, caption, by: [AEBODSYS, AEDECOD], ba
 **time_to_event**: `dataset` (ADTTE), `population`, `unit` (days, weeks, months = days / 30.4375, years),
 `endpoints: [{id, paramcd, label, title, ylabel, figure, group_figure}]`, `overall: {id, label}`, `groups:
 {variable, title, categories, reference, compare}` (log-rank of each `compare` group against `reference`),
-`follow_up: {endpoint, label}` (reverse Kaplan-Meier), `ci_transform` (loglog | log | linear) and `facts`.
+`follow_up: {endpoint, label}` (reverse Kaplan-Meier), `ci_transform` (loglog | log | linear) and `facts` (links
+naming their `table`: `<name>` medians and counts, `<name>_logrank` p-values, `<name>_followup`; see report.tte).
+
+**reproduction**: `{name, not_covered: [{item, reason}], known_notes: {mismatch id: how the report shows it}}`;
+where it stands, the report shows every fact link's comparison, the documented known mismatches and the gaps.
 
 A **fact link** ties published figures (a node of the facts section, by dotted `path`) to the report's numbers.  The
 report's numbers are addressed by table, row, category, column and stat (n, pct, median, min, max, p ...):
@@ -51,10 +55,12 @@ report's numbers are addressed by table, row, category, column and stat (n, pct,
                                                   ([category, column] for categories, [column] otherwise; a list
                                                   leaf gives median/min/max or the two counts of a pair)
     fact: {path, levels, column, category, row, stat, keys, round, tolerance, range, test, known}
-    fact: {path, value: published, match: {endpoint: row, group: category}, tolerance: tol_accept}
+    fact: {path, value: published, match: {endpoint: row, group: category}, tolerance: tol_accept, ci: ci95}
                                                   records: a dict or a list of dicts; `match` maps their fields to
                                                   the report's dimensions, `value`/`tolerance`/`range` name fields
+                                                  (`ci`: a published interval, shown but not checked)
     fact: {path, fields: [~, row, column, category, value]}     tuples: a list of lists, by position
+    fact: {path, tally: true}                     a list of values (one per subject) read as counts per value
 
 Comparison: exact by default; `round: N` compares the value rounded half up to N decimals (printed precision);
 `tolerance: x` |difference| <= x; `range: [lo, hi]`; `test: above` the report's value must exceed the fact.
@@ -78,6 +84,7 @@ SECTION = "report"  # report.yaml in the study folder
 DIMENSIONS = ("row", "category", "column")
 UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RESERVED = frozenset({"index", "populations", "statistics", "datasets"})  # files the report writes itself
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -102,6 +109,7 @@ class FactLink:
     range: Any = None  # [lo, hi], or (records mode) a field name
     test: str = "equal"  # equal | above
     known: Any = None  # known mismatch id, or records mode [{field: value, id: ID}]
+    tally: bool = False  # tree mode: the node is a list of values, each one subject (counted per value)
     ci: str = ""  # records mode: field with the published CI (shown, not checked)
     where: str = ""  # location in report.yaml, for messages
 
@@ -316,7 +324,7 @@ class _Loader:
         self.doc = doc
         self.problems: list[str] = []
         self.facts: Mapping[str, Any] | None = None
-        self.table_names: set[str] = set()
+        self.table_names: set[str] = set(RESERVED)
 
     def problem(self, where: str, msg: str) -> None:
         self.problems.append(f"{where}: {msg}")
@@ -430,13 +438,15 @@ class _Loader:
         if missing:
             self.problem(where, f"{dataset} has no variable {', '.join(missing)}")
 
-    def name(self, where: str, name: Any) -> str:
+    def name(self, where: str, name: Any, derived: tuple[str, ...] = ()) -> str:
+        """A table name (its CSV file stem), unique in the report with the names derived from it."""
         name = str(name or "")
         if not _NAME_RE.match(name):
             self.problem(where, f"name {name!r} must be a plain file stem (letters, digits, _ . -)")
-        elif name in self.table_names:
-            self.problem(where, f"name {name!r} is used twice")
-        self.table_names.add(name)
+        for n in (name, *(name + d for d in derived)):
+            if n in self.table_names:
+                self.problem(where, f"name {n!r} is used twice (or is one the report writes itself)")
+            self.table_names.add(n)
         return name
 
     def population(self, where: str, pid: Any) -> str:
@@ -689,14 +699,16 @@ class _Loader:
 
     # -- facts --------------------------------------------------------------------------------------------------
     def load_fact(self, where: str, node: Any, table: str, select: Mapping[str, str], default_levels: tuple,
-                  leaf: tuple, *, round_default: int | None = None, stat_default: str = "n") -> FactLink | None:
+                  leaf: tuple, *, round_default: int | None = None) -> FactLink | None:
+        """A fact link (see the module docstring).  `select` fixes dimensions (the row of a row's link),
+        `default_levels` are walked when the link names none, `leaf` reads a list at the end of the walk."""
         if isinstance(node, str):
             node = {"path": node}
         if not isinstance(node, Mapping) or "path" not in node:
             self.problem(where, "a fact link is a dotted path or {path, ...}")
             return None
         allowed = {"path", "table", "levels", "row", "category", "column", "stat", "keys", "value", "match",
-                   "fields", "round", "tolerance", "range", "test", "known", "ci", "endpoint"}
+                   "fields", "round", "tolerance", "range", "test", "known", "ci", "tally"}
         self.keys(where, node, allowed)
         path = tuple(p for p in str(node["path"]).split(".") if p)
         target = self.resolve(where, path)
@@ -704,8 +716,6 @@ class _Loader:
         for dim in DIMENSIONS:
             if node.get(dim) is not None:
                 sel[dim] = str(node[dim])
-        if node.get("endpoint") is not None:
-            sel["row"] = str(node["endpoint"])
         if "levels" in node:
             levels = tuple(str(x) for x in _as_list(node["levels"]))
             bad = [x for x in levels if x not in DIMENSIONS]
@@ -713,9 +723,10 @@ class _Loader:
                 self.problem(where, f"levels must be among {', '.join(DIMENSIONS)}, not {bad}")
         else:
             levels = tuple(d for d in default_levels if d not in sel)
-        stat = str(node.get("stat") or stat_default)
+        stat = str(node.get("stat") or "n")
         # a list at the end of the walk: the row's stats (median, min, max) or its pair of counts, unless fixed
-        leaf = tuple(lv for lv in leaf if not (("stat" in lv and "stat" in node) or ("category" in lv and "category" in sel)))
+        leaf = tuple(lv for lv in leaf
+                     if not (("stat" in lv and "stat" in node) or ("category" in lv and "category" in sel)))
         fields = tuple(None if f in (None, "~", "") else str(f) for f in _as_list(node.get("fields")))
         if fields and "value" not in fields:
             self.problem(where, "fields must name the position of the value")
@@ -727,7 +738,8 @@ class _Loader:
         if test not in ("equal", "above"):
             self.problem(where, f"test must be equal or above, not {test!r}")
         known = node.get("known")
-        known_ids = [known] if isinstance(known, str) else [k.get("id") for k in _as_list(known) if isinstance(k, Mapping)]
+        known_ids = ([known] if isinstance(known, str)
+                     else [k.get("id") for k in _as_list(known) if isinstance(k, Mapping)])
         if known is not None and not known_ids:
             self.problem(where, "known must be a mismatch id or a list of {field: value, id}")
         if self.facts is not None:
@@ -739,11 +751,12 @@ class _Loader:
         if target is not None and fields and not isinstance(target, (list, tuple)):
             self.problem(where, f"{'.'.join(path)} is not a list of tuples")
         return FactLink(path=path, table=str(node.get("table") or table), select=sel,
-                        levels=levels + leaf if not fields and not node.get("value") else levels,
-                        stat=stat, keys=tuple(str(k) for k in _as_list(node.get("keys"))), value=str(node.get("value") or ""),
+                        levels=levels + leaf if not fields and not node.get("value") else levels, stat=stat,
+                        keys=tuple(str(k) for k in _as_list(node.get("keys"))), value=str(node.get("value") or ""),
                         match=match, fields=fields,
                         round=node.get("round", round_default), tolerance=node.get("tolerance"),
-                        range=node.get("range"), test=test, known=known, ci=str(node.get("ci") or ""), where=where)
+                        range=node.get("range"), test=test, known=known, ci=str(node.get("ci") or ""),
+                        tally=bool(node.get("tally", False)), where=where)
 
     def resolve(self, where: str, path: tuple[str, ...]) -> Any:
         if self.facts is None:
@@ -766,7 +779,8 @@ class _Loader:
         self.keys(where, node, {"name", "dataset", "population", "unit", "endpoints", "overall", "groups",
                                 "follow_up", "ci_transform", "facts", "area"},
                   ("name", "dataset", "population", "endpoints"))
-        name = self.name(where, node.get("name"))
+        endpoint_ids = tuple(str(e.get("id")) for e in _as_list(node.get("endpoints")) if isinstance(e, Mapping))
+        name = self.name(where, node.get("name"), ("_logrank", "_followup", *(f"_at_risk_{e}" for e in endpoint_ids)))
         where = f"{where} ({name})"
         dataset = str(node.get("dataset"))
         self.variables(where, ["PARAMCD", "AVAL", "CNSR"], dataset)
@@ -844,7 +858,7 @@ class _Loader:
             self.problem(where, "reproduction must be a mapping {name, not_covered, facts}")
             return ReproductionSpec("reproduction")
         self.keys(where, node, {"name", "not_covered", "facts", "known_notes"})
-        name = self.name(where, node.get("name") or "reproduction")
+        name = self.name(where, node.get("name") or "reproduction", ("_summary", "_fail", "_known", "_not_covered"))
         not_covered = []
         for i, n in enumerate(_as_list(node.get("not_covered"))):
             if not isinstance(n, Mapping) or "item" not in n:

@@ -60,6 +60,13 @@ def column_header(column: Column, total: int) -> str:
     return f"{column.label} (n = {total})"
 
 
+def _column_totals(table: TableSpec, totals: dict[str, int], stats: Stats) -> None:
+    """The population size of every column: row '' of the table, stat N."""
+    for column in table.columns:
+        stats.add(table.name, "", "N", totals[column.id], column=column.id, row_label="Patients",
+                  column_label=column.label)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # summary tables
 
@@ -75,6 +82,7 @@ class _Summary:
         self.width = len(table.columns) * (2 if table.ci else 1)
         if len(table.columns) == 1:
             stats.single_column.add(table.name)
+        _column_totals(table, self.totals, stats)
 
     # -- masks --------------------------------------------------------------------------------------------------
     def records(self, row: Row, column: Column) -> tuple[str, np.ndarray]:
@@ -243,6 +251,7 @@ def adverse_event_tables(table: TableSpec, data: ReportData, stats: Stats) -> li
     """Table 2 style: patients by worst grade band per row and column; plus the every-term table (`by_term`)."""
     frame = data.frame(table.dataset)
     totals = {c.id: data.size(c.population) for c in table.columns}
+    _column_totals(table, totals, stats)
     base = {c.id: data.members(table.dataset, c.population) & data.mask(table.dataset, c.where)
             & data.mask(table.dataset, table.where) for c in table.columns}
     lines, headings = [], []

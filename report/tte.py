@@ -140,7 +140,7 @@ def time_to_event(spec: TimeToEventSpec, data: ReportData, stats: Stats, out_dir
 
         caption_pop = f"{population_label} (n = {n_population})" if population_label else f"n = {n_population}"
         name = f"km_{endpoint.id}.png"
-        png = km_plot_png(time, event, xlabel=f"{unit.capitalize()} ", ylabel=endpoint.ylabel, at=ticks,
+        png = km_plot_png(time, event, xlabel=unit.capitalize(), ylabel=endpoint.ylabel, at=ticks,
                           labels={"All": spec.overall.label}, title=f"{endpoint.label}: {endpoint.title}")
         written.append(_write(out_dir / name, png))
         figures.append(FigureOut(name, f"{endpoint.figure + ' analogue. ' if endpoint.figure else ''}"
