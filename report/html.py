@@ -36,6 +36,7 @@ border-radius:4px;margin:16px 0}
 table{border-collapse:collapse;margin:8px 0 4px;font-size:14px}
 caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 th,td{padding:4px 10px;border-bottom:1px solid #e3e3e3;vertical-align:top}
+td:last-child{overflow-wrap:anywhere}
 th{background:#f3f6f9;text-align:left;border-bottom:2px solid #c8d3dd}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:nth-child(even){background:#fafbfc}
