@@ -219,11 +219,16 @@ def check_spec(study: str | None) -> None:
     from cdiscflow.sdtm.engine import check_sdtm_spec
 
     check_sdtm_spec(spec)  # trial design and derivations of the SDTM mapping
+    from cdiscflow.report.spec import check_report_spec
+
+    report = check_report_spec(spec)  # report.yaml: tables, variables, fact links
     n_vars = sum(len(d.variables) for d in spec.datasets.values())
     click.echo(
         f"{spec.studyid}: {len(spec.datasets)} datasets, {n_vars} variables, {len(spec.codelists)} codelists, "
         f"{len(spec.forms)} raw forms, {len(spec.mappings)} SDTM mappings: OK"
     )
+    if report is not None:
+        click.echo(f"report.yaml: {len(report.sections)} sections, {len(report.populations)} populations: OK")
 
 
 @main.command("sdtm", epilog=EXIT_CODES)
@@ -288,6 +293,44 @@ def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path) -> None:
                f"written {t['write']:.1f} s)")
     click.echo(result.findings.summary())
     if result.findings.count_at_or_above("error"):
+        sys.exit(1)
+
+
+@main.command("report", epilog=EXIT_CODES)
+@click.option("--adam", "adam_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of ADaM datasets (.xpt or Dataset-JSON), e.g. the output of `cdiscflow adam`.")
+@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/report"),
+              show_default=True, help="Output folder for index.html, the tables as CSV, statistics.csv and the PNGs.")
+def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
+    """Write the study's analysis report from its ADaM datasets, as the spec's report.yaml declares it.
+
+    Tables, Kaplan-Meier plots and a reproduction check of every published figure the spec links (facts.yaml):
+    open OUT/index.html; every number is also in OUT/statistics.csv.  Exit 1 when a comparison fails that is not
+    a documented known mismatch.
+
+    \b
+    Example:
+      cdiscflow adam --sdtm out/sdtm --out out/adam
+      cdiscflow report --adam out/adam --study specs/dara_atra --out out/report
+    """
+    from cdiscflow.export import read_datasets
+    from cdiscflow.report import make_report
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study(study)
+    adam, _ = read_datasets(adam_dir)
+    if not adam:
+        raise InputError(f"{adam_dir}: no ADaM datasets (.xpt or Dataset-JSON) in this folder")
+    result = make_report(spec, adam, out_dir)
+    figures = sum(p.suffix == ".png" for p in result.written)
+    click.echo(f"{len(result.tables)} tables, {figures} figures -> {result.index} ({result.seconds:.1f} s)")
+    c = result.counts()
+    if c["checks"]:
+        click.echo(f"reproduction: {c['checks']} comparisons, {c['PASS']} PASS, {c['FAIL']} FAIL "
+                   f"({c['documented']} documented, {c['unexpected']} unexpected)")
+    if c["unexpected"]:
+        click.echo(f"unexpected failures: see {out_dir / 'reproduction_fail.csv'}", err=True)
         sys.exit(1)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Sequence, Union
+from typing import Mapping, Sequence, Union
 
 import pandas as pd
 
@@ -36,6 +36,7 @@ border-radius:4px;margin:16px 0}
 table{border-collapse:collapse;margin:8px 0 4px;font-size:14px}
 caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 th,td{padding:4px 10px;border-bottom:1px solid #e3e3e3;vertical-align:top}
+td:last-child{overflow-wrap:anywhere}
 th{background:#f3f6f9;text-align:left;border-bottom:2px solid #c8d3dd}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:nth-child(even){background:#fafbfc}
@@ -43,6 +44,9 @@ tbody tr:nth-child(even){background:#fafbfc}
 .csv{font-size:12px;color:#0072b2}
 figure{margin:12px 0 24px}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#333;font-size:14px;margin-top:4px}
+tr.heading td{font-weight:600;background:#eef3f7}
+td.pass{color:#1b7f3b;font-weight:600}td.fail{color:#b00020;font-weight:700}
+nav{font-size:14px;margin:0 0 16px}nav a{color:#0072b2;margin-right:14px;white-space:nowrap}
 footer{margin-top:48px;color:#777;font-size:12px;border-top:1px solid #ddd;padding-top:8px}
 """.strip()
 
@@ -57,6 +61,9 @@ class Table:
     caption: str = ""
     note: str = ""
     index: bool = False
+    notes: Sequence[str] = ()  # further footnotes, one paragraph each
+    headings: Sequence[int] = ()  # positions of heading lines (shown bold)
+    marks: Mapping[str, str] = field(default_factory=dict)  # cell text -> CSS class (e.g. {"FAIL": "fail"})
 
 
 @dataclass(frozen=True)
@@ -92,14 +99,22 @@ def table_html(table: Table) -> str:
     cls = [' class="num"' if n else "" for n in numeric]
     head = "".join(f"<th{c}>{_esc(col)}</th>" for col, c in zip(frame.columns, cls))
     body = []
-    for row in frame.itertuples(index=False, name=None):  # display rows: a report table, not record-level work
-        body.append("<tr>" + "".join(f"<td{c}>{_cell(v)}</td>" for v, c in zip(row, cls)) + "</tr>")
+    headings = set(table.headings)
+    for i, row in enumerate(frame.itertuples(index=False, name=None)):  # display rows of a report table
+        tr = '<tr class="heading">' if i in headings else "<tr>"
+        body.append(tr + "".join(f"<td{_mark(table, v, c)}>{_cell(v)}</td>" for v, c in zip(row, cls)) + "</tr>")
     caption = f"<caption>{_esc(table.caption)}</caption>" if table.caption else ""
     parts = [f'<table id="{_esc(table.name)}">{caption}<thead><tr>{head}</tr></thead>',
              "<tbody>" + "\n".join(body) + "</tbody></table>"]
+    parts += [f'<p class="note">{_esc(n)}</p>' for n in table.notes]
     note = f"{_esc(table.note)} " if table.note else ""
     parts.append(f'<p class="note">{note}<a class="csv" href="{_esc(table.name)}.csv">{_esc(table.name)}.csv</a></p>')
     return "\n".join(parts)
+
+
+def _mark(table: Table, value: object, cls: str) -> str:
+    mark = table.marks.get(value) if isinstance(value, str) else None
+    return f' class="{_esc(mark)}"' if mark else cls
 
 
 def figure_html(figure: Figure) -> str:
@@ -119,9 +134,12 @@ def render_html(title: str, sections: Sequence[Section], *, synthetic: bool, sub
     out.append(f"<h1>{_esc(title)}</h1>")
     if subtitle:
         out.append(f'<p class="subtitle">{_esc(subtitle)}</p>')
+    if len(sections) > 2:  # a table of contents
+        out.append("<nav>" + " ".join(f'<a href="#s{k + 1}">{_esc(s.title)}</a>' for k, s in enumerate(sections))
+                   + "</nav>")
     out.append("</header>")
-    for section in sections:
-        out.append(f"<section>\n<h2>{_esc(section.title)}</h2>")
+    for k, section in enumerate(sections):
+        out.append(f'<section id="s{k + 1}">\n<h2>{_esc(section.title)}</h2>')
         for item in section.items:
             if isinstance(item, Table):
                 out.append(table_html(item))
