@@ -34,6 +34,7 @@ from cdiscflow import __version__
 from cdiscflow.core.atomic import remove_stale_parts, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
+from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
 from cdiscflow.specs.model import StudySpec, load_study
 
@@ -124,7 +125,9 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
     spec, out, fail_on = result.spec, result.out_dir, result.fail_on
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
     result.rejected_rows = len(sdtm.rejects)
+    compact_all(sdtm.datasets)  # every dataset stays in memory until export: keep repeated text small
     adam = _stage(result, "adam", say, lambda log: _derive_adam(spec, sdtm.datasets, log))
+    compact_all(adam)
     result.datasets = {**sdtm.datasets, **adam}
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log))
     if blocked:

@@ -69,7 +69,7 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_di
         raise ValueError(f"unknown format(s) {bad}; use {FORMATS}")
     out_dir = Path(out_dir)
     result = ExportResult(findings=findings if findings is not None else Findings())
-    written: dict[str, dict[str, tuple[DatasetMeta, pd.DataFrame]]] = {}
+    written: dict[str, dict[str, tuple[DatasetMeta, pd.DataFrame | None]]] = {}
     leaves: dict[str, str] = {}
     frames = {str(k).upper(): v for k, v in datasets.items()}
     ordered = [n for n in spec.datasets if n in frames] + sorted(n for n in frames if n not in spec.datasets)
@@ -96,7 +96,8 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_di
             result.files.append(path)
             leaves.setdefault(name, path.name)
         result.written[name] = prep.meta
-        written.setdefault(prep.standard, {})[name] = (prep.meta, prep.frame)
+        written.setdefault(prep.standard, {})[name] = (prep.meta, _valuelevel_columns(prep.frame, spec, name))
+        del prep  # the written frame is not kept: at 100,000 subjects the datasets do not fit in memory twice
     for name in result.blocked:
         if name in spec.datasets:
             result.findings.add(severity="error", rule_id="XPT-NOT-WRITTEN", dataset=name, source="export",
@@ -110,7 +111,15 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_di
     return result
 
 
-def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame]],
+def _valuelevel_columns(frame: pd.DataFrame, spec: StudySpec, name: str) -> pd.DataFrame | None:
+    """The columns of a written dataset that define.xml reads (value-level lengths): the VLM variables and the
+    variables of their where clauses; None when the dataset has no value-level metadata."""
+    rows = [r for r in spec.valuelevel if r.dataset == name]
+    needed = {r.variable for r in rows} | {w.variable for r in rows for w in r.where}
+    return frame[[c for c in frame.columns if c in needed]] if needed else None
+
+
+def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]],
                   folder: Path, leaves: Mapping[str, str], findings: Findings | None) -> Path:
     tree = build_define(spec, standard, group, leaves)
     problems = validate_define(tree)
@@ -126,7 +135,7 @@ def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[Data
     return path
 
 
-def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame]], findings: Findings) -> None:
+def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]], findings: Findings) -> None:
     """What define.xml cannot say because the spec does not: origins, SUPP-- value-level metadata."""
     for name, (meta, _) in group.items():
         for var in spec.dataset(name).variables:
@@ -156,7 +165,7 @@ def write_define(datasets: Mapping[str, pd.DataFrame | Prepared], spec: StudySpe
     (DEFINE-XSD errors) or, without `findings`, raised as SpecError after the file is written for inspection.
     """
     scratch = Findings()
-    group: dict[str, tuple[DatasetMeta, pd.DataFrame]] = {}
+    group: dict[str, tuple[DatasetMeta, pd.DataFrame | None]] = {}
     for name, data in datasets.items():
         name = str(name).upper()
         if name not in spec.datasets or spec.dataset(name).standard != standard:

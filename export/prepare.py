@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.frames import is_text_category
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.export.xpt import MAX_IBM, MIN_IBM, format_kind, parse_format, utf8_array
 from cdiscflow.specs.model import NAME_RE, Dataset, Variable
@@ -141,6 +142,10 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
 
     None when the data cannot take the spec's type without a change of meaning (reported as XPT-TYPE).
     """
+    if is_text_category(col) and not var.is_numeric:  # compacted text stays compact: blanks become missing
+        cats = pd.Series(col.cat.categories, dtype=object).astype(str)
+        blank = col.cat.categories[(cats.str.strip() == "").to_numpy()]
+        return col.cat.remove_categories(blank) if len(blank) else col
     if isinstance(col.dtype, pd.CategoricalDtype):
         col = col.astype(object)
     have = _data_type(col)
@@ -200,8 +205,24 @@ def check_numbers(col: pd.Series, var: Variable, report: _Report) -> None:
 
 def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
     """Byte lengths, the FDA limits (200 bytes, ASCII) and the spec length; returns the length to write."""
-    arr = utf8_array(col)
-    nbytes = pc.binary_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+    if is_text_category(col):  # measured once per distinct value; rows take their value's result by code
+        codes = col.cat.codes.to_numpy()
+        strings = pa.array(pd.Series(col.cat.categories, dtype=object), type=pa.large_string())
+
+        def per_row(result: np.ndarray, missing) -> np.ndarray:
+            return np.append(result, missing)[codes]  # code -1 (missing) picks the appended value
+
+        def rows_text(i: np.ndarray) -> pa.Array:
+            return strings.take(pa.array(codes[i]))
+    else:
+        strings = pa.array(col, from_pandas=True, type=pa.large_string())
+
+        def per_row(result: np.ndarray, missing) -> np.ndarray:
+            return result
+
+        def rows_text(i: np.ndarray) -> pa.Array:
+            return strings.take(pa.array(i))
+    nbytes = per_row(pc.binary_length(utf8_array(strings)).to_numpy(zero_copy_only=False).astype(np.int64), 0)
     values = col
 
     def sizes(i: np.ndarray) -> np.ndarray:
@@ -216,18 +237,17 @@ def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
         report.rows("error", "XPT-LENGTH", var.name, over, values,
                     lambda i: f"{var.name}: value is " + sizes(i) + f" bytes, length in spec {var.length}",
                     expected=f"<= {var.length} bytes")
-    strings = pa.array(col, from_pandas=True, type=pa.large_string())
-    ascii_ok = pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False)
+    ascii_ok = per_row(pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False), True)
     if not ascii_ok.all():
         def non_ascii(i: np.ndarray) -> np.ndarray:
-            first = pc.extract_regex(strings.take(pa.array(i)), r"(?P<c>[^\x00-\x7F])").field("c")
+            first = pc.extract_regex(rows_text(i), r"(?P<c>[^\x00-\x7F])").field("c")
             chars = np.asarray(first.to_numpy(zero_copy_only=False), dtype="U1")
             codes = np.char.mod("%04X", chars.view(np.uint32))
             return np.char.add(np.char.add(np.char.add(f"{var.name}: non-ASCII character '", chars), "' U+"),
                                np.char.add(codes, "; XPT v5 values must be ASCII")).astype(object)
         report.rows("error", "XPT-ASCII", var.name, ~ascii_ok, values, non_ascii, expected="ASCII only")
-    control = pc.fill_null(pc.match_substring_regex(strings, r"[\x00-\x1F\x7F]"), False) \
-        .to_numpy(zero_copy_only=False)
+    control = per_row(pc.fill_null(pc.match_substring_regex(strings, r"[\x00-\x1F\x7F]"), False)
+                      .to_numpy(zero_copy_only=False), False)
     report.rows("warning", "XPT-CONTROL", var.name, control, values,
                 f"{var.name}: value contains a control character (tab, line break ...)", expected="printable text")
     return max(1, int(nbytes.max()) if len(nbytes) else 1)

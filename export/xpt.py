@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.atomic import atomic_write
+from cdiscflow.core.frames import is_text_category
 
 RECORD = 80
 NAMESTR_LEN = 140
@@ -176,6 +177,8 @@ def utf8_array(values: pd.Series) -> pa.Array:
     arr = pa.array(values, from_pandas=True) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):  # a compacted text column (core.frames.compact)
+        arr = arr.dictionary_decode()
     if pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.large_string())
     return pc.fill_null(arr.cast(pa.large_binary()), b"")
@@ -292,6 +295,16 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
         col = frame[v.name]
         if v.is_numeric:
             columns.append((offset, 8, "num", to_sas_numbers(col, format_kind(v.format))))
+        elif is_text_category(col):  # distinct values laid out once; rows pick theirs by code, chunk by chunk
+            codes = col.cat.codes.to_numpy()
+            cats = utf8_array(pd.Series(col.cat.categories, dtype=object))
+            used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+            lengths = pc.binary_length(cats).to_numpy(zero_copy_only=False)
+            longest = int(lengths[used].max()) if used.any() else 0
+            if longest > v.length:
+                raise ValueError(f"{dataset}.{v.name}: a value of {longest} bytes does not fit length {v.length}")
+            blank = np.full((1, v.length), 0x20, dtype=np.uint8)  # the last row: code -1 (missing) picks it
+            columns.append((offset, v.length, "codes", (np.vstack([_char_block(cats, v.length), blank]), codes)))
         else:
             arr = utf8_array(col)
             longest = pc.max(pc.binary_length(arr)).as_py() or 0
@@ -308,6 +321,8 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
         for off, width, kind, data in columns:
             if kind == "num":
                 block[:, off:off + 8] = ieee_to_ibm(data[start:stop])
+            elif kind == "codes":
+                block[:, off:off + width] = data[0][data[1][start:stop]]
             else:
                 block[:, off:off + width] = _char_block(data.slice(start, stop - start), width)
         fh.write(block.tobytes())

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from cdiscflow.core.frames import as_text
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
 from cdiscflow.sdtm.text import extract, isin, lookup
@@ -254,9 +255,9 @@ def derive_unplanned_arm(state, dataset, frame, rule) -> Derived:
 def _first_of(frame: pd.DataFrame, names) -> pd.Series:
     """The first non-missing of one or several date variables, per record."""
     names = list(names) if isinstance(names, (list, tuple)) else [names]
-    out = frame[names[0]]
+    out = as_text(frame[names[0]])
     for n in names[1:]:  # over variables
-        out = out.fillna(frame[n])
+        out = out.fillna(as_text(frame[n]))
     return out
 
 

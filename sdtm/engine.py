@@ -27,6 +27,7 @@ import pandas as pd
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.frames import as_text, compact, is_text_category
 from cdiscflow.export.prepare import MAX_VALUE_BYTES
 from cdiscflow.export.xpt import MAX_IBM, byte_lengths, format_kind
 from cdiscflow.sdtm import derivations as D
@@ -87,7 +88,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
     errors: list[pd.DataFrame] = [_raw_errors(export)]
     for name in _mapped_in_order(spec):
         frame, prov, supp, probs = map_dataset(state, spec.mappings[name])
-        state.datasets[name], state.provenance[name], state.supp[name] = frame, prov, supp
+        state.datasets[name], state.provenance[name], state.supp[name] = compact(frame), prov, compact(supp)
         errors.append(probs)
     errors.append(run_stage(state, "record"))
     errors.append(check_date_order(state))
@@ -375,7 +376,7 @@ def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
             out = d.fn(state, name, frame, rule)
             variable = state.spec.dataset(name).variable(var)
             values = out.values.reindex(frame.index)
-            current = frame[var] if var in frame else pd.Series(np.nan, index=frame.index)
+            current = as_text(frame[var]) if var in frame else pd.Series(np.nan, index=frame.index)
             keep = pd.Series(False, index=frame.index)  # records whose current value stays
             if rule.get("fill"):  # derive only where the blocks left the variable missing
                 keep |= current.notna()
@@ -617,13 +618,13 @@ def finalize(state: StudyState, name: str) -> None:
         if v.is_numeric:
             if col.dtype != "float64":
                 frame[v.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif col.dtype != "str":
+        elif col.dtype != "str" and not is_text_category(col):
             frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
     order = frame[keys].assign(_src=prov["source"].astype(str).to_numpy(), _row=prov["row"].to_numpy())
     pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
-    state.datasets[name] = frame.take(pos).reset_index(drop=True)
+    state.datasets[name] = compact(frame.take(pos).reset_index(drop=True))
     state.provenance[name] = prov.take(pos).reset_index(drop=True)
     supp = state.supp.get(name)
     state.supp[name] = supp.take(pos).reset_index(drop=True) if supp is not None else \

@@ -67,9 +67,21 @@ def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Row positions that sort `frame` by `columns` (ascending, missing first, stable), computed by Arrow."""
     if not columns:
         return np.arange(len(frame))
-    table = pa.table({c: arrow(frame[c]) if frame[c].dtype == "str" else pa.array(frame[c], from_pandas=True)
-                      for c in columns})
+    table = pa.table({c: _sortable(frame[c]) for c in columns})
     return pc.sort_indices(table, sort_keys=[(c, "ascending", "at_start") for c in columns]).to_numpy()
+
+
+def _sortable(col: pd.Series) -> pa.Array:
+    """A column as an Arrow array that sorts like its values; a categorical by its codes when its categories are in
+    order (missing is code -1, so it still sorts first)."""
+    if col.dtype == "str":
+        return arrow(col)
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        if col.cat.categories.is_monotonic_increasing:
+            return pa.array(np.where(col.isna().to_numpy(), None, col.cat.codes.to_numpy()), type=pa.int32(),
+                            from_pandas=True)
+        return arrow(col.astype(str).where(col.notna()))
+    return pa.array(col, from_pandas=True)
 
 
 def same_as_previous(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

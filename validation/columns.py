@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdiscflow.core.frames import is_text_category
+
 
 def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) -> np.ndarray:
     """Apply `fn` to the distinct non-missing values (an object array) and broadcast the answer to every row.
@@ -32,6 +34,8 @@ def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) 
 
 def _text_array(values: pd.Series) -> pa.Array | None:
     """The column as a pyarrow string array, or None when it does not hold text only."""
+    if is_text_category(values):  # compacted text (core.frames.compact)
+        return pa.array(values, from_pandas=True).dictionary_decode().cast(pa.string())
     if not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
         return None
     try:

@@ -126,6 +126,8 @@ def _describe(v: VariableCheck) -> str:
 
 
 def _is_char_column(s: pd.Series) -> bool:
+    if isinstance(s.dtype, pd.CategoricalDtype):  # text stored compactly (core.frames.compact)
+        return _is_char_column(pd.Series(s.dtype.categories)) if len(s.dtype.categories) else True
     if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         return True
     if s.dtype == object:

@@ -1,0 +1,48 @@
+"""Keeping many large datasets in memory at once.
+
+A pipeline run holds every SDTM and ADaM dataset in memory between stages: validation is cross-dataset and runs
+before anything is written.  Clinical text columns repeat a few values over millions of records (STUDYID, DOMAIN,
+USUBJID, --TESTCD, EPOCH, VISIT ...): stored as pandas categoricals they take 1-4 bytes a record instead of the
+text itself plus an 8-byte offset.  `compact` does that to the columns where it pays; the values, their order and
+their missingness are unchanged, and every later stage reads them exactly as before (a categorical of text compares,
+sorts, filters and writes like the text: the categories are sorted).
+"""
+
+from __future__ import annotations
+
+from typing import MutableMapping
+
+import pandas as pd
+
+REPEAT_SHARE = 0.5  # a text column becomes categorical when it has at most this many distinct values per record
+
+
+def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame:
+    """`frame` with its repetitive text columns stored as categoricals (in place; the frame is returned)."""
+    rows = len(frame)
+    if rows < 2:
+        return frame
+    for name in frame.columns:
+        col = frame[name]
+        if not (pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype)):
+            continue
+        if col.nunique(dropna=True) <= share * rows:
+            frame[name] = col.astype("category")
+    return frame
+
+
+def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:
+    """`compact` every frame of a {name: frame} mapping, in place."""
+    for name in list(datasets):
+        datasets[name] = compact(datasets[name], share=share)
+
+
+def is_text_category(col: pd.Series) -> bool:
+    """A categorical column whose categories are text (what `compact` makes of a text column)."""
+    return isinstance(col.dtype, pd.CategoricalDtype) and (
+        len(col.dtype.categories) == 0 or pd.api.types.is_string_dtype(col.dtype.categories.dtype))
+
+
+def as_text(col: pd.Series) -> pd.Series:
+    """A compacted text column back as plain text (for code that fills or overwrites values); others unchanged."""
+    return col.astype(str).where(col.notna()) if is_text_category(col) else col
