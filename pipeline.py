@@ -147,7 +147,7 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
 def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
     from cdiscflow.sdtm import map_study
 
-    sdtm = map_study(spec, raw_dir, on_error=on_error)
+    sdtm = map_study(spec, raw_dir, on_error=on_error, compact_text=True)
     log.findings.extend(sdtm.findings)
     acc = sdtm.accounting
     if len(acc):
@@ -165,7 +165,7 @@ def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
     except ImportError:
         log.note = "not available in this version"
         return {}
-    adam = derive_study(spec, sdtm_datasets)
+    adam = derive_study(spec, sdtm_datasets, compact_text=True)  # every dataset stays in memory until export
     log.findings.extend(adam.findings)
     log.rows_in = {n: len(f) for n, f in sdtm_datasets.items()}
     log.rows_out = {n: len(f) for n, f in adam.datasets.items()}

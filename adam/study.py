@@ -37,6 +37,7 @@ from cdiscflow.adam.sources import SourceData, supp_qualifiers
 from cdiscflow.adam.tte import tte_parameters_from_spec
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.frames import compact
 from cdiscflow.specs.model import Dataset, StudySpec
 
 RECIPES = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADBASE")
@@ -49,8 +50,13 @@ class AdamResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per dataset (+ "conform", "total")
 
 
-def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings: Findings | None = None) -> AdamResult:
-    """Derive every ADaM dataset declared in the study spec from the SDTM datasets `sdtm` (keyed by name)."""
+def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings: Findings | None = None,
+                 compact_text: bool = False) -> AdamResult:
+    """Derive every ADaM dataset declared in the study spec from the SDTM datasets `sdtm` (keyed by name).
+
+    compact_text: return repeated text as categoricals (core.frames.compact), each dataset as soon as it is done, so
+    that a large study fits in memory (the pipeline does); by default the datasets hold plain text."""
+    keep = compact if compact_text else (lambda frame: frame)
     findings = findings if findings is not None else Findings()
     declared = [d.name for d in spec.standard("ADaM")]
     if not declared:  # a study with SDTM only (e.g. a mapping pilot): nothing to derive
@@ -69,7 +75,7 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
 
     def timed(name: str, fn):
         t = time.perf_counter()
-        work[name] = fn()
+        work[name] = fn() if name == "ADSL" else keep(fn())  # ADSL is completed later: it stays plain text
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
 
     adsl_cfg = load_adsl_spec(spec)
@@ -79,16 +85,24 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
     timed("ADSL", lambda: complete_adsl(work["ADSL"], work, adsl_cfg))
     if "ADTTE" in declared:
         timed("ADTTE", lambda: derive_adtte(spec, work))
+    done: dict[str, pd.DataFrame] = {}
+
+    def conform(name: str) -> None:  # to the spec, as soon as nothing else derives from it; compact from then on
+        t = time.perf_counter()
+        adsl = work["ADSL"]  # as derived (ADSL is conformed last)
+        done[name] = keep(conform_to_spec(work.pop(name), spec.dataset(name), adsl=adsl))
+        timings["conform"] = timings.get("conform", 0.0) + time.perf_counter() - t
+
     if "ADAE" in declared:
         timed("ADAE", lambda: derive_adae(spec, sources, work["ADSL"], periods=adsl_cfg.periods))
+        conform("ADAE")
     if "ADBASE" in declared:
         timed("ADBASE", lambda: derive_adbase(spec, sources, work["ADSL"]))
-
-    t = time.perf_counter()
-    datasets = {name: conform_to_spec(work[name], spec.dataset(name), adsl=work["ADSL"]) for name in declared}
-    timings["conform"] = time.perf_counter() - t
+        conform("ADBASE")
+    for name in [n for n in declared if n in work and n != "ADSL"] + ["ADSL"]:
+        conform(name)
     timings["total"] = time.perf_counter() - t0
-    return AdamResult(datasets, findings, timings)
+    return AdamResult({name: done[name] for name in declared}, findings, timings)
 
 
 def derive_adtte(spec: StudySpec, work: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

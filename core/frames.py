@@ -46,3 +46,11 @@ def is_text_category(col: pd.Series) -> bool:
 def as_text(col: pd.Series) -> pd.Series:
     """A compacted text column back as plain text (for code that fills or overwrites values); others unchanged."""
     return col.astype(str).where(col.notna()) if is_text_category(col) else col
+
+
+def expand(frame: pd.DataFrame) -> pd.DataFrame:
+    """The reverse of `compact`: text categoricals back to plain text columns (in place; the frame is returned)."""
+    for name in frame.columns:
+        if is_text_category(frame[name]):
+            frame[name] = as_text(frame[name]).astype("str")
+    return frame

@@ -16,6 +16,6 @@ def convert(study=None, raw_dir=None, out_dir="out/sdtm", *, on_error: str = "st
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
-    result = map_study(spec, raw_dir, on_error=on_error)
+    result = map_study(spec, raw_dir, on_error=on_error, compact_text=True)  # written as is: no need for plain text
     write_sdtm(result, spec, out_dir)
     return result

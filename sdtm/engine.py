@@ -27,7 +27,7 @@ import pandas as pd
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import as_text, compact, is_text_category
+from cdiscflow.core.frames import as_text, compact, expand, is_text_category
 from cdiscflow.export.prepare import MAX_VALUE_BYTES
 from cdiscflow.export.xpt import MAX_IBM, byte_lengths, format_kind
 from cdiscflow.sdtm import derivations as D
@@ -65,11 +65,14 @@ class SdtmResult:
         return int(self.accounting["rows_lost"].sum()) if len(self.accounting) else 0
 
 
-def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: str = "strict") -> SdtmResult:
+def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: str = "strict",
+              compact_text: bool = False) -> SdtmResult:
     """Map the raw export in `raw_dir` (default: the study's embedded export) to SDTM.
 
     strict (default): any error finding stops the run with FindingsError listing every problem.
     reject: records of raw rows with errors go to `rejects` with their reasons; the rest is mapped.
+    Datasets are kept compact while they are built (core.frames.compact); compact_text=True returns them so (the
+    pipeline does), by default they come back as plain text.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -138,7 +141,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
         if "TS" in spec.datasets:
             _add_design(state, "TS", build_ts(state))
     order = [n for n in spec.datasets if n in state.datasets]
-    datasets = {n: state.datasets[n] for n in order}
+    datasets = {n: state.datasets[n] if compact_text else expand(state.datasets[n]) for n in order}
     provenance = {n: state.provenance[n] for n in order}
     check_keys(state, datasets)
     timings["assemble"] = time.perf_counter() - t
