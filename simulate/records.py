@@ -172,7 +172,7 @@ def forms(design: Design, sub: pd.DataFrame) -> dict[str, pd.DataFrame]:
     t, o = _gather(design.prior, sub)
     names = _drug_names(t)
     out["priortx"] = _frame(sub, o, LINE=t.line, DRUG=names, DRUGDEC=t.drug,
-                            DRUGCLS=t.drug.map(lambda d: cat.DRUGS[d][0]),
+                            DRUGCLS=t.drug.map({d: v[0] for d, v in cat.DRUGS.items()}),
                             STDAT=dates(a1[o] + t.stday, t.prec.to_numpy()), ENDAT=dates(a1[o] + t.enday, t.prec.to_numpy()),
                             REFRACT=np.where(t.refract, "Yes", "No"))
 
@@ -248,10 +248,8 @@ def _ae(design: Design, sub: pd.DataFrame, a1: np.ndarray) -> pd.DataFrame:
     for k, v in terms.items():
         m = (e.term == k).to_numpy()
         verb[m] = _pick(v["verbatim"], e.verb_i.to_numpy()[m])
-    pt = e.term.map(lambda k: terms[k]["pt"][0])
-    ptcd = e.term.map(lambda k: terms[k]["pt"][1])
-    soc = e.term.map(lambda k: terms[k]["soc"][0])
-    soccd = e.term.map(lambda k: terms[k]["soc"][1])
+    pt, ptcd, soc, soccd = (e.term.map({k: v[level][i] for k, v in terms.items()})  # a lookup per term, not per row
+                            for level, i in (("pt", 0), ("pt", 1), ("soc", 0), ("soc", 1)))
     grade = e.grade.to_numpy()
     spm = e.term.isin(["bcc", "mesothelioma"]).to_numpy()
     life = (grade == 4) & (e.ser.to_numpy() == "Y")

@@ -317,7 +317,8 @@ def _rows(rule: pd.Series, variable: pd.Series, position: pd.Series, value: pd.S
     text = {(r, v): _explain(r, v, plan, dataset) for r, v in pairs.itertuples(index=False)}
     keys = list(zip(rule, variable))
     return pd.DataFrame({
-        "severity": rule.map(lambda r: SCHEMA_CHECKS[r].severity_for(plan.source)).to_numpy(),
+        "severity": rule.map({r: SCHEMA_CHECKS[r].severity_for(plan.source) for r in pairs["rule"].unique()})
+                        .to_numpy(),
         "rule_id": rule.to_numpy(),
         "dataset": dataset,
         "variable": variable.to_numpy(),

@@ -1,0 +1,81 @@
+"""Compact text (core/frames.py): categoricals in memory, the same values and the same bytes out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscflow.core.frames import as_text, compact, expand, is_text_category
+from cdiscflow.export.xpt import XptVariable, write_xpt
+from cdiscflow.sdtm.text import sort_order
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "USUBJID": pd.Series(["S-2", "S-1", "S-2", None, "S-1", "S-10"], dtype="str"),
+        "AETERM": pd.Series(["Rash", "Nausea", "Fatigue", "Cough", "Fever", "Pain"], dtype="str"),  # all distinct
+        "AESEQ": [1.0, 1.0, 2.0, 1.0, 2.0, 1.0],
+    })
+
+
+def test_compact_makes_repeated_text_categorical_and_keeps_the_values():
+    plain = _frame()
+    small = compact(_frame())
+    assert is_text_category(small["USUBJID"])  # 3 distinct values in 6 records: at most one per two records
+    assert small["AETERM"].dtype == "str"  # 6 distinct in 6: stays text
+    assert small["AESEQ"].dtype == "float64"
+    assert list(small["USUBJID"].cat.categories) == ["S-1", "S-10", "S-2"]  # sorted: codes sort like the text
+    assert small["USUBJID"].isna().tolist() == [False, False, False, True, False, False]
+    pd.testing.assert_frame_equal(expand(small), plain)
+
+
+def test_as_text_allows_filling_where_a_categorical_refuses():
+    col = compact(_frame())["USUBJID"]
+    with pytest.raises(TypeError):
+        col.fillna("NEW")
+    assert as_text(col).fillna("NEW").tolist() == ["S-2", "S-1", "S-2", "NEW", "S-1", "S-10"]
+
+
+def test_sort_order_of_a_categorical_is_the_sort_order_of_its_text():
+    plain = _frame()
+    order = sort_order(plain, ["USUBJID", "AESEQ"])
+    assert order.tolist() == [3, 1, 4, 5, 0, 2]  # missing first, then S-1, S-10, S-2 (text order), then AESEQ
+    assert sort_order(compact(_frame()), ["USUBJID", "AESEQ"]).tolist() == order.tolist()
+
+
+def test_xpt_of_a_compacted_frame_is_byte_identical(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 5000
+    plain = pd.DataFrame({
+        "USUBJID": pd.Series(np.char.add("S-", rng.integers(1, 40, n).astype(str)), dtype="str"),
+        "EPOCH": pd.Series(rng.choice(["SCREENING", "TREATMENT", None], n), dtype="str"),
+        "EXSEQ": np.arange(1, n + 1, dtype=float),
+    })
+    small = compact(plain.copy())
+    small["EPOCH"] = small["EPOCH"].cat.add_categories(["A VALUE LONGER THAN THE LENGTH"])  # unused: not measured
+    variables = [XptVariable("USUBJID", "Unique Subject Identifier", "Char", 8),
+                 XptVariable("EPOCH", "Epoch", "Char", 9), XptVariable("EXSEQ", "Sequence Number", "Num", 8)]
+    sizes = [write_xpt(tmp_path / f"{k}.xpt", f, variables, dataset="EX", label="Exposure", created=date(2020, 1, 1))
+             for k, f in (("plain", plain), ("small", small))]
+    assert sizes[0] == sizes[1]
+    assert (tmp_path / "plain.xpt").read_bytes() == (tmp_path / "small.xpt").read_bytes()
+
+
+def test_sdtm_mapped_compact_equals_mapped_plain():
+    from pathlib import Path
+
+    from cdiscflow.sdtm import map_study
+    from cdiscflow.specs.model import load_study
+
+    spec = load_study("dara_atra")
+    raw = Path(__file__).parent / "data" / "raw_small"
+    plain = map_study(spec, raw).datasets
+    small = map_study(spec, raw, compact_text=True).datasets
+    assert list(plain) == list(small)
+    assert any(is_text_category(f[c]) for f in small.values() for c in f.columns)
+    assert not any(is_text_category(f[c]) for f in plain.values() for c in f.columns)
+    for name in plain:
+        pd.testing.assert_frame_equal(expand(small[name]), plain[name], obj=name)
