@@ -170,8 +170,8 @@ def bench(subjects: int, work: Path, *, floor: bool = True) -> dict:
     if floor:
         print(f"[{subjects:,} subjects] I/O floor ...", flush=True)
         floor_path = work / f"floor_{subjects}.json"
-        record["floor"] = json.loads(floor_path.read_text()) if measure(
-            [sys.executable, str(here), "_floor", str(raw), str(out), str(floor_path)]) else None
+        measure([sys.executable, str(here), "_floor", str(raw), str(out), str(floor_path)])
+        record["floor"] = json.loads(floor_path.read_text())
     return record
 
 
@@ -216,8 +216,9 @@ def table(record: dict) -> str:
         s = stages.get(name)
         if s and "wall" in s:
             label = name if name != "report" else "report (not in total)"
-            lines.append(f"| {label} | {s['wall']:.1f} | {s['cpu']:.1f} | {s.get('rows_in', 0):,} | "
-                         f"{s.get('rows_out', 0):,} | {s['peak_rss'] / GIB:.2f} |")
+            rows_in, rows_out = (f"{s[k]:,}" if s.get(k) else "" for k in ("rows_in", "rows_out"))
+            lines.append(f"| {label} | {s['wall']:.1f} | {s['cpu']:.1f} | {rows_in} | {rows_out} | "
+                         f"{s['peak_rss'] / GIB:.2f} |")
     total = pipeline_seconds(record)
     cpu = sum(stages[s]["cpu"] for s in PIPELINE_STAGES if s in stages)
     lines.append(f"| **pipeline** | **{total:.1f}** | {cpu:.1f} | | | "
