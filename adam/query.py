@@ -65,7 +65,7 @@ class TermGroup:
         """A boolean mask of the records this group selects."""
         values = dataset[self.variable].astype("str").str.strip()
         if self.match == "in":
-            hit = values.isin(self.values).to_numpy(dtype=bool)
+            hit = values.isin(self.values).to_numpy(dtype=bool, copy=True)
         else:
             hit = np.zeros(len(dataset), dtype=bool)
             for piece in self.values:  # over the few pieces of text of the group
