@@ -1,10 +1,15 @@
-"""The one general join of ADaM programming, and SUPP-- qualifiers back onto their parent domain.
+"""The one general join of ADaM programming, summaries of another dataset's records, and SUPP-- qualifiers back onto
+their parent domain.
 
 `derive_vars_merged` builds most of ADSL (treatment dates from EX, randomisation date from DS, death from DM ...):
 
     adsl = derive_vars_merged(adsl, dataset_add=ex, by_vars=SUBJECT_KEYS,
                               new_vars={"TRTSDTM": "EXSTDTM"}, filter_add="EXDOSE > 0 and notna(EXSTDTM)",
                               order=("EXSTDTM", "EXSEQ"), mode="first")
+
+`derive_vars_merged_summary` adds per subject a sum, mean, minimum, maximum, count or number of distinct values over
+another dataset's records (cumulative dose, questionnaire totals); `MergeRule` / `SummaryRule` are the same calls
+written as data (`merges:` / `summaries:` sections of specs/<study>/adam/*.yaml).
 """
 
 from __future__ import annotations
