@@ -336,31 +336,49 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
 
 @main.command("compare", epilog=EXIT_CODES)
 @click.option("--study", required=True, help="Study spec folder with comparison.yaml (or an embedded study name).")
-@click.option("--raw", "raw_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of the raw EDC export.")
+@click.option("--raw", "raw_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the raw EDC export: map it to SDTM and compare the SDTM.")
+@click.option("--sdtm", "sdtm_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of SDTM datasets (.xpt / Dataset-JSON): derive the ADaM datasets and compare the ADaM.")
 @click.option("--reference", "reference_dir", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of the reference SDTM (the files comparison.yaml names: Parquet, CSV or XPT).")
+              help="Folder of the reference datasets (the files comparison.yaml names: Parquet, CSV or XPT).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/compare"),
               show_default=True, help="Output folder for agreement.csv and differences.csv.")
-def compare_command(study: str, raw_dir: Path, reference_dir: Path, out_dir: Path) -> None:
-    """Map the raw export and compare it value by value with a reference SDTM of the same study.
+def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, reference_dir: Path,
+                    out_dir: Path) -> None:
+    """Compare what cdiscflow makes value by value with a reference of the same study: the SDTM mapped from a raw
+    export (--raw), or the ADaM derived from an SDTM folder (--sdtm).
 
     Every difference must be listed and explained in the study's comparison.yaml; anything else is reported and
     the command exits 1.
 
     \b
-    Example:
+    Examples:
       cdiscflow compare --study specs/pharmaverse_pilot --raw ../shared/reference-data/pharmaverse/raw \\
         --reference ../shared/reference-data/pharmaverse/sdtm --out out-pilot/compare
+      cdiscflow compare --study specs/cdiscpilot01 --sdtm pilot-sdtm \\
+        --reference ../shared/reference-data/cdiscpilot01/adam_rconsortium_pilot3 --out out-pilot3/compare
     """
-    from cdiscflow.sdtm.compare import compare_with_reference
+    if (raw_dir is None) == (sdtm_dir is None):
+        raise click.UsageError("give either --raw (compare the SDTM) or --sdtm (compare the ADaM), not both")
+    if sdtm_dir is not None:
+        from cdiscflow.adam.compare import compare_adam_with_reference
 
-    result = compare_with_reference(study, raw_dir, reference_dir, out_dir)
+        result = compare_adam_with_reference(study, sdtm_dir, reference_dir, out_dir)
+    else:
+        from cdiscflow.sdtm.compare import compare_with_reference
+
+        result = compare_with_reference(study, raw_dir, reference_dir, out_dir)
     t = result.table
     for name, g in t.groupby("dataset", sort=False):  # over datasets
         same = int((g["n_different"] == 0).sum())
-        click.echo(f"{name}: {len(g)} shared variables, {same} identical, {len(g) - same} with listed differences")
+        rows = f", records {result.rows[name][0]} / {result.rows[name][1]} (ours / reference)" if result.rows else ""
+        click.echo(f"{name}: {len(g)} shared variables, {same} identical, {len(g) - same} with listed "
+                   f"differences{rows}")
+    equal, compared = result.cell_agreement()
+    if compared:
+        click.echo(f"values equal: {equal} of {compared} ({100.0 * equal / compared:.2f} %)")
     click.echo(f"agreement.csv, differences.csv -> {out_dir}")
     if result.problems:
         click.echo("not explained by comparison.yaml:\n  " + "\n  ".join(result.problems), err=True)

@@ -22,7 +22,11 @@ from cdiscflow.adam.extreme import Event, derive_extreme_event, derive_vars_extr
 from cdiscflow.adam.flags import (
     ExtremeFlagRule, derive_var_extreme_flag, derive_var_relative_flag, derive_var_trtemfl, load_extreme_flag_rules,
 )
-from cdiscflow.adam.merge import MergeRule, combine_supp, derive_vars_merged, load_merge_rules
+from cdiscflow.adam.merge import (
+    MergeRule, SummaryRule, combine_supp, derive_vars_merged, derive_vars_merged_summary, load_merge_rules,
+    load_summary_rules,
+)
+from cdiscflow.adam.query import Query, TermGroup, derive_vars_query, load_queries
 from cdiscflow.adam.periods import Period, create_period_dataset, derive_vars_period, derive_vars_period_by_date
 from cdiscflow.adam.sources import DateRule, SourceData, load_date_rules
 from cdiscflow.adam.response import (
@@ -40,6 +44,8 @@ __all__ = [
     "apply_variable_rules", "conform_to_spec", "create_period_dataset", "derive_study", "derive_vars_cat",
     "derive_vars_period", "derive_vars_period_by_date", "load_date_rules", "load_extreme_flag_rules",
     "load_merge_rules", "load_variable_rules", "write_adam",
+    "Query", "SummaryRule", "TermGroup", "derive_vars_merged_summary", "derive_vars_query", "load_queries",
+    "load_summary_rules",
     "SUBJECT_KEYS", "CensorSource", "Event", "EventSource", "Expr", "ExpressionError", "ResponseCriteria",
     "TteParameter", "YN_AVAL", "available_criteria", "best_response_events", "combine_supp", "convert_dtc_to_dt",
     "death_events", "derive_extreme_event", "derive_param_confirmed_response", "derive_param_tte",

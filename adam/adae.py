@@ -9,6 +9,8 @@ The recipe is generic; ``specs/<study>/adam/adae.yaml`` says what a study decide
       ASTDT: {dtc: AESTDTC, highest_imputation: M, date_imputation: first, min_dates: [TRTSDT]}
       AENDT: {dtc: AEENDTC, highest_imputation: M, date_imputation: last, max_dates: [DTHDT, DCUTDT]}
     derive: {ATOXGR: {expr: AETOXGR}, ATOXGRN: {expr: number(AETOXGR)}}
+    queries:                                     # customised queries: CQ01NAM ... (query.Query, after derive)
+      CQ01: {name: DERMATOLOGIC EVENTS, terms: [{variable: AEDECOD, contains: [DERMATITIS, ERYTHEMA]}]}
     period: {date: ASTDT, first_from: ENRLDT}    # APERIOD/TRTA by the start date (periods.derive_vars_period_by_date)
     treatment_emergent:                          # TRTEMFL (flags.derive_var_trtemfl) within the protocol window
       start: ENRLDT                              #   from this date ...
@@ -35,6 +37,7 @@ from cdiscflow.adam.expr import ExpressionError, evaluate_condition, parse
 from cdiscflow.adam.flags import ExtremeFlagRule, derive_var_trtemfl, load_extreme_flag_rules
 from cdiscflow.adam.merge import derive_vars_merged
 from cdiscflow.adam.periods import Period, derive_vars_period_by_date
+from cdiscflow.adam.query import Query, derive_vars_query, load_queries
 from cdiscflow.adam.sources import DateRule, SourceData, apply_date_rules, load_date_rules
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec
@@ -48,6 +51,7 @@ class AdaeSpec:
     adsl_vars: tuple[str, ...] = ()
     dates: tuple[DateRule, ...] = ()
     derive: tuple[VariableRule, ...] = ()
+    queries: tuple[Query, ...] = ()
     period_date: str | None = None
     period_first_from: str | None = None
     te_start: str | None = None
@@ -59,7 +63,7 @@ class AdaeSpec:
     order: tuple[str, ...] = ("ASTDT", "AESEQ")
 
 
-_KEYS = {"description", "source", "adsl_vars", "dates", "derive", "period", "treatment_emergent", "reference_date",
+_KEYS = {"description", "source", "adsl_vars", "dates", "derive", "queries", "period", "treatment_emergent", "reference_date",
          "flags", "order"}
 
 
@@ -104,6 +108,7 @@ def load_adae_spec(spec: StudySpec, section: str = SECTION) -> AdaeSpec:
         dataset=str(data.get("source", "AE")).upper(), adsl_vars=tuple(data.get("adsl_vars") or ()),
         dates=collect(load_date_rules, data.get("dates"), where=f"{where}: dates"),
         derive=collect(load_variable_rules, data.get("derive"), where=f"{where}: derive"),
+        queries=collect(load_queries, data.get("queries"), where=f"{where}: queries"),
         period_date=period.get("date"), period_first_from=period.get("first_from"),
         te_start=te.get("start"), te_end=te.get("end"), te_window=window, te_filter=te.get("filter"),
         reference_date=data.get("reference_date"),
@@ -129,6 +134,8 @@ def derive_adae(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
     # -- analysis dates, grades --------------------------------------------------------------------------------
     adae = apply_date_rules(adae, cfg.dates, dataset_name="ADAE")
     adae = apply_variable_rules(adae, cfg.derive, dataset_name="ADAE")
+    if cfg.queries:
+        adae = derive_vars_query(adae, queries=cfg.queries, dataset_name="ADAE")
 
     # -- period of each event, treatment-emergent flag ---------------------------------------------------------
     if cfg.period_date and periods:

@@ -2,14 +2,23 @@
 
 The recipe is the same for every study; what a study decides is data in ``specs/<study>/adam/adsl.yaml``:
 
+    filter:        the DM records that become ADSL subjects (default: every one), e.g. ACTARMCD != 'Scrnfail'
     dates:         imputed dates on DM (e.g. DTHDT with DTHDTF)                      -> sources.DateRule
     exposure:      the EX records that count as a dose (TRTSDT(M), TRTEDT(M), SAFFL)
+                     dataset (EX), filter; merges: variables other datasets lend the dose records (MergeRule into
+                     EX, e.g. the discontinuation date); dates: DateRules on the dose records that replace the
+                     default EXSTDTM/EXENDTM (time imputed only), e.g. an open last dose ending at discontinuation
     periods:       analysis periods by EPOCH (APxxSDT/APxxEDT, TRTxxP/TRTxxA)         -> periods.Period
     merges:        variables from other datasets (admiral's derive_vars_merged)      -> merge.MergeRule
+    summaries:     sums, counts ... over another dataset's records per subject
+                   (admiral's derive_vars_merged_summary: cumulative dose, questionnaire totals) -> merge.SummaryRule
     last_alive:    the dates that show a subject alive (LSTALVDT, on or before the data cut)
     disposition:   status variables from DS (EOSSTT, EOTxxSTT ...) and their reasons
     derive:        variables from conditions and expressions (groups, flags)         -> cat.VariableRule
     analysis:      merges + derive from other ADaM datasets (e.g. best response from ADRS), run after them
+
+Merges and summaries may read the pseudo-dataset EXPOSURE: the dose records as the exposure section prepared them
+(filtered, merged, dates imputed; EXSTDT/EXENDT are the dates of EXSTDTM/EXENDTM).
 
 Every section is optional except what the spec's ADSL variables need.  `derive_adsl` returns the working ADSL
 (every derived variable, the spec's and the helpers); `derive_study` keeps the spec's variables.
@@ -28,13 +37,14 @@ from cdiscflow.adam.cat import VariableRule, apply_variable_rules, load_variable
 from cdiscflow.adam.dates import derive_vars_dtm
 from cdiscflow.adam.expr import Expr, ExpressionError, evaluate_condition, parse
 from cdiscflow.adam.extreme import Event, derive_vars_extreme_event
-from cdiscflow.adam.merge import MergeRule, derive_vars_merged, load_merge_rules
+from cdiscflow.adam.merge import MergeRule, SummaryRule, derive_vars_merged, load_merge_rules, load_summary_rules
 from cdiscflow.adam.periods import Period, derive_vars_period, load_periods
 from cdiscflow.adam.sources import DateRule, SourceData, apply_date_rules, load_date_rules
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
 SECTION = "adam/adsl"
+EXPOSURE = "EXPOSURE"  # the prepared dose records, as merges and summaries name them
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -63,11 +73,15 @@ class Status:
 
 @dataclass(frozen=True)
 class AdslSpec:
+    filter: str | None = None
     dates: tuple[DateRule, ...] = ()
     exposure_dataset: str = "EX"
     exposure_filter: str | None = None
+    exposure_merges: tuple[MergeRule, ...] = ()
+    exposure_dates: tuple[DateRule, ...] = ()
     periods: tuple[Period, ...] = ()
     merges: tuple[MergeRule, ...] = ()
+    summaries: tuple[SummaryRule, ...] = ()
     last_alive: tuple[AliveSource, ...] = ()
     disposition: tuple[Status, ...] = ()
     derive: tuple[VariableRule, ...] = ()
@@ -76,7 +90,8 @@ class AdslSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-_KEYS = {"description", "dates", "exposure", "periods", "merges", "last_alive", "disposition", "derive", "analysis"}
+_KEYS = {"description", "filter", "dates", "exposure", "periods", "merges", "summaries", "last_alive", "disposition",
+         "derive", "analysis"}
 
 
 def load_adsl_spec(spec: StudySpec, section: str = SECTION) -> AdslSpec:
@@ -97,10 +112,12 @@ def load_adsl_spec(spec: StudySpec, section: str = SECTION) -> AdslSpec:
     for key in sorted(set(data) - _KEYS):
         problems.append(f"{where}: unknown section '{key}' (expected {', '.join(sorted(_KEYS))})")
     exposure = data.get("exposure") or {}
-    if not isinstance(exposure, Mapping) or set(exposure) - {"dataset", "filter"}:
-        problems.append(f"{where}: exposure: give dataset (default EX) and filter (the records that count as a dose)")
+    if not isinstance(exposure, Mapping) or set(exposure) - {"dataset", "filter", "merges", "dates"}:
+        problems.append(f"{where}: exposure: give dataset (default EX), filter (the records that count as a dose) "
+                        f"and optionally merges and dates (on the dose records)")
         exposure = {}
     _check_condition(exposure.get("filter"), f"{where}: exposure.filter", problems)
+    _check_condition(data.get("filter"), f"{where}: filter", problems)
     alive = []
     for i, item in enumerate(data.get("last_alive") or ()):
         loc = f"{where}: last_alive[{i + 1}]"
@@ -127,11 +144,15 @@ def load_adsl_spec(spec: StudySpec, section: str = SECTION) -> AdslSpec:
         problems.append(f"{where}: analysis: has merges and derive (from ADaM datasets derived after ADSL)")
         analysis = {}
     out = AdslSpec(
+        filter=None if data.get("filter") is None else str(data["filter"]),
         dates=collect(load_date_rules, data.get("dates"), where=f"{where}: dates"),
         exposure_dataset=str(exposure.get("dataset", "EX")).upper(),
         exposure_filter=exposure.get("filter"),
+        exposure_merges=collect(load_merge_rules, exposure.get("merges"), where=f"{where}: exposure.merges"),
+        exposure_dates=collect(load_date_rules, exposure.get("dates"), where=f"{where}: exposure.dates"),
         periods=collect(load_periods, data.get("periods"), where=f"{where}: periods"),
         merges=collect(load_merge_rules, data.get("merges"), where=f"{where}: merges"),
+        summaries=collect(load_summary_rules, data.get("summaries"), where=f"{where}: summaries"),
         last_alive=tuple(alive),
         disposition=tuple(statuses),
         derive=collect(load_variable_rules, data.get("derive"), where=f"{where}: derive"),
@@ -165,7 +186,10 @@ def derive_adsl(spec: StudySpec, sources: SourceData, settings: AdslSpec | None 
     cfg = settings or load_adsl_spec(spec)
 
     # -- demographics: DM with its qualifiers and dates; the data cut ------------------------------------------
-    adsl = apply_date_rules(sources["DM"], cfg.dates, dataset_name="ADSL")
+    dm = sources["DM"]
+    if cfg.filter is not None:
+        dm = dm.loc[evaluate_condition(cfg.filter, dm, dataset="DM")].reset_index(drop=True)
+    adsl = apply_date_rules(dm, cfg.dates, dataset_name="ADSL")
     adsl = adsl.assign(DCUTDT=pd.Timestamp(spec.datacut))
 
     # -- treatment: first and last dose, safety population -----------------------------------------------------
@@ -179,7 +203,13 @@ def derive_adsl(spec: StudySpec, sources: SourceData, settings: AdslSpec | None 
                                   dataset_se=sources["SE"] if "SE" in sources else None)
 
     # -- variables from other datasets (registration, disposition details, death cause ...) --------------------
-    adsl = apply_merges(adsl, cfg.merges, lambda name: sources[name] if name != "ADSL" else adsl)
+    def source(name: str) -> pd.DataFrame:
+        return adsl if name == "ADSL" else ex if name == EXPOSURE else sources[name]
+
+    adsl = apply_merges(adsl, cfg.merges, source)
+
+    # -- summaries of other datasets' records (cumulative dose, questionnaire totals ...) ----------------------
+    adsl = apply_merges(adsl, cfg.summaries, source)
 
     # -- last date known alive ---------------------------------------------------------------------------------
     if cfg.last_alive:
@@ -214,9 +244,12 @@ def apply_merges(dataset: pd.DataFrame, rules, source, *, dataset_name: str = "A
 
 def exposure_records(sources: SourceData, cfg: AdslSpec) -> pd.DataFrame:
     """The doses: EX records meeting the exposure filter, with EXSTDTM (time imputed 00:00:00) and EXENDTM (time
-    imputed 23:59:59), as admiral's template derives them."""
+    imputed 23:59:59), as admiral's template derives them; then the exposure section's merges and dates (which may
+    replace EXSTDTM/EXENDTM); EXSTDT/EXENDT are the dates of EXSTDTM/EXENDTM."""
     ex = sources[cfg.exposure_dataset]
     ex = ex.loc[evaluate_condition(cfg.exposure_filter, ex, dataset=cfg.exposure_dataset)]
+    for rule in cfg.exposure_merges:
+        ex = rule.apply(ex, sources[rule.dataset], dataset_name=cfg.exposure_dataset)
     ex = ex.drop(columns=[c for c in ("EXSTDTM", "EXSTTMF", "EXSTDTF", "EXENDTM", "EXENTMF", "EXENDTF")
                           if c in ex.columns])
     ex = derive_vars_dtm(ex, new_vars_prefix="EXST", dtc="EXSTDTC", highest_imputation="h",
@@ -227,10 +260,8 @@ def exposure_records(sources: SourceData, cfg: AdslSpec) -> pd.DataFrame:
     else:
         ex = ex.assign(EXENDTM=pd.Series(pd.NaT, index=ex.index, dtype="datetime64[us]"),
                        EXENTMF=pd.Series(np.nan, index=ex.index, dtype="str"))
-    for var in ("EXSTDT", "EXENDT"):
-        if var not in ex.columns:
-            ex = ex.assign(**{var: ex[f"{var}M"].dt.floor("D")})
-    return ex
+    ex = apply_date_rules(ex, cfg.exposure_dates, dataset_name=cfg.exposure_dataset)
+    return ex.assign(EXSTDT=ex["EXSTDTM"].dt.floor("D"), EXENDT=ex["EXENDTM"].dt.floor("D"))
 
 
 def derive_vars_treatment(adsl: pd.DataFrame, *, dataset_ex: pd.DataFrame) -> pd.DataFrame:

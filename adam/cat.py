@@ -14,6 +14,7 @@ A study spec writes the same as data (`derive:` sections of `specs/<study>/adam/
       RP2DFL: {cases: {Y: PARTBFL == 'Y' and DOSE02P == 45}, default: N}
       TSFTY:  {expr: (ENRLDT - FTRTDT) / days(365.25)}
       DOSE02U: mg/m2/day                               # a constant
+      SITEGR1: {cases: {"900": "SITEID in ('702', '706')"}, default: {expr: SITEID}}  # default computed
 
 Conditions and expressions are the language of `cdiscflow.adam.expr` (a missing value never satisfies a
 comparison, so a record with missing AGE gets no AGEGR1).
@@ -172,7 +173,12 @@ def variable_rule(name: str, spec: Any, item: str = "") -> VariableRule:
             for value, condition in cases.items():
                 parse(str(condition))
                 pairs.append((value, str(condition)))
-            return VariableRule(name, "cases", cases=tuple(pairs), default=spec.get("default"))
+            default = spec.get("default")
+            if isinstance(default, Mapping):
+                if set(default) != {"expr"}:
+                    raise ValueError("a computed default is written {expr: <expression>}")
+                default = Expr(str(default["expr"]))
+            return VariableRule(name, "cases", cases=tuple(pairs), default=default)
         raise ValueError(f"a rule is {{expr: ...}}, {{cases: {{value: condition}}, default: ...}} or a constant, "
                          f"not keys {sorted(map(str, keys))}")
     if spec is None or isinstance(spec, (str, int, float)) and not isinstance(spec, bool):

@@ -342,9 +342,11 @@ def derive_vars_dtm(
     _no_collision(dataset, [dtm_var] + [dtf_var] * add_dtf + [tmf_var] * add_tmf, dataset_name)
 
     comp = parse_dtc(dataset[dtc], variable=dtc, dataset=dataset_name, context=dataset)
+    year_limits = date_level == "Y"  # a missing year comes from the limits (at day level; times follow below)
     dates, dflag = _impute_dates(
         comp, highest=date_level, date_imputation=date_imputation, preserve=preserve,
-        min_dates=[], max_dates=[],
+        min_dates=_limit_arrays(dataset, min_dates, "D") if year_limits else [],
+        max_dates=_limit_arrays(dataset, max_dates, "D") if year_limits else [],
         invalid_context=(dataset[dtc], dataset, dtc, dataset_name))
     h, mi, s = (comp[c].to_numpy(dtype=float) for c in ("h", "m", "s"))
     s = np.floor(s)

@@ -1,10 +1,15 @@
-"""The one general join of ADaM programming, and SUPP-- qualifiers back onto their parent domain.
+"""The one general join of ADaM programming, summaries of another dataset's records, and SUPP-- qualifiers back onto
+their parent domain.
 
 `derive_vars_merged` builds most of ADSL (treatment dates from EX, randomisation date from DS, death from DM ...):
 
     adsl = derive_vars_merged(adsl, dataset_add=ex, by_vars=SUBJECT_KEYS,
                               new_vars={"TRTSDTM": "EXSTDTM"}, filter_add="EXDOSE > 0 and notna(EXSTDTM)",
                               order=("EXSTDTM", "EXSEQ"), mode="first")
+
+`derive_vars_merged_summary` adds per subject a sum, mean, minimum, maximum, count or number of distinct values over
+another dataset's records (cumulative dose, questionnaire totals); `MergeRule` / `SummaryRule` are the same calls
+written as data (`merges:` / `summaries:` sections of specs/<study>/adam/*.yaml).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from cdiscflow.adam._common import (
     SUBJECT_KEYS, _ROW, as_mapping, check_frame, check_mode, extreme_rows, order_columns, require_columns,
     require_unique,
 )
-from cdiscflow.adam.expr import Condition, ExpressionError, evaluate_condition, names, parse
+from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 
@@ -263,6 +268,174 @@ def load_merge_rules(section: Any, *, where: str) -> tuple[MergeRule, ...]:
             order=None if order is None else tuple(order), mode=mode, exist_flag=item.get("exist_flag"),
             true_value=item.get("true_value", "Y"), false_value=item.get("false_value"),
             missing_values=dict(item["missing_values"]) if item.get("missing_values") else None))
+    if problems:
+        raise SpecError(problems)
+    return tuple(rules)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# summaries of the records of another dataset (admiral's derive_vars_merged_summary)
+
+SUMMARY_FUNCTIONS = ("sum", "mean", "min", "max", "count", "n_distinct")
+
+
+def derive_vars_merged_summary(
+    dataset: pd.DataFrame,
+    *,
+    dataset_add: pd.DataFrame,
+    new_vars: Mapping[str, tuple[str, Any]],
+    by_vars: Iterable[str] | Mapping[str, str] = SUBJECT_KEYS,
+    filter_add: Condition = None,
+    missing_values: Mapping[str, Any] | None = None,
+    dataset_name: str = "dataset",
+    dataset_add_name: str = "dataset_add",
+) -> pd.DataFrame:
+    """Add per `by_vars` group a summary of the `dataset_add` records meeting `filter_add`.
+
+    `new_vars` maps each new variable to (function, value): the value is an expression of the condition language
+    computed on every record (``"EXDOSE * ((EXENDT - EXSTDT) / days(1) + 1)"``), or a variable name; the function
+    is one of
+
+    * ``sum``, ``mean``, ``min``, ``max``: over the non-missing values (missing when a group has none);
+    * ``count``: the number of non-missing values; ``n_distinct``: the number of distinct non-missing values.
+
+    Rows of `dataset` without a record get missing (or `missing_values`, e.g. ``{"NDOSES": 0}``).  Stops if a new
+    variable already exists.  Example, the cumulative dose of the planned dose over each dosing interval::
+
+        derive_vars_merged_summary(adsl, dataset_add=ex,
+                                   new_vars={"CUMDOSE": ("sum", "EXDOSE * ((EXENDT - EXSTDT) / days(1) + 1)")})
+    """
+    check_frame(dataset, name=dataset_name)
+    check_frame(dataset_add, name=dataset_add_name)
+    keys = as_mapping(by_vars, arg="by_vars")
+    if not keys:
+        raise ValueError("by_vars must name at least one variable")
+    if not new_vars:
+        raise ValueError("new_vars must name at least one summary")
+    for name, item in new_vars.items():
+        if not isinstance(item, tuple) or len(item) != 2 or item[0] not in SUMMARY_FUNCTIONS:
+            raise ValueError(f"new_vars {name}: expected (function, value) with function one of "
+                             f"{', '.join(SUMMARY_FUNCTIONS)}, not {item!r}")
+    right_keys = list(keys.values())
+    require_columns(dataset_add, right_keys, dataset=dataset_add_name, purpose="by_vars")
+    collide = [c for c in new_vars if c in dataset.columns]
+    if collide:
+        raise InputError(f"derive_vars_merged_summary: {dataset_name} already has {', '.join(collide)}; drop them "
+                         f"first or choose other names")
+    records = dataset_add.loc[evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)]
+    values = pd.DataFrame({k: records[k].to_numpy() for k in right_keys})
+    for name, (_, value) in new_vars.items():
+        computed = evaluate_value(value if isinstance(value, Expr) else Expr(str(value)), records,
+                                  dataset=dataset_add_name)
+        values[name] = np.asarray(computed)
+    grouped = values.groupby(right_keys, sort=False, dropna=False)
+    summary = grouped.size().rename("__n__").reset_index()[right_keys]
+    for name, (fun, _) in new_vars.items():
+        column = grouped[name]
+        if fun == "sum":
+            result = column.sum(min_count=1)
+        elif fun == "count":
+            result = column.count()
+        elif fun == "n_distinct":
+            result = column.nunique(dropna=True)
+        else:
+            result = getattr(column, fun)()
+        summary[name] = result.to_numpy()
+    return derive_vars_merged(dataset, dataset_add=summary, by_vars=keys, new_vars=list(new_vars),
+                              missing_values=missing_values, dataset_name=dataset_name,
+                              dataset_add_name=f"the summaries of {dataset_add_name}")
+
+
+_SUMMARY_KEYS = {"dataset", "filter", "new_vars", "by_vars", "missing_values", "description"}
+
+
+@dataclass(frozen=True)
+class SummaryRule:
+    """One `derive_vars_merged_summary` call written as data (the `summaries:` sections)::
+
+        - dataset: QS                                       # a dataset (adsl.yaml also offers EXPOSURE: the doses)
+          filter: QSCAT == 'MINI-MENTAL STATE'
+          new_vars: {MMSETOT: {sum: number(QSORRES)}}        # new variable: {function: value expression}
+          missing_values: {MMSETOT: 0}                      # optional, for subjects without a record
+          by_vars: [STUDYID, USUBJID]                       # optional (default)
+
+    Functions: sum, mean, min, max, count, n_distinct.  The filter and the expressions may use variables of the
+    dataset summarised into (e.g. ADSL's TRTSDT), joined onto the records by `by_vars` first."""
+
+    dataset: str
+    new_vars: Mapping[str, tuple[str, str]]
+    filter: str | None = None
+    by_vars: tuple[str, ...] = SUBJECT_KEYS
+    missing_values: Mapping[str, Any] | None = None
+
+    def apply(self, dataset: pd.DataFrame, source: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
+        used = [*(names(self.filter) if self.filter else ()), *(n for _, v in self.new_vars.values() for n in names(v))]
+        borrow = list(dict.fromkeys(n for n in used if n not in source.columns and n in dataset.columns
+                                    and n not in self.by_vars))
+        if borrow:
+            source = derive_vars_merged(source, dataset_add=dataset[[*self.by_vars, *borrow]], by_vars=self.by_vars,
+                                        new_vars=borrow, dataset_name=self.dataset, dataset_add_name=dataset_name)
+        return derive_vars_merged_summary(dataset, dataset_add=source, new_vars=dict(self.new_vars),
+                                          by_vars=self.by_vars, filter_add=self.filter,
+                                          missing_values=self.missing_values, dataset_name=dataset_name,
+                                          dataset_add_name=self.dataset)
+
+
+def load_summary_rules(section: Any, *, where: str) -> tuple[SummaryRule, ...]:
+    """Parse a `summaries:` list; raise SpecError listing every problem with its place."""
+    if section is None:
+        return ()
+    if not isinstance(section, (list, tuple)):
+        raise SpecError(f"{where}: must be a list of summaries ({{dataset: ..., new_vars: {{NEW: {{sum: ...}}}}}})")
+    problems, rules = [], []
+    for i, item in enumerate(section):
+        loc = f"{where}[{i + 1}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{loc}: must be a mapping with dataset and new_vars")
+            continue
+        unknown = sorted(set(item) - _SUMMARY_KEYS)
+        if unknown:
+            problems.append(f"{loc}: unknown key(s) {', '.join(map(str, unknown))} "
+                            f"(expected {', '.join(sorted(_SUMMARY_KEYS))})")
+        dataset, new_vars = item.get("dataset"), item.get("new_vars")
+        if not isinstance(dataset, str) or not dataset:
+            problems.append(f"{loc}: dataset is missing")
+        parsed: dict[str, tuple[str, str]] = {}
+        if not isinstance(new_vars, Mapping) or not new_vars:
+            problems.append(f"{loc}: new_vars must map each new variable to {{function: expression}}")
+            new_vars = {}
+        for name, spec in new_vars.items():
+            if not isinstance(name, str) or not NAME_RE.match(name):
+                problems.append(f"{loc}: {name!r} is not a variable name")
+                continue
+            if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in SUMMARY_FUNCTIONS:
+                problems.append(f"{loc}.{name}: write {{function: expression}} with one function of "
+                                f"{', '.join(SUMMARY_FUNCTIONS)}")
+                continue
+            fun, value = next(iter(spec.items()))
+            try:
+                parse(str(value))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.{name}: {exc}")
+                continue
+            parsed[name] = (fun, str(value))
+        flt = item.get("filter")
+        if flt is not None:
+            try:
+                parse(str(flt))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.filter: {exc}")
+        by_vars = item.get("by_vars") or SUBJECT_KEYS
+        if isinstance(by_vars, str):
+            by_vars = [by_vars]
+        missing = item.get("missing_values")
+        if missing is not None and (not isinstance(missing, Mapping) or set(missing) - set(parsed)):
+            problems.append(f"{loc}: missing_values must map new variables of this summary to values")
+        if any(p.startswith(loc) for p in problems):
+            continue
+        rules.append(SummaryRule(dataset=dataset.upper(), new_vars=MappingProxyType(parsed),
+                                 filter=None if flt is None else str(flt), by_vars=tuple(by_vars),
+                                 missing_values=dict(missing) if missing else None))
     if problems:
         raise SpecError(problems)
     return tuple(rules)

@@ -34,7 +34,8 @@ from cdiscflow.adam.adrs import derive_adrs
 from cdiscflow.adam.adsl import complete_adsl, derive_adsl, load_adsl_spec
 from cdiscflow.adam.merge import derive_vars_merged
 from cdiscflow.adam.sources import SourceData, supp_qualifiers
-from cdiscflow.adam.tte import tte_parameters_from_spec
+from cdiscflow.adam.cat import apply_variable_rules
+from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import compact
@@ -83,6 +84,8 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
     if "ADRS" in declared:
         timed("ADRS", lambda: derive_adrs(spec, sources, work["ADSL"], periods=adsl_cfg.periods, findings=findings))
     timed("ADSL", lambda: complete_adsl(work["ADSL"], work, adsl_cfg))
+    if "ADAE" in declared:  # before ADTTE, whose sources may read it (time to the first event of a kind)
+        timed("ADAE", lambda: derive_adae(spec, sources, work["ADSL"], periods=adsl_cfg.periods))
     if "ADTTE" in declared:
         timed("ADTTE", lambda: derive_adtte(spec, work))
     done: dict[str, pd.DataFrame] = {}
@@ -94,7 +97,6 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
         timings["conform"] = timings.get("conform", 0.0) + time.perf_counter() - t
 
     if "ADAE" in declared:
-        timed("ADAE", lambda: derive_adae(spec, sources, work["ADSL"], periods=adsl_cfg.periods))
         conform("ADAE")
     if "ADBASE" in declared:
         timed("ADBASE", lambda: derive_adbase(spec, sources, work["ADSL"]))
@@ -106,12 +108,18 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
 
 
 def derive_adtte(spec: StudySpec, work: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every parameter of the study's tte.yaml, in its order; sources are the ADaM datasets derived so far."""
+    """Every parameter of the study's tte.yaml, in its order; sources are the ADaM datasets derived so far.  Then
+    the section's `adsl_vars` are joined and its `derive` rules applied (see `load_tte_parameters`)."""
     adtte = None
     for parameter in tte_parameters_from_spec(spec).values():
         adtte = parameter.derive(work["ADSL"], work, dataset=adtte)
     if adtte is None:
         raise SpecError("tte.yaml defines no parameters")
+    adsl_vars, rules = load_tte_dataset_rules(spec.section("adam/tte"))
+    if adsl_vars:
+        adtte = derive_vars_merged(adtte, dataset_add=work["ADSL"], new_vars=list(adsl_vars), dataset_name="ADTTE",
+                                   dataset_add_name="ADSL")
+    adtte = apply_variable_rules(adtte, rules, dataset_name="ADTTE")
     order = [*SUBJECT_KEYS, "PARAMN"] if "PARAMN" in adtte.columns else [*SUBJECT_KEYS]
     return adtte.sort_values(order, kind="stable", ignore_index=True)
 

@@ -238,7 +238,13 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
             population: SAFFL == 'Y'   # optional: the ADSL subjects who get a record (default: all with an origin)
             set_values_to: {PARAM: Overall Survival (days)}   # PARAMCD is the key
 
-    Values in set_values_to are constants; ``{expr: ...}`` computes them from the source record."""
+    Values in set_values_to are constants; ``{expr: ...}`` computes them from the source record.
+
+    Two optional keys shape the dataset after every parameter's records (read by `load_tte_dataset_rules`)::
+
+        adsl_vars: [TRT01P, TRT01A, TRTDURD]   # ADSL variables joined onto every record
+        derive: {TRTP: {expr: TRT01P}}         # then variables from conditions/expressions (cat.VariableRule)
+    """
     problems: list[str] = []
 
     def problem(item: str, msg: str) -> None:
@@ -246,8 +252,8 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
 
     if not isinstance(section, Mapping):
         raise SpecError(f"{where}: must be a mapping with 'sources' and 'parameters'")
-    for key in sorted(set(section) - {"sources", "parameters", "description"}):
-        problem(key, "unknown key (expected sources, parameters)")
+    for key in sorted(set(section) - {"sources", "parameters", "description", "adsl_vars", "derive"}):
+        problem(key, "unknown key (expected sources, parameters, adsl_vars, derive)")
     raw_sources = section.get("sources") or {}
     raw_params = section.get("parameters") or {}
     if not isinstance(raw_sources, Mapping) or not raw_sources:
@@ -345,6 +351,23 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
     if problems:
         raise SpecError(problems)
     return parameters
+
+
+def load_tte_dataset_rules(section: Mapping[str, Any] | None, *, where: str = "adam/tte.yaml"
+                           ) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The `adsl_vars` (ADSL variables every record gets) and `derive` rules (cat.VariableRule, applied after the
+    parameters' records are made) of a tte.yaml section; SpecError lists every problem."""
+    from cdiscflow.adam.cat import load_variable_rules
+
+    if not isinstance(section, Mapping):
+        return (), ()
+    adsl_vars = section.get("adsl_vars") or ()
+    if isinstance(adsl_vars, str):
+        adsl_vars = (adsl_vars,)
+    bad = [v for v in adsl_vars if not _is_name(v)]
+    if bad:
+        raise SpecError(f"{where}: adsl_vars: {bad} are not variable names")
+    return tuple(adsl_vars), load_variable_rules(section.get("derive"), where=f"{where}: derive")
 
 
 def tte_parameters_from_spec(spec: Any, section: str = "adam/tte") -> dict[str, TteParameter]:

@@ -223,8 +223,10 @@ def read_reference(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     if path.suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False).replace("", np.nan)
-    if path.suffix == ".xpt":
-        return pd.read_sas(path, format="xport", encoding="utf-8")
+    if path.suffix == ".xpt":  # cdiscflow's reader: DATE9./DATETIME20. variables come back as dates
+        from cdiscflow.export.read import read_dataset
+
+        return read_dataset(path)[0]
     raise InputError(f"reference dataset {path.name}: cannot read {path.suffix} files (use .parquet, .csv, .xpt)")
 
 
@@ -284,19 +286,34 @@ class StudyComparison:
     table: pd.DataFrame  # agreement_table
     differences: pd.DataFrame  # dataset, keys as text, variable, ours, reference, listed reason
     problems: list[str]  # unexplained(): empty when everything agrees as comparison.yaml says
+    rows: Mapping[str, tuple[int, int]] | None = None  # dataset -> (our records, the reference's records)
+
+    def cell_agreement(self) -> tuple[int, int]:
+        """(equal values, compared values) over every paired record and shared variable."""
+        equal = int(self.table["n_equal"].sum())
+        return equal, equal + int(self.table["n_different"].sum())
 
 
 def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> StudyComparison:
     """Map the raw export with the study spec, compare with the reference SDTM in `reference_dir`, and write
     `agreement.csv` (per dataset and variable) and `differences.csv` (every differing value) into `out_dir`."""
-    from cdiscflow.core.atomic import write_text
     from cdiscflow.sdtm.engine import map_study
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
-    expected = load_comparison(spec)
+    load_comparison(spec)  # a broken comparison.yaml stops before the mapping
     result = map_study(spec, raw_dir)
-    comparisons = compare_study(spec, result.datasets, reference_dir)
+    return compare_datasets_with_reference(spec, result.datasets, reference_dir, out_dir)
+
+
+def compare_datasets_with_reference(spec: StudySpec, datasets: Mapping[str, pd.DataFrame], reference_dir,
+                                    out_dir=None) -> StudyComparison:
+    """Compare datasets made by any layer (SDTM mapped from raw, ADaM derived from SDTM) with the reference files
+    comparison.yaml names, and write `agreement.csv` and `differences.csv` into `out_dir` (if given)."""
+    from cdiscflow.core.atomic import write_text
+
+    expected = load_comparison(spec)
+    comparisons = compare_study(spec, datasets, reference_dir)
     table = agreement_table(comparisons, expected)
     parts = []
     for name, c in comparisons.items():  # over datasets
@@ -313,4 +330,5 @@ def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> Study
         out = Path(out_dir)
         write_text(out / "agreement.csv", table.to_csv(index=False, lineterminator="\n"))
         write_text(out / "differences.csv", differences.to_csv(index=False, lineterminator="\n"))
-    return StudyComparison(table, differences, unexplained(comparisons, expected))
+    rows = {name: (c.rows_ours, c.rows_reference) for name, c in comparisons.items()}
+    return StudyComparison(table, differences, unexplained(comparisons, expected), rows)
