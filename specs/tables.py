@@ -1,0 +1,289 @@
+"""The metadata tables of a study spec as plain rows: what `spec import` writes and `spec export` reads.
+
+A spec folder keeps its define-level metadata in CSV tables (see `specs/model.py`).  Importers (define.xml,
+spec workbooks) build a `SpecTables` — one list of rows per table, every cell a string, the columns below — and
+`write_spec_folder` writes it as a metadata-only spec folder (study.yaml + the CSVs), atomically.  Exporters start
+from a loaded `StudySpec` and `metadata_tables(spec)` turns it back into the same rows, so round trips compare like
+with like.
+
+    datasets.csv    standard, dataset, label, class, subclass, structure, keys, repeating, reference_data, comment
+    variables.csv   dataset, order, variable, label, datatype, length, codelist, origin, source, core, role,
+                    display_format, method, comment, significant_digits, mandatory, pages
+    valuelevel.csv  dataset, variable, where, datatype, length, codelist, origin, label, method, display_format,
+                    comment, significant_digits, mandatory, source, pages
+    codelists.csv   codelist, codelist_code, codelist_name, extensible, datatype, term, term_code, decode, synonyms,
+                    dictionary, version, order
+    methods.csv     method, name, type, description, expression_context, expression_code, document, pages
+    comments.csv    comment, description, document, pages
+    documents.csv   document, title, href, kind (acrf: the annotated CRF that variable `pages` point into;
+                    supplemental: a reviewer's guide or other supplemental document)
+
+A `comment` cell of datasets/variables/valuelevel is either the id of a comments.csv row or the comment text itself.
+`pages` of a variable or value-level row are page references in the annotated CRF ("12 13", "12-14", or named
+destinations); "DOC: refs" points into another document of documents.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from cdiscflow.core.errors import InputError
+
+DATASET_COLUMNS = ("standard", "dataset", "label", "class", "subclass", "structure", "keys", "repeating",
+                   "reference_data", "comment")
+VARIABLE_COLUMNS = ("dataset", "order", "variable", "label", "datatype", "length", "codelist", "origin", "source",
+                    "core", "role", "display_format", "method", "comment", "significant_digits", "mandatory", "pages")
+VALUELEVEL_COLUMNS = ("dataset", "variable", "where", "datatype", "length", "codelist", "origin", "label", "method",
+                      "display_format", "comment", "significant_digits", "mandatory", "source", "pages")
+CODELIST_COLUMNS = ("codelist", "codelist_code", "codelist_name", "extensible", "datatype", "term", "term_code",
+                    "decode", "synonyms", "dictionary", "version", "order")
+METHOD_COLUMNS = ("method", "name", "type", "description", "expression_context", "expression_code", "document",
+                  "pages")
+COMMENT_COLUMNS = ("comment", "description", "document", "pages")
+DOCUMENT_COLUMNS = ("document", "title", "href", "kind")
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "datasets": DATASET_COLUMNS, "variables": VARIABLE_COLUMNS, "valuelevel": VALUELEVEL_COLUMNS,
+    "codelists": CODELIST_COLUMNS, "methods": METHOD_COLUMNS, "comments": COMMENT_COLUMNS,
+    "documents": DOCUMENT_COLUMNS,
+}
+OPTIONAL_TABLES = ("valuelevel", "methods", "comments", "documents")  # written only when they have rows
+
+Row = dict[str, str]
+
+
+@dataclass
+class SpecTables:
+    """The metadata of a study as table rows (every cell a string; '' = blank), plus study.yaml settings."""
+
+    study: dict[str, Any] = field(default_factory=dict)
+    datasets: list[Row] = field(default_factory=list)
+    variables: list[Row] = field(default_factory=list)
+    valuelevel: list[Row] = field(default_factory=list)
+    codelists: list[Row] = field(default_factory=list)
+    methods: list[Row] = field(default_factory=list)
+    comments: list[Row] = field(default_factory=list)
+    documents: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the importer decided or could not carry over
+    source: str = ""  # what the tables were read from, for study.yaml's header
+
+    def table(self, name: str) -> list[Row]:
+        return getattr(self, name)
+
+    def normalised(self) -> "SpecTables":
+        """Every row with exactly its table's columns, cells stripped strings."""
+        out = SpecTables(dict(self.study), notes=list(self.notes), source=self.source)
+        for name, columns in TABLES.items():
+            setattr(out, name, [row_of(columns, r) for r in self.table(name)])
+        return out
+
+
+def row_of(columns: Iterable[str], values: Mapping[str, Any]) -> Row:
+    return {c: cell(values.get(c)) for c in columns}
+
+
+def cell(value: Any) -> str:
+    """A table cell: None -> '', numbers without a spurious '.0', text stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# where clauses (valuelevel.csv `where`)
+
+
+WHERE_PART = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s+(EQ|NE|IN|NOTIN|LT|LE|GT|GE)\s+(.*?)\s*$")
+
+
+def where_text(clauses: Iterable[tuple[str, str, Iterable[str]]]) -> str:
+    """(variable, comparator, values) triples -> 'VAR EQ value AND VAR2 IN a|b' (valuelevel.csv syntax)."""
+    return " AND ".join(f"{v} {c} {'|'.join(vals)}" for v, c, vals in clauses)
+
+
+def parse_where(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """'VAR EQ value AND VAR2 IN a|b' -> [(VAR, EQ, (value,)), (VAR2, IN, (a, b))]; ValueError when malformed."""
+    out = []
+    for part in re.split(r"\s+AND\s+", text.strip()):
+        m = WHERE_PART.match(part)
+        if not m:
+            raise ValueError(f"where clause {part!r} must read 'VAR EQ value' or 'VAR IN a|b'")
+        values = tuple(x.strip() for x in m.group(3).split("|"))
+        out.append((m.group(1).upper(), m.group(2), values))
+    return out
+
+
+def where_value_problem(value: str) -> str | None:
+    """Why a where-clause value cannot be written in valuelevel.csv syntax, or None."""
+    if "|" in value:
+        return f"value {value!r} contains '|', which separates values in valuelevel.csv"
+    if re.search(r"\sAND\s", value):
+        return f"value {value!r} contains ' AND ', which joins conditions in valuelevel.csv"
+    if value != value.strip():
+        return f"value {value!r} has leading or trailing blanks"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# writing a spec folder
+
+
+def csv_text(columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> str:
+    buf = io.StringIO()
+    columns = list(columns)
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([r.get(c, "") for c in columns])
+    return buf.getvalue()
+
+
+def study_yaml_text(tables: SpecTables) -> str:
+    head = [
+        "# A metadata-only study spec written by `cdiscflow spec import`"
+        + (f" from {tables.source}." if tables.source else "."),
+        "# It holds the define-level metadata (datasets, variables, value-level metadata, codelists, methods ...).",
+        "# To run it, add forms.yaml and sdtm/*.yaml mappings (or adam/*.yaml) and the data cut-off date:",
+        "#   datacut: YYYY-MM-DD",
+    ]
+    body = yaml.safe_dump(tables.study, sort_keys=False, allow_unicode=True, width=110, default_flow_style=False)
+    return "\n".join(head) + "\n" + body
+
+
+def spec_folder_files(tables: SpecTables) -> dict[str, str]:
+    """File name -> text of the spec folder for these tables (deterministic)."""
+    t = tables.normalised()
+    files = {"study.yaml": study_yaml_text(t)}
+    for name, columns in TABLES.items():
+        rows = t.table(name)
+        if rows or name not in OPTIONAL_TABLES:
+            files[f"{name}.csv"] = csv_text(columns, rows)
+    if t.notes:
+        files["import_notes.txt"] = "".join(f"{n}\n" for n in t.notes)
+    return files
+
+
+def write_spec_folder(tables: SpecTables, out: str | Path, *, force: bool = False) -> Path:
+    """Write the tables as a spec folder `out`, atomically: built beside it, then renamed into place.
+
+    A non-empty `out` is refused unless `force` (then it is replaced as a whole, never merged)."""
+    return write_folder(spec_folder_files(tables), out, force=force)
+
+
+def write_folder(files: Mapping[str, str | bytes], out: str | Path, *, force: bool = False) -> Path:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError(f"{out}: folder exists and is not empty (choose a new folder, or --force to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    try:
+        for rel, content in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with open(path, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o777 & ~_umask())
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.rmdir(old)
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a loaded spec as tables
+
+
+def metadata_tables(spec) -> SpecTables:
+    """The metadata of a loaded `StudySpec` as table rows: the values the loader settled on (labels, cores and roles
+    filled from the implementation guide, C-codes and decodes from CDISC CT)."""
+    t = SpecTables(study=dict(_plain(spec.study)))
+    for ds in spec.datasets.values():
+        t.datasets.append(row_of(DATASET_COLUMNS, {
+            "standard": ds.standard, "dataset": ds.name, "label": ds.label, "class": ds.cls,
+            "subclass": ds.subclass, "structure": ds.structure, "keys": ", ".join(ds.keys),
+            "repeating": ds.repeating, "reference_data": ds.reference_data, "comment": ds.comment,
+        }))
+        for v in ds.variables:
+            t.variables.append(row_of(VARIABLE_COLUMNS, {
+                "dataset": ds.name, "order": v.order, "variable": v.name, "label": v.label, "datatype": v.datatype,
+                "length": v.length, "codelist": v.codelist, "origin": v.origin, "source": v.source, "core": v.core,
+                "role": v.role, "display_format": v.display_format, "method": v.method, "comment": v.comment,
+                "significant_digits": v.significant_digits, "mandatory": v.mandatory,
+                "pages": v.pages,
+            }))
+    for vl in spec.valuelevel:
+        t.valuelevel.append(row_of(VALUELEVEL_COLUMNS, {
+            "dataset": vl.dataset, "variable": vl.variable,
+            "where": where_text((w.variable, w.comparator, w.values) for w in vl.where),
+            "datatype": vl.datatype, "length": vl.length, "codelist": vl.codelist, "origin": vl.origin,
+            "label": vl.label, "method": vl.method, "display_format": vl.display_format, "comment": vl.comment,
+            "significant_digits": vl.significant_digits, "mandatory": vl.mandatory,
+            "source": vl.source, "pages": vl.pages,
+        }))
+    for cl in spec.codelists.values():
+        head = {"codelist": cl.id, "codelist_code": cl.code, "codelist_name": cl.name,
+                "extensible": "Yes" if cl.extensible else "No", "datatype": cl.datatype,
+                "dictionary": cl.dictionary, "version": cl.version}
+        if not cl.terms:
+            t.codelists.append(row_of(CODELIST_COLUMNS, head))
+        for term in cl.terms:
+            t.codelists.append(row_of(CODELIST_COLUMNS, {
+                **head, "term": term.value, "term_code": term.code, "decode": term.decode,
+                "synonyms": "|".join(term.synonyms), "order": term.order,
+            }))
+    for m in spec.methods.values():
+        t.methods.append(row_of(METHOD_COLUMNS, {
+            "method": m.id, "name": m.name, "type": m.type, "description": m.description,
+            "expression_context": m.expression_context,
+            "expression_code": m.expression_code, "document": m.document,
+            "pages": m.pages,
+        }))
+    for c in spec.comments.values():
+        t.comments.append(row_of(COMMENT_COLUMNS, {"comment": c.id, "description": c.description,
+                                                   "document": c.document, "pages": c.pages}))
+    for d in spec.documents.values():
+        t.documents.append(row_of(DOCUMENT_COLUMNS, {"document": d.id, "title": d.title, "href": d.href,
+                                                     "kind": d.kind}))
+    return t
+
+
+def _plain(obj: Any) -> Any:
+    """Read-only YAML views (MappingProxyType, tuples) back to dicts and lists."""
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
