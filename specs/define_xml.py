@@ -72,8 +72,6 @@ ORIGIN_TYPES = ("Collected", "Derived", "Assigned", "Protocol", "Predecessor", "
 ORIGIN_WORDS = {"crf": ("Collected", ""), "edt": ("Collected", "Vendor"), "derived": ("Derived", ""),
                 "assigned": ("Assigned", ""), "protocol": ("Protocol", ""), "predecessor": ("Predecessor", ""),
                 "collected": ("Collected", ""), "not available": ("Not Available", ""), "other": ("Other", "")}
-DICTIONARIES = ("CDISC CT", "COSTART", "CTCAE", "ICD", "ICD-O", "ISO 3166", "LOINC", "MED-RT", "MedDRA", "MeSH",
-                "SNOMED", "UNII", "WHODD", "WHOART", "WHO ATC CLASSIFICATION SYSTEM")
 # standard name in a define -> study.yaml standards key
 IG_NAMES = {"SDTMIG": "SDTMIG", "SDTM-IG": "SDTMIG", "CDISC SDTM": "SDTMIG", "ADAMIG": "ADaMIG", "ADAM-IG": "ADaMIG",
             "SENDIG": "SENDIG", "SEND-IG": "SENDIG"}
@@ -632,7 +630,6 @@ class _Define:
             ext = _child(cl, "ExternalCodeList")
             if ext is not None:
                 dictionary = ext.get("Dictionary", "")
-                dictionary = next((d for d in DICTIONARIES if d.upper() == dictionary.upper()), dictionary)
                 rows.append(row_of(CODELIST_COLUMNS, {**head, "dictionary": dictionary,
                                                       "version": ext.get("Version", "")}))
                 continue

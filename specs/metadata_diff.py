@@ -63,6 +63,8 @@ def define_facts(tables: SpecTables) -> dict[Fact, str]:
     for key in ("name", "protocol"):
         facts[("study", key)] = str(study.get(key) or study.get("studyid") or "")
     for key, value in sorted((study.get("standards") or {}).items()):
+        if key == "dictionaries":
+            continue  # a define.xml states dictionary versions per codelist (compared there)
         if isinstance(value, dict):
             for k, v in sorted(value.items()):
                 facts[("study", "standards", key, k)] = str(v)

@@ -287,3 +287,57 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# comparing tables
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "datasets": ("dataset",), "variables": ("dataset", "variable"), "valuelevel": ("dataset", "variable", "where"),
+    "codelists": ("codelist", "term"), "methods": ("method",), "comments": ("comment",), "documents": ("document",),
+}
+
+
+def with_comment_text(tables: SpecTables) -> SpecTables:
+    """The tables with every comment cell that names a comments.csv row replaced by that comment's text (and
+    the comments table left with the comments nothing names), so specs that say the same compare equal."""
+    t = tables.normalised()
+    named = {c["comment"]: c for c in t.comments if not c["document"] and not c["pages"]}
+    used = set()
+    for r in (*t.datasets, *t.variables, *t.valuelevel):
+        if r["comment"] in named:
+            used.add(r["comment"])
+            r["comment"] = named[r["comment"]]["description"]
+    t.comments = [c for c in t.comments if c["comment"] not in used]
+    return t
+
+
+def table_differences(a: SpecTables, b: SpecTables, names: tuple[str, str] = ("A", "B"),
+                      ignore: Iterable[str] = ()) -> list[str]:
+    """Every row only one side has and every cell that differs, per table (`ignore`: 'table.column' or column)."""
+    ignore = set(ignore)
+    out = []
+    a, b = a.normalised(), b.normalised()
+    for table, columns in TABLES.items():
+        key_cols = KEYS[table]
+        rows_a = {tuple(r[k] for k in key_cols): r for r in a.table(table)}
+        rows_b = {tuple(r[k] for k in key_cols): r for r in b.table(table)}
+        for key in [k for k in rows_a if k not in rows_b]:
+            out.append(f"{table}: {'/'.join(key)} only in {names[0]}")
+        for key in [k for k in rows_b if k not in rows_a]:
+            out.append(f"{table}: {'/'.join(key)} only in {names[1]}")
+        for key in [k for k in rows_a if k in rows_b]:
+            for c in columns:
+                if c in ignore or f"{table}.{c}" in ignore:
+                    continue
+                if rows_a[key][c] != rows_b[key][c]:
+                    out.append(f"{table}: {'/'.join(key)} {c}: {names[0]} {rows_a[key][c]!r}, "
+                               f"{names[1]} {rows_b[key][c]!r}")
+        if table == "codelists":  # the order of terms within each codelist matters, not of the codelists
+            seq_a = {k[0]: [x for x in rows_a if x[0] == k[0]] for k in rows_a}
+            seq_b = {k[0]: [x for x in rows_b if x[0] == k[0]] for k in rows_b}
+            out += [f"codelists: {c}: same terms in another order" for c in seq_a
+                    if c in seq_b and set(seq_a[c]) == set(seq_b[c]) and seq_a[c] != seq_b[c]]
+        elif set(rows_a) == set(rows_b) and list(rows_a) != list(rows_b):
+            out.append(f"{table}: same rows in another order")
+    return out

@@ -164,14 +164,28 @@ def read_workbook_tables(path: str | Path, *, ig_version: str = "") -> SpecTable
             logical = SHEET_ALIASES.get(_norm(ws.title))
             if logical and logical not in sheets:
                 sheets[logical] = _Sheet(ws.title, logical, list(ws.iter_rows(values_only=True)))
-        modified = wb.properties.modified or wb.properties.created
     finally:
         wb.close()
-    return _WorkbookReader(path, sheets, modified, ig_version).tables()
+    return _WorkbookReader(path, sheets, _saved_on(path), ig_version).tables()
+
+
+def _saved_on(path: Path) -> str:
+    """The date the workbook says it was last saved (or created), from docProps/core.xml; '' when it says none.
+    (openpyxl reports 'now' for a missing date, which would make imports differ from day to day.)"""
+    try:
+        with zipfile.ZipFile(path) as z:
+            core = z.read("docProps/core.xml").decode("utf-8", "replace")
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return ""
+    for tag in ("modified", "created"):
+        m = re.search(rf"<dcterms:{tag}[^>]*>(\d{{4}}-\d{{2}}-\d{{2}})", core)
+        if m:
+            return m.group(1)
+    return ""
 
 
 class _WorkbookReader:
-    def __init__(self, path: Path, sheets: dict[str, _Sheet], modified, ig_version: str):
+    def __init__(self, path: Path, sheets: dict[str, _Sheet], modified: str, ig_version: str):
         self.path, self.sheets, self.modified, self.ig_version = path, sheets, modified, ig_version
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -226,9 +240,7 @@ class _WorkbookReader:
         for key, attr in (("description", "studydescription"), ("protocol", "protocolname"), ("sponsor", "sponsor")):
             if attrs.get(attr):
                 study[key] = attrs[attr]
-        day = attrs.get("metadatadate", "")
-        if not day and self.modified is not None:
-            day = self.modified.date().isoformat()
+        day = attrs.get("metadatadate", "") or self.modified
         if day:
             study["metadata_date"] = day
         standards: dict = {}
