@@ -333,11 +333,19 @@ def table_differences(a: SpecTables, b: SpecTables, names: tuple[str, str] = ("A
                 if rows_a[key][c] != rows_b[key][c]:
                     out.append(f"{table}: {'/'.join(key)} {c}: {names[0]} {rows_a[key][c]!r}, "
                                f"{names[1]} {rows_b[key][c]!r}")
-        if table == "codelists":  # the order of terms within each codelist matters, not of the codelists
-            seq_a = {k[0]: [x for x in rows_a if x[0] == k[0]] for k in rows_a}
-            seq_b = {k[0]: [x for x in rows_b if x[0] == k[0]] for k in rows_b}
-            out += [f"codelists: {c}: same terms in another order" for c in seq_a
-                    if c in seq_b and set(seq_a[c]) == set(seq_b[c]) and seq_a[c] != seq_b[c]]
-        elif set(rows_a) == set(rows_b) and list(rows_a) != list(rows_b):
-            out.append(f"{table}: same rows in another order")
+        # order matters within a group (terms of a codelist, value-level rows of a variable), not between them
+        group = {"codelists": 1, "valuelevel": 2}.get(table)
+        if group:
+            seq_a, seq_b = _groups(rows_a, group), _groups(rows_b, group)
+            out += [f"{table}: {'/'.join(g)}: same rows in another order" for g in seq_a
+                    if g in seq_b and set(seq_a[g]) == set(seq_b[g]) and seq_a[g] != seq_b[g]]
+        elif table in ("datasets", "variables") and set(rows_a) == set(rows_b) and list(rows_a) != list(rows_b):
+            out.append(f"{table}: same rows in another order")  # (methods, comments, documents: by id)
+    return out
+
+
+def _groups(keys: Iterable[tuple[str, ...]], width: int) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+    out: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for k in keys:
+        out.setdefault(k[:width], []).append(k)
     return out

@@ -89,7 +89,6 @@ REQUIRED = {  # sheet -> columns it must have (when the sheet is read)
     "Dictionaries": ("id", "dictionary"), "Methods": ("id", "description"), "Comments": ("id", "description"),
     "Documents": ("id", "href"),
 }
-IGNORED = ("developernotes", "assignedvalue", "common", "terminology", "hasnodata", "expressioncontext")
 ADAM_CLASSES = {"SUBJECT LEVEL ANALYSIS DATASET", "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE",
                 "ADAM OTHER", "DEVICE LEVEL ANALYSIS DATASET", "MEDICAL DEVICE BASIC DATA STRUCTURE",
                 "MEDICAL DEVICE OCCURRENCE DATA STRUCTURE", "REFERENCE DATA STRUCTURE"}
@@ -198,9 +197,8 @@ class _WorkbookReader:
                 self.problems.append(f"sheet {sheet.title}: column {sheet.heading(col)} is missing "
                                      f"(header row {sheet.header_row}: {', '.join(h for h in sheet.header if h)})")
             for header, count in sheet.unread.items():
-                if _norm(header) not in ("developernotes",):
-                    self.notes.append(f"sheet {sheet.title}: column {header} ({count} filled cells) has no place in "
-                                      "the spec; not imported")
+                self.notes.append(f"sheet {sheet.title}: column {header} ({count} filled cell(s)) has no place in "
+                                  "the spec; not imported")
         self.fail()
 
     def fail(self) -> None:
@@ -388,16 +386,16 @@ class _WorkbookReader:
                 for _, r in self.rows("Documents")]
 
     def document_kinds(self, t: SpecTables) -> list[Row]:
-        """Documents without a Kind: the annotated CRF by its name, supplemental when nothing points into it."""
+        """Documents without a Kind: the annotated CRF by its ID or title, every other one supplemental."""
         if "kind" in getattr(self.sheets.get("Documents"), "columns", {}):
             return t.documents
-        cited = {r["document"] for r in (*t.methods, *t.comments)}
         has_pages = any(r["pages"] for r in (*t.variables, *t.valuelevel))
         for d in t.documents:
             title = d["title"].lower()
-            if d["document"].lower() in ("acrf", "blankcrf", "crf") or "annotated" in title or "case report" in title:
-                d["kind"] = "acrf" if not any(x["kind"] == "acrf" for x in t.documents) else ""
-            elif d["document"] not in cited:
+            is_crf = d["document"].lower() in ("acrf", "blankcrf", "crf") or "annotated" in title or "case report" in title
+            if is_crf and not any(x["kind"] == "acrf" for x in t.documents):
+                d["kind"] = "acrf"
+            else:
                 d["kind"] = "supplemental"
         if has_pages and not any(d["kind"] == "acrf" for d in t.documents):
             self.notes.append("variables name CRF pages but no document is the annotated CRF: set kind acrf on it "
