@@ -244,15 +244,18 @@ class _Define:
 
     # -- the whole file ------------------------------------------------------------------------------------------
     def tables(self) -> SpecTables:
-        t = SpecTables(source=f"{self.path.name} (Define-XML {self.version})")
+        t = SpecTables(source=f"{self.path} (Define-XML {self.version})")
         self.documents = self.read_documents()
         t.study = self.read_study()
         self.codelist_ids = self.read_codelist_ids()
+        self.renamed_classes: dict[tuple[str, str], list[str]] = {}
         for group in _children(self.mdv, "ItemGroupDef"):
             ds, variables, vlm = self.read_dataset(group)
             t.datasets.append(ds)
             t.variables += variables
             t.valuelevel += vlm
+        for (old, new), names in self.renamed_classes.items():
+            self.note(f"class {old!r} read as the Define-XML 2.1 class {new!r}: {', '.join(names)}")
         t.codelists = self.read_codelists()
         t.methods = self.read_methods()
         t.comments = self.read_comments()
@@ -381,7 +384,7 @@ class _Define:
         sub = _child(cls_el, "SubClass") if cls_el is not None else None
         cls = CLASS_NAMES.get(" ".join(raw_cls.upper().replace("-", " ").split()), raw_cls)
         if raw_cls and cls != " ".join(raw_cls.upper().replace("-", " ").split()):
-            self.note(f"dataset {name}: class {raw_cls!r} written as the Define-XML 2.1 class {cls!r}")
+            self.renamed_classes.setdefault((raw_cls, cls), []).append(name)
         elif raw_cls and cls not in CLASS_NAMES.values():
             self.note(f"dataset {name}: class {raw_cls!r} is not a Define-XML 2.1 class name")
         refs = _children(group, "ItemRef")

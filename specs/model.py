@@ -5,7 +5,9 @@ A study is a folder of plain files people edit in a spreadsheet or text editor:
     study.yaml        identity, data cut, standards and CT versions, raw-export settings, options for later layers
     datasets.csv      one row per dataset: standard, name, label, class, structure, keys ...
     variables.csv     one row per variable: dataset, order, name, label, datatype, length, codelist, origin, core ...
-    valuelevel.csv    value-level metadata (RS by RSTESTCD, SUPP-- by QNAM, ADaM by PARAMCD ...)
+                      (optional: mandatory Yes/No for define.xml, pages in the annotated CRF)
+    valuelevel.csv    value-level metadata (RS by RSTESTCD, SUPP-- by QNAM, ADaM by PARAMCD ...); blank label, length,
+                      display format, significant digits and origin are the variable's
     codelists.csv     one row per term: codelist, C-codes, submission value, decode, collected synonyms
     methods.csv       derivation methods referenced from variables.csv (for define.xml and for people)
     comments.csv      optional: comments a `comment` cell may name by id (else the cell is the comment's text)

@@ -215,7 +215,7 @@ class _WorkbookReader:
         return f"sheet {s.title} row {n} column {s.heading(column)}"
 
     def tables(self) -> SpecTables:
-        t = SpecTables(source=self.path.name)
+        t = SpecTables(source=str(self.path))
         t.datasets = self.read_datasets()
         t.study = self.read_study(t.datasets)
         t.codelists = self.read_codelists()
