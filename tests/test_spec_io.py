@@ -437,6 +437,33 @@ def test_pilot3_workbook_imports_faithfully(shared, tmp_path):
     assert (trt.label, trt.length, trt.codelist, trt.mandatory) == ("Planned Treatment for Period 01", 20, "ARM", "No")
     assert [t.value for t in spec.codelists["ARM"].terms] == ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
     assert spec.dataset("ADADAS").variable("STUDYID").source == "ADSL.STUDYID"  # the Predecessor column
+    # every cell of the sheets, as openpyxl reads them, is in the spec
+    wb = openpyxl.load_workbook(book, read_only=True)
+    sheets = {ws.title: [r for r in ws.iter_rows(values_only=True) if any(r)] for ws in wb.worksheets}
+    wb.close()
+
+    def records(name):
+        header, *body = sheets[name]
+        return [{h: (str(v).strip() if v is not None else "") for h, v in zip(header, [*r, *[None] * len(header)])}
+                for r in body]
+
+    variables = records("Variables")
+    assert len(variables) == 216
+    for r in variables:
+        v = spec.dataset(r["Dataset"]).variable(r["Variable"])
+        assert (v.label, v.datatype, str(v.length), v.codelist, v.origin, v.method, v.display_format) == (
+            r["Label"], r["Data Type"], r["Length"], r["Codelist"], r["Origin"], r["Method"], r["Format"]), r
+        assert v.source == r["Predecessor"] and spec.comment_text(v.comment) == next(
+            (c["Description"] for c in records("Comments") if c["ID"] == r["Comment"]), ""), r
+    for r in records("Methods"):
+        m = spec.methods[r["ID"]]
+        assert (m.name, m.type, m.description) == (r["Name"], r["Type"], r["Description"])
+    terms = {(cid, t.value): t for cid, cl in spec.codelists.items() for t in cl.terms}
+    for r in records("Codelists"):
+        t = terms[(r["ID"], r["Term"])]
+        assert (t.code, str(t.order)) == (r["NCI Term Code"], r["Order"])
+        assert t.decode == r["Decoded Value"] or (not r["Decoded Value"] and t.code)  # blank: CDISC CT's decode
+    assert len(records("Codelists")) == sum(len(cl.terms) for cl in spec.codelists.values()) == 339
     out = export_define(spec, tmp_path / "define.xml")
     assert validate_define(out.path) == []
     assert define_differences(shared / PILOT / "adam_tdf_v1.0" / "define.xml", out.path) == []
