@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
 
 from lxml import etree
 
@@ -681,9 +680,3 @@ class _Define:
             rows.append(row_of(COMMENT_COLUMNS, {"comment": c.get("OID", ""), "description": text or c.get("OID"),
                                                  "document": doc, "pages": pages}))
         return rows
-
-
-def oids_named(path: str | Path, tag: str) -> list[str]:
-    """The OIDs of every `tag` element of a define.xml (for tests and diagnostics)."""
-    d = _Define(Path(path))
-    return list(d.index.get(tag, {}))

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
 
+from cdiscflow.core.atomic import write_folder as atomic_folder
 from cdiscflow.core.errors import InputError
 
 DATASET_COLUMNS = ("standard", "dataset", "label", "class", "subclass", "structure", "keys", "repeating",
@@ -190,36 +188,8 @@ def write_folder(files: Mapping[str, str | bytes], out: str | Path, *, force: bo
         raise InputError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"{out}: folder exists and is not empty (choose a new folder, or --force to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    try:
-        for rel, content in files.items():
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            with open(path, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o777 & ~_umask())
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.rmdir(old)
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    data = {rel: (c.encode("utf-8") if isinstance(c, str) else c) for rel, c in files.items()}
+    return atomic_folder(data, out, replace=force)
 
 
 # ----------------------------------------------------------------------------------------------------------------

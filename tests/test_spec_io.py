@@ -7,7 +7,6 @@ define20.xml, define10.xml and mini_spec.xlsx (a Pinnacle 21 style workbook, mad
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -328,12 +327,18 @@ def test_a_failed_import_writes_nothing(tmp_path, monkeypatch):
         import_spec([_workbook(tmp_path, drop_sheet="Datasets")], out)
     assert not out.exists()
 
-    import cdiscflow.specs.tables as tables
+    import cdiscflow.core.atomic as atomic
 
-    def boom(*args, **kwargs):
-        raise OSError("disk full")
+    written = []
 
-    monkeypatch.setattr(tables.os, "fsync", boom)
+    def boom(path, data):  # the third file fails: the folder never appears, its temporary is removed
+        written.append(path)
+        if len(written) == 3:
+            raise OSError("disk full")
+        real(path, data)
+
+    real = atomic.write_bytes
+    monkeypatch.setattr(atomic, "write_bytes", boom)
     with pytest.raises(OSError):
         import_spec([DEFINE21], out)
     assert not out.exists()
