@@ -529,5 +529,87 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, da
         raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see {out_dir / 'findings.csv'})")
 
 
+@main.group("spec", cls=_Group, epilog=EXIT_CODES)
+def spec_group() -> None:
+    """Study metadata in and out: import a define.xml or spec workbook as a spec, export a spec.
+
+    \b
+    Examples:
+      cdiscflow spec import define.xml --out specs/my_study
+      cdiscflow spec import sdtm/define.xml adam/define.xml --out specs/my_study
+      cdiscflow spec import study_spec.xlsx --out specs/my_study --ig-version 1.1
+      cdiscflow spec export specs/my_study --format xlsx --out my_study_spec.xlsx
+      cdiscflow spec export specs/my_study --format define --standard ADaM --out adam/define.xml
+    """
+
+
+@spec_group.command("import", epilog=EXIT_CODES)
+@click.argument("sources", nargs=-1, required=True, metavar="FILE...",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New spec folder (must not exist or be empty, unless --force).")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out folder as a whole.")
+@click.option("--ig-version", default="", metavar="VERSION",
+              help="SDTMIG/ADaMIG version when the source names none (older spec workbooks).")
+def spec_import(sources: tuple[Path, ...], out_dir: Path, force: bool, ig_version: str) -> None:
+    """Read define.xml files (Define-XML 2.1, 2.0 or 1.0) and/or spec workbooks (.xlsx, Pinnacle 21 / metacore
+    layout) into a new, metadata-only spec folder: study.yaml, datasets.csv, variables.csv, valuelevel.csv,
+    codelists.csv, methods.csv, comments.csv, documents.csv.
+
+    The folder is written whole or not at all.  What the spec cannot hold is listed in OUT/import_notes.txt.
+    Exit 1 when `check-spec` would report problems in the new spec (they are listed).
+    """
+    from cdiscflow.core.errors import FindingsError
+    from cdiscflow.specs.spec_io import import_spec
+
+    result = import_spec(sources, out_dir, force=force, ig_version=ig_version)
+    t = result.tables
+    click.echo(f"{result.path}: {len(t.datasets)} datasets, {len(t.variables)} variables, {len(t.valuelevel)} "
+               f"value-level rows, {len({r['codelist'] for r in t.codelists})} codelists, {len(t.methods)} methods, "
+               f"{len(t.comments)} comments, {len(t.documents)} documents (from {t.source})")
+    if result.notes:
+        click.echo(f"{len(result.notes)} note(s) in {result.path / 'import_notes.txt'}:")
+        for note in result.notes[:10]:
+            click.echo(f"  - {note}")
+        if len(result.notes) > 10:
+            click.echo(f"  ... and {len(result.notes) - 10} more")
+    if result.problems:
+        click.echo("\n".join(f"  - {p}" for p in result.problems), err=True)
+        raise FindingsError(f"{len(result.problems)} problem(s) in the imported spec: fix them in {result.path} "
+                            "(cdiscflow check-spec lists them again)")
+
+
+@spec_group.command("export", epilog=EXIT_CODES)
+@click.argument("study")
+@click.option("--format", "fmt", required=True, type=click.Choice(["xlsx", "define"]),
+              help="xlsx: a spec workbook; define: define.xml 2.1 from the spec alone.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (define: CDISC's define2-1.xsl is written beside it).")
+@click.option("--standard", type=click.Choice(["SDTM", "ADaM"]), default=None,
+              help="Which define.xml, when the spec has SDTM and ADaM datasets.")
+def spec_export(study: str, fmt: str, out: Path, standard: str | None) -> None:
+    """Write a spec's metadata as a spec workbook or as define.xml 2.1 (checked against the Define-XML 2.1 XSD).
+
+    Without data, define.xml takes lengths from the spec: a character variable without a length in
+    variables.csv gets no Length attribute (they are listed; `cdiscflow export` sets them from the data).
+    """
+    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.spec_io import export_define, export_workbook
+
+    spec = load_study(study)
+    if fmt == "xlsx":
+        path = export_workbook(spec, out)
+        n = sum(len(d.variables) for d in spec.datasets.values())
+        click.echo(f"{path}: {len(spec.datasets)} datasets, {n} variables, {len(spec.codelists)} codelists")
+        return
+    result = export_define(spec, out, standard)
+    click.echo(f"{result.path}: define.xml 2.1 ({result.standard}), {result.variables} variables, valid against "
+               "the Define-XML 2.1 schema")
+    if result.without_length:
+        shown = ", ".join(result.without_length[:8]) + (" ..." if len(result.without_length) > 8 else "")
+        click.echo(f"{len(result.without_length)} character variable(s) have no length in the spec and no Length "
+                   f"in define.xml: {shown}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
@@ -93,3 +94,32 @@ def remove_stale_parts(*folders: str | os.PathLike) -> list[Path]:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
     return sorted(stale)
+
+
+def write_folder(files: "dict[str, bytes]", target: str | os.PathLike, *, replace: bool = False) -> Path:
+    """Write a whole folder at once: every file into a hidden sibling `.<name>.<random>.part/`, then that folder is
+    renamed onto `target`.  A failure leaves no folder (and no temporary); `target` must not exist or be empty
+    unless `replace`, which swaps the old folder out whole (never a mix of old and new files)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent))
+    try:
+        for rel, data in files.items():
+            write_bytes(build / rel, data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(build, 0o777 & ~mask)  # mkdtemp's 0700 is too private for a spec folder people share
+        if target.exists() and replace:
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.rmdir(old)
+            os.replace(target, old)
+            os.replace(build, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if target.is_dir():
+                target.rmdir()  # empty (callers check): replaced by the built folder
+            os.replace(build, target)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return target

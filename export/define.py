@@ -7,9 +7,10 @@ prescribes:
                 / MetaDataVersion: def:Standards, def:ValueListDef*, def:WhereClauseDef*, ItemGroupDef*, ItemDef*,
                                    CodeList*, MethodDef*, def:CommentDef*
 
-Everything comes from the spec (labels, origins, codelists with their NCI C-codes, methods, value-level metadata,
-keys) except what only the data know: the length written for each character variable (and for each value-level
-subset).  The file is validated against the vendored Define-XML 2.1 XSD and written next to CDISC's stylesheet
+Everything comes from the spec (labels, origins, codelists with their NCI C-codes, methods, comments, documents,
+value-level metadata, keys) except what only the data know: the length written for each character variable (and
+for each value-level subset).  `build_spec_define` writes the define.xml of a spec alone (`cdiscflow spec export
+--format define`): lengths then come from the spec, and a character variable without one gets no Length.  The file is validated against the vendored Define-XML 2.1 XSD and written next to CDISC's stylesheet
 `define2-1.xsl` with an xml-stylesheet instruction, so a browser shows it as HTML.
 """
 
@@ -28,7 +29,8 @@ from lxml import etree
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import write_bytes
-from cdiscflow.export.meta import DatasetMeta
+from cdiscflow.core.errors import SpecError
+from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.export.xpt import byte_lengths
 from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, StudySpec, ValueLevel, Variable, WhereClause
 
@@ -112,7 +114,13 @@ class DefineContext:
         self.ct = {k: str(v) for k, v in (stds.get("ct", {}) or {}).items() if k in PUBLISHING_SETS}
         self.dictionaries = {k: str(v) for k, v in (stds.get("dictionaries", {}) or {}).items()}
         self.define_version = str(stds.get("define", "2.1.0"))
-        self.created = f"{spec.datacut.isoformat()}T00:00:00"
+        # a metadata-only spec has no data cut: its define is dated by study.yaml's metadata_date
+        self.datacut = spec.datacut.isoformat() if "datacut" in spec.study else ""
+        day = self.datacut or str(spec.study.get("metadata_date") or "")
+        if not day:
+            raise SpecError("study.yaml has neither a datacut nor a metadata_date (YYYY-MM-DD): define.xml needs "
+                            "a creation date", path=str(spec.path))
+        self.created = f"{day}T00:00:00"
         self.study_oid = spec.studyid
         self.mdv_oid = f"MDV.{spec.studyid}.{self.ig_name}.{self.ig_version}"
 
@@ -160,10 +168,11 @@ def _where_suffix(clauses: Iterable[WhereClause]) -> str:
 
 
 def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]],
-                 leaves: Mapping[str, str] | None = None) -> etree._ElementTree:
+                 leaves: Mapping[str, str] | None = None, *, unreferenced: bool = False) -> etree._ElementTree:
     """The define.xml tree for `standard` covering the datasets written (name -> (metadata written, frame)).
 
-    `leaves` maps a dataset name to its file name (default: lower-case name + .xpt).
+    `leaves` maps a dataset name to its file name (default: lower-case name + .xpt).  `unreferenced` adds the
+    codelists, methods and comments of the spec that no dataset refers to (a spec's define keeps all of them).
     """
     ctx = DefineContext(spec, standard)
     datasets = [spec.dataset(n) for n in spec.datasets if n in written and spec.dataset(n).standard == standard]
@@ -181,15 +190,16 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
     _el(gv, "ProtocolName").text = _squash(spec.study.get("protocol") or spec.studyid)
     mdv = _el(study, "MetaDataVersion", {
         "OID": ctx.mdv_oid, "Name": f"{spec.studyid} {ctx.ig_name} {ctx.ig_version}",
-        "Description": f"{ctx.purpose} datasets of study {spec.studyid} ({ctx.ig_name} {ctx.ig_version}), "
-                       f"data cut {spec.datacut.isoformat()}",
+        "Description": f"{ctx.purpose} datasets of study {spec.studyid} ({ctx.ig_name} {ctx.ig_version})"
+                       + (f", data cut {ctx.datacut}" if ctx.datacut else ""),
         "def:DefineVersion": ctx.define_version,
     })
 
     # what the define refers to, collected while walking the datasets in spec order
     codelists: dict[str, Codelist] = {}
     methods: dict[str, str] = {}
-    comments: dict[str, str] = {}
+    comments: dict[str, tuple[str, str, str]] = {}  # OID -> (text, document, pages)
+    documents: set[str] = set()
     item_defs: list[etree._Element] = []
     groups: list[etree._Element] = []
     vlm_defs: list[etree._Element] = []
@@ -210,8 +220,23 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
     def use_comment(oid: str, text: str) -> str:
         if not text:
             return ""
-        comments[oid] = text
+        named = spec.comments.get(text)
+        if named is not None:  # the id of a comments.csv row
+            oid = named.id if named.id.startswith("COM.") else f"COM.{named.id}"
+            comments[oid] = (named.description, named.document, named.pages)
+            if named.document:
+                documents.add(named.document)
+            return oid
+        while oid in comments and comments[oid][0] != text:
+            oid += "_"
+        comments[oid] = (text, "", "")
         return oid
+
+    def use_pages(pages: str) -> tuple[str, str]:
+        doc, refs = _page_refs(spec, pages)
+        if doc:
+            documents.add(doc)
+        return doc, refs
 
     for ds in datasets:
         meta, frame = written[ds.name]
@@ -229,9 +254,9 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
         for order, v in enumerate(written_vars, start=1):
             _el(group, "ItemRef", {
                 "ItemOID": f"IT.{ds.name}.{v.name}", "OrderNumber": order,
-                "Mandatory": "Yes" if v.core == "Req" else "No",
+                "Mandatory": v.mandatory or ("Yes" if v.core == "Req" else "No"),
                 "KeySequence": ds.keys.index(v.name) + 1 if v.name in ds.keys else None,
-                "MethodOID": use_method(v.method), "Role": v.role if standard == "SDTM" else None,
+                "MethodOID": use_method(v.method), "Role": v.role,
             })
         if standard == "SDTM" and ds.name.startswith("SUPP") and ds.name[4:] in spec.datasets:
             _el(group, "Alias", {"Context": "DomainDescription", "Name": spec.dataset(ds.name[4:]).label})
@@ -247,9 +272,11 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
             col = cols[v.name]
             vlm = vlm_by_var.get(v.name, [])
             item_defs.append(_item_def(
-                f"IT.{ds.name}.{v.name}", v.name, v.datatype, col.length, v.significant_digits, v.display_format,
+                f"IT.{ds.name}.{v.name}", v.name, v.datatype, col.length if v.datatype == "text" else (v.length or 8),
+                v.significant_digits, v.display_format,
                 v.label, use_codelist(v.codelist), v.origin, v.source,
                 use_comment(f"COM.{ds.name}.{v.name}", v.comment), f"VL.{ds.name}.{v.name}" if vlm else "",
+                use_pages(v.pages),
             ))
             if not vlm:
                 continue
@@ -258,18 +285,23 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
                 suffix = _oid(_where_suffix(row.where))
                 item_oid = f"IT.{ds.name}.{v.name}.{suffix}"
                 wc_oid = f"WC.{ds.name}.{suffix}"
-                ref = _el(vl, "ItemRef", {"ItemOID": item_oid, "OrderNumber": order, "Mandatory": "No",
-                                          "MethodOID": use_method(row.method)})
+                ref = _el(vl, "ItemRef", {"ItemOID": item_oid, "OrderNumber": order,
+                                          "Mandatory": row.mandatory or "No", "MethodOID": use_method(row.method)})
                 _el(ref, "WhereClauseRef", {"WhereClauseOID": wc_oid}, ns=DEF)
                 if wc_oid not in where_defs:
                     where_defs[wc_oid] = _where_clause_def(wc_oid, ds.name, row.where)
                 item_defs.append(_item_def(
-                    item_oid, v.name, row.datatype, _vlm_length(row, v, frame), v.significant_digits,
+                    item_oid, v.name, row.datatype, _vlm_length(row, v, frame),
+                    row.significant_digits if row.significant_digits is not None else v.significant_digits,
                     row.display_format or v.display_format, row.label or v.label,
-                    use_codelist(row.codelist), row.origin or v.origin, v.source if not row.origin else "",
+                    use_codelist(row.codelist), row.origin or v.origin, row.source if row.origin else v.source,
                     use_comment(f"COM.{ds.name}.{v.name}.{suffix}", row.comment), "",
+                    use_pages(row.pages if row.origin else v.pages),
                 ))
             vlm_defs.append(vl)
+
+    if unreferenced:
+        _add_unreferenced(spec, use_codelist, use_method, use_comment)
 
     standards = _el(mdv, "Standards", ns=DEF)
     _el(standards, "Standard", {"OID": ctx.ig_oid, "Name": ctx.ig_name, "Type": "IG", "Version": ctx.ig_version,
@@ -279,6 +311,16 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
         _el(standards, "Standard", {"OID": ctx.ct_oid(key), "Name": "CDISC/NCI", "Type": "CT",
                                     "PublishingSet": PUBLISHING_SETS[key], "Version": ctx.ct[key],
                                     "Status": "Final"}, ns=DEF)
+    for m in (spec.methods[mid] for mid in methods.values()):
+        if m.document:
+            documents.add(m.document)
+    for kind, tag in (("acrf", "AnnotatedCRF"), ("supplemental", "SupplementalDoc")):
+        docs = sorted(d.id for d in spec.documents.values() if d.kind == kind and (kind != "acrf" or d.id in documents))
+        if docs:
+            holder = _el(mdv, tag, ns=DEF)
+            for did in docs:
+                _el(holder, "DocumentRef", {"leafID": _leaf_id(did)}, ns=DEF)
+                documents.add(did)
     for el in [*vlm_defs, *where_defs.values(), *groups, *item_defs]:
         mdv.append(el)
     for cid in sorted(codelists):
@@ -287,8 +329,20 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
         m = spec.methods[methods[oid]]
         md = _el(mdv, "MethodDef", {"OID": oid, "Name": m.name, "Type": m.type})
         _text(md, "Description", m.description)
+        if m.expression_code:
+            _el(md, "FormalExpression", {"Context": m.expression_context}).text = m.expression_code
+        if m.document:
+            _document_ref(md, m.document, m.pages)
     for oid in sorted(comments):
-        _text(_el(mdv, "CommentDef", {"OID": oid}, ns=DEF), "Description", comments[oid])
+        text, doc, pages = comments[oid]
+        cd = _el(mdv, "CommentDef", {"OID": oid}, ns=DEF)
+        _text(cd, "Description", text)
+        if doc:
+            _document_ref(cd, doc, pages)
+    for did in sorted(documents):
+        d = spec.documents[did]
+        leaf = _el(mdv, "leaf", {"ID": _leaf_id(did), "xlink:href": d.href}, ns=DEF)
+        _el(leaf, "title", ns=DEF).text = d.title
 
     root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET.name}"'))
     return etree.ElementTree(root)
@@ -303,24 +357,88 @@ def _valuelevel(rows: Iterable[ValueLevel], ds: Dataset, cols: Mapping[str, obje
 
 
 def _vlm_length(row: ValueLevel, var: Variable, frame: pd.DataFrame | None) -> int | None:
-    """Length of a value-level subset: longest value written in the rows the where clause selects."""
+    """Length of a value-level subset: longest value written in the rows the where clause selects (without data:
+    the spec's length of the row, else of its variable)."""
     if row.datatype not in _LENGTH_TYPES:
         return None
     if row.datatype != "text":
-        return 8
-    if frame is not None and var.name in frame.columns and frame[var.name].dtype.kind not in "iufMm":
+        return row.length or 8
+    if frame is None:
+        return row.length or (var.length if var.datatype == "text" else None)
+    if var.name in frame.columns and frame[var.name].dtype.kind not in "iufMm":
         subset = frame.loc[where_mask(frame, row.where), var.name]
         if len(subset):
             return max(1, int(byte_lengths(subset).max()))
     return row.length or var.length or 1
 
 
+def _leaf_id(document: str) -> str:
+    return document if document.startswith("LF.") else f"LF.{document}"
+
+
+def _page_refs(spec: StudySpec, pages: str) -> tuple[str, str]:
+    """(document id, page references) of a variable's `pages`: the annotated CRF, or 'DOC: refs'."""
+    if not pages:
+        return "", ""
+    doc, sep, refs = pages.partition(":")
+    if sep and doc.strip() in spec.documents:
+        return doc.strip(), refs.strip()
+    acrf = next((d.id for d in spec.documents.values() if d.kind == "acrf"), "")
+    return (acrf, pages.strip()) if acrf else ("", "")
+
+
+def _document_ref(parent: etree._Element, document: str, pages: str) -> etree._Element:
+    """<def:DocumentRef leafID=..><def:PDFPageRef PageRefs=".." Type=".."/></def:DocumentRef>: page numbers are
+    physical references, 'N-M' a page range, anything else a named destination."""
+    ref = _el(parent, "DocumentRef", {"leafID": _leaf_id(document)}, ns=DEF)
+    tokens = pages.replace(",", " ").split()
+    if not tokens:
+        return ref
+    if len(tokens) == 1 and re.fullmatch(r"\d+-\d+", tokens[0]):
+        first, last = tokens[0].split("-")
+        _el(ref, "PDFPageRef", {"FirstPage": first, "LastPage": last, "Type": "PhysicalRef"}, ns=DEF)
+    elif all(t.isdigit() for t in tokens):
+        _el(ref, "PDFPageRef", {"PageRefs": " ".join(tokens), "Type": "PhysicalRef"}, ns=DEF)
+    else:
+        _el(ref, "PDFPageRef", {"PageRefs": " ".join(tokens), "Type": "NamedDestination"}, ns=DEF)
+    return ref
+
+
+def _add_unreferenced(spec: StudySpec, use_codelist, use_method, use_comment) -> None:
+    """Codelists, methods and comments of the spec that no dataset, variable or value-level row names."""
+    rows = [v for d in spec.datasets.values() for v in d.variables] + list(spec.valuelevel)
+    named_cl = {r.codelist for r in rows}
+    named_mt = {r.method for r in rows}
+    named_com = {r.comment for r in rows} | {d.comment for d in spec.datasets.values()}
+    for cid in spec.codelists:
+        if cid not in named_cl:
+            use_codelist(cid)
+    for mid in spec.methods:
+        if mid not in named_mt:
+            use_method(mid)
+    for cid in spec.comments:
+        if cid not in named_com:
+            use_comment(cid, cid)
+
+
+def build_spec_define(spec: StudySpec, standard: str) -> etree._ElementTree:
+    """The define.xml of a spec alone (no data): every `standard` dataset and variable of the spec, lengths from
+    the spec (a character variable without one gets no Length), and every codelist, method and comment of the
+    spec that no dataset refers to."""
+    written = {}
+    for ds in spec.standard(standard):
+        cols = tuple(ColumnMeta(v.name, v.label, v.datatype, v.length if v.datatype == "text" else (v.length or 8),
+                                v.display_format) for v in ds.variables)
+        written[ds.name] = (DatasetMeta(ds.name, ds.label, cols, format="spec"), None)
+    return build_define(spec, standard, written, unreferenced=True)
+
+
 def _item_def(oid: str, name: str, datatype: str, length: int | None, digits: int | None, display_format: str,
               label: str, codelist_oid: str, origin: str, source: str, comment_oid: str,
-              valuelist_oid: str) -> etree._Element:
+              valuelist_oid: str, pages: tuple[str, str] = ("", "")) -> etree._Element:
     item = _el(None, "ItemDef", {
         "OID": oid, "Name": name, "DataType": datatype,
-        "Length": (length if datatype == "text" else 8) if datatype in _LENGTH_TYPES and length else None,
+        "Length": length if datatype in _LENGTH_TYPES and length else None,
         "SignificantDigits": digits if datatype == "float" and digits is not None else None,
         "SASFieldName": name, "def:DisplayFormat": display_format, "def:CommentOID": comment_oid,
     })
@@ -331,6 +449,8 @@ def _item_def(oid: str, name: str, datatype: str, length: int | None, digits: in
         orig = _el(item, "Origin", {"Type": origin, "Source": source if source in ORIGIN_SOURCES else None}, ns=DEF)
         if source and source not in ORIGIN_SOURCES:
             _text(orig, "Description", source)
+        if pages[0]:
+            _document_ref(orig, *pages)
     if valuelist_oid:
         _el(item, "ValueListRef", {"ValueListOID": valuelist_oid}, ns=DEF)
     return item

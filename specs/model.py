@@ -5,9 +5,13 @@ A study is a folder of plain files people edit in a spreadsheet or text editor:
     study.yaml        identity, data cut, standards and CT versions, raw-export settings, options for later layers
     datasets.csv      one row per dataset: standard, name, label, class, structure, keys ...
     variables.csv     one row per variable: dataset, order, name, label, datatype, length, codelist, origin, core ...
-    valuelevel.csv    value-level metadata (RS by RSTESTCD, SUPP-- by QNAM, ADaM by PARAMCD ...)
+                      (optional: mandatory Yes/No for define.xml, pages in the annotated CRF)
+    valuelevel.csv    value-level metadata (RS by RSTESTCD, SUPP-- by QNAM, ADaM by PARAMCD ...); blank label, length,
+                      display format, significant digits and origin are the variable's
     codelists.csv     one row per term: codelist, C-codes, submission value, decode, collected synonyms
     methods.csv       derivation methods referenced from variables.csv (for define.xml and for people)
+    comments.csv      optional: comments a `comment` cell may name by id (else the cell is the comment's text)
+    documents.csv     optional: documents (annotated CRF, reviewer's guides) that pages and comments point into
     forms.yaml        the raw form dictionary: files (CSV, Parquet, XPT), fields, types, date formats, keys;
                       a field may accept alternative formats tried in order: `format: [MM/DD/YYYY, YYYY]`
     sdtm/*.yaml       mapping of raw forms to SDTM datasets (one file per dataset; rules: see `Rule`)
@@ -48,6 +52,7 @@ DATATYPES = {  # define.xml 2.1 data types -> SAS type
 }
 ORIGINS = {"Collected", "Derived", "Assigned", "Protocol", "Predecessor", "Not Available", "Other"}
 CORES = {"Req", "Exp", "Perm", "Cond"}
+METHOD_TYPES = ("Computation", "Imputation", "Transpose", "Other")  # define.xml MethodDef Type
 STANDARDS = {"SDTM", "ADaM"}
 FIELD_TYPES = {"text", "integer", "float", "date", "time", "datetime"}
 RULE_KINDS = {"assign", "ct", "hardcode", "dtc", "derive"}
@@ -91,8 +96,10 @@ class Codelist:
 @lru_cache(maxsize=None)
 def _lookup(cl: Codelist) -> Mapping[str, str]:
     table: dict[str, str] = {}
+    for t in cl.terms:  # a submission value is its own term, even where it is another term's decode or synonym
+        table.setdefault(normalise(t.value), t.value)
     for t in cl.terms:
-        for v in (t.value, t.decode, *t.synonyms):
+        for v in (t.decode, *t.synonyms):
             if v:
                 table.setdefault(normalise(v), t.value)
     return MappingProxyType(table)
@@ -119,7 +126,9 @@ class Variable:
     display_format: str = ""  # DATE9., DATETIME20. ...
     method: str = ""  # id in methods.csv
     significant_digits: int | None = None
-    comment: str = ""
+    comment: str = ""  # the comment's text, or the id of a comments.csv row
+    mandatory: str = ""  # define.xml ItemRef Mandatory (Yes/No); blank: Yes for core Req, else No
+    pages: str = ""  # page references in the annotated CRF ("12 13", "12-14"); "DOC: refs" for another document
 
     @property
     def sas_type(self) -> str:
@@ -182,14 +191,38 @@ class ValueLevel:
     method: str = ""
     display_format: str = ""
     comment: str = ""
+    significant_digits: int | None = None
+    mandatory: str = ""
+    source: str = ""
+    pages: str = ""
 
 
 @dataclass(frozen=True)
 class Method:
     id: str
     name: str
-    type: str  # Computation | Imputation
+    type: str  # Computation | Imputation | Transpose | Other
     description: str
+    expression_context: str = ""  # define.xml FormalExpression Context (e.g. SAS 9.4) and code
+    expression_code: str = ""
+    document: str = ""  # id in documents.csv, with page references
+    pages: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    description: str
+    document: str = ""
+    pages: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    href: str
+    kind: str = ""  # acrf (the annotated CRF variable pages point into) | supplemental | blank
 
 
 @dataclass(frozen=True)
@@ -314,6 +347,8 @@ class StudySpec:
     methods: Mapping[str, Method]
     valuelevel: tuple[ValueLevel, ...]
     sections: Mapping[str, Any]  # further YAML sections keyed by relative path without suffix, e.g. "trial_design"
+    comments: Mapping[str, Comment] = field(default_factory=lambda: MappingProxyType({}))
+    documents: Mapping[str, Document] = field(default_factory=lambda: MappingProxyType({}))
 
     # -- convenience ------------------------------------------------------------------------------------------
     @property
@@ -322,7 +357,15 @@ class StudySpec:
 
     @property
     def datacut(self) -> date:
+        if "datacut" not in self.study:
+            raise SpecError("study.yaml has no datacut: add 'datacut: YYYY-MM-DD' (the data cut-off date)",
+                            path=str(self.path))
         return _as_date(self.study["datacut"])
+
+    def comment_text(self, comment: str) -> str:
+        """The text of a `comment` cell: the comments.csv description it names, or the cell itself."""
+        c = self.comments.get(comment) if comment else None
+        return c.description if c is not None else comment
 
     @property
     def raw_dir(self) -> Path | None:
@@ -423,12 +466,15 @@ class _Loader:
         study = self.yaml("study.yaml") or {}
         self.check_study(study)
         codelists = self.load_codelists()
-        methods = self.load_methods()
+        documents = self.load_documents()
+        comments = self.load_comments(documents)
+        methods = self.load_methods(documents)
         datasets = self.load_datasets(codelists, methods)
         valuelevel = self.load_valuelevel(datasets, codelists, methods)
         forms = self.load_forms(codelists)
         mappings = self.load_mappings(datasets, forms, codelists, valuelevel)
         sections = self.load_sections()
+        self.check_pages(datasets, valuelevel, documents)
         if self.problems:
             raise SpecError(self.problems, path=str(self.path))
         return StudySpec(
@@ -441,14 +487,17 @@ class _Loader:
             methods=MappingProxyType(methods),
             valuelevel=tuple(valuelevel),
             sections=MappingProxyType(sections),
+            comments=MappingProxyType(comments),
+            documents=MappingProxyType(documents),
         )
 
     def check_study(self, study: dict) -> None:
         if not isinstance(study, dict):
             self.problem("study.yaml", "must be a mapping of settings")
             return
+        metadata_only = not any((self.path / p).exists() for p in ("forms.yaml", "sdtm", "adam"))
         for key in ("studyid", "datacut", "standards"):
-            if key not in study:
+            if key not in study and not (key == "datacut" and metadata_only):  # a metadata-only spec has no cut
                 self.problem("study.yaml", f"missing '{key}'")
         if "datacut" in study:
             try:
@@ -492,6 +541,7 @@ class _Loader:
                 pass
             tlist = []
             seen: dict[str, str] = {}
+            values = {normalise(t.value): t.value for t in terms[cid]}  # a value wins over decodes and synonyms
             for t in terms[cid]:
                 if t.value in {x.value for x in tlist}:
                     self.problem(loc, f"codelist {cid}: term {t.value!r} listed twice")
@@ -504,8 +554,10 @@ class _Loader:
                         if t.code and t.code != known["code"]:
                             self.problem(loc, f"codelist {cid}: term {t.value!r} has C-code {known['code']} in CDISC CT, spec says {t.code}")
                         t = replace(t, code=t.code or known["code"], decode=t.decode or known["decode"])
-                for s in (t.value, t.decode, *t.synonyms):
+                for i, s in enumerate((t.value, t.decode, *t.synonyms)):
                     n = normalise(s) if s else ""
+                    if i and values.get(n, t.value) != t.value:
+                        continue  # another term's submission value: that term, not this one
                     if n and n in seen and seen[n] != t.value:
                         self.problem(loc, f"codelist {cid}: collected value {s!r} maps to both {seen[n]!r} and {t.value!r}")
                     elif n:
@@ -523,18 +575,69 @@ class _Loader:
         return out
 
     # -- methods ------------------------------------------------------------------------------------------------
-    def load_methods(self) -> dict[str, Method]:
+    def load_methods(self, documents: Mapping[str, Document] | None = None) -> dict[str, Method]:
         out: dict[str, Method] = {}
         for loc, r in self.csv("methods.csv", required=False, columns=("method", "type", "description")):
             mid = r["method"]
             if mid in out:
                 self.problem(loc, f"method {mid} defined twice")
-            if r["type"] not in ("Computation", "Imputation"):
-                self.problem(loc, f"method {mid}: type {r['type']!r} must be Computation or Imputation")
+            if r["type"] not in METHOD_TYPES:
+                self.problem(loc, f"method {mid}: type {r['type']!r} must be one of {', '.join(METHOD_TYPES)}")
             if not r["description"]:
                 self.problem(loc, f"method {mid} has no description")
-            out[mid] = Method(mid, r.get("name", "") or mid, r["type"], r["description"])
+            doc = r.get("document", "")
+            if doc and documents is not None and doc not in documents:
+                self.problem(loc, f"method {mid}: unknown document {doc!r} (not in documents.csv)")
+            out[mid] = Method(mid, r.get("name", "") or mid, r["type"], r["description"],
+                              r.get("expression_context", ""), r.get("expression_code", ""), doc, r.get("pages", ""))
         return out
+
+    # -- comments and documents (optional tables) ---------------------------------------------------------------
+    def load_documents(self) -> dict[str, Document]:
+        out: dict[str, Document] = {}
+        for loc, r in self.csv("documents.csv", required=False, columns=("document", "title", "href")):
+            did = r["document"]
+            if not did or did in out:
+                self.problem(loc, f"document id {did!r} is blank or listed twice")
+                continue
+            kind = r.get("kind", "")
+            if kind not in ("", "acrf", "supplemental"):
+                self.problem(loc, f"document {did}: kind {kind!r} must be acrf, supplemental or blank")
+            if not r["href"]:
+                self.problem(loc, f"document {did} has no href (the file it links to)")
+            out[did] = Document(did, r["title"] or did, r["href"], kind)
+        if sum(d.kind == "acrf" for d in out.values()) > 1:
+            self.problem("documents.csv", "more than one document of kind acrf (the annotated CRF)")
+        return out
+
+    def load_comments(self, documents: Mapping[str, Document]) -> dict[str, Comment]:
+        out: dict[str, Comment] = {}
+        for loc, r in self.csv("comments.csv", required=False, columns=("comment", "description")):
+            cid = r["comment"]
+            if not cid or cid in out:
+                self.problem(loc, f"comment id {cid!r} is blank or listed twice")
+                continue
+            if not r["description"]:
+                self.problem(loc, f"comment {cid} has no description")
+            doc = r.get("document", "")
+            if doc and doc not in documents:
+                self.problem(loc, f"comment {cid}: unknown document {doc!r} (not in documents.csv)")
+            out[cid] = Comment(cid, r["description"], doc, r.get("pages", ""))
+        return out
+
+    def check_pages(self, datasets, valuelevel, documents: Mapping[str, Document]) -> None:
+        """Variable and value-level `pages` point into the annotated CRF (or 'DOC: refs' into another document)."""
+        acrf = [d for d in documents.values() if d.kind == "acrf"]
+        rows = [(f"variables.csv {d.name}.{v.name}", v.pages) for d in datasets.values() for v in d.variables]
+        rows += [(f"valuelevel.csv {vl.dataset}.{vl.variable}", vl.pages) for vl in valuelevel]
+        for loc, pages in rows:
+            if not pages:
+                continue
+            doc, sep, _ = pages.partition(":")
+            if sep and doc.strip() not in documents:
+                self.problem(loc, f"pages {pages!r}: unknown document {doc.strip()!r} (not in documents.csv)")
+            elif not sep and not acrf:
+                self.problem(loc, f"pages {pages!r} need the annotated CRF in documents.csv (a row of kind acrf)")
 
     # -- datasets and variables ---------------------------------------------------------------------------------
     def load_datasets(self, codelists: Mapping[str, Codelist], methods: Mapping[str, Method]) -> dict[str, Dataset]:
@@ -598,6 +701,7 @@ class _Loader:
                 origin=origin, source=r.get("source", ""), core=core, role=r.get("role", "") or ref.get("role", ""),
                 display_format=r.get("display_format", ""), method=meth,
                 significant_digits=_int(r.get("significant_digits", "")), comment=r.get("comment", ""),
+                mandatory=self.yes_no(loc, f"{ds}.{name}", r.get("mandatory", "")), pages=r.get("pages", ""),
             ))
         out: dict[str, Dataset] = {}
         for name, (loc, r) in heads.items():
@@ -654,11 +758,23 @@ class _Loader:
             if meth and meth not in methods:
                 self.problem(loc, f"value-level {ds}.{var}: unknown method {meth!r}")
             label = r.get("label", "")
-            if len(label) > 40:
+            if len(label) > 40 and ds.startswith("SUPP") and var == "QVAL":  # it becomes QLABEL (max 40)
                 self.problem(loc, f"value-level {ds}.{var}: label longer than 40 characters")
+            origin = r.get("origin", "")
+            if origin and origin not in ORIGINS:
+                self.problem(loc, f"value-level {ds}.{var}: origin {origin!r} is not one of {', '.join(sorted(ORIGINS))}")
             out.append(ValueLevel(ds, var, tuple(clauses), r["datatype"], _int(r.get("length", "")), cl,
-                                  r.get("origin", ""), label, meth, r.get("display_format", ""), r.get("comment", "")))
+                                  origin, label, meth, r.get("display_format", ""), r.get("comment", ""),
+                                  _int(r.get("significant_digits", "")),
+                                  self.yes_no(loc, f"value-level {ds}.{var}", r.get("mandatory", "")),
+                                  r.get("source", ""), r.get("pages", "")))
         return out
+
+    def yes_no(self, loc: str, what: str, value: str) -> str:
+        if value not in ("", "Yes", "No"):
+            self.problem(loc, f"{what}: mandatory {value!r} must be Yes, No or blank")
+            return ""
+        return value
 
     # -- raw forms ----------------------------------------------------------------------------------------------
     def load_forms(self, codelists: Mapping[str, Codelist]) -> dict[str, Form]:
