@@ -37,9 +37,9 @@ Conventions (`last_assessment`, one key each; the defaults are cdiscflow's, the 
 
 * ``parameter``: LSTA copies the last OVR record (AVALC the collected response, default) or the last COVR record
   (``COVR``: AVALC the confirmed response, as admiralonco's LSTA over the confirmed responses), flags 1 and 2 either way;
-* ``not_evaluable``: an NE assessment after the last evaluable one is skipped (``skip``, default: LSTA and a PFS
-  censored at LSTA date the last evaluable assessment) or taken (``include``: admiralonco's LSTA, PFS censored at
-  the date of that NE assessment).
+* ``not_evaluable``: an assessment whose collected response is NE, after the last evaluable one, is skipped
+  (``skip``, default: LSTA and a PFS censored at LSTA date the last evaluable assessment) or taken (``include``:
+  admiralonco's LSTA, PFS censored at the date of that NE assessment).
 """
 
 from __future__ import annotations
@@ -247,7 +247,8 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
                                   origin_date=origin if crit.rates[rate].sustained else None), aval=YN_AVAL)
     add("PD", progression_events(crit, dataset_name="covr", adsl_name="subjects", keep_adsl_vars=keep), aval=YN_AVAL)
     add("LSTA", last_assessment_events(crit, dataset_name="ovr", adsl_name="subjects", keep_adsl_vars=keep,
-                                       include_not_evaluable=cfg.lsta_not_evaluable == "include"),
+                                       include_not_evaluable=cfg.lsta_not_evaluable == "include",
+                                       response_var="AVALC" if cfg.lsta_parameter == "OVR" else cfg.value),
         mode="last", aval=crit.aval_expr())
     add("DEATH", death_events(adsl_name="adsl"), aval=YN_AVAL, by_vars=list(SUBJECT_KEYS))
     if "DEATH" in params:

@@ -647,15 +647,18 @@ def death_events(*, date: str = "DTHDT", adsl_name: str = "adsl", keep_adsl_vars
 
 
 def last_assessment_events(criteria: ResponseCriteria, *, dataset_name: str = "ovr", adsl_name: str | None = "adsl",
-                           keep_adsl_vars: Sequence[str] = (), include_not_evaluable: bool = False
-                           ) -> tuple[Event, ...]:
-    """The last evaluable assessment (not NE), or with `include_not_evaluable` the last assessment whatever its value
-    (admiralonco's LSTA); use with ``mode="last"``.  Subjects without one get a record with missing AVALC and ADT
-    from ADSL (none if `adsl_name` is None)."""
+                           keep_adsl_vars: Sequence[str] = (), include_not_evaluable: bool = False,
+                           response_var: str = "AVALC") -> tuple[Event, ...]:
+    """The last evaluable assessment (`response_var`, the collected response, not NE), or with
+    `include_not_evaluable` the last assessment whatever its value (admiralonco's LSTA); use with ``mode="last"``.
+    On confirmed-response records (whose AVALC carries the best response so far over an NE assessment) name the
+    collected response, e.g. ``response_var="RSSTRESC"``.  Subjects without one get a record with missing AVALC and
+    ADT from ADSL (none if `adsl_name` is None)."""
     if include_not_evaluable:
         events = [Event("last assessment", None, {}, dataset_name)]
     else:
-        events = [Event("last evaluable assessment", f"AVALC != {criteria.not_evaluable!r}", {}, dataset_name)]
+        events = [Event("last evaluable assessment", f"{response_var} != {criteria.not_evaluable!r}", {},
+                        dataset_name)]
     if adsl_name:
         events.append(Event("no evaluable assessment", None, {"AVALC": None}, adsl_name,
                             keep_source_vars=tuple(keep_adsl_vars)))
