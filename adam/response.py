@@ -183,8 +183,14 @@ def response_criteria_from_spec(spec: Any, section: str = "adam/adrs") -> Respon
 
         response_criteria:
           id: IMWG2016
-          overrides: {rates: {CBR: {at_or_above: MR}}}    # optional, see load_response_criteria
-    """
+          overrides:                                     # optional, see load_response_criteria
+            rates:
+              CBR: {at_or_above: MR}                     # replaces the standard's CBR
+              CB: {at_or_above: SD, sustained: {values: [MR, SD], min_days: 42}}   # adds admiralonco's CB
+
+    A rate is ``{at_or_above: <level>}`` or ``{values: [...]}``, with an optional ``description`` and
+    ``sustained: {values: [levels of the rate], min_days: n}``: those levels count only on or after the origin
+    + n days (the origin is adrs.yaml's `origin`, or the period start)."""
     where = f"{section}.yaml"
     data = spec.section(section)
     choice = data.get("response_criteria") if isinstance(data, Mapping) else None
