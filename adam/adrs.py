@@ -14,6 +14,9 @@ come from ``specs/standards/response/`` and what a study decides from ``specs/<s
     origin: RANDDT                               # assessments before it are not analysed (with periods: APERSDT)
     new_therapy_date: NACTDT                     # optional: later assessments neither count nor confirm
     pd_confirmed_vars: [PDIFL]                   # optional: a PD marked Y stands without confirmation
+    last_assessment:                             # optional: the LSTA convention (defaults shown)
+      parameter: OVR                             # OVR: the collected response; COVR: the confirmed one
+      not_evaluable: skip                        # skip: the last evaluable assessment; include: the last one, NE or not
     parameters: {OVR: ..., COVR: ..., CBOR: ..., RSP: ..., PD: ..., DEATH: ..., LSTA: ...}   # PARAMCD: PARAM
 
 Records and flags:
@@ -24,8 +27,19 @@ Records and flags:
   (ADSL.DCUTDT); ANL02FL: before new anti-cancer
   therapy; ANL03FL: up to and including the first PD (all three per parameter and period);
 * CBOR, the rates (e.g. RSP, CBR, DCR), PD: from the COVR records with all three flags, per subject and period,
-  with a record (MISSING / N) for every subject who entered the period; DEATH per subject from ADSL.DTHDT; LSTA: the
-  last OVR record that is not NE (flags 1 and 2).  Derived records have ANL01FL = Y.
+  with a record (MISSING / N) for every subject who entered the period; a rate whose criteria make some levels
+  `sustained` (e.g. CB: MR/SD at least 42 days after the origin) counts those days from `origin` (with periods:
+  from the start of the period);
+  DEATH per subject from ADSL.DTHDT; LSTA: the last OVR record that is not NE (flags 1 and 2).  Derived records
+  have ANL01FL = Y.
+
+Conventions (`last_assessment`, one key each; the defaults are cdiscflow's, the alternatives admiralonco's IMWG):
+
+* ``parameter``: LSTA copies the last OVR record (AVALC the collected response, default) or the last COVR record
+  (``COVR``: AVALC the confirmed response, as admiralonco's LSTA over the confirmed responses), flags 1 and 2 either way;
+* ``not_evaluable``: an assessment whose collected response is NE, after the last evaluable one, is skipped
+  (``skip``, default: LSTA and a PFS censored at LSTA date the last evaluable assessment) or taken (``include``:
+  admiralonco's LSTA, PFS censored at the date of that NE assessment).
 """
 
 from __future__ import annotations
@@ -69,9 +83,13 @@ class AdrsSpec:
     new_therapy_date: str | None
     pd_confirmed_vars: tuple[str, ...]
     parameters: Mapping[str, str]  # PARAMCD -> PARAM, in PARAMN order
+    lsta_parameter: str = "OVR"  # last_assessment.parameter: OVR | COVR
+    lsta_not_evaluable: str = "skip"  # last_assessment.not_evaluable: skip | include
 
 
-_KEYS = {"description", "response_criteria", "source", "origin", "new_therapy_date", "pd_confirmed_vars", "parameters"}
+_KEYS = {"description", "response_criteria", "source", "origin", "new_therapy_date", "pd_confirmed_vars", "parameters",
+         "last_assessment"}
+_LSTA_CHOICES = {"parameter": ("OVR", "COVR"), "not_evaluable": ("skip", "include")}
 _SOURCE_KEYS = {"dataset", "filter", "value", "date", "dates", "order"}
 
 
@@ -121,13 +139,38 @@ def load_adrs_spec(spec: StudySpec, section: str = SECTION) -> AdrsSpec:
     for key in ("origin", "new_therapy_date"):
         if data.get(key) is not None and not _name(data.get(key)):
             problems.append(f"{where}: {key} must be a date variable name, not {data.get(key)!r}")
+    lsta = _last_assessment(data.get("last_assessment"), where, problems)
+    if lsta["parameter"] == "COVR" and "LSTA" in params and "COVR" not in params:
+        problems.append(f"{where}: last_assessment.parameter COVR takes LSTA from the confirmed responses; add COVR to "
+                        "parameters")
     if problems:
         raise SpecError(problems, path=str(spec.path))
     return AdrsSpec(criteria=criteria, dataset=str(src["dataset"]).upper(), filter=src.get("filter"),
                     value=src["value"], date=date, dates=dates, order=order, origin=data.get("origin"),
                     new_therapy_date=data.get("new_therapy_date"),
                     pd_confirmed_vars=tuple(data.get("pd_confirmed_vars") or ()),
-                    parameters=MappingProxyType({str(k): str(v) for k, v in params.items()}))
+                    parameters=MappingProxyType({str(k): str(v) for k, v in params.items()}),
+                    lsta_parameter=lsta["parameter"], lsta_not_evaluable=lsta["not_evaluable"])
+
+
+def _last_assessment(value: Any, where: str, problems: list[str]) -> dict[str, str]:
+    """The `last_assessment` conventions with their defaults (OVR, skip); problems named with their key."""
+    chosen = {key: options[0] for key, options in _LSTA_CHOICES.items()}
+    if value is None:
+        return chosen
+    if not isinstance(value, Mapping):
+        problems.append(f"{where}: last_assessment: must be a mapping ({', '.join(_LSTA_CHOICES)})")
+        return chosen
+    for key in sorted(set(value) - set(_LSTA_CHOICES), key=str):
+        problems.append(f"{where}: last_assessment: unknown key '{key}' (expected {', '.join(_LSTA_CHOICES)})")
+    for key, options in _LSTA_CHOICES.items():
+        if key in value:
+            if value[key] not in options:
+                problems.append(f"{where}: last_assessment.{key}: must be one of {', '.join(options)}, "
+                                f"not {value[key]!r}")
+            else:
+                chosen[key] = value[key]
+    return chosen
 
 
 def _name(value: Any) -> bool:
@@ -172,8 +215,8 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
                             order=cfg.order, in_scope=in_scope, cut=cut)
     analysed = "ANL01FL == 'Y' and ANL02FL == 'Y' and ANL03FL == 'Y'"
     confirmed = adrs.loc[evaluate_condition(f"PARAMCD == 'COVR' and {analysed}", adrs, dataset="ADRS")]
-    assessed = adrs.loc[evaluate_condition("PARAMCD == 'OVR' and ANL01FL == 'Y' and ANL02FL == 'Y'", adrs,
-                                           dataset="ADRS")]
+    assessed = adrs.loc[evaluate_condition(f"PARAMCD == {cfg.lsta_parameter!r} and ANL01FL == 'Y' and ANL02FL == 'Y'",
+                                           adrs, dataset="ADRS")]
     if periods:
         subjects = create_period_dataset(adsl, periods=periods)
     else:
@@ -194,11 +237,18 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
 
     add("CBOR", best_response_events(crit, dataset_name="covr", adsl_name="subjects", keep_adsl_vars=keep),
         aval=crit.aval_expr())
+    late = [r for r in crit.rates if r in params and crit.rates[r].sustained]
+    if late and not origin:
+        raise SpecError(f"adrs.yaml: {', '.join(late)} count(s) some levels only days after the origin: give origin "
+                        "(e.g. RANDDT)", path=str(spec.path))
     for rate in crit.rates:
-        add(rate, rate_events(crit, rate, dataset_name="covr", adsl_name="subjects", keep_adsl_vars=keep),
-            aval=YN_AVAL)
+        if rate in params:
+            add(rate, rate_events(crit, rate, dataset_name="covr", adsl_name="subjects", keep_adsl_vars=keep,
+                                  origin_date=origin if crit.rates[rate].sustained else None), aval=YN_AVAL)
     add("PD", progression_events(crit, dataset_name="covr", adsl_name="subjects", keep_adsl_vars=keep), aval=YN_AVAL)
-    add("LSTA", last_assessment_events(crit, dataset_name="ovr", adsl_name="subjects", keep_adsl_vars=keep),
+    add("LSTA", last_assessment_events(crit, dataset_name="ovr", adsl_name="subjects", keep_adsl_vars=keep,
+                                       include_not_evaluable=cfg.lsta_not_evaluable == "include",
+                                       response_var="AVALC" if cfg.lsta_parameter == "OVR" else cfg.value),
         mode="last", aval=crit.aval_expr())
     add("DEATH", death_events(adsl_name="adsl"), aval=YN_AVAL, by_vars=list(SUBJECT_KEYS))
     if "DEATH" in params:

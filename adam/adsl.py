@@ -12,9 +12,11 @@ The recipe is the same for every study; what a study decides is data in ``specs/
     merges:        variables from other datasets (admiral's derive_vars_merged)      -> merge.MergeRule
     summaries:     sums, counts ... over another dataset's records per subject
                    (admiral's derive_vars_merged_summary: cumulative dose, questionnaire totals) -> merge.SummaryRule
+    extreme_events: the first/last of ordered events (admiral's derive_vars_extreme_event, e.g. the cause of
+                   death from a fatal AE, else DS)                                    -> extreme.ExtremeEventRule
     last_alive:    the dates that show a subject alive (LSTALVDT, on or before the data cut)
     disposition:   status variables from DS (EOSSTT, EOTxxSTT ...) and their reasons
-    derive:        variables from conditions and expressions (groups, flags)         -> cat.VariableRule
+    derive:        variables from conditions, expressions, durations (groups, flags)  -> cat.VariableRule
     analysis:      merges + derive from other ADaM datasets (e.g. best response from ADRS), run after them
 
 Merges and summaries may read the pseudo-dataset EXPOSURE: the dose records as the exposure section prepared them
@@ -36,7 +38,7 @@ from cdiscflow.adam._common import SUBJECT_KEYS, check_frame, require_columns, t
 from cdiscflow.adam.cat import VariableRule, apply_variable_rules, load_variable_rules
 from cdiscflow.adam.dates import derive_vars_dtm
 from cdiscflow.adam.expr import Expr, ExpressionError, evaluate_condition, parse
-from cdiscflow.adam.extreme import Event, derive_vars_extreme_event
+from cdiscflow.adam.extreme import Event, ExtremeEventRule, derive_vars_extreme_event, load_extreme_event_rules
 from cdiscflow.adam.merge import MergeRule, SummaryRule, derive_vars_merged, load_merge_rules, load_summary_rules
 from cdiscflow.adam.periods import Period, derive_vars_period, load_periods
 from cdiscflow.adam.sources import DateRule, SourceData, apply_date_rules, load_date_rules
@@ -88,10 +90,11 @@ class AdslSpec:
     analysis_merges: tuple[MergeRule, ...] = ()
     analysis_derive: tuple[VariableRule, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    extreme_events: tuple[ExtremeEventRule, ...] = ()
 
 
 _KEYS = {"description", "filter", "dates", "exposure", "periods", "merges", "summaries", "last_alive", "disposition",
-         "derive", "analysis"}
+         "derive", "analysis", "extreme_events"}
 
 
 def load_adsl_spec(spec: StudySpec, section: str = SECTION) -> AdslSpec:
@@ -158,6 +161,7 @@ def load_adsl_spec(spec: StudySpec, section: str = SECTION) -> AdslSpec:
         derive=collect(load_variable_rules, data.get("derive"), where=f"{where}: derive"),
         analysis_merges=collect(load_merge_rules, analysis.get("merges"), where=f"{where}: analysis.merges"),
         analysis_derive=collect(load_variable_rules, analysis.get("derive"), where=f"{where}: analysis.derive"),
+        extreme_events=collect(load_extreme_event_rules, data.get("extreme_events"), where=f"{where}: extreme_events"),
     )
     if problems:
         raise SpecError(problems, path=str(spec.path))
@@ -210,6 +214,8 @@ def derive_adsl(spec: StudySpec, sources: SourceData, settings: AdslSpec | None 
 
     # -- summaries of other datasets' records (cumulative dose, questionnaire totals ...) ----------------------
     adsl = apply_merges(adsl, cfg.summaries, source)
+    for rule in cfg.extreme_events:  # e.g. the cause of death and its domain
+        adsl = rule.apply(adsl, source, dataset_name="ADSL")
 
     # -- last date known alive ---------------------------------------------------------------------------------
     if cfg.last_alive:

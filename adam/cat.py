@@ -15,9 +15,14 @@ A study spec writes the same as data (`derive:` sections of `specs/<study>/adam/
       TSFTY:  {expr: (ENRLDT - FTRTDT) / days(365.25)}
       DOSE02U: mg/m2/day                               # a constant
       SITEGR1: {cases: {"900": "SITEID in ('702', '706')"}, default: {expr: SITEID}}  # default computed
+      DTHADY: {duration: {start: TRTSDT, end: DTHDT}}  # admiral's derive_vars_duration (see DURATION_KEYS)
+      LDDTHELD: {duration: {start: TRTEDT, end: DTHDT, add_one: false}}
 
 Conditions and expressions are the language of `cdiscflow.adam.expr` (a missing value never satisfies a
-comparison, so a record with missing AGE gets no AGEGR1).
+comparison, so a record with missing AGE gets no AGEGR1).  A `duration` is `adam.dates.derive_vars_duration`:
+end - start in `unit` (days, weeks, months, years; default days), plus one day when `add_one` (default true) and
+the duration is not negative, as admiral counts a same-day interval as 1 day (TRTDURD, DTHADY); missing when
+either date is.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import check_frame
+from cdiscflow.adam.dates import derive_vars_duration
 from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
@@ -113,15 +119,21 @@ class VariableRule:
     """One new variable of a `derive:` section: a constant, an expression, or ordered cases (value: condition)."""
 
     name: str
-    kind: str  # constant | expr | cases
+    kind: str  # constant | expr | cases | duration
     value: Any = None  # constant
     expr: str = ""
     cases: tuple[tuple[Any, str], ...] = ()  # (value, condition), first true wins
     default: Any = None
+    duration: Mapping[str, Any] | None = None  # start, end, add_one, unit
 
     def apply(self, dataset: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
         if self.name in dataset.columns:
             raise InputError(f"{dataset_name} already has {self.name}; the derive rule for it would overwrite it")
+        if self.kind == "duration":
+            d = self.duration or {}
+            return derive_vars_duration(dataset, new_var=self.name, start_date=d["start"], end_date=d["end"],
+                                        add_one=d.get("add_one", True), out_unit=d.get("unit", "days"),
+                                        dataset_name=dataset_name)
         if self.kind == "cases":
             return derive_vars_cat(dataset, definition=[(c, {self.name: v}) for v, c in self.cases],
                                    default={self.name: self.default}, dataset_name=dataset_name)
@@ -165,6 +177,8 @@ def variable_rule(name: str, spec: Any, item: str = "") -> VariableRule:
         if keys == {"expr"}:
             parse(str(spec["expr"]))
             return VariableRule(name, "expr", expr=str(spec["expr"]))
+        if keys == {"duration"}:
+            return VariableRule(name, "duration", duration=_duration(spec["duration"]))
         if "cases" in keys and keys <= {"cases", "default"}:
             cases = spec["cases"]
             if not isinstance(cases, Mapping) or not cases:
@@ -179,11 +193,30 @@ def variable_rule(name: str, spec: Any, item: str = "") -> VariableRule:
                     raise ValueError("a computed default is written {expr: <expression>}")
                 default = Expr(str(default["expr"]))
             return VariableRule(name, "cases", cases=tuple(pairs), default=default)
-        raise ValueError(f"a rule is {{expr: ...}}, {{cases: {{value: condition}}, default: ...}} or a constant, "
-                         f"not keys {sorted(map(str, keys))}")
+        raise ValueError(f"a rule is {{expr: ...}}, {{cases: {{value: condition}}, default: ...}}, "
+                         f"{{duration: {{start: ..., end: ...}}}} or a constant, not keys {sorted(map(str, keys))}")
     if spec is None or isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
         return VariableRule(name, "constant", value=spec)
     raise ValueError(f"{spec!r} is neither a constant nor a rule mapping")
+
+
+DURATION_KEYS = {"start", "end", "add_one", "unit"}
+_UNITS = ("days", "weeks", "months", "years")
+
+
+def _duration(spec: Any) -> dict[str, Any]:
+    """``{start: <date>, end: <date>, add_one: true|false, unit: days|weeks|months|years}``, checked."""
+    if not isinstance(spec, Mapping) or not {"start", "end"} <= set(spec) or set(spec) - DURATION_KEYS:
+        raise ValueError(f"duration must be {{start: <date variable>, end: <date variable>}} with optional add_one "
+                         f"(true/false) and unit ({', '.join(_UNITS)})")
+    for key in ("start", "end"):
+        if not isinstance(spec[key], str) or not NAME_RE.match(spec[key]):
+            raise ValueError(f"duration {key} {spec[key]!r} is not a variable name")
+    if not isinstance(spec.get("add_one", True), bool):
+        raise ValueError(f"duration add_one must be true or false, not {spec['add_one']!r}")
+    if spec.get("unit", "days") not in _UNITS:
+        raise ValueError(f"duration unit must be one of {', '.join(_UNITS)}, not {spec['unit']!r}")
+    return dict(spec)
 
 
 def apply_variable_rules(dataset: pd.DataFrame, rules: Sequence[VariableRule], *,

@@ -26,9 +26,10 @@ import pandas as pd
 from cdiscflow.adam._common import (
     SUBJECT_KEYS, as_names, check_frame, check_mode, extreme_rows, order_columns, require_columns,
 )
-from cdiscflow.adam.expr import Condition, Expr, evaluate_condition, parse, set_values
+from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, parse, set_values
 from cdiscflow.adam.merge import derive_vars_merged
-from cdiscflow.core.errors import InputError
+from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.specs.model import NAME_RE
 
 _EVENT_NR = "__event_nr__"
 
@@ -164,4 +165,132 @@ def derive_vars_extreme_event(
                               missing_values=missing_values, dataset_add_name="the selected event records")
 
 
-__all__ = ["Event", "Expr", "derive_extreme_event", "derive_vars_extreme_event", "select_extreme_event"]
+# ----------------------------------------------------------------------------------------------------------------
+# derive_vars_extreme_event as data (the `extreme_events:` section of specs/<study>/adam/adsl.yaml)
+
+_RULE_KEYS = {"new_vars", "events", "order", "mode", "ignore_event_order", "description"}
+_EVENT_KEYS = {"dataset", "condition", "set_values_to", "description"}
+
+
+@dataclass(frozen=True)
+class ExtremeEventRule:
+    """One `derive_vars_extreme_event` call written as data, e.g. admiral's cause of death::
+
+        - new_vars: [DTHCAUS, DTHDOM]
+          mode: first                          # first (default) or last
+          order: [AESEQ]                       # optional: which record of an event (all events: ignore_event_order)
+          events:                              # tried in this order; the first with a record wins
+            - {dataset: AE, condition: "AEOUT == 'FATAL'", set_values_to: {DTHCAUS: {expr: AEDECOD}, DTHDOM: AE}}
+            - {dataset: DS, condition: "DSDECOD == 'DEATH'", set_values_to: {DTHCAUS: {expr: DSTERM}, DTHDOM: DS}}
+
+    `dataset` is an SDTM dataset (SUPP-- joined, dates added) or ADSL itself; values in set_values_to are constants
+    or ``{expr: ...}`` computed from the event's record."""
+
+    new_vars: tuple[str, ...]
+    events: tuple[Event, ...]  # dataset_name "<DATASET>#<n>"
+    order: tuple[str, ...] = ()
+    mode: str = "first"
+    ignore_event_order: bool = False
+
+    def apply(self, dataset: pd.DataFrame, source, *, dataset_name: str = "dataset") -> pd.DataFrame:
+        """The new variables on `dataset`; `source(name)` gives the frame of a dataset name (e.g. "AE")."""
+        frames = {e.dataset_name: source(e.dataset_name.split("#")[0]) for e in self.events}
+        return derive_vars_extreme_event(dataset, events=self.events, source_datasets=frames, order=self.order,
+                                         mode=self.mode, ignore_event_order=self.ignore_event_order,
+                                         new_vars=self.new_vars)
+
+
+def load_extreme_event_rules(section: Any, *, where: str) -> tuple[ExtremeEventRule, ...]:
+    """Parse an `extreme_events:` list (see `ExtremeEventRule`); raise SpecError listing every problem."""
+    if section is None:
+        return ()
+    if not isinstance(section, (list, tuple)):
+        raise SpecError(f"{where}: must be a list of {{new_vars: [...], events: [{{dataset, condition, "
+                        f"set_values_to}}, ...]}}")
+    problems: list[str] = []
+    rules = []
+    for i, item in enumerate(section):
+        loc = f"{where}[{i + 1}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{loc}: must be a mapping with new_vars and events")
+            continue
+        for key in sorted(set(item) - _RULE_KEYS, key=str):
+            problems.append(f"{loc}: unknown key '{key}' (expected {', '.join(sorted(_RULE_KEYS))})")
+        new_vars = item.get("new_vars")
+        new_vars = [new_vars] if isinstance(new_vars, str) else new_vars
+        if not isinstance(new_vars, (list, tuple)) or not new_vars or not all(_is_name(v) for v in new_vars):
+            problems.append(f"{loc}: new_vars must list the new variables")
+            new_vars = []
+        order = item.get("order") or ()
+        order = [order] if isinstance(order, str) else order
+        if not isinstance(order, (list, tuple)) or not all(_is_name(str(o).lstrip("-")) for o in order):
+            problems.append(f"{loc}: order must list variable names")
+            order = ()
+        mode = item.get("mode", "first")
+        if mode not in ("first", "last"):
+            problems.append(f"{loc}: mode must be first or last, not {mode!r}")
+        if not isinstance(item.get("ignore_event_order", False), bool):
+            problems.append(f"{loc}: ignore_event_order must be true or false")
+        raw_events = item.get("events")
+        if not isinstance(raw_events, (list, tuple)) or not raw_events:
+            problems.append(f"{loc}: events must list at least one {{dataset, condition, set_values_to}}")
+            raw_events = []
+        events = []
+        for j, raw in enumerate(raw_events):
+            eloc = f"{loc}.events[{j + 1}]"
+            event = _event_from_yaml(raw, eloc, f"#{i + 1}.{j + 1}", problems)
+            if event is not None:
+                events.append(event)
+        if any(p.startswith(loc) for p in problems):
+            continue
+        rules.append(ExtremeEventRule(tuple(new_vars), tuple(events), tuple(order), mode,
+                                      bool(item.get("ignore_event_order", False))))
+    if problems:
+        raise SpecError(problems)
+    return tuple(rules)
+
+
+def _event_from_yaml(raw: Any, loc: str, tag: str, problems: list[str]) -> Event | None:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("dataset"), str) or not raw.get("dataset"):
+        problems.append(f"{loc}: give dataset, optionally condition and set_values_to")
+        return None
+    for key in sorted(set(raw) - _EVENT_KEYS, key=str):
+        problems.append(f"{loc}: unknown key '{key}' (expected {', '.join(sorted(_EVENT_KEYS))})")
+    condition = raw.get("condition")
+    if condition is not None:
+        try:
+            parse(str(condition))
+        except ExpressionError as exc:
+            problems.append(f"{loc}.condition: {exc}")
+            return None
+    values: dict[str, Any] = {}
+    raw_values = raw.get("set_values_to") or {}
+    if not isinstance(raw_values, Mapping):
+        problems.append(f"{loc}.set_values_to: must map variables to constants or {{expr: ...}}")
+        raw_values = {}
+    for var, value in raw_values.items():
+        if not _is_name(var):
+            problems.append(f"{loc}.set_values_to: {var!r} is not a variable name")
+        elif isinstance(value, Mapping):
+            if set(value) != {"expr"}:
+                problems.append(f"{loc}.set_values_to.{var}: a computed value is written {{expr: <expression>}}")
+                continue
+            try:
+                values[var] = Expr(str(value["expr"]))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.set_values_to.{var}: {exc}")
+        elif value is None or isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            values[var] = value
+        else:
+            problems.append(f"{loc}.set_values_to.{var}: {value!r} is neither a constant nor {{expr: ...}}")
+    dataset = raw["dataset"].upper()
+    description = str(raw.get("description") or f"{dataset}: {condition or 'every record'}")
+    return Event(description, None if condition is None else str(condition), values, f"{dataset}{tag}")
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(NAME_RE.match(value))
+
+
+__all__ = ["Event", "Expr", "ExtremeEventRule", "derive_extreme_event", "derive_vars_extreme_event",
+           "load_extreme_event_rules", "select_extreme_event"]

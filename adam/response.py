@@ -27,6 +27,14 @@ after origin + `sd_min_days`; earlier they become NE.  PD and NE stand.
 Best response = `derive_extreme_event` over `best_response_events(criteria)`: the levels from best to worst, then NE
 for any remaining assessment, then MISSING for subjects without assessments (from ADSL); within a level the first
 date.  Rates (RSP, CBR, DCR) = the first assessment reaching the threshold (Y) else N: `rate_events`.
+
+A rate may ask that some of its levels last: ``sustained: {values: [MR, SD], min_days: 42}`` counts those levels
+only on or after origin + min_days (admiralonco's clinical benefit CB: PR or better at any time, or MR/SD at least
+42 days after randomisation); the others count at any time.  Y is dated at the first qualifying assessment.
+
+The last assessment (LSTA, `last_assessment_events`) has two conventions, chosen by the caller: the last evaluable
+assessment, an NE one skipped (the default), or the last assessment whatever its value (``include_not_evaluable``,
+admiralonco: an NE assessment after the last evaluable one dates the censoring of PFS).
 """
 
 from __future__ import annotations
@@ -66,6 +74,8 @@ class Rate:
     name: str
     values: tuple[str, ...]
     description: str = ""
+    sustained: tuple[str, ...] = ()  # values that count only on or after origin + sustained_days
+    sustained_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,8 +183,14 @@ def response_criteria_from_spec(spec: Any, section: str = "adam/adrs") -> Respon
 
         response_criteria:
           id: IMWG2016
-          overrides: {rates: {CBR: {at_or_above: MR}}}    # optional, see load_response_criteria
-    """
+          overrides:                                     # optional, see load_response_criteria
+            rates:
+              CBR: {at_or_above: MR}                     # replaces the standard's CBR
+              CB: {at_or_above: SD, sustained: {values: [MR, SD], min_days: 42}}   # adds admiralonco's CB
+
+    A rate is ``{at_or_above: <level>}`` or ``{values: [...]}``, with an optional ``description`` and
+    ``sustained: {values: [levels of the rate], min_days: n}``: those levels count only on or after the origin
+    + n days (the origin is adrs.yaml's `origin`, or the period start)."""
     where = f"{section}.yaml"
     data = spec.section(section)
     choice = data.get("response_criteria") if isinstance(data, Mapping) else None
@@ -197,6 +213,27 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_thaw(v) for v in value]
     return value
+
+
+_RATE_KEYS = {"at_or_above", "values", "description", "sustained"}
+
+
+def _sustained(spec: Any, chosen: tuple[str, ...], item: str, problem) -> tuple[tuple[str, ...], int | None]:
+    """A rate's ``sustained: {values: [...], min_days: n}``: those of its values count only n days after origin."""
+    if spec is None:
+        return (), None
+    if not isinstance(spec, Mapping) or set(spec) != {"values", "min_days"}:
+        problem(item, "must be {values: [levels of the rate], min_days: <whole number of days>}")
+        return (), None
+    values = tuple(spec.get("values") or ())
+    bad = [v for v in values if v not in chosen]
+    if not values or bad:
+        problem(item, f"values must be levels the rate counts ({', '.join(chosen)}), not {list(bad) or 'none'}")
+    days = spec.get("min_days")
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        problem(item, f"min_days must be a whole number of days >= 0, not {days!r}")
+        days = None
+    return values, days
 
 
 def _build_criteria(doc: dict, label: str, path: str) -> ResponseCriteria:
@@ -259,6 +296,8 @@ def _build_criteria(doc: dict, label: str, path: str) -> ResponseCriteria:
         if not isinstance(spec, Mapping):
             problem(f"rates.{name}", "must be {at_or_above: <level>} or {values: [...]}")
             continue
+        for key in sorted(set(spec) - _RATE_KEYS, key=str):
+            problem(f"rates.{name}", f"unknown setting '{key}' (expected {', '.join(sorted(_RATE_KEYS))})")
         if "at_or_above" in spec:
             if spec["at_or_above"] not in evaluable:
                 problem(f"rates.{name}", f"threshold {spec['at_or_above']!r} is not an evaluable response level")
@@ -270,7 +309,8 @@ def _build_criteria(doc: dict, label: str, path: str) -> ResponseCriteria:
             if not chosen or bad:
                 problem(f"rates.{name}", f"values must be response levels (bad: {bad or 'none given'})")
                 continue
-        rates[str(name)] = Rate(str(name), chosen, str(spec.get("description", "")))
+        sustained, days = _sustained(spec.get("sustained"), chosen, f"rates.{name}.sustained", problem)
+        rates[str(name)] = Rate(str(name), chosen, str(spec.get("description", "")), sustained, days)
 
     conf = doc.get("confirmation") or {}
     method = conf.get("method")
@@ -572,14 +612,24 @@ def best_response_events(criteria: ResponseCriteria, *, dataset_name: str = "ovr
 
 
 def rate_events(criteria: ResponseCriteria, rate: str, *, dataset_name: str = "ovr", adsl_name: str = "adsl",
-                keep_adsl_vars: Sequence[str] = ()) -> tuple[Event, ...]:
-    """Y at the first assessment whose value counts for `rate` (e.g. RSP: PR or better), else N (from ADSL)."""
+                keep_adsl_vars: Sequence[str] = (), origin_date: str | None = None) -> tuple[Event, ...]:
+    """Y at the first assessment whose value counts for `rate` (e.g. RSP: PR or better), else N (from ADSL).
+
+    A rate with `sustained` values (e.g. CB: MR and SD) counts those only when ``ADT >= origin_date + min_days``;
+    `origin_date` (e.g. RANDDT) is then required."""
     if rate not in criteria.rates:
         raise ValueError(f"{criteria.id} defines no rate {rate!r} (rates: {', '.join(criteria.rates)})")
     spec = criteria.rates[rate]
+    condition = f"AVALC in {spec.values!r}"
+    if spec.sustained:
+        if not origin_date:
+            raise ValueError(f"rate {rate} counts {', '.join(spec.sustained)} only {spec.sustained_days} days after "
+                             "the origin: give origin_date")
+        anytime = tuple(v for v in spec.values if v not in spec.sustained)
+        late = f"(AVALC in {spec.sustained!r} and ADT >= {origin_date} + days({spec.sustained_days}))"
+        condition = f"AVALC in {anytime!r} or {late}" if anytime else late
     return (
-        Event(f"{rate}: {spec.description or ', '.join(spec.values)}", f"AVALC in {spec.values!r}", {"AVALC": "Y"},
-              dataset_name),
+        Event(f"{rate}: {spec.description or ', '.join(spec.values)}", condition, {"AVALC": "Y"}, dataset_name),
         Event(f"{rate}: not reached", None, {"AVALC": "N"}, adsl_name, keep_source_vars=tuple(keep_adsl_vars)),
     )
 
@@ -603,10 +653,18 @@ def death_events(*, date: str = "DTHDT", adsl_name: str = "adsl", keep_adsl_vars
 
 
 def last_assessment_events(criteria: ResponseCriteria, *, dataset_name: str = "ovr", adsl_name: str | None = "adsl",
-                           keep_adsl_vars: Sequence[str] = ()) -> tuple[Event, ...]:
-    """The last evaluable assessment (not NE); use with ``mode="last"``.  Subjects without one get a record with
-    missing AVALC and ADT from ADSL (none if `adsl_name` is None)."""
-    events = [Event("last evaluable assessment", f"AVALC != {criteria.not_evaluable!r}", {}, dataset_name)]
+                           keep_adsl_vars: Sequence[str] = (), include_not_evaluable: bool = False,
+                           response_var: str = "AVALC") -> tuple[Event, ...]:
+    """The last evaluable assessment (`response_var`, the collected response, not NE), or with
+    `include_not_evaluable` the last assessment whatever its value (admiralonco's LSTA); use with ``mode="last"``.
+    On confirmed-response records (whose AVALC carries the best response so far over an NE assessment) name the
+    collected response, e.g. ``response_var="RSSTRESC"``.  Subjects without one get a record with missing AVALC and
+    ADT from ADSL (none if `adsl_name` is None)."""
+    if include_not_evaluable:
+        events = [Event("last assessment", None, {}, dataset_name)]
+    else:
+        events = [Event("last evaluable assessment", f"{response_var} != {criteria.not_evaluable!r}", {},
+                        dataset_name)]
     if adsl_name:
         events.append(Event("no evaluable assessment", None, {"AVALC": None}, adsl_name,
                             keep_source_vars=tuple(keep_adsl_vars)))

@@ -17,6 +17,19 @@ error (add a censoring at the origin date).  Filters may use ``STARTDT`` (the su
 progressions before the origin: ``"PARAMCD == 'PD' and ADT >= STARTDT"``.
 
 A study declares its parameters in YAML (see `load_tte_parameters`).
+
+Oncology conventions are choices of sources, not code (admiralonco's ADTTE template as data:
+tests/data/pharmaverse_imwg/adam/tte.yaml):
+
+* PFS censored at the last assessment: a censoring source on ADRS LSTA, whose date follows the ADRS convention
+  `last_assessment.not_evaluable` (adrs.yaml): the last evaluable assessment (default) or the last assessment even
+  if NE (admiralonco).  A source on the OVR records themselves (``PARAMCD == 'OVR' and ANL01FL == 'Y' and
+  ANL02FL == 'Y' and AVALC != 'NE'``; the latest is taken) censors at the last evaluable assessment whatever LSTA
+  holds.
+* Duration of response (admiralonco's RSD): the origin is the date of first response, merged into ADSL by adsl.yaml
+  ``analysis: {merges: [{dataset: ADRS, filter: "PARAMCD == 'RSP' and AVALC == 'Y' and ANL01FL == 'Y'",
+  new_vars: {RSPDT: ADT}}]}``; ``RSD: {start_date: RSPDT, events: [pd, death], censors: [lasta]}`` then gives
+  a record to the responders only (subjects without an origin date get none).
 """
 
 from __future__ import annotations

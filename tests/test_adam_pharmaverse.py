@@ -326,3 +326,42 @@ def test_recist_adrs_and_adtte_match_pharmaverseadam(sdtm, reference):
     pfs = _param(adtte, "PFS")
     assert pfs.groupby(["CNSR", "EVNTDESC"]).size().to_dict() == {
         (0, "Death"): 3, (0, "Disease Progression"): 3, (1, "Last Tumor Assessment"): 5, (1, "Randomization"): 243}
+
+
+def test_recist_clinical_benefit_and_duration_of_response_match_pharmaverseadam(sdtm, reference):
+    """admiralonco's CB (CR/PR at any time, or SD / NON-CR/NON-PD at least 42 days after randomisation) as a rate with
+    `sustained` levels, and its RSD (first response to PD or death, censored at the last assessment; responders
+    only) as a time-to-event parameter whose origin is the RSP date merged into ADSL."""
+    ref_adsl = reference["adsl"][[*SUBJECT_KEYS, "RANDDT", "DTHDT", "LSTALVDT"]]
+    adrs = make_adrs(sdtm["rs_onco_recist"], ref_adsl, "RECIST11")
+    criteria = load_response_criteria("RECIST11", overrides={"rates": {"CB": {
+        "values": ["CR", "PR", "SD", "NON-CR/NON-PD"],
+        "sustained": {"values": ["SD", "NON-CR/NON-PD"], "min_days": 42}}}})
+    ovr = adrs.query("PARAMCD == 'OVR' and ANL01FL == 'Y' and ANL02FL == 'Y'")
+    cb = derive_extreme_event(None, events=rate_events(criteria, "CB", dataset_name="ovr", origin_date="RANDDT"),
+                              source_datasets={"ovr": ovr, "adsl": ref_adsl}, order=("ADT",),
+                              set_values_to={"PARAMCD": "CB", "AVAL": YN_AVAL})
+    ours, theirs = _param(cb, "CB"), _param(reference["adrs_onco"], "CB")
+    assert len(ours) == len(theirs) == 306
+    assert _mismatches(ours, theirs, ["AVALC", "AVAL", "ADT"]).empty
+    # 1034's NON-CR/NON-PD and 1130's SD are exactly 42 days after randomisation: they count
+    assert ours.loc[ours["AVALC"] == "Y", "ADT"].dt.strftime("%Y-%m-%d").to_dict() == {
+        "01-701-1015": "2014-03-06", "01-701-1034": "2014-08-12", "01-701-1115": "2013-01-11",
+        "01-701-1118": "2014-04-23", "01-701-1130": "2014-03-29", "01-701-1133": "2012-11-18"}
+    with pytest.raises(ValueError, match="give origin_date"):
+        rate_events(criteria, "CB")
+
+    tte = yaml.safe_load(TTE_SPEC)
+    tte["parameters"]["RSD"] = {"start_date": "RSPDT", "events": ["pd", "death"], "censors": ["lasta"],
+                                "set_values_to": {"PARAM": "Duration of Response"}}
+    adsl = derive_vars_merged(ref_adsl, dataset_add=adrs, new_vars={"RSPDT": "ADT"},
+                              filter_add="PARAMCD == 'RSP' and AVALC == 'Y' and ANL01FL == 'Y'")
+    adtte = None
+    for parameter in load_tte_parameters(tte, where="TTE_SPEC").values():
+        adtte = parameter.derive(adsl, {"ADSL": adsl, "ADRS": adrs}, dataset=adtte)
+    ours, theirs = _param(adtte, "RSD"), _param(reference["adtte_onco"], "RSD")
+    assert len(ours) == len(theirs) == 4
+    columns = ["STARTDT", "ADT", "CNSR", "AVAL", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR"]
+    assert _mismatches(ours, theirs, columns).empty
+    assert ours.groupby(["CNSR", "EVNTDESC"]).size().to_dict() == {
+        (0, "Disease Progression"): 1, (1, "Last Tumor Assessment"): 3}

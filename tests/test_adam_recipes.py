@@ -162,6 +162,78 @@ def test_disposition_status():
     assert no_ds["EOT02STT"].fillna("-").tolist() == ["ONGOING", "ONGOING", "-"]
 
 
+def test_duration_rules_add_one_day_only_to_a_duration_that_is_not_negative():
+    """admiral's derive_vars_duration: TRTDURD/DTHADY count the first day (add_one), LDDTHELD does not; a negative
+    duration (death before the first dose) gets no extra day."""
+    adsl = pd.DataFrame({"TRTSDT": [D("2020-01-01"), D("2020-01-10"), D("2020-01-01")],
+                         "TRTEDT": [D("2020-01-01"), D("2020-03-01"), pd.NaT],
+                         "DTHDT": [D("2020-01-03"), D("2020-01-05"), D("2021-01-01")]})
+    rules = load_variable_rules({
+        "TRTDURD": {"duration": {"start": "TRTSDT", "end": "TRTEDT"}},
+        "DTHADY": {"duration": {"start": "TRTSDT", "end": "DTHDT"}},
+        "LDDTHELD": {"duration": {"start": "TRTEDT", "end": "DTHDT", "add_one": False}},
+        "DTHADW": {"duration": {"start": "TRTSDT", "end": "DTHDT", "unit": "weeks", "add_one": False}},
+    }, where="adsl.yaml: derive")
+    out = apply_variable_rules(adsl, rules)
+    assert out["TRTDURD"].fillna(-99).tolist() == [1.0, 52.0, -99]
+    assert out["DTHADY"].tolist() == [3.0, -5.0, 367.0]
+    assert out["LDDTHELD"].fillna(-99).tolist() == [2.0, -56.0, -99]
+    assert out["DTHADW"].round(4).tolist() == [round(2 / 7, 4), round(-5 / 7, 4), round(366 / 7, 4)]
+    with pytest.raises(SpecError) as err:
+        load_variable_rules({"A": {"duration": {"start": "TRTSDT"}}, "B": {"duration": {"start": "X", "end": "y y"}},
+                             "C": {"duration": {"start": "X", "end": "Y", "unit": "fortnights"}},
+                             "E": {"duration": {"start": "X", "end": "Y", "add_one": "yes"}}}, where="d")
+    assert [p.split(":")[0] for p in err.value.problems] == ["d.A", "d.B", "d.C", "d.E"]
+    assert "unit must be one of days, weeks, months, years" in err.value.problems[2]
+
+
+def test_extreme_event_rules_take_the_first_event_with_a_record():
+    """admiral's cause of death as data: a fatal AE, else a DS death; the subject without either gets nothing."""
+    from cdiscflow.adam.extreme import load_extreme_event_rules
+
+    (rule,) = load_extreme_event_rules([{
+        "new_vars": ["DTHCAUS", "DTHDOM"], "order": ["SEQ"],
+        "events": [
+            {"dataset": "ae", "condition": "AEOUT == 'FATAL'", "set_values_to": {"DTHCAUS": {"expr": "AEDECOD"},
+                                                                                 "DTHDOM": "AE"}},
+            {"dataset": "DS", "condition": "DSDECOD == 'DEATH'", "set_values_to": {"DTHCAUS": {"expr": "DSTERM"},
+                                                                                   "DTHDOM": "DS"}}]}],
+        where="adsl.yaml: extreme_events")
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2", "3"]})
+    ae = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "1", "2"], "SEQ": [2.0, 1.0, 1.0],
+                       "AEOUT": ["FATAL", "FATAL", "RECOVERED"], "AEDECOD": ["SEPSIS", "PNEUMONIA", "RASH"]})
+    ds = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "SEQ": [1.0, 1.0], "DSDECOD": ["DEATH", "DEATH"],
+                       "DSTERM": ["DEATH DUE TO SEPSIS", "DEATH DUE TO FALL"]})
+    out = rule.apply(adsl, {"AE": ae, "DS": ds}.__getitem__, dataset_name="ADSL")
+    assert out["DTHCAUS"].fillna("-").tolist() == ["PNEUMONIA", "DEATH DUE TO FALL", "-"]  # AE wins; lowest SEQ
+    assert out["DTHDOM"].fillna("-").tolist() == ["AE", "DS", "-"]
+    with pytest.raises(SpecError) as err:
+        load_extreme_event_rules([{"new_vars": [], "events": [{"dataset": "AE", "condition": "AEOUT =="}]},
+                                  {"new_vars": ["X"], "mode": "middle", "events": [{"condition": "A == 1"}]},
+                                  {"new_vars": ["X"], "events": [{"dataset": "AE", "set_values_to": {"X": [1]}}],
+                                   "sort": ["A"]}], where="e")
+    assert [p.split(":")[0] for p in err.value.problems] == [
+        "e[1]", "e[1].events[1].condition", "e[2]", "e[2].events[1]", "e[3]", "e[3].events[1].set_values_to.X"]
+
+
+def test_last_assessment_conventions_are_checked():
+    from cdiscflow.adam.adrs import load_adrs_spec
+
+    base = {"response_criteria": {"id": "IMWG2016"}, "source": {"dataset": "RS", "value": "RSSTRESC"},
+            "parameters": {"OVR": "Overall", "LSTA": "Last"}}
+    assert (load_adrs_spec(_fake_spec("adam/adrs", base)).lsta_parameter,
+            load_adrs_spec(_fake_spec("adam/adrs", base)).lsta_not_evaluable) == ("OVR", "skip")  # the defaults
+    with pytest.raises(SpecError) as err:
+        load_adrs_spec(_fake_spec("adam/adrs", {**base, "last_assessment": {"parameter": "COVR",
+                                                                            "not_evaluable": "keep", "ne": 1}}))
+    assert err.value.problems == [
+        "adam/adrs.yaml: last_assessment: unknown key 'ne' (expected parameter, not_evaluable)",
+        "adam/adrs.yaml: last_assessment.not_evaluable: must be one of skip, include, not 'keep'",
+        "adam/adrs.yaml: last_assessment.parameter COVR takes LSTA from the confirmed responses; add COVR to "
+        "parameters",
+    ]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # baseline parameters
 

@@ -11,7 +11,7 @@ import pytest
 
 from cdiscflow.adam import (
     YN_AVAL, best_response_events, derive_extreme_event, derive_param_confirmed_response, derive_var_worst_flag,
-    load_response_criteria, progression_events, rate_events,
+    last_assessment_events, load_response_criteria, progression_events, rate_events,
 )
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
@@ -193,3 +193,96 @@ def test_a_study_folder_selects_its_criteria(study_copy):
     criteria = response_criteria_from_spec(load_study(study_copy))
     assert criteria.rates["CBR"].values == ("sCR", "CR", "VGPR", "PR")  # the study's override
     assert criteria.rates["DCR"].values == IMWG.rates["DCR"].values  # the rest as the standard file says
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# admiralonco's conventions as options: sustained rate levels (CB), CR/VGPR-or-better rates, the last assessment
+
+CB_IMWG = load_response_criteria("IMWG2016", overrides={"rates": {"CB": {
+    "at_or_above": "SD", "sustained": {"values": ["MR", "SD"], "min_days": 42}}}})
+
+
+def _rate_table(covr: pd.DataFrame, criteria, rates, **kwargs) -> dict:
+    adrs = None
+    for rate in rates:
+        adrs = derive_extreme_event(adrs, events=rate_events(criteria, rate, **kwargs),
+                                    source_datasets={"ovr": covr, "adsl": ADSL_CB}, order=("ADT",),
+                                    set_values_to={"PARAMCD": rate})
+    return {(r.USUBJID, r.PARAMCD): (r.AVALC, None if pd.isna(r.ADT) else str(r.ADT.date()))
+            for r in adrs.itertuples()}
+
+
+ADSL_CB = pd.DataFrame({"STUDYID": "S", "USUBJID": list("JKLMN")})
+CB_OVR = _ovr([  # randomised 2020-01-01: day 42 after it is 2020-02-12
+    ("J", "2020-02-11", "MR"), ("J", "2020-02-12", "MR"), ("J", "2020-03-10", "MR"),  # MR on day 41, then day 42
+    ("K", "2020-01-20", "PR"), ("K", "2020-02-20", "PR"),                             # a response counts at once
+    ("L", "2020-01-30", "SD"),                                                        # SD only before day 42
+    ("M", "2020-01-15", "sCR"), ("M", "2020-02-01", "CR"), ("M", "2020-03-01", "CR"),  # sCR then CR: CR confirmed
+    ("N", "2020-01-15", "VGPR"), ("N", "2020-02-01", "VGPR"),
+])
+
+
+def test_sustained_rate_levels_count_from_the_origin_plus_min_days():
+    """CB (admiralonco's IMWG vignette): PR or better at any time, MR or SD only on/after RANDDT + 42 days; CRRSP and
+    VGPRRSP (standard IMWG rates) are sCR/CR and sCR/CR/VGPR.  Worked by hand on the confirmed responses."""
+    covr = _covr(CB_OVR)
+    # each last assessment is unconfirmed (SD), but the best confirmed response so far stays (running best)
+    assert _per_subject(covr) == {"J": ["MR", "MR", "MR"], "K": ["PR", "PR"], "L": ["SD"], "M": ["CR", "CR", "CR"],
+                                  "N": ["VGPR", "VGPR"]}
+    assert CB_IMWG.rates["CB"].values == ("sCR", "CR", "VGPR", "PR", "MR", "SD")
+    assert IMWG.rates["CRRSP"].values == ("sCR", "CR") and IMWG.rates["VGPRRSP"].values == ("sCR", "CR", "VGPR")
+    table = _rate_table(covr, CB_IMWG, ("CB", "CRRSP", "VGPRRSP", "DCR"), origin_date="RANDDT")
+    assert table == {
+        ("J", "CB"): ("Y", "2020-02-12"), ("J", "CRRSP"): ("N", None), ("J", "VGPRRSP"): ("N", None),
+        ("J", "DCR"): ("Y", "2020-02-11"),                               # DCR has no minimum time: day 41 counts
+        ("K", "CB"): ("Y", "2020-01-20"), ("K", "CRRSP"): ("N", None), ("K", "VGPRRSP"): ("N", None),
+        ("K", "DCR"): ("Y", "2020-01-20"),
+        ("L", "CB"): ("N", None), ("L", "CRRSP"): ("N", None), ("L", "VGPRRSP"): ("N", None),
+        ("L", "DCR"): ("Y", "2020-01-30"),
+        ("M", "CB"): ("Y", "2020-01-15"), ("M", "CRRSP"): ("Y", "2020-01-15"), ("M", "VGPRRSP"): ("Y", "2020-01-15"),
+        ("M", "DCR"): ("Y", "2020-01-15"),
+        ("N", "CB"): ("Y", "2020-01-15"), ("N", "CRRSP"): ("N", None), ("N", "VGPRRSP"): ("Y", "2020-01-15"),
+        ("N", "DCR"): ("Y", "2020-01-15"),
+    }
+    with pytest.raises(ValueError, match="rate CB counts MR, SD only 42 days after the origin: give origin_date"):
+        rate_events(CB_IMWG, "CB")
+
+
+def test_sustained_rate_settings_are_checked():
+    with pytest.raises(SpecError) as exc:
+        load_response_criteria("IMWG2016", where="adam/adrs.yaml", overrides={"rates": {
+            "CB": {"at_or_above": "PR", "sustained": {"values": ["SD"], "min_days": 42}},
+            "CB2": {"at_or_above": "SD", "sustained": {"values": ["MR"], "min_days": -1}},
+            "CB3": {"at_or_above": "SD", "sustained": [42]},
+            "CB4": {"at_or_above": "SD", "min_days": 42}}})
+    label = "imwg2016.yaml (with overrides from adam/adrs.yaml)"
+    assert exc.value.problems == [
+        f"{label}: rates.CB.sustained: values must be levels the rate counts (sCR, CR, VGPR, PR), not ['SD']",
+        f"{label}: rates.CB2.sustained: min_days must be a whole number of days >= 0, not -1",
+        f"{label}: rates.CB3.sustained: must be {{values: [levels of the rate], min_days: <whole number of days>}}",
+        f"{label}: rates.CB4: unknown setting 'min_days' (expected at_or_above, description, sustained, values)",
+    ]
+
+
+def test_last_assessment_skips_or_includes_a_trailing_not_evaluable():
+    """LSTA: the last evaluable assessment (default) or the last one whatever its value (admiralonco), from the
+    collected (OVR) or confirmed (COVR) responses: A ends PR then NE."""
+    ovr = _ovr([("A", "2020-02-01", "PR"), ("A", "2020-03-01", "PR"), ("A", "2020-04-01", "NE"),
+                ("B", "2020-02-01", "NE")])
+    ovr["RSSTRESC"] = ovr["AVALC"]  # the collected response, kept on the confirmed-response records
+    covr = _covr(ovr).assign(PARAMCD="COVR")
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["A", "B", "C"]})
+    got = {}
+    for name, source in (("OVR", ovr), ("COVR", covr)):
+        for include in (False, True):
+            events = last_assessment_events(IMWG, include_not_evaluable=include, response_var="RSSTRESC")
+            out = derive_extreme_event(None, events=events, source_datasets={"ovr": source, "adsl": adsl},
+                                       order=("ADT",), mode="last")
+            got[name, include] = {r.USUBJID: (r.AVALC if isinstance(r.AVALC, str) else None,
+                                              None if pd.isna(r.ADT) else str(r.ADT.date())) for r in out.itertuples()}
+    assert got[("OVR", False)] == {"A": ("PR", "2020-03-01"), "B": (None, None), "C": (None, None)}
+    assert got[("OVR", True)] == {"A": ("NE", "2020-04-01"), "B": ("NE", "2020-02-01"), "C": (None, None)}
+    # the confirmed response carries the best so far over an NE assessment (running best): PR on 2020-04-01, an
+    # assessment skipped by its collected response (NE), not by the confirmed one
+    assert got[("COVR", False)] == got[("OVR", False)]
+    assert got[("COVR", True)] == {"A": ("PR", "2020-04-01"), "B": ("NE", "2020-02-01"), "C": (None, None)}
