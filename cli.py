@@ -112,8 +112,19 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
 @_data_docs_option
 @_quiet_option
 @_verbose_option
+@click.option("--partitions", default=None, metavar="N|auto",
+              help="Split the subjects into N partitions by a stable hash of the subject key and map/derive each on "
+                   "its own (auto: from the raw export's size and the memory available). Same bytes as a plain run "
+                   "whatever N. Default: no partitions, unless --jobs or --scheduler ask for them (then auto).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Partitions run at the same time, each in a Dask worker process on this machine (needs "
+                   "cdiscflow[scale]).")
+@click.option("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+              help="Where the partitions run: local (a Dask LocalCluster of --jobs processes) or the address of a "
+                   "running Dask scheduler (workers need cdiscflow and read access to --raw).")
 def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
-                data_docs: bool, quiet: bool, verbose: bool) -> None:
+                data_docs: bool, quiet: bool, verbose: bool, partitions: str | None, jobs: int,
+                scheduler: str | None) -> None:
     """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
 
     With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.  OUT/run.json records how
@@ -124,6 +135,8 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
       cdiscflow run
       cdiscflow run --raw export_2020_10/ --study specs/dara_atra --out out_2020_10
       cdiscflow run --raw export_2020_10/ --on-error reject -v    # keep the good records; show row counts
+      cdiscflow run --raw big/ --partitions 8 --jobs 2            # 8 subject partitions, 2 worker processes
+      cdiscflow run --raw big/ --partitions 16 --scheduler tcp://scheduler:8786
     """
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.core.terminal import RunProgress
@@ -132,8 +145,15 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     mode = _progress_mode(quiet, verbose)
     try:
         with RunProgress(mode, stages=STAGES, label="cdiscflow run") as progress:
-            result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
-                         progress=progress)
+            if partitions is None and jobs == 1 and scheduler is None:
+                result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
+                             progress=progress)
+            else:
+                from cdiscflow.scale import run_partitioned
+
+                result = run_partitioned(study, raw_dir, out_dir, partitions=_partition_count(partitions),
+                                         jobs=jobs, scheduler=scheduler, on_error=on_error, fail_on=fail_on,
+                                         data_docs=data_docs, progress=progress)
             if verbose:
                 for table in detail_tables([stage_entry(s) for s in result.stages]):
                     progress.table(table)
@@ -146,6 +166,18 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     if result.rejected_rows:
         click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)
     sys.exit(result.exit_code)
+
+
+def _partition_count(value: str | None) -> int | str:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        count = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a whole number nor 'auto'", param_hint="--partitions") from None
+    if count < 1:
+        raise click.BadParameter("at least 1", param_hint="--partitions")
+    return count
 
 
 @main.command("batch", epilog=EXIT_CODES)
