@@ -1,0 +1,220 @@
+"""Subject-partitioned runs (cdiscflow.scale): the partition of a subject, the row numbers a partition reports,
+and the bytes of a partitioned run, which must not depend on the partition count or on where partitions run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscflow.core.errors import FindingsError, InputError
+from cdiscflow.pipeline import run, without_timings
+from cdiscflow.scale import (SubjectSelection, combine_findings, fnv1a_64, map_partitions, run_partitioned,
+                             subject_partition)
+from cdiscflow.specs.model import load_study
+
+
+def _fnv1a_reference(text: str) -> int:  # the published algorithm, byte by byte, as an independent check
+    h = 0xCBF29CE484222325
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) % (1 << 64)
+    return h
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# which partition
+
+
+def test_fnv1a_64_matches_the_published_test_vectors():
+    got = fnv1a_64(pd.Series(["", "a", "foobar", None]))
+    assert [int(x) for x in got] == [0xCBF29CE484222325, 0xAF63DC4C8601EC8C, 0x85944171F73967E8, 0xCBF29CE484222325]
+
+
+def test_subject_partition_is_the_hash_modulo_the_count_whatever_the_other_subjects():
+    subjects = pd.Series(["01-001", "01-002", "02-017", "01-001", "03-104", "Ünïcode-7", None])
+    for count in (1, 2, 4, 16):
+        got = subject_partition(subjects, count)
+        expected = [_fnv1a_reference(s if isinstance(s, str) else "") % count for s in subjects]
+        assert got.tolist() == expected
+        alone = [int(subject_partition(pd.Series([s]), count)[0]) for s in subjects]  # same partition alone
+        assert alone == expected
+    assert subject_partition(subjects, 1).tolist() == [0] * 7
+
+
+def test_a_selection_keeps_a_partitions_rows_numbered_from_1_and_knows_their_rows_in_the_file():
+    frame = pd.DataFrame({"SUBJID": ["a", "b", "a", "c", "b", "a"], "X": list("123456")},
+                         index=pd.RangeIndex(1, 7, name="row"))
+    broken = pd.DataFrame({"rule_id": ["RAW-FIELDS", "RAW-FIELDS"]}, index=pd.Index([3, 4], name="row"))
+    part = int(subject_partition(pd.Series(["a"]), 2)[0])
+    select = SubjectSelection("SUBJID", part, 2)
+
+    class _F:  # the selection reads only the form's name
+        name = "f"
+
+    kept, kept_broken = select(_F(), frame, broken)
+    same = subject_partition(frame["SUBJID"], 2) == part
+    assert kept["X"].tolist() == frame.loc[same, "X"].tolist()
+    assert kept.index.tolist() == list(range(1, int(same.sum()) + 1)) and kept.index.name == "row"
+    assert select.rows["f"].tolist() == frame.index[same].tolist()
+    originals = select.original("f", pd.Series([1, None, len(kept)], dtype="Int64"))
+    assert originals.tolist()[0] == frame.index[same][0] and pd.isna(originals.tolist()[1])
+    assert originals.tolist()[2] == frame.index[same][-1]
+    # broken row 3 belongs to subject a: kept, renumbered to its place among a's rows (only if a is here)
+    expected_broken = [list(frame.index[same]).index(r) + 1 for r in (3, 4) if same[r - 1]]
+    assert (kept_broken.index.tolist() if kept_broken is not None else []) == expected_broken
+
+
+def test_a_selection_refuses_a_form_without_the_subject_field():
+    class _F:
+        name = "labs"
+
+    with pytest.raises(InputError, match="form 'labs' has no subject field SUBJID"):
+        SubjectSelection("SUBJID", 0, 2)(_F(), pd.DataFrame({"X": ["1"]}), None)
+
+
+def test_findings_about_a_file_come_once_findings_about_subjects_from_every_partition():
+    bom = {"severity": "warning", "rule_id": "RAW-BOM", "dataset": "AE", "variable": "", "subject": "", "row": None,
+           "value": "", "expected": "", "message": "byte-order mark", "source": "ae.csv"}
+    date = {**bom, "severity": "error", "rule_id": "RAW-DATE", "subject": "S-1", "row": 7, "message": "bad date"}
+    p0 = pd.DataFrame([bom, date])
+    p1 = pd.DataFrame([bom, {**date, "subject": "S-2", "row": 9}])
+    frame = combine_findings([p0.astype({"row": "Int64"}), p1.astype({"row": "Int64"})]).frame()
+    assert frame["rule_id"].tolist() == ["RAW-DATE", "RAW-DATE", "RAW-BOM"]
+    assert frame["row"].tolist()[:2] == [7, 9]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# bytes: partitioned == plain
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _assert_same_output(plain: Path, other: Path, partitions: int) -> None:
+    a, b = _files(plain), _files(other)
+    assert sorted(a) == sorted(b)
+    differ = [name for name in a if name != "run.json" and a[name] != b[name]]
+    assert differ == []
+    log_a, log_b = (without_timings(json.loads(x["run.json"])) for x in (a, b))
+    assert log_b["options"].pop("partitions") == partitions
+    log_b["options"].pop("jobs"), log_b["options"].pop("scheduler")
+    assert log_a == log_b
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plain") / "out"
+    run(None, None, out, data_docs=False)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("partitions", [1, 2, 4])
+def test_a_partitioned_run_writes_the_plain_runs_bytes(plain_run, tmp_path, partitions):
+    result = run_partitioned(None, None, tmp_path / "out", partitions=partitions, data_docs=False)
+    assert result.exit_code == 0 and result.subjects == 63
+    _assert_same_output(plain_run, tmp_path / "out", partitions)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+
+@pytest.mark.slow
+def test_partitions_on_a_dask_cluster_write_the_plain_runs_bytes(plain_run, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_partitioned(None, None, tmp_path / "out", partitions=3, scheduler=cluster.scheduler_address,
+                                 data_docs=False)
+    assert result.exit_code == 0
+    _assert_same_output(plain_run, tmp_path / "out", 3)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["options"]["scheduler"].startswith("tcp://")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# raw rows with errors: the same findings, rejects and accounting (raw file row numbers) as a plain run
+
+
+def _broken_export(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    shutil.copytree(load_study("dara_atra").raw_dir, raw)
+    ae = (raw / "ae.csv").read_text().splitlines()
+    fields = ae[5].split(",")
+    fields[14] = "31-FEB-2016"  # AESTDAT: no such day (RAW-DATE, row 4)
+    ae[5] = ",".join(fields)
+    ae[9] = ae[9] + ",extra"  # one field too many (RAW-FIELDS, row 8)
+    ae.append(ae[2].replace(",01-001,", ",99-999,"))  # a subject nobody enrolled (RAW-NOT-ENROLLED)
+    (raw / "ae.csv").write_bytes(b"\xef\xbb\xbf" + ("\n".join(ae) + "\n").encode())  # and a BOM (once per file)
+    enrol = (raw / "enrol.csv").read_text().splitlines()
+    fields = enrol[12].split(",")
+    fields[4] = "32-JAN-1950"  # BRTHDAT: the subject's enrolment row is rejected, and with it all its rows
+    enrol[12] = ",".join(fields)
+    (raw / "enrol.csv").write_text("\n".join(enrol) + "\n")
+    return raw
+
+
+@pytest.mark.slow
+def test_rejected_rows_are_reported_with_the_raw_files_row_numbers(tmp_path):
+    raw = _broken_export(tmp_path)
+    plain = run(None, raw, tmp_path / "plain", on_error="reject", data_docs=False)
+    parted = run_partitioned(None, raw, tmp_path / "parted", partitions=3, on_error="reject", data_docs=False)
+    assert plain.exit_code == parted.exit_code == 1 and plain.rejected_rows == parted.rejected_rows > 5
+    rejects = pd.read_csv(tmp_path / "plain" / "sdtm" / "_rejects.csv")
+    assert {"RAW-DATE", "RAW-FIELDS", "RAW-NOT-ENROLLED", "MAP-SUBJECT-REJECTED"} <= \
+        set(";".join(rejects["rule_id"]).split(";"))
+    assert 4 in rejects.loc[rejects["form"] == "ae", "row"].tolist()
+    _assert_same_output(tmp_path / "plain", tmp_path / "parted", 3)
+
+
+@pytest.mark.slow
+def test_strict_errors_stop_a_partitioned_run_with_the_plain_runs_findings(tmp_path):
+    raw = _broken_export(tmp_path)
+    (tmp_path / "parted").mkdir()
+    (tmp_path / "parted" / "run.json").write_text("{}")  # an earlier run's output: replaced whole
+    with pytest.raises(FindingsError) as plain_error:
+        run(None, raw, tmp_path / "plain", data_docs=False)
+    with pytest.raises(FindingsError) as parted_error:
+        run_partitioned(None, raw, tmp_path / "parted", partitions=2, data_docs=False)
+    assert str(parted_error.value) == str(plain_error.value)
+    assert sorted(_files(tmp_path / "parted")) == ["findings.csv", "findings.json", "run.json"]
+    for name in ("findings.csv", "findings.json"):
+        assert (tmp_path / "parted" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+
+
+def test_a_partitioned_run_does_not_replace_a_folder_that_is_not_a_run_output(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(InputError, match="not the output of an earlier run"):
+        run_partitioned(None, None, tmp_path, partitions=2)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
+    import cdiscflow.scale as scale
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text('{"old": true}')
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scale, "map_partitions", crash)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_partitioned(None, None, out, partitions=2)
+    assert _files(out) == {"run.json": b'{"old": true}'}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left
+
+
+@pytest.mark.slow
+def test_map_partitions_in_this_process_returns_every_partition_in_order():
+    parts = map_partitions(str(load_study("dara_atra").path), load_study("dara_atra").raw_dir, 3, "strict")
+    assert [p.index for p in parts] == [0, 1, 2]
+    subjects = [set(p.sdtm["DM"]["USUBJID"]) for p in parts]
+    assert sum(len(s) for s in subjects) == 63 and not (subjects[0] & subjects[1] or subjects[1] & subjects[2])
+    ids = pd.Series(sorted(set().union(*subjects))).str.replace("DARA-ATRA-", "", regex=False)
+    expected = {i: set("DARA-ATRA-" + ids[subject_partition(ids, 3) == i]) for i in range(3)}
+    assert subjects == [expected[0], expected[1], expected[2]]
+    assert np.all([len(p.rejects) == 0 for p in parts])
