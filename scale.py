@@ -53,7 +53,9 @@ from cdiscflow.specs.model import Form, StudySpec, load_study
 
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 DESIGN_DATASETS = ("TE", "TA", "TV", "TI", "TS")  # rebuilt once over all subjects (TS counts them)
-RAW_MEMORY_FACTOR = 40  # `--partitions auto`: a partition needs about this many bytes of memory per raw byte
+# `--partitions auto`: a partition needs about this many bytes of memory per raw byte (benchmarks/RESULTS.md: a
+# plain run peaked at 7.88 GiB over a 625 MB raw export at 100,000 subjects)
+RAW_MEMORY_FACTOR = 14
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -119,14 +121,18 @@ class SubjectSelection:
 
 def auto_partitions(raw_dir: Path, jobs: int) -> int:
     """`--partitions auto`: enough partitions that one fits in the memory available per worker (RAW_MEMORY_FACTOR
-    bytes a raw byte), and at least one per worker."""
+    bytes a raw byte, at least 256 MiB a worker), and at least one per worker."""
     raw_bytes = sum(p.stat().st_size for p in Path(raw_dir).iterdir() if p.is_file())
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        available = 4 << 30
-    per_worker = max(available // max(jobs, 1), 1 << 28)
+    per_worker = max(available_memory() // max(jobs, 1), 1 << 28)
     return max(jobs, math.ceil(raw_bytes * RAW_MEMORY_FACTOR / per_worker))
+
+
+def available_memory() -> int:
+    """Bytes of memory free on this machine now (4 GiB when the system cannot tell)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -218,3 +218,53 @@ def test_map_partitions_in_this_process_returns_every_partition_in_order():
     expected = {i: set("DARA-ATRA-" + ids[subject_partition(ids, 3) == i]) for i in range(3)}
     assert subjects == [expected[0], expected[1], expected[2]]
     assert np.all([len(p.rejects) == 0 for p in parts])
+
+
+@pytest.mark.slow
+def test_a_dask_scheduler_and_worker_started_apart_run_the_partitions(plain_run, tmp_path):
+    """The documented deployment: `dask scheduler` + `dask worker` (here on localhost, in subprocesses), then
+    `cdiscflow run --scheduler tcp://...`; the output is the plain run's."""
+    import subprocess
+    import sys
+    import time
+
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.is_file():
+        pytest.skip("the dask command is not installed beside this Python")
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(address_file)], stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(600):  # over tenths of a second: the scheduler writes its address when it listens
+            if address_file.is_file() and address_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard"], stderr=subprocess.DEVNULL)
+        cli = subprocess.run([sys.executable, "-m", "cdiscflow", "run", "--out", str(tmp_path / "out"),
+                              "--no-data-docs", "-q", "--partitions", "2", "--scheduler", address],
+                             capture_output=True, text=True, timeout=1800)
+        assert cli.returncode == 0, cli.stderr
+    finally:
+        for proc in (worker, scheduler):  # the processes this test started, by their handles
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    _assert_same_output(plain_run, tmp_path / "out", 2)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["options"]["scheduler"] == address
+
+
+def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_path, monkeypatch):
+    import cdiscflow.scale as scale
+
+    (tmp_path / "ae.csv").write_bytes(b"x" * 1000)
+    (tmp_path / "dm.csv").write_bytes(b"x" * 500)
+    monkeypatch.setattr(scale, "RAW_MEMORY_FACTOR", 1 << 20)  # 1,500 raw bytes need 1,500 MiB
+    monkeypatch.setattr(scale, "available_memory", lambda: 1 << 30)  # 1 GiB free
+    assert scale.auto_partitions(tmp_path, 1) == 2  # ceil(1500 MiB / 1024 MiB)
+    assert scale.auto_partitions(tmp_path, 2) == 3  # 512 MiB a worker: ceil(1500 / 512)
+    assert scale.auto_partitions(tmp_path, 8) == 8  # at least one partition per worker (256 MiB floor each)
+    monkeypatch.setattr(scale, "RAW_MEMORY_FACTOR", 1)
+    assert scale.auto_partitions(tmp_path, 1) == 1
