@@ -318,7 +318,7 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
                    scheduler: str | None = None) -> list[PartitionResult]:
     """Every partition's result, in partition order: here one after another (no scheduler and one job), on a Dask
     LocalCluster of `jobs` worker processes (`scheduler="local"`), or on the cluster at a `tcp://` address."""
-    args = (str(study), str(raw_dir))
+    args = (str(Path(study).resolve()), str(Path(raw_dir).resolve()))  # workers may run in another folder
     if scheduler is None and jobs <= 1:
         return [run_partition(*args, i, count, on_error) for i in range(count)]
     try:
