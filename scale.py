@@ -177,15 +177,30 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
             if form in select.rows:
                 row[hit] = select.original(form, prov["row"][hit])
         provenance[name] = prov.assign(row=row)
-    rejects = sdtm.rejects.copy()
-    if len(rejects):
-        for form in pd.unique(rejects["form"]):
-            hit = rejects["form"] == form
-            rejects.loc[hit, "row"] = select.original(form, rejects.loc[hit, "row"])
     keep = [n for n in sdtm.datasets if n not in DESIGN_DATASETS]
     return PartitionResult(index, {n: sdtm.datasets[n] for n in keep}, {n: provenance[n] for n in keep},
-                           _raw_rows(sdtm.findings.frame(), select, spec), sdtm.accounting, rejects,
+                           _raw_rows(sdtm.findings.frame(), select, spec), sdtm.accounting,
+                           _rejects_in_file_rows(sdtm.rejects, select, spec),
                            dict(adam.datasets), adam.findings.frame(), timings)
+
+
+def _rejects_in_file_rows(rejects: pd.DataFrame, select: SubjectSelection, spec: StudySpec) -> pd.DataFrame:
+    """The reject log with the raw file's row numbers: in `row`, and in the reason of a row rejected with its
+    subject's enrolment row ("the subject's enrolment row 12 in enrol.csv was rejected")."""
+    from cdiscflow.sdtm.raw import _roster_form
+
+    rejects = rejects.copy()
+    if not len(rejects):
+        return rejects
+    for form in pd.unique(rejects["form"]):  # over forms
+        hit = rejects["form"] == form
+        rejects.loc[hit, "row"] = select.original(form, rejects.loc[hit, "row"])
+    roster = _roster_form(spec)
+    pattern = r"(the subject's enrolment row )(\d+)( in )"
+    rejects["reason"] = rejects["reason"].str.replace(  # over the rejected rows that name an enrolment row
+        pattern, lambda m: f"{m.group(1)}{select.original(roster, pd.Series([int(m.group(2))])).iloc[0]}{m.group(3)}",
+        regex=True)
+    return rejects
 
 
 def _raw_rows(findings: pd.DataFrame, select: SubjectSelection, spec: StudySpec) -> pd.DataFrame:

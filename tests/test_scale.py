@@ -268,3 +268,21 @@ def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_
     assert scale.auto_partitions(tmp_path, 8) == 8  # at least one partition per worker (256 MiB floor each)
     monkeypatch.setattr(scale, "RAW_MEMORY_FACTOR", 1)
     assert scale.auto_partitions(tmp_path, 1) == 1
+
+
+def test_the_reject_log_names_the_raw_files_rows_also_in_its_reasons():
+    from cdiscflow.scale import _rejects_in_file_rows
+    from cdiscflow.sdtm.raw import _roster_form
+
+    spec = load_study("dara_atra")
+    roster = _roster_form(spec)
+    select = SubjectSelection("SUBJID", 0, 2, rows={roster: np.array([3, 8, 21]), "ae": np.array([5, 6, 40, 41])})
+    rejects = pd.DataFrame({
+        "form": [roster, "ae", "ae"], "file": ["enrol.csv", "ae.csv", "ae.csv"], "row": pd.array([3, 2, 4], "Int64"),
+        "subject": ["S", "S", "S"], "rule_id": ["RAW-DATE", "MAP-SUBJECT-REJECTED", "RAW-DATE;MAP-SUBJECT-REJECTED"],
+        "reason": ["BRTHDAT: no such date", "the subject's enrolment row 3 in enrol.csv was rejected",
+                   "AESTDTC: bad | the subject's enrolment row 3 in enrol.csv was rejected"]})
+    out = _rejects_in_file_rows(rejects, select, spec)
+    assert out["row"].tolist() == [21, 6, 41]
+    assert out["reason"].tolist() == ["BRTHDAT: no such date", "the subject's enrolment row 21 in enrol.csv was rejected",
+                                      "AESTDTC: bad | the subject's enrolment row 21 in enrol.csv was rejected"]
