@@ -444,6 +444,7 @@ def _combine_adam(spec, parts, sdtm_datasets, log: StageLog) -> dict[str, pd.Dat
     log.findings.extend(combine_findings([p.adam_findings for p in parts]))
     log.rows_in = {n: len(f) for n, f in sdtm_datasets.items()}
     log.rows_out = {n: len(f) for n, f in adam.items()}
+    log.steps = {"derive": round(sum(p.timings.get("adam", 0.0) for p in parts), 3)}  # summed over partitions
     return adam
 
 
