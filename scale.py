@@ -47,7 +47,7 @@ import pandas as pd
 from cdiscflow.core.atomic import PART_SUFFIX
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
-from cdiscflow.core.frames import compact_all, expand
+from cdiscflow.core.frames import as_text, compact_all, is_text_category
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _export, _finish, _report, _stage, _validate)
 from cdiscflow.specs.model import Form, StudySpec, load_study
 
@@ -161,13 +161,14 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
     spec = load_study(study)
     select = SubjectSelection(str(spec.study.get("raw", {}).get("subject", "SUBJID")), index, count)
     try:
-        sdtm = map_study(spec, raw_dir, on_error=on_error, select=select)
+        sdtm = map_study(spec, raw_dir, on_error=on_error, select=select, compact_text=True)
     except FindingsError as exc:  # strict: this partition's data stops the run; the caller reports every partition's
         findings = _raw_rows(exc.findings.frame(), select, spec)
         return PartitionResult(index, {}, {}, findings, pd.DataFrame(), pd.DataFrame(), {}, pd.DataFrame(), {},
                                error=exc)
     t = time.perf_counter()
-    adam = derive_study(spec, sdtm.datasets)
+    compact_all(sdtm.datasets)  # as the plain run does: repeated text as categoricals, also on the way back
+    adam = derive_study(spec, sdtm.datasets, compact_text=True)
     timings = {**sdtm.timings, "adam": time.perf_counter() - t}
     provenance = {}
     for name, prov in sdtm.provenance.items():  # over datasets: partition rows back to the file's rows
@@ -236,6 +237,22 @@ def combine_findings(frames: list[pd.DataFrame]) -> Findings:
     return out
 
 
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The records of `frames` (same columns) one after the other; a text column compacted in any of them
+    (`core.frames.compact`) is compacted again over all of them, column by column, so that the combined study stays
+    as small in memory as a plain run's."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    columns = {}
+    for name in frames[0].columns:  # over columns
+        parts = [f[name] for f in frames]
+        if any(is_text_category(c) for c in parts):
+            columns[name] = pd.concat([as_text(c) for c in parts], ignore_index=True).astype("category")
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
+
+
 def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
     """The study's SdtmResult from its partitions: datasets in the plain run's order (`finalize`), keys checked,
     trial design rebuilt over every subject, accounting and rejects summed."""
@@ -249,9 +266,9 @@ def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
     state = StudyState(spec, design, {}, findings)
     names = [n for n in spec.datasets if any(n in p.sdtm for p in parts)]
     for name in names:  # over datasets
-        frames = [p.sdtm[name] for p in parts if name in p.sdtm]
-        state.datasets[name] = pd.concat(frames, ignore_index=True)
-        state.provenance[name] = pd.concat([p.provenance[name] for p in parts if name in p.sdtm], ignore_index=True)
+        having = [p for p in parts if name in p.sdtm]
+        state.datasets[name] = concat_frames([p.sdtm.pop(name) for p in having])  # partitions' copies freed
+        state.provenance[name] = pd.concat([p.provenance.pop(name) for p in having], ignore_index=True)
         state.supp[name] = pd.DataFrame(index=state.datasets[name].index)
         finalize(state, name)
     if design is not None:
@@ -261,7 +278,7 @@ def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
         if "TS" in spec.datasets:
             _add_design(state, "TS", build_ts(state))
     order = [n for n in spec.datasets if n in state.datasets]
-    datasets = {n: expand(state.datasets[n]) for n in order}
+    datasets = {n: state.datasets[n] for n in order}
     check_keys(state, datasets)
     accounting = _sum_accounting([p.accounting for p in parts])
     rejects = _all_rejects([p.rejects for p in parts])
@@ -311,7 +328,7 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
 
     out: dict[str, pd.DataFrame] = {}
     for name in [d.name for d in spec.standard("ADaM")]:  # over datasets
-        frames = [p.adam[name] for p in parts if name in p.adam]
+        frames = [p.adam.pop(name) for p in parts if name in p.adam]
         if not frames:
             continue
         keys = [k for k in SUBJECT_KEYS if k in frames[0].columns]
@@ -320,7 +337,7 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
             if not np.array_equal(pos, np.arange(len(frame))):
                 raise RuntimeError(f"{name} of a partition is not in subject order ({', '.join(keys)}): a "
                                    "partitioned run cannot give the plain run's record order")
-        frame = pd.concat(frames, ignore_index=True)
+        frame = concat_frames(frames)
         out[name] = frame.take(sort_order(frame, keys)).reset_index(drop=True)
     return out
 
