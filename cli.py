@@ -213,15 +213,12 @@ def check_spec(study: str | None) -> None:
     Example:
       cdiscflow check-spec specs/dara_atra
     """
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.check import require_valid_spec
 
-    spec = load_study(study)
-    from cdiscflow.sdtm.engine import check_sdtm_spec
+    spec = require_valid_spec(study)  # every problem of every file at once: file:line: key: message (hint)
+    from cdiscflow.report.spec import load_report_spec
 
-    check_sdtm_spec(spec)  # trial design and derivations of the SDTM mapping
-    from cdiscflow.report.spec import check_report_spec
-
-    report = check_report_spec(spec)  # report.yaml: tables, variables, fact links
+    report = load_report_spec(spec)
     n_vars = sum(len(d.variables) for d in spec.datasets.values())
     click.echo(
         f"{spec.studyid}: {len(spec.datasets)} datasets, {n_vars} variables, {len(spec.codelists)} codelists, "
