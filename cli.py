@@ -313,9 +313,9 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     """
     from cdiscflow.export import read_datasets
     from cdiscflow.report import make_report
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.check import require_valid_spec
 
-    spec = load_study(study)
+    spec = require_valid_spec(study)  # refuses a spec with problems before reading the ADaM folder
     adam, _ = read_datasets(adam_dir)
     if not adam:
         raise InputError(f"{adam_dir}: no ADaM datasets (.xpt or Dataset-JSON) in this folder")

@@ -318,6 +318,20 @@ class _Check:
                          f"template names field {{{name}}}, which form(s) {', '.join(lacking)} lack",
                          f"did you mean {{{close[0]}}}?" if close else "use a field every mapped form has")
 
+    def explained_by_typed(self, p: Problem) -> bool:
+        """A loader's complaint about what the typed model already reported: the same value of the same key, or
+        the mapping holding a key the model rejected."""
+        quoted = set(re.findall(r"'([^']*)'", p.message))
+        for t in self.problems[: self.n_typed]:
+            if t.file != p.file or not t.key:
+                continue
+            last = re.sub(r"\[\d+\]$", "", t.key.rsplit(".", 1)[-1])
+            if last in p.message and quoted & set(re.findall(r"'([^']*)'", t.message)):
+                return True
+            if p.key and t.key.startswith(p.key + ".") and t.message.startswith("unknown key"):
+                return True
+        return False
+
     def deduplicated(self) -> list[Problem]:
         """One problem per fact: a loader's 'unknown key x' where the typed model already reported key x."""
         typed_unknown = {(p.file, p.key.rsplit(".", 1)[-1].split("[")[0]) for p in self.problems[: self.n_typed]
@@ -328,7 +342,8 @@ class _Check:
             names = re.findall(r"'([^']+)'", p.message) if "unknown" in p.message else []
             if not names and "unknown key" in p.message:
                 names = [p.key.rsplit(".", 1)[-1]]
-            dup = i >= self.n_typed and any((p.file, n) in typed_unknown for n in names)
+            dup = i >= self.n_typed and (any((p.file, n) in typed_unknown for n in names)
+                                         or self.explained_by_typed(p))
             ident = (p.file, p.line, p.key, p.message)
             if dup or ident in seen:
                 continue

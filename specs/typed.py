@@ -785,7 +785,7 @@ def _problems(model: type[BaseModel], data: Any, exc: ValidationError) -> list[T
     """One problem per data location: the union branches pydantic tried are folded into the likeliest reason."""
     by_path: dict[tuple, list[dict]] = {}
     for err in exc.errors(include_url=False):
-        path = _data_path(data, err["loc"])
+        path = _data_path(data, err["loc"], err["type"] in ("missing", "extra_forbidden"))
         by_path.setdefault(path, []).append(err)
     out = []
     for path, errors in by_path.items():
@@ -835,7 +835,7 @@ def _hint(err: dict) -> str:
     return ""
 
 
-def _data_path(data: Any, loc: tuple) -> tuple:
+def _data_path(data: Any, loc: tuple, names_key: bool = False) -> tuple:
     """The path into the document of an error location: union branch tags in `loc` are skipped."""
     path: list = []
     node = data
@@ -855,7 +855,7 @@ def _data_path(data: Any, loc: tuple) -> tuple:
             node = node[part[:-1]]
         elif not isinstance(node, (dict, list)):
             break
-        elif isinstance(node, dict) and (part not in node) and _looks_like_key(part, loc):
+        elif names_key and isinstance(node, dict) and part not in node and _looks_like_key(part, loc):
             path.append(part)  # the missing / unknown key itself
             break
     return tuple(path)
