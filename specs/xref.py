@@ -24,7 +24,9 @@ ENGINE_VARIABLES = {"STARTDT", "ADT", "ADTM", "AVAL", "AVALC", "AVISIT", "AVISIT
 
 def expression_problems(spec, docs: dict[str, Any]) -> list[tuple[str, tuple, str, str]]:
     """(file, key path, message, hint) for every unknown variable or dataset an ADaM or report file names."""
-    files = {f: d for f, d in docs.items() if (f.startswith("adam/") or f == "report.yaml") and d is not None}
+    has_adam = bool(spec.standard("ADaM"))  # without ADaM datasets no recipe reads adam/*.yaml
+    files = {f: d for f, d in docs.items()
+             if ((f.startswith("adam/") and has_adam) or f == "report.yaml") and d is not None}
     if not files:
         return []
     known = _known_variables(spec, files)
