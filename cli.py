@@ -540,6 +540,28 @@ def spec_group() -> None:
     """
 
 
+@spec_group.command("schema", epilog=EXIT_CODES)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the schema to this file (default: print it).")
+def spec_schema(out_file: Path | None) -> None:
+    """The JSON Schema of the spec files, generated from the typed model (specs/typed.py), for editors.
+
+    \b
+    Example:
+      cdiscflow spec schema --out spec.schema.json
+    """
+    from cdiscflow.core.atomic import atomic_write
+    from cdiscflow.specs.typed import schema_text
+
+    text = schema_text()
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        with atomic_write(out_file) as fh:
+            fh.write(text.encode("utf-8"))
+        click.echo(f"JSON Schema of the spec files -> {out_file}")
+
+
 @spec_group.command("import", epilog=EXIT_CODES)
 @click.argument("sources", nargs=-1, required=True, metavar="FILE...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -909,3 +909,58 @@ def _allowed_keys(model: type[BaseModel], data: Any, path: tuple) -> list[str]:
     present = set(map(str, node)) if isinstance(node, dict) else set()
     best = max(models, key=lambda tp: len(present & set(keys_of(tp))))
     return keys_of(best)
+
+
+def schema_text() -> str:
+    """The JSON Schema of every spec file kind (`SpecFiles`), as stable, sorted JSON text."""
+    import json
+
+    schema = SpecFiles.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cdiscflow study spec"
+    return json.dumps(schema, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def reference_markdown() -> str:
+    """docs/spec-reference.md: every key of every spec file kind (type, required, description), from the model."""
+    import typing
+
+    def type_name(tp: Any) -> str:
+        origin = typing.get_origin(tp)
+        if origin is Union:
+            return " | ".join(type_name(a) for a in typing.get_args(tp) if a is not type(None))
+        if origin in (list, tuple):
+            return f"list of {type_name(typing.get_args(tp)[0])}"
+        if origin is dict:
+            k, v = typing.get_args(tp)
+            return f"mapping {type_name(k)} -> {type_name(v)}"
+        if origin is Literal:
+            return " / ".join(repr(a) for a in typing.get_args(tp))
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return f"[{tp.__name__}](#{tp.__name__.lower()})"
+        return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+    seen: list[type[BaseModel]] = []
+
+    def collect(tp: Any) -> None:
+        for arg in typing.get_args(tp):
+            collect(arg)
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and tp not in seen and tp.model_fields:
+            seen.append(tp)
+            for f in tp.model_fields.values():
+                collect(f.annotation)
+
+    lines = ["# Spec reference (generated from specs/typed.py: `cdiscflow spec schema` writes the JSON Schema)", "",
+             "Every key of every spec file. A key not listed is an error (`cdiscflow check-spec` names it, with",
+             "the closest known key). Examples: the embedded study `specs/dara_atra/`.", "",
+             "| file | model |", "|---|---|"]
+    for kind, model in [*FILE_MODELS.items(), *CSV_MODELS.items()]:
+        lines.append(f"| `{kind}` | [{model.__name__}](#{model.__name__.lower()}) |")
+        collect(model)
+    for model in seen:
+        lines += ["", f"## {model.__name__}", "", (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else "",
+                  "", "| key | type | required | description |", "|---|---|---|---|"]
+        for name, f in model.model_fields.items():
+            lines.append(f"| `{f.alias or name}` | {type_name(f.annotation)} | {'yes' if f.is_required() else ''} "
+                         f"| {f.description or ''} |")
+    return "\n".join(lines) + "\n"

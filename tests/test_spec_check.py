@@ -142,3 +142,33 @@ def test_an_unknown_yaml_file_is_named(study_copy):
     shutil.copy(study_copy / "report.yaml", study_copy / "reprot.yaml")
     problems = check_spec(study_copy)
     assert [(p.file, p.hint) for p in problems] == [("reprot.yaml", "did you mean report.yaml?")]
+
+
+def test_docs_reference_and_schema_are_generated_from_the_model():
+    """docs/spec-reference.md and docs/spec.schema.json are what the model says (regenerate: see the README)."""
+    import json
+
+    from cdiscflow.specs.typed import reference_markdown, schema_text
+
+    assert (REPO / "docs" / "spec-reference.md").read_text(encoding="utf-8") == reference_markdown()
+    assert (REPO / "docs" / "spec.schema.json").read_text(encoding="utf-8") == schema_text()
+    schema = json.loads(schema_text())
+    adsl = schema["$defs"]["AdslFile"]
+    assert adsl["additionalProperties"] is False and "extreme_events" in adsl["properties"]
+
+
+def test_schema_accepts_the_embedded_study_file_and_rejects_a_typo():
+    import json
+
+    import jsonschema
+    import yaml
+
+    from cdiscflow.specs.typed import schema_text
+
+    schema = json.loads(schema_text())
+    study = yaml.safe_load((REPO / "specs/dara_atra/study.yaml").read_text(encoding="utf-8"))
+    study["datacut"] = str(study["datacut"])
+    sub = {"$defs": schema["$defs"], **schema["$defs"]["StudyFile"]}
+    jsonschema.validate(study, sub)
+    with pytest.raises(jsonschema.ValidationError, match="synthetc"):
+        jsonschema.validate({**study, "synthetc": True}, sub)
