@@ -478,6 +478,7 @@ class _Loader:
         forms = self.load_forms(codelists)
         mappings = self.load_mappings(datasets, forms, codelists, valuelevel)
         sections = self.load_sections()
+        parameter_codelists(datasets, codelists, sections)
         self.check_pages(datasets, valuelevel, documents)
         if self.problems and strict:
             raise SpecError(self.problems, path=str(self.path))
@@ -1047,6 +1048,48 @@ class _Loader:
             if doc is not None:
                 out[rel[: -len(".yaml")]] = _freeze(doc)
         return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# PARAMCD / PARAM as codelists, from the parameters the ADaM spec files declare
+
+# dataset -> (section, how a parameter's PARAM is read from its entry); the parameters are listed once, there
+PARAMETER_SECTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType({
+    "ADRS": ("adam/adrs", lambda entry: entry),  # parameters: {PARAMCD: PARAM}
+    "ADTTE": ("adam/tte", lambda entry: (entry.get("set_values_to") or {}).get("PARAM") if isinstance(entry, Mapping) else None),
+    "ADBASE": ("adam/adbase", lambda entry: entry.get("param") if isinstance(entry, Mapping) and entry.get("keep", True) is not False else False),
+})
+
+
+def parameter_codelists(datasets: dict[str, Dataset], codelists: dict[str, Codelist], sections: Mapping[str, Any]) -> None:
+    """A BDS dataset whose PARAMCD (PARAM) names no codelist gets one from its parameters (PARAMCD with PARAM as
+    decode; PARAM), so that define.xml lists them and validation checks them like any other codelist."""
+    for name, (section, param_of) in PARAMETER_SECTIONS.items():
+        ds = datasets.get(name)
+        doc = sections.get(section)
+        params = doc.get("parameters") if isinstance(doc, Mapping) else None
+        if ds is None or not isinstance(params, Mapping) or not params or "PARAMCD" not in ds:
+            continue
+        pairs = [(str(code), param_of(entry)) for code, entry in params.items()]
+        pairs = [(code, param) for code, param in pairs if param is not False]  # helpers that are not output
+        if not pairs:
+            continue
+        named = all(isinstance(p, str) and p for _, p in pairs)
+        new: dict[str, str] = {}
+        if not ds.variable("PARAMCD").codelist:
+            cid = f"{name}.PARAMCD"
+            codelists[cid] = Codelist(cid, f"Parameter Code ({name})", terms=tuple(
+                Term(code, decode=param if named else "", order=i) for i, (code, param) in enumerate(pairs, 1)))
+            new["PARAMCD"] = cid
+        if named and "PARAM" in ds and not ds.variable("PARAM").codelist:
+            cid = f"{name}.PARAM"
+            values = list(dict.fromkeys(param for _, param in pairs))
+            codelists[cid] = Codelist(cid, f"Parameter ({name})",
+                                      terms=tuple(Term(v, order=i) for i, v in enumerate(values, 1)))
+            new["PARAM"] = cid
+        if new:
+            datasets[name] = replace(ds, variables=tuple(replace(v, codelist=new.get(v.name, v.codelist))
+                                                         for v in ds.variables))
 
 
 # ----------------------------------------------------------------------------------------------------------------

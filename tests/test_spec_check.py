@@ -172,3 +172,61 @@ def test_schema_accepts_the_embedded_study_file_and_rejects_a_typo():
     jsonschema.validate(study, sub)
     with pytest.raises(jsonschema.ValidationError, match="synthetc"):
         jsonschema.validate({**study, "synthetc": True}, sub)
+
+
+def test_the_typed_model_and_the_loaders_allow_the_same_keys():
+    """One fact in two places is checked here: the keys each ADaM loader accepts are the model's fields."""
+    from cdiscflow.adam import adae, adrs, adsl, merge, sources, tte
+    from cdiscflow.specs import typed
+
+    def fields(model):
+        return {f.alias or n for n, f in model.model_fields.items()}
+
+    assert fields(typed.AdslFile) == adsl._KEYS
+    assert fields(typed.AdaeFile) == adae._KEYS
+    assert fields(typed.AdrsFile) == adrs._KEYS
+    assert fields(typed.ResponseSource) == adrs._SOURCE_KEYS
+    assert fields(typed.MergeRuleModel) == merge._MERGE_KEYS
+    assert fields(typed.SummaryRuleModel) == merge._SUMMARY_KEYS
+    assert fields(typed.DateRuleModel) == sources._DATE_KEYS
+    assert fields(typed.TteSourceModel) == tte._SOURCE_KEYS
+    assert fields(typed.TteParameterModel) == tte._PARAM_KEYS
+
+
+def test_paramcd_and_param_are_codelists_in_the_adam_define(tmp_path):
+    """PARAMCD (decoded by PARAM) and PARAM of ADRS/ADTTE/ADBASE are codelists from the parameters the ADaM spec
+    files declare: define.xml lists them and validation checks the data against them."""
+    import pandas as pd
+    from lxml import etree
+
+    from cdiscflow.export.define import validate_define
+    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.spec_io import export_define
+    from cdiscflow.validation.api import validate_datasets
+
+    spec = load_study("dara_atra")
+    adrs = spec.dataset("ADRS")
+    assert adrs.variable("PARAMCD").codelist == "ADRS.PARAMCD" and adrs.variable("PARAM").codelist == "ADRS.PARAM"
+    terms = spec.codelist("ADRS.PARAMCD").terms
+    assert [t.value for t in terms] == ["OVR", "COVR", "CBOR", "RSP", "CBR", "DCR", "PD", "LSTA", "DEATH"]
+    assert terms[0].decode == "Overall Response by Investigator (IMWG 2016)"
+    assert not spec.codelist("ADRS.PARAMCD").extensible
+    adbase = spec.codelist("ADBASE.PARAMCD")
+    assert len(adbase.terms) == 55 and "AGE" in adbase.values
+    adam = export_define(spec, tmp_path / "define.xml", "ADaM")
+    assert validate_define(adam.path) == []
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    root = etree.parse(str(adam.path)).getroot()
+    cl = root.find(".//odm:CodeList[@OID='CL.ADRS.PARAMCD']", ns)
+    assert cl is not None
+    items = cl.findall("odm:CodeListItem", ns)
+    assert [i.get("CodedValue") for i in items][:3] == ["OVR", "COVR", "CBOR"]
+    assert items[0].find("odm:Decode/odm:TranslatedText", ns).text == "Overall Response by Investigator (IMWG 2016)"
+    ref = root.find(".//odm:ItemDef[@OID='IT.ADRS.PARAMCD']/odm:CodeListRef", ns)
+    assert ref is not None and ref.get("CodeListOID") == "CL.ADRS.PARAMCD"
+    # a PARAMCD the spec does not declare is a validation error
+    frame = pd.DataFrame({"STUDYID": ["DARA-ATRA"], "USUBJID": ["DARA-ATRA-001"], "PARAMCD": ["BESTRESP"],
+                          "PARAM": ["Overall Response by Investigator (IMWG 2016)"]})
+    findings = validate_datasets({"ADRS": frame}, spec).frame()
+    hits = findings[(findings["variable"] == "PARAMCD") & (findings["rule_id"] == "SCH-CT-001")]
+    assert list(hits["value"].astype(str)) == ["BESTRESP"]
