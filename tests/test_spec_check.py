@@ -230,3 +230,17 @@ def test_paramcd_and_param_are_codelists_in_the_adam_define(tmp_path):
     findings = validate_datasets({"ADRS": frame}, spec).frame()
     hits = findings[(findings["variable"] == "PARAMCD") & (findings["rule_id"] == "SCH-CT-001")]
     assert list(hits["value"].astype(str)) == ["BESTRESP"]
+
+
+def test_adam_and_report_refuse_a_bad_spec_before_reading_their_inputs(study_copy, tmp_path):
+    _sub(study_copy / "adam/adsl.yaml", "  filter: EXDOSE > 0", "  filtre: EXDOSE > 0")
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    (folder / "dm.xpt").write_bytes(b"not an xpt file")  # reading it would be a different error
+    (folder / "adsl.xpt").write_bytes(b"not an xpt file")
+    for args in (["adam", "--sdtm", str(folder), "--study", str(study_copy), "--out", str(tmp_path / "adam")],
+                 ["report", "--adam", str(folder), "--study", str(study_copy), "--out", str(tmp_path / "report")]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        assert "exposure.filtre: unknown key 'filtre'" in res.output and "xpt" not in res.output.lower()
+    assert not (tmp_path / "adam").exists() and not (tmp_path / "report").exists()
