@@ -153,3 +153,14 @@ def test_check_spec_names_an_unknown_field_in_an_expression_condition(study_copy
     assert any(f == "sdtm/cm.yaml" and "unknown codelist 'SUPPCAR'" in m for f, _, m in found), found
     assert any(f == "sdtm/dm.yaml" and "DSCATX is not a variable/field of DS" in m for f, _, m in found), found
     assert all(p.line for p in problems), [str(p) for p in problems]
+
+
+def test_check_spec_refuses_codelist_in_an_adam_expression(study_copy):
+    # ADaM evaluates without the study's codelists: codelist() there is a spec problem, not a failure mid-run
+    from cdiscflow.specs.check import check_spec
+
+    _rewrite(study_copy, "adam/adsl.yaml", "  filter: EXDOSE > 0", "  filter: codelist(EXTRT, 'NY') == 'Y'")
+    problems = check_spec(study_copy)
+    assert [(p.file, p.line, p.key) for p in problems] == [("adam/adsl.yaml", 7, "exposure.filter")], \
+        [str(p) for p in problems]
+    assert "only SDTM where/when offer" in problems[0].message
