@@ -83,6 +83,11 @@ def test_names_and_checks_of_the_new_functions():
     assert names("normalise(field('IT.DS')) == 'X' and codelist(ANS, 'NY') == 'Y'") == ("IT.DS", "ANS")
     assert condition_fields({"IT.DS": "x", "ANS": {"not": "y"}}) == ("IT.DS", "ANS")
     assert condition_fields("isna(ANS) or number(DOSE) > 1") == ("ANS", "DOSE")
+    # a raw field named like a Python word or a function of the language is read through field()
+    assert compile_condition({"in": "x", "number": {"present": True}}) == \
+        "normalise(field('in')) in ('X',) and notna(field('number'))"
+    frame = pd.DataFrame({"in": pd.Series([" x", "y"], dtype=str), "number": pd.Series(["1", None], dtype=str)})
+    assert _rows(condition_mask(frame, {"in": "x", "number": {"present": True}})) == [0]
     for bad in ("codelist(ANS, NY) == 'Y'", "field(ANS) == 'x'", "codelist(ANS) == 'Y'", "__import__('os')"):
         with pytest.raises(ExpressionError):
             compile_condition(bad)
