@@ -37,7 +37,7 @@ from cdiscflow.sdtm.text import extract
 from cdiscflow.sdtm.text import lookup as lookup_text
 from cdiscflow.sdtm.text import squash_upper
 from cdiscflow.specs.conditions import compile_condition
-from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable, normalise
+from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
 
 @dataclass(frozen=True)
