@@ -49,6 +49,7 @@ from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _export, _finish, _report, _stage, _validate)
+from cdiscflow.specs.check import require_valid_spec
 from cdiscflow.specs.model import Form, StudySpec, load_study
 
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
@@ -382,7 +383,7 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
     same files; run.json's options record partitions, jobs and scheduler."""
     say = progress or (lambda stage, message: None)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
-    spec = load_study(study)
+    spec = require_valid_spec(study)  # as a plain run: every problem of the spec before any data is read
     out = Path(out_dir)
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
     if raw is None:
