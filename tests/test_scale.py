@@ -286,3 +286,14 @@ def test_the_reject_log_names_the_raw_files_rows_also_in_its_reasons():
     assert out["row"].tolist() == [21, 6, 41]
     assert out["reason"].tolist() == ["BRTHDAT: no such date", "the subject's enrolment row 21 in enrol.csv was rejected",
                                       "AESTDTC: bad | the subject's enrolment row 21 in enrol.csv was rejected"]
+
+
+def test_run_refuses_a_partition_count_that_is_not_a_whole_number_or_auto(tmp_path):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    for bad, says in (("0", "at least 1"), ("many", "'many' is neither a whole number nor 'auto'")):
+        res = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "out"), "--partitions", bad])
+        assert res.exit_code == 2 and says in res.output, res.output
+        assert not (tmp_path / "out").exists()
