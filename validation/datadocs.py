@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.atomic import write_text
+from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation import iso8601
@@ -44,6 +45,7 @@ from cdiscflow.validation.schema import SCHEMA_CHECKS
 
 ASSETS = Path(__file__).resolve().parent / "datadocs_assets"
 MAX_ROWS = 100_000
+_PAGE_NAME = re.compile(r"^[A-Z0-9_][A-Z0-9_.-]*$")
 
 
 def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None, out_dir: str | Path, *,
@@ -61,6 +63,10 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
 
     out_dir = Path(out_dir)
     datasets = {k.upper(): v for k, v in datasets.items()}
+    odd = sorted(n for n in datasets if not _PAGE_NAME.match(n))
+    if odd:  # a name is a file name and is written into the pages as it is: letters, digits, _ . - only
+        raise InputError(f"Data Docs: dataset name(s) {', '.join(map(repr, odd))} cannot name a page; use letters, "
+                         "digits, '_', '.' and '-' only")
     if plans is None:
         plans, _ = dataset_plans(datasets, spec)
     synthetic = bool(spec is not None and spec.study.get("synthetic"))
@@ -75,13 +81,16 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
         suite = engine.suite(name, _expectations(gx, plan, frame), _suite_notes(plan, notice))
         result = engine.validate(name, suite, sample)
         _deterministic(result)
+        text = _text  # our own page parts are written raw by the templates: escape what they say
         extra = dict(cdiscflow_css=css, cdiscflow_js=js, cdiscflow_synthetic=synthetic,
-                     cdiscflow_notice=f"{name}: {notice} Metadata: {plan.basis}. cdiscflow checks behind the "
-                                      f"expectations: {legend()}.")
-        write_text(out_dir / "validations" / f"{name}.html",
-                   _fix_links(view.render_validation(result, cdiscflow_title=f"{name} validation", page_title=f"{name}: validation results", **extra)))
-        write_text(out_dir / "expectations" / f"{name}.html",
-                   _fix_links(view.render_suite(suite, cdiscflow_title=f"{name} expectations", page_title=f"{name}: expectation suite", **extra)))
+                     cdiscflow_notice=text(f"{name}: {notice} Metadata: {plan.basis}. cdiscflow checks behind the "
+                                           f"expectations: {legend()}."))
+        write_text(out_dir / "validations" / f"{name}.html", _fix_links(view.render_validation(
+            result, cdiscflow_title=text(f"{name} validation"), page_title=text(f"{name}: validation results"),
+            **extra)))
+        write_text(out_dir / "expectations" / f"{name}.html", _fix_links(view.render_suite(
+            suite, cdiscflow_title=text(f"{name} expectations"), page_title=text(f"{name}: expectation suite"),
+            **extra)))
         stats = result.statistics
         summary.append(dict(name=name, basis=plan.basis, rows=len(frame), checked=len(sample),
                             evaluated=int(stats["evaluated_expectations"]),
@@ -206,7 +215,7 @@ def _great_expectations():
 
         def render_validation(self, result, **kwargs) -> str:
             self._ids = itertools.count(1)
-            return self.render(ValidationResultsPageRenderer().render(result), **kwargs)
+            return self.render(ValidationResultsPageRenderer().render(_data_escaped(result)), **kwargs)
 
         def render_suite(self, suite, **kwargs) -> str:
             self._ids = itertools.count(1)
@@ -388,6 +397,41 @@ def _map_passed(n: int, nonnull: int | None) -> dict:
             "partial_unexpected_list": [], "missing_count": missing, "missing_percent": missing / n * 100,
             "unexpected_percent_total": 0 / n * 100, "unexpected_percent_nonmissing": percent,
             "partial_unexpected_counts": [], "partial_unexpected_index_list": []}
+
+
+def _text(value: str) -> str:
+    """Text for an HTML text node (quotes need no escaping there, so pages without markup characters keep their
+    bytes)."""
+    return html.escape(value, quote=False)
+
+
+# result fields whose values come from the data and that GE's page templates put into the page as they are
+_RAW_DATA_FIELDS = ("partial_unexpected_list", "partial_unexpected_counts", "partial_unexpected_index_list",
+                    "unexpected_list", "unexpected_index_list", "details")
+
+
+def _data_escaped(result):
+    """A copy of a validation result in which every data value that GE's templates would write raw into the page
+    (the unexpected values and their counts) is HTML-escaped text: a value `<script>` in a dataset is shown, never
+    run.  Values GE escapes itself (template parameters, the observed value) are left to it."""
+    escaped = copy.copy(result)
+    escaped.results = []
+    for r in result.results:
+        if any(k in r.result for k in _RAW_DATA_FIELDS):
+            r = copy.copy(r)
+            r.result = {k: _escape_leaves(v) if k in _RAW_DATA_FIELDS else v for k, v in r.result.items()}
+        escaped.results.append(r)
+    return escaped
+
+
+def _escape_leaves(value):
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, dict):
+        return {k: _escape_leaves(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escape_leaves(v) for v in value)
+    return value
 
 
 def _quiet(context) -> None:
