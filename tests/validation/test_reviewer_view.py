@@ -144,3 +144,19 @@ def test_our_own_output_is_clean_without_the_study(tmp_path):
         bad = f[f["severity"].isin(["error", "warning"])]
         assert report.defines, f"{layer}: define.xml not found"
         assert bad.empty, bad.groupby(["rule_id", "dataset", "variable"]).size().to_string()
+
+
+def test_unplanned_element_in_se_is_allowed_but_not_in_ta(clean):
+    """SDTMIG 3.4 SE: an unplanned element has ETCD = UNPLAN (no TE record); TA may only use TE's elements."""
+    from cdiscflow.validation.rules import RuleContext, run_rules
+
+    te = clean["TE"]
+    se = pd.DataFrame({"STUDYID": ["VALTEST"] * 2, "DOMAIN": ["SE"] * 2, "USUBJID": ["VALTEST-001"] * 2,
+                       "SESEQ": [1.0, 2.0], "ETCD": ["SCRN", "UNPLAN"], "ELEMENT": ["Screening", None],
+                       "SEUPDES": [None, "Extra infusion"], "SESTDTC": ["2020-01-01", "2020-02-01"]})
+    ta = clean["TA"].copy()
+    ta.loc[1, "ETCD"] = "UNPLAN"
+    datasets = {"TE": te, "TA": ta, "SE": se}
+    f, _ = run_rules(RuleContext(datasets, {n: "SDTM" for n in datasets}))
+    hits = f[f["rule_id"] == "CF-TE-001"]
+    assert list(zip(hits["dataset"], hits["row"], hits["value"])) == [("TA", 2, "UNPLAN")]
