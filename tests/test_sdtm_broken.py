@@ -106,3 +106,18 @@ def test_unplanned_treatment_path(raw_small):
     assert dm.ARMCD == "A_B15"
     assert pd.isna(dm.ACTARMCD) and dm.ARMNRS == "UNPLANNED TREATMENT"
     assert dm.ACTARMUD == "Screening; Daratumumab 16 mg/kg IV; Daratumumab 16 mg/kg IV + ATRA 45 mg/m2/day"
+
+
+def test_subject_at_another_site_in_another_form_is_found(raw_small):
+    """A subject's SITEID in every form is the enrolment form's (issue 16.9): ae row 3 (subject 01-002) says site
+    02; strict names file, row, subject and both sites; reject drops that row."""
+    edit(raw_small / "ae.csv", "01,01-002,1,Headache,", "02,01-002,1,Headache,")
+    with pytest.raises(FindingsError) as exc:
+        map_study(load_study(), raw_small)
+    f = exc.value.findings.frame()
+    site = f[f.rule_id == "RAW-SITE"]
+    assert [(r.severity, r.source, r.row, r.variable, r.subject, r.value) for r in site.itertuples()] == [
+        ("error", "ae.csv", 3, "SITEID", "DARA-ATRA-01-002", "02")]
+    assert "is at SITEID 01 in enrol.csv, not 02" in site.message.iloc[0]
+    result = map_study(load_study(), raw_small, on_error="reject")
+    assert [(r.form, r.row, r.rule_id) for r in result.rejects.itertuples()] == [("ae", 3, "RAW-SITE")]
