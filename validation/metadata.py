@@ -31,6 +31,7 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from cdiscflow.core.sasformats import format_kind
 from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, Term, Variable, cdisc_codelist
 from cdiscflow.validation import iso8601
 
@@ -48,7 +49,6 @@ _ISO_BY_IG_DOMAIN = {  # SDTMIG "Described Value Domain(s)"
     "ISO 8601 duration": "durationDatetime",
     "ISO 8601 duration or interval": "durationDatetime",
 }
-_DATE_FORMATS = re.compile(r"^(DATE|DATETIME|TIME|E8601D[ANT]|YYMMDD|MMDDYY|DDMMYY|B8601)", re.I)
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def plan_dataset(dataset: Dataset, codelists: Mapping[str, Codelist] | None = No
 
 def _variable_check(v: Variable, codelists: Mapping[str, Codelist] | None) -> VariableCheck:
     char = v.sas_type == "Char"
-    date_num = not char and bool(_DATE_FORMATS.match(v.display_format or ""))
+    date_num = not char and bool(format_kind(v.display_format or ""))  # the one SAS format table
     iso = _ISO_BY_DATATYPE.get(v.datatype, "") if char else ""
     if char and not iso and re.search(r"(DTC|DTM)$", v.name):
         iso = iso8601.DATETIME
