@@ -134,10 +134,17 @@ def test_numeric_standard_results_are_not_codelist_terms():
 def test_our_own_output_is_clean_without_the_study(tmp_path):
     """`cdiscflow run`, then `validate out/sdtm` and `out/adam` with no --study: no errors, no warnings
     (was 23 errors and 13,335 warnings)."""
+    import json
+
     from cdiscflow.pipeline import run
     from cdiscflow.validation.api import validate_folder
 
-    run(out_dir=tmp_path / "out", data_docs=False)
+    core = tmp_path / "core.json"
+    core.write_text(json.dumps({"rules": {"CORE-001078": {"issues": 48, "by_dataset": {"AE": 48, "DM": 0}}}}))
+    run(out_dir=tmp_path / "out", data_docs=False, core_report=core)
+    guide = (tmp_path / "out" / "reviewers_guide.html").read_text()
+    assert "<td>CDISC CORE</td><td>CORE-001078</td><td>AE</td><td>issue</td>" in guide
+    assert "Of the 49 deaths, 42 are from progressive disease" in guide and "not explained" not in guide
     for layer in ("sdtm", "adam"):
         report = validate_folder(tmp_path / "out" / layer, out_dir=tmp_path / f"val-{layer}", data_docs=False)
         f = report.result.findings.frame()
@@ -160,3 +167,14 @@ def test_unplanned_element_in_se_is_allowed_but_not_in_ta(clean):
     f, _ = run_rules(RuleContext(datasets, {n: "SDTM" for n in datasets}))
     hits = f[f["rule_id"] == "CF-TE-001"]
     assert list(zip(hits["dataset"], hits["row"], hits["value"])) == [("TA", 2, "UNPLAN")]
+
+
+def test_unusable_core_report_stops_the_run_before_any_work(tmp_path):
+    from cdiscflow.core.errors import InputError
+    from cdiscflow.pipeline import run
+
+    bad = tmp_path / "core.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(InputError, match="core.json: not a CORE report"):
+        run(out_dir=tmp_path / "out", core_report=bad)
+    assert not (tmp_path / "out" / "sdtm").exists()
