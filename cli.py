@@ -232,6 +232,11 @@ def check_spec(study: str | None) -> None:
     )
     if report is not None:
         click.echo(f"report.yaml: {len(report.sections)} sections, {len(report.populations)} populations: OK")
+    from cdiscflow.validation.reviewers_guide import load_explanations
+
+    explanations = load_explanations(spec.path)  # conformance.yaml: the reviewer's guide explanations
+    if explanations:
+        click.echo(f"conformance.yaml: {len(explanations)} explained rules: OK")
 
 
 @main.command("sdtm", epilog=EXIT_CODES)

@@ -97,3 +97,15 @@ def test_embedded_study_explains_every_core_rule_left():
     assert {r: e.datasets for r, e in found.items()} == {
         "CORE-000701": ("CM", "GF", "LB"), "CORE-000717": ("AE",), "CORE-000726": ("DM",), "CORE-000741": ("TS",),
         "CORE-000766": ("MH",), "CORE-000767": ("AE", "CM", "DS", "MH", "PR"), "CORE-001078": ("AE",)}
+
+
+def test_check_spec_reports_a_malformed_conformance_yaml(study_copy):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    good = CliRunner().invoke(main, ["check-spec", str(study_copy)])
+    assert good.exit_code == 0 and "conformance.yaml: 7 explained rules: OK" in good.output
+    (study_copy / "conformance.yaml").write_text("explanations:\n  CORE-000701: {txt: typo}\n")
+    bad = CliRunner().invoke(main, ["check-spec", str(study_copy)])
+    assert bad.exit_code == 2 and "conformance.yaml: explanations.CORE-000701: needs 'text'" in bad.output
