@@ -7,7 +7,7 @@ each ItemGroupDef (through ItemRef -> ItemDef Name), the coded values of the cod
 codelists of each variable's value-level ItemDefs (ValueListDef; their where clauses are not evaluated).
 
 `declared_extensions(dataset, variable)` is what the sponsor declares beyond CDISC CT for a variable: the extended
-values of its codelists and the terms of its sponsor (non-standard) codelists, at variable or value level.
+values of its CT codelists and the terms of sponsor (non-standard) codelists in its value-level metadata.
 Guide-based validation (no study spec) accepts those in an extensible CT codelist, as a reviewer's tool does.
 """
 
@@ -55,18 +55,23 @@ class Define:
         return self.codelists.get(oid) if oid else None
 
     def declared_extensions(self, dataset: str, variable: str) -> frozenset[str]:
-        """Terms the define declares for a variable beyond CDISC CT: extended values of its codelists and every term
-        of a sponsor (non-standard) codelist, at variable level or in its value-level metadata."""
+        """Terms the define declares for a variable beyond CDISC CT: the extended values of its CT codelists (variable
+        or value level), and every term of a sponsor (non-standard) codelist of its value-level metadata, which
+        gives the records its where clause selects their own terminology.  A sponsor codelist at variable level
+        declares nothing beyond CT: its new terms must be flagged as extended values of the CT codelist."""
         ds = self.datasets.get(dataset)
         if ds is None:
             return frozenset()
-        oids = [ds.variables.get(variable, "")] + list(ds.value_codelists.get(variable, ()))
+        levels = [(ds.variables.get(variable, ""), False)] + [(o, True) for o in ds.value_codelists.get(variable, ())]
         out: set[str] = set()
-        for oid in oids:
+        for oid, value_level in levels:
             cl = self.codelists.get(oid) if oid else None
             if cl is None or cl.values is None:
                 continue
-            out |= cl.extended if cl.standard else cl.values
+            if cl.standard:
+                out |= cl.extended
+            elif value_level:  # a subset of records (one test's results) with the sponsor's own terminology
+                out |= cl.values
         return frozenset(out)
 
     @property
