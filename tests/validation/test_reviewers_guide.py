@@ -108,4 +108,6 @@ def test_check_spec_reports_a_malformed_conformance_yaml(study_copy):
     assert good.exit_code == 0 and "conformance.yaml: 7 explained rules: OK" in good.output
     (study_copy / "conformance.yaml").write_text("explanations:\n  CORE-000701: {txt: typo}\n")
     bad = CliRunner().invoke(main, ["check-spec", str(study_copy)])
-    assert bad.exit_code == 2 and "conformance.yaml: explanations.CORE-000701: needs 'text'" in bad.output
+    assert bad.exit_code == 2  # the typed spec model names file, line, key and the likely fix
+    assert "conformance.yaml:2: explanations.CORE-000701.txt: unknown key 'txt' (hint: did you mean 'text'?)" \
+        in bad.output
