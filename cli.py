@@ -102,8 +102,9 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
 
 
 @main.command("run", epilog=EXIT_CODES)
-@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of the raw EDC export. Default: the study's embedded export (raw/ in the spec folder).")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the raw EDC export, or an ODM-XML file (or a folder holding one). Default: the "
+                   "study's embedded export (raw/ in the spec folder).")
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json.")
@@ -232,8 +233,9 @@ def check_spec(study: str | None) -> None:
 
 
 @main.command("sdtm", epilog=EXIT_CODES)
-@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of the raw EDC export (one file per form of forms.yaml). Default: the study's raw/.")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the raw EDC export (one file per form of forms.yaml), or an ODM-XML file (or a "
+                   "folder holding one). Default: the study's raw/.")
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/sdtm"),
               show_default=True, help="Output folder for dm.xpt ..., _rejects.csv, _accounting.csv, _findings.*")
