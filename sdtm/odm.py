@@ -23,10 +23,12 @@ finding on that row and `--on-error reject` sends the row to the reject log: not
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
@@ -204,8 +206,7 @@ class OdmExport:
     files: list[Path]
     metadata: OdmMetadata
     tables: dict[str, pd.DataFrame]  # ItemGroupOID -> text frame, index "row" 1..n
-    lines: dict[str, list[int]]  # ItemGroupOID -> source line of each row's ItemGroupData (first file that had it)
-    sources: dict[str, list[str]]  # ItemGroupOID -> file each row was first read from
+    lines: dict[str, np.ndarray]  # ItemGroupOID -> source line of each row's ItemGroupData (where it was first read)
     problems: list[OdmProblem]
     ignored: Counter  # AuditRecord / Signature / Annotation -> count
     removed: Counter  # ItemGroupOID -> rows deleted by a Remove transaction
@@ -239,18 +240,25 @@ class _Table:
         self.n = 0
         self.keys: list[list[str | None]] = [[] for _ in KEY_COLUMNS]
         self.items: dict[str, list[str | None]] = {}
-        self.lines: list[int] = []
-        self.sources: list[str] = []
-        self.alive: list[bool] = []
+        self.lines = array("q")  # source line of each row's ItemGroupData
+        self.files = array("H")  # number of the file each row was first read from
+        self.alive = bytearray()
 
-    def new_row(self, keys: tuple, line: int, source: str) -> int:
+    def new_row(self, keys: tuple, line: int, file_number: int) -> int:
         for col, k in zip(self.keys, keys):
             col.append(k)
         self.lines.append(line)
-        self.sources.append(source)
-        self.alive.append(True)
+        self.files.append(file_number)
+        self.alive.append(1)
         self.n += 1
         return self.n - 1
+
+    def row_keys(self, group: str):
+        """(row key, row number, file number) of every row still alive; the row key leaves the site out."""
+        cols = [self.keys[i] for i in (0, 2, 3, 4, 5, 6)]
+        for row, key in enumerate(zip(*cols)):  # over rows, only when a transaction needs the index
+            if self.alive[row]:
+                yield (group, *key), row, self.files[row]
 
     def set(self, oid: str, row: int, value: str | None) -> None:
         col = self.items.get(oid)
@@ -261,15 +269,25 @@ class _Table:
         col[row] = value
 
     def frame(self, names: dict[str, str]) -> pd.DataFrame:
-        data = {k: pd.Series(v, dtype=object) for k, v in zip(KEY_COLUMNS, self.keys)}
+        """The table as a frame; the column lists are handed over one by one (the reader's copy is freed)."""
+        data = {}
+        for k in KEY_COLUMNS:
+            data[k] = _column(self.keys.pop(0), self.n)
         for oid, name in names.items():
-            col = self.items.get(oid, [])
-            data[name] = pd.Series(col + [None] * (self.n - len(col)), dtype=object)
-        frame = pd.DataFrame(data, index=pd.RangeIndex(self.n))
-        keep = pd.Series(self.alive, dtype=bool)
-        frame = frame[keep.to_numpy()] if self.n else frame
+            data[name] = _column(self.items.pop(oid, []), self.n)
+        frame = pd.DataFrame(data, index=pd.RangeIndex(self.n), dtype=object, copy=False)  # values shared
+        if self.n and not all(self.alive):
+            frame = frame[np.frombuffer(bytes(self.alive), dtype=np.uint8).astype(bool)]
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-        return frame.astype(object).where(frame.notna(), None)
+        return frame
+
+
+def _column(values: list, n: int) -> np.ndarray:
+    values.extend([None] * (n - len(values)))
+    out = np.empty(n, dtype=object)
+    out[:] = values
+    values.clear()
+    return out
 
 
 def is_odm_file(path: Path) -> bool:
@@ -297,73 +315,45 @@ class _Reader:
         self.meta = OdmMetadata()
         self.units: dict[str, str] = {}
         self.tables: dict[str, _Table] = {}
-        self.index: dict[tuple, tuple[str, int, int]] = {}  # row key -> (group, row, file number)
+        self.index: dict[tuple, tuple[int, int]] | None = None  # row key -> (row, file number), built when needed
         self.problems: list[OdmProblem] = []
         self.ignored: Counter = Counter()
         self.removed: Counter = Counter()
         self.subject_site: dict[str, str] = {}
         self.cache: dict[str, str] = {}
         self.declared: dict[str, set[str]] = {}
+        self.site: tuple = ("", 0, "", None, 0)  # (subject, SubjectData line, site, earlier site if different, line)
 
     # -- one file ---------------------------------------------------------------------------------------------
     def read(self, path: Path, number: int) -> None:
+        """Stream one file: lxml reports only the elements named here (ItemData are read as children of their
+        ItemGroupData), each is handled at its end and freed."""
         file = path.name
-        ctx = {"subject": "", "site": "", "event": "", "erk": "", "form": "", "frk": "", "tt": [],
-               "site_bad": False, "site_line": 0}
-        pending: list[tuple[str, str | None, int, str]] = []  # (ItemOID, value, line, transaction)
-        depth_ignored = 0
-        tag_ignored = {_t(x): x for x in IGNORED}
-        item_tags = (_t("ItemData"),)
+        ignored = {_t(x): x for x in IGNORED}
+        wanted = [_t("ItemGroupData"), _t("SiteRef"), _t("FormData"), _t("StudyEventData"), _t("SubjectData"),
+                  _t("Study"), _t("AdminData"), _t("ReferenceData"), *ignored]
         try:
-            events = etree.iterparse(str(path), events=("start", "end"), huge_tree=True, resolve_entities=False,
+            events = etree.iterparse(str(path), events=("end",), tag=wanted, huge_tree=True, resolve_entities=False,
                                      no_network=True, remove_comments=True)
-            for event, el in events:  # over the XML elements: streaming, the one per-element loop of the reader
+            for _, el in events:  # over the item groups and their containers: streaming
                 tag = el.tag
-                if event == "start":
-                    if tag in tag_ignored:
-                        depth_ignored += 1
-                        continue
-                    if depth_ignored:
-                        continue
-                    if tag == _t("SubjectData"):
-                        ctx.update(subject=el.get("SubjectKey", ""), site="", site_bad=False,
-                                   tt=[el.get("TransactionType", "")])
-                    elif tag == _t("StudyEventData"):
-                        ctx.update(event=el.get("StudyEventOID", ""), erk=el.get("StudyEventRepeatKey", ""))
-                        ctx["tt"] = ctx["tt"][:1] + [el.get("TransactionType", "")]
-                    elif tag == _t("FormData"):
-                        ctx.update(form=el.get("FormOID", ""), frk=el.get("FormRepeatKey", ""))
-                        ctx["tt"] = ctx["tt"][:2] + [el.get("TransactionType", "")]
-                    elif tag == _t("ItemGroupData"):
-                        pending = []
-                    continue
-                # end events
-                if tag in tag_ignored:
-                    depth_ignored -= 1
-                    if not depth_ignored:
-                        self.ignored[tag_ignored[tag]] += 1
+                if tag == _t("ItemGroupData"):
+                    self._emit(el, file, number)
                     _drop(el)
-                    continue
-                if depth_ignored:
-                    continue
-                if tag in item_tags or (tag.startswith(_t("ItemData")) and tag != _t("ItemDataStarred")):
-                    pending.append(self._item_value(el, file, ctx))
-                elif tag == _t("ItemGroupData"):
-                    self._emit(el, pending, ctx, file, number)
-                    _drop(el)
+                elif tag in ignored:
+                    self.ignored[ignored[tag]] += 1
+                    el.clear(keep_tail=False)
                 elif tag == _t("SiteRef"):
-                    self._site(el.get("LocationOID", ""), ctx, file, el.sourceline)
-                elif tag in (_t("FormData"), _t("StudyEventData"), _t("SubjectData")):
-                    _drop(el)
+                    self._site(el, file)
                 elif tag == _t("Study"):
                     self._metadata(el)
                     _drop(el)
-                elif tag in (_t("AdminData"), _t("ReferenceData"), _t("Association")):
+                else:
                     _drop(el)
         except etree.XMLSyntaxError as exc:
-            line = exc.lineno or 0
-            raise InputError(f"{file}: not well-formed XML at line {line}, column {exc.offset or 0} ({exc.msg}); "
-                             f"the ODM export is unusable until the file is repaired or re-exported") from None
+            raise InputError(f"{file}: not well-formed XML at line {exc.lineno or 0}, column {exc.offset or 0} "
+                             f"({exc.msg}); the ODM export is unusable until the file is repaired or re-exported"
+                             ) from None
         except OSError as exc:
             raise InputError(f"{file}: cannot be read ({exc})") from None
 
@@ -373,73 +363,89 @@ class _Reader:
             self.meta = meta
             self.declared = {}
 
-    def _site(self, site: str, ctx: dict, file: str, line: int) -> None:
-        ctx["site"] = site
-        subject = ctx["subject"]
+    def _site(self, el, file: str) -> None:
+        """Remember the SubjectData's site; a subject whose site changes is a problem on each of its rows here."""
+        subj = el.getparent()
+        if subj is None or subj.tag != _t("SubjectData"):
+            return
+        subject, site = subj.get("SubjectKey", ""), el.get("LocationOID", "")
         first = self.subject_site.setdefault(subject, site)
-        if first != site:
-            ctx["site_bad"], ctx["site_line"] = True, line
-            ctx["site_first"] = first
+        self.site = (subject, subj.sourceline, site, first if first != site else None, el.sourceline)
 
-    def _item_value(self, el, file: str, ctx: dict) -> tuple[str, str | None, int, str]:
-        oid = el.get("ItemOID", "")
-        value = el.get("Value") if el.tag == _t("ItemData") else el.text
-        tt = el.get("TransactionType", "")
-        if el.get("IsNull") == "Yes" or tt == "Remove":
-            value = None
-        elif value is not None:
-            value = self.cache.setdefault(value, value)
-        return oid, value, el.sourceline, tt
-
-    def _emit(self, el, pending: list, ctx: dict, file: str, number: int) -> None:
+    def _emit(self, el, file: str, number: int) -> None:
+        intern = self.cache.setdefault
+        form_el = el.getparent()
+        event_el = form_el.getparent() if form_el is not None else None
+        subj_el = event_el.getparent() if event_el is not None else None
+        chain = [x for x in (subj_el, event_el, form_el) if x is not None]
+        subject = subj_el.get("SubjectKey", "") if subj_el is not None else ""
+        here = self.site if self.site[:2] == (subject, subj_el.sourceline if subj_el is not None else 0) else None
         group = el.get("ItemGroupOID", "")
-        subject = ctx["subject"]
-        keys = (subject, ctx["site"] or None, ctx["event"], ctx["erk"] or None, ctx["form"], ctx["frk"] or None,
-                el.get("ItemGroupRepeatKey") or None)
-        tt = next((t for t in [el.get("TransactionType", "")] + ctx["tt"][::-1] if t), "")
+        keys = tuple(None if k in (None, "") else intern(k, k) for k in (
+            subject, here[2] if here else None,
+            event_el.get("StudyEventOID") if event_el is not None else None,
+            event_el.get("StudyEventRepeatKey") if event_el is not None else None,
+            form_el.get("FormOID") if form_el is not None else None,
+            form_el.get("FormRepeatKey") if form_el is not None else None, el.get("ItemGroupRepeatKey")))
+        tt = next((t for t in [el.get("TransactionType", "")] + [x.get("TransactionType", "") for x in chain[::-1]]
+                   if t), "")
         line = el.sourceline
         table = self.tables.get(group)
         if table is None:
             table = self.tables[group] = _Table()
-        key = (group, subject, ctx["event"], ctx["erk"], ctx["form"], ctx["frk"], keys[-1])
-        known = self.index.get(key)
-        if tt == "Remove":
-            if known is None:
-                self._problem("ODM-TRANSACTION", "warning", file, line, subject, group, None, group, "",
-                              "TransactionType Remove for an item group row that was never read; nothing removed")
-                return
-            self.tables[group].alive[known[1]] = False
-            self.removed[group] += 1
-            del self.index[key]
-            return
-        if known is not None and (known[2] != number or tt in ("Update", "Upsert")):
-            row = known[1]
+        if self.index is None and (number > 0 or tt in ("Update", "Upsert", "Remove")):
+            self.index = {key: (row, f) for g, t in self.tables.items() for key, row, f in t.row_keys(g)}
+        if self.index is None:  # a first file without transactions: rows are appended, repeated keys found at the end
+            row = table.new_row(keys, line, number)
         else:
-            if known is not None:
-                self._problem("ODM-REPEATED-KEY", "warning", file, line, subject, group, table.n + 1, group,
-                              keys[-1] or "", f"item group {group} repeats the keys of the row at line "
-                              f"{table.lines[known[1]]} in the same file; both rows are kept")
-            row = table.new_row(keys, line, file)
-            self.index[key] = (group, row, number)
+            key = (group, *keys[:1], *keys[2:])
+            known = self.index.get(key)
+            if tt == "Remove":
+                if known is None:
+                    self._problem("ODM-TRANSACTION", "warning", file, line, subject, group, None, group, "",
+                                  "TransactionType Remove for an item group row that was never read; nothing removed")
+                    return
+                table.alive[known[0]] = 0
+                self.removed[group] += 1
+                del self.index[key]
+                return
+            if known is not None and (known[1] != number or tt in ("Update", "Upsert")):
+                row = known[0]
+            else:
+                row = table.new_row(keys, line, number)
+                self.index[key] = (row, number)
         if not subject:
             self._problem("ODM-NO-SUBJECT", "error", file, line, subject, group, row + 1, group, "",
                           "item group data outside a SubjectData with a SubjectKey")
-        if ctx["site_bad"]:
-            self._problem("ODM-SUBJECT-SITE", "error", file, ctx["site_line"], subject, group, row + 1, subject,
-                          ctx["site"], f"subject {subject} is at site {ctx['site']} here but at site "
-                          f"{ctx['site_first']} earlier in the export")
+        if here and here[3] is not None:
+            self._problem("ODM-SUBJECT-SITE", "error", file, here[4], subject, group, row + 1, subject, here[2],
+                          f"subject {subject} is at site {here[2]} here but at site {here[3]} earlier in the export")
+        self._items(el, table, row, group, subject, file)
+
+    def _items(self, el, table: _Table, row: int, group: str, subject: str, file: str) -> None:
+        intern = self.cache.setdefault
         items = self.meta.items
         declared = self.declared.get(group)
         if declared is None and group in self.meta.item_groups:
             declared = self.declared[group] = {i for i, _, _ in self.meta.item_groups[group].items}
-        for oid, value, iline, _ in pending:
+        plain = _t("ItemData")
+        for child in el:  # over the ItemData of one item group (the children lxml keeps until the group ends)
+            tag = child.tag
+            if not isinstance(tag, str) or not tag.startswith(plain):
+                continue
+            oid = child.get("ItemOID", "")
+            value = child.get("Value") if tag == plain else child.text
+            if child.get("IsNull") == "Yes" or child.get("TransactionType") == "Remove":
+                value = None
+            elif value is not None:
+                value = intern(value, value)
             item = items.get(oid)
             if item is None or (declared is not None and oid not in declared):
                 where = "the metadata (no ItemDef)" if item is None else f"ItemGroupDef {group}"
-                self._problem("ODM-UNKNOWN-ITEM", "error", file, iline, subject, group, row + 1, oid, value or "",
-                              f"item {oid} is not declared in {where}; its value is kept in column {oid}")
+                self._problem("ODM-UNKNOWN-ITEM", "error", file, child.sourceline, subject, group, row + 1, oid,
+                              value or "", f"item {oid} is not declared in {where}; its value is kept in column {oid}")
             elif value is not None and item.datatype in _MATCHERS and not _MATCHERS[item.datatype](value):
-                self._problem("ODM-DATATYPE", "error", file, iline, subject, group, row + 1, oid, value,
+                self._problem("ODM-DATATYPE", "error", file, child.sourceline, subject, group, row + 1, oid, value,
                               f"value {value!r} of item {oid} ({item.name}) is not a valid ODM {item.datatype}")
             table.set(oid, row, value)
 
@@ -450,32 +456,46 @@ class _Reader:
     # -- result -----------------------------------------------------------------------------------------------
     def result(self, files: list[Path]) -> OdmExport:
         groups = list(self.meta.item_groups) + [g for g in self.tables if g not in self.meta.item_groups]
-        tables, lines, sources = {}, {}, {}
+        tables, lines = {}, {}
         for g in groups:
             table = self.tables.get(g) or _Table()
-            extra = tuple(o for o in table.items if o not in
-                          {i for i, _, _ in (self.meta.item_groups[g].items if g in self.meta.item_groups else ())})
-            names = _column_names(self.meta, g, extra)
-            tables[g] = table.frame(names)
-            lines[g] = [ln for ln, a in zip(table.lines, table.alive) if a]
-            sources[g] = [s for s, a in zip(table.sources, table.alive) if a]
+            declared = {i for i, _, _ in (self.meta.item_groups[g].items if g in self.meta.item_groups else ())}
+            extra = tuple(o for o in table.items if o not in declared)
+            tables[g] = table.frame(_column_names(self.meta, g, extra))
+            alive = np.frombuffer(bytes(table.alive), dtype=np.uint8).astype(bool)
+            lines[g] = np.asarray(table.lines, dtype=np.int64)[alive]
+            self._repeated_keys(g, tables[g], lines[g], [files[i].name for i in np.asarray(table.files)[alive]])
         problems = _renumber(self.problems, self.tables)
-        return OdmExport(files, self.meta, tables, lines, sources, problems, self.ignored, self.removed)
+        return OdmExport(files, self.meta, tables, lines, problems, self.ignored, self.removed)
+
+    def _repeated_keys(self, group: str, frame: pd.DataFrame, lines: np.ndarray, files: list[str]) -> None:
+        """Rows of one item group with the same keys (subject, event, form, repeat keys): both kept, warned."""
+        keys = [c for c in KEY_COLUMNS if c != "SITEOID"]
+        dup = frame[keys].fillna("").duplicated(keep=False).to_numpy() if len(frame) else np.zeros(0, bool)
+        for i in np.flatnonzero(dup):  # over the repeated rows (few)
+            self.problems.append(OdmProblem(
+                "ODM-REPEATED-KEY", "warning", files[i], int(lines[i]), str(frame.iloc[i]["SUBJECTKEY"] or ""), group,
+                None, group, str(frame.iloc[i]["IGREPEATKEY"] or ""),
+                f"item group {group} row {i + 1} repeats the keys of another row (subject, event, form, "
+                "ItemGroupRepeatKey); both rows are kept"))
 
 
 def _renumber(problems: list[OdmProblem], tables: dict[str, _Table]) -> list[OdmProblem]:
     """Problem rows counted among the rows still alive (a Remove transaction deletes rows before them)."""
     out = []
-    for p in problems:
+    counts: dict[str, np.ndarray] = {}
+    for p in problems:  # over the problems found
         if p.row is None or p.group not in tables:
             out.append(p)
             continue
         alive = tables[p.group].alive
+        if p.group not in counts:
+            counts[p.group] = np.cumsum(np.frombuffer(bytes(alive), dtype=np.uint8))
         if not alive[p.row - 1]:
             out.append(OdmProblem(**{**p.__dict__, "row": None,
                                      "message": p.message + " (the row was later removed)"}))
             continue
-        out.append(OdmProblem(**{**p.__dict__, "row": sum(alive[: p.row])}))
+        out.append(OdmProblem(**{**p.__dict__, "row": int(counts[p.group][p.row - 1])}))
     return out
 
 

@@ -148,8 +148,9 @@ def subject_order(forms: dict[str, pd.DataFrame], subject: str) -> list[str]:
     return list(seen)
 
 
-def write_odm(spec: StudySpec, raw_dir: str | Path, out_file: str | Path) -> dict[str, int]:
-    """The raw export in `raw_dir` (read as cdiscflow reads it) as one ODM 1.3.2 file; returns rows per form."""
+def write_odm(spec: StudySpec, raw_dir: str | Path, out_file: str | Path, *, banner: str = "") -> dict[str, int]:
+    """The raw export in `raw_dir` (read as cdiscflow reads it) as one ODM 1.3.2 file; returns rows per form.
+    `banner` is written as an XML comment at the top (e.g. that the data are synthetic)."""
     from cdiscflow.sdtm.raw import read_export
 
     export = read_export(spec, raw_dir)
@@ -173,6 +174,8 @@ def write_odm(spec: StudySpec, raw_dir: str | Path, out_file: str | Path) -> dic
     strip_ns = f' xmlns="{ODM_NS}"'
     with atomic_write(out_file, "w", encoding="utf-8") as fh:
         fh.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        if banner:
+            fh.write(f"<!-- {banner.replace('--', '- -')} -->\n")
         fh.write(f'<ODM xmlns="{ODM_NS}" FileType="Snapshot" Granularity="All" FileOID="{spec.studyid}.RAW" '
                  f'CreationDateTime="{created}" ODMVersion="1.3.2" SourceSystem="cdiscflow">\n')
         fh.write(head.replace(strip_ns, "", 1))
