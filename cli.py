@@ -230,6 +230,47 @@ def check_spec(study: str | None) -> None:
     )
     if report is not None:
         click.echo(f"report.yaml: {len(report.sections)} sections, {len(report.populations)} populations: OK")
+    from cdiscflow.specs.draft import spec_todos
+
+    todos = spec_todos(spec.path)
+    if todos:
+        click.echo(f"{len(todos)} TODO(s) left in the spec (drafted by `cdiscflow init`, or noted by hand):")
+        for line in todos:
+            click.echo(f"  {line}")
+
+
+@main.command("init", epilog=EXIT_CODES)
+@click.option("--raw", "raw", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The raw export: a folder of CSV/Parquet/XPT/SAS (.sas7bdat) form files, or an ODM-XML file "
+                   "(or a folder holding one).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The new spec folder (written whole or not at all).")
+@click.option("--standard", type=click.Choice(["sdtmig-3.4"]), default="sdtmig-3.4", show_default=True,
+              help="The SDTM implementation guide the mappings target.")
+@click.option("--studyid", default="", help="STUDYID (default: the ODM Study OID, or the export folder's name).")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty --out folder.")
+def init_command(raw: Path, out_dir: Path, standard: str, studyid: str, force: bool) -> None:
+    """Draft a study spec from a raw export: forms.yaml, study.yaml, SDTM mappings with evidence, TODOs.
+
+    Each raw field gets the SDTM variable it most likely feeds (by name, label, SDTMIG variable labels and
+    CDISC CT terms), with its evidence and confidence in a comment and in proposals.csv; what is not mapped is
+    a TODO that check-spec lists.
+
+    \b
+    Example:
+      cdiscflow init --raw export.xml --out specs/my_study
+      cdiscflow check-spec specs/my_study
+      cdiscflow sdtm --raw export.xml --study specs/my_study --out out/sdtm
+    """
+    from cdiscflow.specs.draft import draft_spec
+
+    result = draft_spec(raw, out_dir, standard=standard, force=force, studyid=studyid)
+    mapped = [p for p in result.proposals if p.status == "proposed"]
+    forms = {f: d for f, d in result.forms.items() if d}
+    click.echo(f"{len(result.forms)} forms ({len(forms)} mapped: "
+               + ", ".join(f"{f} -> {d}" for f, d in forms.items()) + f"), {len(mapped)} variables proposed, "
+               f"{len(result.todos)} TODO(s) -> {out_dir}")
+    click.echo(f"next: cdiscflow check-spec {out_dir}")
 
 
 @main.command("sdtm", epilog=EXIT_CODES)

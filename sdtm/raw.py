@@ -33,7 +33,7 @@ from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
 
-READERS = (".csv", ".parquet", ".xpt")
+READERS = (".csv", ".parquet", ".xpt", ".sas7bdat")
 _INT_RE = r"^[+-]?\d+$"
 _FLOAT_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
@@ -251,7 +251,7 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
     broken = None
     if ext == ".csv":
         frame, broken = _read_csv(path, form, settings, findings)
-    elif ext in (".parquet", ".xpt"):
+    elif ext in (".parquet", ".xpt", ".sas7bdat"):
         frame = _read_binary(path, ext)
     else:
         raise InputError(f"{path.name}: cannot read {ext} files (use {', '.join(READERS)})")
@@ -276,16 +276,31 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
-    what = "Parquet" if ext == ".parquet" else "SAS transport (XPT)"
+    return _data_rows(as_text(read_typed(path, ext)[0]))
+
+
+def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+    """A Parquet, XPT or SAS (.sas7bdat) file as a typed frame, with each column's SAS label and format where the
+    file holds them ({column: {"label": ..., "format": ...}}); InputError when it cannot be read."""
+    ext = (ext or path.suffix).lower()
+    what = {".parquet": "Parquet", ".xpt": "SAS transport (XPT)", ".sas7bdat": "SAS dataset (.sas7bdat)"}[ext]
+    meta = None
     try:
         if ext == ".parquet":
             frame = pd.read_parquet(path)
-        else:  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
-            frame, _ = pyreadstat.read_xport(str(path))
+        elif ext == ".xpt":  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
+            frame, meta = pyreadstat.read_xport(str(path))
+        else:
+            frame, meta = pyreadstat.read_sas7bdat(str(path))
     except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pyreadstat.ReadstatError,
             pyreadstat.PyreadstatError) as exc:
         raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
-    return _data_rows(as_text(frame))
+    columns = {}
+    if meta is not None:
+        labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
+        formats = meta.original_variable_types or {}
+        columns = {c: {"label": str(labels.get(c) or ""), "format": str(formats.get(c) or "")} for c in frame.columns}
+    return frame, columns
 
 
 def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
