@@ -115,14 +115,15 @@ def _field_type(values: pd.Series) -> tuple[str, str]:
         return "float", ""
     sample = v.drop_duplicates().head(2000)
     left, chosen = sample, []
-    for fmt in DATE_FORMATS:  # over the known display formats: the fewest that cover every value
+    for fmt in DATE_FORMATS:  # over the known display formats, in order: those that cover every value
         if fmt == "DD-Mon-YYYY" or left.empty:
             continue
-        ok = parse_date(left, fmt).problem.isna() & parse_date(left, fmt).iso.notna()
-        if ok.any() and (ok.all() or fmt == "YYYY"):
+        parsed = parse_date(left, fmt)
+        ok = parsed.problem.isna() & parsed.iso.notna()
+        if ok.any():
             chosen.append(fmt)
-            left = left[~ok]
-    if chosen and left.empty and not (chosen == ["YYYY"]):
+            left = left[~ok.to_numpy()]
+    if chosen and left.empty and len(chosen) <= 3 and chosen != ["YYYY"]:
         if "DD-MON-YYYY" in chosen and not sample.str.contains(r"-[A-Z]{3}-", regex=True).all():
             chosen[chosen.index("DD-MON-YYYY")] = "DD-Mon-YYYY"
         return "date", "|".join(chosen)
@@ -353,20 +354,64 @@ def domain_of(table: RawTable, taken: set[str]) -> tuple[str, float, str] | None
     return best
 
 
+# Timing variables of the SDTM model's general observation classes that SDTMIG 3.4 does not list in every domain
+# table (a domain may still use them): (name with -- for the domain prefix, label, type).
+GENERAL_TIMING = (("VISITNUM", "Visit Number", "Num"), ("VISIT", "Visit Name", "Char"),
+                  ("--DTC", "Date/Time of Collection", "Char"))
+
+
+def domain_variables(domain: str) -> list[dict[str, str]]:
+    """The domain's SDTMIG variables in order, plus the general timing variables its table does not list."""
+    rows = list(ig_tables()[1].get(domain, []))
+    if domain != "DM" and rows:
+        names = {r["variable"] for r in rows}
+        for name, label, vtype in GENERAL_TIMING:
+            name = name.replace("--", domain)
+            if name not in names:
+                rows.append({"dataset": domain, "variable": name, "label": label, "type": vtype,
+                             "codelist_codes": "", "role": "Timing", "core": "Perm"})
+    return rows
+
+
 def _candidates(domain: str) -> list[dict[str, str]]:
     skip = {"STUDYID", "DOMAIN", "USUBJID", f"{domain}SEQ", "SUBJID"} if domain != "DM" else {
         "STUDYID", "DOMAIN", "USUBJID"}
-    return [v for v in ig_tables()[1].get(domain, []) if v["variable"] not in skip]
+    return [v for v in domain_variables(domain) if v["variable"] not in skip]
 
 
-def _score(f: RawField, var: dict[str, str], domain: str, source: str) -> tuple[float, list[str]]:
+ABBREVIATIONS = {"DT": "date", "DAT": "date", "DTC": "date", "TM": "time", "TIM": "time", "CD": "code",
+                 "IC": "informed consent", "COL": "collection", "ST": "start", "EN": "end", "BRTH": "birth",
+                 "DTH": "death", "NM": "name", "TRT": "treatment", "LOC": "location", "POS": "position",
+                 "FRQ": "frequency", "DOS": "dose", "U": "unit", "SEV": "severity", "REL": "relationship",
+                 "ACN": "action"}
+
+
+def name_words(name: str) -> str:
+    """A field name read as words, for a form without labels: IC_DT -> "informed consent date", PLANNED_ARMCD ->
+    "planned arm code" (a part ending in a known abbreviation is split)."""
+    words = []
+    for part in re.split(r"[^A-Za-z0-9]+", _bare(name)):  # over the parts of one name
+        part = part.upper()
+        if part in ABBREVIATIONS:
+            words.append(ABBREVIATIONS[part])
+            continue
+        tail = next((a for a in sorted(ABBREVIATIONS, key=len, reverse=True)
+                     if part.endswith(a) and len(part) - len(a) >= 3), None)
+        words += [part[: -len(tail)].lower(), ABBREVIATIONS[tail]] if tail else [part.lower()]
+    return " ".join(words)
+
+
+def _score(f: RawField, var: dict[str, str], domain: str, alias: str = "") -> tuple[float, list[str]]:
+    """How likely field f feeds variable var, and why.  `alias` is a domain prefix the form's names use instead of
+    the domain's own (EC for EX)."""
     name, vname, vlabel = _bare(f.name), var["variable"], var["label"]
+    if alias and name.startswith(alias):
+        name = domain + name[len(alias):]
     is_dtc = vname.endswith("DTC")
-    if (f.datatype == "date") != is_dtc and not (f.datatype == "text" and is_dtc and f.format):
+    empty = f.length == 0  # no value collected: the type is unknown, the name may still tell
+    if not empty and ((f.datatype == "date") != is_dtc or f.datatype == "time"):
         return 0.0, []
-    if f.datatype == "time":
-        return 0.0, []
-    if var["type"] == "Num" and f.datatype not in ("integer", "float"):
+    if not empty and var["type"] == "Num" and f.datatype not in ("integer", "float"):
         return 0.0, []
     score, why = 0.0, []
     stem = vname[len(domain):] if vname.startswith(domain) else vname
@@ -374,18 +419,21 @@ def _score(f: RawField, var: dict[str, str], domain: str, source: str) -> tuple[
         score, why = 0.95, [f"name {f.name} is {vname}"]
     elif name in (stem, domain + name) and len(stem) > 2:
         score, why = 0.85, [f"name {f.name} is {vname} without its domain prefix"]
-    elif is_dtc:
-        m = _DATE_NAME.match(name)
-        if m and m["stem"] and (m["stem"] + "DTC" == vname or domain + m["stem"] + "DTC" == vname):
-            score, why = 0.9, [f"date name {f.name} -> {vname}"]
-    fw, vw = _words(f.label), _words(vlabel) | ({"date"} if is_dtc else set())
-    if fw and f.label != f.name:
+    elif is_dtc and (m := _DATE_NAME.match(name)) and m["stem"] and vname in (m["stem"] + "DTC",
+                                                                              domain + m["stem"] + "DTC"):
+        score, why = 0.9, [f"date name {f.name} -> {vname}"]
+    elif len(vname) >= 5 and name.startswith(vname):
+        score, why = 0.6, [f"name {f.name} starts with {vname}"]
+    label = f.label if f.label and f.label != f.name else name_words(f.name)
+    fw, vw = _words(label), _words(vlabel) | ({"date"} if is_dtc else set())
+    if fw:
         overlap = len(fw & vw) / len(fw)
         if overlap >= 0.5:
-            if overlap == 1.0 and len(fw) >= 2 and score < 0.8:
-                score, why = max(score, 0.75), why + [f"label '{f.label}' within '{vlabel}'"]
+            said = f"label '{f.label}'" if label == f.label else f"name read as '{label}'"
+            if overlap == 1.0 and len(fw) >= 2 and score < 0.8:  # fewer other words in the variable label: better
+                score, why = max(score, 0.75 + 0.05 * len(fw & vw) / len(vw)), why + [f"{said} within '{vlabel}'"]
             elif score < 0.6 and overlap >= 0.66:
-                score, why = max(score, 0.55), why + [f"label '{f.label}' ~ '{vlabel}'"]
+                score, why = max(score, 0.55), why + [f"{said} ~ '{vlabel}'"]
             elif score:
                 score, why = min(score + 0.03, 0.99), why + [f"label agrees ('{vlabel}')"]
     return round(score, 2), why
@@ -403,13 +451,15 @@ def _ct_fit(f: RawField, var: dict[str, str]) -> tuple[CtCodelist, dict[str, str
     return cl, {v: t for v, t in resolved.items()}
 
 
-def propose_block(table: RawTable, domain: str, subject: str, site: str) -> list[Proposal]:
+def propose_block(table: RawTable, domain: str, subject: str, site: str, alias: str = "") -> list[Proposal]:
     """For each field of the form, the best-scoring variable of the domain (each variable taken once)."""
     candidates = _candidates(domain)
     scored = []
     for f in table.fields:  # over the fields x the domain's variables (a few hundred pairs)
+        if f.name in (subject, site) and domain != "DM":
+            continue
         for var in candidates:
-            s, why = _score(f, var, domain, table.name)
+            s, why = _score(f, var, domain, alias)
             fit = _ct_fit(f, var) if s else None
             if fit is not None:
                 s, why = min(s + 0.05, 0.99), why + [f"all {len(f.values)} values are terms of {fit[0].name}"]
@@ -449,12 +499,13 @@ def propose_block(table: RawTable, domain: str, subject: str, site: str) -> list
 
 
 def _time_partner(table: RawTable, f: RawField) -> RawField | None:
-    m = _DATE_NAME.match(_bare(f.name))
-    if not m:
-        return None
+    """The time field collected with a date field: AESTDAT + AESTTIM, DSDTCOL + DSTMCOL."""
+    name = _bare(f.name)
+    m = _DATE_NAME.match(name)
+    wanted = {name.replace("DAT", "TIM", 1), name.replace("DT", "TM", 1)} - {name}
     for other in table.fields:
         t = _TIME_NAME.match(_bare(other.name))
-        if other.datatype == "time" and t and t["stem"] == m["stem"]:
+        if other.datatype == "time" and ((m and t and t["stem"] == m["stem"]) or _bare(other.name) in wanted):
             return other
     return None
 
@@ -525,7 +576,11 @@ def draft_spec(raw: str | Path, out: str | Path, *, standard: str = "sdtmig-3.4"
         roster = max(tables, key=lambda t: (t.data[subject].is_unique, t.data[subject].nunique(), -len(t.fields)))
         domains[roster.name] = ("DM", 0.5, f"one row per subject ({len(roster.data)} rows): the subject roster")
     proposals = [p for t in tables if t.name in domains
-                 for p in propose_block(t, domains[t.name][0], subject, site)]
+                 for p in propose_block(t, domains[t.name][0], subject, site, _alias(domains[t.name]))]
+    for form, (domain, _, _) in list(domains.items()):  # a domain no field feeds is not a proposal
+        if domain != "DM" and not any(p.form == form and p.status == "proposed" for p in proposals):
+            del domains[form]
+            proposals = [p for p in proposals if p.form != form]
     files = _files(export, domains, proposals, subject, site, standard, studyid or export.studyid)
     write_folder(files, out, force=force)
     return DraftResult(Path(out), proposals, {t.name: domains.get(t.name, ("",))[0] for t in tables}, files)
@@ -551,7 +606,7 @@ def _files(export: Export, domains, proposals: list[Proposal], subject: str, sit
         wanted = {"STUDYID", "DOMAIN", "USUBJID"} | ({f"{domain}SEQ"} if domain != "DM" else set())
         wanted |= {p.variable for p in mine}
         order = 0
-        for v in ig_vars[domain]:
+        for v in domain_variables(domain):
             if v["variable"] not in wanted:
                 continue
             order += 1
@@ -697,3 +752,33 @@ def spec_todos(path: str | Path) -> list[str]:
             if "TODO" in line:
                 out.append(f"{p.relative_to(root).as_posix()}:{i}: {line.strip().lstrip('#').strip()}")
     return out
+
+
+def agreement(reference, drafted) -> pd.DataFrame:
+    """Per variable that a reference spec maps from raw data (block rules), what the drafted spec proposes and
+    whether it is the same rule: same kind (assign, ct, dtc, hardcode) and same raw field(s).  `reference` and
+    `drafted` are loaded StudySpecs."""
+    def rules(spec) -> dict[tuple[str, str], set[str]]:
+        out: dict[tuple[str, str], set[str]] = {}
+        for m in spec.mappings.values():
+            for b in m.blocks:
+                for var, rs in b.rules.items():
+                    for r in rs:
+                        out.setdefault((m.dataset, var), set()).add(_rule_key(r, spec.forms[b.form].file))
+        return out
+
+    ref, new = rules(reference), rules(drafted)
+    rows = [{"dataset": ds, "variable": var, "reference": " | ".join(sorted(ref[(ds, var)])),
+             "proposed": " | ".join(sorted(new.get((ds, var), ()))),
+             "identical": bool(ref[(ds, var)] & new.get((ds, var), set()))} for ds, var in sorted(ref)]
+    return pd.DataFrame(rows, columns=["dataset", "variable", "reference", "proposed", "identical"])
+
+
+def _alias(guess: tuple[str, float, str]) -> str:
+    return "EC" if guess[0] == "EX" and "exposure as collected" in guess[2] else ""
+
+
+def _rule_key(rule, form: str) -> str:
+    src = rule.source
+    src = ",".join(map(str, src)) if isinstance(src, (list, tuple)) else str(src)
+    return f"{rule.kind}:{form}.{src}" if rule.kind in ("assign", "ct", "dtc") else f"{rule.kind}:{src}"
