@@ -673,7 +673,7 @@ def _study_yaml(export: Export, studyid: str, subject: str, site: str, standard:
     doc = {"studyid": studyid, "name": studyid, "datacut": datacut,
            "standards": {"SDTMIG": version, "SDTM": "2.0", "define": "2.1.0",
                          "ct": {"SDTM": "2025-03-28", "Define-XML": "2025-09-26"}},
-           "raw": {"subject": subject, **({"site": site} if site else {}), "usubjid": f"{{STUDYID}}-{{{subject}}}",
+           "raw": {"subject": subject, **({"site": site} if site else {}), "usubjid": f"{{{subject}}}" if subject == "USUBJID" else f"{{STUDYID}}-{{{subject}}}",
                    **({"comment": export.comment} if export.comment else {})}}
     head = ("# Drafted by `cdiscflow init` from a raw export: check every value, then run `cdiscflow check-spec`.\n"
             "# datacut is the last date found in the data (no cut-off was given).\n")
