@@ -207,8 +207,8 @@ def profile_odm(files: list[Path]) -> Export:
                 cl = meta.codelists.get(item.codelist)
                 if cl is not None:
                     profiled.values = tuple(t for t, _ in cl.terms)
-                if item.unit:
-                    profiled.description = f"unit {item.unit}"
+                notes = [f"unit {item.unit}"] * bool(item.unit) + [f"range {r}" for r in item.ranges]
+                profiled.description = "; ".join(notes)
             fields.append(profiled)
         label = group.label or group.name if group else oid
         tables.append(RawTable(re.sub(r"[^a-z0-9_]", "_", (group.name if group else oid).lower()), oid, label,

@@ -102,14 +102,14 @@ def test_metadata_types_codelists_and_formats_come_from_the_itemdefs(odm_small):
 # hand-written ODM: transactions, skipped elements, bad input
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
-<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" FileType="{kind}" FileOID="F{n}" CreationDateTime="2024-01-0{n}T00:00:00" ODMVersion="1.3.2">
+<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" xmlns:mdsol="http://www.mdsol.com/ns/odm/metadata" FileType="{kind}" FileOID="F{n}" CreationDateTime="2024-01-0{n}T00:00:00" ODMVersion="1.3.2">
 """
 META = """<Study OID="S"><GlobalVariables><StudyName>S</StudyName><StudyDescription>d</StudyDescription>
 <ProtocolName>P</ProtocolName></GlobalVariables>
 <MetaDataVersion OID="M" Name="m">
 <ItemGroupDef OID="IG.VS" Name="vs" Repeating="Yes"><ItemRef ItemOID="IT.TEST" Mandatory="Yes"/>
 <ItemRef ItemOID="IT.VAL" Mandatory="No"/><ItemRef ItemOID="IT.DAT" Mandatory="No"/></ItemGroupDef>
-<ItemDef OID="IT.TEST" Name="VSTEST" DataType="text" Length="8"/>
+<ItemDef OID="IT.TEST" Name="VSTEST" DataType="text" Length="8" mdsol:Variable="VSTEST"/>
 <ItemDef OID="IT.VAL" Name="VSORRES" DataType="float" Length="8" SignificantDigits="1"/>
 <ItemDef OID="IT.DAT" Name="VSDAT" DataType="date"/>
 </MetaDataVersion></Study>
@@ -127,7 +127,8 @@ def snapshot(tmp_path: Path) -> Path:
 <SubjectData SubjectKey="001"><AuditRecord><UserRef UserOID="U"/><LocationRef LocationOID="L"/><DateTimeStamp>2024-01-01T00:00:00</DateTimeStamp></AuditRecord>
 <SiteRef LocationOID="S1"/>
 <StudyEventData StudyEventOID="SE.V1"><FormData FormOID="F.VS"><Annotation SeqNum="1"><Comment>checked</Comment></Annotation>
-<ItemGroupData ItemGroupOID="IG.VS" ItemGroupRepeatKey="1">
+<ItemGroupData ItemGroupOID="IG.VS" ItemGroupRepeatKey="1" mdsol:Submission="SpecifiedItemsOnly">
+<mdsol:Note>vendor element: not data</mdsol:Note>
 <ItemData ItemOID="IT.TEST" Value="SYSBP"/><ItemData ItemOID="IT.VAL" Value="120"/><ItemData ItemOID="IT.DAT" Value="2024-01-01"/>
 </ItemGroupData>
 <ItemGroupData ItemGroupOID="IG.VS" ItemGroupRepeatKey="2">
@@ -145,6 +146,7 @@ def snapshot(tmp_path: Path) -> Path:
 
 
 def test_snapshot_rows_keys_and_skipped_elements(tmp_path):
+    """Vendor extensions (mdsol: attributes and an element) are read past without a problem."""
     export = read_odm([snapshot(tmp_path)])
     vs = export.tables["IG.VS"]
     assert vs[["SUBJECTKEY", "SITEOID", "EVENTOID", "IGREPEATKEY", "VSTEST", "VSORRES", "VSDAT"]].values.tolist() == [
