@@ -94,7 +94,7 @@ def _study_metadata(spec: StudySpec, forms: dict[str, pd.DataFrame]) -> etree._E
             if f.description:
                 _translated(idef, "Description", f.description)
             _translated(idef, "Question", f.label)
-            if f.codelist:
+            if f.codelist and len(values):  # an empty CodeList is not valid ODM: no values, no list
                 cl_oid = _oid("CL", name, f.name)
                 _e("CodeListRef", idef, CodeListOID=cl_oid)
                 codelists.append((cl_oid, f"{f.codelist} ({name}.{f.name})", sorted(set(values))))
@@ -182,7 +182,8 @@ def write_odm(spec: StudySpec, raw_dir: str | Path, out_file: str | Path, *, ban
         fh.write(admin.replace(strip_ns, "", 1))
         fh.write(f'<ClinicalData StudyOID="{spec.studyid}" MetaDataVersionOID="MDV.1">\n')
         keys = pd.Series(order, index=order)
-        site_xml = keys.map(site_of).map(lambda s: f'<SiteRef LocationOID="{s}"/>\n', na_action="ignore").fillna("")
+        site = keys.map(site_of).astype(object)
+        site_xml = ('<SiteRef LocationOID="' + _escape(site.fillna("")) + '"/>\n').where(site.notna(), "")
         body = ('<SubjectData SubjectKey="' + _escape(keys) + '">\n' + site_xml
                 + f'<StudyEventData StudyEventOID="{EVENT}">\n' + fragments.sum(axis=1)
                 + "</StudyEventData>\n</SubjectData>\n")

@@ -593,7 +593,7 @@ def _files(export: Export, domains, proposals: list[Proposal], subject: str, sit
     codelist_of = {(p.form, p.field): ct[p.codelist].name for p in proposals if p.codelist}
     files = {"study.yaml": _study_yaml(export, studyid, subject, site, standard, _dates(tables)),
              "forms.yaml": _forms_yaml(export, domains, codelist_of)}
-    ig_ds, ig_vars = ig_tables()
+    ig_ds = ig_tables()[0]
     ds_rows, var_rows = [], []
     keys = _ig_keys()
     for form, (domain, conf, why) in sorted(domains.items(), key=lambda kv: kv[1][0] != "DM"):

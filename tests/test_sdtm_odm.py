@@ -293,3 +293,22 @@ def test_reading_a_large_odm_file_needs_far_less_memory_than_the_file(tmp_path):
     assert rows == sum(result.rows.values())
     # measured 39 MB for 85 MB (a whole lxml tree of the same file: 1.16 GB)
     assert grown_kb < 0.55 * size_kb, (grown_kb, size_kb)
+
+
+@pytest.mark.slow
+def test_pharmaverse_raw_written_as_odm_gives_the_same_sdtm_bytes(shared, tmp_path):
+    from cdiscflow.sdtm import convert
+
+    raw = shared / "reference-data" / "pharmaverse" / "raw"
+    spec = load_study("pharmaverse_pilot")
+    rows = write_odm(spec, raw, tmp_path / "pilot.xml")
+    assert rows == {"dm": 306, "ae": 1191, "ds": 850, "ec": 591, "vs": 12978}
+    schema = odm_schema()
+    assert schema.validate(etree.parse(str(tmp_path / "pilot.xml"))), schema.error_log.filter_from_errors()[:3]
+    convert("pharmaverse_pilot", raw, tmp_path / "from_parquet")
+    convert("pharmaverse_pilot", tmp_path / "pilot.xml", tmp_path / "from_odm")
+    outputs = sorted(p.name for p in (tmp_path / "from_parquet").iterdir()
+                     if p.suffix in (".xpt", ".json", ".xml") and not p.name.startswith("_"))
+    assert len(outputs) == 13  # DM AE DS EX TV VS as XPT and Dataset-JSON, and define.xml
+    for name in outputs:
+        assert (tmp_path / "from_odm" / name).read_bytes() == (tmp_path / "from_parquet" / name).read_bytes(), name

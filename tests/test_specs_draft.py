@@ -3,13 +3,11 @@ TODOs listed by check-spec, and the drafted spec runs; agreement with the hand-w
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pyreadstat
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from cdiscflow.cli import main
