@@ -48,7 +48,8 @@ from cdiscflow.core.atomic import PART_SUFFIX
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
-from cdiscflow.pipeline import (Progress, RunResult, StageLog, _export, _finish, _report, _stage, _validate)
+from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
+                                _report, _stage, _validate)
 from cdiscflow.specs.check import require_valid_spec
 from cdiscflow.specs.model import Form, StudySpec, load_study
 
@@ -378,7 +379,7 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
 def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out",
                     *, partitions: int | str = "auto", jobs: int = 1, scheduler: str | None = None,
                     on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
-                    progress: Progress | None = None) -> RunResult:
+                    progress: Progress | None = None, core_report: str | Path | None = None) -> RunResult:
     """`pipeline.run` with SDTM and ADaM done per partition of subjects (see the module docstring).  Same errors,
     same files; run.json's options record partitions, jobs and scheduler."""
     say = progress or (lambda stage, message: None)
@@ -392,10 +393,13 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
     if count < 1:
         raise InputError(f"--partitions must be at least 1 (got {count})")
     _check_replaceable(out)
+    _check_reviewers_guide_inputs(spec, core_report)  # a malformed conformance.yaml or CORE report: before any work
     stage_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=PART_SUFFIX, dir=_parent(out)))
     result = RunResult(stage_dir, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs,
+                                **({"core_report": str(core_report)} if core_report is not None else {}),
                                 "partitions": count, "jobs": jobs, "scheduler": scheduler or "none"})
+    result.core_report = core_report
     try:
         try:
             _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say)

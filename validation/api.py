@@ -18,7 +18,7 @@ from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
-from cdiscflow.validation.metadata import STUDY, DatasetPlan, ig_plan, plan_dataset
+from cdiscflow.validation.metadata import STUDY, DatasetPlan, honour_define, ig_plan, plan_dataset
 from cdiscflow.validation.rules import RuleContext, RuleRun, run_rules
 from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema, validate_frame
 
@@ -32,9 +32,10 @@ class ValidationResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
 
-def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None = None
+def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None = None, define: Define | None = None
                   ) -> tuple[dict[str, DatasetPlan], Findings]:
-    """The plan of every dataset: from the study spec when it declares the dataset, else from the guides."""
+    """The plan of every dataset: from the study spec when it declares the dataset, else from the guides (widened
+    by the terms `define` declares beyond an extensible CT codelist, see metadata.honour_define)."""
     plans: dict[str, DatasetPlan] = {}
     notes = Findings()
     for name, frame in datasets.items():
@@ -43,7 +44,7 @@ def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None =
             plans[name] = plan_dataset(spec.dataset(name), spec.codelists, source=STUDY,
                                        basis=f"study spec {spec.studyid}")
             continue
-        plans[name] = ig_plan(name, frame)
+        plans[name] = honour_define(ig_plan(name, frame), define)
         if spec is not None:
             notes.add(severity=SCHEMA_CHECKS["SCH-DATASET-001"].severity, rule_id="SCH-DATASET-001", dataset=name,
                       value=name, expected=f"a dataset of study {spec.studyid}",
@@ -60,7 +61,7 @@ def run_validation(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None 
     if define is not None and not isinstance(define, Define):
         define = read_define(define)
     datasets = {k.upper(): v for k, v in datasets.items()}
-    plans, findings = dataset_plans(datasets, spec)
+    plans, findings = dataset_plans(datasets, spec, define)
     for name, frame in datasets.items():
         t = time.perf_counter()
         findings.extend(validate_frame(frame, build_schema(plans[name]), name))
@@ -105,7 +106,8 @@ class FolderReport:
 
 
 def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path = "validation",
-                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None) -> FolderReport:
+                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None,
+                    data_docs_engine: str = "cdiscflow") -> FolderReport:
     """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs).
 
     Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, and
@@ -121,14 +123,16 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
-    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows)
+    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows,
+                            data_docs_engine=data_docs_engine)
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
 def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None,
-                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None) -> list[Path]:
+                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None,
+                  data_docs_engine: str = "cdiscflow") -> list[Path]:
     """Write a validation run into `out_dir`: findings.csv, findings.json, rules.csv and datadocs/ (the layout of
-    `out/validation/` in a pipeline run).  Returns the paths written."""
+    `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`."""
     out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
     written.append(write_rule_runs(result.rule_runs, out_dir / "rules.csv"))
@@ -138,7 +142,7 @@ def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame]
         t = time.perf_counter()
         kwargs = {"max_rows": max_rows} if max_rows else {}
         written.append(write_data_docs(datasets, spec, out_dir / "datadocs", findings=result.findings,
-                                       plans=result.plans, **kwargs))
+                                       plans=result.plans, engine=data_docs_engine, **kwargs))
         result.timings["data docs"] = time.perf_counter() - t
     return written
 
