@@ -43,6 +43,7 @@ from typing import Callable, Iterable, Sequence
 from cdiscflow import __version__
 from cdiscflow.core.atomic import output_lock, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.spreadsheet import neutralise_text
 
 OK, FINDINGS, UNUSABLE, CRASHED, NOT_RUN = "ok", "findings", "unusable", "crashed", "not run"
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -254,7 +255,7 @@ def write_summary(result: BatchResult) -> tuple[Path, Path]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(SUMMARY_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    writer.writerows({k: ("" if v is None else neutralise_text(v)) for k, v in r.items()} for r in rows)  # for people
     write_text(csv_path, buffer.getvalue())
     doc = {"cdiscflow": __version__, "started": result.started, "seconds": result.seconds, "jobs": result.jobs,
            "options": asdict(result.settings), "exit_code": result.exit_code, "interrupted": result.interrupted,

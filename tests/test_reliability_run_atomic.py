@@ -31,8 +31,8 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def _beside(target: Path) -> list[str]:
-    """What lies beside `target` apart from it: staging folders, .old folders, lock files."""
-    return sorted(p.name for p in target.parent.iterdir() if p.name != target.name)
+    """What lies beside `target` and is named after it: staging folders, .old folders, lock files."""
+    return sorted(p.name for p in target.parent.iterdir() if p.name.startswith(f".{target.name}"))
 
 
 def _previous(target: Path) -> dict[str, bytes]:

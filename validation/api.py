@@ -16,6 +16,7 @@ import pandas as pd
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
 from cdiscflow.validation.metadata import STUDY, DatasetPlan, ig_plan, plan_dataset
@@ -148,7 +149,7 @@ def write_rule_runs(runs: list[RuleRun], path: Path) -> Path:
     frame = pd.DataFrame([{"rule_id": r.rule.id, "severity": r.rule.severity, "status": r.status,
                            "findings": r.findings, "reason": r.reason, "reads": r.rule.reads,
                            "message": r.rule.message, "references": r.rule.references} for r in runs])
-    write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    write_text(path, csv_text(frame))
     return path
 
 
