@@ -24,7 +24,8 @@ Exit codes:
   0  success
   1  findings or rejections at or above the threshold
   2  unusable input or spec
-  3  internal error (a bug: please report it)"""
+  3  internal error (a bug: please report it)
+  130  interrupted (Ctrl-C): the output folder keeps its previous complete content"""
 
 
 class _Group(click.Group):

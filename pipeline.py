@@ -175,11 +175,8 @@ def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
 
 
 def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
-    try:
-        from cdiscflow.adam import derive_study  # the ADaM recipe of the study
-    except ImportError:
-        log.note = "not available in this version"
-        return {}
+    from cdiscflow.adam import derive_study  # the ADaM recipe of the study (an ImportError is a bug: exit 3)
+
     adam = derive_study(spec, sdtm_datasets, compact_text=True)  # every dataset stays in memory until export
     log.findings.extend(adam.findings)
     log.rows_in = {n: len(f) for n, f in sdtm_datasets.items()}
@@ -214,11 +211,8 @@ def _export(result: RunResult, sdtm, log: StageLog) -> None:
 
 
 def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog) -> None:
-    try:
-        from cdiscflow.report import build_report  # the study's analysis report
-    except ImportError:
-        log.note = "not available in this version"
-        return
+    from cdiscflow.report import build_report  # the study's analysis report (an ImportError is a bug: exit 3)
+
     if not adam:
         log.note = "skipped: no ADaM datasets"
         return

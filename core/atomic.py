@@ -177,7 +177,10 @@ def output_lock(target: str | os.PathLike) -> Iterator[Path]:
     """Hold the lock of output folder `target` (`.<name>.lock` beside it, holding this process's pid) for the
     block; raise OutputBusyError when a live process holds it.  The lock file is removed at the end."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # the parent is a file
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target)) from None
     lock = lock_path(target)
     fd = _acquire_flock(lock, target) if _HAS_FLOCK else _acquire_pidfile(lock, target)
     try:
