@@ -386,11 +386,23 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
         sys.exit(1)
 
 
-def _error_lines(findings) -> str:
+ERROR_LINES = 20  # errors printed one per line; the rest are summarised per rule (all are in the findings files)
+
+
+def _error_lines(findings, limit: int = ERROR_LINES) -> str:
+    """The errors that stopped a command, one line each up to `limit`, then one summary line per rule (an empty
+    enrolment form makes every record of every other form an error: thousands of lines otherwise)."""
     frame = findings.frame()
     frame = frame[frame["severity"] == "error"]
-    return "\n".join(f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
-                     f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.itertuples(index=False))
+    lines = [f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
+             f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.head(limit).itertuples(index=False)]
+    rest = frame.iloc[limit:]
+    if len(rest):
+        where = rest["source"].where(rest["source"] != "", rest["dataset"])
+        by_rule = where.groupby(rest["rule_id"], sort=False).agg(["size", "nunique"])
+        lines.append(f"... and {len(rest)} more error(s): " + "; ".join(
+            f"{rule} {n} in {k} file(s)" for rule, (n, k) in by_rule.iterrows()))
+    return "\n".join(lines)
 
 
 @main.command("export", epilog=EXIT_CODES)
