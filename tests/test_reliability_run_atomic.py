@@ -280,3 +280,35 @@ def test_ctrl_c_during_a_run_exits_130_and_keeps_the_previous_run(two_exports, t
     assert "cdiscflow: interrupted" in stderr
     assert _complete_run(out) == refs["a"]
     assert _beside(out) == []
+
+
+@pytest.mark.slow
+def test_every_command_that_writes_a_folder_builds_it_whole(raw_small, tmp_path):
+    """sdtm, adam, export, validate and report replace their --out folder whole (a file of the previous output that
+    the new one does not make is gone), and none of them replaces a folder that is not its own earlier output."""
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    def invoke(*args) -> int:
+        res = CliRunner().invoke(main, [str(a) for a in args])
+        assert "Traceback" not in res.output, res.output
+        return res.exit_code
+
+    sdtm, adam = tmp_path / "sdtm", tmp_path / "adam"
+    commands = {"sdtm": (sdtm, ["sdtm", "--raw", raw_small, "--out", sdtm], "_accounting.csv"),
+                "adam": (adam, ["adam", "--sdtm", sdtm, "--out", adam], "_findings.csv"),
+                "export": (tmp_path / "e", ["export", "--in", sdtm, "--out", tmp_path / "e"], "export_findings.csv"),
+                "validate": (tmp_path / "v", ["validate", sdtm, "--study", "dara_atra", "--no-data-docs", "--out",
+                                              tmp_path / "v"], "rules.csv"),
+                "report": (tmp_path / "r", ["report", "--adam", adam, "--out", tmp_path / "r"], "statistics.csv")}
+    for name, (out, args, marker) in commands.items():  # over commands, in the order their inputs need
+        write_text(out / marker, "an earlier output\n")
+        write_text(out / "stale.xpt", "a dataset the new output does not have")
+        assert invoke(*args) == 0, name
+        assert (out / marker).read_text() != "an earlier output\n" and not (out / "stale.xpt").exists(), name
+        assert _beside(out) == [], name
+        foreign = tmp_path / f"{name}_foreign"
+        write_text(foreign / "notes.txt", "mine")
+        assert invoke(*[foreign if a == out else a for a in args]) == 2, name
+        assert _tree(foreign) == {"notes.txt": b"mine"}, name

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import staged_output, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.spreadsheet import csv_text
@@ -122,7 +122,9 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
-    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows)
+    with staged_output(out_dir, owned_by=("rules.csv",)) as build:  # out_dir: the previous folder or this one, whole
+        written = write_outputs(result, datasets, spec, build, data_docs=data_docs, max_rows=max_rows)
+    written = [out_dir / p.relative_to(build) for p in written]
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
