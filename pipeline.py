@@ -112,7 +112,7 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
     result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs})
-    with staged_output(out, owned_by=("run.json",)) as build:  # Ctrl-C or a bug: the staging folder goes, out stays
+    with staged_output(out, owned_by=("run.json", "crash.log")) as build:  # crash.log: batch's note of a crash  # Ctrl-C or a bug: the staging folder goes, out stays
         result.build_dir = build
         try:
             _run_stages(result, raw, on_error, data_docs, say)

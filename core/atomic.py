@@ -176,7 +176,7 @@ def lock_path(target: str | os.PathLike) -> Path:
 def output_lock(target: str | os.PathLike) -> Iterator[Path]:
     """Hold the lock of output folder `target` (`.<name>.lock` beside it, holding this process's pid) for the
     block; raise OutputBusyError when a live process holds it.  The lock file is removed at the end."""
-    target = Path(target)
+    target = Path(target).resolve()  # two spellings of one folder (a link, ..) share one lock
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # the parent is a file
@@ -277,7 +277,7 @@ def staged_output(out: str | os.PathLike, *, owned_by: tuple[str, ...] = ()) -> 
     exception the staging folder becomes `out` in one swap (see the notes above).  Holds `output_lock(out)` for the
     whole block and clears leftovers of killed runs first.  An existing non-empty `out` without any file of
     `owned_by` is refused with OutputBusyError before anything is built (nothing else may be replaced)."""
-    target = Path(out)
+    target = Path(out).resolve()  # beside the real folder: the same file system, the same lock for every spelling
     with output_lock(target):
         clear_leftovers(target)
         _check_replaceable(target, owned_by)

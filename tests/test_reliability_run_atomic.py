@@ -312,3 +312,15 @@ def test_every_command_that_writes_a_folder_builds_it_whole(raw_small, tmp_path)
         write_text(foreign / "notes.txt", "mine")
         assert invoke(*[foreign if a == out else a for a in args]) == 2, name
         assert _tree(foreign) == {"notes.txt": b"mine"}, name
+
+
+def test_two_spellings_of_one_folder_share_one_lock(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with staged_output(tmp_path / "real" / "out"):
+        with pytest.raises(OutputBusyError):
+            with staged_output(tmp_path / "link" / ".." / "real" / "out"):
+                pass
+        with pytest.raises(OutputBusyError):
+            with staged_output(tmp_path / "link" / "out"):
+                pass
