@@ -15,8 +15,9 @@ staging folder beside `out` and swaps it in at the end, so `out` holds the previ
 mix -- also when the run is stopped with Ctrl-C or killed (a stopped run removes its staging folder; what SIGKILL
 leaves, the next run into `out` removes).  A run that stops on unusable input or strict mapping errors is complete
 too: `out` then holds its run.json and findings only.  A second run into the same `out` while one is running is
-refused (exit 2).  Files are written deterministically: two runs over the same input and spec give the same bytes in every file; in run.json only the
-clock differs (`TIMING_FIELDS`: when the run started and how many seconds it and its stages took).
+refused (exit 2).  Files are written deterministically: two runs over the same input and spec give the same bytes
+in every file; in run.json only the clock differs (`TIMING_FIELDS`: when the run started and how many seconds it
+and its stages took).
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
     result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs})
-    with staged_output(out, owned_by=("run.json", "crash.log")) as build:  # crash.log: batch's note of a crash  # Ctrl-C or a bug: the staging folder goes, out stays
+    # Ctrl-C or a bug: the staging folder goes, `out` stays as it was.  An existing `out` is replaced only when it is
+    # an earlier run's (run.json, or batch's crash.log of one that crashed).
+    with staged_output(out, owned_by=("run.json", "crash.log")) as build:
         result.build_dir = build
         try:
             _run_stages(result, raw, on_error, data_docs, say)
