@@ -8,8 +8,7 @@ Each export is converted by `pipeline.run` in a worker process into OUT/<export 
 `cdiscflow run` (run.json, findings.*, sdtm/, adam/, validation/, report/), each built in a staging folder and
 swapped in whole (an interrupted export keeps its previous folder); a second batch into the same OUT is refused.
 Workers get paths, never specs; the spec is checked once up front so that a broken spec stops the batch before any
-work.  An export that fails does not stop
-the others:
+work.  An export that fails does not stop the others:
 
     status     exit  meaning
     ok         0     converted; no findings at or above the threshold
