@@ -306,17 +306,39 @@ def _swap_in(build: Path, target: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(build, 0o777 & ~mask)  # mkdtemp's 0700 is too private for an output folder people share
-    if not os.path.lexists(target):
-        os.replace(build, target)
-    elif exchange(build, target):
-        shutil.rmtree(build, ignore_errors=True)  # the staging name now holds the previous output
-    else:
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=OLD_SUFFIX, dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)  # from here to the next line `target` is missing (clear_leftovers restores it)
-        os.replace(build, target)
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync_folder(target.parent)
+    old = None
+    try:
+        with _signals_deferred():  # Ctrl-C cannot land between the two renames of the fallback
+            if not os.path.lexists(target):
+                os.replace(build, target)
+            elif exchange(build, target):
+                old = build  # the staging name now holds the previous output
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=OLD_SUFFIX,
+                                            dir=target.parent))
+                os.rmdir(old)
+                os.replace(target, old)  # until the next line `target` is missing (clear_leftovers restores it)
+                os.replace(build, target)
+            _fsync_folder(target.parent)
+    finally:  # also when a Ctrl-C held back during the swap arrives: the new output is in place, the old one goes
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)  # killed half-way: the next run removes the rest
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a few system calls (POSIX); they are delivered when the block ends."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:

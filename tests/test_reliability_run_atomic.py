@@ -64,6 +64,24 @@ def test_a_staged_folder_replaces_the_previous_one_whole(tmp_path, monkeypatch, 
     assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # not mkdtemp's private mode
 
 
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
+def test_ctrl_c_during_the_swap_waits_until_the_swap_is_done(tmp_path, monkeypatch, exchange):
+    real = atomic.exchange
+
+    def interrupted(a, b):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C right between the renames
+        return real(a, b) if exchange else False
+
+    monkeypatch.setattr(atomic, "exchange", interrupted)
+    out = tmp_path / "out"
+    _previous(out)
+    with pytest.raises(KeyboardInterrupt):
+        with staged_output(out) as build:
+            write_text(build / "run.json", "new\n")
+    assert _tree(out) == {"run.json": b"new\n"}  # the swap finished before the interrupt was delivered
+    assert _beside(out) == []
+
+
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
 def test_a_stopped_build_leaves_the_previous_folder_and_no_staging(tmp_path, stop):
     out = tmp_path / "out"
