@@ -64,7 +64,7 @@ def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypa
     kinds = {p.suffix for p in files}
     assert {".xpt", ".json", ".xml", ".xsl", ".csv", ".html"} <= kinds
     assert len(files) > 60
-    staging = {p for p in renamed if p.name.startswith(".out.") and p.name.endswith(".staging")}
+    staging = {f for p in renamed for f in p.parents if f.name.startswith(".out.") and f.name.endswith(".staging")}
     assert len(staging) == 1 and Path(work / "out").resolve() in renamed  # built whole, then renamed onto out
     (build,) = staging
     assert sorted(map(str, files - {p.relative_to(build) for p in renamed if build in p.parents})) == []

@@ -323,12 +323,12 @@ def test_every_command_that_writes_a_folder_builds_it_whole(raw_small, tmp_path)
     for name, (out, args, marker) in commands.items():  # over commands, in the order their inputs need
         write_text(out / marker, "an earlier output\n")
         write_text(out / "stale.xpt", "a dataset the new output does not have")
-        assert invoke(*args) == 0, name
+        assert invoke(*args) == (1 if name == "report" else 0), name  # 3 subjects do not reproduce the paper
         assert (out / marker).read_text() != "an earlier output\n" and not (out / "stale.xpt").exists(), name
         assert _beside(out) == [], name
         foreign = tmp_path / f"{name}_foreign"
         write_text(foreign / "notes.txt", "mine")
-        assert invoke(*[foreign if a == out else a for a in args]) == 2, name
+        assert invoke(*[foreign if a == out else a for a in args]) == 2, name  # refused before any work
         assert _tree(foreign) == {"notes.txt": b"mine"}, name
 
 
