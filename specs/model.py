@@ -36,9 +36,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from cdiscflow.core.errors import SpecError
+from cdiscflow.specs.safe_yaml import YamlProblem, load_yaml
 
 SPECS_DIR = Path(__file__).resolve().parent
 STANDARDS_DIR = SPECS_DIR / "standards"
@@ -103,6 +102,12 @@ def _lookup(cl: Codelist) -> Mapping[str, str]:
             if v:
                 table.setdefault(normalise(v), t.value)
     return MappingProxyType(table)
+
+
+def _condition_fields(condition: Any) -> tuple[str, ...]:
+    from cdiscflow.specs.conditions import condition_fields
+
+    return condition_fields(condition)
 
 
 def normalise(value: str) -> str:
@@ -310,10 +315,12 @@ class Block:
     missing.  `supp` does the same for supplemental qualifiers (QNAM -> rules) that go to SUPP--.  `ignore` names
     raw fields the block reads on purpose not at all, each with the reason.
 
-    Conditions (`where` on the block, `when` on a rule) map raw field -> test; all tests must hold:
+    Conditions (`where` on the block, `when` on a rule) are expressions of the one condition language
+    (cdiscflow.adam.expr: "normalise(AESER) == 'Y' and number(AGE) >= 18"), or the mapping form raw field -> test,
+    shorthand that compiles to one (cdiscflow.specs.conditions gives the exact meaning); all tests must hold:
         FIELD: value          equal (text compared case- and blank-insensitively)
         FIELD: [a, b]         one of
-        FIELD: {not: a|[a,b]} none of
+        FIELD: {not: a|[a,b]} none of (a blank passes)
         FIELD: {present: true|false}   filled in / blank
         FIELD: {ge|gt|le|lt: number}   numeric comparison
         FIELD: {codelist: CL, in|not: value(s)}   the collected value mapped through codelist CL (synonyms) first
@@ -321,7 +328,7 @@ class Block:
 
     form: str
     rules: Mapping[str, tuple[Rule, ...]]
-    where: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    where: Mapping[str, Any] | str = field(default_factory=lambda: MappingProxyType({}))
     supp: Mapping[str, tuple[Rule, ...]] = field(default_factory=lambda: MappingProxyType({}))
     ignore: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
@@ -414,6 +421,12 @@ def load_study(study: str | Path | None = None) -> StudySpec:
     return _Loader(resolve_study(study)).load()
 
 
+def load_study_with_problems(study: str | Path | None = None) -> tuple[StudySpec, list[str]]:
+    """The spec as far as it loads, and every problem found (for `check-spec`, which goes on to check the other
+    layers' sections of a spec with problems).  SpecError only when there is no study.yaml."""
+    return _Loader(resolve_study(study)).load(strict=False)
+
+
 class _Loader:
     def __init__(self, path: Path):
         self.path = path
@@ -430,11 +443,10 @@ class _Loader:
                 self.problem(rel, "file is missing")
             return None
         try:
-            return yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark else ""
-            self.problem(f"{rel}{line}", f"not valid YAML ({getattr(exc, 'problem', exc)})")
+            return load_yaml(p, rel)[0]
+        except YamlProblem as exc:
+            line = f" line {exc.line}" if exc.line else ""
+            self.problem(f"{rel}{line}", str(exc))
             return None
 
     def csv(self, rel: str, required: bool = True, columns: Iterable[str] = ()) -> list[tuple[str, dict[str, str]]]:
@@ -460,7 +472,7 @@ class _Loader:
         return rows
 
     # -- whole study --------------------------------------------------------------------------------------------
-    def load(self) -> StudySpec:
+    def load(self, strict: bool = True):
         if not (self.path / "study.yaml").exists():
             raise SpecError("no study.yaml in the study folder", path=str(self.path))
         study = self.yaml("study.yaml") or {}
@@ -474,10 +486,11 @@ class _Loader:
         forms = self.load_forms(codelists)
         mappings = self.load_mappings(datasets, forms, codelists, valuelevel)
         sections = self.load_sections()
+        parameter_codelists(datasets, codelists, sections)
         self.check_pages(datasets, valuelevel, documents)
-        if self.problems:
+        if self.problems and strict:
             raise SpecError(self.problems, path=str(self.path))
-        return StudySpec(
+        spec = StudySpec(
             path=self.path,
             study=_freeze(study),
             datasets=MappingProxyType(datasets),
@@ -490,6 +503,7 @@ class _Loader:
             comments=MappingProxyType(comments),
             documents=MappingProxyType(documents),
         )
+        return spec if strict else (spec, list(self.problems))
 
     def check_study(self, study: dict) -> None:
         if not isinstance(study, dict):
@@ -867,7 +881,7 @@ class _Loader:
                 if rule is not None:
                     if rule.kind != "derive":
                         self.problem(f"{rel} derive {ds}.{var}", f"dataset-level rules must be 'derive', got {rule.kind!r}")
-                    for w in rule.when:
+                    for w in _condition_fields(rule.when):
                         if str(w) not in target:
                             self.problem(f"{rel} derive {ds}.{var}", f"when names {w}, which is not a variable of {ds}")
                     derive[var] = rule
@@ -918,7 +932,7 @@ class _Loader:
                 self.problem(loc, f"ignore names unknown field {form_name}.{f}")
             if not why:
                 self.problem(loc, f"ignore {f}: give the reason the field is not mapped")
-        return Block(form_name, MappingProxyType(rules), _freeze(where if isinstance(where, dict) else {}),
+        return Block(form_name, MappingProxyType(rules), _freeze(where if isinstance(where, (dict, str)) else {}),
                      MappingProxyType(supp), _freeze({str(k): str(v) for k, v in ignore.items()}),
                      str(b.get("description", "") or ""))
 
@@ -936,9 +950,32 @@ class _Loader:
         return tuple(out)
 
     def condition(self, loc: str, key: str, cond: Any, form: Form | None, codelists=None) -> None:
-        if not isinstance(cond, dict):
-            self.problem(loc, f"'{key}' must map raw field -> value, [values] or {{not|present|ge|gt|le|lt: ...}}")
+        """A `where`/`when`: expression text (cdiscflow.adam.expr) or the mapping form that compiles to it."""
+        from cdiscflow.adam.expr import ExpressionError, codelists_named, names
+        from cdiscflow.specs.conditions import compile_condition
+
+        if isinstance(cond, str):
+            try:
+                fields, used = names(cond), codelists_named(cond)
+            except ExpressionError as exc:
+                self.problem(loc, f"{key}: {exc}")
+                return
+            for f in fields if form is not None else ():
+                if f not in form.names:
+                    self.problem(loc, f"{key} names unknown field {form.name}.{f}")
+            for cl in used if codelists is not None else ():
+                if cl not in codelists:
+                    self.problem(loc, f"{key}: unknown codelist {cl!r}")
             return
+        if not isinstance(cond, dict):
+            self.problem(loc, f"'{key}' must be an expression, or map raw field -> value, [values] or "
+                              "{not|present|ge|gt|le|lt: ...}")
+            return
+        try:
+            compile_condition(cond)
+        except ExpressionError as exc:
+            if "a test is" not in str(exc) and "a codelist test is" not in str(exc):  # those are reported below
+                self.problem(loc, f"{key}: {exc}")
         for f, test in cond.items():
             if form is not None and str(f) not in form.names:
                 self.problem(loc, f"{key} names unknown field {form.name}.{f}")
@@ -1026,16 +1063,64 @@ class _Loader:
 
     # -- other sections -----------------------------------------------------------------------------------------
     def load_sections(self) -> dict[str, Any]:
+        """The other YAML files of the folder and of adam/ (nothing deeper, and no link out of the folder: a spec
+        reads only its own files; `check-spec` names any file no layer reads)."""
         out = {}
         skip = {"study.yaml", "forms.yaml"}
-        for p in sorted(self.path.rglob("*.yaml")):
+        root = self.path.resolve()
+        for p in sorted([*self.path.glob("*.yaml"), *self.path.glob("adam/*.yaml")]):
             rel = p.relative_to(self.path).as_posix()
-            if rel in skip or rel.startswith("sdtm/") or rel.startswith("raw/"):
+            if rel in skip:
+                continue
+            if not p.resolve().is_relative_to(root):
+                self.problem(rel, "is a link to a file outside the study folder; copy the file in instead")
                 continue
             doc = self.yaml(rel)
             if doc is not None:
                 out[rel[: -len(".yaml")]] = _freeze(doc)
         return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# PARAMCD / PARAM as codelists, from the parameters the ADaM spec files declare
+
+# dataset -> (section, how a parameter's PARAM is read from its entry); the parameters are listed once, there
+PARAMETER_SECTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType({
+    "ADRS": ("adam/adrs", lambda entry: entry),  # parameters: {PARAMCD: PARAM}
+    "ADTTE": ("adam/tte", lambda entry: (entry.get("set_values_to") or {}).get("PARAM") if isinstance(entry, Mapping) else None),
+    "ADBASE": ("adam/adbase", lambda entry: entry.get("param") if isinstance(entry, Mapping) and entry.get("keep", True) is not False else False),
+})
+
+
+def parameter_codelists(datasets: dict[str, Dataset], codelists: dict[str, Codelist], sections: Mapping[str, Any]) -> None:
+    """A BDS dataset whose PARAMCD (PARAM) names no codelist gets one from its parameters (PARAMCD with PARAM as
+    decode; PARAM), so that define.xml lists them and validation checks them like any other codelist."""
+    for name, (section, param_of) in PARAMETER_SECTIONS.items():
+        ds = datasets.get(name)
+        doc = sections.get(section)
+        params = doc.get("parameters") if isinstance(doc, Mapping) else None
+        if ds is None or not isinstance(params, Mapping) or not params or "PARAMCD" not in ds:
+            continue
+        pairs = [(str(code), param_of(entry)) for code, entry in params.items()]
+        pairs = [(code, param) for code, param in pairs if param is not False]  # helpers that are not output
+        if not pairs:
+            continue
+        named = all(isinstance(p, str) and p for _, p in pairs)
+        new: dict[str, str] = {}
+        if not ds.variable("PARAMCD").codelist:
+            cid = f"{name}.PARAMCD"
+            codelists[cid] = Codelist(cid, f"Parameter Code ({name})", terms=tuple(
+                Term(code, decode=param if named else "", order=i) for i, (code, param) in enumerate(pairs, 1)))
+            new["PARAMCD"] = cid
+        if named and "PARAM" in ds and not ds.variable("PARAM").codelist:
+            cid = f"{name}.PARAM"
+            values = list(dict.fromkeys(param for _, param in pairs))
+            codelists[cid] = Codelist(cid, f"Parameter ({name})",
+                                      terms=tuple(Term(v, order=i) for i, v in enumerate(values, 1)))
+            new["PARAM"] = cid
+        if new:
+            datasets[name] = replace(ds, variables=tuple(replace(v, codelist=new.get(v.name, v.codelist))
+                                                         for v in ds.variables))
 
 
 # ----------------------------------------------------------------------------------------------------------------
