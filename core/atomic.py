@@ -327,18 +327,29 @@ def _swap_in(build: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a few system calls (POSIX); they are delivered when the block ends."""
+    """Hold SIGINT and SIGTERM back for a few system calls: while the block runs their Python handlers only note
+    them; afterwards the usual handlers are back and the noted signals are raised again (Ctrl-C's KeyboardInterrupt
+    then comes after the block).  Python runs signal handlers in the main thread only, so this works whatever other
+    threads exist; called from another thread it defers nothing."""
     import signal
+    import threading
 
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    noted: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):  # over the two stop signals
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: installed outside Python, cannot be restored; left alone
+            previous[signum] = signal.signal(signum, lambda n, frame: noted.append(n))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
 
 
 def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
