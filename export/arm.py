@@ -33,10 +33,11 @@ DEFAULT_PURPOSE = "EXPLORATORY OUTCOME MEASURE"
 class ArmParts:
     """What the ARM adds to a define.xml: where clauses, comments and the displays (built by `build`)."""
 
-    catalogue: Catalogue
+    catalogue: Catalogue | None
     written: Mapping[str, frozenset[str]]  # dataset -> variables written
     where_clauses: dict[tuple[Check, ...], str] = field(default_factory=dict)  # checks -> OID
     comments: dict[str, str] = field(default_factory=dict)  # OID -> text
+    imported: tuple[list[dict], list[dict]] = ((), ())  # analysis_displays.csv, analysis_results.csv rows
 
     def has(self, dataset: str, variable: str | None = None) -> bool:
         return dataset in self.written and (variable is None or variable in self.written[dataset])
@@ -53,15 +54,43 @@ def report_catalogue(spec) -> Catalogue | None:
 def analysis_results(spec, written: Mapping[str, frozenset[str]]) -> ArmParts | None:
     """The ARM of the study's report for the ADaM datasets written (dataset -> variable names), or None."""
     cat = report_catalogue(spec)
-    if cat is None or not any(a.subset.dataset in written for a in cat.analyses.values()):
+    if cat is None:
+        displays, results = imported_results(spec)
+        if not any(set(_names(r["datasets"])) & set(written) for r in results):
+            return None
+        return ArmParts(None, written, imported=(displays, results))
+    if not any(a.subset.dataset in written for a in cat.analyses.values()):
         return None
     return ArmParts(cat, written)
+
+
+def imported_results(spec) -> tuple[list[dict], list[dict]]:
+    """The spec's analysis_displays.csv and analysis_results.csv (written by `spec import` from a workbook's
+    Analysis Displays / Analysis Results sheets); empty lists when it has none."""
+    import csv
+
+    out = []
+    for name in ("analysis_displays.csv", "analysis_results.csv"):
+        path = spec.path / name
+        rows = []
+        if path.is_file():
+            with open(path, encoding="utf-8", newline="") as fh:
+                rows = [{k: (v or "").strip() for k, v in r.items()} for r in csv.DictReader(fh)]
+        out.append(rows)
+    return out[0], out[1]
+
+
+def _names(cell: str) -> list[str]:
+    return [x.strip().upper() for x in (cell or "").split(",") if x.strip()]
 
 
 def build_displays(parts: ArmParts, el, text) -> etree._Element:
     """<arm:AnalysisResultDisplays>; `el`/`text` are define.py's element makers (ODM/def namespaces)."""
     cat = parts.catalogue
     displays = el(None, "AnalysisResultDisplays", ns=ARM)
+    if cat is None:
+        _imported_displays(parts, displays, el, text)
+        return displays
     by_output: dict[str, list[Analysis]] = {}
     for a in cat.analyses.values():
         if parts.has(a.subset.dataset) and parts.has(cat.analysis_sets[a.analysis_set].selection.dataset):
@@ -136,3 +165,45 @@ def where_clause_defs(parts: ArmParts, el) -> list[etree._Element]:
                 el(rc, "CheckValue").text = value
         out.append(wc)
     return out
+
+
+def _imported_displays(parts: ArmParts, displays, el, text) -> None:
+    """Displays and results as a spec workbook stated them (a study without report.yaml)."""
+    from cdiscflow.specs.tables import parse_where
+
+    titles = {d["display"]: d.get("title") or d["display"] for d in parts.imported[0]}
+    by_display: dict[str, list[dict]] = {}
+    for r in parts.imported[1]:
+        if any(ds in parts.written for ds in _names(r["datasets"])):
+            by_display.setdefault(r["display"], []).append(r)
+    for display, results in by_display.items():
+        rd = el(displays, "ResultDisplay", {"OID": f"RD.{display}", "Name": display}, ns=ARM)
+        text(rd, "Description", titles.get(display, display))
+        for r in results:
+            names = [ds for ds in _names(r["datasets"]) if ds in parts.written]
+            param = r.get("parameter", "")
+            ar = el(rd, "AnalysisResult", {
+                "OID": f"AR.{display}.{r['result']}",
+                "ParameterOID": f"IT.{names[0]}.PARAMCD" if param and parts.has(names[0], "PARAMCD") else None,
+                "AnalysisReason": r.get("reason") or DEFAULT_REASON,
+                "AnalysisPurpose": r.get("purpose") or DEFAULT_PURPOSE}, ns=ARM)
+            text(ar, "Description", r.get("description") or r["result"])
+            holder = el(ar, "AnalysisDatasets", ns=ARM)
+            where = parse_where(r["where"]) if r.get("where") else []
+            for ds in names:
+                ads = el(holder, "AnalysisDataset", {"ItemGroupOID": f"IG.{ds}"}, ns=ARM)
+                said = tuple(Check(ds, v, c, vals) for v, c, vals in where if parts.has(ds, v))
+                if said:
+                    oid = parts.where_clauses.setdefault(said, f"WC.{display}.{r['result']}.{ds}")
+                    el(ads, "WhereClauseRef", {"WhereClauseOID": oid}, ns=DEF)
+                for var in _names(r.get("variables", "")):
+                    vds, _, name = var.rpartition(".")
+                    if (vds or ds) == ds and parts.has(ds, name):
+                        el(ads, "AnalysisVariable", {"ItemOID": f"IT.{ds}.{name}"}, ns=ARM)
+            if r.get("documentation"):
+                doc = el(ar, "Documentation", ns=ARM)
+                text(doc, "Description", r["documentation"])
+            if r.get("code") or r.get("code_context"):
+                code = el(ar, "ProgrammingCode", {"Context": r.get("code_context") or None}, ns=ARM)
+                if r.get("code"):
+                    el(code, "Code", ns=ARM).text = r["code"]
