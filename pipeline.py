@@ -36,6 +36,7 @@ from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
+from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.model import StudySpec, load_study
 
 Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
@@ -118,6 +119,7 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
 def _finish(result: RunResult, t0: float) -> None:
     result.seconds = round(time.perf_counter() - t0, 3)
     result.findings.write(result.out_dir, "findings")  # every finding of the run in one table
+    write_findings_workbook(result.findings, result.out_dir / "findings.xlsx")  # ... and as a workbook
     _write_run_log(result)
 
 

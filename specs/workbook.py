@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cdiscflow.core.errors import InputError
+from cdiscflow.core.workbook import fixed_zip
 from cdiscflow.specs.tables import (ANALYSIS_DISPLAY_COLUMNS, ANALYSIS_RESULT_COLUMNS, CODELIST_COLUMNS, COMMENT_COLUMNS, DATASET_COLUMNS, DOCUMENT_COLUMNS,
                                     METHOD_COLUMNS, VALUELEVEL_COLUMNS, VARIABLE_COLUMNS, Row, SpecTables, cell,
                                     parse_where, row_of, where_text, where_value_problem)
@@ -611,21 +612,4 @@ def workbook_bytes(t: SpecTables) -> bytes:
     wb.properties.created = stamp
     buf = io.BytesIO()
     wb.save(buf)
-    return _fixed_zip(buf.getvalue(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
-
-
-def _fixed_zip(data: bytes, stamp: str) -> bytes:
-    """The workbook's zip with fixed member timestamps and document-property dates (deterministic bytes)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + stamp.encode() + rb"\2",
-                              body)
-            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.external_attr = info.external_attr
-            dst.writestr(member, body)
-    return out.getvalue()
+    return fixed_zip(buf.getvalue(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
