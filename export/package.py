@@ -148,6 +148,7 @@ def package_plan(run: Path, log: dict, spec: StudySpec, *, dataset_json: bool = 
         plan[f"{where['programs']}/spec/{p.relative_to(spec.path).as_posix()}"] = p
     plan[f"{where['programs']}/run.json"] = run / "run.json"
     plan[f"{where['programs']}/rerun.txt"] = rerun_text(log).encode("utf-8")
+    plan.update(_results(run, spec, where))
     return plan
 
 
@@ -183,6 +184,18 @@ def rerun_text(log: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _results(run: Path, spec: StudySpec, where: dict[str, str]) -> dict[str, bytes]:
+    """The report's numbers as an ARS Analysis Results Dataset with its reporting event (when the run has them)."""
+    stats = run / "report" / "statistics.csv"
+    if not stats.is_file() or spec.section("report") is None:
+        return {}
+    from cdiscflow.report.ars import ard_csv, read_statistics, reporting_event_json
+
+    frame = read_statistics(stats)
+    return {f"{where['results']}/reporting_event.json": reporting_event_json(spec, frame),
+            f"{where['results']}/ard.csv": ard_csv(spec, frame)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
