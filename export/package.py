@@ -149,6 +149,7 @@ def package_plan(run: Path, log: dict, spec: StudySpec, *, dataset_json: bool = 
     plan[f"{where['programs']}/run.json"] = run / "run.json"
     plan[f"{where['programs']}/rerun.txt"] = rerun_text(log).encode("utf-8")
     plan.update(_results(run, spec, where))
+    plan.update(_guides(run, log, spec, where))
     return plan
 
 
@@ -196,6 +197,14 @@ def _results(run: Path, spec: StudySpec, where: dict[str, str]) -> dict[str, byt
     frame = read_statistics(stats)
     return {f"{where['results']}/reporting_event.json": reporting_event_json(spec, frame),
             f"{where['results']}/ard.csv": ard_csv(spec, frame)}
+
+
+def _guides(run: Path, log: dict, spec: StudySpec, where: dict[str, str]) -> dict[str, bytes]:
+    """Draft reviewer's guides: the SDRG beside the SDTM datasets, the ADRG beside the ADaM datasets."""
+    from cdiscflow.report.guides import reviewers_guides
+
+    sdrg, adrg = reviewers_guides(run, log, spec)
+    return {f"{where['sdtm']}/sdrg.html": sdrg.encode("utf-8"), f"{where['adam']}/adrg.html": adrg.encode("utf-8")}
 
 
 # ----------------------------------------------------------------------------------------------------------------

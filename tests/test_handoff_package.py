@@ -171,3 +171,28 @@ def test_cli_package_and_run_package(run_out, tmp_path):
     assert "checksums in" in res.output
     res = CliRunner().invoke(main, ["package", "--run", str(run_out), "--out", str(run_out / "sub")])
     assert res.exit_code == 2 and "outside the run folder" in res.output
+
+
+@pytest.mark.slow
+def test_package_carries_arm_ars_and_guides(run_out, package):
+    from lxml import etree
+
+    from cdiscflow.export.arm import ARM
+    from cdiscflow.export.define import validate_define
+    from cdiscflow.report.ars import validate_reporting_event
+
+    adam = package / ROOT / "analysis/adam"
+    define = adam / "datasets/define.xml"
+    assert validate_define(define) == []
+    assert len(etree.parse(str(define)).getroot().findall(f".//{{{ARM}}}ResultDisplay")) == 17
+    event = json.loads((adam / "results/reporting_event.json").read_text())
+    assert validate_reporting_event(event) == []
+    ard = (adam / "results/ard.csv").read_text().splitlines()
+    assert len(ard) == 1 + len((run_out / "report/statistics.csv").read_text().splitlines()) - 1
+    log = json.loads((run_out / "run.json").read_text())
+    written = next(s for s in log["stages"] if s["stage"] == "export")["rows_out"]
+    sdrg = (package / ROOT / "tabulations/sdtm/sdrg.html").read_text()
+    adrg = (adam / "datasets/adrg.html").read_text()
+    for name, records in written.items():
+        page = adrg if name.startswith("AD") else sdrg
+        assert f"<tr><td>{name}</td>" in page and f"<td>{records}</td><td>{name.lower()}.xpt</td>" in page, name
