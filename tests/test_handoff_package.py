@@ -196,3 +196,27 @@ def test_package_carries_arm_ars_and_guides(run_out, package):
     for name, records in written.items():
         page = adrg if name.startswith("AD") else sdrg
         assert f"<tr><td>{name}</td>" in page and f"<td>{records}</td><td>{name.lower()}.xpt</td>" in page, name
+
+
+def test_run_package_inside_the_run_folder_is_refused_before_any_work(tmp_path):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    res = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "out"), "--package", str(tmp_path / "out" / "p")])
+    assert res.exit_code == 2 and "outside the run folder" in res.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_run_with_package_writes_both(tmp_path):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    res = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "out"), "--no-data-docs", "-q",
+                                    "--package", str(tmp_path / "submission")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "findings.xlsx").is_file()
+    manifest = read_manifest(tmp_path / "submission" / "manifest.csv")
+    assert f"{ROOT}/analysis/adam/datasets/adsl.xpt" in set(manifest["path"])
