@@ -77,7 +77,11 @@ def make_package(run_dir: str | Path, out_dir: str | Path, *, dataset_json: bool
         raise InputError(f"{target}: exists and is not empty; give an empty or new folder (or --force to replace "
                          "it whole)")
     log = read_run_log(run)
-    spec = load_study(study if study is not None else log["study"]["spec"])
+    recorded = log.get("study", {}).get("spec", "")
+    if study is None and not Path(recorded).is_dir():
+        raise InputError(f"{run / 'run.json'}: the spec folder of the run ({recorded}) is not there any more; give "
+                         "it with --study")
+    spec = load_study(study if study is not None else recorded)
     check_spec_unchanged(spec, log)
     plan = package_plan(run, log, spec, dataset_json=dataset_json)
     result = PackageResult(target)

@@ -217,7 +217,8 @@ datasets come from trial_design.yaml.</p>
 <p>Every display of the analysis report, with its Analysis Results Metadata in define.xml and its results in
 results/ard.csv and results/reporting_event.json (CDISC ARS 1.0).</p>
 <table><tr><th>Display</th><th>Title</th><th>Results</th><th>Datasets</th></tr>
-{% for d in displays %}<tr><td>{{ d.id }}</td><td>{{ d.title }}</td><td>{{ d.results }}</td><td>{{ d.datasets }}</td></tr>
+{% for d in displays %}<tr><td>{{ d.id }}</td><td>{{ d.title }}</td><td>{{ d.results }}</td>
+<td>{{ d.datasets }}</td></tr>
 {% endfor %}</table>{% endif %}
 {% endif %}
 
@@ -226,7 +227,8 @@ results/ard.csv and results/reporting_event.json (CDISC ARS 1.0).</p>
 <table><tr><th>Severity</th><th>Rule</th><th>Dataset</th><th>Findings</th><th>Subjects</th><th>Message (first)</th>
 <th>Explanation</th></tr>
 {% for i in issues %}<tr><td>{{ i.severity }}</td><td>{{ i.rule_id }}</td><td>{{ i.dataset }}</td><td>{{ i.count }}</td>
-<td>{{ i.subjects }}</td><td>{{ i.message }}</td><td>{{ i.explanation or "Not yet explained (add it to conformance.yaml)." }}</td></tr>
+<td>{{ i.subjects }}</td><td>{{ i.message }}</td>
+<td>{{ i.explanation or "Not yet explained (add it to conformance.yaml)." }}</td></tr>
 {% endfor %}</table>
 {% else %}<p>No conformance findings remain for these datasets.</p>{% endif %}
 

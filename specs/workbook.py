@@ -40,7 +40,8 @@ from typing import Any, Mapping
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.workbook import fixed_zip
-from cdiscflow.specs.tables import (ANALYSIS_DISPLAY_COLUMNS, ANALYSIS_RESULT_COLUMNS, CODELIST_COLUMNS, COMMENT_COLUMNS, DATASET_COLUMNS, DOCUMENT_COLUMNS,
+from cdiscflow.specs.tables import (ANALYSIS_DISPLAY_COLUMNS, ANALYSIS_RESULT_COLUMNS, CODELIST_COLUMNS,
+                                    COMMENT_COLUMNS, DATASET_COLUMNS, DOCUMENT_COLUMNS,
                                     METHOD_COLUMNS, VALUELEVEL_COLUMNS, VARIABLE_COLUMNS, Row, SpecTables, cell,
                                     parse_where, row_of, where_text, where_value_problem)
 
@@ -423,7 +424,8 @@ class _WorkbookReader:
     def read_analysis_results(self, t: SpecTables) -> tuple[list[Row], list[Row]]:
         """Analysis Displays and Analysis Results (ARM): every result names a display of the sheet and ADaM
         datasets and variables of the spec."""
-        displays = [row_of(ANALYSIS_DISPLAY_COLUMNS, {**r, "display": r["id"]}) for _, r in self.rows("AnalysisDisplays")]
+        displays = [row_of(ANALYSIS_DISPLAY_COLUMNS, {**r, "display": r["id"]})
+                    for _, r in self.rows("AnalysisDisplays")]
         known = {d["display"] for d in displays}
         variables = {(r["dataset"], r["variable"]) for r in t.variables}
         datasets = {r["dataset"] for r in t.datasets}
@@ -445,7 +447,8 @@ class _WorkbookReader:
                                          f"none of the datasets {', '.join(([ds] if ds else names)) or '(none named)'}")
             results.append(row)
         if results and not displays:
-            displays = [row_of(ANALYSIS_DISPLAY_COLUMNS, {"display": d}) for d in dict.fromkeys(r["display"] for r in results)]
+            displays = [row_of(ANALYSIS_DISPLAY_COLUMNS, {"display": d})
+                        for d in dict.fromkeys(r["display"] for r in results)]
         return displays, results
 
     def check_references(self, t: SpecTables) -> None:

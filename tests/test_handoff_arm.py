@@ -59,7 +59,8 @@ def test_every_arm_reference_is_a_real_adam_variable(spec, adam_define):
     for ads in root.iterfind(".//arm:AnalysisDataset", NS):
         assert ads.get("ItemGroupOID") in groups
         for ref in ads.iterfind("def:WhereClauseRef", NS):
-            refs += [rc.get(f"{{{DEF}}}ItemOID") for rc in where[ref.get("WhereClauseOID")].iterfind("odm:RangeCheck", NS)]
+            checks = where[ref.get("WhereClauseOID")].iterfind("odm:RangeCheck", NS)
+            refs += [rc.get(f"{{{DEF}}}ItemOID") for rc in checks]
     assert len(refs) > 500
     for oid in refs:
         assert oid in items, oid

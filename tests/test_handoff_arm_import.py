@@ -96,4 +96,5 @@ def test_a_result_naming_an_unknown_display_or_variable_names_sheet_row_and_colu
         read_workbook_tables(_book(tmp_path, bad))
     text = str(err.value)
     assert "sheet Analysis Results row 2 column Display: display 'T9' is not in sheet Analysis Displays" in text
-    assert "sheet Analysis Results row 2 column Variables: variable 'ADAE.AETERM' is in none of the datasets ADAE" in text
+    assert ("sheet Analysis Results row 2 column Variables: variable 'ADAE.AETERM' is in none of the datasets "
+            "ADAE") in text

@@ -100,7 +100,8 @@ def test_package_has_the_ectd_layout(run_out, package):
     from cdiscflow import __version__
 
     assert f"pip install cdiscflow=={__version__}" in rerun
-    assert "cdiscflow run --raw RAW_EXPORT --study spec --out out --on-error strict --fail-on error --no-data-docs" in rerun
+    assert ("cdiscflow run --raw RAW_EXPORT --study spec --out out --on-error strict --fail-on error "
+            "--no-data-docs") in rerun
     assert files[f"{adam}/programs/run.json"] == (run_out / "run.json").read_bytes()
 
 
@@ -220,3 +221,21 @@ def test_run_with_package_writes_both(tmp_path):
     assert (tmp_path / "out" / "findings.xlsx").is_file()
     manifest = read_manifest(tmp_path / "submission" / "manifest.csv")
     assert f"{ROOT}/analysis/adam/datasets/adsl.xpt" in set(manifest["path"])
+
+
+def test_a_run_that_stopped_or_wrote_nothing_is_refused(tmp_path):
+    run = tmp_path / "out"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"error": {"type": "InputError", "message": "raw/dm.csv is missing"},
+                                              "files": []}))
+    with pytest.raises(InputError, match="the run stopped .raw/dm.csv is missing"):
+        make_package(run, tmp_path / "sub")
+    (run / "run.json").write_text(json.dumps({"files": ["findings.csv"], "study": {"spec": str(tmp_path / "x")}}))
+    with pytest.raises(InputError, match="wrote no datasets"):
+        make_package(run, tmp_path / "sub")
+    (run / "run.json").write_text(json.dumps({"files": ["adam/define.xml"], "study": {"spec": str(tmp_path / "x")}}))
+    (run / "adam").mkdir()
+    (run / "adam" / "define.xml").write_text("<ODM/>")
+    with pytest.raises(InputError, match="is not there any more; give it with --study"):
+        make_package(run, tmp_path / "sub")
+    assert not (tmp_path / "sub").exists()
