@@ -332,7 +332,7 @@ def _adverse_events(cat: Catalogue, table: TableSpec) -> None:
     for column in table.columns:
         cat.add(Analysis(f"AN.{bt.name}.TERM.{column.id}", bt.name, f"Every term: {column.label}",
                          "MTH.WORST_GRADE", column.population, _records(table, base, column, records=table.records),
-                         (*bt.by, table.grade), None, (term, term_bands),
+                         (table.grade, *bt.by), None, (term, term_bands),
                          where=f"table {table.name}, by_term, column {column.id}"))
 
 

@@ -130,3 +130,43 @@ def test_counts_recomputed_from_adam_by_the_ars_metadata_alone(run_out, event):
             assert frame.loc[mask, "USUBJID"].nunique() == float(result["rawValue"]), (a["id"], result)
             checked += 1
     assert checked >= 250  # 261 counts of Table 1, flow, response, entry and status tables (all with a where clause)
+
+
+@pytest.mark.slow
+def test_medians_and_worst_grades_recomputed_by_the_ars_metadata_alone(run_out, event):
+    from cdiscflow.export.read import read_datasets
+
+    adam, _ = read_datasets(run_out / "adam")
+    sets = {s["id"]: s for s in event["analysisSets"]}
+    subsets = {s["id"]: s for s in event["dataSubsets"]}
+    groups = {g["id"]: g for gf in event["analysisGroupings"] for g in gf.get("groups", [])}
+    variables = {gf["id"]: gf.get("groupingVariable") for gf in event["analysisGroupings"]}
+    checked = {"MTH.MEDIAN_RANGE": 0, "MTH.WORST_GRADE": 0}
+    for a in event["analyses"]:
+        if a["methodId"] not in checked or "dataSubsetId" not in a:
+            continue
+        aset, subset = sets[a["analysisSetId"]], subsets[a["dataSubsetId"]]
+        if "not in the where clause" in aset["description"] + subset["description"]:
+            continue
+        pop_ds = (aset.get("condition") or aset["compoundExpression"]["whereClauses"][0]["condition"])["dataset"]
+        subjects = set(adam[pop_ds].loc[_mask(adam[pop_ds], aset), "USUBJID"])
+        frame = adam[a["dataset"]]
+        records = frame[_mask(frame, subset) & frame["USUBJID"].isin(subjects)]
+        values = pd.to_numeric(records[a["variable"]], errors="coerce").dropna()
+        worst = records.groupby("USUBJID")[a["variable"]].max().to_frame()
+        for result in a["results"]:
+            stat, raw = result["operationId"].rsplit(".", 1)[1], result.get("rawValue")
+            if a["methodId"] == "MTH.MEDIAN_RANGE" and raw is not None:
+                mine = {"n": len(values), "median": values.median(), "min": values.min(), "max": values.max()}[stat]
+                assert float(raw) == pytest.approx(mine, rel=1e-9), (a["id"], stat)
+                checked[a["methodId"]] += 1
+            elif a["methodId"] == "MTH.WORST_GRADE" and stat == "n":
+                (ref,) = [r for r in result["resultGroups"] if "groupId" in r]
+                mine = worst
+                for value in [r for r in result["resultGroups"] if "groupValue" in r]:  # a term of ae_terms
+                    term = records[records[variables[value["groupingId"]]] == value["groupValue"]]
+                    mine = term.groupby("USUBJID")[a["variable"]].max().to_frame()
+                assert float(raw) == _mask(mine, groups[ref["groupId"]]).sum(), (a["id"], ref)
+                checked[a["methodId"]] += 1
+    # Table 1's continuous rows (n, median, min, max per column) and Table 2's rows by worst grade band
+    assert checked["MTH.MEDIAN_RANGE"] >= 100 and checked["MTH.WORST_GRADE"] >= 200, checked
