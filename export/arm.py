@@ -22,11 +22,10 @@ from lxml import etree
 
 from cdiscflow import __version__
 from cdiscflow.report.analyses import METHODS, Analysis, Catalogue, Check, Selection, catalogue
+from cdiscflow.report.spec import DEFAULT_PURPOSE, DEFAULT_REASON
 
 ARM = "http://www.cdisc.org/ns/arm/v1.0"
 DEF = "http://www.cdisc.org/ns/def/v2.1"
-DEFAULT_REASON = "SPECIFIED IN SAP"
-DEFAULT_PURPOSE = "EXPLORATORY OUTCOME MEASURE"
 
 
 @dataclass
@@ -111,7 +110,7 @@ def _result(parts: ArmParts, rd, a: Analysis, el, text) -> None:
     ar = el(rd, "AnalysisResult", {
         "OID": a.id.replace("AN.", "AR.", 1), "ParameterOID": f"IT.{ds}.PARAMCD"
         if a.parameter and parts.has(ds, "PARAMCD") else None,
-        "AnalysisReason": DEFAULT_REASON, "AnalysisPurpose": DEFAULT_PURPOSE}, ns=ARM)
+        "AnalysisReason": cat.outputs[a.output].reason, "AnalysisPurpose": cat.outputs[a.output].purpose}, ns=ARM)
     text(ar, "Description", f"{a.name} ({label.lower()})")
     population = cat.analysis_sets[a.analysis_set]
     pop = population.selection

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from cdiscflow.adam.expr import parse
-from cdiscflow.report.spec import Category, Column, ReportSpec, Row, TableSpec, TimeToEventSpec
+from cdiscflow.report.spec import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row, TableSpec,
+                                   TimeToEventSpec)
 
 SUBJECT = "USUBJID"
 _COMPARATORS = {ast.Eq: "EQ", ast.NotEq: "NE", ast.Lt: "LT", ast.LtE: "LE", ast.Gt: "GT", ast.GtE: "GE",
@@ -142,6 +143,8 @@ class Output:
     id: str  # the report table name
     title: str
     kind: str  # summary | adverse_events | by_term | time_to_event
+    reason: str = DEFAULT_REASON  # of every analysis of the output
+    purpose: str = DEFAULT_PURPOSE
 
 
 @dataclass
@@ -274,7 +277,7 @@ def _category_group(dataset: str, variable: str | None, cat: Category) -> Group:
 
 
 def _summary(cat: Catalogue, table: TableSpec) -> None:
-    cat.outputs[table.name] = Output(table.name, table.caption, "summary")
+    cat.outputs[table.name] = Output(table.name, table.caption, "summary", table.reason, table.purpose)
     _totals(cat, table)
     for row in table.rows:
         if row.kind == "heading":
@@ -309,7 +312,7 @@ def _bands(cat: Catalogue, gid: str, label: str, dataset: str, grade: str, bands
 
 
 def _adverse_events(cat: Catalogue, table: TableSpec) -> None:
-    cat.outputs[table.name] = Output(table.name, table.caption, "adverse_events")
+    cat.outputs[table.name] = Output(table.name, table.caption, "adverse_events", table.reason, table.purpose)
     _totals(cat, table)
     bands = _bands(cat, f"GF.{table.name}.grade", "Worst grade", table.dataset, table.grade, table.bands)
     for row in table.rows:
@@ -324,7 +327,7 @@ def _adverse_events(cat: Catalogue, table: TableSpec) -> None:
     if table.by_term is None:
         return
     bt = table.by_term
-    cat.outputs[bt.name] = Output(bt.name, bt.caption, "by_term")
+    cat.outputs[bt.name] = Output(bt.name, bt.caption, "by_term", table.reason, table.purpose)
     term_bands = _bands(cat, f"GF.{bt.name}.grade", "Worst grade", table.dataset, table.grade, bt.bands)
     term = f"GF.{bt.name}.term"
     cat.groupings[term] = Grouping(term, " / ".join(bt.by), table.dataset, bt.by[-1], data_driven=True)
@@ -348,7 +351,7 @@ def _time_to_event(cat: Catalogue, tte: TimeToEventSpec, report: ReportSpec) -> 
         groups = (gid,)
     for suffix, (title, method) in names.items():
         table = f"{tte.name}{suffix}"
-        cat.outputs[table] = Output(table, f"{tte.area}: {title}", "time_to_event")
+        cat.outputs[table] = Output(table, f"{tte.area}: {title}", "time_to_event", tte.reason, tte.purpose)
         endpoints = [e for e in tte.endpoints if suffix != "_followup"
                      or (tte.follow_up is not None and e.id == tte.follow_up[0])]
         for e in endpoints:

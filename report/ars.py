@@ -27,10 +27,10 @@ from cdiscflow import __version__
 from cdiscflow.core.errors import InputError
 from cdiscflow.report.analyses import (METHODS, Analysis, Catalogue, Group, Grouping, Selection, analysis_key,
                                        catalogue)
+from cdiscflow.report.spec import ANALYSIS_PURPOSES, ANALYSIS_REASONS
 from cdiscflow.specs.model import StudySpec
 
 SCHEMA = Path(__file__).resolve().parents[1] / "export" / "schemas" / "ars-1.0" / "ars_ldm.schema.json"
-REASON, PURPOSE = "SPECIFIED IN SAP", "EXPLORATORY OUTCOME MEASURE"  # as the ARM of the ADaM define.xml says
 ARD_COLUMNS = ("analysis_id", "output_id", "method_id", "operation_id", "analysis_set_id", "data_subset_id",
                "grouping_1", "group_1", "grouping_2", "group_2", "raw_value", "table", "row", "category", "column",
                "stat")
@@ -85,6 +85,15 @@ class _Builder:
         self.subsets: dict[tuple[str, tuple[str, ...]], str] = {}
         self.extra_groups: dict[str, dict[str, str]] = {}  # grouping -> group id -> label (missing, other ...)
         self.rows: list[dict[str, str]] = []
+        self.sponsor_terms: dict[str, dict[str, str]] = {}  # enumeration -> value -> sponsor term id
+
+    def term(self, value: str, enumeration: str, terms: tuple[str, ...]) -> dict[str, str]:
+        """An ARS reason/purpose: the controlled term, or a sponsor term (listed in terminologyExtensions)."""
+        if value in terms:
+            return {"controlledTerm": value}
+        found = self.sponsor_terms.setdefault(enumeration, {})
+        found.setdefault(value, f"ST.{enumeration}.{len(found) + 1}")
+        return {"sponsorTermId": found[value]}
 
     def group_ref(self, grouping: Grouping, value: str, label: str) -> dict[str, str]:
         if grouping.data_driven:
@@ -137,10 +146,12 @@ class _Builder:
         return out
 
     def analysis(self, a: Analysis, results: list[dict]) -> dict[str, Any]:
+        output = self.cat.outputs[a.output]
         out: dict[str, Any] = {
             "id": a.id, "name": a.name, "version": 1,
             "description": f"{METHODS[a.method][0]}; {_described(a.subset)}. report.yaml: {a.where}.",
-            "reason": {"controlledTerm": REASON}, "purpose": {"controlledTerm": PURPOSE},
+            "reason": self.term(output.reason, "AnalysisReasonEnum", ANALYSIS_REASONS),
+            "purpose": self.term(output.purpose, "AnalysisPurposeEnum", ANALYSIS_PURPOSES),
             "methodId": a.method, "analysisSetId": self.cat.analysis_sets[a.analysis_set].id,
             "dataset": a.subset.dataset,
         }
@@ -215,6 +226,10 @@ class _Builder:
             "outputs": [{"id": o.id, "name": o.id, "version": 1, "displays": [
                 {"order": 1, "display": {"id": f"DSP.{o.id}", "name": o.id, "displayTitle": o.title}}]}
                 for o in cat.outputs.values()],
+            **({"terminologyExtensions": [
+                {"id": f"TE.{enum}", "enumeration": enum,
+                 "sponsorTerms": [{"id": tid, "submissionValue": value} for value, tid in found.items()]}
+                for enum, found in self.sponsor_terms.items()]} if self.sponsor_terms else {}),
         }
 
 

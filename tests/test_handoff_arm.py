@@ -3,9 +3,11 @@ ADaM variables; conditions as where clauses."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from lxml import etree
 
+from cdiscflow.core.errors import SpecError
 from cdiscflow.export.arm import ARM
 from cdiscflow.export.define import DEF, ODM, build_spec_define, render_define_html, validate_define
 from cdiscflow.report.analyses import Check, catalogue, checks
@@ -97,3 +99,37 @@ def test_arm_renders_with_the_stylesheet(adam_define, tmp_path):
     adam_define.write(str(path), xml_declaration=True, encoding="UTF-8")
     html = render_define_html(path)
     assert "Analysis Results Metadata" in html and "Table 1. Baseline characteristics" in html
+
+
+def test_reason_and_purpose_come_from_report_yaml(study_copy):
+    from cdiscflow.report.ars import reporting_event, validate_reporting_event
+
+    path = study_copy / "report.yaml"
+    text = path.read_text()
+    text = text.replace("name: response_rates\n", "name: response_rates\n          reason: SPECIFIED IN PROTOCOL\n"
+                        "          purpose: PRIMARY OUTCOME MEASURE\n", 1)
+    text = text.replace("name: best_response\n", "name: best_response\n          purpose: SAFETY SIGNAL\n", 1)
+    path.write_text(text)
+    spec = load_study(study_copy)
+    root = build_spec_define(spec, "ADaM", analysis_metadata=True).getroot()
+    rates = root.find(".//arm:AnalysisResult[@OID='AR.response_rates.ORR.B']", NS)
+    assert (rates.get("AnalysisReason"), rates.get("AnalysisPurpose")) == ("SPECIFIED IN PROTOCOL",
+                                                                           "PRIMARY OUTCOME MEASURE")
+    other = root.find(".//arm:AnalysisResult[@OID='AR.table1.SEX.A']", NS)
+    assert (other.get("AnalysisReason"), other.get("AnalysisPurpose")) == ("SPECIFIED IN SAP",
+                                                                           "EXPLORATORY OUTCOME MEASURE")
+    assert root.find(".//arm:AnalysisResult[@OID='AR.best_response.BOR.A']", NS).get("AnalysisPurpose") == \
+        "SAFETY SIGNAL"
+    stats = pd.DataFrame(columns=["table", "row", "category", "column", "stat", "value", "row_label",
+                                  "category_label", "column_label"])
+    event = reporting_event(spec, stats)
+    assert validate_reporting_event(event) == []
+    by_id = {a["id"]: a for a in event["analyses"]}
+    assert by_id["AN.response_rates.ORR.B"]["purpose"] == {"controlledTerm": "PRIMARY OUTCOME MEASURE"}
+    assert by_id["AN.best_response.BOR.A"]["purpose"] == {"sponsorTermId": "ST.AnalysisPurposeEnum.1"}
+    assert event["terminologyExtensions"] == [{"id": "TE.AnalysisPurposeEnum", "enumeration": "AnalysisPurposeEnum",
+                                               "sponsorTerms": [{"id": "ST.AnalysisPurposeEnum.1",
+                                                                 "submissionValue": "SAFETY SIGNAL"}]}]
+    path.write_text(text.replace("reason: SPECIFIED IN PROTOCOL", "reason: [1, 2]", 1))
+    with pytest.raises(SpecError, match="reason must be text"):
+        load_report_spec(load_study(study_copy))
