@@ -216,7 +216,8 @@ def _guides(run: Path, log: dict, spec: StudySpec, where: dict[str, str]) -> dic
 
 
 def check_file_rules(plan: dict[str, bytes | Path], split_bytes: int, findings: Findings) -> None:
-    """FDA file rules: lower-case names of letters, digits, '_', '-' and '.'; datasets above the split size."""
+    """FDA file rules: lower-case names of letters, digits, '_', '-' and '.', XPT files named after their dataset
+    (at most 8 characters); datasets above the split size."""
     for rel, data in plan.items():
         for part in rel.split("/"):
             if not FILE_NAME.match(part):
@@ -224,6 +225,12 @@ def check_file_rules(plan: dict[str, bytes | Path], split_bytes: int, findings: 
                              expected="lower-case letters, digits, '_', '-', '.'",
                              message=f"{rel}: the name {part!r} breaks the FDA file naming rules")
                 break
+        else:
+            if rel.endswith(".xpt") and len(Path(rel).stem) > 8:
+                findings.add(severity="error", rule_id="PKG-FILE-NAME", dataset=Path(rel).stem.upper(), source=rel,
+                             value=Path(rel).name, expected="a dataset name of at most 8 characters",
+                             message=f"{rel}: a SAS transport file is named after its dataset (at most 8 "
+                                     "characters)")
         size = _size(data)
         if rel.endswith((".xpt", ".json")) and _is_dataset_folder(rel) and size > split_bytes:
             findings.add(severity="warning", rule_id="PKG-FILE-SIZE", dataset=Path(rel).stem.upper(), source=rel,

@@ -52,10 +52,12 @@ def test_file_rules_flag_upper_case_names_and_datasets_above_the_split_size():
     findings = Findings()
     plan = {f"{ROOT}/tabulations/sdtm/dm.xpt": b"x" * 11, f"{ROOT}/tabulations/sdtm/AE.xpt": b"x" * 5,
             f"{ROOT}/analysis/adam/datasets/adsl.xpt": b"x" * 10,
-            f"{ROOT}/analysis/adam/programs/run.json": b"x" * 50}
+            f"{ROOT}/analysis/adam/programs/run.json": b"x" * 50,
+            f"{ROOT}/analysis/adam/datasets/adtte_long.xpt": b"x"}
     check_file_rules(plan, 10, findings)
     frame = findings.frame()
     assert sorted(zip(frame["rule_id"], frame["severity"], frame["source"])) == [
+        ("PKG-FILE-NAME", "error", f"{ROOT}/analysis/adam/datasets/adtte_long.xpt"),  # 10 characters
         ("PKG-FILE-NAME", "error", f"{ROOT}/tabulations/sdtm/AE.xpt"),
         ("PKG-FILE-SIZE", "warning", f"{ROOT}/tabulations/sdtm/dm.xpt"),  # 11 > 10; adsl (10) and the program are not
     ]
