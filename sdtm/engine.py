@@ -40,6 +40,7 @@ from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
+from cdiscflow.specs.conditions import condition_fields
 from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 
 ON_ERROR = ("strict", "reject")
@@ -200,6 +201,10 @@ def mapping_problems(spec: StudySpec, *, has_design: bool) -> list[str]:
             for src in rule.get("sources") or ():
                 check_source(spec, src, f"derive {m.dataset}.{var} source",
                              lambda where, msg: problems.append(f"{m.path} {where}: {msg}"), required=True)
+            if rule.get("where") is not None:  # lookup / flag: the records of another dataset meeting `where`
+                check_source(spec, {"dataset": rule.get("dataset"), "where": rule.get("where")},
+                             f"derive {m.dataset}.{var}", lambda where, msg: problems.append(f"{m.path} {where}: {msg}"),
+                             required=True, needs_date=False)
         for i, b in enumerate(m.blocks, start=1):
             for var, rules in [*b.rules.items(), *b.supp.items()]:
                 for r in rules:
@@ -243,7 +248,7 @@ def _subset(raw: RawForm, mask: pd.Series | None = None, fields: set[str] | None
 
 def rule_fields(rule: Rule) -> set[str]:
     """The raw fields a rule reads (its source fields, time/field/fields arguments and `when` condition)."""
-    out = set(rule.when)
+    out = set(condition_fields(rule.when))
     if rule.kind in ("assign", "ct", "dtc"):
         src = rule.source
         out.update(src if isinstance(src, (list, tuple)) else [src])
@@ -263,7 +268,7 @@ def subject_fields(spec: StudySpec) -> set[str]:
 
 def block_fields(spec: StudySpec, block: Block) -> set[str]:
     """Every raw field a block reads, including those USUBJID is built from."""
-    fields = subject_fields(spec) | set(block.where)
+    fields = subject_fields(spec) | set(condition_fields(block.where))
     for rules in [*block.rules.values(), *block.supp.values()]:
         for r in rules:
             fields |= rule_fields(r)
@@ -512,7 +517,7 @@ def _note_unused_fields(state: StudyState) -> None:
         if "form" in src:
             dates = src.get("date") or ()
             used.setdefault(src["form"], set()).update(
-                subject_fields(state.spec), (src.get("where") or {}).keys(),
+                subject_fields(state.spec), condition_fields(src.get("where")),
                 dates if isinstance(dates, (list, tuple)) else [dates])
     site = state.spec.study.get("raw", {}).get("site")
     for form in state.spec.forms.values():
