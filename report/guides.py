@@ -11,7 +11,7 @@ Everything comes from the spec, the run log (run.json) and the run's findings, n
   (the datasets the ADaM variables' sources and the ADaM recipes name), and in the ADRG the report's displays with
   the datasets they read (`report.analyses`);
 * the conformance issues left (findings.csv of the run, by severity, rule and dataset), each with its explanation
-  from `specs/<study>/conformance.yaml` (`explanations: {RULE-ID: {text: ..., datasets: [...]}}`) or marked as not
+  from `specs/<study>/conformance.yaml` (`validation.reviewers_guide.load_explanations`) or marked as not
   yet explained;
 * the software: cdiscflow, Python and library versions, and the command that reruns the job.
 
@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
-import yaml
 
 from cdiscflow.specs.model import StudySpec
 
@@ -45,30 +44,22 @@ class Issue:
     explanation: str
 
 
-def explanations(spec: StudySpec) -> dict[str, dict[str, Any]]:
-    """conformance.yaml `explanations:` (rule id -> {text, datasets}); empty when the study has none."""
-    doc = spec.section("conformance")
-    if doc is None and (spec.path / "conformance.yaml").is_file():
-        doc = yaml.safe_load((spec.path / "conformance.yaml").read_text(encoding="utf-8"))
-    table = (doc or {}).get("explanations") or {}
-    return {str(k): (v if isinstance(v, Mapping) else {"text": str(v)}) for k, v in table.items()}
-
-
 def remaining_issues(findings: pd.DataFrame, spec: StudySpec) -> list[Issue]:
     """The run's findings by severity, rule and dataset, with the study's explanation of each rule (if any)."""
     if findings.empty:
         return []
-    notes = explanations(spec)
+    from cdiscflow.validation.reviewers_guide import load_explanations
+
+    notes = load_explanations(spec.path)
     frame = findings.fillna("").astype(str)
     subjects = frame["subject"].where(frame["subject"] != "")
     grouped = frame.assign(_s=subjects).groupby(["severity", "rule_id", "dataset"], sort=False)
     out = []
     for (severity, rule, dataset), group in grouped:
-        note = notes.get(rule, {})
-        applies = [str(d).upper() for d in (note.get("datasets") or [])]
-        text = str(note.get("text", "")).strip() if (not applies or dataset.upper() in applies) else ""
+        note = notes.get(rule)
+        text = note.text if note is not None and note.covers(dataset) else ""
         out.append(Issue(severity, rule, dataset, len(group), int(group["_s"].nunique()),
-                         group["message"].iloc[0], " ".join(text.split())))
+                         group["message"].iloc[0], text))
     return out
 
 

@@ -3,7 +3,8 @@
 A file that cannot be read at all (missing, empty, wrong encoding or delimiter, missing columns) makes the whole
 export unusable: every such problem is collected and raised together as one `InputError`.  Problems in single
 cells or rows (a required value missing, a number that is not one, an impossible date, a duplicate key, a subject
-who was never enrolled, non-ASCII text, a row with more or fewer fields than the header: `RAW-FIELDS`) become
+who was never enrolled, a subject at another site than the enrolment form says (`RAW-SITE`, study.yaml
+`raw.site`), non-ASCII text, a row with more or fewer fields than the header: `RAW-FIELDS`) become
 findings `RAW-...` naming the form, file, data row (first data row = 1), column and what was expected; the rows
 stay in the frame and the mapping decides (strict: stop; reject: the row goes to the reject log).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,12 @@ import pyreadstat
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
+from cdiscflow.sdtm import odm
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
 
-READERS = (".csv", ".parquet", ".xpt")
+READERS = (".csv", ".parquet", ".xpt", ".sas7bdat")
 _INT_RE = r"^[+-]?\d+$"
 _FLOAT_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
@@ -84,8 +86,13 @@ def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
 
 
 def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
-    """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file."""
+    """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file.
+
+    `raw_dir` may also be an ODM-XML file, or a folder holding ODM files and none of the form files: then each form
+    is the table of the item group its forms.yaml `file:` names (sdtm.odm)."""
     raw_dir = Path(raw_dir)
+    if _is_odm_export(spec, raw_dir):
+        return _read_odm_export(spec, raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"raw export folder {raw_dir} does not exist")
     settings = spec.study.get("raw", {})
@@ -106,7 +113,117 @@ def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
         head = f"raw export {raw_dir}: {len(unusable)} file(s) cannot be used"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
     _check_enrolled(spec, forms, roster, subject, findings)
+    if settings.get("site"):
+        _check_site(spec, forms, roster, subject, str(settings["site"]), findings)
     return RawExport(forms, findings, subject, roster)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ODM-XML
+
+
+def _is_odm_export(spec: StudySpec, raw: Path) -> bool:
+    if raw.is_file():
+        return raw.suffix.lower() == ".xml"
+    if not raw.is_dir() or any((raw / f.file).is_file() for f in spec.forms.values()):
+        return False
+    return bool(odm.odm_files(raw))
+
+
+def odm_group_for(form: Form, export: odm.OdmExport) -> str | None:
+    """The item group a form reads: forms.yaml `file:` is its ItemGroupOID or Name (an extension such as .csv is
+    ignored, case too)."""
+    wanted = {form.file.lower(), Path(form.file).stem.lower(), form.name.lower()}
+    by_oid = [g for g in export.tables if g.lower() == form.file.lower()]
+    if by_oid:
+        return by_oid[0]
+    for oid, group in export.metadata.item_groups.items():  # over the item groups of the metadata
+        if group.name.lower() in wanted or oid.lower() in wanted:
+            return oid
+    return None
+
+
+def _read_odm_export(spec: StudySpec, raw: Path) -> RawExport:
+    files = odm.odm_files(raw)
+    if not files:
+        raise InputError(f"{raw}: no ODM-XML file (an .xml file whose root element is ODM)")
+    export = odm.read_odm(files)
+    settings = spec.study.get("raw", {})
+    subject = str(settings.get("subject", "SUBJID"))
+    roster = _roster_form(spec)
+    findings = Findings()
+    unusable: list[str] = []
+    forms: dict[str, RawForm] = {}
+    used: dict[str, str] = {}
+    source = files[0] if len(files) == 1 else raw
+    for form in spec.forms.values():
+        group = odm_group_for(form, export)
+        if group is None:
+            unusable.append(f"{form.file}: no ItemGroup of the ODM export is form {form.name!r} ({form.label}); the "
+                            f"export has {', '.join(list(export.tables)[:12]) or 'none'}")
+            continue
+        used[group] = form.name
+        try:
+            frame = _odm_frame(export, group, form, findings, source.name)
+        except InputError as exc:
+            unusable.append(str(exc))
+            continue
+        forms[form.name] = _check_form(spec, RawForm(_odm_typed(form, export, group), source, frame), findings)
+    if unusable:
+        head = f"raw export {raw}: {len(unusable)} form(s) cannot be read from the ODM export"
+        raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    _odm_findings(export, used, findings)
+    _check_enrolled(spec, forms, roster, subject, findings)
+    return RawExport(forms, findings, subject, roster)
+
+
+def _odm_frame(export: odm.OdmExport, group: str, form: Form, findings: Findings, source: str) -> pd.DataFrame:
+    frame = export.tables[group]
+    missing = [f for f in form.names if f not in frame.columns]
+    if missing:
+        raise InputError(f"{form.file}: item group {group} has no item(s) {', '.join(missing)} that forms.yaml "
+                         f"declares for form {form.name!r}; it has {', '.join(frame.columns[:12])}")
+    extra = [c for c in frame.columns if c not in form.names and c not in odm.KEY_COLUMNS]
+    for c in extra:
+        findings.add(severity="warning", rule_id="RAW-EXTRA-COLUMN", dataset=form.name, variable=c,
+                     message=f"item {c} of item group {group} is not in forms.yaml for form {form.name!r}; "
+                             "it is not mapped", source=source)
+    frame = frame[list(form.names)]
+    frame = frame.apply(lambda col: col.astype(str).str.strip().mask(col.isna()))  # over columns
+    return frame.mask(frame == "")
+
+
+def _odm_typed(form: Form, export: odm.OdmExport, group: str) -> Form:
+    """The form as forms.yaml declares it, except that an item the ODM metadata types as an ISO 8601 date is read
+    as one (the sender's metadata, not the spec's guess of a display format)."""
+    names = export.column_names(group)
+    iso = {names[oid] for oid, item in export.metadata.items.items()
+           if oid in names and item.datatype in ("date", "partialDate")}
+    fields = tuple(replace(f, format="YYYY-MM-DD") if f.name in iso and f.datatype == "date" else f
+                   for f in form.fields)
+    return replace(form, fields=fields)
+
+
+def _odm_findings(export: odm.OdmExport, used: dict[str, str], findings: Findings) -> None:
+    """The reader's problems as findings on the form's rows (rows with errors go to the reject log), and a note of
+    what was skipped as not data."""
+    for p in export.problems:  # over the problems found (few)
+        form = used.get(p.group, "")
+        severity = p.severity if form or not p.group else "warning"
+        unused = "" if form or not p.group else f" (item group {p.group} is not read by any form)"
+        findings.add(severity=severity, rule_id=p.rule_id, dataset=form or p.group, variable=p.oid,
+                     subject=p.subject, row=p.row if form else None, value=p.value, expected="",
+                     message=f"line {p.line}: {p.message}{unused}", source=p.file)
+    for group, table in export.tables.items():  # over the item groups
+        if group not in used and len(table):
+            findings.add(severity="note", rule_id="ODM-UNUSED-GROUP", dataset=group,
+                         message=f"item group {group} ({len(table)} rows) is not read by any form of forms.yaml")
+    for what, n in sorted(export.ignored.items()):
+        findings.add(severity="note", rule_id="ODM-IGNORED", variable=what, value=n,
+                     message=f"{n} {what} element(s) skipped: not clinical data")
+    for group, n in sorted(export.removed.items()):
+        findings.add(severity="note", rule_id="ODM-REMOVED", dataset=used.get(group, group), value=n,
+                     message=f"{n} row(s) of item group {group} removed by TransactionType Remove")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -137,7 +254,7 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
     broken = None
     if ext == ".csv":
         frame, broken = _read_csv(path, form, settings, findings)
-    elif ext in (".parquet", ".xpt"):
+    elif ext in (".parquet", ".xpt", ".sas7bdat"):
         frame = _read_binary(path, ext)
     else:
         raise InputError(f"{path.name}: cannot read {ext} files (use {', '.join(READERS)})")
@@ -162,16 +279,31 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
-    what = "Parquet" if ext == ".parquet" else "SAS transport (XPT)"
+    return _data_rows(as_text(read_typed(path, ext)[0]))
+
+
+def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+    """A Parquet, XPT or SAS (.sas7bdat) file as a typed frame, with each column's SAS label and format where the
+    file holds them ({column: {"label": ..., "format": ...}}); InputError when it cannot be read."""
+    ext = (ext or path.suffix).lower()
+    what = {".parquet": "Parquet", ".xpt": "SAS transport (XPT)", ".sas7bdat": "SAS dataset (.sas7bdat)"}[ext]
+    meta = None
     try:
         if ext == ".parquet":
             frame = pd.read_parquet(path)
-        else:  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
-            frame, _ = pyreadstat.read_xport(str(path))
+        elif ext == ".xpt":  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
+            frame, meta = pyreadstat.read_xport(str(path))
+        else:
+            frame, meta = pyreadstat.read_sas7bdat(str(path))
     except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pyreadstat.ReadstatError,
             pyreadstat.PyreadstatError) as exc:
         raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
-    return _data_rows(as_text(frame))
+    columns = {}
+    if meta is not None:
+        labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
+        formats = meta.original_variable_types or {}
+        columns = {c: {"label": str(labels.get(c) or ""), "format": str(formats.get(c) or "")} for c in frame.columns}
+    return frame, columns
 
 
 def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -383,3 +515,23 @@ def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, sub
         stranger = col.notna() & ~isin(col, enrolled)
         _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
                   f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))
+
+
+def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject: str, site: str,
+                findings: Findings) -> None:
+    """Every form's site of a subject is the site the enrolment form gives (a subject has one SITEID in DM)."""
+    if roster not in forms or site not in forms[roster].data or subject not in forms[roster].data:
+        return
+    enrolled = forms[roster].data[[subject, site]].dropna().drop_duplicates(subject)
+    site_of = pd.Series(enrolled[site].to_numpy(), index=enrolled[subject].to_numpy())
+    for name, raw in forms.items():
+        if name == roster or subject not in raw.data or site not in raw.data:
+            continue
+        expected = raw.data[subject].map(site_of)
+        other = raw.data[site].notna() & expected.notna() & (raw.data[site] != expected)
+        if not other.any():
+            continue
+        message = (f"subject {subject} " + raw.data[subject].astype(str) + f" is at {site} "
+                   + expected.astype(str) + f" in {forms[roster].file}, not " + raw.data[site].astype(str))
+        _bad_rows(findings, raw, other.fillna(False).astype(bool), "RAW-SITE", site,
+                  f"the subject's {site} in {forms[roster].file}", message, usubjid(spec, raw.data))

@@ -64,6 +64,8 @@ class RawSettings(Strict):
     encoding: Optional[str] = None
     delimiter: Optional[str] = None
     comment: Optional[str] = Field(None, description="leading lines starting with this text are skipped")
+    earliest_date: Optional[Any] = Field(None, description="no date of a record may be earlier (YYYY-MM-DD; default "
+                                                         "1900-01-01): earlier ones are MAP-DATE-FLOOR errors")
 
 
 class AdrsValidation(Strict):
@@ -600,6 +602,18 @@ class FactsFile(RootModel[dict[str, Any]]):
     """facts.yaml: published figures by id (free structure; report.yaml links cells to them with `fact:`)."""
 
 
+class ConformanceExplanation(Strict):
+    text: str = Field(description="why the rule reports issues (shown in out/reviewers_guide.html)")
+    datasets: list[str] = Field(default_factory=list, description="the datasets it covers (empty: every dataset)")
+
+
+class ConformanceFile(Strict):
+    """conformance.yaml: the reviewer's guide explanations of conformance issues (CORE or cdiscflow rule ids)."""
+
+    explanations: dict[str, ConformanceExplanation] = Field(default_factory=dict,
+                                                            description="rule id -> explanation")
+
+
 class ComparisonDataset(Strict):
     keys: list[str] = Field(default_factory=list)
     order_by: Optional[list[str]] = None
@@ -725,7 +739,7 @@ CSV_MODELS: dict[str, type[CsvRow]] = {
 FILE_MODELS: dict[str, type[BaseModel]] = {
     "study.yaml": StudyFile, "forms.yaml": FormsFile, "trial_design.yaml": TrialDesignFile,
     "report.yaml": ReportFile, "facts.yaml": FactsFile, "comparison.yaml": ComparisonFile,
-    "sdtm/*.yaml": SdtmMappingFile, "adam/adsl.yaml": AdslFile, "adam/adae.yaml": AdaeFile,
+    "conformance.yaml": ConformanceFile, "sdtm/*.yaml": SdtmMappingFile, "adam/adsl.yaml": AdslFile, "adam/adae.yaml": AdaeFile,
     "adam/adrs.yaml": AdrsFile, "adam/tte.yaml": TteFile, "adam/adbase.yaml": AdbaseFile,
 }
 
@@ -745,6 +759,7 @@ class SpecFiles(Strict):
     report: Optional[ReportFile] = None
     facts: Optional[FactsFile] = None
     comparison: Optional[ComparisonFile] = None
+    conformance: Optional[ConformanceFile] = None
 
 
 def file_kind(rel: str) -> str | None:
