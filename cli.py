@@ -613,9 +613,14 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
               show_default=True, help="Folder for findings.csv, findings.json, rules.csv and datadocs/.")
 @click.option("--data-docs/--no-data-docs", default=True, show_default=True,
               help="Render great-expectations Data Docs (datadocs/index.html).")
+@click.option("--data-docs-engine", type=click.Choice(["cdiscflow", "great-expectations"]), default="cdiscflow",
+              show_default=True,
+              help="Who evaluates the Data Docs expectations (the pages are the same): cdiscflow in memory, handing "
+                   "only the expectations not met to GE's validator, or GE's validator for all (slow: ~20 ms each).")
 @click.option("--list-rules", is_flag=True, is_eager=True, expose_value=False, callback=_list_rules,
               help="Print every schema check and conformance rule, then exit.")
-def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, data_docs: bool) -> None:
+def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, data_docs: bool,
+             data_docs_engine: str) -> None:
     """Validate a folder of SDTM/ADaM datasets (SAS XPT; define.xml is checked when present).
 
     Runs the spec-generated schemas and the conformance rule catalogue on every record and writes the findings
@@ -630,7 +635,8 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, da
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.validation.api import report_text, validate_folder
 
-    report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs)
+    report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs,
+                             data_docs_engine=data_docs_engine)
     click.echo(report_text(report))
     if report.exit_code:
         raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see {out_dir / 'findings.csv'})")

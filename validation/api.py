@@ -107,7 +107,8 @@ class FolderReport:
 
 
 def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path = "validation",
-                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None) -> FolderReport:
+                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None,
+                    data_docs_engine: str = "cdiscflow") -> FolderReport:
     """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs).
 
     Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, and
@@ -123,14 +124,16 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
-    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows)
+    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows,
+                            data_docs_engine=data_docs_engine)
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
 def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None,
-                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None) -> list[Path]:
+                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None,
+                  data_docs_engine: str = "cdiscflow") -> list[Path]:
     """Write a validation run into `out_dir`: findings.csv, findings.json, rules.csv and datadocs/ (the layout of
-    `out/validation/` in a pipeline run).  Returns the paths written."""
+    `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`."""
     out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
     written.append(write_findings_workbook(result.findings, out_dir / "findings.xlsx"))
@@ -141,7 +144,7 @@ def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame]
         t = time.perf_counter()
         kwargs = {"max_rows": max_rows} if max_rows else {}
         written.append(write_data_docs(datasets, spec, out_dir / "datadocs", findings=result.findings,
-                                       plans=result.plans, **kwargs))
+                                       plans=result.plans, engine=data_docs_engine, **kwargs))
         result.timings["data docs"] = time.perf_counter() - t
     return written
 
