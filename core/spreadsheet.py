@@ -23,6 +23,7 @@ import csv
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a cell starting with one of these is run as a formula
+FORMULA_STARTS = FORMULA_START  # the name core/workbook.py's first version used
 PREFIX = "'"
 
 

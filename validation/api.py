@@ -17,6 +17,7 @@ from cdiscflow.core.atomic import staged_output, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.spreadsheet import csv_text
+from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
 from cdiscflow.validation.metadata import STUDY, DatasetPlan, honour_define, ig_plan, plan_dataset
@@ -138,6 +139,7 @@ def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame]
     `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`."""
     out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
+    written.append(write_findings_workbook(result.findings, out_dir / "findings.xlsx"))
     written.append(write_rule_runs(result.rule_runs, out_dir / "rules.csv"))
     if data_docs:
         from cdiscflow.validation.datadocs import write_data_docs
