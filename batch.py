@@ -5,9 +5,10 @@
     result.exit_code                      # the worst export: 2 > 1 > 0
 
 Each export is converted by `pipeline.run` in a worker process into OUT/<export folder name>/, the layout of
-`cdiscflow run` (run.json, findings.*, sdtm/, adam/, validation/, report/).  Workers get paths, never specs; the spec
-is checked once up front so that a broken spec stops the batch before any work.  An export that fails does not stop
-the others:
+`cdiscflow run` (run.json, findings.*, sdtm/, adam/, validation/, report/), each built in a staging folder and
+swapped in whole (an interrupted export keeps its previous folder); a second batch into the same OUT is refused.
+Workers get paths, never specs; the spec is checked once up front so that a broken spec stops the batch before any
+work.  An export that fails does not stop the others:
 
     status     exit  meaning
     ok         0     converted; no findings at or above the threshold
@@ -40,8 +41,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from cdiscflow import __version__
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import output_lock, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.spreadsheet import neutralise_text
 
 OK, FINDINGS, UNUSABLE, CRASHED, NOT_RUN = "ok", "findings", "unusable", "crashed", "not run"
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -167,11 +169,12 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
     plan = plan_jobs(raw_dirs, out_dir)
     settings = BatchSettings(str(check_study(study)), on_error, fail_on, data_docs)
     workers = worker_count(jobs, len(plan))
-    outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
-    result = BatchResult(Path(out_dir), settings, [outcomes.get(j.name) or _not_run(j) for j in plan], workers,
-                         started.isoformat(timespec="seconds"), interrupted=interrupted)
-    result.seconds = round(time.perf_counter() - t0, 3)
-    write_summary(result)
+    with output_lock(out_dir):  # one batch per output folder; each export is staged and swapped in by `run`
+        outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
+        result = BatchResult(Path(out_dir), settings, [outcomes.get(j.name) or _not_run(j) for j in plan], workers,
+                             started.isoformat(timespec="seconds"), interrupted=interrupted)
+        result.seconds = round(time.perf_counter() - t0, 3)
+        write_summary(result)
     return result
 
 
@@ -253,7 +256,7 @@ def write_summary(result: BatchResult) -> tuple[Path, Path]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(SUMMARY_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    writer.writerows({k: ("" if v is None else neutralise_text(v)) for k, v in r.items()} for r in rows)  # for people
     write_text(csv_path, buffer.getvalue())
     doc = {"cdiscflow": __version__, "started": result.started, "seconds": result.seconds, "jobs": result.jobs,
            "options": asdict(result.settings), "exit_code": result.exit_code, "interrupted": result.interrupted,

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from cdiscflow import __version__
+from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError
 
 EXIT_CODES = """\b
@@ -24,7 +25,8 @@ Exit codes:
   0  success
   1  findings or rejections at or above the threshold
   2  unusable input or spec
-  3  internal error (a bug: please report it)"""
+  3  internal error (a bug: please report it)
+  130  interrupted (Ctrl-C): the output folder keeps its previous complete content"""
 
 
 class _Group(click.Group):
@@ -107,7 +109,8 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
                    "study's embedded export (raw/ in the spec folder).")
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-              show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json.")
+              show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json. Built "
+                                      "beside it and swapped in whole at the end (Ctrl-C keeps the previous run).")
 @_on_error_option
 @_fail_on_option
 @_data_docs_option
@@ -423,9 +426,11 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     adam, _ = read_datasets(adam_dir)
     if not adam:
         raise InputError(f"{adam_dir}: no ADaM datasets (.xpt or Dataset-JSON) in this folder")
-    result = make_report(spec, adam, out_dir)
+    with staged_output(out_dir, owned_by=("statistics.csv",)) as build:  # the previous folder or this one, whole
+        result = make_report(spec, adam, build)
     figures = sum(p.suffix == ".png" for p in result.written)
-    click.echo(f"{len(result.tables)} tables, {figures} figures -> {result.index} ({result.seconds:.1f} s)")
+    index = out_dir / result.index.relative_to(build) if result.index is not None else out_dir
+    click.echo(f"{len(result.tables)} tables, {figures} figures -> {index} ({result.seconds:.1f} s)")
     c = result.counts()
     if c["checks"]:
         click.echo(f"reproduction: {c['checks']} comparisons, {c['PASS']} PASS, {c['FAIL']} FAIL "
@@ -486,11 +491,23 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
         sys.exit(1)
 
 
-def _error_lines(findings) -> str:
+ERROR_LINES = 20  # errors printed one per line; the rest are summarised per rule (all are in the findings files)
+
+
+def _error_lines(findings, limit: int = ERROR_LINES) -> str:
+    """The errors that stopped a command, one line each up to `limit`, then one summary line per rule (an empty
+    enrolment form makes every record of every other form an error: thousands of lines otherwise)."""
     frame = findings.frame()
     frame = frame[frame["severity"] == "error"]
-    return "\n".join(f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
-                     f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.itertuples(index=False))
+    lines = [f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
+             f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.head(limit).itertuples(index=False)]
+    rest = frame.iloc[limit:]
+    if len(rest):
+        where = rest["source"].where(rest["source"] != "", rest["dataset"])
+        by_rule = where.groupby(rest["rule_id"], sort=False).agg(["size", "nunique"])
+        lines.append(f"... and {len(rest)} more error(s): " + "; ".join(
+            f"{rule} {n} in {k} file(s)" for rule, (n, k) in by_rule.iterrows()))
+    return "\n".join(lines)
 
 
 @main.command("export", epilog=EXIT_CODES)
@@ -522,9 +539,10 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     frames, _ = read_datasets(in_dir, findings)
     if not frames:
         raise InputError(f"{in_dir}: no datasets (.xpt or Dataset-JSON .json) found")
-    result = write_datasets(frames, spec, out_dir, formats=formats or ("xpt", "json"))
-    findings.extend(result.findings)
-    findings.write(out_dir, "export_findings")
+    with staged_output(out_dir, owned_by=("export_findings.csv",)) as build:  # the previous folder or this one
+        result = write_datasets(frames, spec, build, formats=formats or ("xpt", "json"))
+        findings.extend(result.findings)
+        findings.write(build, "export_findings")
     for standard, meta_names in _by_standard(result, spec).items():
         click.echo(f"{standard}: {', '.join(meta_names)} -> {out_dir / standard.lower()}")
     click.echo(f"{len(result.files)} files written; {findings.summary()}")

@@ -311,6 +311,7 @@ def compare_datasets_with_reference(spec: StudySpec, datasets: Mapping[str, pd.D
     """Compare datasets made by any layer (SDTM mapped from raw, ADaM derived from SDTM) with the reference files
     comparison.yaml names, and write `agreement.csv` and `differences.csv` into `out_dir` (if given)."""
     from cdiscflow.core.atomic import write_text
+    from cdiscflow.core.spreadsheet import csv_text
 
     expected = load_comparison(spec)
     comparisons = compare_study(spec, datasets, reference_dir)
@@ -328,7 +329,7 @@ def compare_datasets_with_reference(spec: StudySpec, datasets: Mapping[str, pd.D
     differences = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if out_dir is not None:
         out = Path(out_dir)
-        write_text(out / "agreement.csv", table.to_csv(index=False, lineterminator="\n"))
-        write_text(out / "differences.csv", differences.to_csv(index=False, lineterminator="\n"))
+        write_text(out / "agreement.csv", csv_text(table))
+        write_text(out / "differences.csv", csv_text(differences))
     rows = {name: (c.rows_ours, c.rows_reference) for name, c in comparisons.items()}
     return StudyComparison(table, differences, unexplained(comparisons, expected), rows)

@@ -13,9 +13,10 @@ from typing import Mapping
 
 import pandas as pd
 
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import staged_output, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
@@ -124,8 +125,10 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
-    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows,
-                            data_docs_engine=data_docs_engine)
+    with staged_output(out_dir, owned_by=("rules.csv",)) as build:  # out_dir: the previous folder or this one, whole
+        written = write_outputs(result, datasets, spec, build, data_docs=data_docs, max_rows=max_rows,
+                                data_docs_engine=data_docs_engine)
+    written = [out_dir / p.relative_to(build) for p in written]
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
@@ -154,7 +157,7 @@ def write_rule_runs(runs: list[RuleRun], path: Path) -> Path:
     frame = pd.DataFrame([{"rule_id": r.rule.id, "severity": r.rule.severity, "status": r.status,
                            "findings": r.findings, "reason": r.reason, "reads": r.rule.reads,
                            "message": r.rule.message, "references": r.rule.references} for r in runs])
-    write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    write_text(path, csv_text(frame))
     return path
 
 
