@@ -251,9 +251,9 @@ def manifest_csv(plan: dict[str, bytes | Path]) -> bytes:
 
 
 def _findings_csv(findings: Findings) -> bytes:
-    from cdiscflow.core.spreadsheet import neutralise_formulas
+    from cdiscflow.core.spreadsheet import csv_text
 
-    return neutralise_formulas(findings.frame()).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return csv_text(findings.frame()).encode("utf-8")
 
 
 def _size(data: bytes | Path) -> int:

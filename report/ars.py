@@ -255,10 +255,9 @@ def reporting_event_json(spec: StudySpec, statistics: pd.DataFrame) -> bytes:
 
 
 def ard_csv(spec: StudySpec, statistics: pd.DataFrame) -> bytes:
-    from cdiscflow.core.spreadsheet import neutralise_formulas
+    from cdiscflow.core.spreadsheet import csv_text
 
-    frame = neutralise_formulas(ard_frame(spec, statistics))
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return csv_text(ard_frame(spec, statistics)).encode("utf-8")
 
 
 @lru_cache(maxsize=1)
