@@ -24,10 +24,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyreadstat
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.parquet_read import read_parquet
+from cdiscflow.core.xpt_read import read_xpt
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
@@ -162,16 +163,35 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
-    what = "Parquet" if ext == ".parquet" else "SAS transport (XPT)"
-    try:
-        if ext == ".parquet":
-            frame = pd.read_parquet(path)
-        else:  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
-            frame, _ = pyreadstat.read_xport(str(path))
-    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pyreadstat.ReadstatError,
-            pyreadstat.PyreadstatError) as exc:
-        raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
-    return _data_rows(as_text(frame))
+    """A Parquet or XPT form through the structural readers of `core` (damage is an InputError naming the file and,
+    for XPT, the byte offset); numeric SAS dates, datetimes and times become ISO 8601 text."""
+    if ext == ".parquet":
+        return _data_rows(as_text(read_parquet(path)))
+    xpt = read_xpt(path, encodings=("utf-8",))
+    return _data_rows(as_text(_sas_dates_as_text(xpt.frame, xpt.layout)))
+
+
+def _sas_dates_as_text(frame: pd.DataFrame, layout) -> pd.DataFrame:
+    """Numeric variables with a SAS date/datetime/time display format as ISO 8601 text (missing stays missing)."""
+    from cdiscflow.export.xpt import format_kind  # the SAS display-format table (one place)
+
+    out = frame.copy()
+    for var in layout.variables:  # over columns
+        kind = format_kind(var.format) if var.numeric else ""
+        if not kind:
+            continue
+        x = frame[var.name].to_numpy(dtype=np.float64)
+        ok = np.isfinite(x)
+        seconds = np.where(ok, np.round(x * (86400 if kind == "date" else 1)), 0).astype(np.int64)
+        if kind == "time":
+            parts = [pd.Series(seconds // 3600), pd.Series(seconds % 3600 // 60), pd.Series(seconds % 60)]
+            text = parts[0].astype(str).str.zfill(2) + ":" + parts[1].astype(str).str.zfill(2) + ":" \
+                + parts[2].astype(str).str.zfill(2)
+        else:
+            stamps = np.datetime64("1960-01-01T00:00:00", "s") + seconds.astype("timedelta64[s]")
+            text = pd.Series(np.datetime_as_string(stamps, unit="D" if kind == "date" else "s"))
+        out[var.name] = text.where(ok).astype("str")
+    return out
 
 
 def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
