@@ -18,6 +18,7 @@ import click
 
 from cdiscflow import __version__
 from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.outputs import check_output
 
 EXIT_CODES = """\b
 Exit codes:
@@ -319,6 +320,7 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
+    check_output(out_dir, [("ADaM folder", adam_dir), ("spec folder", spec.path)])
     adam, _ = read_datasets(adam_dir)
     if not adam:
         raise InputError(f"{adam_dir}: no ADaM datasets (.xpt or Dataset-JSON) in this folder")
@@ -417,6 +419,7 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
+    check_output(out_dir, [("dataset folder", in_dir), ("spec folder", spec.path)])
     findings = Findings()
     frames, _ = read_datasets(in_dir, findings)
     if not frames:
@@ -502,13 +505,14 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
                    "CDISC CT are used.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Exit 1 when there are findings of this severity or worse.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("validation"),
-              show_default=True, help="Folder for findings.csv, findings.json, rules.csv and datadocs/.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="DIRECTORY-validation, beside DIRECTORY",
+              help="Folder for findings.csv, findings.json, rules.csv and datadocs/ (never inside DIRECTORY).")
 @click.option("--data-docs/--no-data-docs", default=True, show_default=True,
               help="Render great-expectations Data Docs (datadocs/index.html).")
 @click.option("--list-rules", is_flag=True, is_eager=True, expose_value=False, callback=_list_rules,
               help="Print every schema check and conformance rule, then exit.")
-def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, data_docs: bool) -> None:
+def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | None, data_docs: bool) -> None:
     """Validate a folder of SDTM/ADaM datasets (SAS XPT; define.xml is checked when present).
 
     Runs the spec-generated schemas and the conformance rule catalogue on every record and writes the findings
@@ -526,7 +530,8 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, da
     report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs)
     click.echo(report_text(report))
     if report.exit_code:
-        raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see {out_dir / 'findings.csv'})")
+        raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see "
+                            f"{Path(report.out_dir) / 'findings.csv'})")
 
 
 @main.group("spec", cls=_Group, epilog=EXIT_CODES)

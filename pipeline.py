@@ -32,6 +32,7 @@ import pandas as pd
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import remove_stale_parts, write_text
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
@@ -100,8 +101,9 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = load_study(study)
     out = Path(out_dir)
-    remove_stale_parts(out, *out.glob("*/"), *out.glob("*/*/"), *out.glob("*/*/*/"))  # left by a killed run
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
+    check_output(out, [("raw export", raw), ("spec folder", spec.path)])  # before any work, before cleaning
+    remove_stale_parts(out, *out.glob("*/"), *out.glob("*/*/"), *out.glob("*/*/*/"))  # left by a killed run
     result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs})
     try:

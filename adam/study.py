@@ -226,12 +226,14 @@ def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
 
 def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
     """Load the study spec, read the SDTM folder, derive and write the ADaM folder (what `cdiscflow adam` runs)."""
+    from cdiscflow.core.outputs import check_output
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
     if not spec.standard("ADaM"):
         raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
                         path=str(spec.path))
+    check_output(out_dir, [("SDTM folder", sdtm_dir), ("spec folder", spec.path)])
     findings = Findings()
     t = time.perf_counter()
     sdtm = read_sdtm(sdtm_dir, findings)

@@ -15,7 +15,11 @@ def convert(study=None, raw_dir=None, out_dir="out/sdtm", *, on_error: str = "st
     """Load the study spec, map the raw export and write the SDTM folder (what `cdiscflow sdtm` runs)."""
     from cdiscflow.specs.model import load_study
 
+    from cdiscflow.core.outputs import check_output
+
     spec = load_study(study)
+    check_output(out_dir, [("raw export", raw_dir if raw_dir is not None else spec.raw_dir),
+                           ("spec folder", spec.path)])
     result = map_study(spec, raw_dir, on_error=on_error, compact_text=True)  # written as is: no need for plain text
     write_sdtm(result, spec, out_dir)
     return result
