@@ -17,7 +17,8 @@ import csv
 import io
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import pandas as pd
@@ -121,7 +122,19 @@ def _roster_form(spec: StudySpec) -> str:
     return dm.blocks[0].form
 
 
+def form_file_problem(form: Form) -> str | None:
+    """forms.yaml `file:` must name a file inside the raw export folder: no absolute path, no '..'."""
+    posix, windows = PurePosixPath(form.file), PureWindowsPath(form.file)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in windows.parts or not form.file:
+        return (f"forms.yaml form {form.name} file {form.file!r}: must be a file name inside the raw export folder "
+                "(no absolute path, no '..')")
+    return None
+
+
 def _locate(raw_dir: Path, form: Form) -> Path:
+    problem = form_file_problem(form)  # check_sdtm_spec reports it first; read_export on its own is guarded too
+    if problem:
+        raise InputError(problem)
     named = raw_dir / form.file
     if named.is_file():
         return named
@@ -135,6 +148,7 @@ def _locate(raw_dir: Path, form: Form) -> Path:
 def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The form's columns as text (NA for blank), indexed by data row; plus the rows whose field count is wrong."""
     ext = path.suffix.lower()
+    check_file_head(path, ext, str(settings.get("encoding", "utf-8")))
     broken = None
     if ext == ".csv":
         frame, broken = _read_csv(path, form, settings, findings)
@@ -160,6 +174,47 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
     frame = frame.apply(lambda col: col.astype(str).str.strip())  # over columns
     frame = frame.mask(frame == "")
     return frame, broken
+
+
+MAX_FILE_MB = "CDISCFLOW_MAX_FILE_MB"  # environment variable: the largest raw file read, in MB (default 1024)
+_SIGNATURES = (  # first bytes -> what the file really is
+    (b"\xff\xfe\x00\x00", "UTF-32 text (byte-order mark FF FE 00 00)"), (b"\x00\x00\xfe\xff", "UTF-32 text"),
+    (b"\xff\xfe", "UTF-16 text (byte-order mark FF FE)"), (b"\xfe\xff", "UTF-16 text (byte-order mark FE FF)"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook?)"), (b"\xd0\xcf\x11\xe0", "an old Excel/Office file"),
+    (b"PAR1", "a Parquet file"), (b"HEADER RECORD*******LIB", "a SAS transport (XPT) file"),
+    (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"), (b"SQLite format 3", "an SQLite database"),
+)
+
+
+def max_file_bytes() -> int:
+    value = os.environ.get(MAX_FILE_MB, "1024")
+    try:
+        return int(float(value) * 1024 * 1024)
+    except ValueError:
+        raise InputError(f"environment variable {MAX_FILE_MB}={value!r} is not a number of megabytes") from None
+
+
+def check_file_head(path: Path, ext: str, encoding: str = "utf-8") -> None:
+    """Before a file is read whole: its size against the limit, and for delimited text its first bytes (UTF-16 or
+    binary files are named for what they are, not called Latin-1)."""
+    size, limit = path.stat().st_size, max_file_bytes()
+    if size > limit:
+        raise InputError(f"{path.name}: {size:,} bytes, more than the {limit:,} a raw file may have (not read; set "
+                         f"the environment variable {MAX_FILE_MB} to read larger files)")
+    if ext != ".csv" or encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    what = next((name for mark, name in _SIGNATURES if head.startswith(mark)), None)
+    if what is None and b"\x00" in head:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        what = ("UTF-16 text without a byte-order mark" if min(even, odd) == 0 and max(even, odd) >= len(head) // 4
+                else f"binary (a NUL byte at byte {head.find(0)})")
+    if what is not None and what.startswith("UTF-"):
+        raise InputError(f"{path.name}: the file is {what}, not {encoding}; save it as {encoding} or set raw.encoding "
+                         "in study.yaml")
+    if what is not None:
+        raise InputError(f"{path.name}: the file is {what}, not delimited text; export the form as CSV")
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
