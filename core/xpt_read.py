@@ -286,16 +286,23 @@ def _numbers(block: np.ndarray, var: XptVariableLayout) -> np.ndarray:
 
 
 def _text_bytes(block: np.ndarray, var: XptVariableLayout) -> np.ndarray:
-    """A character column as right-trimmed byte strings (numpy `S` drops trailing NULs; blanks are stripped)."""
-    fixed = np.ascontiguousarray(block[:, var.position:var.position + var.length]).view(f"S{var.length}").ravel()
-    return np.char.rstrip(fixed, b" ")
+    """A character column as right-trimmed byte strings: trailing blanks become NULs, which numpy's `S` type drops."""
+    cells = block[:, var.position:var.position + var.length].copy()
+    written = cells != 0x20
+    end = var.length - np.argmax(written[:, ::-1], axis=1)  # one past the last non-blank byte
+    end[~written.any(axis=1)] = 0
+    cells[np.arange(var.length) >= end[:, None]] = 0
+    return cells.view(f"S{var.length}").ravel()
 
 
 def _decode(values: np.ndarray, encoding: str) -> pd.Series:
-    """Decode distinct values only (clinical text repeats): factorise, decode the few, take back by code."""
-    codes, uniques = pd.factorize(values)
-    decoded = np.array([u.decode(encoding) for u in uniques], dtype=object)  # over distinct values
-    return pd.Series(decoded[codes] if len(codes) else np.array([], dtype=object), dtype="str")
+    """Decode distinct values only (clinical text repeats): the distinct byte strings, decoded, taken back by code."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(pa.array(values, type=pa.binary()))
+    decoded = pa.array([u.decode(encoding) for u in encoded.dictionary.to_pylist()], pa.string())  # distinct values
+    return pd.Series(pc.take(decoded, encoded.indices), dtype="str")
 
 
 def ibm_to_ieee(raw: np.ndarray) -> np.ndarray:
