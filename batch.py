@@ -225,12 +225,13 @@ def folder_names(paths: Sequence[Path]) -> list[str]:
 
 
 def check_study(study: str | Path | None) -> Path:
-    """Load and check the spec once (SpecError stops the batch before any work); the workers get its path."""
-    from cdiscflow.sdtm.engine import check_sdtm_spec
-    from cdiscflow.specs.model import load_study, resolve_study
+    """Check the spec once as check-spec does (SpecError stops the batch before any raw file is read); the
+    workers get its path."""
+    from cdiscflow.specs.check import require_valid_spec
+    from cdiscflow.specs.model import resolve_study
 
     path = resolve_study(study).resolve()
-    check_sdtm_spec(load_study(path))
+    require_valid_spec(path)
     return path
 
 

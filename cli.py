@@ -214,15 +214,12 @@ def check_spec(study: str | None) -> None:
     Example:
       cdiscflow check-spec specs/dara_atra
     """
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.check import require_valid_spec
 
-    spec = load_study(study)
-    from cdiscflow.sdtm.engine import check_sdtm_spec
+    spec = require_valid_spec(study)  # every problem of every file at once: file:line: key: message (hint)
+    from cdiscflow.report.spec import load_report_spec
 
-    check_sdtm_spec(spec)  # trial design and derivations of the SDTM mapping
-    from cdiscflow.report.spec import check_report_spec
-
-    report = check_report_spec(spec)  # report.yaml: tables, variables, fact links
+    report = load_report_spec(spec)
     n_vars = sum(len(d.variables) for d in spec.datasets.values())
     click.echo(
         f"{spec.studyid}: {len(spec.datasets)} datasets, {n_vars} variables, {len(spec.codelists)} codelists, "
@@ -317,9 +314,9 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     """
     from cdiscflow.export import read_datasets
     from cdiscflow.report import make_report
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.check import require_valid_spec
 
-    spec = load_study(study)
+    spec = require_valid_spec(study)  # refuses a spec with problems before reading the ADaM folder
     check_output(out_dir, [("ADaM folder", adam_dir), ("spec folder", spec.path)])
     adam, _ = read_datasets(adam_dir)
     if not adam:
@@ -546,6 +543,28 @@ def spec_group() -> None:
       cdiscflow spec export specs/my_study --format xlsx --out my_study_spec.xlsx
       cdiscflow spec export specs/my_study --format define --standard ADaM --out adam/define.xml
     """
+
+
+@spec_group.command("schema", epilog=EXIT_CODES)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the schema to this file (default: print it).")
+def spec_schema(out_file: Path | None) -> None:
+    """The JSON Schema of the spec files, generated from the typed model (specs/typed.py), for editors.
+
+    \b
+    Example:
+      cdiscflow spec schema --out spec.schema.json
+    """
+    from cdiscflow.core.atomic import atomic_write
+    from cdiscflow.specs.typed import schema_text
+
+    text = schema_text()
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        with atomic_write(out_file) as fh:
+            fh.write(text.encode("utf-8"))
+        click.echo(f"JSON Schema of the spec files -> {out_file}")
 
 
 @spec_group.command("import", epilog=EXIT_CODES)

@@ -37,7 +37,8 @@ from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.check import require_valid_spec
+from cdiscflow.specs.model import StudySpec
 
 Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
 # The stages of a run, in order.  Each reports (stage, "started") and then exactly one closing message ("done in ...",
@@ -99,7 +100,7 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     loaded, `out/findings.*` and `out/run.json` are, whatever the outcome)."""
     say = progress or (lambda stage, message: None)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
-    spec = load_study(study)
+    spec = require_valid_spec(study)  # every layer's spec problems stop the run before any raw file is read
     out = Path(out_dir)
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
     check_output(out, [("raw export", raw), ("spec folder", spec.path)])  # before any work, before cleaning

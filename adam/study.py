@@ -227,9 +227,9 @@ def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
 def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
     """Load the study spec, read the SDTM folder, derive and write the ADaM folder (what `cdiscflow adam` runs)."""
     from cdiscflow.core.outputs import check_output
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.check import require_valid_spec
 
-    spec = load_study(study)
+    spec = require_valid_spec(study)  # refuses a spec with problems before reading the SDTM folder
     if not spec.standard("ADaM"):
         raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
                         path=str(spec.path))

@@ -36,9 +36,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from cdiscflow.core.errors import SpecError
+from cdiscflow.specs.safe_yaml import YamlProblem, load_yaml
 
 SPECS_DIR = Path(__file__).resolve().parent
 STANDARDS_DIR = SPECS_DIR / "standards"
@@ -414,6 +413,12 @@ def load_study(study: str | Path | None = None) -> StudySpec:
     return _Loader(resolve_study(study)).load()
 
 
+def load_study_with_problems(study: str | Path | None = None) -> tuple[StudySpec, list[str]]:
+    """The spec as far as it loads, and every problem found (for `check-spec`, which goes on to check the other
+    layers' sections of a spec with problems).  SpecError only when there is no study.yaml."""
+    return _Loader(resolve_study(study)).load(strict=False)
+
+
 class _Loader:
     def __init__(self, path: Path):
         self.path = path
@@ -430,11 +435,10 @@ class _Loader:
                 self.problem(rel, "file is missing")
             return None
         try:
-            return yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark else ""
-            self.problem(f"{rel}{line}", f"not valid YAML ({getattr(exc, 'problem', exc)})")
+            return load_yaml(p, rel)[0]
+        except YamlProblem as exc:
+            line = f" line {exc.line}" if exc.line else ""
+            self.problem(f"{rel}{line}", str(exc))
             return None
 
     def csv(self, rel: str, required: bool = True, columns: Iterable[str] = ()) -> list[tuple[str, dict[str, str]]]:
@@ -460,7 +464,7 @@ class _Loader:
         return rows
 
     # -- whole study --------------------------------------------------------------------------------------------
-    def load(self) -> StudySpec:
+    def load(self, strict: bool = True):
         if not (self.path / "study.yaml").exists():
             raise SpecError("no study.yaml in the study folder", path=str(self.path))
         study = self.yaml("study.yaml") or {}
@@ -474,10 +478,11 @@ class _Loader:
         forms = self.load_forms(codelists)
         mappings = self.load_mappings(datasets, forms, codelists, valuelevel)
         sections = self.load_sections()
+        parameter_codelists(datasets, codelists, sections)
         self.check_pages(datasets, valuelevel, documents)
-        if self.problems:
+        if self.problems and strict:
             raise SpecError(self.problems, path=str(self.path))
-        return StudySpec(
+        spec = StudySpec(
             path=self.path,
             study=_freeze(study),
             datasets=MappingProxyType(datasets),
@@ -490,6 +495,7 @@ class _Loader:
             comments=MappingProxyType(comments),
             documents=MappingProxyType(documents),
         )
+        return spec if strict else (spec, list(self.problems))
 
     def check_study(self, study: dict) -> None:
         if not isinstance(study, dict):
@@ -1026,16 +1032,64 @@ class _Loader:
 
     # -- other sections -----------------------------------------------------------------------------------------
     def load_sections(self) -> dict[str, Any]:
+        """The other YAML files of the folder and of adam/ (nothing deeper, and no link out of the folder: a spec
+        reads only its own files; `check-spec` names any file no layer reads)."""
         out = {}
         skip = {"study.yaml", "forms.yaml"}
-        for p in sorted(self.path.rglob("*.yaml")):
+        root = self.path.resolve()
+        for p in sorted([*self.path.glob("*.yaml"), *self.path.glob("adam/*.yaml")]):
             rel = p.relative_to(self.path).as_posix()
-            if rel in skip or rel.startswith("sdtm/") or rel.startswith("raw/"):
+            if rel in skip:
+                continue
+            if not p.resolve().is_relative_to(root):
+                self.problem(rel, "is a link to a file outside the study folder; copy the file in instead")
                 continue
             doc = self.yaml(rel)
             if doc is not None:
                 out[rel[: -len(".yaml")]] = _freeze(doc)
         return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# PARAMCD / PARAM as codelists, from the parameters the ADaM spec files declare
+
+# dataset -> (section, how a parameter's PARAM is read from its entry); the parameters are listed once, there
+PARAMETER_SECTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType({
+    "ADRS": ("adam/adrs", lambda entry: entry),  # parameters: {PARAMCD: PARAM}
+    "ADTTE": ("adam/tte", lambda entry: (entry.get("set_values_to") or {}).get("PARAM") if isinstance(entry, Mapping) else None),
+    "ADBASE": ("adam/adbase", lambda entry: entry.get("param") if isinstance(entry, Mapping) and entry.get("keep", True) is not False else False),
+})
+
+
+def parameter_codelists(datasets: dict[str, Dataset], codelists: dict[str, Codelist], sections: Mapping[str, Any]) -> None:
+    """A BDS dataset whose PARAMCD (PARAM) names no codelist gets one from its parameters (PARAMCD with PARAM as
+    decode; PARAM), so that define.xml lists them and validation checks them like any other codelist."""
+    for name, (section, param_of) in PARAMETER_SECTIONS.items():
+        ds = datasets.get(name)
+        doc = sections.get(section)
+        params = doc.get("parameters") if isinstance(doc, Mapping) else None
+        if ds is None or not isinstance(params, Mapping) or not params or "PARAMCD" not in ds:
+            continue
+        pairs = [(str(code), param_of(entry)) for code, entry in params.items()]
+        pairs = [(code, param) for code, param in pairs if param is not False]  # helpers that are not output
+        if not pairs:
+            continue
+        named = all(isinstance(p, str) and p for _, p in pairs)
+        new: dict[str, str] = {}
+        if not ds.variable("PARAMCD").codelist:
+            cid = f"{name}.PARAMCD"
+            codelists[cid] = Codelist(cid, f"Parameter Code ({name})", terms=tuple(
+                Term(code, decode=param if named else "", order=i) for i, (code, param) in enumerate(pairs, 1)))
+            new["PARAMCD"] = cid
+        if named and "PARAM" in ds and not ds.variable("PARAM").codelist:
+            cid = f"{name}.PARAM"
+            values = list(dict.fromkeys(param for _, param in pairs))
+            codelists[cid] = Codelist(cid, f"Parameter ({name})",
+                                      terms=tuple(Term(v, order=i) for i, v in enumerate(values, 1)))
+            new["PARAM"] = cid
+        if new:
+            datasets[name] = replace(ds, variables=tuple(replace(v, codelist=new.get(v.name, v.codelist))
+                                                         for v in ds.variables))
 
 
 # ----------------------------------------------------------------------------------------------------------------

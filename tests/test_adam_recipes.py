@@ -331,5 +331,9 @@ def test_study_spec_problems_are_reported_with_their_place(study_copy):
     valuelevel.write_text("\n".join(l for l in valuelevel.read_text().splitlines() if not l.startswith("AD")) + "\n")
     assert derive_study(load_study(study_copy), {}).datasets == {}  # an SDTM-only study: nothing to derive
     from cdiscflow.adam.study import convert
+    with pytest.raises(SpecError, match="unknown key 'lastalive'"):  # convert checks the whole spec first
+        convert(study_copy, study_copy, study_copy / "out")
+    adsl.write_text(adsl.read_text().replace("lastalive:", "last_alive:").replace("AGE << 65,", "AGE < 65,", 1))
+    (study_copy / "report.yaml").unlink()  # its tables read ADaM datasets the study no longer declares
     with pytest.raises(SpecError, match="declares no ADaM dataset"):
         convert(study_copy, study_copy, study_copy / "out")
