@@ -15,9 +15,10 @@ many observations from the checked layout, column by column with numpy (pyreadst
 drops trailing observations whose values are all blank; pandas' `read_sas` drops rows of narrow datasets).
 
 What the format cannot tell: a file cut exactly where a record and an observation end together is a shorter valid
-file; and observations narrower than 80 bytes that are entirely blank at the very end are read as padding (as SAS
-itself reads them).  A folder that holds the same dataset as Dataset-JSON (`records`) is cross-checked by the
-folder readers.
+file -- `read_xpt` catches it only when the Dataset-JSON copy beside the file (dm.xpt, dm.json, as cdiscflow writes
+them) declares its `records`; and observations narrower than 80 bytes that are entirely blank at the very end are
+read as padding (as SAS itself reads them).  A last observation of blanks in a dataset with a numeric variable is
+an error (SAS writes a missing number as '.', never blanks): blanks appended to a file.
 """
 
 from __future__ import annotations

@@ -122,13 +122,6 @@ def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.Dat
     return frame, meta
 
 
-def _format(fmt: str | None) -> str:
-    """pyreadstat reports formats without the final period ('DATE9'); put it back ('DATE9.')."""
-    if not fmt:
-        return ""
-    return fmt if "." in fmt else f"{fmt}."
-
-
 def _sas_to_pandas(x: np.ndarray, kind: str) -> pd.Series:
     if not kind:
         return pd.Series(x, dtype="float64")
