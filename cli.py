@@ -111,10 +111,13 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
 @_on_error_option
 @_fail_on_option
 @_data_docs_option
+@click.option("--core-report", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A CDISC CORE report (JSON) on this study's SDTM: its issues join the 'Conformance issues' of "
+                   "OUT/reviewers_guide.html, explained by specs/<study>/conformance.yaml.")
 @_quiet_option
 @_verbose_option
 def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
-                data_docs: bool, quiet: bool, verbose: bool) -> None:
+                data_docs: bool, core_report: Path | None, quiet: bool, verbose: bool) -> None:
     """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
 
     With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.  OUT/run.json records how
@@ -134,7 +137,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     try:
         with RunProgress(mode, stages=STAGES, label="cdiscflow run") as progress:
             result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
-                         progress=progress)
+                         progress=progress, core_report=core_report)
             if verbose:
                 for table in detail_tables([stage_entry(s) for s in result.stages]):
                     progress.table(table)
@@ -227,6 +230,11 @@ def check_spec(study: str | None) -> None:
     )
     if report is not None:
         click.echo(f"report.yaml: {len(report.sections)} sections, {len(report.populations)} populations: OK")
+    from cdiscflow.validation.reviewers_guide import load_explanations
+
+    explanations = load_explanations(spec.path)  # conformance.yaml: the reviewer's guide explanations
+    if explanations:
+        click.echo(f"conformance.yaml: {len(explanations)} explained rules: OK")
 
 
 @main.command("sdtm", epilog=EXIT_CODES)

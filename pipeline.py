@@ -74,6 +74,7 @@ class RunResult:
     started: str = ""  # UTC, ISO 8601
     seconds: float = 0.0
     error: CdiscflowError | None = None  # set when the run stopped early (the error is re-raised)
+    core_report: str | Path | None = None  # a CDISC CORE report JSON for reviewers_guide.html
 
     @property
     def failing(self) -> int:
@@ -94,10 +95,11 @@ class RunResult:
 
 def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out", *,
         on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
-        progress: Progress | None = None) -> RunResult:
+        progress: Progress | None = None, core_report: str | Path | None = None) -> RunResult:
     """Run the whole pipeline on one raw export.  Raises SpecError/InputError (exit 2) on unusable input, and
     FindingsError (exit 1) when strict SDTM mapping finds errors (no dataset is written then; once the spec is
-    loaded, `out/findings.*` and `out/run.json` are, whatever the outcome)."""
+    loaded, `out/findings.*` and `out/run.json` are, whatever the outcome).  `core_report` (a CDISC CORE report
+    JSON) adds CORE's issues to out/reviewers_guide.html."""
     say = progress or (lambda stage, message: None)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = require_valid_spec(study)  # every layer's spec problems stop the run before any raw file is read
@@ -106,7 +108,10 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     check_output(out, [("raw export", raw), ("spec folder", spec.path)])  # before any work, before cleaning
     remove_stale_parts(out, *out.glob("*/"), *out.glob("*/*/"), *out.glob("*/*/*/"))  # left by a killed run
     result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
-                       options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs})
+                       options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs,
+                                **({"core_report": str(core_report)} if core_report is not None else {})})
+    result.core_report = core_report
+    _check_reviewers_guide_inputs(spec, core_report)
     try:
         _run_stages(result, raw, on_error, data_docs, say)
     except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
@@ -116,6 +121,15 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
         raise
     _finish(result, t0)
     return result
+
+
+def _check_reviewers_guide_inputs(spec: StudySpec, core_report: str | Path | None) -> None:
+    """A malformed conformance.yaml or CORE report stops the run before any work (not after the mapping)."""
+    from cdiscflow.validation.reviewers_guide import core_issues, load_explanations
+
+    load_explanations(spec.path)
+    if core_report is not None:
+        core_issues(core_report)
 
 
 def _finish(result: RunResult, t0: float) -> None:
@@ -178,10 +192,13 @@ def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
 def _validate(result: RunResult, data_docs: bool, log: StageLog) -> bool:
     """Validate everything before anything is written; True when the findings block the export."""
     from cdiscflow.validation.api import run_validation, write_outputs
+    from cdiscflow.validation.reviewers_guide import write_reviewers_guide
 
     validation = run_validation(result.datasets, result.spec)
     log.findings.extend(validation.findings)
     write_outputs(validation, result.datasets, result.spec, result.out_dir / "validation", data_docs=data_docs)
+    result.written.append(write_reviewers_guide(result.spec, validation.findings, result.out_dir,
+                                                core_report=result.core_report))
     counts = validation.findings.counts()
     log.rows_in = dict(validation.rows)
     log.note = ", ".join(f"{n} {s}" for s, n in counts.items())

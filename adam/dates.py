@@ -32,17 +32,13 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import check_frame, describe_rows, require_columns, require_dates, text
+from cdiscflow.core import iso8601
 from cdiscflow.core.errors import InputError
 
 DATE_LEVELS = ("n", "D", "M", "Y")
 DATETIME_LEVELS = ("n", "s", "m", "h", "D", "M", "Y")
 FLAG_IMPUTATION = ("auto", "date", "time", "both", "none")
 
-_DTC = re.compile(
-    r"^(?P<Y>\d{4}|-)?"
-    r"(?:-(?P<M>\d{2}|-)?(?:-(?P<D>\d{2}|-)?)?)?"
-    r"(?:T(?P<h>\d{2}|-)?(?::(?P<m>\d{2}|-)?(?::(?P<s>\d{2}(?:\.\d+)?|-)?)?)?)?$"
-)
 _MDAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -74,22 +70,15 @@ def parse_dtc(dtc: pd.Series, *, variable: str = "--DTC", dataset: str = "datase
 
 
 def _parse_distinct(raw: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
-    """Components of distinct ISO 8601 texts, plus one all-missing row at the end; and which texts are invalid."""
+    """Components of distinct ISO 8601 texts, plus one all-missing row at the end; and which texts are invalid.
+
+    The text is read by the one ISO 8601 kernel (core.iso8601), so ADaM accepts exactly what validation accepts
+    (a UTC offset is set aside: the time as collected; decimal seconds of any length)."""
     blank = (raw == "").to_numpy()
-    parts = raw.str.extract(_DTC)
-    bad_format = ~blank & ~raw.str.fullmatch(_DTC.pattern).to_numpy(dtype=bool)
-    comp = pd.DataFrame(index=range(len(raw) + 1), columns=list("YMDhms"), dtype="float64")
-    for name in ("Y", "M", "D", "h", "m", "s"):
-        comp.loc[: len(raw) - 1, name] = pd.to_numeric(parts[name].where(parts[name] != "-"), errors="coerce").to_numpy()
+    nums, status = iso8601.parse_text(raw)
+    comp = pd.DataFrame(np.vstack([nums, np.full((1, 6), np.nan)]), columns=list("YMDhms"), dtype="float64")
     comp.loc[np.flatnonzero(blank)] = np.nan
-    y, m, d = (comp[c].to_numpy()[:-1] for c in ("Y", "M", "D"))
-    month_bad = ~np.isnan(m) & ((m < 1) | (m > 12))
-    usable_m = np.where(np.isnan(m) | month_bad, 1, m)
-    limit = np.where(np.isnan(m) | month_bad, 31, _days_in_month(np.where(np.isnan(y), 2000, y), usable_m))
-    day_bad = ~np.isnan(d) & ((d < 1) | (d > limit))
-    h, mi, sec = (comp[c].to_numpy()[:-1] for c in ("h", "m", "s"))
-    time_bad = (h > 23) | (mi > 59) | (sec >= 60)
-    return comp, bad_format | month_bad | day_bad | time_bad
+    return comp, ~blank & (status != iso8601.OK)
 
 
 def _leap(y: np.ndarray) -> np.ndarray:

@@ -11,7 +11,17 @@ The language is a small, safe subset of Python expressions evaluated column-wise
 * arithmetic ``+ - * /`` on numbers, and dates plus/minus ``days(n)``;
 * functions ``isna(x)``, ``notna(x)``, ``days(n)``, ``upper(x)``, ``number(x)`` (text to number, NaN when not a
   number), ``round(x, n)`` (half away from zero, as SAS ROUND), ``completed_years(from, to)`` (whole calendar years
-  between two dates: an age).  ``(ADT - FTRTDT) / days(365.25)`` is a duration in years.
+  between two dates: an age).  ``(ADT - FTRTDT) / days(365.25)`` is a duration in years;
+* text as codelists compare it: ``normalise(x)`` is the text with surrounding blanks removed, inner runs of blanks
+  made one space, in upper case (``normalise(AEONGO) == 'YES'`` holds for "yes", " Yes  ");
+  ``codelist(x, 'CL')`` is the submission value of codelist CL that the text (a submission value, decode or
+  synonym, compared normalised) stands for, missing when it stands for none (needs the study's codelists);
+* ``field('IT.AESER')`` reads a raw field whose name is no plain name (dots, a Python word such as ``in``).
+
+On a raw form (SDTM `where`/`when`), ``number(F)`` of a field the form declares integer or float is the number as
+the form reads it (a value that is no such number is missing).  The SDTM mapping form of conditions
+(`{FIELD: value, FIELD: {not: ...}}`) is shorthand for an expression of this language: see
+`cdiscflow.specs.conditions`.
 
 Missing values follow the rules of R's `dplyr::filter` and SQL: a comparison with a missing operand is *unknown*,
 ``and``/``or``/``not`` use three-valued (Kleene) logic, and a record is selected only if its condition is *true*.
@@ -57,7 +67,9 @@ class Expr:
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Gt: operator.gt, ast.GtE: operator.ge}
 _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_FUNCTIONS = {"isna": 1, "notna": 1, "days": 1, "upper": 1, "number": 1, "round": 2, "completed_years": 2}
+_FUNCTIONS = {"isna": 1, "notna": 1, "days": 1, "upper": 1, "number": 1, "round": 2, "completed_years": 2,
+              "normalise": 1, "codelist": 2, "field": 1}
+_TEXT_ARGUMENT = {"field": 0, "codelist": 1}  # function -> position of its argument that must be quoted text
 
 
 @lru_cache(maxsize=1024)
@@ -80,7 +92,15 @@ def names(source: str) -> tuple[str, ...]:
     for node in ast.walk(parse(source)):
         if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in ("True", "False", "None"):
             out.setdefault(node.id, None)
+        elif isinstance(node, ast.Call) and node.func.id == "field":  # type: ignore[attr-defined]
+            out.setdefault(node.args[0].value, None)  # type: ignore[attr-defined]
     return tuple(out)
+
+
+def codelists_named(source: str) -> tuple[str, ...]:
+    """The codelists an expression looks values up in (``codelist(x, 'CL')``), in order of first use."""
+    return tuple(dict.fromkeys(node.args[1].value for node in ast.walk(parse(source))  # type: ignore[attr-defined]
+                               if isinstance(node, ast.Call) and node.func.id == "codelist"))  # type: ignore[attr-defined]
 
 
 def _check_node(node: ast.AST, source: str) -> None:
@@ -97,6 +117,11 @@ def _check_node(node: ast.AST, source: str) -> None:
             raise ExpressionError(f"{source!r}: {node.func.id}() takes exactly {n} argument{'s' if n > 1 else ''}")
         if node.func.id == "round" and not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, int)):
             raise ExpressionError(f"{source!r}: round(x, n) needs a whole number of decimals n")
+        if node.func.id in _TEXT_ARGUMENT:
+            arg = node.args[_TEXT_ARGUMENT[node.func.id]]
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value):
+                what = "field('NAME')" if node.func.id == "field" else "codelist(x, 'CODELIST')"
+                raise ExpressionError(f"{source!r}: {what} needs the name in quotes")
     if isinstance(node, (ast.Tuple, ast.List)) and not all(isinstance(e, ast.Constant) for e in node.elts):
         raise ExpressionError(f"{source!r}: lists may only hold literal values")
     if isinstance(node, ast.Compare):
@@ -109,15 +134,20 @@ def _check_node(node: ast.AST, source: str) -> None:
 # evaluation
 
 
-def evaluate_condition(condition: Condition, frame: pd.DataFrame, *, dataset: str = "dataset") -> np.ndarray:
-    """A boolean mask (numpy) of the records for which `condition` is true (None selects every record)."""
+def evaluate_condition(condition: Condition, frame: pd.DataFrame, *, dataset: str = "dataset",
+                       numbers: Mapping[str, pd.Series] | None = None,
+                       codelists: Mapping[str, Any] | None = None) -> np.ndarray:
+    """A boolean mask (numpy) of the records for which `condition` is true (None selects every record).
+
+    `numbers` (a raw form's typed numbers, field -> float Series on `frame`'s index) is what ``number(F)`` reads
+    for those fields; `codelists` (id -> specs.model.Codelist) is what ``codelist(x, 'CL')`` looks up."""
     if condition is None:
         return np.ones(len(frame), dtype=bool)
     if callable(condition):
         result = condition(frame)
     else:
         _require_names(condition, frame, dataset)
-        result = _Evaluator(frame, condition).visit(parse(condition).body)
+        result = _Evaluator(frame, condition, numbers, codelists).visit(parse(condition).body)
     return _as_mask(result, len(frame), condition)
 
 
@@ -178,12 +208,24 @@ def _as_mask(result: Any, n: int, condition: Condition) -> np.ndarray:
     return arr
 
 
+def _field_named(node: ast.AST) -> str | None:
+    """The variable a plain reference names (``F`` or ``field('F')``), else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Call) and node.func.id == "field":  # type: ignore[attr-defined]
+        return node.args[0].value  # type: ignore[attr-defined]
+    return None
+
+
 class _Evaluator:
     """Evaluates a checked expression tree on a frame.  Truth values are nullable booleans (Kleene logic)."""
 
-    def __init__(self, frame: pd.DataFrame, source: str):
+    def __init__(self, frame: pd.DataFrame, source: str, numbers: Mapping[str, pd.Series] | None = None,
+                 codelists: Mapping[str, Any] | None = None):
         self.frame = frame
         self.source = source
+        self.numbers = numbers or {}
+        self.codelists = codelists
 
     def visit(self, node: ast.AST) -> Any:
         return getattr(self, f"visit_{type(node).__name__}")(node)
@@ -217,9 +259,21 @@ class _Evaluator:
 
     def visit_Call(self, node: ast.Call) -> Any:
         fn = node.func.id  # type: ignore[attr-defined]
+        if fn == "field":
+            return self.frame[node.args[0].value]  # type: ignore[attr-defined]
         arg = self.visit(node.args[0])
         if fn == "number":
+            typed = self.numbers.get(_field_named(node.args[0]))
+            if typed is not None:  # a number field of a raw form: as the form reads it
+                return typed.reindex(self.frame.index)
             return pd.to_numeric(self._series(arg), errors="coerce").astype("float64")
+        if fn == "normalise":
+            from cdiscflow.sdtm.text import squash_upper  # here: cdiscflow.sdtm itself reads conditions
+            from cdiscflow.specs.model import normalise
+
+            return squash_upper(arg) if isinstance(arg, pd.Series) else (None if arg is None else normalise(str(arg)))
+        if fn == "codelist":
+            return self._coded(self._series(arg), node.args[1].value)  # type: ignore[attr-defined]
         if fn == "round":
             scale = 10.0 ** node.args[1].value  # type: ignore[attr-defined]
             x = pd.to_numeric(self._series(arg), errors="coerce").astype("float64")
@@ -250,6 +304,17 @@ class _Evaluator:
         return out
 
     # -- helpers ----------------------------------------------------------------------------------------------
+    def _coded(self, text: pd.Series, codelist_id: str) -> pd.Series:
+        if self.codelists is None:
+            raise ExpressionError(f"{self.source!r}: codelist() needs the study's codelists, which this place lacks")
+        if codelist_id not in self.codelists:
+            raise ExpressionError(f"{self.source!r}: unknown codelist {codelist_id!r}")
+        from cdiscflow.sdtm.text import lookup as lookup_text
+        from cdiscflow.sdtm.text import squash_upper
+
+        table = pd.Series(dict(self.codelists[codelist_id].lookup()), dtype=str)
+        return lookup_text(squash_upper(text), table)
+
     def _series(self, value: Any) -> pd.Series:
         if isinstance(value, pd.Series):
             return value

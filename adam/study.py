@@ -39,6 +39,7 @@ from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import compact
+from cdiscflow.core.sasformats import format_kind
 from cdiscflow.specs.model import Dataset, StudySpec
 
 RECIPES = ("ADSL", "ADRS", "ADTTE", "ADAE", "ADBASE")
@@ -150,21 +151,16 @@ def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame
     return out.reset_index(drop=True)
 
 
-_DATE_FORMATS = ("DATE", "E8601DA", "YYMMDD", "DATETIME", "E8601DT")
-
-
 def _coerce(col: pd.Series, var, dataset: str, frame: pd.DataFrame) -> pd.Series:
-    is_date = var.is_numeric and var.display_format.upper().startswith(_DATE_FORMATS)
-    if is_date:
+    kind = format_kind(var.display_format) if var.is_numeric else ""  # the one SAS format table (core.sasformats)
+    if kind in ("date", "datetime"):
         if col.isna().all() and not pd.api.types.is_datetime64_any_dtype(col):
             return pd.Series(pd.NaT, index=col.index, dtype="datetime64[us]")
         if not pd.api.types.is_datetime64_any_dtype(col):
             raise InputError(f"{dataset}.{var.name}: the spec says a date ({var.display_format}) but the derivation "
                              f"gives {col.dtype} values")
         col = col.astype("datetime64[us]")
-        fmt = var.display_format.upper()
-        is_datetime = fmt.startswith(("DATETIME", "E8601DT"))
-        return col if is_datetime else col.dt.floor("D")
+        return col if kind == "datetime" else col.dt.floor("D")
     if var.is_numeric:
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
             raise InputError(f"{dataset}.{var.name}: the spec says a number, the derivation gives {col.dtype}")

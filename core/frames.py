@@ -10,8 +10,9 @@ sorts, filters and writes like the text: the categories are sorted).
 
 from __future__ import annotations
 
-from typing import MutableMapping
+from typing import Callable, MutableMapping
 
+import numpy as np
 import pandas as pd
 
 REPEAT_SHARE = 0.5  # a text column becomes categorical when it has at most this many distinct values per record
@@ -54,3 +55,18 @@ def expand(frame: pd.DataFrame) -> pd.DataFrame:
         if is_text_category(frame[name]):
             frame[name] = as_text(frame[name]).astype("str")
     return frame
+
+
+def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) -> np.ndarray:
+    """Apply `fn` to the distinct non-missing values (an object array) and broadcast the answer to every row.
+
+    `fn` returns one result per distinct value (1-D) or one row per distinct value (2-D); missing rows get `fill`.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    result = np.asarray(fn(np.asarray(uniques, dtype=object)))
+    shape = (len(values),) + result.shape[1:]
+    out = np.full(shape, fill, dtype=result.dtype if result.size else np.asarray(fill).dtype)
+    present = codes >= 0
+    if result.size:
+        out[present] = result[codes[present]]
+    return out

@@ -23,19 +23,21 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdiscflow.adam.expr import evaluate_condition
 from cdiscflow.sdtm.dates import combine_date_time
 from cdiscflow.sdtm.raw import RawForm, usubjid
 from cdiscflow.sdtm.text import extract
 from cdiscflow.sdtm.text import lookup as lookup_text
 from cdiscflow.sdtm.text import squash_upper
-from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable, normalise
+from cdiscflow.specs.conditions import compile_condition
+from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
 
 @dataclass(frozen=True)
@@ -77,35 +79,12 @@ def normalised(col: pd.Series) -> pd.Series:
     return squash_upper(col)
 
 
-def condition_mask(data: pd.DataFrame, cond: Mapping, numbers: Mapping[str, pd.Series] | None = None,
+def condition_mask(data: pd.DataFrame, cond: Any, numbers: Mapping[str, pd.Series] | None = None,
                    codelists: Mapping[str, Codelist] | None = None) -> pd.Series:
-    """Rows meeting every test of a `where`/`when` condition (see specs.model.Block)."""
-    mask = pd.Series(True, index=data.index)
-    for fname, test in cond.items():
-        col = data[fname]
-        if isinstance(test, Mapping) and "codelist" in test:
-            coded = lookup_text(normalised(col), pd.Series(dict(codelists[test["codelist"]].lookup()), dtype=str))
-            hit = _in(coded, test.get("in", test.get("not")))
-            mask &= hit if "in" in test else ~hit
-        elif isinstance(test, Mapping):
-            (op, arg), = test.items()
-            if op == "present":
-                mask &= col.notna() if arg else col.isna()
-            elif op == "not":
-                mask &= ~_in(col, arg)
-            else:
-                num = (numbers or {}).get(fname)
-                num = num if num is not None else pd.to_numeric(col, errors="coerce")
-                mask &= {"ge": num >= arg, "gt": num > arg, "le": num <= arg, "lt": num < arg}[op].fillna(False)
-        else:
-            mask &= _in(col, test)
-    return mask.astype(bool)
-
-
-def _in(col: pd.Series, values) -> pd.Series:
-    values = values if isinstance(values, (list, tuple)) else [values]
-    wanted = {normalise(str(v)) for v in values}
-    return normalised(col).isin(wanted).fillna(False).astype(bool)
+    """Rows meeting a `where`/`when` condition: expression text, or the mapping form (see specs.model.Block) compiled
+    to it; `numbers` are a raw form's typed number fields, `codelists` the study's (for ``codelist()``)."""
+    mask = evaluate_condition(compile_condition(cond), data, numbers=numbers, codelists=codelists)
+    return pd.Series(mask, index=data.index)
 
 
 # ---------------------------------------------------------------------------------------------------------------

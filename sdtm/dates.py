@@ -26,10 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from cdiscflow.sdtm.text import arrow, extract, lookup, strip_blank
+from cdiscflow.core import iso8601
+from cdiscflow.sdtm.text import extract, lookup, strip_blank
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
@@ -178,13 +177,9 @@ def combine_date_time(date_iso: pd.Series, time_iso: pd.Series | None) -> pd.Ser
 
 
 def date_part(iso: pd.Series) -> pd.Series:
-    """Complete dates as datetime64 (day precision); NaT for partial or missing values."""
-    head = pc.utf8_slice_codeunits(arrow(iso), 0, 10)
-    head = pc.if_else(pc.match_substring_regex(head, r"^\d{4}-\d{2}-\d{2}$"), head, None)
-    days = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
-    day = pc.cast(pc.if_else(pc.is_valid(days), pc.utf8_slice_codeunits(head, 8, 10), None), pa.int64())
-    days = pc.if_else(pc.equal(pc.day(days), day), days, None)  # strptime rolls 2017-02-30 over: no such date
-    return pd.Series(days.to_numpy(zero_copy_only=False), index=iso.index).astype("datetime64[s]")
+    """Complete dates as datetime64 (day precision); NaT for partial or missing values (core.iso8601, the one
+    parser of every layer)."""
+    return iso8601.to_date(iso)
 
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:

@@ -40,6 +40,7 @@ from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
+from cdiscflow.specs.conditions import condition_fields
 from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 
 ON_ERROR = ("strict", "reject")
@@ -95,6 +96,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
         errors.append(probs)
     errors.append(run_stage(state, "record"))
     errors.append(check_date_order(state))
+    errors.append(check_plausible_dates(state))
     errors.append(check_storable(state))
     errors.append(_unmapped_rows(state, export))
     _note_unused_fields(state)
@@ -201,6 +203,10 @@ def mapping_problems(spec: StudySpec, *, has_design: bool) -> list[str]:
             for src in rule.get("sources") or ():
                 check_source(spec, src, f"derive {m.dataset}.{var} source",
                              lambda where, msg: problems.append(f"{m.path} {where}: {msg}"), required=True)
+            if rule.get("where") is not None:  # lookup / flag: the records of another dataset meeting `where`
+                check_source(spec, {"dataset": rule.get("dataset"), "where": rule.get("where")},
+                             f"derive {m.dataset}.{var}", lambda where, msg: problems.append(f"{m.path} {where}: {msg}"),
+                             required=True, needs_date=False)
         for i, b in enumerate(m.blocks, start=1):
             for var, rules in [*b.rules.items(), *b.supp.items()]:
                 for r in rules:
@@ -244,7 +250,7 @@ def _subset(raw: RawForm, mask: pd.Series | None = None, fields: set[str] | None
 
 def rule_fields(rule: Rule) -> set[str]:
     """The raw fields a rule reads (its source fields, time/field/fields arguments and `when` condition)."""
-    out = set(rule.when)
+    out = set(condition_fields(rule.when))
     if rule.kind in ("assign", "ct", "dtc"):
         src = rule.source
         out.update(src if isinstance(src, (list, tuple)) else [src])
@@ -264,7 +270,7 @@ def subject_fields(spec: StudySpec) -> set[str]:
 
 def block_fields(spec: StudySpec, block: Block) -> set[str]:
     """Every raw field a block reads, including those USUBJID is built from."""
-    fields = subject_fields(spec) | set(block.where)
+    fields = subject_fields(spec) | set(condition_fields(block.where))
     for rules in [*block.rules.values(), *block.supp.values()]:
         for r in rules:
             fields |= rule_fields(r)
@@ -428,6 +434,87 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
     return pd.concat(errors, ignore_index=True) if errors else None
 
 
+EARLIEST_DATE = "1900-01-01"  # default of study.yaml raw.earliest_date: no clinical date is older
+_KNOWN_PREFIX = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"  # the leading known parts of an ISO 8601 date
+
+
+def _known_date(values: pd.Series) -> pd.Series:
+    """The date's leading known parts as written (YYYY, YYYY-MM or YYYY-MM-DD); missing when the year is unknown."""
+    return as_text(values).str.extract(_KNOWN_PREFIX, expand=False)
+
+
+def _compare_known(a: pd.Series, b: pd.Series | str) -> pd.Series:
+    """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing)."""
+    b = pd.Series(b, index=a.index) if isinstance(b, str) else b
+    width = np.minimum(a.str.len().fillna(0), b.str.len().fillna(0)).astype(int)
+    out = pd.Series(0, index=a.index)
+    for w in (10, 7, 4):  # over precisions: day, month, year
+        at = (width == w) & a.notna() & b.notna()
+        out = out.mask(at & (a.str.slice(0, w) < b.str.slice(0, w)), -1)
+        out = out.mask(at & (a.str.slice(0, w) > b.str.slice(0, w)), 1)
+    return out
+
+
+# Records that report the death itself may be dated after it (SDTMIG 3.4: survival status ascertained at a later
+# contact, the death disposition event): dataset -> (variable, value)
+REPORTS_DEATH = {"SS": ("SSSTRESC", "DEAD"), "DS": ("DSDECOD", "DEATH")}
+
+
+def death_dates(state: StudyState) -> pd.Series:
+    """USUBJID -> date of death (leading known parts): DM.DTHDTC where mapped from raw, else the earliest DSSTDTC of
+    a DS record with DSDECOD = DEATH (SDTMIG 3.4: death is a disposition event)."""
+    found = []
+    dm, ds = state.datasets.get("DM"), state.datasets.get("DS")
+    if dm is not None and {"USUBJID", "DTHDTC"} <= set(dm.columns):
+        found.append(pd.DataFrame({"USUBJID": as_text(dm["USUBJID"]), "date": _known_date(dm["DTHDTC"])}))
+    if ds is not None and {"USUBJID", "DSDECOD", "DSSTDTC"} <= set(ds.columns):
+        dead = as_text(ds["DSDECOD"]) == "DEATH"
+        found.append(pd.DataFrame({"USUBJID": as_text(ds["USUBJID"])[dead], "date": _known_date(ds["DSSTDTC"])[dead]}))
+    if not found:
+        return pd.Series(dtype=object)
+    dates = pd.concat(found).dropna()
+    return dates.sort_values("date", kind="stable").drop_duplicates("USUBJID").set_index("USUBJID")["date"]
+
+
+def check_plausible_dates(state: StudyState) -> pd.DataFrame | None:
+    """Dates no record can have are errors on the raw row (issue 16): before study.yaml `raw.earliest_date`
+    (default 1900-01-01; year 0000 would give a study day of -736,261) -> MAP-DATE-FLOOR; after the data cut ->
+    MAP-DATE-CUT; after the subject's death -> MAP-DATE-DEATH (except records reporting the death, REPORTS_DEATH,
+    and the collection date --DTC of events and interventions: they may be reported later).  Dates compare as far
+    as both are known."""
+    spec = state.spec
+    floor = str(spec.study.get("raw", {}).get("earliest_date") or EARLIEST_DATE)
+    cut = spec.datacut.isoformat() if "datacut" in spec.study else None
+    death = death_dates(state)
+    errors = []
+    for name, frame in state.datasets.items():
+        subject = as_text(frame["USUBJID"]) if "USUBJID" in frame else None
+        died = subject.map(death) if subject is not None and len(death) else None
+        for var in [c for c in frame.columns if c.endswith("DTC")]:  # over date variables
+            known = _known_date(frame[var])
+            if not known.notna().any():
+                continue
+            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor) < 0, f"on or after {floor}",
+                       f"{var} is before {floor}, the earliest plausible date (study.yaml raw.earliest_date)")]
+            if cut:
+                checks.append(("MAP-DATE-CUT", _compare_known(known, cut) > 0, f"on or before {cut}",
+                               f"{var} is after the data cut {cut}"))
+            collected = var == f"{name}DTC" and state.spec.dataset(name).cls in ("EVENTS", "INTERVENTIONS")
+            if died is not None and var != "DTHDTC" and not collected:  # an event can be reported after death
+                reports = REPORTS_DEATH.get(name)
+                living = (as_text(frame[reports[0]]) != reports[1]) if reports and reports[0] in frame else True
+                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died) > 0),
+                               "on or before the date of death",
+                               f"{var} is after the subject's death on " + died.fillna("").astype(str)))
+            for rule_id, bad, expected, message in checks:  # over the three limits
+                if bad.any():
+                    msg = message[bad] if isinstance(message, pd.Series) else message
+                    p = pd.DataFrame({"rule_id": rule_id, "value": as_text(frame[var])[bad], "message": msg,
+                                      "expected": expected}, index=bad[bad].index)
+                    errors.append(_frame_problems(state, name, p, var))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
 def check_storable(state: StudyState) -> pd.DataFrame | None:
     """Mapped values a submission file cannot hold are errors on their raw rows, found before anything is written:
     text longer than the variable's spec length or the 200 bytes of XPT v5 (SUPP-- values: 200) -> MAP-LENGTH;
@@ -513,7 +600,7 @@ def _note_unused_fields(state: StudyState) -> None:
         if "form" in src:
             dates = src.get("date") or ()
             used.setdefault(src["form"], set()).update(
-                subject_fields(state.spec), (src.get("where") or {}).keys(),
+                subject_fields(state.spec), condition_fields(src.get("where")),
                 dates if isinstance(dates, (list, tuple)) else [dates])
     site = state.spec.study.get("raw", {}).get("site")
     for form in state.spec.forms.values():

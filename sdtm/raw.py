@@ -3,7 +3,8 @@
 A file that cannot be read at all (missing, empty, wrong encoding or delimiter, missing columns) makes the whole
 export unusable: every such problem is collected and raised together as one `InputError`.  Problems in single
 cells or rows (a required value missing, a number that is not one, an impossible date, a duplicate key, a subject
-who was never enrolled, non-ASCII text, a row with more or fewer fields than the header: `RAW-FIELDS`) become
+who was never enrolled, a subject at another site than the enrolment form says (`RAW-SITE`, study.yaml
+`raw.site`), non-ASCII text, a row with more or fewer fields than the header: `RAW-FIELDS`) become
 findings `RAW-...` naming the form, file, data row (first data row = 1), column and what was expected; the rows
 stay in the frame and the mapping decides (strict: stop; reject: the row goes to the reject log).
 
@@ -29,6 +30,7 @@ import pyarrow.csv as pacsv
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.parquet_read import read_parquet
+from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_read import read_xpt
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.text import isin, join_columns
@@ -108,6 +110,8 @@ def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
         head = f"raw export {raw_dir}: {len(unusable)} file(s) cannot be used"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
     _check_enrolled(spec, forms, roster, subject, findings)
+    if settings.get("site"):
+        _check_site(spec, forms, roster, subject, str(settings["site"]), findings)
     return RawExport(forms, findings, subject, roster)
 
 
@@ -228,8 +232,6 @@ def _read_binary(path: Path, ext: str) -> pd.DataFrame:
 
 def _sas_dates_as_text(frame: pd.DataFrame, layout) -> pd.DataFrame:
     """Numeric variables with a SAS date/datetime/time display format as ISO 8601 text (missing stays missing)."""
-    from cdiscflow.export.xpt import format_kind  # the SAS display-format table (one place)
-
     out = frame.copy()
     for var in layout.variables:  # over columns
         kind = format_kind(var.format) if var.numeric else ""
@@ -458,3 +460,23 @@ def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, sub
         stranger = col.notna() & ~isin(col, enrolled)
         _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
                   f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))
+
+
+def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject: str, site: str,
+                findings: Findings) -> None:
+    """Every form's site of a subject is the site the enrolment form gives (a subject has one SITEID in DM)."""
+    if roster not in forms or site not in forms[roster].data or subject not in forms[roster].data:
+        return
+    enrolled = forms[roster].data[[subject, site]].dropna().drop_duplicates(subject)
+    site_of = pd.Series(enrolled[site].to_numpy(), index=enrolled[subject].to_numpy())
+    for name, raw in forms.items():
+        if name == roster or subject not in raw.data or site not in raw.data:
+            continue
+        expected = raw.data[subject].map(site_of)
+        other = raw.data[site].notna() & expected.notna() & (raw.data[site] != expected)
+        if not other.any():
+            continue
+        message = (f"subject {subject} " + raw.data[subject].astype(str) + f" is at {site} "
+                   + expected.astype(str) + f" in {forms[roster].file}, not " + raw.data[site].astype(str))
+        _bad_rows(findings, raw, other.fillna(False).astype(bool), "RAW-SITE", site,
+                  f"the subject's {site} in {forms[roster].file}", message, usubjid(spec, raw.data))

@@ -26,6 +26,7 @@ from cdiscflow.core.errors import SpecError
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import date_part
 from cdiscflow.sdtm.text import isin, lookup
+from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
 
 FILE = "trial_design.yaml"
@@ -177,7 +178,9 @@ def check_source(spec, src, where, problem, *, required: bool, needs_date: bool 
     cols = [] if cols is None else (list(cols) if isinstance(cols, (list, tuple)) else [cols])
     if needs_date and not cols:
         problem(where, "needs date")
-    cols += list((src.get("where") or {}).keys())
+    cols += list(condition_fields(src.get("where")))
+    for msg in condition_problems(spec, src.get("where")):
+        problem(where, msg)
     if "dataset" in src:
         ds = spec.datasets.get(str(src["dataset"]))
         if ds is None:
@@ -195,6 +198,18 @@ def check_source(spec, src, where, problem, *, required: bool, needs_date: bool 
             problem(where, f"{c} is not a variable/field of {src.get('dataset') or src.get('form')}")
     if src.get("pick", "first") not in ("first", "last"):
         problem(where, "pick must be first or last")
+
+
+def condition_problems(spec, condition) -> list[str]:
+    """What is wrong with a `where` condition (either form) besides the fields it names: it does not compile to an
+    expression, or it looks values up in a codelist the study lacks."""
+    from cdiscflow.adam.expr import ExpressionError
+
+    try:
+        compile_condition(condition)
+    except ExpressionError as exc:
+        return [f"where: {exc}"]
+    return [f"where: unknown codelist {cl!r}" for cl in condition_codelists(condition) if cl not in spec.codelists]
 
 
 def _expand_visits(rows, problem) -> list[dict]:

@@ -104,6 +104,12 @@ def _lookup(cl: Codelist) -> Mapping[str, str]:
     return MappingProxyType(table)
 
 
+def _condition_fields(condition: Any) -> tuple[str, ...]:
+    from cdiscflow.specs.conditions import condition_fields
+
+    return condition_fields(condition)
+
+
 def normalise(value: str) -> str:
     """How collected values are compared with codelist synonyms: case, surrounding and repeated blanks ignored."""
     return " ".join(str(value).split()).upper()
@@ -309,10 +315,12 @@ class Block:
     missing.  `supp` does the same for supplemental qualifiers (QNAM -> rules) that go to SUPP--.  `ignore` names
     raw fields the block reads on purpose not at all, each with the reason.
 
-    Conditions (`where` on the block, `when` on a rule) map raw field -> test; all tests must hold:
+    Conditions (`where` on the block, `when` on a rule) are expressions of the one condition language
+    (cdiscflow.adam.expr: "normalise(AESER) == 'Y' and number(AGE) >= 18"), or the mapping form raw field -> test,
+    shorthand that compiles to one (cdiscflow.specs.conditions gives the exact meaning); all tests must hold:
         FIELD: value          equal (text compared case- and blank-insensitively)
         FIELD: [a, b]         one of
-        FIELD: {not: a|[a,b]} none of
+        FIELD: {not: a|[a,b]} none of (a blank passes)
         FIELD: {present: true|false}   filled in / blank
         FIELD: {ge|gt|le|lt: number}   numeric comparison
         FIELD: {codelist: CL, in|not: value(s)}   the collected value mapped through codelist CL (synonyms) first
@@ -320,7 +328,7 @@ class Block:
 
     form: str
     rules: Mapping[str, tuple[Rule, ...]]
-    where: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    where: Mapping[str, Any] | str = field(default_factory=lambda: MappingProxyType({}))
     supp: Mapping[str, tuple[Rule, ...]] = field(default_factory=lambda: MappingProxyType({}))
     ignore: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
@@ -873,7 +881,7 @@ class _Loader:
                 if rule is not None:
                     if rule.kind != "derive":
                         self.problem(f"{rel} derive {ds}.{var}", f"dataset-level rules must be 'derive', got {rule.kind!r}")
-                    for w in rule.when:
+                    for w in _condition_fields(rule.when):
                         if str(w) not in target:
                             self.problem(f"{rel} derive {ds}.{var}", f"when names {w}, which is not a variable of {ds}")
                     derive[var] = rule
@@ -924,7 +932,7 @@ class _Loader:
                 self.problem(loc, f"ignore names unknown field {form_name}.{f}")
             if not why:
                 self.problem(loc, f"ignore {f}: give the reason the field is not mapped")
-        return Block(form_name, MappingProxyType(rules), _freeze(where if isinstance(where, dict) else {}),
+        return Block(form_name, MappingProxyType(rules), _freeze(where if isinstance(where, (dict, str)) else {}),
                      MappingProxyType(supp), _freeze({str(k): str(v) for k, v in ignore.items()}),
                      str(b.get("description", "") or ""))
 
@@ -942,9 +950,32 @@ class _Loader:
         return tuple(out)
 
     def condition(self, loc: str, key: str, cond: Any, form: Form | None, codelists=None) -> None:
-        if not isinstance(cond, dict):
-            self.problem(loc, f"'{key}' must map raw field -> value, [values] or {{not|present|ge|gt|le|lt: ...}}")
+        """A `where`/`when`: expression text (cdiscflow.adam.expr) or the mapping form that compiles to it."""
+        from cdiscflow.adam.expr import ExpressionError, codelists_named, names
+        from cdiscflow.specs.conditions import compile_condition
+
+        if isinstance(cond, str):
+            try:
+                fields, used = names(cond), codelists_named(cond)
+            except ExpressionError as exc:
+                self.problem(loc, f"{key}: {exc}")
+                return
+            for f in fields if form is not None else ():
+                if f not in form.names:
+                    self.problem(loc, f"{key} names unknown field {form.name}.{f}")
+            for cl in used if codelists is not None else ():
+                if cl not in codelists:
+                    self.problem(loc, f"{key}: unknown codelist {cl!r}")
             return
+        if not isinstance(cond, dict):
+            self.problem(loc, f"'{key}' must be an expression, or map raw field -> value, [values] or "
+                              "{not|present|ge|gt|le|lt: ...}")
+            return
+        try:
+            compile_condition(cond)
+        except ExpressionError as exc:
+            if "a test is" not in str(exc) and "a codelist test is" not in str(exc):  # those are reported below
+                self.problem(loc, f"{key}: {exc}")
         for f, test in cond.items():
             if form is not None and str(f) not in form.names:
                 self.problem(loc, f"{key} names unknown field {form.name}.{f}")

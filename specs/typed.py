@@ -64,6 +64,8 @@ class RawSettings(Strict):
     encoding: Optional[str] = None
     delimiter: Optional[str] = None
     comment: Optional[str] = Field(None, description="leading lines starting with this text are skipped")
+    earliest_date: Optional[Any] = Field(None, description="no date of a record may be earlier (YYYY-MM-DD; default "
+                                                         "1900-01-01): earlier ones are MAP-DATE-FLOOR errors")
 
 
 class AdrsValidation(Strict):
@@ -127,6 +129,13 @@ class FormsFile(Strict):
 # A condition on raw fields (block `where`, rule `when`): FIELD -> value | [values] | {not|present|ge|gt|le|lt: ...}
 # | {codelist: CL, in|not: ...}; its meaning is checked by the loader.
 RawCondition = dict[str, Any]
+CONDITION_HELP = ("a condition: expression text (as in ADaM), or the mapping form FIELD: test that compiles to one "
+                  "(see [Conditions](#conditions))")
+
+
+def _condition(**kw: Any) -> Any:
+    """A `where`/`when` key of the SDTM files: expression text or the mapping form (specs.conditions)."""
+    return Field(None, description=CONDITION_HELP, **kw)
 
 
 class RuleModel(Strict):
@@ -137,7 +146,7 @@ class RuleModel(Strict):
     hardcode: Scalar = None
     dtc: Optional[str] = None
     derive: Optional[str] = None
-    when: Optional[Union[RawCondition, str]] = None
+    when: Optional[Union[RawCondition, str]] = _condition()
     codelist: Optional[str] = None
     via: Optional[str] = None
     format: Optional[str] = None
@@ -167,7 +176,7 @@ class RuleModel(Strict):
     value: Scalar = None
     variable: Optional[str] = None
     dataset: Optional[str] = None
-    where: Optional[Union[RawCondition, str]] = None
+    where: Optional[Union[RawCondition, str]] = _condition()
     code: Optional[str] = None
     fill: Optional[bool] = None
 
@@ -178,7 +187,7 @@ RuleSpec = Union[str, RuleModel]  # a bare field name is {assign: FIELD}
 class BlockModel(Strict):
     form: str
     description: Optional[str] = None
-    where: Optional[Union[RawCondition, str]] = None
+    where: Optional[Union[RawCondition, str]] = _condition()
     map: dict[str, Union[RuleSpec, list[RuleSpec], None]] = Field(default_factory=dict)
     supp: dict[str, Union[RuleSpec, list[RuleSpec]]] = Field(default_factory=dict)
     ignore: dict[str, str] = Field(default_factory=dict, description="raw field -> why it is not mapped")
@@ -206,7 +215,7 @@ class SourceRef(Strict):
     form: Optional[str] = None
     dataset: Optional[str] = None
     date: Optional[str] = None
-    where: Optional[Union[RawCondition, str]] = None
+    where: Optional[Union[RawCondition, str]] = _condition()
     pick: Optional[Literal["first", "last"]] = None
     after: Optional[list[str]] = None
 
@@ -236,7 +245,7 @@ class ElementRow(DesignRow):
 class ArmAssign(Strict):
     form: Optional[str] = None
     dataset: Optional[str] = None
-    where: Optional[Union[RawCondition, str]] = None
+    where: Optional[Union[RawCondition, str]] = _condition()
 
 
 class ArmRow(DesignRow):
@@ -261,7 +270,7 @@ class SubjectEnd(Strict):
     dataset: Optional[str] = None
     form: Optional[str] = None
     date: Optional[str] = None
-    where: Optional[Union[RawCondition, str]] = None
+    where: Optional[Union[RawCondition, str]] = _condition()
 
 
 class TrialDesignFile(Strict):
@@ -593,6 +602,18 @@ class FactsFile(RootModel[dict[str, Any]]):
     """facts.yaml: published figures by id (free structure; report.yaml links cells to them with `fact:`)."""
 
 
+class ConformanceExplanation(Strict):
+    text: str = Field(description="why the rule reports issues (shown in out/reviewers_guide.html)")
+    datasets: list[str] = Field(default_factory=list, description="the datasets it covers (empty: every dataset)")
+
+
+class ConformanceFile(Strict):
+    """conformance.yaml: the reviewer's guide explanations of conformance issues (CORE or cdiscflow rule ids)."""
+
+    explanations: dict[str, ConformanceExplanation] = Field(default_factory=dict,
+                                                            description="rule id -> explanation")
+
+
 class ComparisonDataset(Strict):
     keys: list[str] = Field(default_factory=list)
     order_by: Optional[list[str]] = None
@@ -718,7 +739,7 @@ CSV_MODELS: dict[str, type[CsvRow]] = {
 FILE_MODELS: dict[str, type[BaseModel]] = {
     "study.yaml": StudyFile, "forms.yaml": FormsFile, "trial_design.yaml": TrialDesignFile,
     "report.yaml": ReportFile, "facts.yaml": FactsFile, "comparison.yaml": ComparisonFile,
-    "sdtm/*.yaml": SdtmMappingFile, "adam/adsl.yaml": AdslFile, "adam/adae.yaml": AdaeFile,
+    "conformance.yaml": ConformanceFile, "sdtm/*.yaml": SdtmMappingFile, "adam/adsl.yaml": AdslFile, "adam/adae.yaml": AdaeFile,
     "adam/adrs.yaml": AdrsFile, "adam/tte.yaml": TteFile, "adam/adbase.yaml": AdbaseFile,
 }
 
@@ -738,6 +759,7 @@ class SpecFiles(Strict):
     report: Optional[ReportFile] = None
     facts: Optional[FactsFile] = None
     comparison: Optional[ComparisonFile] = None
+    conformance: Optional[ConformanceFile] = None
 
 
 def file_kind(rel: str) -> str | None:
@@ -967,7 +989,16 @@ def reference_markdown() -> str:
             example = f"`{example}`" if example else ""
             lines.append(f"| `{key}` | {type_name(f.annotation)} | {'yes' if f.is_required() else ''} "
                          f"| {f.description or ''} | {example} |")
+    lines += ["", *_conditions_section()]
     return "\n".join(lines) + "\n"
+
+
+def _conditions_section() -> list[str]:
+    """The one condition language, as specs.conditions documents it (one text, two places)."""
+    from cdiscflow.specs import conditions
+
+    doc = (conditions.__doc__ or "").strip().splitlines()
+    return ["## Conditions", "", *(line.rstrip() for line in doc)]
 
 
 def _examples() -> dict[tuple[str, str], str]:

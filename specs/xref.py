@@ -1,6 +1,7 @@
 """Cross-references of the ADaM and report spec files the loaders cannot check alone (used by `specs.check`).
 
-* every expression (filter, condition, population, where, unless, expr, the conditions of `cases`) names only
+* every expression (filter, condition, population, where, unless, expr, the conditions of `cases`) calls no
+  codelist() (the study's codelists are looked up in SDTM conditions only) and names only
   variables the study knows: a variable of variables.csv or of the implementation guides, the date a --DTC gives
   (DSSTDTC -> DSSTDT, DSSTDTM), a SUPP-- qualifier of valuelevel.csv, or a variable the ADaM files themselves
   derive (new_vars, derive, dates, flags, parameters ...);
@@ -42,6 +43,9 @@ def expression_problems(spec, docs: dict[str, Any]) -> list[tuple[str, tuple, st
                 continue
             if not isinstance(value, str) or not _is_expression_place(file, path, key):
                 continue
+            if "codelist(" in value and _codelists(value):
+                out.append((file, path, f"expression {value!r} calls codelist(), which only SDTM where/when offer",
+                            "compare the submission values directly, e.g. AVALC in ('CR', 'PR')"))
             for name in _names(value):
                 if name not in known:
                     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
@@ -65,6 +69,15 @@ def _names(source: str) -> tuple[str, ...]:
         return names(source)
     except ExpressionError:
         return ()  # reported by the loader that parses it
+
+
+def _codelists(source: str) -> tuple[str, ...]:
+    from cdiscflow.adam.expr import ExpressionError, codelists_named
+
+    try:
+        return codelists_named(source)
+    except ExpressionError:
+        return ()
 
 
 def _walk(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any, Any]]:

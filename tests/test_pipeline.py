@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+import pyreadstat
 import pytest
 from click.testing import CliRunner
 
@@ -31,12 +33,24 @@ def test_run_writes_every_layer_and_a_run_log(two_runs):
         assert (out / "sdtm" / f"{name}.xpt").is_file() and (out / "sdtm" / f"{name}.json").is_file()
     assert (out / "sdtm" / "define.xml").is_file()
     assert (out / "validation" / "findings.csv").is_file() and (out / "validation" / "datadocs" / "index.html").is_file()
+    # ADaM: one ADSL record per subject, ADAE one record per AE (225 in AE), ADTTE 4 parameters x 50 treated in Part B
+    adam = {name: pyreadstat.read_xport(out / "adam" / f"{name}.xpt")[0] for name in ("adsl", "adae", "adtte")}
+    assert len(adam["adsl"]) == 63 and adam["adsl"]["USUBJID"].is_unique
+    assert len(adam["adae"]) == 225
+    assert adam["adtte"].groupby("PARAMCD").size().to_dict() == {"OSAB": 50, "OSB": 50, "PFSAB": 50, "PFSB": 50}
+    assert (out / "adam" / "define.xml").is_file()
+    # the report: the paper's PFS-B analysis set (44 RP2D patients) and its 40 events, from statistics.csv
+    stats = pd.read_csv(out / "report" / "statistics.csv")
+    pfs_b = stats[(stats["table"] == "tte") & (stats["row"] == "PFS_B") & (stats["category"] == "all")]
+    assert pfs_b.set_index("stat").loc[["n", "events"], "value"].tolist() == [44, 40]
+    assert (out / "report" / "index.html").is_file() and (out / "report" / "km_PFS_B.png").is_file()
     log = json.loads((out / "run.json").read_text())
     assert log["study"] == {"studyid": "DARA-ATRA", "spec": log["study"]["spec"], "datacut": "2020-10-01",
                             "synthetic": True, "spec_sha256": log["study"]["spec_sha256"]}
     assert log["standards"]["SDTMIG"] == "3.4" and log["standards"]["ct"]["SDTM"] == "2025-03-28"
     stages = {s["stage"]: s for s in log["stages"]}
-    assert list(stages)[:3] == ["sdtm", "adam", "validate"]
+    assert list(stages) == ["sdtm", "adam", "validate", "export", "report"]
+    assert stages["adam"]["rows_out"]["ADSL"] == 63 and stages["adam"]["note"] == ""
     assert stages["sdtm"]["rows_in"]["enrol"] == 63 and stages["sdtm"]["rows_out"]["DM"] == 63
     assert log["exit_code"] == 0 and log["rejected_raw_rows"] == 0
     assert "sdtm/dm.xpt" in log["files"]

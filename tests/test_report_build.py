@@ -15,7 +15,7 @@ from cdiscflow.adam.study import derive_study
 from cdiscflow.cli import main
 from cdiscflow.core.errors import SpecError
 from cdiscflow.report import build_report, load_report_spec, make_report
-from cdiscflow.report.survival import DAYS_PER_MONTH, km_median, logrank, median_follow_up, tte_arrays
+from cdiscflow.report.survival import DAYS_PER_MONTH, logrank, tte_arrays
 from cdiscflow.sdtm import map_study
 from cdiscflow.specs.model import SPECS_DIR, load_study
 
@@ -125,17 +125,39 @@ def test_response_rates_with_exact_confidence_intervals(report):
 # time to event
 
 
+def _product_limit_median(days, event) -> float:
+    """Kaplan-Meier median in months written out here, independently of report.survival and statsmodels:
+    S drops by (1 - d/n) at each event day; the median is the first day with S <= 0.5 (midpoint when S = 0.5 exactly
+    up to the next event day), as in R `survival` and SAS LIFETEST."""
+    frame = pd.DataFrame({"t": days, "e": event}).sort_values("t")
+    surv, steps = 1.0, []
+    for t, group in frame.groupby("t", sort=True):
+        at_risk = int((frame["t"] >= t).sum())
+        deaths = int(group["e"].sum())
+        if deaths:
+            surv *= 1 - deaths / at_risk
+            steps.append((float(t), surv))
+    for i, (t, s) in enumerate(steps):
+        if abs(s - 0.5) < 1e-12:
+            later = steps[i + 1][0] if i + 1 < len(steps) else float(frame["t"].max())
+            return (t + later) / 2 / DAYS_PER_MONTH
+        if s < 0.5:
+            return t / DAYS_PER_MONTH
+    return float("nan")
+
+
 def test_km_medians_and_follow_up_agree_with_an_independent_route(report, adam):
     adtte = adam["ADTTE"]
     rp2d = adtte[adtte["RP2DFL"] == "Y"]
     for endpoint, paramcd in (("PFS_B", "PFSB"), ("OS_AB", "OSAB")):
         rows = rp2d[rp2d["PARAMCD"] == paramcd]
-        d = tte_arrays(rows, scale=DAYS_PER_MONTH)
-        assert _stat(report, "tte", endpoint, "all", stat="median") == km_median(d.time, d.event)
+        # AVAL is in days; CNSR = 0 is an event, any positive value a censoring (ADaMIG ADTTE)
+        expected = _product_limit_median(rows["AVAL"].to_numpy(), (rows["CNSR"] == 0).to_numpy())
+        assert _stat(report, "tte", endpoint, "all", stat="median") == pytest.approx(expected, rel=1e-12)
         assert _stat(report, "tte", endpoint, "all", stat="n") == 44
         pr = rows[rows["BORAGR1"] == ">=PR"]
-        d = tte_arrays(pr, scale=DAYS_PER_MONTH)
-        assert _stat(report, "tte", endpoint, ">=PR", stat="median") == km_median(d.time, d.event)
+        expected = _product_limit_median(pr["AVAL"].to_numpy(), (pr["CNSR"] == 0).to_numpy())
+        assert _stat(report, "tte", endpoint, ">=PR", stat="median") == pytest.approx(expected, rel=1e-12)
     # the paper's medians (months) to its printed precision
     assert round(_stat(report, "tte", "PFS_B", "all", stat="median"), 1) == 2.8
     assert round(_stat(report, "tte", "OS_B", "all", stat="median"), 1) == 19.1
@@ -147,8 +169,9 @@ def test_km_medians_and_follow_up_agree_with_an_independent_route(report, adam):
     lo, hi = (_stat(report, "tte", "PFS_B", "all", stat=s) for s in ("spss_lower", "spss_upper"))
     assert (round(lo, 1), round(hi, 1)) == (1.5, 4.0)
     rows = rp2d[rp2d["PARAMCD"] == "OSAB"]
-    d = tte_arrays(rows, scale=DAYS_PER_MONTH)
-    assert _stat(report, "tte_followup", "OS_AB", stat="median") == median_follow_up(d.time, d.event).estimate
+    # reverse Kaplan-Meier: censoring is the event
+    expected = _product_limit_median(rows["AVAL"].to_numpy(), (rows["CNSR"] != 0).to_numpy())
+    assert _stat(report, "tte_followup", "OS_AB", stat="median") == pytest.approx(expected, rel=1e-12)
     assert abs(_stat(report, "tte_followup", "OS_AB", stat="median") - 43) <= 2
 
 

@@ -49,8 +49,10 @@ def test_user_matplotlib_style_does_not_change_the_bytes():
     plain = km_plot_png(TIME, EVENT, GROUP)
     with matplotlib.rc_context({"lines.linewidth": 5, "font.size": 20, "axes.facecolor": "#000000"}):
         styled = km_plot_png(TIME, EVENT, GROUP)
+        # still inside the caller's context: plotting must leave the caller's own settings as they were
+        assert (matplotlib.rcParams["lines.linewidth"], matplotlib.rcParams["font.size"],
+                matplotlib.rcParams["axes.facecolor"]) == (5, 20, "#000000")
     assert plain == styled
-    assert matplotlib.rcParams["lines.linewidth"] != 5  # and the caller's settings are restored afterwards
 
 
 def test_different_data_give_different_pictures():

@@ -106,3 +106,42 @@ def test_unplanned_treatment_path(raw_small):
     assert dm.ARMCD == "A_B15"
     assert pd.isna(dm.ACTARMCD) and dm.ARMNRS == "UNPLANNED TREATMENT"
     assert dm.ACTARMUD == "Screening; Daratumumab 16 mg/kg IV; Daratumumab 16 mg/kg IV + ATRA 45 mg/m2/day"
+
+
+def test_subject_at_another_site_in_another_form_is_found(raw_small):
+    """A subject's SITEID in every form is the enrolment form's (issue 16.9): ae row 3 (subject 01-002) says site
+    02; strict names file, row, subject and both sites; reject drops that row."""
+    edit(raw_small / "ae.csv", "01,01-002,1,Headache,", "02,01-002,1,Headache,")
+    with pytest.raises(FindingsError) as exc:
+        map_study(load_study(), raw_small)
+    f = exc.value.findings.frame()
+    site = f[f.rule_id == "RAW-SITE"]
+    assert [(r.severity, r.source, r.row, r.variable, r.subject, r.value) for r in site.itertuples()] == [
+        ("error", "ae.csv", 3, "SITEID", "DARA-ATRA-01-002", "02")]
+    assert "is at SITEID 01 in enrol.csv, not 02" in site.message.iloc[0]
+    result = map_study(load_study(), raw_small, on_error="reject")
+    assert [(r.form, r.row, r.rule_id) for r in result.rejects.itertuples()] == [("ae", 3, "RAW-SITE")]
+
+
+def test_impossible_dates_are_findings_on_their_raw_rows(raw_small, study_copy):
+    """Year 0000, a date after the data cut and a date after death are errors naming file, row and subject (issue
+    16.6; year 0000 used to give AESTDY -736,261).  The floor is study.yaml raw.earliest_date (default 1900-01-01)."""
+    edit(raw_small / "ae.csv", "17-FEB-2017,", "17-FEB-0000,")        # ae row 3, subject 01-002
+    edit(raw_small / "ae.csv", "UN-MAR-2017,", "UN-MAR-2021,")        # ae row 4, subject 02-003 (cut 2020-10-01)
+    edit(raw_small / "ae.csv", "20-AUG-2016,UN-SEP-2016", "20-AUG-2016,UN-MAR-2017")  # row 2: 01-001 died 2017-02-15
+    with pytest.raises(FindingsError) as exc:
+        map_study(load_study(), raw_small)
+    f = exc.value.findings.frame()
+    dates = f[f.rule_id.str.startswith("MAP-DATE-") & (f.rule_id != "MAP-DATE-ORDER")]
+    assert sorted((r.rule_id, r.source, r.row, r.variable, r.subject, r.value) for r in dates.itertuples()) == [
+        ("MAP-DATE-CUT", "ae.csv", 4, "AESTDTC", "DARA-ATRA-02-003", "2021-03"),
+        ("MAP-DATE-DEATH", "ae.csv", 2, "AEENDTC", "DARA-ATRA-01-001", "2017-03"),
+        ("MAP-DATE-FLOOR", "ae.csv", 3, "AESTDTC", "DARA-ATRA-01-002", "0000-02-17"),
+    ]
+    assert "after the subject's death on 2017-02-15" in dates[dates.rule_id == "MAP-DATE-DEATH"].message.iloc[0]
+    # the floor is the spec's: with raw.earliest_date 0001-01-01 year 0000 is still too early, 1800 no longer is
+    edit(raw_small / "ae.csv", "17-FEB-0000,", "17-FEB-1850,")
+    study = study_copy / "study.yaml"
+    edit(study, "  site: SITEID\n", "  site: SITEID\n  earliest_date: 1800-01-01\n")
+    result = map_study(load_study(study_copy), raw_small, on_error="reject")
+    assert sorted(result.rejects.rule_id) == ["MAP-DATE-CUT", "MAP-DATE-DEATH"]

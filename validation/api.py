@@ -18,7 +18,7 @@ from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
-from cdiscflow.validation.metadata import STUDY, DatasetPlan, ig_plan, plan_dataset
+from cdiscflow.validation.metadata import STUDY, DatasetPlan, honour_define, ig_plan, plan_dataset
 from cdiscflow.validation.rules import RuleContext, RuleRun, run_rules
 from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema, validate_frame
 
@@ -32,9 +32,10 @@ class ValidationResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
 
-def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None = None
+def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None = None, define: Define | None = None
                   ) -> tuple[dict[str, DatasetPlan], Findings]:
-    """The plan of every dataset: from the study spec when it declares the dataset, else from the guides."""
+    """The plan of every dataset: from the study spec when it declares the dataset, else from the guides (widened
+    by the terms `define` declares beyond an extensible CT codelist, see metadata.honour_define)."""
     plans: dict[str, DatasetPlan] = {}
     notes = Findings()
     for name, frame in datasets.items():
@@ -43,7 +44,7 @@ def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None =
             plans[name] = plan_dataset(spec.dataset(name), spec.codelists, source=STUDY,
                                        basis=f"study spec {spec.studyid}")
             continue
-        plans[name] = ig_plan(name, frame)
+        plans[name] = honour_define(ig_plan(name, frame), define)
         if spec is not None:
             notes.add(severity=SCHEMA_CHECKS["SCH-DATASET-001"].severity, rule_id="SCH-DATASET-001", dataset=name,
                       value=name, expected=f"a dataset of study {spec.studyid}",
@@ -60,7 +61,7 @@ def run_validation(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None 
     if define is not None and not isinstance(define, Define):
         define = read_define(define)
     datasets = {k.upper(): v for k, v in datasets.items()}
-    plans, findings = dataset_plans(datasets, spec)
+    plans, findings = dataset_plans(datasets, spec, define)
     for name, frame in datasets.items():
         t = time.perf_counter()
         findings.extend(validate_frame(frame, build_schema(plans[name]), name))

@@ -7,29 +7,14 @@ once per distinct value.  Every function takes and returns whole columns; nothin
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdiscflow.core.frames import is_text_category
-
-
-def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) -> np.ndarray:
-    """Apply `fn` to the distinct non-missing values (an object array) and broadcast the answer to every row.
-
-    `fn` returns one result per distinct value (1-D) or one row per distinct value (2-D); missing rows get `fill`.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    result = np.asarray(fn(np.asarray(uniques, dtype=object)))
-    shape = (len(values),) + result.shape[1:]
-    out = np.full(shape, fill, dtype=result.dtype if result.size else np.asarray(fill).dtype)
-    present = codes >= 0
-    if result.size:
-        out[present] = result[codes[present]]
-    return out
+from cdiscflow.core.frames import is_text_category, per_unique  # noqa: F401 (re-exported)
 
 
 def _text_array(values: pd.Series) -> pa.Array | None:

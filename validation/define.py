@@ -2,8 +2,13 @@
 
 Reads Define-XML 1.0, 2.0 and 2.1 alike (elements are matched by local name, so the ODM 1.2/1.3 and def 1.0/2.x
 namespaces do not matter).  Only what the conformance rules compare with the data is kept: the variables listed by
-each ItemGroupDef (through ItemRef -> ItemDef Name) and the coded values of the codelists those ItemDefs reference.
-Value-level metadata (ValueListDef) is not evaluated.
+each ItemGroupDef (through ItemRef -> ItemDef Name), the coded values of the codelists those ItemDefs reference
+(with the terms flagged `def:ExtendedValue="Yes"` and whether the codelist is a CDISC one or the sponsor's), and the
+codelists of each variable's value-level ItemDefs (ValueListDef; their where clauses are not evaluated).
+
+`declared_extensions(dataset, variable)` is what the sponsor declares beyond CDISC CT for a variable: the extended
+values of its CT codelists and the terms of sponsor (non-standard) codelists in its value-level metadata.
+Guide-based validation (no study spec) accepts those in an extensible CT codelist, as a reviewer's tool does.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ class DefineCodelist:
     datatype: str
     values: frozenset[str] | None  # None: an external dictionary (MedDRA, ISO 3166 ...), values not listed
     dictionary: str = ""
+    extended: frozenset[str] = frozenset()  # terms flagged def:ExtendedValue="Yes"
+    standard: bool = False  # a CDISC CT codelist (def:StandardOID or an nci:ExtCodeID alias), not the sponsor's own
 
 
 @dataclass(frozen=True)
 class DefineDataset:
     name: str
     variables: Mapping[str, str]  # variable name -> codelist OID ('' when none), in ItemRef order
+    value_codelists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # variable name -> codelist OIDs of its value-level ItemDefs (ValueListDef), in order
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,26 @@ class Define:
         ds = self.datasets.get(dataset)
         oid = ds.variables.get(variable, "") if ds else ""
         return self.codelists.get(oid) if oid else None
+
+    def declared_extensions(self, dataset: str, variable: str) -> frozenset[str]:
+        """Terms the define declares for a variable beyond CDISC CT: the extended values of its CT codelists (variable
+        or value level), and every term of a sponsor (non-standard) codelist of its value-level metadata, which
+        gives the records its where clause selects their own terminology.  A sponsor codelist at variable level
+        declares nothing beyond CT: its new terms must be flagged as extended values of the CT codelist."""
+        ds = self.datasets.get(dataset)
+        if ds is None:
+            return frozenset()
+        levels = [(ds.variables.get(variable, ""), False)] + [(o, True) for o in ds.value_codelists.get(variable, ())]
+        out: set[str] = set()
+        for oid, value_level in levels:
+            cl = self.codelists.get(oid) if oid else None
+            if cl is None or cl.values is None:
+                continue
+            if cl.standard:
+                out |= cl.extended
+            elif value_level:  # a subset of records (one test's results) with the sponsor's own terminology
+                out |= cl.values
+        return frozenset(out)
 
     @property
     def source(self) -> str:
@@ -64,25 +93,35 @@ def read_define(path: str | Path) -> Define:
         raise InputError(f"{path}: not a define.xml (root element is {_local(root)}, expected ODM)")
 
     version = ""
-    item_names: dict[str, tuple[str, str]] = {}  # ItemDef OID -> (Name, CodeList OID)
+    item_names: dict[str, tuple[str, str, str]] = {}  # ItemDef OID -> (Name, CodeList OID, ValueListDef OID)
     codelists: dict[str, DefineCodelist] = {}
     groups: list[tuple[str, list[str]]] = []
+    value_lists: dict[str, list[str]] = {}  # ValueListDef OID -> its ItemDef OIDs
     for el in root.iter(etree.Element):
         tag = _local(el)
         if tag == "MetaDataVersion":
             version = _attr(el, "DefineVersion") or version
         elif tag == "ItemDef":
             ref = next((c for c in el if _local(c) == "CodeListRef"), None)
-            item_names[el.get("OID", "")] = (el.get("Name", "").upper(), ref.get("CodeListOID", "") if ref is not None else "")
+            vl = next((c for c in el if _local(c) == "ValueListRef"), None)
+            item_names[el.get("OID", "")] = (el.get("Name", "").upper(),
+                                             ref.get("CodeListOID", "") if ref is not None else "",
+                                             _attr(vl, "ValueListOID") if vl is not None else "")
         elif tag == "CodeList":
             codelists[el.get("OID", "")] = _codelist(el)
         elif tag == "ItemGroupDef":
             refs = [c.get("ItemOID", "") for c in el if _local(c) == "ItemRef"]
             groups.append(((el.get("Name") or el.get("SASDatasetName") or "").upper(), refs))
+        elif tag == "ValueListDef":
+            value_lists[el.get("OID", "")] = [c.get("ItemOID", "") for c in el if _local(c) == "ItemRef"]
     datasets = {}
     for name, refs in groups:
-        variables = {item_names[r][0]: item_names[r][1] for r in refs if r in item_names}
-        datasets[name] = DefineDataset(name, MappingProxyType(variables))
+        known = [item_names[r] for r in refs if r in item_names]
+        variables = {n: cl for n, cl, _ in known}
+        value_cls = {n: tuple(item_names[i][1] for i in value_lists.get(vl, ()) if i in item_names and item_names[i][1])
+                     for n, _, vl in known if vl}
+        datasets[name] = DefineDataset(name, MappingProxyType(variables),
+                                       MappingProxyType({n: v for n, v in value_cls.items() if v}))
     if not datasets:
         raise InputError(f"{path}: the define.xml describes no datasets (no ItemGroupDef)")
     return Define((str(path),), version, MappingProxyType(datasets), MappingProxyType(codelists))
@@ -108,15 +147,22 @@ def merge_defines(defines: Iterable[Define]) -> Define | None:
 
 def _codelist(el: etree._Element) -> DefineCodelist:
     values: set[str] = set()
+    extended: set[str] = set()
     dictionary = ""
+    alias = False
     for c in el:
         tag = _local(c)
         if tag in ("CodeListItem", "EnumeratedItem"):
             values.add(c.get("CodedValue", ""))
+            if _attr(c, "ExtendedValue") == "Yes":
+                extended.add(c.get("CodedValue", ""))
         elif tag == "ExternalCodeList":
             dictionary = c.get("Dictionary", "") or "external"
+        elif tag == "Alias" and c.get("Context") == "nci:ExtCodeID":
+            alias = True
+    standard = _attr(el, "IsNonStandard") != "Yes" and bool(_attr(el, "StandardOID") or alias)
     return DefineCodelist(el.get("OID", ""), el.get("Name", ""), el.get("DataType", "text"),
-                          None if dictionary else frozenset(values), dictionary)
+                          None if dictionary else frozenset(values), dictionary, frozenset(extended), standard)
 
 
 def _local(el: etree._Element) -> str:

@@ -5,6 +5,8 @@ SDTM keeps dates as text with only the known parts (SDTMIG 3.4 section 4.4): tra
 15 March of an unknown year, `2017-03-15T-:30` an unknown hour).  Durations (`P28D`, `-P2M`) and intervals
 (`start/end`, either side a date/time or a duration) are the other value domains.
 
+Single dates and times are parsed by the one kernel every layer uses (`core.iso8601`: any length of decimal
+seconds, an optional UTC offset); this module adds the value domains, intervals and comparisons validation needs.
 Every function here works on whole columns.  Clinical date columns repeat few distinct values, so the text is parsed
 once per distinct value and the result is broadcast back with `pandas.factorize`: a 3-million-row column with 50,000
 distinct dates costs 50,000 regex matches, not 3 million.
@@ -17,23 +19,11 @@ import re
 import numpy as np
 import pandas as pd
 
-from cdiscflow.validation.columns import per_unique
+from cdiscflow.core import iso8601 as kernel
+from cdiscflow.core.frames import per_unique
+from cdiscflow.core.iso8601 import BAD_CALENDAR, BAD_FORMAT, OK, PARTS  # noqa: F401 (this module's vocabulary)
 
-PARTS = ("year", "month", "day", "hour", "minute", "second")
-
-_DATETIME = re.compile(
-    r"^(?P<year>\d{4}|-)(?:-(?P<month>\d{2}|-)(?:-(?P<day>\d{2}|-))?)?"
-    r"(?:T(?P<hour>\d{2}|-)(?::(?P<minute>\d{2}|-)(?::(?P<second>\d{2}(?:\.\d{1,6})?|-))?)?"
-    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$"
-)
-_NUM = r"\d+(?:[.,]\d+)?"
-_DURATION = re.compile(
-    rf"^-?P(?=\d|T\d)(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$"
-)
-_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
-
-# Status codes of a checked value (per element): the worst of both sides for an interval.
-OK, BAD_FORMAT, BAD_CALENDAR = 0, 1, 2
+_DURATION = kernel.DURATION
 
 # The value domains a character variable can have, and what each accepts: (a single date/time, a single duration,
 # an interval of two of them).  SDTMIG 3.4 names them "ISO 8601 datetime or interval", "ISO 8601 duration" and
@@ -53,34 +43,7 @@ KINDS = {
 
 def _parts(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(n x 6 float parts with NaN for absent/unknown, status per value) for date/time text (no intervals)."""
-    m = text.str.extract(_DATETIME)
-    matched = m["year"].notna().to_numpy()
-    present = m.notna().to_numpy()
-    known = present & (m != "-").to_numpy()
-    nums = np.full(m.shape, np.nan)
-    for j, part in enumerate(PARTS):
-        col = m[part].where(known[:, j])
-        nums[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-    # the last part written must be known: "2020-03-" or "-" alone say nothing
-    trailing_unknown = np.zeros(len(m), dtype=bool)
-    seen = np.zeros(len(m), dtype=bool)
-    for j in reversed(range(len(PARTS))):
-        first = present[:, j] & ~seen
-        trailing_unknown |= first & ~known[:, j]
-        seen |= present[:, j]
-    bad_format = ~matched | trailing_unknown
-    year, month, day, hour, minute, second = (nums[:, j] for j in range(6))
-    leap = np.isnan(year) | ((year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0)))
-    with np.errstate(invalid="ignore"):
-        month_ix = np.where((month >= 1) & (month <= 12), month, 1).astype(int) - 1
-        max_day = np.where(np.isnan(month), 31.0, _DAYS[month_ix] + ((month_ix == 1) & leap))
-        bad_calendar = (
-            (month < 1) | (month > 12) | (day < 1) | (day > max_day)
-            | (hour > 23) | (minute > 59) | (second >= 60)
-        )
-    status = np.where(bad_format, BAD_FORMAT, np.where(bad_calendar, BAD_CALENDAR, OK)).astype(np.int8)
-    nums[status != OK] = np.nan
-    return nums, status
+    return kernel.parse_text(text)
 
 
 def _status(values: np.ndarray, kind: str) -> np.ndarray:
@@ -124,24 +87,12 @@ def status(values: pd.Series, kind: str = DATETIME) -> np.ndarray:
 
 def parts(values: pd.Series) -> np.ndarray:
     """Per row the six parts (year .. second) as floats; NaN where unknown, absent, missing or invalid."""
-    return per_unique(values, lambda u: _parts(pd.Series(u, dtype=object).astype(str))[0], np.nan).reshape(-1, 6)
+    return kernel.parts(values)
 
 
 def to_date(values: pd.Series) -> pd.Series:
     """The date part as datetime64 (day precision) where year, month and day are all known; NaT otherwise."""
-
-    def conv(u: np.ndarray) -> np.ndarray:
-        p, _ = _parts(pd.Series(u, dtype=object).astype(str))
-        complete = ~np.isnan(p[:, :3]).any(axis=1)
-        y, m, d = (np.where(complete, p[:, j], 1).astype(int) for j in range(3))
-        days = (
-            (np.array(y - 1970, dtype="datetime64[Y]").astype("datetime64[M]") + (m - 1)).astype("datetime64[D]")
-            + (d - 1)
-        )
-        return np.where(complete, days, np.datetime64("NaT", "D"))
-
-    out = per_unique(values, conv, np.datetime64("NaT", "D"))
-    return pd.Series(out.astype("datetime64[s]"), index=values.index)
+    return kernel.to_date(values)
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -173,8 +124,7 @@ def regex_for(kind: str) -> str:
     """A plain regular expression for a value domain (format only; calendar validity needs `status`).
 
     Used where a tool wants a pattern rather than a function (great-expectations' regex expectation)."""
-    dt = (r"(?:\d{4}|-)(?:-(?:\d{2}|-)(?:-(?:\d{2}|-))?)?"
-          r"(?:T(?:\d{2}|-)(?::(?:\d{2}|-)(?::(?:\d{2}(?:\.\d{1,6})?|-))?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
+    dt = re.sub(r"\?P<\w+>", "?:", kernel.DATETIME_PATTERN)
     dur = _DURATION.pattern[1:-1]
     allow_datetime, allow_duration, allow_interval = KINDS[kind]
     single = "|".join(p for p, ok in ((dt, allow_datetime), (dur, allow_duration)) if ok)

@@ -10,6 +10,11 @@ Sources, in order of preference:
   dataset): `ig_dataset("AE", columns)` builds the same `Dataset` model from the guide, with CT codelists keyed by
   their C-codes.  Natural keys for guide-based checks come from `specs/standards/ig-keys.csv`.
 
+Two things widen a guide-based codelist check, so that a sponsor's declared terms are not reported as unknown:
+`specs/standards/ig-ct-conflicts.csv` lists values the implementation guide itself prescribes although CDISC CT does
+not hold them (AEACN = MULTIPLE; see `ig_ct_conflicts`), and `honour_define` adds the terms a define.xml declares
+beyond CT (`Define.declared_extensions`) to an *extensible* CT codelist.  A non-extensible codelist stays closed.
+
 `specs/standards/response-criteria.csv` lists the valid overall/target/non-target results per response criterion
 (RSCAT) with a `rank` that orders all results best-first across criteria (sCR 1 ... NE 9); the RS and ADRS
 conformance rules read it through `response_criteria()`.
@@ -21,10 +26,12 @@ import csv
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Iterable, Mapping
 
 import pandas as pd
 
+from cdiscflow.core.sasformats import format_kind
 from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, Term, Variable, cdisc_codelist
 from cdiscflow.validation import iso8601
 
@@ -42,7 +49,6 @@ _ISO_BY_IG_DOMAIN = {  # SDTMIG "Described Value Domain(s)"
     "ISO 8601 duration": "durationDatetime",
     "ISO 8601 duration or interval": "durationDatetime",
 }
-_DATE_FORMATS = re.compile(r"^(DATE|DATETIME|TIME|E8601D[ANT]|YYMMDD|MMDDYY|DDMMYY|B8601)", re.I)
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ def plan_dataset(dataset: Dataset, codelists: Mapping[str, Codelist] | None = No
 
 def _variable_check(v: Variable, codelists: Mapping[str, Codelist] | None) -> VariableCheck:
     char = v.sas_type == "Char"
-    date_num = not char and bool(_DATE_FORMATS.match(v.display_format or ""))
+    date_num = not char and bool(format_kind(v.display_format or ""))  # the one SAS format table
     iso = _ISO_BY_DATATYPE.get(v.datatype, "") if char else ""
     if char and not iso and re.search(r"(DTC|DTM)$", v.name):
         iso = iso8601.DATETIME
@@ -311,6 +317,40 @@ def response_criteria() -> pd.DataFrame:
     return frame[["rscat", "rstestcd", "result", "rank"]]
 
 
+@lru_cache(maxsize=None)
+def ig_ct_conflicts() -> Mapping[tuple[str, str], tuple[str, ...]]:
+    """(dataset, variable) -> values the implementation guide prescribes that CDISC CT does not list
+    (specs/standards/ig-ct-conflicts.csv, with the guide's reference and the choice made)."""
+    with open(STANDARDS_DIR / "ig-ct-conflicts.csv", encoding="utf-8") as fh:
+        out: dict[tuple[str, str], tuple[str, ...]] = {}
+        for r in csv.DictReader(fh):
+            out[(r["dataset"], r["variable"])] = out.get((r["dataset"], r["variable"]), ()) + (r["value"],)
+    return MappingProxyType(out)
+
+
+def _with_terms(v: VariableCheck, values: Iterable[str], why: str) -> VariableCheck:
+    """The variable's codelist check widened by `values` (kept in order, each once)."""
+    known = set(v.codelist.values)
+    extra = tuple(Term(x, "", why) for x in sorted(set(values) - known))
+    if not extra:
+        return v
+    return replace(v, codelist=replace(v.codelist, terms=v.codelist.terms + extra))
+
+
+def honour_define(plan: DatasetPlan, define) -> DatasetPlan:
+    """A guide-based plan that accepts what `define` (a validation.define.Define) declares beyond CDISC CT for each
+    variable whose CT codelist is extensible: its extended values (def:ExtendedValue="Yes") and the terms of its
+    sponsor codelists.  Study-spec plans and non-extensible codelists are returned unchanged."""
+    if plan.source != IG or define is None:
+        return plan
+    variables = tuple(
+        _with_terms(v, define.declared_extensions(plan.name, v.name), "declared in define.xml")
+        if v.codelist is not None and v.codelist.extensible else v
+        for v in plan.variables
+    )
+    return replace(plan, variables=variables)
+
+
 def ig_plan(name: str, frame: pd.DataFrame) -> DatasetPlan:
     """The guide-based plan for a dataset that comes without a study spec (see `ig_dataset`)."""
     domain = None
@@ -326,7 +366,11 @@ def ig_plan(name: str, frame: pd.DataFrame) -> DatasetPlan:
         basis = f"SDTMIG 3.4 {ig_name}"
     else:
         basis = f"SDTMIG 3.4 (no domain {name})"
-    return plan_dataset(ds, None, source=IG, basis=basis)
+    plan = plan_dataset(ds, None, source=IG, basis=basis)
+    conflicts = ig_ct_conflicts()
+    return replace(plan, variables=tuple(
+        _with_terms(v, conflicts.get((name.upper(), v.name), ()), "prescribed by the implementation guide")
+        if v.codelist is not None else v for v in plan.variables))
 
 
 def visible(value: object) -> str:

@@ -394,13 +394,18 @@ def actual_arm_in_ta(ctx: RuleContext, targets: list[str]):
 
 @rule("CF-TE-001", "error", "ETCD is not an element of TE", requires=("TE.ETCD",),
       scope=Scope("TA or SE with ETCD", lambda ctx: [n for n in ("TA", "SE") if n in ctx and "ETCD" in ctx[n]]),
-      references="SDTMIG 3.4 trial design model (TE describes every element TA and SE use)")
+      references="SDTMIG 3.4 trial design model (TE describes every element TA and SE use); SDTMIG 3.4 SE: "
+                 "an unplanned element is ETCD = UNPLAN, described by SEUPDES")
 def elements_in_te(ctx: RuleContext, targets: list[str]):
     known = pd.Index(ctx["TE"]["ETCD"].dropna().unique()) if "ETCD" in ctx["TE"] else pd.Index([])
     for name in targets:
         etcd = ctx[name]["ETCD"]
-        yield ctx.hits(name, etcd.notna() & ~isin(etcd, known), "ETCD", value=etcd,
-                       expected=" | ".join(map(str, known)))
+        allowed = known.append(pd.Index([UNPLANNED_ELEMENT])) if name == "SE" else known
+        yield ctx.hits(name, etcd.notna() & ~isin(etcd, allowed), "ETCD", value=etcd,
+                       expected=" | ".join(map(str, allowed)))
+
+
+UNPLANNED_ELEMENT = "UNPLAN"  # SDTMIG 3.4 SE: the ETCD of an element the trial design does not plan
 
 
 # ----------------------------------------------------------------------------------------------------------------

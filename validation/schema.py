@@ -174,9 +174,18 @@ def _codelist_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
             return s.isin(pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist())
         if not _is_char_column(s):
             return pd.Series(True, index=s.index)
-        return pd.Series(isin(s, values) | s.isna().to_numpy(), index=s.index)
+        ok = isin(s, values) | s.isna().to_numpy()
+        if v.name.endswith("STRESC"):
+            ok |= per_unique(s, _is_number_text, False)
+        return pd.Series(ok, index=s.index)
 
     return fn
+
+
+def _is_number_text(values: np.ndarray) -> np.ndarray:
+    """Text that is a number: a numeric result in a --STRESC (SDTMIG 3.4 section 4.5.1 copies it from --STRESN in
+    standard format); the result codelist is for character results only."""
+    return pd.to_numeric(pd.Series(values, dtype=object).astype(str), errors="coerce").notna().to_numpy()
 
 
 def _iso_ok(v: VariableCheck, failing: int) -> Callable[[pd.Series], pd.Series]:
