@@ -103,8 +103,9 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
 
 
 @main.command("run", epilog=EXIT_CODES)
-@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of the raw EDC export. Default: the study's embedded export (raw/ in the spec folder).")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the raw EDC export, or an ODM-XML file (or a folder holding one). Default: the "
+                   "study's embedded export (raw/ in the spec folder).")
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json.")
@@ -235,11 +236,54 @@ def check_spec(study: str | None) -> None:
     explanations = load_explanations(spec.path)  # conformance.yaml: the reviewer's guide explanations
     if explanations:
         click.echo(f"conformance.yaml: {len(explanations)} explained rules: OK")
+    from cdiscflow.specs.draft import spec_todos
+
+    todos = spec_todos(spec.path)
+    if todos:
+        click.echo(f"{len(todos)} TODO(s) left in the spec (drafted by `cdiscflow init`, or noted by hand):")
+        for line in todos:
+            click.echo(f"  {line}")
+
+
+@main.command("init", epilog=EXIT_CODES)
+@click.option("--raw", "raw", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The raw export: a folder of CSV/Parquet/XPT/SAS (.sas7bdat) form files, or an ODM-XML file "
+                   "(or a folder holding one).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The new spec folder (written whole or not at all).")
+@click.option("--standard", type=click.Choice(["sdtmig-3.4"]), default="sdtmig-3.4", show_default=True,
+              help="The SDTM implementation guide the mappings target.")
+@click.option("--studyid", default="", help="STUDYID (default: the ODM Study OID, or the export folder's name).")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty --out folder.")
+def init_command(raw: Path, out_dir: Path, standard: str, studyid: str, force: bool) -> None:
+    """Draft a study spec from a raw export: forms.yaml, study.yaml, SDTM mappings with evidence, TODOs.
+
+    Each raw field gets the SDTM variable it most likely feeds (by name, label, SDTMIG variable labels and
+    CDISC CT terms), with its evidence and confidence in a comment and in proposals.csv; what is not mapped is
+    a TODO that check-spec lists.
+
+    \b
+    Example:
+      cdiscflow init --raw export.xml --out specs/my_study
+      cdiscflow check-spec specs/my_study
+      cdiscflow sdtm --raw export.xml --study specs/my_study --out out/sdtm
+    """
+    from cdiscflow.specs.draft import draft_spec
+
+    check_output(out_dir, [("raw export", raw)])
+    result = draft_spec(raw, out_dir, standard=standard, force=force, studyid=studyid)
+    mapped = [p for p in result.proposals if p.status == "proposed"]
+    forms = {f: d for f, d in result.forms.items() if d}
+    click.echo(f"{len(result.forms)} forms ({len(forms)} mapped: "
+               + ", ".join(f"{f} -> {d}" for f, d in forms.items()) + f"), {len(mapped)} variables proposed, "
+               f"{len(result.todos)} TODO(s) -> {out_dir}")
+    click.echo(f"next: cdiscflow check-spec {out_dir}")
 
 
 @main.command("sdtm", epilog=EXIT_CODES)
-@click.option("--raw", "raw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of the raw EDC export (one file per form of forms.yaml). Default: the study's raw/.")
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the raw EDC export (one file per form of forms.yaml), or an ODM-XML file (or a "
+                   "folder holding one). Default: the study's raw/.")
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/sdtm"),
               show_default=True, help="Output folder for dm.xpt ..., _rejects.csv, _accounting.csv, _findings.*")
@@ -478,8 +522,12 @@ def convert_cmd(file: Path, out: Path | None, define: Path | None) -> None:
 @click.option("--subjects", type=click.IntRange(min=1), default=None,
               help="Number of subjects (default: the 63 patients of the trial; more tiles the calibrated design).")
 @click.option("--study", default=None, help="Study folder or embedded study name (default: dara_atra).")
-def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: str | None) -> None:
-    """Write the SYNTHETIC DARA-ATRA raw EDC export: one CSV per form of forms.yaml, data_dictionary.csv, README.txt.
+@click.option("--format", "fmt", type=click.Choice(["csv", "odm"]), default="csv", show_default=True,
+              help="csv: one CSV per form; odm: one CDISC ODM-XML 1.3.2 file with the forms' metadata "
+                   "(OUT/<study>.xml; read it back with --raw OUT).")
+def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: str | None, fmt: str) -> None:
+    """Write the SYNTHETIC DARA-ATRA raw EDC export: one CSV per form of forms.yaml, data_dictionary.csv, README.txt
+    (or, with --format odm, one ODM-XML file).
 
     The default export (63 subjects) reproduces the paper's published counts and Kaplan-Meier medians from the raw
     records.  The data are simulated: never present them as trial data.
@@ -488,10 +536,12 @@ def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: s
     Examples:
       cdiscflow simulate --out raw/                      # the 63-patient trial
       cdiscflow simulate --subjects 100000 --out big/    # the same design tiled to 100,000 subjects
+      cdiscflow simulate --format odm --out odm/         # odm/dara_atra.xml, ODM-XML 1.3.2
     """
     from cdiscflow.simulate import DEFAULT_SEED, simulate
 
-    result = simulate(out_dir, seed=DEFAULT_SEED if seed is None else seed, subjects=subjects, study=study)
+    result = simulate(out_dir, seed=DEFAULT_SEED if seed is None else seed, subjects=subjects, study=study,
+                      format=fmt)
     total = sum(result.rows.values())
     click.echo(f"{result.subjects} synthetic subjects, {len(result.rows)} forms, {total} records -> {result.out_dir}")
 

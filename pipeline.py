@@ -333,6 +333,8 @@ def _raw_inputs(raw_dir: Path | None) -> dict:
         return {"raw_dir": None, "files": {}}
     folder = Path(raw_dir)
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    if folder.is_file():  # an ODM-XML export given as one file
+        files = [folder]
     return {"raw_dir": str(folder.resolve()),
             "files": {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}}
 

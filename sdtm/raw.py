@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import io
-import string
-from dataclasses import dataclass, field
 import os
+import string
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -26,17 +26,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyreadstat
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.parquet_read import read_parquet
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_read import read_xpt
+from cdiscflow.sdtm import odm
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
 
-READERS = (".csv", ".parquet", ".xpt")
+READERS = (".csv", ".parquet", ".xpt", ".sas7bdat")
 _INT_RE = r"^[+-]?\d+$"
 _FLOAT_RE = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
@@ -88,8 +90,13 @@ def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
 
 
 def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
-    """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file."""
+    """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file.
+
+    `raw_dir` may also be an ODM-XML file, or a folder holding ODM files and none of the form files: then each form
+    is the table of the item group its forms.yaml `file:` names (sdtm.odm)."""
     raw_dir = Path(raw_dir)
+    if _is_odm_export(spec, raw_dir):
+        return _read_odm_export(spec, raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"raw export folder {raw_dir} does not exist")
     settings = spec.study.get("raw", {})
@@ -113,6 +120,114 @@ def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
     if settings.get("site"):
         _check_site(spec, forms, roster, subject, str(settings["site"]), findings)
     return RawExport(forms, findings, subject, roster)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ODM-XML
+
+
+def _is_odm_export(spec: StudySpec, raw: Path) -> bool:
+    if raw.is_file():
+        return raw.suffix.lower() == ".xml"
+    if not raw.is_dir() or any((raw / f.file).is_file() for f in spec.forms.values()):
+        return False
+    return bool(odm.odm_files(raw))
+
+
+def odm_group_for(form: Form, export: odm.OdmExport) -> str | None:
+    """The item group a form reads: forms.yaml `file:` is its ItemGroupOID or Name (an extension such as .csv is
+    ignored, case too)."""
+    wanted = {form.file.lower(), Path(form.file).stem.lower(), form.name.lower()}
+    by_oid = [g for g in export.tables if g.lower() == form.file.lower()]
+    if by_oid:
+        return by_oid[0]
+    for oid, group in export.metadata.item_groups.items():  # over the item groups of the metadata
+        if group.name.lower() in wanted or oid.lower() in wanted:
+            return oid
+    return None
+
+
+def _read_odm_export(spec: StudySpec, raw: Path) -> RawExport:
+    files = odm.odm_files(raw)
+    if not files:
+        raise InputError(f"{raw}: no ODM-XML file (an .xml file whose root element is ODM)")
+    export = odm.read_odm(files)
+    settings = spec.study.get("raw", {})
+    subject = str(settings.get("subject", "SUBJID"))
+    roster = _roster_form(spec)
+    findings = Findings()
+    unusable: list[str] = []
+    forms: dict[str, RawForm] = {}
+    used: dict[str, str] = {}
+    source = files[0] if len(files) == 1 else raw
+    for form in spec.forms.values():
+        group = odm_group_for(form, export)
+        if group is None:
+            unusable.append(f"{form.file}: no ItemGroup of the ODM export is form {form.name!r} ({form.label}); the "
+                            f"export has {', '.join(list(export.tables)[:12]) or 'none'}")
+            continue
+        used[group] = form.name
+        try:
+            frame = _odm_frame(export, group, form, findings, source.name)
+        except InputError as exc:
+            unusable.append(str(exc))
+            continue
+        forms[form.name] = _check_form(spec, RawForm(_odm_typed(form, export, group), source, frame), findings)
+    if unusable:
+        head = f"raw export {raw}: {len(unusable)} form(s) cannot be read from the ODM export"
+        raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    _odm_findings(export, used, findings)
+    _check_enrolled(spec, forms, roster, subject, findings)
+    return RawExport(forms, findings, subject, roster)
+
+
+def _odm_frame(export: odm.OdmExport, group: str, form: Form, findings: Findings, source: str) -> pd.DataFrame:
+    frame = export.tables[group]
+    missing = [f for f in form.names if f not in frame.columns]
+    if missing:
+        raise InputError(f"{form.file}: item group {group} has no item(s) {', '.join(missing)} that forms.yaml "
+                         f"declares for form {form.name!r}; it has {', '.join(frame.columns[:12])}")
+    extra = [c for c in frame.columns if c not in form.names and c not in odm.KEY_COLUMNS]
+    for c in extra:
+        findings.add(severity="warning", rule_id="RAW-EXTRA-COLUMN", dataset=form.name, variable=c,
+                     message=f"item {c} of item group {group} is not in forms.yaml for form {form.name!r}; "
+                             "it is not mapped", source=source)
+    frame = frame[list(form.names)]
+    frame = frame.apply(lambda col: col.astype(str).str.strip().mask(col.isna()))  # over columns
+    return frame.mask(frame == "")
+
+
+def _odm_typed(form: Form, export: odm.OdmExport, group: str) -> Form:
+    """The form as forms.yaml declares it, except that an item the ODM metadata types as an ISO 8601 date is read
+    as one (the sender's metadata, not the spec's guess of a display format)."""
+    names = export.column_names(group)
+    iso = {names[oid] for oid, item in export.metadata.items.items()
+           if oid in names and item.datatype in ("date", "partialDate")}
+    fields = tuple(replace(f, format="YYYY-MM-DD") if f.name in iso and f.datatype == "date" else f
+                   for f in form.fields)
+    return replace(form, fields=fields)
+
+
+def _odm_findings(export: odm.OdmExport, used: dict[str, str], findings: Findings) -> None:
+    """The reader's problems as findings on the form's rows (rows with errors go to the reject log), and a note of
+    what was skipped as not data."""
+    for p in export.problems:  # over the problems found (few)
+        form = used.get(p.group, "")
+        severity = p.severity if form or not p.group else "warning"
+        unused = "" if form or not p.group else f" (item group {p.group} is not read by any form)"
+        findings.add(severity=severity, rule_id=p.rule_id, dataset=form or p.group, variable=p.oid,
+                     subject=p.subject, row=p.row if form else None, value=p.value, expected="",
+                     message=f"line {p.line}: {p.message}{unused}", source=p.file)
+    for group, table in export.tables.items():  # over the item groups
+        if group not in used and len(table):
+            findings.add(severity="note", rule_id="ODM-UNUSED-GROUP", dataset=group,
+                         message=f"item group {group} ({len(table)} rows) is not read by any form of forms.yaml")
+    for what, n in sorted(export.ignored.items()):
+        findings.add(severity="note", rule_id="ODM-IGNORED", variable=what, value=n,
+                     message=f"{n} {what} element(s) skipped: not clinical data")
+    for group, n in sorted(export.removed.items()):
+        findings.add(severity="note", rule_id="ODM-REMOVED", dataset=used.get(group, group), value=n,
+                     message=f"{n} row(s) of item group {group} removed by TransactionType Remove")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,7 +271,7 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
     broken = None
     if ext == ".csv":
         frame, broken = _read_csv(path, form, settings, findings)
-    elif ext in (".parquet", ".xpt"):
+    elif ext in (".parquet", ".xpt", ".sas7bdat"):
         frame = _read_binary(path, ext)
     else:
         raise InputError(f"{path.name}: cannot read {ext} files (use {', '.join(READERS)})")
@@ -222,12 +337,29 @@ def check_file_head(path: Path, ext: str, encoding: str = "utf-8") -> None:
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
-    """A Parquet or XPT form through the structural readers of `core` (damage is an InputError naming the file and,
-    for XPT, the byte offset); numeric SAS dates, datetimes and times become ISO 8601 text."""
+    return _data_rows(as_text(read_typed(path, ext)[0]))
+
+
+def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+    """A Parquet, XPT or SAS (.sas7bdat) file as a typed frame, with each column's SAS label and format where the
+    file holds them ({column: {"label": ..., "format": ...}}); InputError when it cannot be read.  Parquet and XPT go
+    through the structural readers of `core` (damage names the file and, for XPT, the byte offset); numeric SAS
+    dates, datetimes and times of an XPT become ISO 8601 text."""
+    ext = (ext or path.suffix).lower()
     if ext == ".parquet":
-        return _data_rows(as_text(read_parquet(path)))
-    xpt = read_xpt(path, encodings=("utf-8",))
-    return _data_rows(as_text(_sas_dates_as_text(xpt.frame, xpt.layout)))
+        return read_parquet(path), {}
+    if ext == ".xpt":
+        xpt = read_xpt(path, encodings=("utf-8",))
+        columns = {v.name: {"label": v.label, "format": v.format} for v in xpt.layout.variables}
+        return _sas_dates_as_text(xpt.frame, xpt.layout), columns
+    try:
+        frame, meta = pyreadstat.read_sas7bdat(str(path))
+    except (OSError, ValueError, UnicodeDecodeError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
+        raise InputError(f"{path.name}: not a readable SAS dataset (.sas7bdat) file ({exc})") from None
+    labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
+    formats = meta.original_variable_types or {}
+    columns = {c: {"label": str(labels.get(c) or ""), "format": str(formats.get(c) or "")} for c in frame.columns}
+    return frame, columns
 
 
 def _sas_dates_as_text(frame: pd.DataFrame, layout) -> pd.DataFrame:
