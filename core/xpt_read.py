@@ -5,7 +5,8 @@ records, the member header, the descriptor header and its two records (dataset n
 with the number of variables, one 140-byte NAMESTR per variable (blank-padded to a whole record), the OBS header,
 then the observations as one continuous stream of fixed-width rows, blank-padded to a whole record at the end.
 
-Version 5 stores no observation count: the count follows from the file length, the row width and the padding
+Version 8 files (long names) hold their observation count in the OBSV8 header: they are decoded by pyreadstat and
+the rows must equal that count (`_read_version8`).  Version 5 stores no observation count: the count follows from the file length, the row width and the padding
 rule.  So every structural fact is checked before a single value is decoded (`xpt_layout`): the header records
 and their order, each NAMESTR (type, length, position; the positions tile the row without gap or overlap), a data
 section that is a whole number of records, trailing bytes that are blank padding shorter than a record, and no
@@ -79,9 +80,13 @@ def _header(data: bytes, offset: int, name: bytes, path: Path) -> bytes:
     expected = _HEAD + name.ljust(8) + _BANG
     if record[:48] != expected:
         if name == b"LIBRARY" and record[:48] == _HEAD + b"LIBV8   " + _BANG:
-            raise _fail(path, offset, "this is a version 8 transport file; cdiscflow reads version 5 (the FDA's)")
+            raise _Version8()
         raise _fail(path, offset, f"expected the {name.decode()} header record, found {record[:48]!r}")
     return record[48:]
+
+
+class _Version8(Exception):
+    """A version 8 file: `read_xpt` checks it against the observation count its OBSV8 header holds."""
 
 
 def xpt_layout(path: str | Path) -> XptLayout:
@@ -235,7 +240,10 @@ def read_xpt(path: str | Path, encodings: tuple[str, ...] = ENCODINGS) -> XptDat
     missing values -> NaN), text right-trimmed, decoded with the first of `encodings` every text value decodes
     with.  Every problem is an `InputError` naming the file."""
     path = Path(path)
-    layout = xpt_layout(path)
+    try:
+        layout = xpt_layout(path)
+    except _Version8:
+        return _read_version8(path, encodings)
     with open(path, "rb") as fh:
         fh.seek(layout.data_start)
         block = np.frombuffer(fh.read(layout.rows * layout.row_length), dtype=np.uint8)
@@ -254,6 +262,51 @@ def read_xpt(path: str | Path, encodings: tuple[str, ...] = ENCODINGS) -> XptDat
         raise InputError(f"{path}: text cannot be decoded as {' or '.join(encodings)}")
     frame = pd.DataFrame({v.name: numbers[v.name] if v.numeric else text[v.name] for v in layout.variables},
                          columns=[v.name for v in layout.variables], index=pd.RangeIndex(layout.rows))
+    _check_sibling_records(path, layout)
+    return XptData(frame, layout, encoding)
+
+
+_OBSV8 = _HEAD + b"OBSV8   " + _BANG
+
+
+def _read_version8(path: Path, encodings: tuple[str, ...]) -> XptData:
+    """Version 8 (long names and labels) holds its observation count in the OBSV8 header: the data section must be
+    whole records and the decoded rows (pyreadstat) must equal that count."""
+    import pyreadstat
+
+    data = path.read_bytes()
+    at = data.find(_OBSV8)
+    if at < 0 or at % RECORD:
+        raise _fail(path, max(at, 0), "version 8 file without its OBSV8 header record")
+    count = data[at + 48:at + RECORD].strip()
+    start = at + RECORD
+    if (len(data) - start) % RECORD:
+        raise _fail(path, len(data) - (len(data) - start) % RECORD, "the data section is not a whole number of "
+                                                                    "80-byte records (truncated or extended)")
+    for encoding in encodings:  # the first encoding every text value decodes with
+        try:
+            frame, meta = pyreadstat.read_xport(str(path), encoding=encoding, disable_datetime_conversion=True)
+            break
+        except Exception as exc:  # pyreadstat raises its own error types
+            if isinstance(exc, UnicodeDecodeError) or "encoding" in str(exc):
+                continue
+            raise InputError(f"{path}: not a readable SAS transport (XPT) file ({exc})") from None
+    else:
+        raise InputError(f"{path}: text cannot be decoded as {' or '.join(encodings)}")
+    if not count.isdigit() or int(count) != len(frame):
+        raise _fail(path, at + 48, f"the OBSV8 header declares {count.decode(errors='replace')!r} observations, "
+                                   f"{len(frame):,} were decoded")
+    variables, position = [], 0
+    for name in frame.columns:  # over variables
+        numeric = meta.readstat_variable_types.get(name) != "string"
+        length = int(meta.variable_storage_width.get(name) or (8 if numeric else 1))
+        fmt = meta.original_variable_types.get(name) or ""
+        variables.append(XptVariableLayout(name, numeric, length, position, meta.column_names_to_labels.get(name)
+                                           or "", fmt if not fmt or "." in fmt else f"{fmt}."))
+        position += length
+    layout = XptLayout(path, str(meta.table_name or path.stem), tuple(variables), start, position, len(frame),
+                       meta.file_label or "", meta.creation_time)
+    frame = pd.DataFrame({v.name: frame[v.name] if v.numeric else frame[v.name].astype("str") for v in variables})
     _check_sibling_records(path, layout)
     return XptData(frame, layout, encoding)
 

@@ -127,7 +127,7 @@ def test_damaged_descriptors_are_errors_with_offsets(tmp_path):
     with pytest.raises(InputError, match=r"ends inside the 3 variable descriptors \(NAMESTR records\) at byte 700"):
         read_xpt(tmp_path / "dm.xpt")
     (tmp_path / "dm.xpt").write_bytes(data.replace(b"LIBRARY ", b"LIBV8   ", 1))
-    with pytest.raises(InputError, match="version 8 transport file; cdiscflow reads version 5"):
+    with pytest.raises(InputError, match="version 8 file without its OBSV8 header record"):
         read_xpt(tmp_path / "dm.xpt")
 
 
@@ -178,6 +178,19 @@ def test_nothing_reads_xpt_or_parquet_around_the_core_readers():
             continue
         text = path.read_text(encoding="utf-8")
         for pattern in (r"read_sas\(", r"read_xport\(", r"\bpd\.read_parquet\(", r"pandas\.read_parquet\(",
-                        r"read_table\(", r"ParquetFile\("):
+                        r"\bread_table\(", r"ParquetFile\("):
             offenders += [f"{rel}: {pattern}"] * len(re.findall(pattern, text))
     assert offenders == []
+
+
+def test_a_version_8_file_is_checked_against_its_observation_count(tmp_path):
+    import pyreadstat
+
+    pyreadstat.write_xport(small_frame(), str(tmp_path / "v8.xpt"), file_format_version=8, table_name="DM")
+    frame, meta = read_dataset(tmp_path / "v8.xpt")
+    assert len(frame) == 9 and meta.name == "DM" and frame["SITE"].tolist()[:2] == ["site 0", "site 1"]
+    data = (tmp_path / "v8.xpt").read_bytes()
+    (tmp_path / "v8.xpt").write_bytes(data[:-80])  # the last record: 1 or 2 observations lost before
+    with pytest.raises(InputError, match=r"v8\.xpt: not a readable SAS transport \(XPT\) file: the OBSV8 header "
+                                         r"declares '9' observations, [0-8] were decoded"):
+        read_dataset(tmp_path / "v8.xpt")
