@@ -117,8 +117,12 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
                    "OUT/reviewers_guide.html, explained by specs/<study>/conformance.yaml.")
 @_quiet_option
 @_verbose_option
+@click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the hand-off package (eCTD module 5 layout) into this folder after the run "
+                   "(as `cdiscflow package --run OUT --out DIR`).")
 def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
-                data_docs: bool, core_report: Path | None, quiet: bool, verbose: bool) -> None:
+                data_docs: bool, core_report: Path | None, quiet: bool, verbose: bool,
+                package_dir: Path | None) -> None:
     """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
 
     With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.  OUT/run.json records how
@@ -129,12 +133,17 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
       cdiscflow run
       cdiscflow run --raw export_2020_10/ --study specs/dara_atra --out out_2020_10
       cdiscflow run --raw export_2020_10/ --on-error reject -v    # keep the good records; show row counts
+      cdiscflow run --package submission                            # and the eCTD hand-off package
     """
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.core.terminal import RunProgress
     from cdiscflow.pipeline import STAGES, detail_tables, run, stage_entry
 
     mode = _progress_mode(quiet, verbose)
+    if package_dir is not None:
+        from cdiscflow.export.package import refuse_overlap
+
+        refuse_overlap(out_dir, package_dir)  # before any work
     try:
         with RunProgress(mode, stages=STAGES, label="cdiscflow run") as progress:
             result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
@@ -150,7 +159,51 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     click.echo(result.findings.summary())
     if result.rejected_rows:
         click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)
-    sys.exit(result.exit_code)
+    code = result.exit_code
+    if package_dir is not None:
+        code = max(code, _package(out_dir, package_dir, study=study))
+    sys.exit(code)
+
+
+def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_json: bool = False,
+             force: bool = False) -> int:
+    from cdiscflow.export.package import FINDINGS, MANIFEST, make_package
+
+    result = make_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force)
+    total = sum(result.files.values())
+    click.echo(f"package: {len(result.files)} files, {total:,} bytes -> {out_dir} (checksums in "
+               f"{out_dir / MANIFEST})")
+    if result.findings:
+        click.echo(f"package: {result.findings.summary()} (see {out_dir / FINDINGS})")
+    return result.exit_code
+
+
+@main.command("package", epilog=EXIT_CODES)
+@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The --out folder of a finished `cdiscflow run`.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Package folder (new or empty; outside the run folder).")
+@click.option("--study", default=None, help="The spec folder the run used, when it has moved since the run "
+                                            "(default: the one recorded in run.json).")
+@click.option("--dataset-json", is_flag=True, help="Put the Dataset-JSON files beside the XPT files.")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty package folder (whole).")
+def package_command(run_dir: Path, out_dir: Path, study: str | None, dataset_json: bool, force: bool) -> None:
+    """Lay a finished run out as an eCTD module 5 hand-off package, with a manifest of SHA-256 checksums.
+
+    \b
+    OUT/m5/datasets/<study>/tabulations/sdtm/        XPT, define.xml, define2-1.xsl, sdrg.html (draft SDRG)
+    OUT/m5/datasets/<study>/analysis/adam/datasets/  XPT, define.xml (with Analysis Results Metadata), adrg.html
+    OUT/m5/datasets/<study>/analysis/adam/results/   ard.csv, reporting_event.json (CDISC ARS 1.0)
+    OUT/m5/datasets/<study>/analysis/adam/programs/  spec/, run.json, rerun.txt (version and command to rerun)
+    OUT/manifest.csv, OUT/package_findings.csv       checksums; FDA file rules (lower-case names, split size)
+
+    Exit 1 when a file breaks the FDA naming rules.  The package is written whole or not at all.
+
+    \b
+    Example:
+      cdiscflow run --out out && cdiscflow package --run out --out submission --dataset-json
+    """
+    sys.exit(_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force))
 
 
 @main.command("batch", epilog=EXIT_CODES)
@@ -565,9 +618,14 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
               help="Folder for findings.csv, findings.json, rules.csv and datadocs/ (never inside DIRECTORY).")
 @click.option("--data-docs/--no-data-docs", default=True, show_default=True,
               help="Render great-expectations Data Docs (datadocs/index.html).")
+@click.option("--data-docs-engine", type=click.Choice(["cdiscflow", "great-expectations"]), default="cdiscflow",
+              show_default=True,
+              help="Who evaluates the Data Docs expectations (the pages are the same): cdiscflow in memory, handing "
+                   "only the expectations not met to GE's validator, or GE's validator for all (slow: ~20 ms each).")
 @click.option("--list-rules", is_flag=True, is_eager=True, expose_value=False, callback=_list_rules,
               help="Print every schema check and conformance rule, then exit.")
-def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | None, data_docs: bool) -> None:
+def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | None, data_docs: bool,
+             data_docs_engine: str) -> None:
     """Validate a folder of SDTM/ADaM datasets (SAS XPT; define.xml is checked when present).
 
     Runs the spec-generated schemas and the conformance rule catalogue on every record and writes the findings
@@ -582,7 +640,8 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | N
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.validation.api import report_text, validate_folder
 
-    report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs)
+    report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs,
+                             data_docs_engine=data_docs_engine)
     click.echo(report_text(report))
     if report.exit_code:
         raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see "

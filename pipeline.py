@@ -37,6 +37,7 @@ from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
+from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.check import require_valid_spec
 from cdiscflow.specs.model import StudySpec
 
@@ -135,6 +136,7 @@ def _check_reviewers_guide_inputs(spec: StudySpec, core_report: str | Path | Non
 def _finish(result: RunResult, t0: float) -> None:
     result.seconds = round(time.perf_counter() - t0, 3)
     result.findings.write(result.out_dir, "findings")  # every finding of the run in one table
+    write_findings_workbook(result.findings, result.out_dir / "findings.xlsx")  # ... and as a workbook
     _write_run_log(result)
 
 
@@ -342,15 +344,24 @@ def _raw_inputs(raw_dir: Path | None) -> dict:
 def _spec_fingerprint(spec: StudySpec) -> str:
     """One SHA-256 over the spec folder's files (relative path + bytes), the embedded raw export left out: two runs
     with the same fingerprint used the same spec."""
-    raw = spec.raw_dir.resolve() if spec.raw_dir is not None else None
     digest = hashlib.sha256()
+    for p in spec_files(spec):
+        digest.update(p.relative_to(spec.path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def spec_files(spec: StudySpec) -> list[Path]:
+    """The files of the spec folder that make the spec (sorted): hidden files, caches and the embedded raw export
+    left out.  They are what the fingerprint covers and what a hand-off package ships as the program."""
+    raw = spec.raw_dir.resolve() if spec.raw_dir is not None else None
+    out = []
     for p in sorted(Path(spec.path).rglob("*")):
         rel = p.relative_to(spec.path)
         if (not p.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts)
                 or (raw is not None and _inside(p.resolve(), raw))):
             continue
-        digest.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return digest.hexdigest()
+        out.append(p)
+    return out
 
 
 def _sha256(path: Path) -> str:

@@ -96,16 +96,22 @@ def remove_stale_parts(*folders: str | os.PathLike) -> list[Path]:
     return sorted(stale)
 
 
-def write_folder(files: "dict[str, bytes]", target: str | os.PathLike, *, replace: bool = False) -> Path:
+def write_folder(files: "dict[str, bytes | Path]", target: str | os.PathLike, *, replace: bool = False) -> Path:
     """Write a whole folder at once: every file into a hidden sibling `.<name>.<random>.part/`, then that folder is
     renamed onto `target`.  A failure leaves no folder (and no temporary); `target` must not exist or be empty
-    unless `replace`, which swaps the old folder out whole (never a mix of old and new files)."""
+    unless `replace`, which swaps the old folder out whole (never a mix of old and new files).  A value is the
+    file's bytes, or a `Path` whose file is copied (big datasets need not be held in memory)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent))
     try:
         for rel, data in files.items():
-            write_bytes(build / rel, data)
+            if isinstance(data, Path):
+                (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(data, build / rel)
+                os.chmod(build / rel, _umask_mode())
+            else:
+                write_bytes(build / rel, data)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(build, 0o777 & ~mask)  # mkdtemp's 0700 is too private for a spec folder people share

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from cdiscflow import __version__
@@ -128,10 +129,7 @@ def _column_values(col: pd.Series, meta: ColumnMeta) -> list:
     x = pd.to_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(x)
     if meta.dsj_types()[0] == "integer":
-        fraction = np.flatnonzero(~missing & (x != np.round(x)))
-        if len(fraction):
-            raise ValueError(f"{meta.name}: record {col.index[fraction[0]] + 1}: {float(x[fraction[0]])!r} is not a whole number but "
-                             "the column is integer")
+        _check_whole(x, missing, col, meta)
         out = np.nan_to_num(x).astype(np.int64).astype(object)
     else:
         out = x.astype(object)
@@ -139,18 +137,105 @@ def _column_values(col: pd.Series, meta: ColumnMeta) -> list:
     return out.tolist()
 
 
+def _check_whole(x: np.ndarray, missing: np.ndarray, col: pd.Series, meta: ColumnMeta) -> None:
+    fraction = np.flatnonzero(~missing & (x != np.round(x)))
+    if len(fraction):
+        raise ValueError(f"{meta.name}: record {col.index[fraction[0]] + 1}: {float(x[fraction[0]])!r} is not a whole "
+                         "number but the column is integer")
+
+
 def dataset_json_chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[str]:
     """The file's text in pieces: header and columns first, then the rows a chunk at a time."""
+    for piece in _chunks(frame, meta, header):
+        yield piece.decode("utf-8")
+
+
+def _chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[bytes]:
+    """The file's UTF-8 bytes in pieces (what `dataset_json_chunks` decodes).
+
+    The rows are the bytes of `json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))`.  A
+    chunk whose values orjson writes the same way (nearly always) is built column by column: each distinct text or
+    date is encoded once, numbers as one numpy array, and the rows are joined from the columns' JSON tokens; other
+    chunks go through the json module as before (same bytes, same errors).
+    """
     doc = header_json(meta, header, len(frame))
     head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    yield head[:-1] + ',"rows":['
+    yield (head[:-1] + ',"rows":[').encode("utf-8")
     for start in range(0, len(frame), _ROWS_PER_CHUNK):
         part = frame.iloc[start:start + _ROWS_PER_CHUNK]
-        cols = [_column_values(part[c.name], c) for c in meta.columns]
-        rows = list(zip(*cols)) if cols else [() for _ in range(len(part))]
-        text = json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        yield ("," if start else "") + text[1:-1]
-    yield "]}\n"
+        if meta.columns and all(_orjson_writes_as_json(part[c.name], c) for c in meta.columns):
+            text = _rows_by_column([_column_tokens(part[c.name], c) for c in meta.columns])
+        else:
+            cols = [_column_values(part[c.name], c) for c in meta.columns]
+            rows = list(zip(*cols)) if cols else [() for _ in range(len(part))]
+            text = json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))[1:-1].encode("utf-8")
+        yield (b"," if start else b"") + text
+    yield b"]}\n"
+
+
+# orjson refuses (TypeError) what it would write differently from the json module: subclasses of str/int/float,
+# datetimes, dataclasses
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_writes_as_json(values: pd.Series, col: ColumnMeta) -> bool:
+    """Whether orjson writes this column's values with the json module's bytes.  Floats: the same shortest
+    round-trip digits, but orjson writes 1e-05 as 0.00001 (exponents -5 to -9) and inf as null where json
+    refuses it; text: the same escapes, provided every value is a plain str."""
+    if col.is_numeric:
+        if col.kind:
+            return True  # ISO 8601 text
+        x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+        present = x[~np.isnan(x)]
+        return bool(np.isfinite(present).all() and not ((present != 0) & (np.abs(present) < 1e-4)).any())
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.cat.categories.to_series()
+    return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _column_tokens(values: pd.Series, col: ColumnMeta) -> np.ndarray:
+    """One column as JSON tokens: a fixed-width bytes array (numpy pads with NUL bytes, which JSON text never holds:
+    orjson writes a NUL character as \\u0000), b"null" for missing.  Each distinct value is encoded once."""
+    if not col.is_numeric or col.kind:
+        if col.kind:
+            values = pd.Series(_iso(values, col.kind), dtype=object)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes, distinct = values.cat.codes.to_numpy(), values.cat.categories.tolist()
+        else:
+            codes, distinct = pd.factorize(values)  # missing -> -1
+            distinct = distinct.tolist()
+        table = [orjson.dumps(v, option=_ORJSON_STRICT) for v in distinct] + [b"null"]
+        return np.array(table, dtype=bytes)[codes]
+    x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(x)
+    if col.dsj_types()[0] == "integer":
+        _check_whole(x, missing, values, col)
+        x = np.nan_to_num(x).astype(np.int64)
+    distinct, codes = np.unique(x, return_inverse=True)
+    table = np.array(orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b","), dtype=bytes)
+    tokens = table[codes]
+    zero = x == 0  # np.unique takes -0.0 and 0.0 as one value; json writes each as it is
+    if missing.any() or zero.any():
+        tokens = tokens.astype(f"S{max(tokens.dtype.itemsize, 4)}")
+        tokens[missing] = b"null"
+        if x.dtype.kind == "f":
+            tokens[zero & np.signbit(x)] = b"-0.0"
+            tokens[zero & ~np.signbit(x)] = b"0.0"
+    return tokens
+
+
+def _rows_by_column(tokens: list[np.ndarray]) -> bytes:
+    """Rows `[a,b,...],[c,d,...]` from the columns' tokens (without the enclosing brackets of the array): one byte
+    grid, row by row, with the separators between the padded tokens; dropping the padding leaves the text."""
+    n = len(tokens[0])
+    blocks = [np.full((n, 1), ord("["), dtype=np.uint8)]
+    for k, column in enumerate(tokens):
+        if k:
+            blocks.append(np.full((n, 1), ord(","), dtype=np.uint8))
+        blocks.append(np.ascontiguousarray(column).view(np.uint8).reshape(n, column.dtype.itemsize))
+    blocks.append(np.full((n, 2), (ord("]"), ord(",")), dtype=np.uint8))
+    grid = np.hstack(blocks).ravel()
+    return grid[grid != 0].tobytes()[:-1]
 
 
 def write_dataset_json(path: str | Path, frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> int:
@@ -163,10 +248,9 @@ def write_dataset_json(path: str | Path, frame: pd.DataFrame, meta: DatasetMeta,
         raise ValueError(f"{meta.name}: Dataset-JSON metadata does not match the schema: " + "; ".join(problems))
     size = 0
     with atomic_write(path, "wb") as fh:
-        for piece in dataset_json_chunks(frame, meta, header):
-            raw = piece.encode("utf-8")
-            fh.write(raw)
-            size += len(raw)
+        for piece in _chunks(frame, meta, header):
+            fh.write(piece)
+            size += len(piece)
     return size
 
 

@@ -13,16 +13,31 @@ The statistics and rendering core the report is assembled from (generic: any ADT
 * `html`        a self-contained HTML page (inline CSS) with tables (also written as CSV) and figures
 """
 
-from cdiscflow.report.build import ReportResult, build_report, make_report
-from cdiscflow.report.html import Figure, Section, Table, Text, write_html_report
-from cdiscflow.report.kmplot import km_plot_png, plot_km
-from cdiscflow.report.proportions import (clopper_pearson, format_estimate_ci, format_median_range, format_n_pct,
-                                          format_pct, format_pvalue)
-from cdiscflow.report.spec import ReportSpec, check_report_spec, load_report_spec
-from cdiscflow.report.survival import (DAYS_PER_MONTH, KaplanMeier, LogRank, MedianCI, km_estimates, km_fit,
-                                       km_median, logrank, logrank_pairwise, median_ci_brookmeyer_crowley,
-                                       median_ci_spss, median_follow_up, numbers_at_risk, survival_summary,
-                                       tte_arrays)
+from importlib import import_module
+
+# public name -> the module that defines it.  Imported on first use (PEP 562): the statistics and plotting
+# libraries behind them (statsmodels, scipy, matplotlib) take seconds to import, and `check-spec` (run before every
+# command) needs only the report spec.
+_HOME = {
+    **dict.fromkeys(("ReportResult", "build_report", "make_report"), "build"),
+    **dict.fromkeys(("Figure", "Section", "Table", "Text", "write_html_report"), "html"),
+    **dict.fromkeys(("km_plot_png", "plot_km"), "kmplot"),
+    **dict.fromkeys(("clopper_pearson", "format_estimate_ci", "format_median_range", "format_n_pct", "format_pct",
+                     "format_pvalue"), "proportions"),
+    **dict.fromkeys(("ReportSpec", "check_report_spec", "load_report_spec"), "spec"),
+    **dict.fromkeys(("DAYS_PER_MONTH", "KaplanMeier", "LogRank", "MedianCI", "km_estimates", "km_fit", "km_median",
+                     "logrank", "logrank_pairwise", "median_ci_brookmeyer_crowley", "median_ci_spss",
+                     "median_follow_up", "numbers_at_risk", "survival_summary", "tte_arrays"), "survival"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'cdiscflow.report' has no attribute {name!r}")
+    value = getattr(import_module(f"cdiscflow.report.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DAYS_PER_MONTH", "Figure", "KaplanMeier", "LogRank", "MedianCI", "ReportResult", "ReportSpec", "Section",

@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
 import numpy as np
-from statsmodels.stats.proportion import proportion_confint
 
 NOT_REACHED = "NR"
 
@@ -30,6 +29,8 @@ def clopper_pearson(count: int, nobs: int, *, alpha: float = 0.05) -> tuple[floa
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if nobs == 0:
         return math.nan, math.nan
+    from statsmodels.stats.proportion import proportion_confint  # lazy: seconds to import (scipy.stats)
+
     lower, upper = proportion_confint(count, nobs, alpha=alpha, method="beta")
     lower = 0.0 if count == 0 else float(lower)
     upper = 1.0 if count == nobs else float(upper)

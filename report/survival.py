@@ -24,8 +24,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
-from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cdiscflow.core.errors import InputError
 
@@ -223,6 +221,8 @@ def km_fit(time, event) -> KaplanMeier:
     t, e, _ = _as_arrays(time, event)
     if t.size == 0:
         raise InputError("no observations to fit a Kaplan-Meier curve")
+    from statsmodels.duration.survfunc import SurvfuncRight  # lazy: seconds to import, only the report fits curves
+
     sf = SurvfuncRight(t, e)
     n = np.asarray(sf.n_risk, dtype=float)
     d = np.asarray(sf.n_events, dtype=float)
@@ -235,6 +235,8 @@ def km_fit(time, event) -> KaplanMeier:
 def _z(alpha: float) -> float:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    from scipy.stats import norm  # lazy, as statsmodels
+
     return float(norm.ppf(1 - alpha / 2))
 
 
@@ -429,6 +431,9 @@ def logrank(time, event, group) -> LogRank:
     names = _groups(g, None)
     if len(names) < 2:
         raise InputError(f"log-rank test needs at least 2 groups, got {names}")
+    from scipy.stats import chi2
+    from statsmodels.duration.survfunc import survdiff
+
     chisq, _ = survdiff(t, e, g)
     chisq = float(chisq)
     df = len(names) - 1

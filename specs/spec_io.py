@@ -114,9 +114,11 @@ def merge_tables(a: SpecTables, b: SpecTables) -> SpecTables:
     out.variables = a.variables + b.variables
     out.valuelevel = a.valuelevel + b.valuelevel
     out.codelists = a.codelists + [r for r in b.codelists if r["codelist"] not in {x["codelist"] for x in a.codelists}]
-    for name, key in (("methods", "method"), ("comments", "comment"), ("documents", "document")):
+    for name, key in (("methods", "method"), ("comments", "comment"), ("documents", "document"),
+                      ("analysis_displays", "display")):
         have = {r[key] for r in a.table(name)}
         setattr(out, name, a.table(name) + [r for r in b.table(name) if r[key] not in have])
+    out.analysis_results = a.analysis_results + b.analysis_results
     return out
 
 

@@ -95,7 +95,8 @@ def test_unusable_input_is_2(raw_small, tmp_path):
         code, output = invoke(*args)
         assert (code, said[name] in output) == (2, True), (name, output)
     assert not (tmp_path / "s").exists()  # nothing written; cdiscflow run writes only why it stopped:
-    assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == ["findings.csv", "findings.json", "run.json"]
+    assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == [
+        "findings.csv", "findings.json", "findings.xlsx", "run.json"]
     assert '"type": "InputError"' in (tmp_path / "r" / "run.json").read_text()
 
 

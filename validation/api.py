@@ -16,6 +16,7 @@ import pandas as pd
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
 from cdiscflow.validation.metadata import STUDY, DatasetPlan, honour_define, ig_plan, plan_dataset
@@ -114,7 +115,8 @@ def default_out_dir(directory: str | Path) -> Path:
 
 
 def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path | None = None,
-                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None) -> FolderReport:
+                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None,
+                    data_docs_engine: str = "cdiscflow") -> FolderReport:
     """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs) into
     `out_dir` (default: `default_out_dir(directory)`, beside the folder).
 
@@ -135,16 +137,19 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
-    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows)
+    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows,
+                            data_docs_engine=data_docs_engine)
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
 def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None,
-                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None) -> list[Path]:
+                  out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None,
+                  data_docs_engine: str = "cdiscflow") -> list[Path]:
     """Write a validation run into `out_dir`: findings.csv, findings.json, rules.csv and datadocs/ (the layout of
-    `out/validation/` in a pipeline run).  Returns the paths written."""
+    `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`."""
     out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
+    written.append(write_findings_workbook(result.findings, out_dir / "findings.xlsx"))
     written.append(write_rule_runs(result.rule_runs, out_dir / "rules.csv"))
     if data_docs:
         from cdiscflow.validation.datadocs import write_data_docs
@@ -152,7 +157,7 @@ def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame]
         t = time.perf_counter()
         kwargs = {"max_rows": max_rows} if max_rows else {}
         written.append(write_data_docs(datasets, spec, out_dir / "datadocs", findings=result.findings,
-                                       plans=result.plans, **kwargs))
+                                       plans=result.plans, engine=data_docs_engine, **kwargs))
         result.timings["data docs"] = time.perf_counter() - t
     return written
 

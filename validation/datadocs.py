@@ -23,6 +23,7 @@ great-expectations takes seconds to import, so it is imported inside `write_data
 
 from __future__ import annotations
 
+import copy
 import html
 import itertools
 import logging
@@ -30,9 +31,11 @@ import re
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from cdiscflow.core.atomic import write_text
+from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation import iso8601
@@ -42,43 +45,52 @@ from cdiscflow.validation.schema import SCHEMA_CHECKS
 
 ASSETS = Path(__file__).resolve().parent / "datadocs_assets"
 MAX_ROWS = 100_000
+_PAGE_NAME = re.compile(r"^[A-Z0-9_][A-Z0-9_.-]*$")
 
 
 def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None, out_dir: str | Path, *,
                     findings: Findings | None = None, plans: Mapping[str, DatasetPlan] | None = None,
-                    max_rows: int = MAX_ROWS) -> Path:
-    """Build expectation suites from the spec (or the IGs when `spec` is None), validate every dataset with
-    great-expectations and write the Data Docs into `out_dir`; returns the path of index.html."""
+                    max_rows: int = MAX_ROWS, engine: str = "cdiscflow") -> Path:
+    """Build expectation suites from the spec (or the IGs when `spec` is None), validate every dataset and write the
+    Data Docs into `out_dir`; returns the path of index.html.
+
+    `engine` decides who evaluates the expectations (the pages are the same either way): "cdiscflow" (default,
+    fast) evaluates them with vectorised pandas and hands every expectation that is not met, with its data, to
+    great-expectations' validator, so that the unexpected values, counts and indices on the pages are GE's own;
+    "great-expectations" runs GE's validator on every expectation (about 20 ms each: 28 s on the embedded study).
+    """
     from cdiscflow.validation.api import dataset_plans
 
     out_dir = Path(out_dir)
     datasets = {k.upper(): v for k, v in datasets.items()}
+    odd = sorted(n for n in datasets if not _PAGE_NAME.match(n))
+    if odd:  # a name is a file name and is written into the pages as it is: letters, digits, _ . - only
+        raise InputError(f"Data Docs: dataset name(s) {', '.join(map(repr, odd))} cannot name a page; use letters, "
+                         "digits, '_', '.' and '-' only")
     if plans is None:
         plans, _ = dataset_plans(datasets, spec)
     synthetic = bool(spec is not None and spec.study.get("synthetic"))
     gx, view = _great_expectations()
-    context = gx.get_context(mode="ephemeral")
-    _quiet(context)
-    source = context.data_sources.add_pandas("cdiscflow")
+    engine = _Engine(gx, engine)
     css = (ASSETS / "datadocs.css").read_text(encoding="utf-8")
     js = (ASSETS / "datadocs.js").read_text(encoding="utf-8")
     summary = []
     for name in sorted(datasets):
         frame, plan = datasets[name], plans[name]
         sample, notice = _sample(frame, max_rows)
-        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=_expectations(gx, plan, frame),
-                                                       notes=_suite_notes(plan, notice)))
-        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(name)
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        result = definition.run(batch_parameters={"dataframe": sample})
+        suite = engine.suite(name, _expectations(gx, plan, frame), _suite_notes(plan, notice))
+        result = engine.validate(name, suite, sample)
         _deterministic(result)
+        text = _text  # our own page parts are written raw by the templates: escape what they say
         extra = dict(cdiscflow_css=css, cdiscflow_js=js, cdiscflow_synthetic=synthetic,
-                     cdiscflow_notice=f"{name}: {notice} Metadata: {plan.basis}. cdiscflow checks behind the "
-                                      f"expectations: {legend()}.")
-        write_text(out_dir / "validations" / f"{name}.html",
-                   _fix_links(view.render_validation(result, cdiscflow_title=f"{name} validation", page_title=f"{name}: validation results", **extra)))
-        write_text(out_dir / "expectations" / f"{name}.html",
-                   _fix_links(view.render_suite(suite, cdiscflow_title=f"{name} expectations", page_title=f"{name}: expectation suite", **extra)))
+                     cdiscflow_notice=text(f"{name}: {notice} Metadata: {plan.basis}. cdiscflow checks behind the "
+                                           f"expectations: {legend()}."))
+        write_text(out_dir / "validations" / f"{name}.html", _fix_links(view.render_validation(
+            result, cdiscflow_title=text(f"{name} validation"), page_title=text(f"{name}: validation results"),
+            **extra)))
+        write_text(out_dir / "expectations" / f"{name}.html", _fix_links(view.render_suite(
+            suite, cdiscflow_title=text(f"{name} expectations"), page_title=text(f"{name}: expectation suite"),
+            **extra)))
         stats = result.statistics
         summary.append(dict(name=name, basis=plan.basis, rows=len(frame), checked=len(sample),
                             evaluated=int(stats["evaluated_expectations"]),
@@ -203,13 +215,223 @@ def _great_expectations():
 
         def render_validation(self, result, **kwargs) -> str:
             self._ids = itertools.count(1)
-            return self.render(ValidationResultsPageRenderer().render(result), **kwargs)
+            return self.render(ValidationResultsPageRenderer().render(_data_escaped(result)), **kwargs)
 
         def render_suite(self, suite, **kwargs) -> str:
             self._ids = itertools.count(1)
             return self.render(ExpectationSuitePageRenderer().render(suite), **kwargs)
 
     return gx, PageView()
+
+
+ENGINES = ("cdiscflow", "great-expectations")
+_NO_EXCEPTION = {"raised_exception": False, "exception_traceback": None, "exception_message": None}
+
+
+class _Engine:
+    """Who evaluates the expectations of a run, with at most one (in-memory) great-expectations context per run,
+    made only when GE's validator has something to do."""
+
+    def __init__(self, gx, engine: str):
+        if engine not in ENGINES:
+            raise ValueError(f"Data Docs engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.gx, self.engine = gx, engine
+        self._context = self._source = None
+        self._assets: dict[str, object] = {}
+
+    def suite(self, name: str, expectations: list, notes: list[str]):
+        suite = self.gx.ExpectationSuite(name=name, expectations=expectations, notes=notes)
+        if self.engine == "great-expectations":
+            suite = self._ge()[0].suites.add(suite)
+        return suite
+
+    def validate(self, name: str, suite, sample: pd.DataFrame):
+        if self.engine == "great-expectations":
+            return self._run(name, suite, sample)
+        return self._validate_in_memory(name, suite, sample)
+
+    # -- GE's validator ------------------------------------------------------------------------------------------
+
+    def _ge(self):
+        if self._context is None:
+            self._context = self.gx.get_context(mode="ephemeral")
+            _quiet(self._context)
+            self._source = self._context.data_sources.add_pandas("cdiscflow")
+        return self._context, self._source
+
+    def _run(self, name: str, suite, sample: pd.DataFrame):
+        """GE's validator over `suite` (added to the context) on the in-memory batch `sample` of dataset `name`."""
+        context, source = self._ge()
+        if name not in self._assets:  # the asset's name is the batch id GE writes on every result
+            self._assets[name] = source.add_dataframe_asset(name=name)
+        batch = self._assets[name].add_batch_definition_whole_dataframe(suite.name)
+        definition = context.validation_definitions.add(self.gx.ValidationDefinition(name=suite.name, data=batch,
+                                                                                     suite=suite))
+        return definition.run(batch_parameters={"dataframe": sample})
+
+    # -- cdiscflow's evaluation ----------------------------------------------------------------------------------
+
+    def _validate_in_memory(self, name: str, suite, sample: pd.DataFrame):
+        """The result GE's validator would give: expectations met are evaluated here (vectorised), the others --
+        and their unexpected values -- by GE's validator on the same batch."""
+        from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+        from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+        batch_id = f"cdiscflow-{name}"
+        configs = _in_validation_order(suite.expectation_configurations)
+        results: list = []
+        unmet = []
+        for config in configs:
+            met = _met(config, sample)
+            if met is None:
+                unmet.append(config)
+                results.append(None)
+                continue
+            evaluated = copy.copy(config)  # what GE reports: the expectation with the batch it ran on
+            evaluated.kwargs = {**config.kwargs, "batch_id": batch_id}
+            results.append(ExpectationValidationResult(success=True, expectation_config=evaluated, result=met,
+                                                       meta={}, exception_info=dict(_NO_EXCEPTION)))
+        meta = None
+        if unmet:
+            recheck = self._ge()[0].suites.add(self.gx.ExpectationSuite(
+                name=f"{name} (not met)", expectations=[c.to_domain_obj() for c in unmet]))
+            checked = self._run(name, recheck, sample)
+            by_config = {_config_key(r.expectation_config): r for r in checked.results}
+            results = [r if r is not None else by_config[_config_key(c)] for r, c in zip(results, configs)]
+            meta = checked.meta
+        statistics = calc_validation_statistics(results)
+        return ExpectationSuiteValidationResult(
+            results=results, success=statistics.success, suite_name=suite.name,
+            statistics={"evaluated_expectations": statistics.evaluated_expectations,
+                        "successful_expectations": statistics.successful_expectations,
+                        "unsuccessful_expectations": statistics.unsuccessful_expectations,
+                        "success_percent": statistics.success_percent},
+            meta=meta or self._batch_meta(name, sample), batch_id=batch_id)
+
+    def _batch_meta(self, name: str, sample: pd.DataFrame) -> dict:
+        """The run metadata GE's validator records for an in-memory pandas batch (its fingerprint included)."""
+        from great_expectations.execution_engine.pandas_execution_engine import HASH_THRESHOLD, hash_pandas_dataframe
+
+        markers = {}
+        if sample.memory_usage().sum() < HASH_THRESHOLD:
+            markers["pandas_data_fingerprint"] = hash_pandas_dataframe(sample)
+        return {"great_expectations_version": self.gx.__version__, "batch_spec": {"batch_data": "PandasDataFrame"},
+                "batch_markers": markers,
+                "active_batch_definition": {"datasource_name": "cdiscflow", "data_connector_name": "fluent",
+                                            "data_asset_name": name,
+                                            "batch_identifiers": {"dataframe": "<DATAFRAME>"}},
+                "validation_id": None, "checkpoint_id": None, "run_id": None,
+                "batch_parameters": {"dataframe": "<DATAFRAME>"}}
+
+
+def _in_validation_order(configs: list) -> list:
+    """GE's validator evaluates (and reports) expectations grouped by column, in order of first appearance."""
+    groups: dict[str, list] = {}
+    for c in configs:
+        column = c.kwargs.get("column")
+        groups.setdefault(column if isinstance(column, str) else "\0", []).append(c)
+    return [c for group in groups.values() for c in group]
+
+
+def _config_key(config) -> tuple:
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return config.type, repr(sorted(kwargs.items()))
+
+
+def _met(config, frame: pd.DataFrame) -> dict | None:
+    """GE's SUMMARY result of an expectation that `frame` meets, or None when it is not met (or not one of ours)."""
+    kw, kind, n = config.kwargs, config.type, len(frame)
+    if kind == "expect_column_to_exist":
+        return {} if kw["column"] in frame.columns else None
+    if kind == "expect_table_columns_to_match_ordered_list":
+        columns = list(frame.columns)
+        return {"observed_value": columns} if columns == list(kw["column_list"]) else None
+    if not n:
+        return None
+    if kind == "expect_compound_columns_to_be_unique":
+        if any(c not in frame.columns for c in kw["column_list"]):
+            return None
+        part = frame[list(kw["column_list"])]
+        part = part[part.notna().any(axis=1)]  # GE's default: ignore a row only when all its values are missing
+        return None if part.duplicated(keep=False).any() else _map_passed(n, len(part))
+    column = frame.get(kw.get("column"))
+    if column is None:
+        return None
+    nonnull = int(column.notna().sum())
+    if kind == "expect_column_values_to_not_be_null":
+        return None if nonnull < n else _map_passed(n, None)
+    if kind == "expect_column_values_to_be_unique":
+        return None if column.dropna().duplicated().any() else _map_passed(n, nonnull)
+    values = _distinct(column)
+    if kind == "expect_column_values_to_be_in_set":
+        allowed = set(kw["value_set"])
+        ok = all(v in allowed for v in values)
+    elif kind == "expect_column_value_lengths_to_be_between":
+        if kw.get("min_value") is not None or kw.get("strict_max"):
+            return None
+        ok = all(len(str(v)) <= kw["max_value"] for v in values)
+    elif kind == "expect_column_values_to_match_regex":
+        search = re.compile(kw["regex"]).search
+        ok = all(search(str(v)) for v in values)
+    else:
+        return None
+    return _map_passed(n, nonnull) if ok else None
+
+
+def _distinct(column: pd.Series) -> list:
+    """The distinct values present in a column (a compact text column: its categories in use)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        return column.cat.categories[np.unique(codes[codes >= 0])].tolist()
+    return column.dropna().unique().tolist()
+
+
+def _map_passed(n: int, nonnull: int | None) -> dict:
+    """What GE's `_format_map_output` reports (SUMMARY) for a map expectation with no unexpected value."""
+    if nonnull is None:  # not_be_null: GE reports no missing values (they are what it counts)
+        return {"element_count": n, "unexpected_count": 0, "unexpected_percent": 0 / n * 100,
+                "partial_unexpected_list": [], "partial_unexpected_counts": [], "partial_unexpected_index_list": []}
+    missing = n - nonnull
+    percent = 0 / nonnull * 100 if nonnull else None  # of the values present: none when all are missing
+    return {"element_count": n, "unexpected_count": 0, "unexpected_percent": percent,
+            "partial_unexpected_list": [], "missing_count": missing, "missing_percent": missing / n * 100,
+            "unexpected_percent_total": 0 / n * 100, "unexpected_percent_nonmissing": percent,
+            "partial_unexpected_counts": [], "partial_unexpected_index_list": []}
+
+
+def _text(value: str) -> str:
+    """Text for an HTML text node (quotes need no escaping there, so pages without markup characters keep their
+    bytes)."""
+    return html.escape(value, quote=False)
+
+
+# result fields whose values come from the data and that GE's page templates put into the page as they are
+_RAW_DATA_FIELDS = ("partial_unexpected_list", "partial_unexpected_counts", "partial_unexpected_index_list",
+                    "unexpected_list", "unexpected_index_list", "details")
+
+
+def _data_escaped(result):
+    """A copy of a validation result in which every data value that GE's templates would write raw into the page
+    (the unexpected values and their counts) is HTML-escaped text: a value `<script>` in a dataset is shown, never
+    run.  Values GE escapes itself (template parameters, the observed value) are left to it."""
+    escaped = copy.copy(result)
+    escaped.results = []
+    for r in result.results:
+        if any(k in r.result for k in _RAW_DATA_FIELDS):
+            r = copy.copy(r)
+            r.result = {k: _escape_leaves(v) if k in _RAW_DATA_FIELDS else v for k, v in r.result.items()}
+        escaped.results.append(r)
+    return escaped
+
+
+def _escape_leaves(value):
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, dict):
+        return {k: _escape_leaves(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escape_leaves(v) for v in value)
+    return value
 
 
 def _quiet(context) -> None:

@@ -1,0 +1,105 @@
+"""Time `cdiscflow run` on the embedded 63-subject study, stage by stage (issue 18).
+
+    .venv/bin/python benchmarks/embedded.py                     # min of 3 fresh processes
+    .venv/bin/python benchmarks/embedded.py --repeat 5 --json embedded.json
+    .venv/bin/python benchmarks/embedded.py --profile /tmp/run.prof   # one run under cProfile instead
+
+Each repetition is a fresh Python process that imports the command line (as `cdiscflow run` does) and runs the
+pipeline into a temporary folder, Data Docs included.  Per stage it records wall and CPU seconds (CPU is the
+steadier figure on a shared machine); "startup" is the import of the command line before the pipeline starts, and
+"process" the whole child from exec to exit.  The table shows the minimum over the repetitions of each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STAGES = ("sdtm", "adam", "validate", "export", "report")
+
+
+def child(out: str, result_path: str) -> None:
+    t0, c0 = time.perf_counter(), time.process_time()
+    import cdiscflow.cli  # noqa: F401  what `cdiscflow run` imports before it starts
+    from cdiscflow import pipeline
+
+    startup = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+    clock: dict[str, tuple[float, float]] = {}
+    stages: dict[str, dict] = {}
+
+    def progress(stage: str, message: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if message == pipeline.STARTED:
+            clock[stage] = now
+            return
+        start = clock.get(stage, now)
+        stages[stage] = {"wall": now[0] - start[0], "cpu": now[1] - start[1]}
+
+    t, c = time.perf_counter(), time.process_time()
+    result = pipeline.run(out_dir=out, progress=progress)
+    stages["spec load + setup"] = {"wall": 0.0, "cpu": 0.0}
+    run_total = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
+    staged = {k: sum(s[k] for n, s in stages.items() if n in STAGES) for k in ("wall", "cpu")}
+    stages["spec load + setup"] = {k: run_total[k] - staged[k] for k in ("wall", "cpu")}  # and the run log
+    Path(result_path).write_text(json.dumps({"startup": startup, "stages": stages, "run": run_total,
+                                             "exit": result.exit_code}))
+
+
+def measure(out: Path, result_path: Path) -> dict:
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "_child", str(out), str(result_path)])
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("the benchmark run failed")
+    record = json.loads(result_path.read_text())
+    record["process"] = {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
+    return record
+
+
+def summary(records: list[dict]) -> dict:
+    """The minimum of every figure over the repetitions."""
+    rows = {"startup (imports)": [r["startup"] for r in records]}
+    for name in (*STAGES, "spec load + setup"):
+        rows[name] = [r["stages"][name] for r in records if name in r["stages"]]
+    rows["process (exec to exit)"] = [r["process"] for r in records]
+    return {name: {k: min(v[k] for v in values) for k in ("wall", "cpu")} for name, values in rows.items() if values}
+
+
+def table(best: dict, repeat: int) -> str:
+    lines = [f"| part (min of {repeat}) | wall s | CPU s |", "|---|---:|---:|"]
+    lines += [f"| {name} | {v['wall']:.2f} | {v['cpu']:.2f} |" for name, v in best.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_child"]:
+        child(*argv[1:])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="Also write every measurement as JSON here")
+    parser.add_argument("--profile", type=Path, help="Run once under cProfile and write the profile here")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cdiscflow-embedded-") as tmp:
+        if args.profile:
+            subprocess.run([sys.executable, "-m", "cProfile", "-o", str(args.profile), "-m", "cdiscflow", "run",
+                            "--out", str(Path(tmp) / "out"), "-q"], check=True)
+            return 0
+        records = [measure(Path(tmp) / f"out{i}", Path(tmp) / f"r{i}.json") for i in range(args.repeat)]
+    best = summary(records)
+    print(table(best, args.repeat))
+    if args.json:
+        args.json.write_text(json.dumps({"runs": records, "min": best}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Dataset-JSON rows are written by orjson with exactly the bytes of the json module (issue 18).
+
+The reference is written here independently: the header and every row through `json.dumps(..., ensure_ascii=False,
+allow_nan=False, separators=(",", ":"))`, what the writer did before orjson.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscflow.export import datasetjson
+from cdiscflow.export.datasetjson import JsonHeader, header_json, write_dataset_json
+from cdiscflow.export.meta import ColumnMeta, DatasetMeta
+
+HEADER = JsonHeader(created="2020-10-01T00:00:00")
+TRICKY_FLOATS = [0.1, 1 / 3, -0.0, 0.0, 2.5, 100.0, 1e-4, 1e-05, 1.5e-07, 1e-09, 1e-10, 5e-324, 1e15, 1e16, 1e22,
+                 123456789012345.6, 1.7976931348623157e308, -2.2250738585072014e-308, 12345678.9, np.nan]
+TRICKY_TEXT = ["é", "中文", "😀", "\u2028\u2029", "\x00\x1f\x7f", '"quoted"', "back\\slash", "/slash",
+               "tab\tnew\nline\rcr\b\f", "<script>&</script>", "   ", np.nan, "ascii", "Ü" * 50, "\u00a0", "\ufeff",
+               "a", "b", "c", "d"]
+
+
+def _reference(frame: pd.DataFrame, meta: DatasetMeta) -> bytes:
+    head = json.dumps(header_json(meta, HEADER, len(frame)), ensure_ascii=False, separators=(",", ":"))
+    cols = [datasetjson._column_values(frame[c.name], c) for c in meta.columns]
+    rows = json.dumps(list(zip(*cols)), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (head[:-1] + ',"rows":' + rows + "}\n").encode("utf-8")
+
+
+def _tricky() -> tuple[pd.DataFrame, DatasetMeta]:
+    n = len(TRICKY_FLOATS)
+    frame = pd.DataFrame({
+        "TEXT": TRICKY_TEXT,
+        "CAT": pd.Categorical(["x", "é", np.nan, "x"] * (n // 4)),
+        "AVAL": TRICKY_FLOATS,
+        "BIG": [float(2 ** 53), -float(2 ** 53), 9007199254740993.0, 1e15, 0.0] * (n // 5),
+        "ADT": pd.to_datetime(["2020-02-29", "1960-01-01", "1900-01-01", None, "2099-12-31"] * (n // 5)),
+        "ADTM": pd.to_datetime(["2020-02-29T23:59:59", None, "1959-12-31T00:00:01", "2020-01-01T00:00:00", "2020-01-01T08:00:00"]
+                               * (n // 5)),
+        "ATM": pd.to_timedelta(["00:00:00", "23:59:59", None, "12:30:00", "01:02:03"] * (n // 5)),
+    })
+    meta = DatasetMeta("ADX", "Tricky values", (
+        ColumnMeta("TEXT", "Text", "text", 200), ColumnMeta("CAT", "Category", "text", 2),
+        ColumnMeta("AVAL", "Analysis Value", "float"), ColumnMeta("BIG", "Big whole numbers", "integer"),
+        ColumnMeta("ADT", "Date", "integer", display_format="DATE9."),
+        ColumnMeta("ADTM", "Datetime", "integer", display_format="DATETIME20."),
+        ColumnMeta("ATM", "Time", "integer", display_format="TIME8.")))
+    return frame, meta
+
+
+def test_tricky_values_give_the_json_module_bytes(tmp_path):
+    frame, meta = _tricky()
+    size = write_dataset_json(tmp_path / "adx.json", frame, meta, HEADER)
+    written = (tmp_path / "adx.json").read_bytes()
+    assert written == _reference(frame, meta) and size == len(written)
+    text = written.decode("utf-8")
+    assert "1e-05" in text and "1.5e-07" in text and "1e+16" in text and "9007199254740992" in text
+    assert '"\\u0000\\u001f\x7f"' in text and "😀" in text and '"2020-02-29T23:59:59"' in text
+
+
+def test_orjson_writes_the_plain_chunks(tmp_path, monkeypatch):
+    """Where the values allow it (no float below 1e-4, plain text), orjson writes the rows, not json."""
+    frame, meta = _tricky()
+    plain = frame[(frame["AVAL"].abs() >= 1e-4) | (frame["AVAL"] == 0) | frame["AVAL"].isna()].reset_index(drop=True)
+    calls = []
+    real = datasetjson._rows_by_column
+    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens: calls.append(len(tokens)) or real(tokens))
+    write_dataset_json(tmp_path / "plain.json", plain, meta, HEADER)
+    write_dataset_json(tmp_path / "tricky.json", frame, meta, HEADER)
+    assert calls == [len(meta.columns)]  # the plain file by columns, the tricky one by the json module
+    assert (tmp_path / "plain.json").read_bytes() == _reference(plain, meta)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_numbers_are_refused_as_before(tmp_path, value):
+    frame = pd.DataFrame({"AVAL": [1.0, value]})
+    meta = DatasetMeta("ADX", "x", (ColumnMeta("AVAL", "Analysis Value", "float"),))
+    with pytest.raises(ValueError, match="Out of range float values"):
+        write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_many_rows_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasetjson, "_ROWS_PER_CHUNK", 7)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"USUBJID": [f"S-{i:03d}" for i in range(50)],
+                          "AVAL": np.where(rng.random(50) < 0.2, np.nan, rng.normal(size=50) * 1e3)})
+    meta = DatasetMeta("ADX", "x", (ColumnMeta("USUBJID", "Subject", "text", 5), ColumnMeta("AVAL", "Value", "float")))
+    write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
+    assert (tmp_path / "x.json").read_bytes() == _reference(frame, meta)
+    assert len(json.loads((tmp_path / "x.json").read_bytes())["rows"]) == 50
