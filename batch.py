@@ -42,6 +42,7 @@ from typing import Callable, Iterable, Sequence
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import output_lock, write_text
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE, CdiscflowError, InputError
 from cdiscflow.core.spreadsheet import neutralise_text
 
@@ -154,8 +155,9 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
               progress: ProgressEvent | None = None, finished: Finished | None = None) -> BatchResult:
     """Convert every raw export into OUT/<name>/ with up to `jobs` worker processes (0: one per CPU), then write
     OUT/batch_summary.csv and .json.  Raises SpecError when the spec is unusable, InputError when an export is
-    given twice or would receive its own output; everything that goes wrong inside one export is in its outcome.  Ctrl-C stops the batch: finished
-    exports are kept and summarised, the rest are 'not run' (exit code 130).
+    given twice or --out is in, over or around an export or the spec folder (`core.outputs.check_output`);
+    everything that goes wrong inside one export is in its outcome.  Ctrl-C stops the batch: finished exports are
+    kept and summarised, the rest are 'not run' (exit code 130).
 
     Workers are started with the 'spawn' method (the same on Linux, macOS and Windows), so a script that calls
     run_batch needs the usual `if __name__ == "__main__":` guard."""
@@ -168,6 +170,7 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     plan = plan_jobs(raw_dirs, out_dir)
     settings = BatchSettings(str(check_study(study)), on_error, fail_on, data_docs)
+    check_output(out_dir, [("spec folder", settings.study)])
     workers = worker_count(jobs, len(plan))
     with output_lock(out_dir):  # one batch per output folder; each export is staged and swapped in by `run`
         outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
@@ -189,14 +192,8 @@ def plan_jobs(raw_dirs: Iterable[str | Path], out_dir: str | Path) -> list[Batch
         if r in seen:
             raise InputError(f"raw export {p} is given twice (also as {seen[r]}); give each export once")
         seen[r] = p
-    out = Path(out_dir)
-    jobs = [BatchJob(name, r, out / name) for name, r in zip(folder_names(resolved), resolved)]
-    for job in jobs:
-        target = job.out_dir.resolve()
-        if target == job.raw_dir or target in job.raw_dir.parents:
-            raise InputError(f"raw export {job.raw_dir} would receive its own output ({job.out_dir}); "
-                             "choose an --out folder outside the raw exports")
-    return jobs
+    out = check_output(out_dir, [("raw export", p) for p in given])  # OUT/<name> would be in or over an export
+    return [BatchJob(name, r, out / name) for name, r in zip(folder_names(resolved), resolved)]
 
 
 def folder_names(paths: Sequence[Path]) -> list[str]:

@@ -19,6 +19,7 @@ import click
 from cdiscflow import __version__
 from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.outputs import check_output
 
 EXIT_CODES = """\b
 Exit codes:
@@ -325,6 +326,7 @@ def init_command(raw: Path, out_dir: Path, standard: str, studyid: str, force: b
     """
     from cdiscflow.specs.draft import draft_spec
 
+    check_output(out_dir, [("raw export", raw)])
     result = draft_spec(raw, out_dir, standard=standard, force=force, studyid=studyid)
     mapped = [p for p in result.proposals if p.status == "proposed"]
     forms = {f: d for f, d in result.forms.items() if d}
@@ -423,6 +425,7 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the ADaM folder
+    check_output(out_dir, [("ADaM folder", adam_dir), ("spec folder", spec.path)])
     adam, _ = read_datasets(adam_dir)
     if not adam:
         raise InputError(f"{adam_dir}: no ADaM datasets (.xpt or Dataset-JSON) in this folder")
@@ -535,6 +538,7 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
+    check_output(out_dir, [("dataset folder", in_dir), ("spec folder", spec.path)])
     findings = Findings()
     frames, _ = read_datasets(in_dir, findings)
     if not frames:
@@ -627,8 +631,9 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
                    "CDISC CT are used.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Exit 1 when there are findings of this severity or worse.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("validation"),
-              show_default=True, help="Folder for findings.csv, findings.json, rules.csv and datadocs/.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="DIRECTORY-validation, beside DIRECTORY",
+              help="Folder for findings.csv, findings.json, rules.csv and datadocs/ (never inside DIRECTORY).")
 @click.option("--data-docs/--no-data-docs", default=True, show_default=True,
               help="Render great-expectations Data Docs (datadocs/index.html).")
 @click.option("--data-docs-engine", type=click.Choice(["cdiscflow", "great-expectations"]), default="cdiscflow",
@@ -637,7 +642,7 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
                    "only the expectations not met to GE's validator, or GE's validator for all (slow: ~20 ms each).")
 @click.option("--list-rules", is_flag=True, is_eager=True, expose_value=False, callback=_list_rules,
               help="Print every schema check and conformance rule, then exit.")
-def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, data_docs: bool,
+def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | None, data_docs: bool,
              data_docs_engine: str) -> None:
     """Validate a folder of SDTM/ADaM datasets (SAS XPT; define.xml is checked when present).
 
@@ -657,7 +662,8 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, da
                              data_docs_engine=data_docs_engine)
     click.echo(report_text(report))
     if report.exit_code:
-        raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see {out_dir / 'findings.csv'})")
+        raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see "
+                            f"{Path(report.out_dir) / 'findings.csv'})")
 
 
 @main.group("spec", cls=_Group, epilog=EXIT_CODES)

@@ -36,6 +36,7 @@ import pandas as pd
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import staged_output, write_text
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
@@ -115,6 +116,7 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     spec = require_valid_spec(study)  # every layer's spec problems stop the run before any raw file is read
     out = Path(out_dir)
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
+    check_output(out, [("raw export", raw), ("spec folder", spec.path)])  # before any work, before cleaning
     result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs,
                                 **({"core_report": str(core_report)} if core_report is not None else {})})

@@ -220,7 +220,9 @@ def read_reference(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"reference dataset {path} does not exist")
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        from cdiscflow.core.parquet_read import read_parquet
+
+        return read_parquet(path)
     if path.suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False).replace("", np.nan)
     if path.suffix == ".xpt":  # cdiscflow's reader: DATE9./DATETIME20. variables come back as dates
@@ -300,8 +302,13 @@ def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> Study
     from cdiscflow.sdtm.engine import map_study
     from cdiscflow.specs.model import load_study
 
+    from cdiscflow.core.outputs import check_output
+
     spec = load_study(study)
     load_comparison(spec)  # a broken comparison.yaml stops before the mapping
+    if out_dir is not None:
+        check_output(out_dir, [("raw export", raw_dir if raw_dir is not None else spec.raw_dir),
+                               ("reference folder", reference_dir), ("spec folder", spec.path)])
     result = map_study(spec, raw_dir)
     return compare_datasets_with_reference(spec, result.datasets, reference_dir, out_dir)
 

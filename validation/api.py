@@ -107,20 +107,33 @@ class FolderReport:
         return EXIT_FINDINGS if self.failing else EXIT_OK
 
 
-def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path = "validation",
+def default_out_dir(directory: str | Path) -> Path:
+    """Where `validate DIR` writes without --out: beside the folder it checks, `<DIR>-validation` (out/sdtm ->
+    out/sdtm-validation), never in the current folder (from the repository root that was the package's own
+    validation/ folder)."""
+    folder = Path(directory).absolute()
+    return folder.parent / f"{folder.name or 'datasets'}-validation"
+
+
+def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path | None = None,
                     fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None,
                     data_docs_engine: str = "cdiscflow") -> FolderReport:
-    """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs).
+    """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs) into
+    `out_dir` (default: `default_out_dir(directory)`, beside the folder).
 
-    Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, and
-    SpecError when the study spec is broken.
+    Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, or when
+    `out_dir` is in, over or around the folder or spec (`core.outputs.check_output`), and SpecError when the study
+    spec is broken.
     """
+    from cdiscflow.core.outputs import check_output
     from cdiscflow.validation.io import find_defines, read_datasets
 
     if fail_on not in ("error", "warning", "note"):
         raise ValueError(f"fail_on must be error, warning or note, not {fail_on!r}")
-    directory, out_dir = Path(directory), Path(out_dir)
+    directory = Path(directory)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(directory)
     spec = load_study(study) if study is not None else None
+    check_output(out_dir, [("dataset folder", directory), ("spec folder", spec.path if spec else None)])
     datasets = read_datasets(directory)
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
