@@ -34,8 +34,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,7 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.atomic import PART_SUFFIX
+from cdiscflow.core.atomic import staged_output
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
@@ -392,28 +391,27 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
     count = auto_partitions(raw, jobs) if partitions == "auto" else int(partitions)
     if count < 1:
         raise InputError(f"--partitions must be at least 1 (got {count})")
-    _check_replaceable(out)
+    check_output(out, [("raw export", raw), ("spec folder", spec.path)])  # before any work
     _check_reviewers_guide_inputs(spec, core_report)  # a malformed conformance.yaml or CORE report: before any work
-    stage_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=PART_SUFFIX, dir=_parent(out)))
-    result = RunResult(stage_dir, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
+    result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs,
                                 **({"core_report": str(core_report)} if core_report is not None else {}),
                                 "partitions": count, "jobs": jobs, "scheduler": scheduler or "none"})
     result.core_report = core_report
-    try:
+    # the plain run's staging, swap and lock (core.atomic.staged_output): --out holds the previous run or this one
+    with staged_output(out, owned_by=("run.json", "crash.log")) as build:
+        result.build_dir = build
         try:
             _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say)
         except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then propagate
             result.error = exc
             _finish(result, t0)
-            _swap_into(stage_dir, out)
-            raise
-        _finish(result, t0)
-        _swap_into(stage_dir, out)
-    finally:
-        shutil.rmtree(stage_dir, ignore_errors=True)  # gone after a swap; a crash leaves --out as it was
-    result.out_dir = out
-    result.written = [out / p.relative_to(stage_dir) for p in result.written]
+        else:
+            _finish(result, t0)
+    result.build_dir = None
+    result.written = [out / p.relative_to(build) for p in result.written if build in p.parents]
+    if result.error is not None:
+        raise result.error
     return result
 
 
@@ -432,7 +430,7 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
     if blocked:
         from cdiscflow.sdtm.output import write_bookkeeping
 
-        write_bookkeeping(sdtm, result.out_dir / "sdtm")
+        write_bookkeeping(sdtm, result.target / "sdtm")
         say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}'")
     else:
         _stage(result, "export", say, lambda log: _export(result, sdtm, log))
@@ -468,35 +466,3 @@ def _combine_adam(spec, parts, sdtm_datasets, log: StageLog) -> dict[str, pd.Dat
     log.rows_out = {n: len(f) for n, f in adam.items()}
     log.steps = {"derive": round(sum(p.timings.get("adam", 0.0) for p in parts), 3)}  # summed over partitions
     return adam
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# staging folder: nothing partial lands in --out
-
-
-def _parent(out: Path) -> Path:
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
-
-
-def _check_replaceable(out: Path) -> None:
-    """A partitioned run replaces --out whole: it must be missing, empty, or an earlier run's output (run.json)."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "run.json").is_file())):
-        raise InputError(f"--out {out} exists and is not the output of an earlier run (no run.json); a partitioned "
-                         "run replaces its output folder whole: choose a new or empty folder")
-
-
-def _swap_into(build: Path, target: Path) -> None:
-    """Rename the finished staging folder onto `target` (the old output, if any, is swapped out whole)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(build, 0o777 & ~mask)
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=_parent(target)))
-        os.rmdir(old)
-        os.replace(target, old)
-        os.replace(build, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(build, target)

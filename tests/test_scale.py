@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdiscflow.core.errors import FindingsError, InputError
+from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.pipeline import run, without_timings
 from cdiscflow.scale import (SubjectSelection, combine_findings, fnv1a_64, map_partitions, run_partitioned,
                              subject_partition)
@@ -187,7 +187,7 @@ def test_strict_errors_stop_a_partitioned_run_with_the_plain_runs_findings(tmp_p
 
 def test_a_partitioned_run_does_not_replace_a_folder_that_is_not_a_run_output(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
-    with pytest.raises(InputError, match="not the output of an earlier run"):
+    with pytest.raises(CdiscflowError, match="is not an earlier cdiscflow output"):  # the plain run's rule
         run_partitioned(None, None, tmp_path, partitions=2)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
