@@ -36,7 +36,7 @@ from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw import RawForm, RowSelection, form_file_problem, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
-from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
+from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.visits import build_sv
