@@ -28,8 +28,8 @@ import pandas as pd
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category
-from cdiscflow.export.prepare import MAX_VALUE_BYTES
-from cdiscflow.export.xpt import MAX_IBM, byte_lengths, format_kind
+from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
