@@ -156,7 +156,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
 
     mode = _progress_mode(quiet, verbose)
     if package_dir is not None:
-        from cdiscflow.export.package import refuse_overlap
+        from cdiscflow.handoff import refuse_overlap
 
         refuse_overlap(out_dir, package_dir)  # before any work
     try:
@@ -189,7 +189,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
 
 def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_json: bool = False,
              force: bool = False) -> int:
-    from cdiscflow.export.package import FINDINGS, MANIFEST, make_package
+    from cdiscflow.handoff import FINDINGS, MANIFEST, make_package
 
     result = make_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force)
     total = sum(result.files.values())
