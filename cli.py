@@ -156,7 +156,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
 
     mode = _progress_mode(quiet, verbose)
     if package_dir is not None:
-        from cdiscflow.export.package import refuse_overlap
+        from cdiscflow.handoff import refuse_overlap
 
         refuse_overlap(out_dir, package_dir)  # before any work
     try:
@@ -189,7 +189,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
 
 def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_json: bool = False,
              force: bool = False) -> int:
-    from cdiscflow.export.package import FINDINGS, MANIFEST, make_package
+    from cdiscflow.handoff import FINDINGS, MANIFEST, make_package
 
     result = make_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force)
     total = sum(result.files.values())
@@ -578,6 +578,7 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
         result = write_datasets(frames, spec, build, formats=formats or ("xpt", "json"))
         findings.extend(result.findings)
         findings.write(build, "export_findings")
+        _keep_other_standards(out_dir, build)
     for standard, meta_names in _by_standard(result, spec).items():
         click.echo(f"{standard}: {', '.join(meta_names)} -> {out_dir / standard.lower()}")
     click.echo(f"{len(result.files)} files written; {findings.summary()}")
@@ -585,6 +586,18 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
         click.echo(f"not written: {', '.join(result.blocked)} (see {out_dir / 'export_findings.csv'})", err=True)
     if findings.count_at_or_above("error"):
         sys.exit(EXIT_FINDINGS)
+
+
+def _keep_other_standards(previous: Path, build: Path) -> None:
+    """`export` of SDTM then of ADaM into one --out: the folder of a standard this export did not write (e.g. sdtm/
+    when exporting ADaM) is carried over from the previous output, so the swap replaces only what was rewritten."""
+    import shutil
+
+    if not previous.is_dir():
+        return
+    for folder in sorted(p for p in previous.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (build / folder.name).exists():
+            shutil.copytree(folder, build / folder.name)
 
 
 def _by_standard(result, spec) -> dict[str, list[str]]:

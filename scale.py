@@ -325,7 +325,7 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
     so this is the plain run's order.  A dataset a partition does not give in subject order cannot be put back in
     that order: that stops the run (a bug in a recipe, exit 3)."""
     from cdiscflow.adam._common import SUBJECT_KEYS
-    from cdiscflow.sdtm.text import sort_order
+    from cdiscflow.core.text import sort_order
 
     out: dict[str, pd.DataFrame] = {}
     for name in [d.name for d in spec.standard("ADaM")]:  # over datasets

@@ -4,7 +4,7 @@ engines for time-to-event parameters and best/confirmed response.
 Naming follows pharmaverse admiral: ``derive_var_*`` adds one variable, ``derive_vars_*`` several,
 ``derive_param_*`` adds a parameter's records; the first argument is the dataset, other inputs are `dataset_add`,
 `dataset_adsl` or `source_datasets`; outputs are named by `new_var(s)` or `set_values_to`.  Conditions are text in
-a small expression language (`cdiscflow.adam.expr`) so that events, sources and criteria can live in YAML specs.
+a small expression language (`cdiscflow.core.expr`) so that events, sources and criteria can live in YAML specs.
 
 The datasets of a study (`derive_study(spec, sdtm) -> AdamResult`) are recipes built from these engines, one
 module per dataset (`adsl`, `adrs`, `adae`, `adbase`; ADTTE from `tte`), configured by the study's
@@ -17,7 +17,7 @@ from cdiscflow.adam.dates import (
     parse_dtc,
 )
 from cdiscflow.adam.cat import VariableRule, apply_variable_rules, derive_vars_cat, load_variable_rules
-from cdiscflow.adam.expr import Expr, ExpressionError
+from cdiscflow.core.expr import Expr, ExpressionError
 from cdiscflow.adam.extreme import Event, derive_extreme_event, derive_vars_extreme_event, select_extreme_event
 from cdiscflow.adam.flags import (
     ExtremeFlagRule, derive_var_extreme_flag, derive_var_relative_flag, derive_var_trtemfl, load_extreme_flag_rules,

@@ -33,7 +33,7 @@ import pandas as pd
 from cdiscflow.adam._common import SUBJECT_KEYS, require_columns
 from cdiscflow.adam.cat import VariableRule, apply_variable_rules, load_variable_rules
 from cdiscflow.adam.dates import derive_vars_dy
-from cdiscflow.adam.expr import ExpressionError, evaluate_condition, parse
+from cdiscflow.core.expr import ExpressionError, evaluate_condition, parse
 from cdiscflow.adam.flags import ExtremeFlagRule, derive_var_trtemfl, load_extreme_flag_rules
 from cdiscflow.adam.merge import derive_vars_merged
 from cdiscflow.adam.periods import Period, derive_vars_period_by_date

@@ -42,7 +42,7 @@ import pandas as pd
 
 from cdiscflow.adam._common import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.cat import VariableRule, variable_rule
-from cdiscflow.adam.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
+from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import SUBJECT_KEYS, require_columns, text
-from cdiscflow.adam.expr import ExpressionError, evaluate_condition, parse
+from cdiscflow.core.expr import ExpressionError, evaluate_condition, parse
 from cdiscflow.adam.extreme import derive_extreme_event
 from cdiscflow.adam.flags import derive_var_relative_flag
 from cdiscflow.adam.merge import derive_vars_merged

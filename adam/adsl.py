@@ -37,7 +37,7 @@ import pandas as pd
 from cdiscflow.adam._common import SUBJECT_KEYS, check_frame, require_columns, text
 from cdiscflow.adam.cat import VariableRule, apply_variable_rules, load_variable_rules
 from cdiscflow.adam.dates import derive_vars_dtm
-from cdiscflow.adam.expr import Expr, ExpressionError, evaluate_condition, parse
+from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, parse
 from cdiscflow.adam.extreme import Event, ExtremeEventRule, derive_vars_extreme_event, load_extreme_event_rules
 from cdiscflow.adam.merge import MergeRule, SummaryRule, derive_vars_merged, load_merge_rules, load_summary_rules
 from cdiscflow.adam.periods import Period, derive_vars_period, load_periods

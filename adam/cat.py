@@ -18,7 +18,7 @@ A study spec writes the same as data (`derive:` sections of `specs/<study>/adam/
       DTHADY: {duration: {start: TRTSDT, end: DTHDT}}  # admiral's derive_vars_duration (see DURATION_KEYS)
       LDDTHELD: {duration: {start: TRTEDT, end: DTHDT, add_one: false}}
 
-Conditions and expressions are the language of `cdiscflow.adam.expr` (a missing value never satisfies a
+Conditions and expressions are the language of `cdiscflow.core.expr` (a missing value never satisfies a
 comparison, so a record with missing AGE gets no AGEGR1).  A `duration` is `adam.dates.derive_vars_duration`:
 end - start in `unit` (days, weeks, months, years; default days), plus one day when `add_one` (default true) and
 the duration is not negative, as admiral counts a same-day interval as 1 day (TRTDURD, DTHADY); missing when
@@ -35,7 +35,7 @@ import pandas as pd
 
 from cdiscflow.adam._common import check_frame
 from cdiscflow.adam.dates import derive_vars_duration
-from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, parse
+from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 

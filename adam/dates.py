@@ -33,6 +33,7 @@ import pandas as pd
 
 from cdiscflow.adam._common import check_frame, describe_rows, require_columns, require_dates, text
 from cdiscflow.core import iso8601
+from cdiscflow.core.calendar import _completed_months, compute_completed_years  # noqa: F401 (ADaM verb)
 from cdiscflow.core.errors import InputError
 
 DATE_LEVELS = ("n", "D", "M", "Y")
@@ -502,13 +503,3 @@ def derive_vars_aage(dataset: pd.DataFrame, *, start_date: str = "BRTHDT", end_d
     return out
 
 
-def _completed_months(start: pd.Series, end: pd.Series) -> pd.Series:
-    months = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
-    return (months - (end.dt.day < start.dt.day).astype("float64")).astype("float64")
-
-
-def compute_completed_years(start: pd.Series, end: pd.Series) -> pd.Series:
-    """Whole calendar years from `start` to `end` (dates; NaN when either is missing): an age.  Someone born
-    2000-02-29 is 1 year old on 2001-03-01, not on 2001-02-28."""
-    start, end = pd.to_datetime(start).dt.floor("D"), pd.to_datetime(end).dt.floor("D")
-    return np.floor(_completed_months(start, end) / 12).astype("float64")

@@ -26,7 +26,7 @@ import pandas as pd
 from cdiscflow.adam._common import (
     SUBJECT_KEYS, as_names, check_frame, check_mode, extreme_rows, order_columns, require_columns,
 )
-from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, parse, set_values
+from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, parse, set_values
 from cdiscflow.adam.merge import derive_vars_merged
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE

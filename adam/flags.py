@@ -11,7 +11,7 @@ import pandas as pd
 from cdiscflow.adam._common import (
     as_names, check_frame, check_mode, order_columns, require_columns, require_dates, sort_rows,
 )
-from cdiscflow.adam.expr import Condition, ExpressionError, evaluate_condition, parse
+from cdiscflow.core.expr import Condition, ExpressionError, evaluate_condition, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 

@@ -25,7 +25,7 @@ from cdiscflow.adam._common import (
     SUBJECT_KEYS, _ROW, as_mapping, check_frame, check_mode, extreme_rows, order_columns, require_columns,
     require_unique,
 )
-from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
+from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 

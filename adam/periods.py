@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import SUBJECT_KEYS, check_frame, require_columns, require_dates
-from cdiscflow.adam.expr import Condition, evaluate_condition
+from cdiscflow.core.expr import Condition, evaluate_condition
 from cdiscflow.adam.merge import derive_vars_merged
 from cdiscflow.core.errors import InputError, SpecError
 

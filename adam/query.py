@@ -4,7 +4,7 @@
 A query has a prefix (``CQ01``, ``SMQ02`` ...), a name and term groups.  A record belongs to the query when any
 group selects it; it then gets ``<prefix>NAM`` = the name (missing otherwise).  A group names a variable and either
 the exact terms (`in`) or pieces of text a term contains (`contains`), and optionally a condition under which it
-does not select (`unless`, the condition language of `cdiscflow.adam.expr`):
+does not select (`unless`, the condition language of `cdiscflow.core.expr`):
 
     queries = [Query("CQ01", "DERMATOLOGIC EVENTS", (
         TermGroup("AEDECOD", ("APPLICATION", "DERMATITIS"), match="contains"),
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam._common import check_frame, require_columns, text
-from cdiscflow.adam.expr import ExpressionError, evaluate_condition, names, parse
+from cdiscflow.core.expr import ExpressionError, evaluate_condition, names, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 

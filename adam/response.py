@@ -52,7 +52,7 @@ import yaml
 from cdiscflow.adam._common import (
     SUBJECT_KEYS, as_names, check_frame, describe_rows, order_columns, require_columns, require_dates, sort_rows,
 )
-from cdiscflow.adam.expr import Condition, Expr, evaluate_condition, set_values
+from cdiscflow.core.expr import Condition, Expr, evaluate_condition, set_values
 from cdiscflow.adam.extreme import Event
 from cdiscflow.adam.flags import derive_var_extreme_flag
 from cdiscflow.core.errors import InputError, SpecError

@@ -44,7 +44,7 @@ import pandas as pd
 from cdiscflow.adam._common import (
     SUBJECT_KEYS, as_names, check_frame, extreme_rows, require_columns, require_dates, require_unique,
 )
-from cdiscflow.adam.expr import Condition, Expr, ExpressionError, evaluate_condition, names, parse, set_values
+from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, names, parse, set_values
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 
@@ -240,7 +240,7 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
             type: event                # or: censor (then `censor: 1`, 2 ... tells reasons apart; default 1)
             dataset: ADSL
             date: DTHDT
-            filter: notna(DTHDT)       # optional, the condition language of cdiscflow.adam.expr
+            filter: notna(DTHDT)       # optional, the condition language of cdiscflow.core.expr
             order: [DTHSEQ]            # optional tie-break after the date
             set_values_to: {EVNTDESC: Death, SRCDOM: ADSL, SRCVAR: DTHDT, SRCSEQ: {expr: ASEQ}}
         parameters:

@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import is_text_category
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.xpt import MAX_IBM, MIN_IBM, format_kind, parse_format, utf8_array
+from cdiscflow.core.xpt_limits import MAX_VALUE_BYTES, MAX_IBM, MIN_IBM, utf8_array
+from cdiscflow.export.xpt import format_kind, parse_format
 from cdiscflow.specs.model import NAME_RE, Dataset, Variable
 
-MAX_VALUE_BYTES = 200
 MAX_LABEL = 40
 _SHOW = 60  # characters of an offending value quoted in a finding
 

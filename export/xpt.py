@@ -31,14 +31,11 @@ from cdiscflow.core.atomic import atomic_write
 from cdiscflow.core.frames import is_text_category
 from cdiscflow.core.sasformats import (DATE_FORMATS, DATETIME_FORMATS, TIME_FORMATS,  # noqa: F401 (re-exported)
                                       format_kind, parse_format)
+from cdiscflow.core.xpt_limits import MAX_IBM, MIN_IBM, byte_lengths, utf8_array  # noqa: F401 (re-exported)
 from cdiscflow.core.xpt_read import ibm_to_ieee  # noqa: F401  (the one decoder; re-exported for the writer's tests)
 
 RECORD = 80
 NAMESTR_LEN = 140
-# Magnitudes the SAS conversion routine (TS-140) stores faithfully: from 16**-65 up to (not including) 2**249.
-# Smaller become 0; larger become the largest IBM value, which readers turn into infinity.
-MIN_IBM = 16.0 ** -65
-MAX_IBM = 2.0 ** 249
 SAS_EPOCH_DAYS = np.datetime64("1960-01-01", "D")
 SAS_EPOCH_SECONDS = np.datetime64("1960-01-01T00:00:00", "s")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -120,23 +117,6 @@ def to_sas_numbers(values: pd.Series, kind: str = "") -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------------------------
 # characters
-
-
-def utf8_array(values: pd.Series) -> pa.Array:
-    """A text column as an Arrow large_binary array (UTF-8 bytes), missing values as empty strings."""
-    arr = pa.array(values, from_pandas=True) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_dictionary(arr.type):  # a compacted text column (core.frames.compact)
-        arr = arr.dictionary_decode()
-    if pa.types.is_null(arr.type):
-        arr = pa.nulls(len(arr), pa.large_string())
-    return pc.fill_null(arr.cast(pa.large_binary()), b"")
-
-
-def byte_lengths(values: pd.Series) -> np.ndarray:
-    """UTF-8 byte length of every value of a text column (0 for missing)."""
-    return pc.binary_length(utf8_array(values)).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _char_block(arr: pa.Array, width: int) -> np.ndarray:

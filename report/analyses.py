@@ -14,7 +14,7 @@ describe the same things, so both read them from here:
   **analysis variables**, and a **grouping** when one row has several lines (categories, pairs, grade bands,
   time-to-event groups).
 
-Conditions stay in the report's condition language (`cdiscflow.adam.expr`); `checks` turns the simple ones
+Conditions stay in the report's condition language (`cdiscflow.core.expr`); `checks` turns the simple ones
 (``VAR == 'x'``, ``VAR in (...)``, ``VAR != 1``, ``VAR < 3`` joined by ``and``) into where-clause checks
 (variable, comparator, values) as define.xml and ARS write them; what is no simple check stays text (`rest`).
 """
@@ -25,7 +25,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from cdiscflow.adam.expr import parse
+from cdiscflow.core.expr import parse
 from cdiscflow.report.spec import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row, TableSpec,
                                    TimeToEventSpec)
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam.expr import evaluate_condition
+from cdiscflow.core.expr import evaluate_condition
 from cdiscflow.core.errors import InputError
 from cdiscflow.report.spec import Population
 

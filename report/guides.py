@@ -134,7 +134,6 @@ def _displays(spec: StudySpec) -> list[dict[str, Any]]:
 
 
 def _context(run_dir: Path, log: Mapping[str, Any], spec: StudySpec, standard: str) -> dict[str, Any]:
-    from cdiscflow.export.package import rerun_command
 
     findings_path = run_dir / "findings.csv"
     findings = pd.read_csv(findings_path, dtype=str, keep_default_na=False) if findings_path.is_file() \
@@ -244,3 +243,13 @@ def render_guide(run_dir: Path, log: Mapping[str, Any], spec: StudySpec, standar
 def reviewers_guides(run_dir: str | Path, log: Mapping[str, Any], spec: StudySpec) -> tuple[str, str]:
     """(SDRG, ADRG) as HTML text."""
     return render_guide(Path(run_dir), log, spec, "SDTM"), render_guide(Path(run_dir), log, spec, "ADaM")
+
+
+def rerun_command(log: dict) -> str:
+    """The `cdiscflow run` command that made the run, with the packaged spec folder."""
+    options = log.get("options", {})
+    parts = ["cdiscflow run --raw RAW_EXPORT --study spec --out out",
+             f"--on-error {options.get('on_error', 'strict')}", f"--fail-on {options.get('fail_on', 'error')}"]
+    if options.get("data_docs") is False:
+        parts.append("--no-data-docs")
+    return " ".join(parts)

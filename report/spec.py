@@ -5,7 +5,7 @@ The report's content is configuration; one engine (`cdiscflow.report.build`) ren
     title: "..."                      page title
     facts: facts                      spec section with the published figures (facts.yaml), for the reproduction check
     populations:                      id -> {label, where, dataset (default ADSL)}: the subjects of `dataset` with a
-                                      record meeting `where` (an expression of cdiscflow.adam.expr)
+                                      record meeting `where` (an expression of cdiscflow.core.expr)
     sections:                         in page order: {title, items: [...]}, each item one of
       - text: "..."                   a paragraph
       - table: {...}                  kind `summary` or `adverse_events` (below)
@@ -79,7 +79,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from cdiscflow.adam.expr import ExpressionError, names as expr_names, parse
+from cdiscflow.core.expr import ExpressionError, names as expr_names, parse
 from cdiscflow.core.errors import SpecError
 from cdiscflow.report.survival import TRANSFORMS
 from cdiscflow.specs.model import StudySpec

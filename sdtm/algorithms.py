@@ -30,12 +30,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdiscflow.adam.expr import evaluate_condition
+from cdiscflow.core.expr import evaluate_condition
 from cdiscflow.sdtm.dates import combine_date_time
 from cdiscflow.sdtm.raw import RawForm, usubjid
-from cdiscflow.sdtm.text import extract
-from cdiscflow.sdtm.text import lookup as lookup_text
-from cdiscflow.sdtm.text import squash_upper
+from cdiscflow.core.text import extract
+from cdiscflow.core.text import lookup as lookup_text
+from cdiscflow.core.text import squash_upper
 from cdiscflow.specs.conditions import compile_condition
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 

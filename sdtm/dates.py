@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core import iso8601
-from cdiscflow.sdtm.text import extract, lookup, strip_blank
+from cdiscflow.core.text import extract, lookup, strip_blank
 
 MONTHS = {m: f"{i:02d}" for i, m in enumerate(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}

@@ -28,15 +28,15 @@ import pandas as pd
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category
-from cdiscflow.export.prepare import MAX_VALUE_BYTES
-from cdiscflow.export.xpt import MAX_IBM, byte_lengths, format_kind
+from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw import RawForm, RowSelection, form_file_problem, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
-from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
+from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.visits import build_sv

@@ -36,7 +36,7 @@ from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_read import read_xpt
 from cdiscflow.sdtm import odm
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
-from cdiscflow.sdtm.text import isin, join_columns
+from cdiscflow.core.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
 
 READERS = (".csv", ".parquet", ".xpt", ".sas7bdat")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.sdtm.context import StudyState
-from cdiscflow.sdtm.text import lookup
+from cdiscflow.core.text import lookup
 
 
 def build_supp(state: StudyState, parent: str) -> tuple[pd.DataFrame, pd.DataFrame]:

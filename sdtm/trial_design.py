@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import SpecError
 from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import date_part
-from cdiscflow.sdtm.text import isin, lookup
+from cdiscflow.core.text import isin, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
 
@@ -203,7 +203,7 @@ def check_source(spec, src, where, problem, *, required: bool, needs_date: bool 
 def condition_problems(spec, condition) -> list[str]:
     """What is wrong with a `where` condition (either form) besides the fields it names: it does not compile to an
     expression, or it looks values up in a codelist the study lacks."""
-    from cdiscflow.adam.expr import ExpressionError
+    from cdiscflow.core.expr import ExpressionError
 
     try:
         compile_condition(condition)

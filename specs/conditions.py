@@ -1,6 +1,6 @@
 """One condition language: SDTM `where`/`when` in the mapping form compile to the expression language.
 
-ADaM, the report and SDTM all select records with the expression language of `cdiscflow.adam.expr`
+ADaM, the report and SDTM all select records with the expression language of `cdiscflow.core.expr`
 (``AESER == 'Y' and AGE >= 18``).  An SDTM condition (block `where`, rule `when`, a source's `where`) may be written
 as such an expression, or in the mapping form, which is shorthand that `compile_condition` turns into one:
 
@@ -38,7 +38,10 @@ import keyword
 import re
 from typing import Any, Mapping
 
-from cdiscflow.specs.model import CODED_OPS, CONDITION_OPS, normalise
+from cdiscflow.core.text import normalise
+
+CONDITION_OPS = {"not", "present", "ge", "gt", "le", "lt"}
+CODED_OPS = {"in", "not"}  # tests on the submission value a collected value maps to: {codelist: X, in: [...]}
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NUMERIC_OPS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
@@ -47,7 +50,7 @@ _NUMERIC_OPS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 def compile_condition(condition: Any) -> str | None:
     """The expression a condition stands for: expression text as written, the mapping form compiled (None when
     the condition selects every row).  Raises ExpressionError for a mapping form no expression can say."""
-    from cdiscflow.adam.expr import ExpressionError, parse
+    from cdiscflow.core.expr import ExpressionError, parse
 
     if condition is None:
         return None
@@ -66,7 +69,7 @@ def compile_condition(condition: Any) -> str | None:
 
 def condition_fields(condition: Any) -> tuple[str, ...]:
     """The fields (or variables) a condition reads, in either form; () for a condition that cannot be read."""
-    from cdiscflow.adam.expr import ExpressionError, names
+    from cdiscflow.core.expr import ExpressionError, names
 
     if isinstance(condition, Mapping):
         return tuple(str(k) for k in condition)
@@ -80,7 +83,7 @@ def condition_fields(condition: Any) -> tuple[str, ...]:
 
 def condition_codelists(condition: Any) -> tuple[str, ...]:
     """The codelists a condition looks values up in, in either form; () for a condition that cannot be read."""
-    from cdiscflow.adam.expr import ExpressionError, codelists_named
+    from cdiscflow.core.expr import ExpressionError, codelists_named
 
     try:
         text = compile_condition(condition)
@@ -91,14 +94,14 @@ def condition_codelists(condition: Any) -> tuple[str, ...]:
 
 def reference(name: str) -> str:
     """How an expression names a field: plainly, or as field('NAME') when the name is no plain name."""
-    from cdiscflow.adam.expr import _FUNCTIONS
+    from cdiscflow.core.expr import _FUNCTIONS
 
     plain = _PLAIN_NAME.match(name) and not keyword.iskeyword(name) and name not in _FUNCTIONS
     return name if plain and name not in ("True", "False", "None") else f"field({name!r})"
 
 
 def _compile_test(name: str, test: Any) -> str:
-    from cdiscflow.adam.expr import ExpressionError
+    from cdiscflow.core.expr import ExpressionError
 
     ref = reference(name)
     if isinstance(test, Mapping) and "codelist" in test:

@@ -36,6 +36,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from cdiscflow.specs.conditions import CODED_OPS, CONDITION_OPS
+from cdiscflow.core.text import normalise  # noqa: F401 (read from here by the loaders and the engines)
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs.safe_yaml import YamlProblem, load_yaml
 
@@ -55,8 +57,6 @@ METHOD_TYPES = ("Computation", "Imputation", "Transpose", "Other")  # define.xml
 STANDARDS = {"SDTM", "ADaM"}
 FIELD_TYPES = {"text", "integer", "float", "date", "time", "datetime"}
 RULE_KINDS = {"assign", "ct", "hardcode", "dtc", "derive"}
-CONDITION_OPS = {"not", "present", "ge", "gt", "le", "lt"}
-CODED_OPS = {"in", "not"}  # tests on the submission value a collected value maps to: {codelist: X, in: [...]}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -110,9 +110,6 @@ def _condition_fields(condition: Any) -> tuple[str, ...]:
     return condition_fields(condition)
 
 
-def normalise(value: str) -> str:
-    """How collected values are compared with codelist synonyms: case, surrounding and repeated blanks ignored."""
-    return " ".join(str(value).split()).upper()
 
 
 @dataclass(frozen=True)
@@ -316,7 +313,7 @@ class Block:
     raw fields the block reads on purpose not at all, each with the reason.
 
     Conditions (`where` on the block, `when` on a rule) are expressions of the one condition language
-    (cdiscflow.adam.expr: "normalise(AESER) == 'Y' and number(AGE) >= 18"), or the mapping form raw field -> test,
+    (cdiscflow.core.expr: "normalise(AESER) == 'Y' and number(AGE) >= 18"), or the mapping form raw field -> test,
     shorthand that compiles to one (cdiscflow.specs.conditions gives the exact meaning); all tests must hold:
         FIELD: value          equal (text compared case- and blank-insensitively)
         FIELD: [a, b]         one of
@@ -950,8 +947,8 @@ class _Loader:
         return tuple(out)
 
     def condition(self, loc: str, key: str, cond: Any, form: Form | None, codelists=None) -> None:
-        """A `where`/`when`: expression text (cdiscflow.adam.expr) or the mapping form that compiles to it."""
-        from cdiscflow.adam.expr import ExpressionError, codelists_named, names
+        """A `where`/`when`: expression text (cdiscflow.core.expr) or the mapping form that compiles to it."""
+        from cdiscflow.core.expr import ExpressionError, codelists_named, names
         from cdiscflow.specs.conditions import compile_condition
 
         if isinstance(cond, str):

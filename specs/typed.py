@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, m
 # ----------------------------------------------------------------------------------------------------------------
 # building blocks
 
-Condition = str  # the expression language of cdiscflow.adam.expr, e.g. "AVALC in ('CR', 'PR') and ADT >= TRTSDT"
+Condition = str  # the expression language of cdiscflow.core.expr, e.g. "AVALC in ('CR', 'PR') and ADT >= TRTSDT"
 Name = str  # a variable or dataset name (upper case, 1-8 characters)
 Scalar = Union[str, int, float, bool, None]
 

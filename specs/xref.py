@@ -63,7 +63,7 @@ def _is_expression_place(file: str, path: tuple, key: Any) -> bool:
 
 
 def _names(source: str) -> tuple[str, ...]:
-    from cdiscflow.adam.expr import ExpressionError, names
+    from cdiscflow.core.expr import ExpressionError, names
 
     try:
         return names(source)
@@ -72,7 +72,7 @@ def _names(source: str) -> tuple[str, ...]:
 
 
 def _codelists(source: str) -> tuple[str, ...]:
-    from cdiscflow.adam.expr import ExpressionError, codelists_named
+    from cdiscflow.core.expr import ExpressionError, codelists_named
 
     try:
         return codelists_named(source)

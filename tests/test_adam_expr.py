@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscflow.adam.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
+from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.core.errors import InputError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscflow.adam.expr import (MAX_TEXT, Expr, ExpressionError, evaluate_condition, evaluate_value, parse)
+from cdiscflow.core.expr import (MAX_TEXT, Expr, ExpressionError, evaluate_condition, evaluate_value, parse)
 from cdiscflow.core.errors import EXIT_UNUSABLE, CdiscflowError
 
 FRAME = pd.DataFrame({"AVALC": ["Y", "N", None], "AVAL": [1.0, -2.0, None],

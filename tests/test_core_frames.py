@@ -10,7 +10,7 @@ import pytest
 
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category
 from cdiscflow.export.xpt import XptVariable, write_xpt
-from cdiscflow.sdtm.text import sort_order
+from cdiscflow.core.text import sort_order
 
 
 def _frame() -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
-from cdiscflow.export.package import (check_file_rules, make_package, package_paths, read_manifest,
+from cdiscflow.handoff import (check_file_rules, make_package, package_paths, read_manifest,
                                       refuse_overlap, study_folder)
 
 ROOT = "m5/datasets/dara-atra"

@@ -20,7 +20,8 @@ from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
-from cdiscflow.validation.metadata import STUDY, DatasetPlan, honour_define, ig_plan, plan_dataset
+from cdiscflow.validation.plans import dataset_plans
+from cdiscflow.validation.metadata import DatasetPlan
 from cdiscflow.validation.rules import RuleContext, RuleRun, run_rules
 from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema, validate_frame
 
@@ -32,27 +33,6 @@ class ValidationResult:
     rule_runs: list[RuleRun]
     rows: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
-
-
-def dataset_plans(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None = None, define: Define | None = None
-                  ) -> tuple[dict[str, DatasetPlan], Findings]:
-    """The plan of every dataset: from the study spec when it declares the dataset, else from the guides (widened
-    by the terms `define` declares beyond an extensible CT codelist, see metadata.honour_define)."""
-    plans: dict[str, DatasetPlan] = {}
-    notes = Findings()
-    for name, frame in datasets.items():
-        name = name.upper()
-        if spec is not None and name in spec.datasets:
-            plans[name] = plan_dataset(spec.dataset(name), spec.codelists, source=STUDY,
-                                       basis=f"study spec {spec.studyid}")
-            continue
-        plans[name] = honour_define(ig_plan(name, frame), define)
-        if spec is not None:
-            notes.add(severity=SCHEMA_CHECKS["SCH-DATASET-001"].severity, rule_id="SCH-DATASET-001", dataset=name,
-                      value=name, expected=f"a dataset of study {spec.studyid}",
-                      message=f"{name} is not declared in the study spec of {spec.studyid}; it was checked against "
-                              f"{plans[name].basis}", source="schema")
-    return plans, notes
 
 
 def run_validation(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None = None, *,

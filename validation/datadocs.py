@@ -59,7 +59,7 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
     great-expectations' validator, so that the unexpected values, counts and indices on the pages are GE's own;
     "great-expectations" runs GE's validator on every expectation (about 20 ms each: 28 s on the embedded study).
     """
-    from cdiscflow.validation.api import dataset_plans
+    from cdiscflow.validation.plans import dataset_plans
 
     out_dir = Path(out_dir)
     datasets = {k.upper(): v for k, v in datasets.items()}

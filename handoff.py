@@ -37,6 +37,7 @@ from cdiscflow.core.atomic import write_folder
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.report.guides import rerun_command
 
 SPLIT_BYTES = 5 * 1024 ** 3  # FDA Study Data Technical Conformance Guide: a dataset above 5 GB is to be split
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")  # FDA: lower-case letters, digits, underscore, hyphen, dot
@@ -155,16 +156,6 @@ def package_plan(run: Path, log: dict, spec: StudySpec, *, dataset_json: bool = 
     plan.update(_results(run, spec, where))
     plan.update(_guides(run, log, spec, where))
     return plan
-
-
-def rerun_command(log: dict) -> str:
-    """The `cdiscflow run` command that made the run, with the packaged spec folder."""
-    options = log.get("options", {})
-    parts = ["cdiscflow run --raw RAW_EXPORT --study spec --out out",
-             f"--on-error {options.get('on_error', 'strict')}", f"--fail-on {options.get('fail_on', 'error')}"]
-    if options.get("data_docs") is False:
-        parts.append("--no-data-docs")
-    return " ".join(parts)
 
 
 def rerun_text(log: dict) -> str:

@@ -106,3 +106,8 @@ def join_columns(frame: pd.DataFrame, sep: str, *, names: bool = False) -> pd.Se
         part = (c + "=" + part) if names else part
         out = part if out is None else out + sep + part
     return out if out is not None else pd.Series("", index=frame.index, dtype=str)
+
+
+def normalise(value: str) -> str:
+    """How collected values are compared with codelist synonyms: case, surrounding and repeated blanks ignored."""
+    return " ".join(str(value).split()).upper()

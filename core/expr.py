@@ -48,8 +48,10 @@ from typing import Any, Callable, Mapping, Union
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam.dates import compute_completed_years
+from cdiscflow.core.calendar import compute_completed_years
 from cdiscflow.core.errors import CdiscflowError, InputError
+from cdiscflow.core.text import lookup as lookup_text
+from cdiscflow.core.text import normalise, squash_upper
 
 Condition = Union[str, Callable[[pd.DataFrame], Any], None]
 
@@ -326,9 +328,6 @@ class _Evaluator:
                 return typed.reindex(self.frame.index)
             return pd.to_numeric(self._series(arg), errors="coerce").astype("float64")
         if fn == "normalise":
-            from cdiscflow.sdtm.text import squash_upper  # here: cdiscflow.sdtm itself reads conditions
-            from cdiscflow.specs.model import normalise
-
             return squash_upper(arg) if isinstance(arg, pd.Series) else (None if arg is None else normalise(str(arg)))
         if fn == "codelist":
             return self._coded(self._series(arg), node.args[1].value)  # type: ignore[attr-defined]
@@ -370,9 +369,6 @@ class _Evaluator:
             raise ExpressionError(f"{self.source!r}: codelist() needs the study's codelists, which this place lacks")
         if codelist_id not in self.codelists:
             raise ExpressionError(f"{self.source!r}: unknown codelist {codelist_id!r}")
-        from cdiscflow.sdtm.text import lookup as lookup_text
-        from cdiscflow.sdtm.text import squash_upper
-
         table = pd.Series(dict(self.codelists[codelist_id].lookup()), dtype=str)
         return lookup_text(squash_upper(text), table)
 
