@@ -141,10 +141,11 @@ def extreme_rows(frame: pd.DataFrame, by_vars: Sequence[str], order: str | Itera
     among equal records "first" takes the earlier input row and "last" the later one."""
     check_mode(mode)
     pos = sort_rows(frame, by_vars, order, reverse_order=(mode == "last"), priority=priority)
-    ordered = frame.iloc[pos]
     if not by_vars:
-        return ordered.iloc[:1]
-    return ordered[~ordered.duplicated(list(by_vars), keep="first")]
+        return frame.iloc[pos[:1]]
+    # only the key columns are reordered to find each group's first row; the frame is taken once, at the end
+    first = ~frame[list(by_vars)].iloc[pos].duplicated(keep="first").to_numpy()
+    return frame.iloc[pos[first]]
 
 
 def text(values: object, index: pd.Index | None = None) -> pd.Series:
