@@ -43,7 +43,7 @@ import pandas as pd
 from cdiscflow.adam._common import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.cat import VariableRule, variable_rule
 from cdiscflow.adam.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
-from cdiscflow.adam.merge import _left_join
+from cdiscflow.adam.merge import _left_join, inner_join_positions
 from cdiscflow.adam.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec
@@ -286,12 +286,24 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
-    joined = data.loc[mask, cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS),
-                                        sort=False)
+    joined = _with_timepoints(data, mask, cols, grid)
     joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:
         joined = joined.rename(columns={seq: "__SEQ__"})
     return joined
+
+
+def _with_timepoints(data: pd.DataFrame, mask: pd.Series, cols: list[str], grid: pd.DataFrame) -> pd.DataFrame:
+    """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
+    the subject keys in pandas' merge order (record, then time point), built from row positions."""
+    rows = data.loc[mask, cols]
+    points = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]]
+    pairs = inner_join_positions(rows, points, list(SUBJECT_KEYS))
+    if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
+        return rows.merge(points, how="inner", on=list(SUBJECT_KEYS), sort=False)
+    left, right = pairs
+    return pd.concat([rows.iloc[left].reset_index(drop=True),
+                      points[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
 
 
 def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:

@@ -140,17 +140,44 @@ def _left_join(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str], colu
 def _join_indexer(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
     """For each row of `dataset`, the position of the `right` row with the same `keys` (-1: none); None when a
     key's dtype differs between the two frames."""
-    if any(dataset[k].dtype != right[k].dtype for k in keys):
+    ids = _key_ids(dataset, right, keys)
+    if ids is None:
         return None
-    n = len(dataset)
-    ids = None
-    for k in keys:
-        codes, uniques = pd.factorize(pd.concat([dataset[k], right[k]], ignore_index=True), use_na_sentinel=False)
-        ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
-    left_ids, right_ids = ids[:n], ids[n:]
-    position = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.intp)
+    left_ids, right_ids, groups = ids
+    position = np.full(groups, -1, dtype=np.intp)
     position[right_ids] = np.arange(len(right), dtype=np.intp)
     return position[left_ids]
+
+
+def inner_join_positions(left: pd.DataFrame, right: pd.DataFrame,
+                         keys: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row positions (left, right) of ``left.merge(right, how="inner", on=keys, sort=False)``: every pair of rows
+    with equal keys (missing keys match each other), by left row, then right row; None when a key's dtype differs
+    between the two frames (then let pandas' merge apply its casting rules)."""
+    ids = _key_ids(left, right, keys)
+    if ids is None:
+        return None
+    left_ids, right_ids, groups = ids
+    by_group = np.argsort(right_ids, kind="stable")
+    counts = np.bincount(right_ids, minlength=groups)
+    starts = np.cumsum(counts) - counts
+    per_left = counts[left_ids]
+    left_pos = np.repeat(np.arange(len(left), dtype=np.intp), per_left)
+    offset = np.arange(len(left_pos)) - np.repeat(np.cumsum(per_left) - per_left, per_left)
+    return left_pos, by_group[starts[left_ids[left_pos]] + offset]
+
+
+def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """One integer per distinct key combination over both frames: (left ids, right ids, number of ids)."""
+    if any(left[k].dtype != right[k].dtype for k in keys):
+        return None
+    n = len(left)
+    ids = None
+    for k in keys:
+        codes, uniques = pd.factorize(pd.concat([left[k], right[k]], ignore_index=True), use_na_sentinel=False)
+        ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
+    ids = np.asarray(ids, dtype=np.intp)
+    return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0
 
 
 def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str = "dataset",
