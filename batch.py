@@ -5,9 +5,10 @@
     result.exit_code                      # the worst export: 2 > 1 > 0
 
 Each export is converted by `pipeline.run` in a worker process into OUT/<export folder name>/, the layout of
-`cdiscflow run` (run.json, findings.*, sdtm/, adam/, validation/, report/).  Workers get paths, never specs; the spec
-is checked once up front so that a broken spec stops the batch before any work.  An export that fails does not stop
-the others:
+`cdiscflow run` (run.json, findings.*, sdtm/, adam/, validation/, report/), each built in a staging folder and
+swapped in whole (an interrupted export keeps its previous folder); a second batch into the same OUT is refused.
+Workers get paths, never specs; the spec is checked once up front so that a broken spec stops the batch before any
+work.  An export that fails does not stop the others:
 
     status     exit  meaning
     ok         0     converted; no findings at or above the threshold
@@ -40,8 +41,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from cdiscflow import __version__
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import output_lock, write_text
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.spreadsheet import neutralise_text
 
 OK, FINDINGS, UNUSABLE, CRASHED, NOT_RUN = "ok", "findings", "unusable", "crashed", "not run"
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -152,8 +155,9 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
               progress: ProgressEvent | None = None, finished: Finished | None = None) -> BatchResult:
     """Convert every raw export into OUT/<name>/ with up to `jobs` worker processes (0: one per CPU), then write
     OUT/batch_summary.csv and .json.  Raises SpecError when the spec is unusable, InputError when an export is
-    given twice or would receive its own output; everything that goes wrong inside one export is in its outcome.  Ctrl-C stops the batch: finished
-    exports are kept and summarised, the rest are 'not run' (exit code 130).
+    given twice or --out is in, over or around an export or the spec folder (`core.outputs.check_output`);
+    everything that goes wrong inside one export is in its outcome.  Ctrl-C stops the batch: finished exports are
+    kept and summarised, the rest are 'not run' (exit code 130).
 
     Workers are started with the 'spawn' method (the same on Linux, macOS and Windows), so a script that calls
     run_batch needs the usual `if __name__ == "__main__":` guard."""
@@ -166,12 +170,14 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     plan = plan_jobs(raw_dirs, out_dir)
     settings = BatchSettings(str(check_study(study)), on_error, fail_on, data_docs)
+    check_output(out_dir, [("spec folder", settings.study)])
     workers = worker_count(jobs, len(plan))
-    outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
-    result = BatchResult(Path(out_dir), settings, [outcomes.get(j.name) or _not_run(j) for j in plan], workers,
-                         started.isoformat(timespec="seconds"), interrupted=interrupted)
-    result.seconds = round(time.perf_counter() - t0, 3)
-    write_summary(result)
+    with output_lock(out_dir):  # one batch per output folder; each export is staged and swapped in by `run`
+        outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
+        result = BatchResult(Path(out_dir), settings, [outcomes.get(j.name) or _not_run(j) for j in plan], workers,
+                             started.isoformat(timespec="seconds"), interrupted=interrupted)
+        result.seconds = round(time.perf_counter() - t0, 3)
+        write_summary(result)
     return result
 
 
@@ -186,14 +192,8 @@ def plan_jobs(raw_dirs: Iterable[str | Path], out_dir: str | Path) -> list[Batch
         if r in seen:
             raise InputError(f"raw export {p} is given twice (also as {seen[r]}); give each export once")
         seen[r] = p
-    out = Path(out_dir)
-    jobs = [BatchJob(name, r, out / name) for name, r in zip(folder_names(resolved), resolved)]
-    for job in jobs:
-        target = job.out_dir.resolve()
-        if target == job.raw_dir or target in job.raw_dir.parents:
-            raise InputError(f"raw export {job.raw_dir} would receive its own output ({job.out_dir}); "
-                             "choose an --out folder outside the raw exports")
-    return jobs
+    out = check_output(out_dir, [("raw export", p) for p in given])  # OUT/<name> would be in or over an export
+    return [BatchJob(name, r, out / name) for name, r in zip(folder_names(resolved), resolved)]
 
 
 def folder_names(paths: Sequence[Path]) -> list[str]:
@@ -253,7 +253,7 @@ def write_summary(result: BatchResult) -> tuple[Path, Path]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(SUMMARY_COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    writer.writerows({k: ("" if v is None else neutralise_text(v)) for k, v in r.items()} for r in rows)  # for people
     write_text(csv_path, buffer.getvalue())
     doc = {"cdiscflow": __version__, "started": result.started, "seconds": result.seconds, "jobs": result.jobs,
            "options": asdict(result.settings), "exit_code": result.exit_code, "interrupted": result.interrupted,

@@ -17,14 +17,17 @@ from pathlib import Path
 import click
 
 from cdiscflow import __version__
+from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.outputs import check_output
 
 EXIT_CODES = """\b
 Exit codes:
   0  success
   1  findings or rejections at or above the threshold
   2  unusable input or spec
-  3  internal error (a bug: please report it)"""
+  3  internal error (a bug: please report it)
+  130  interrupted (Ctrl-C): the output folder keeps its previous complete content"""
 
 
 class _Group(click.Group):
@@ -107,7 +110,8 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
                    "study's embedded export (raw/ in the spec folder).")
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-              show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json.")
+              show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json. Built "
+                                      "beside it and swapped in whole at the end (Ctrl-C keeps the previous run).")
 @_on_error_option
 @_fail_on_option
 @_data_docs_option
@@ -116,8 +120,12 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
                    "OUT/reviewers_guide.html, explained by specs/<study>/conformance.yaml.")
 @_quiet_option
 @_verbose_option
+@click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the hand-off package (eCTD module 5 layout) into this folder after the run "
+                   "(as `cdiscflow package --run OUT --out DIR`).")
 def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
-                data_docs: bool, core_report: Path | None, quiet: bool, verbose: bool) -> None:
+                data_docs: bool, core_report: Path | None, quiet: bool, verbose: bool,
+                package_dir: Path | None) -> None:
     """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
 
     With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.  OUT/run.json records how
@@ -128,12 +136,17 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
       cdiscflow run
       cdiscflow run --raw export_2020_10/ --study specs/dara_atra --out out_2020_10
       cdiscflow run --raw export_2020_10/ --on-error reject -v    # keep the good records; show row counts
+      cdiscflow run --package submission                            # and the eCTD hand-off package
     """
     from cdiscflow.core.errors import FindingsError
     from cdiscflow.core.terminal import RunProgress
     from cdiscflow.pipeline import STAGES, detail_tables, run, stage_entry
 
     mode = _progress_mode(quiet, verbose)
+    if package_dir is not None:
+        from cdiscflow.export.package import refuse_overlap
+
+        refuse_overlap(out_dir, package_dir)  # before any work
     try:
         with RunProgress(mode, stages=STAGES, label="cdiscflow run") as progress:
             result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
@@ -149,7 +162,51 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     click.echo(result.findings.summary())
     if result.rejected_rows:
         click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)
-    sys.exit(result.exit_code)
+    code = result.exit_code
+    if package_dir is not None:
+        code = max(code, _package(out_dir, package_dir, study=study))
+    sys.exit(code)
+
+
+def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_json: bool = False,
+             force: bool = False) -> int:
+    from cdiscflow.export.package import FINDINGS, MANIFEST, make_package
+
+    result = make_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force)
+    total = sum(result.files.values())
+    click.echo(f"package: {len(result.files)} files, {total:,} bytes -> {out_dir} (checksums in "
+               f"{out_dir / MANIFEST})")
+    if result.findings:
+        click.echo(f"package: {result.findings.summary()} (see {out_dir / FINDINGS})")
+    return result.exit_code
+
+
+@main.command("package", epilog=EXIT_CODES)
+@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The --out folder of a finished `cdiscflow run`.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Package folder (new or empty; outside the run folder).")
+@click.option("--study", default=None, help="The spec folder the run used, when it has moved since the run "
+                                            "(default: the one recorded in run.json).")
+@click.option("--dataset-json", is_flag=True, help="Put the Dataset-JSON files beside the XPT files.")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty package folder (whole).")
+def package_command(run_dir: Path, out_dir: Path, study: str | None, dataset_json: bool, force: bool) -> None:
+    """Lay a finished run out as an eCTD module 5 hand-off package, with a manifest of SHA-256 checksums.
+
+    \b
+    OUT/m5/datasets/<study>/tabulations/sdtm/        XPT, define.xml, define2-1.xsl, sdrg.html (draft SDRG)
+    OUT/m5/datasets/<study>/analysis/adam/datasets/  XPT, define.xml (with Analysis Results Metadata), adrg.html
+    OUT/m5/datasets/<study>/analysis/adam/results/   ard.csv, reporting_event.json (CDISC ARS 1.0)
+    OUT/m5/datasets/<study>/analysis/adam/programs/  spec/, run.json, rerun.txt (version and command to rerun)
+    OUT/manifest.csv, OUT/package_findings.csv       checksums; FDA file rules (lower-case names, split size)
+
+    Exit 1 when a file breaks the FDA naming rules.  The package is written whole or not at all.
+
+    \b
+    Example:
+      cdiscflow run --out out && cdiscflow package --run out --out submission --dataset-json
+    """
+    sys.exit(_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force))
 
 
 @main.command("batch", epilog=EXIT_CODES)
@@ -269,6 +326,7 @@ def init_command(raw: Path, out_dir: Path, standard: str, studyid: str, force: b
     """
     from cdiscflow.specs.draft import draft_spec
 
+    check_output(out_dir, [("raw export", raw)])
     result = draft_spec(raw, out_dir, standard=standard, force=force, studyid=studyid)
     mapped = [p for p in result.proposals if p.status == "proposed"]
     forms = {f: d for f, d in result.forms.items() if d}
@@ -367,12 +425,15 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the ADaM folder
+    check_output(out_dir, [("ADaM folder", adam_dir), ("spec folder", spec.path)])
     adam, _ = read_datasets(adam_dir)
     if not adam:
         raise InputError(f"{adam_dir}: no ADaM datasets (.xpt or Dataset-JSON) in this folder")
-    result = make_report(spec, adam, out_dir)
+    with staged_output(out_dir, owned_by=("statistics.csv",)) as build:  # the previous folder or this one, whole
+        result = make_report(spec, adam, build)
     figures = sum(p.suffix == ".png" for p in result.written)
-    click.echo(f"{len(result.tables)} tables, {figures} figures -> {result.index} ({result.seconds:.1f} s)")
+    index = out_dir / result.index.relative_to(build) if result.index is not None else out_dir
+    click.echo(f"{len(result.tables)} tables, {figures} figures -> {index} ({result.seconds:.1f} s)")
     c = result.counts()
     if c["checks"]:
         click.echo(f"reproduction: {c['checks']} comparisons, {c['PASS']} PASS, {c['FAIL']} FAIL "
@@ -433,11 +494,23 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
         sys.exit(1)
 
 
-def _error_lines(findings) -> str:
+ERROR_LINES = 20  # errors printed one per line; the rest are summarised per rule (all are in the findings files)
+
+
+def _error_lines(findings, limit: int = ERROR_LINES) -> str:
+    """The errors that stopped a command, one line each up to `limit`, then one summary line per rule (an empty
+    enrolment form makes every record of every other form an error: thousands of lines otherwise)."""
     frame = findings.frame()
     frame = frame[frame["severity"] == "error"]
-    return "\n".join(f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
-                     f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.itertuples(index=False))
+    lines = [f"{r.rule_id} {r.source or r.dataset} row {'' if r.row is None else r.row} {r.variable} "
+             f"[{r.subject}] {r.value!r}: {r.message}" for r in frame.head(limit).itertuples(index=False)]
+    rest = frame.iloc[limit:]
+    if len(rest):
+        where = rest["source"].where(rest["source"] != "", rest["dataset"])
+        by_rule = where.groupby(rest["rule_id"], sort=False).agg(["size", "nunique"])
+        lines.append(f"... and {len(rest)} more error(s): " + "; ".join(
+            f"{rule} {n} in {k} file(s)" for rule, (n, k) in by_rule.iterrows()))
+    return "\n".join(lines)
 
 
 @main.command("export", epilog=EXIT_CODES)
@@ -465,13 +538,15 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     from cdiscflow.specs.model import load_study
 
     spec = load_study(study)
+    check_output(out_dir, [("dataset folder", in_dir), ("spec folder", spec.path)])
     findings = Findings()
     frames, _ = read_datasets(in_dir, findings)
     if not frames:
         raise InputError(f"{in_dir}: no datasets (.xpt or Dataset-JSON .json) found")
-    result = write_datasets(frames, spec, out_dir, formats=formats or ("xpt", "json"))
-    findings.extend(result.findings)
-    findings.write(out_dir, "export_findings")
+    with staged_output(out_dir, owned_by=("export_findings.csv",)) as build:  # the previous folder or this one
+        result = write_datasets(frames, spec, build, formats=formats or ("xpt", "json"))
+        findings.extend(result.findings)
+        findings.write(build, "export_findings")
     for standard, meta_names in _by_standard(result, spec).items():
         click.echo(f"{standard}: {', '.join(meta_names)} -> {out_dir / standard.lower()}")
     click.echo(f"{len(result.files)} files written; {findings.summary()}")
@@ -556,8 +631,9 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
                    "CDISC CT are used.")
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Exit 1 when there are findings of this severity or worse.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("validation"),
-              show_default=True, help="Folder for findings.csv, findings.json, rules.csv and datadocs/.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="DIRECTORY-validation, beside DIRECTORY",
+              help="Folder for findings.csv, findings.json, rules.csv and datadocs/ (never inside DIRECTORY).")
 @click.option("--data-docs/--no-data-docs", default=True, show_default=True,
               help="Render great-expectations Data Docs (datadocs/index.html).")
 @click.option("--data-docs-engine", type=click.Choice(["cdiscflow", "great-expectations"]), default="cdiscflow",
@@ -566,7 +642,7 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
                    "only the expectations not met to GE's validator, or GE's validator for all (slow: ~20 ms each).")
 @click.option("--list-rules", is_flag=True, is_eager=True, expose_value=False, callback=_list_rules,
               help="Print every schema check and conformance rule, then exit.")
-def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, data_docs: bool,
+def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | None, data_docs: bool,
              data_docs_engine: str) -> None:
     """Validate a folder of SDTM/ADaM datasets (SAS XPT; define.xml is checked when present).
 
@@ -586,7 +662,8 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path, da
                              data_docs_engine=data_docs_engine)
     click.echo(report_text(report))
     if report.exit_code:
-        raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see {out_dir / 'findings.csv'})")
+        raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see "
+                            f"{Path(report.out_dir) / 'findings.csv'})")
 
 
 @main.group("spec", cls=_Group, epilog=EXIT_CODES)

@@ -10,10 +10,14 @@ so a reviewer can tell how every file was made; it also records the options, the
 and a fingerprint of the spec.  A run that stops (unusable input, strict mapping errors) still writes its run log
 and findings before the error propagates.
 
-Files are written atomically (`core.atomic`: a run killed even with SIGKILL leaves each file complete, old or new,
-never truncated; its leftover hidden `.part` files are removed by the next run into the folder) and
-deterministically: two runs over the same input and spec give the same bytes in every file; in run.json only the
-clock differs (`TIMING_FIELDS`: when the run started and how many seconds it and its stages took).
+The output folder is written as a whole (`core.atomic.staged_output`): the run builds everything in a hidden
+staging folder beside `out` and swaps it in at the end, so `out` holds the previous complete run or this one, never a
+mix -- also when the run is stopped with Ctrl-C or killed (a stopped run removes its staging folder; what SIGKILL
+leaves, the next run into `out` removes).  A run that stops on unusable input or strict mapping errors is complete
+too: `out` then holds its run.json and findings only.  A second run into the same `out` while one is running is
+refused (exit 2).  Files are written deterministically: two runs over the same input and spec give the same bytes
+in every file; in run.json only the clock differs (`TIMING_FIELDS`: when the run started and how many seconds it
+and its stages took).
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from typing import Callable
 import pandas as pd
 
 from cdiscflow import __version__
-from cdiscflow.core.atomic import remove_stale_parts, write_text
+from cdiscflow.core.atomic import staged_output, write_text
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
+from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.check import require_valid_spec
 from cdiscflow.specs.model import StudySpec
 
@@ -60,7 +66,7 @@ class StageLog:
 
 @dataclass
 class RunResult:
-    out_dir: Path
+    out_dir: Path  # where the output is once the run has finished
     spec: StudySpec
     findings: Findings = field(default_factory=Findings)
     stages: list[StageLog] = field(default_factory=list)
@@ -74,6 +80,12 @@ class RunResult:
     seconds: float = 0.0
     error: CdiscflowError | None = None  # set when the run stopped early (the error is re-raised)
     core_report: str | Path | None = None  # a CDISC CORE report JSON for reviewers_guide.html
+    build_dir: Path | None = None  # while the run is writing: its staging folder (swapped onto out_dir at the end)
+
+    @property
+    def target(self) -> Path:
+        """The folder the stages write into: the staging folder while the run builds, out_dir before and after."""
+        return self.build_dir or self.out_dir
 
     @property
     def failing(self) -> int:
@@ -103,21 +115,29 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = require_valid_spec(study)  # every layer's spec problems stop the run before any raw file is read
     out = Path(out_dir)
-    remove_stale_parts(out, *out.glob("*/"), *out.glob("*/*/"), *out.glob("*/*/*/"))  # left by a killed run
     raw = Path(raw_dir) if raw_dir is not None else spec.raw_dir
+    check_output(out, [("raw export", raw), ("spec folder", spec.path)])  # before any work, before cleaning
     result = RunResult(out, spec, fail_on=fail_on, raw_dir=raw, started=started.isoformat(timespec="seconds"),
                        options={"on_error": on_error, "fail_on": fail_on, "data_docs": data_docs,
                                 **({"core_report": str(core_report)} if core_report is not None else {})})
     result.core_report = core_report
     _check_reviewers_guide_inputs(spec, core_report)
-    try:
-        _run_stages(result, raw, on_error, data_docs, say)
-    except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
-        result.error = exc
-        with contextlib.suppress(OSError):  # an unwritable log must not hide why the run stopped
+    # Ctrl-C or a bug: the staging folder goes, `out` stays as it was.  An existing `out` is replaced only when it is
+    # an earlier run's (run.json, or batch's crash.log of one that crashed).
+    with staged_output(out, owned_by=("run.json", "crash.log")) as build:
+        result.build_dir = build
+        try:
+            _run_stages(result, raw, on_error, data_docs, say)
+        except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
+            result.error = exc
+            with contextlib.suppress(OSError):  # an unwritable log must not hide why the run stopped
+                _finish(result, t0)
+        else:
             _finish(result, t0)
-        raise
-    _finish(result, t0)
+    result.build_dir = None
+    result.written = [out / p.relative_to(build) for p in result.written if _inside(p, build)]
+    if result.error is not None:
+        raise result.error
     return result
 
 
@@ -132,12 +152,13 @@ def _check_reviewers_guide_inputs(spec: StudySpec, core_report: str | Path | Non
 
 def _finish(result: RunResult, t0: float) -> None:
     result.seconds = round(time.perf_counter() - t0, 3)
-    result.findings.write(result.out_dir, "findings")  # every finding of the run in one table
+    result.findings.write(result.target, "findings")  # every finding of the run in one table
+    write_findings_workbook(result.findings, result.target / "findings.xlsx")  # ... and as a workbook
     _write_run_log(result)
 
 
 def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress) -> None:
-    spec, out, fail_on = result.spec, result.out_dir, result.fail_on
+    spec, out, fail_on = result.spec, result.target, result.fail_on
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
     result.rejected_rows = len(sdtm.rejects)
     compact_all(sdtm.datasets)  # every dataset stays in memory until export: keep repeated text small
@@ -149,7 +170,8 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
         from cdiscflow.sdtm.output import write_bookkeeping
 
         write_bookkeeping(sdtm, out / "sdtm")
-        say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' (see {out / 'validation'})")
+        say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' "
+                      f"(see {result.out_dir / 'validation'})")
     else:
         _stage(result, "export", say, lambda log: _export(result, sdtm, log))
         _stage(result, "report", say, lambda log: _report(result, adam, log))
@@ -175,11 +197,8 @@ def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
 
 
 def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
-    try:
-        from cdiscflow.adam import derive_study  # the ADaM recipe of the study
-    except ImportError:
-        log.note = "not available in this version"
-        return {}
+    from cdiscflow.adam import derive_study  # the ADaM recipe of the study (an ImportError is a bug: exit 3)
+
     adam = derive_study(spec, sdtm_datasets, compact_text=True)  # every dataset stays in memory until export
     log.findings.extend(adam.findings)
     log.rows_in = {n: len(f) for n, f in sdtm_datasets.items()}
@@ -194,8 +213,8 @@ def _validate(result: RunResult, data_docs: bool, log: StageLog) -> bool:
 
     validation = run_validation(result.datasets, result.spec)
     log.findings.extend(validation.findings)
-    write_outputs(validation, result.datasets, result.spec, result.out_dir / "validation", data_docs=data_docs)
-    result.written.append(write_reviewers_guide(result.spec, validation.findings, result.out_dir,
+    write_outputs(validation, result.datasets, result.spec, result.target / "validation", data_docs=data_docs)
+    result.written.append(write_reviewers_guide(result.spec, validation.findings, result.target,
                                                 core_report=result.core_report))
     counts = validation.findings.counts()
     log.rows_in = dict(validation.rows)
@@ -207,9 +226,9 @@ def _export(result: RunResult, sdtm, log: StageLog) -> None:
     from cdiscflow.export.api import write_datasets
     from cdiscflow.sdtm.output import write_bookkeeping
 
-    exported = write_datasets(result.datasets, result.spec, result.out_dir)
+    exported = write_datasets(result.datasets, result.spec, result.target)
     log.findings.extend(exported.findings)
-    write_bookkeeping(sdtm, result.out_dir / "sdtm")
+    write_bookkeeping(sdtm, result.target / "sdtm")
     result.written += exported.files
     log.rows_out = {n: len(result.datasets[n]) for n in exported.written}
     if exported.blocked:
@@ -217,15 +236,12 @@ def _export(result: RunResult, sdtm, log: StageLog) -> None:
 
 
 def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog) -> None:
-    try:
-        from cdiscflow.report import build_report  # the study's analysis report
-    except ImportError:
-        log.note = "not available in this version"
-        return
+    from cdiscflow.report import build_report  # the study's analysis report (an ImportError is a bug: exit 3)
+
     if not adam:
         log.note = "skipped: no ADaM datasets"
         return
-    result.written += build_report(result.spec, adam, result.out_dir / "report")
+    result.written += build_report(result.spec, adam, result.target / "report")
 
 
 def _stage(result: RunResult, name: str, say: Progress, body):
@@ -283,7 +299,7 @@ def run_log(result: RunResult) -> dict:
         "findings": result.findings.counts(),
         "rejected_raw_rows": result.rejected_rows,
         "exit_code": result.exit_code,
-        "files": sorted(str(p.relative_to(result.out_dir)) for p in result.written if _inside(p, result.out_dir)),
+        "files": sorted(str(p.relative_to(result.target)) for p in result.written if _inside(p, result.target)),
     }
     if result.error is not None:
         log["error"] = {"type": type(result.error).__name__, "message": str(result.error)}
@@ -340,15 +356,24 @@ def _raw_inputs(raw_dir: Path | None) -> dict:
 def _spec_fingerprint(spec: StudySpec) -> str:
     """One SHA-256 over the spec folder's files (relative path + bytes), the embedded raw export left out: two runs
     with the same fingerprint used the same spec."""
-    raw = spec.raw_dir.resolve() if spec.raw_dir is not None else None
     digest = hashlib.sha256()
+    for p in spec_files(spec):
+        digest.update(p.relative_to(spec.path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def spec_files(spec: StudySpec) -> list[Path]:
+    """The files of the spec folder that make the spec (sorted): hidden files, caches and the embedded raw export
+    left out.  They are what the fingerprint covers and what a hand-off package ships as the program."""
+    raw = spec.raw_dir.resolve() if spec.raw_dir is not None else None
+    out = []
     for p in sorted(Path(spec.path).rglob("*")):
         rel = p.relative_to(spec.path)
         if (not p.is_file() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts)
                 or (raw is not None and _inside(p.resolve(), raw))):
             continue
-        digest.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return digest.hexdigest()
+        out.append(p)
+    return out
 
 
 def _sha256(path: Path) -> str:
@@ -360,7 +385,7 @@ def _sha256(path: Path) -> str:
 
 
 def _write_run_log(result: RunResult) -> Path:
-    path = result.out_dir / "run.json"
+    path = result.target / "run.json"
     write_text(path, json.dumps(run_log(result), indent=1, default=str) + "\n")
     return path
 

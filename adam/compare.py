@@ -26,8 +26,13 @@ def compare_adam_with_reference(study, sdtm_dir: str | Path, reference_dir: str 
     from cdiscflow.core.findings import Findings
     from cdiscflow.specs.model import load_study
 
+    from cdiscflow.core.outputs import check_output
+
     spec = load_study(study)
     load_comparison(spec)  # a broken comparison.yaml stops before the derivations
+    if out_dir is not None:
+        check_output(out_dir, [("SDTM folder", sdtm_dir), ("reference folder", reference_dir),
+                               ("spec folder", spec.path)])
     findings = Findings()
     result = derive_study(spec, read_sdtm(sdtm_dir, findings), findings=findings)
     return compare_datasets_with_reference(spec, result.datasets, reference_dir, out_dir)

@@ -23,6 +23,11 @@ the form reads it (a value that is no such number is missing).  The SDTM mapping
 (`{FIELD: value, FIELD: {not: ...}}`) is shorthand for an expression of this language: see
 `cdiscflow.specs.conditions`.
 
+Sizes are bounded, so that a spec cannot make an expression eat the machine (issue 16.9): an expression is at most
+MAX_SOURCE characters, a text literal and any text it computes at most MAX_TEXT characters, a number literal at most
+MAX_NUMBER in magnitude, round() at most MAX_DECIMALS decimals, and text cannot be repeated with ``*``
+(``'Y' * 1000000000``).  Breaking a bound is an ExpressionError naming the expression and the bound.
+
 Missing values follow the rules of R's `dplyr::filter` and SQL: a comparison with a missing operand is *unknown*,
 ``and``/``or``/``not`` use three-valued (Kleene) logic, and a record is selected only if its condition is *true*.
 So ``AVALC != 'NE'`` does not select records with a missing AVALC; ask for them with ``isna(AVALC)``.
@@ -44,13 +49,20 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam.dates import compute_completed_years
-from cdiscflow.core.errors import InputError
+from cdiscflow.core.errors import CdiscflowError, InputError
 
 Condition = Union[str, Callable[[pd.DataFrame], Any], None]
 
 
-class ExpressionError(ValueError):
-    """An expression that is not valid in the condition language (raised when it is parsed)."""
+class ExpressionError(ValueError, CdiscflowError):
+    """An expression that is not valid in the condition language (raised when it is parsed), or that breaks a size
+    bound when it is evaluated.  A problem of the spec: exit 2 when it reaches the command line."""
+
+
+MAX_SOURCE = 10_000  # characters of one expression
+MAX_TEXT = 1_000  # characters of a text literal or of a text value computed (XPT v5 holds 200 bytes)
+MAX_NUMBER = 1e15  # magnitude of a number literal (float64 is exact for whole numbers up to 2**53 ~ 9e15)
+MAX_DECIMALS = 15  # round(x, n): |n| at most this (10 ** n must stay a finite, exact scale)
 
 
 @dataclass(frozen=True)
@@ -77,10 +89,15 @@ def parse(source: str) -> ast.Expression:
     """Parse and check an expression; raise ExpressionError saying what is not allowed."""
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("an expression must be non-empty text")
+    if len(source) > MAX_SOURCE:
+        raise ExpressionError(f"{source[:40]!r}...: an expression may have at most {MAX_SOURCE:,} characters, this "
+                              f"one has {len(source):,}")
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"{source!r} is not a valid expression ({exc.msg})") from None
+        raise ExpressionError(f"{_short(source)} is not a valid expression ({exc.msg})") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. an integer literal of 5,000 digits
+        raise ExpressionError(f"{_short(source)}: not a usable expression ({exc})") from None
     for node in ast.walk(tree):
         _check_node(node, source)
     return tree
@@ -122,12 +139,50 @@ def _check_node(node: ast.AST, source: str) -> None:
             if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value):
                 what = "field('NAME')" if node.func.id == "field" else "codelist(x, 'CODELIST')"
                 raise ExpressionError(f"{source!r}: {what} needs the name in quotes")
+        if node.func.id == "round" and abs(node.args[1].value) > MAX_DECIMALS:
+            raise ExpressionError(f"{_short(source)}: round(x, n) takes at most {MAX_DECIMALS} decimals")
+    if isinstance(node, ast.Constant):
+        _check_literal(node.value, source)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult) and any(
+            isinstance(side, ast.Constant) and isinstance(side.value, str) for side in (node.left, node.right)):
+        raise ExpressionError(f"{_short(source)}: text cannot be multiplied (repeated); '*' is for numbers")
     if isinstance(node, (ast.Tuple, ast.List)) and not all(isinstance(e, ast.Constant) for e in node.elts):
         raise ExpressionError(f"{source!r}: lists may only hold literal values")
     if isinstance(node, ast.Compare):
         for op, right in zip(node.ops, node.comparators):
             if isinstance(op, (ast.In, ast.NotIn)) and not isinstance(right, (ast.Tuple, ast.List)):
                 raise ExpressionError(f"{source!r}: 'in' needs a literal list such as ('CR', 'PR')")
+
+
+def _check_literal(value: Any, source: str) -> None:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise ExpressionError(f"{_short(source)}: a text literal may have at most {MAX_TEXT:,} characters, this one "
+                              f"has {len(value):,}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (abs(value) <= MAX_NUMBER):  # also NaN/inf (1e999 is inf)
+            raise ExpressionError(f"{_short(source)}: a number literal may be at most {MAX_NUMBER:g} in magnitude")
+
+
+def _short(source: str) -> str:
+    return repr(source) if len(source) <= 80 else repr(source[:60]) + f"... ({len(source):,} characters)"
+
+
+def _bounded(value: Any, source: str) -> Any:
+    """An arithmetic result, checked: text at most MAX_TEXT characters (numbers may overflow to inf, as in SAS)."""
+    if isinstance(value, str):
+        too_long = len(value) > MAX_TEXT
+    elif isinstance(value, pd.Series) and (pd.api.types.is_object_dtype(value.dtype)
+                                           or pd.api.types.is_string_dtype(value.dtype)):
+        try:
+            lengths = value.str.len()
+        except AttributeError:
+            return value
+        too_long = bool((lengths > MAX_TEXT).any())
+    else:
+        return value
+    if too_long:
+        raise ExpressionError(f"{_short(source)}: computes text longer than {MAX_TEXT:,} characters")
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -255,7 +310,10 @@ class _Evaluator:
         return out
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        return _ARITH[type(node.op)](self.visit(node.left), self.visit(node.right))
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Mult) and (_is_text(left) or _is_text(right)):
+            raise ExpressionError(f"{_short(self.source)}: text cannot be multiplied (repeated); '*' is for numbers")
+        return _bounded(_ARITH[type(node.op)](left, right), self.source)
 
     def visit_Call(self, node: ast.Call) -> Any:
         fn = node.func.id  # type: ignore[attr-defined]
@@ -281,7 +339,10 @@ class _Evaluator:
         if fn == "completed_years":
             return compute_completed_years(self._series(arg), self._series(self.visit(node.args[1])))
         if fn == "days":
-            return pd.to_timedelta(arg, unit="D")
+            try:
+                return pd.to_timedelta(arg, unit="D")
+            except (OverflowError, ValueError) as exc:  # pandas' OutOfBoundsTimedelta is a ValueError
+                raise ExpressionError(f"{_short(self.source)}: days() out of range ({exc})") from None
         if fn == "upper":
             return arg.str.upper() if isinstance(arg, pd.Series) else str(arg).upper()
         missing = arg.isna() if isinstance(arg, pd.Series) else pd.Series(pd.isna(arg), index=self.frame.index)
@@ -352,3 +413,20 @@ class _Evaluator:
             return pd.Series([value] * len(self.frame), index=self.frame.index, dtype="boolean")
         raise ExpressionError(f"{self.source!r}: 'and'/'or'/'not' need true/false operands")
 
+
+
+def _is_text(value: Any) -> bool:
+    """A text operand: a str, or a Series holding text (object/string/categorical of text)."""
+    if isinstance(value, str):
+        return True
+    if not isinstance(value, pd.Series):
+        return False
+    dtype = value.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return True
+    if pd.api.types.is_object_dtype(dtype):
+        first = value.dropna()
+        return len(first) > 0 and isinstance(first.iloc[0], str)
+    return False

@@ -222,21 +222,25 @@ def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
 
 def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
     """Load the study spec, read the SDTM folder, derive and write the ADaM folder (what `cdiscflow adam` runs)."""
+    from cdiscflow.core.atomic import staged_output
+    from cdiscflow.core.outputs import check_output
     from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the SDTM folder
     if not spec.standard("ADaM"):
         raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
                         path=str(spec.path))
+    check_output(out_dir, [("SDTM folder", sdtm_dir), ("spec folder", spec.path)])
     findings = Findings()
-    t = time.perf_counter()
-    sdtm = read_sdtm(sdtm_dir, findings)
-    read_seconds = time.perf_counter() - t
-    result = derive_study(spec, sdtm, findings=findings)
-    result.timings["read"] = read_seconds
-    t = time.perf_counter()
-    write_adam(result, spec, out_dir)
-    result.timings["write"] = time.perf_counter() - t
+    with staged_output(out_dir, owned_by=("_findings.csv",)) as build:  # out_dir: the previous folder or this one
+        t = time.perf_counter()
+        sdtm = read_sdtm(sdtm_dir, findings)
+        read_seconds = time.perf_counter() - t
+        result = derive_study(spec, sdtm, findings=findings)
+        result.timings["read"] = read_seconds
+        t = time.perf_counter()
+        write_adam(result, spec, build)
+        result.timings["write"] = time.perf_counter() - t
     return result
 
 

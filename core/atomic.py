@@ -12,12 +12,17 @@ run per output folder at a time.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+from cdiscflow.core.errors import CdiscflowError
 
 PART_SUFFIX = ".part"
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[^.]+)?\.part$")  # mkstemp's 8 random characters
@@ -96,16 +101,22 @@ def remove_stale_parts(*folders: str | os.PathLike) -> list[Path]:
     return sorted(stale)
 
 
-def write_folder(files: "dict[str, bytes]", target: str | os.PathLike, *, replace: bool = False) -> Path:
+def write_folder(files: "dict[str, bytes | Path]", target: str | os.PathLike, *, replace: bool = False) -> Path:
     """Write a whole folder at once: every file into a hidden sibling `.<name>.<random>.part/`, then that folder is
     renamed onto `target`.  A failure leaves no folder (and no temporary); `target` must not exist or be empty
-    unless `replace`, which swaps the old folder out whole (never a mix of old and new files)."""
+    unless `replace`, which swaps the old folder out whole (never a mix of old and new files).  A value is the
+    file's bytes, or a `Path` whose file is copied (big datasets need not be held in memory)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent))
     try:
         for rel, data in files.items():
-            write_bytes(build / rel, data)
+            if isinstance(data, Path):
+                (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(data, build / rel)
+                os.chmod(build / rel, _umask_mode())
+            else:
+                write_bytes(build / rel, data)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(build, 0o777 & ~mask)  # mkdtemp's 0700 is too private for a spec folder people share
@@ -123,3 +134,266 @@ def write_folder(files: "dict[str, bytes]", target: str | os.PathLike, *, replac
         shutil.rmtree(build, ignore_errors=True)
         raise
     return target
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# run-level atomicity: a whole output folder staged beside the target and swapped in at the end
+#
+#     with staged_output("out", owned_by=("run.json",)) as build:
+#         write_everything_into(build)          # `out` is untouched until the block ends without an exception
+#
+# `out` then holds the previous complete output or the new complete one, never a mix:
+#   * the new output is built in a hidden sibling `.out.<pid>.<random>.staging/` (same file system: renames are
+#     atomic); an exception or Ctrl-C inside the block removes it and leaves `out` as it was;
+#   * at the end the two folders are exchanged in one atomic system call where the platform has one (Linux
+#     renameat2 RENAME_EXCHANGE); elsewhere `out` is renamed aside to `.out.<pid>.<random>.old`, the staging folder
+#     renamed onto `out`, and the old one removed: between those two renames (microseconds, no I/O but two
+#     directory entries) `out` does not exist; a run killed exactly there leaves the previous output complete in
+#     the `.old` folder, and the next run into `out` renames it back before doing anything else;
+#   * one run per output folder: `.out.lock` beside `out` holds the writer's pid under an exclusive lock
+#     (fcntl.flock, released by the kernel when the process dies, so a lock left by a killed run is stale and
+#     taken over; where flock does not exist, the pid is checked for life).  A second run refuses with
+#     OutputBusyError (exit 2) naming the pid;
+#   * leftovers of a killed run (SIGKILL cannot clean up: its staging folder, a half-removed `.old`) are removed by
+#     the next run into the same `out`, under the lock: while it is held no other run can own them.
+# `out` is replaced as a whole: files someone put into it by hand do not survive the next run.  An existing,
+# non-empty `out` is therefore replaced only when it holds one of `owned_by` (e.g. run.json: it is the output of an
+# earlier run); any other folder is refused (it may be a raw export, a home folder ...).
+
+STAGING_SUFFIX = ".staging"
+OLD_SUFFIX = ".old"
+LOCK_SUFFIX = ".lock"
+
+
+class OutputBusyError(CdiscflowError):
+    """Another cdiscflow process is writing the same output folder (exit 2)."""
+
+
+def _leftover(name: str, suffix: str) -> "re.Pattern[str]":
+    return re.compile(rf"^\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}{re.escape(suffix)}$")
+
+
+def lock_path(target: str | os.PathLike) -> Path:
+    target = Path(target)
+    return target.parent / f".{target.name}{LOCK_SUFFIX}"
+
+
+@contextlib.contextmanager
+def output_lock(target: str | os.PathLike) -> Iterator[Path]:
+    """Hold the lock of output folder `target` (`.<name>.lock` beside it, holding this process's pid) for the
+    block; raise OutputBusyError when a live process holds it.  The lock file is removed at the end."""
+    target = Path(target).resolve()  # two spellings of one folder (a link, ..) share one lock
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # the parent is a file
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target)) from None
+    lock = lock_path(target)
+    fd = _acquire_flock(lock, target) if _HAS_FLOCK else _acquire_pidfile(lock, target)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield lock
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)  # still holding the lock: a waiter that locks the unlinked file sees it gone and retries
+        os.close(fd)
+
+
+try:
+    import fcntl
+
+    _HAS_FLOCK = True
+except ImportError:  # pragma: no cover - Windows
+    _HAS_FLOCK = False
+
+
+def _busy(target: Path, lock: Path, pid: str) -> OutputBusyError:
+    who = f"pid {pid}" if pid else "another process"
+    return OutputBusyError(f"{target}: another cdiscflow run ({who}) is writing this output folder; wait until it "
+                           f"has finished or choose another --out (lock file {lock})")
+
+
+def _acquire_flock(lock: Path, target: Path) -> int:
+    while True:  # over a lock file removed and made again by another run while we opened it (rare)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise _busy(target, lock, pid) from None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    except OSError:
+        return False
+    return True
+
+
+def _acquire_pidfile(lock: Path, target: Path) -> int:  # pragma: no cover - platforms without flock
+    while True:
+        try:
+            return os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                pid = lock.read_text(encoding="ascii", errors="replace").strip()
+            except FileNotFoundError:
+                continue
+            if pid.isdigit() and _pid_alive(int(pid)):
+                raise _busy(target, lock, pid) from None
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()  # stale: its process is gone
+
+
+def clear_leftovers(target: str | os.PathLike) -> list[Path]:
+    """Tidy what killed runs left beside output folder `target`; call it holding `output_lock(target)`.  A `.old`
+    folder while `target` is missing is the previous complete output of a run killed between its two renames: it is
+    renamed back.  Every other staging or `.old` folder of `target` is removed.  Returns the folders removed."""
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return []
+    staging, old = _leftover(target.name, STAGING_SUFFIX), _leftover(target.name, OLD_SUFFIX)
+    found = sorted(p for p in parent.iterdir() if p.is_dir() and (staging.match(p.name) or old.match(p.name)))
+    olds = [p for p in found if old.match(p.name)]
+    if olds and not os.path.lexists(target):
+        newest = max(olds, key=lambda p: p.stat().st_mtime)
+        os.replace(newest, target)
+        found.remove(newest)
+    for p in found:  # over leftover folders (a handful)
+        shutil.rmtree(p, ignore_errors=True)
+    return found
+
+
+@contextlib.contextmanager
+def staged_output(out: str | os.PathLike, *, owned_by: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Build output folder `out` whole: yields an empty staging folder beside it; when the block ends without an
+    exception the staging folder becomes `out` in one swap (see the notes above).  Holds `output_lock(out)` for the
+    whole block and clears leftovers of killed runs first.  An existing non-empty `out` without any file of
+    `owned_by` is refused with OutputBusyError before anything is built (nothing else may be replaced)."""
+    target = Path(out).resolve()  # beside the real folder: the same file system, the same lock for every spelling
+    with output_lock(target):
+        clear_leftovers(target)
+        _check_replaceable(target, owned_by)
+        build = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=STAGING_SUFFIX,
+                                      dir=target.parent))
+        try:
+            yield build
+            _swap_in(build, target)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+
+
+def _check_replaceable(target: Path, owned_by: tuple[str, ...]) -> None:
+    if not os.path.lexists(target):
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise OutputBusyError(f"{target}: the output folder is a file or a link; choose a folder name")
+    if owned_by and any(target.iterdir()) and not any((target / name).is_file() for name in owned_by):
+        raise OutputBusyError(f"{target} is not empty and is not an earlier cdiscflow output (no "
+                              f"{' or '.join(owned_by)}): the output folder is replaced as a whole, so choose a new "
+                              "or empty folder")
+
+
+def _swap_in(build: Path, target: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(build, 0o777 & ~mask)  # mkdtemp's 0700 is too private for an output folder people share
+    old = None
+    try:
+        with _signals_deferred():  # Ctrl-C cannot land between the two renames of the fallback
+            if not os.path.lexists(target):
+                os.replace(build, target)
+            elif exchange(build, target):
+                old = build  # the staging name now holds the previous output
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=OLD_SUFFIX,
+                                            dir=target.parent))
+                os.rmdir(old)
+                os.replace(target, old)  # until the next line `target` is missing (clear_leftovers restores it)
+                os.replace(build, target)
+            _fsync_folder(target.parent)
+    finally:  # also when a Ctrl-C held back during the swap arrives: the new output is in place, the old one goes
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)  # killed half-way: the next run removes the rest
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a few system calls: while the block runs their Python handlers only note
+    them; afterwards the usual handlers are back and the noted signals are raised again (Ctrl-C's KeyboardInterrupt
+    then comes after the block).  Python runs signal handlers in the main thread only, so this works whatever other
+    threads exist; called from another thread it defers nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):  # over the two stop signals
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: installed outside Python, cannot be restored; left alone
+            previous[signum] = signal.signal(signum, lambda n, frame: noted.append(n))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
+
+
+def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the platform or
+    the file system cannot, so the caller falls back to two renames."""
+    func = _renameat2()
+    if func is None:
+        return False
+    import ctypes
+
+    if func(-100, os.fsencode(os.fspath(a)), -100, os.fsencode(os.fspath(b)), 2) == 0:  # AT_FDCWD, RENAME_EXCHANGE
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(b))
+
+
+@functools.lru_cache(maxsize=1)
+def _renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames in `folder` durable (POSIX); a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscflow.core.atomic import write_text
+from cdiscflow.core.spreadsheet import csv_text
 
 COLUMNS = ("severity", "rule_id", "dataset", "variable", "subject", "row", "value", "expected", "message", "source")
 SEVERITIES = ("error", "warning", "note")  # most to least severe
@@ -104,7 +105,7 @@ class Findings:
         directory = Path(directory)
         frame = self.frame()
         csv_path, json_path = directory / f"{stem}.csv", directory / f"{stem}.json"
-        write_text(csv_path, frame.to_csv(index=False, lineterminator="\n"))
+        write_text(csv_path, csv_text(frame))  # for people: formulas neutralised; the JSON keeps exact values
         # One record per line: readable, and fast for millions of findings (no parse/re-serialise round trip).
         records = frame.to_json(orient="records", lines=True, force_ascii=False).strip()
         body = ",\n".join(records.split("\n")) if records else ""

@@ -20,13 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.core.outputs import check_output
 from cdiscflow.core.findings import Findings
 from cdiscflow.export.datasetjson import JsonHeader, write_dataset_json
 from cdiscflow.export.define import DefineContext, build_define, validate_define, write_define_files
 from cdiscflow.export.meta import DatasetMeta
 from cdiscflow.export.prepare import Prepared, prepare_dataset
 from cdiscflow.export.read import apply_define, read_dataset, read_define
-from cdiscflow.export.xpt import byte_lengths, write_xpt
+from cdiscflow.export.xpt import MAX_IBM, byte_lengths, to_sas_numbers, write_xpt
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
 FORMATS = ("xpt", "json")
@@ -190,16 +191,16 @@ def convert(path: str | Path, out: str | Path | None = None, *, define: str | Pa
     input.  Dates stay dates; the new file's creation stamp is the input's, so a conversion is repeatable.
     """
     src = Path(path)
-    frame, meta = read_dataset(src, findings)
     target_suffix = ".json" if src.suffix.lower() == ".xpt" else ".xpt"
     target = Path(out) if out is not None else src.with_suffix(target_suffix)
     if target.is_dir():
         target = target / f"{src.stem.lower()}{target_suffix}"
     if target.suffix.lower() != target_suffix:
         raise InputError(f"{target}: converting {src.name} writes a {target_suffix} file")
-    if target.resolve() == src.resolve():
-        raise InputError(f"{target}: output would overwrite the input")
     define_path = Path(define) if define else (src.parent / "define.xml")
+    check_output(target, [("input file", src), ("define.xml", define_path if define_path.is_file() else None)],
+                 is_file=True)
+    frame, meta = read_dataset(src, findings)
     used_define = False
     if define_path.is_file():
         meta = apply_define(meta, read_define(define_path))
@@ -241,6 +242,11 @@ def _write_converted_xpt(target: Path, frame: pd.DataFrame, meta: DatasetMeta, f
             problems.append(f"{c.name}: label {c.label!r} is not at most 40 ASCII characters")
         if c.is_numeric:
             columns.append(c)
+            x = to_sas_numbers(frame[c.name], c.kind)
+            huge = np.flatnonzero(np.abs(np.nan_to_num(x, nan=0.0)) >= MAX_IBM)  # inf included
+            if len(huge):
+                problems.append(f"{c.name}: row {huge[0] + 1} holds {float(x[huge[0]])!r}; XPT v5 holds magnitudes "
+                                f"below {MAX_IBM:.4g}")
             continue
         nbytes = byte_lengths(frame[c.name])
         longest = int(nbytes.max()) if len(nbytes) else 0

@@ -343,7 +343,32 @@ def _from_json(values: pd.Series, col: ColumnMeta, dtype: str, path: Path) -> pd
             return pd.to_timedelta(values).astype("timedelta64[us]")
         if dtype == "boolean":
             return values.map({True: 1.0, False: 0.0}).astype("float64")
-        return pd.to_numeric(values, errors="raise").astype("float64")
     except (ValueError, TypeError) as exc:
         raise InputError(f"{path}: {col.name}: value not readable as {dtype} ({exc})") from None
+    return _json_numbers(values, col, dtype, path)
+
+
+_JSON_NUMBERS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "empty"})
+LARGEST_EXACT_INTEGER = 2 ** 53  # every whole number up to this magnitude is exact as a double (and in SAS)
+
+
+def _json_numbers(values: pd.Series, col: ColumnMeta, dtype: str, path: Path) -> pd.Series:
+    """A numeric column: JSON numbers only (`true` is not 1), finite, and for dataType integer whole numbers SAS
+    holds exactly; anything else names file, row and variable."""
+    present = values.dropna()
+    if pd.api.types.infer_dtype(present, skipna=True) not in _JSON_NUMBERS:
+        is_number = present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))  # error path
+        bad = present[~is_number.astype(bool)]
+        raise InputError(f"{path}: {col.name} row {bad.index[0] + 1}: {json.dumps(bad.iloc[0])} is not a number "
+                         f"(dataType {dtype})")
+    x = pd.to_numeric(values, errors="raise").astype("float64").to_numpy()
+    wrong = np.isinf(x)
+    if dtype == "integer":
+        wrong |= np.isfinite(x) & ((x != np.round(x)) | (np.abs(x) > LARGEST_EXACT_INTEGER))
+    if wrong.any():
+        row = int(np.flatnonzero(wrong)[0])
+        expected = "a whole number of magnitude at most 2**53" if dtype == "integer" else "a finite number"
+        raise InputError(f"{path}: {col.name} row {row + 1}: {values.iloc[row]!r} is not {expected} (dataType "
+                         f"{dtype})")
+    return pd.Series(x, index=values.index, dtype="float64")
 

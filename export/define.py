@@ -30,6 +30,7 @@ from lxml import etree
 from cdiscflow import __version__
 from cdiscflow.core.atomic import write_bytes
 from cdiscflow.core.errors import SpecError
+from cdiscflow.export.arm import ARM, analysis_results, build_displays, where_clause_defs
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.export.xpt import byte_lengths
 from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, StudySpec, ValueLevel, Variable, WhereClause
@@ -39,10 +40,12 @@ DEF = "http://www.cdisc.org/ns/def/v2.1"
 XLINK = "http://www.w3.org/1999/xlink"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 NSMAP = {None: ODM, "def": DEF, "xlink": XLINK}
+ARM_NSMAP = {**NSMAP, "arm": ARM}  # the root of a define.xml with Analysis Results Metadata
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "define-xml-2.1"
 XSD = SCHEMA_DIR / "cdisc-define-2.1" / "define2-1-0.xsd"
 STYLESHEET = SCHEMA_DIR / "define2-1.xsl"
+ARM_XSD = SCHEMA_DIR / "cdisc-arm-1.0" / "arm1-0-0.xsd"  # Define-XML 2.1 with Analysis Results Metadata 1.0
 
 # standard (datasets.csv) -> (study.yaml standards key of the IG, define.xml Standard Name, ItemGroupDef Purpose)
 IGS = {"SDTM": ("SDTMIG", "SDTMIG", "Tabulation"), "ADaM": ("ADaMIG", "ADaMIG", "Analysis")}
@@ -57,12 +60,12 @@ def _q(ns: str, tag: str) -> str:
 
 
 def _el(parent: etree._Element | None, tag: str, attrib: Mapping[str, object] | None = None,
-        ns: str = ODM) -> etree._Element:
+        ns: str = ODM, nsmap: Mapping[str | None, str] | None = None) -> etree._Element:
     attrs = {k: str(v) for k, v in (attrib or {}).items() if v is not None and v != ""}
     qattrs = {(_q(DEF, k[4:]) if k.startswith("def:") else _q(XLINK, k[6:]) if k.startswith("xlink:") else k): v
               for k, v in attrs.items()}
     if parent is None:
-        return etree.Element(_q(ns, tag), qattrs, nsmap=NSMAP)
+        return etree.Element(_q(ns, tag), qattrs, nsmap=nsmap or NSMAP)
     return etree.SubElement(parent, _q(ns, tag), qattrs)
 
 
@@ -168,21 +171,26 @@ def _where_suffix(clauses: Iterable[WhereClause]) -> str:
 
 
 def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]],
-                 leaves: Mapping[str, str] | None = None, *, unreferenced: bool = False) -> etree._ElementTree:
+                 leaves: Mapping[str, str] | None = None, *, unreferenced: bool = False,
+                 analysis_metadata: bool = True) -> etree._ElementTree:
     """The define.xml tree for `standard` covering the datasets written (name -> (metadata written, frame)).
 
     `leaves` maps a dataset name to its file name (default: lower-case name + .xpt).  `unreferenced` adds the
     codelists, methods and comments of the spec that no dataset refers to (a spec's define keeps all of them).
+    The ADaM define of a study with a report carries its Analysis Results Metadata (`export.arm`) unless
+    `analysis_metadata` is False.
     """
     ctx = DefineContext(spec, standard)
     datasets = [spec.dataset(n) for n in spec.datasets if n in written and spec.dataset(n).standard == standard]
     leaves = dict(leaves or {})
+    arm = (analysis_results(spec, {ds.name: frozenset(written[ds.name][0].names) for ds in datasets})
+           if standard == "ADaM" and analysis_metadata else None)
 
     root = _el(None, "ODM", {
         "FileType": "Snapshot", "FileOID": f"DEFINE.{spec.studyid}.{ctx.ig_name}.{ctx.ig_version}",
         "CreationDateTime": ctx.created, "ODMVersion": "1.3.2", "Originator": _squash(spec.study.get("sponsor")),
         "SourceSystem": "cdiscflow", "SourceSystemVersion": __version__, "def:Context": "Submission",
-    })
+    }, nsmap=ARM_NSMAP if arm is not None else None)
     study = _el(root, "Study", {"OID": ctx.study_oid})
     gv = _el(study, "GlobalVariables")
     _el(gv, "StudyName").text = _squash(spec.study.get("name") or spec.studyid)
@@ -321,6 +329,10 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
             for did in docs:
                 _el(holder, "DocumentRef", {"leafID": _leaf_id(did)}, ns=DEF)
                 documents.add(did)
+    displays = build_displays(arm, _el, _text) if arm is not None else None  # fills arm's where clauses, comments
+    if arm is not None:
+        where_defs.update({w.get("OID"): w for w in where_clause_defs(arm, _el)})
+        comments.update({oid: (text, "", "") for oid, text in arm.comments.items()})
     for el in [*vlm_defs, *where_defs.values(), *groups, *item_defs]:
         mdv.append(el)
     for cid in sorted(codelists):
@@ -343,6 +355,8 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
         d = spec.documents[did]
         leaf = _el(mdv, "leaf", {"ID": _leaf_id(did), "xlink:href": d.href}, ns=DEF)
         _el(leaf, "title", ns=DEF).text = d.title
+    if displays is not None:
+        mdv.append(displays)
 
     root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET.name}"'))
     return etree.ElementTree(root)
@@ -421,16 +435,16 @@ def _add_unreferenced(spec: StudySpec, use_codelist, use_method, use_comment) ->
             use_comment(cid, cid)
 
 
-def build_spec_define(spec: StudySpec, standard: str) -> etree._ElementTree:
+def build_spec_define(spec: StudySpec, standard: str, *, analysis_metadata: bool = False) -> etree._ElementTree:
     """The define.xml of a spec alone (no data): every `standard` dataset and variable of the spec, lengths from
     the spec (a character variable without one gets no Length), and every codelist, method and comment of the
-    spec that no dataset refers to."""
+    spec that no dataset refers to (with `analysis_metadata`, the ADaM one also the report's ARM)."""
     written = {}
     for ds in spec.standard(standard):
         cols = tuple(ColumnMeta(v.name, v.label, v.datatype, v.length if v.datatype == "text" else (v.length or 8),
                                 v.display_format) for v in ds.variables)
         written[ds.name] = (DatasetMeta(ds.name, ds.label, cols, format="spec"), None)
-    return build_define(spec, standard, written, unreferenced=True)
+    return build_define(spec, standard, written, unreferenced=True, analysis_metadata=analysis_metadata)
 
 
 def _item_def(oid: str, name: str, datatype: str, length: int | None, digits: int | None, display_format: str,
@@ -496,15 +510,17 @@ def _codelist(cl: Codelist, ctx: DefineContext) -> etree._Element:
 # schema, stylesheet, output
 
 
-@lru_cache(maxsize=1)
-def _schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(XSD)))
+@lru_cache(maxsize=2)
+def _schema(xsd: Path = XSD) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(xsd)))
 
 
 def validate_define(doc: etree._ElementTree | str | Path) -> list[str]:
-    """Every breach of the Define-XML 2.1 schema as 'line N: message' (empty when valid)."""
+    """Every breach of the Define-XML 2.1 schema (with the ARM 1.0 extension when the define.xml has Analysis
+    Results Metadata) as 'line N: message' (empty when valid)."""
     tree = doc if isinstance(doc, etree._ElementTree) else etree.parse(str(doc))
-    schema = _schema()
+    has_arm = tree.getroot().find(f".//{{{ARM}}}AnalysisResultDisplays") is not None
+    schema = _schema(ARM_XSD if has_arm else XSD)
     if schema.validate(tree):
         return []
     return [f"line {e.line}: {e.message}" for e in schema.error_log]

@@ -1,4 +1,4 @@
-"""Read datasets back: SAS XPT (through pyreadstat) and Dataset-JSON, into cdiscflow's in-memory conventions.
+"""Read datasets back: SAS XPT (structure checked by `core.xpt_read`, decoded by pyreadstat) and Dataset-JSON, into cdiscflow's in-memory conventions.
 
     text       str, missing = NaN (XPT blanks and Dataset-JSON ""/null alike)
     numbers    float64
@@ -23,11 +23,13 @@ from lxml import etree
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.xpt_read import ENCODINGS as XPT_ENCODINGS
+from cdiscflow.core.xpt_read import read_xpt as read_xpt_checked
 from cdiscflow.export.datasetjson import read_dataset_json
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, format_kind
 
-_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+_ENCODINGS = XPT_ENCODINGS
 _DSJ_MARK = re.compile(rb'"(datasetJSONVersion|datasetJSONCreationDateTime)"')
 
 
@@ -82,22 +84,12 @@ def _is_dataset_json(path: Path) -> bool:
 
 
 def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.DataFrame, DatasetMeta]:
-    import pyreadstat
-
+    """One transport file through the structural reader (`core.xpt_read`: headers, descriptors, observation count and
+    padding checked first; a damaged file is an InputError with the byte offset), in the in-memory conventions."""
     path = Path(path)
-    error: Exception | None = None
-    for encoding in _ENCODINGS:
-        try:
-            raw, m = pyreadstat.read_xport(str(path), encoding=encoding, disable_datetime_conversion=True)
-            break
-        except Exception as exc:  # pyreadstat raises its own error types for unreadable files
-            if isinstance(exc, UnicodeDecodeError) or "encoding" in str(exc):
-                error = exc  # not this encoding: try the next one
-                continue
-            raise InputError(f"{path}: not a readable SAS transport file ({exc})") from None
-    else:  # pragma: no cover - latin-1 decodes any byte
-        raise InputError(f"{path}: text cannot be decoded ({error})")
-    name = str(m.table_name or path.stem).upper()
+    xpt = read_xpt_checked(path, _ENCODINGS)
+    layout, encoding = xpt.layout, xpt.encoding
+    name = str(layout.dataset or path.stem).upper()
     notes: tuple[str, ...] = ()
     if encoding != "utf-8":
         note = f"{path.name} is not UTF-8 text; read as {encoding}"
@@ -107,10 +99,9 @@ def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.Dat
                          expected="utf-8", message=note)
     columns = []
     data = {}
-    for col in raw.columns:
-        fmt = _format(m.original_variable_types.get(col))
-        numeric = m.readstat_variable_types.get(col) != "string"
-        values = raw[col]
+    for var in layout.variables:
+        col, fmt, numeric = var.name, var.format, var.numeric
+        values = xpt.frame[col]
         if numeric:
             x = values.to_numpy(dtype=np.float64, na_value=np.nan)
             kind = format_kind(fmt)
@@ -118,26 +109,17 @@ def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.Dat
             whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 2 ** 53)
             datatype = "integer" if kind or bool(np.all(whole | np.isnan(x))) else "float"
         else:
-            text = values.astype("str")
-            data[col] = text.mask(text == "")
+            data[col] = values.mask(values == "")
             datatype = "text"
         columns.append(ColumnMeta(
-            name=col, label=m.column_names_to_labels.get(col) or "", datatype=datatype,
-            length=int(m.variable_storage_width.get(col) or (8 if numeric else 1)), display_format=fmt,
+            name=col, label=var.label, datatype=datatype, length=var.length, display_format=fmt,
             item_oid=f"IT.{name}.{col}", numeric=numeric,
         ))
-    frame = pd.DataFrame(data, columns=list(raw.columns))
-    created = m.creation_time.isoformat(timespec="seconds") if m.creation_time else ""
-    meta = DatasetMeta(name=name, label=m.file_label or "", columns=tuple(columns), format="xpt", path=str(path),
+    frame = pd.DataFrame(data, columns=[v.name for v in layout.variables])
+    created = layout.created.isoformat(timespec="seconds") if layout.created else ""
+    meta = DatasetMeta(name=name, label=layout.label, columns=tuple(columns), format="xpt", path=str(path),
                        encoding=encoding, created=created, item_group_oid=f"IG.{name}", notes=notes)
     return frame, meta
-
-
-def _format(fmt: str | None) -> str:
-    """pyreadstat reports formats without the final period ('DATE9'); put it back ('DATE9.')."""
-    if not fmt:
-        return ""
-    return fmt if "." in fmt else f"{fmt}."
 
 
 def _sas_to_pandas(x: np.ndarray, kind: str) -> pd.Series:

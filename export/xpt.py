@@ -31,6 +31,7 @@ from cdiscflow.core.atomic import atomic_write
 from cdiscflow.core.frames import is_text_category
 from cdiscflow.core.sasformats import (DATE_FORMATS, DATETIME_FORMATS, TIME_FORMATS,  # noqa: F401 (re-exported)
                                       format_kind, parse_format)
+from cdiscflow.core.xpt_read import ibm_to_ieee  # noqa: F401  (the one decoder; re-exported for the writer's tests)
 
 RECORD = 80
 NAMESTR_LEN = 140
@@ -93,18 +94,6 @@ def ieee_to_ibm(values: np.ndarray) -> np.ndarray:
     if missing.any():
         out = np.where(missing, np.uint64(0x2E) << np.uint64(56), out)
     return out.astype(">u8").view(np.uint8).reshape(-1, 8)
-
-
-def ibm_to_ieee(raw: np.ndarray) -> np.ndarray:
-    """(n, 8) uint8 IBM-370 doubles -> float64; SAS missing values ('.', '._', '.A'-'.Z') become NaN."""
-    b = np.ascontiguousarray(raw, dtype=np.uint8).reshape(-1, 8).view(">u8").ravel().astype(np.uint64)
-    first = (b >> np.uint64(56)).astype(np.int64)
-    mant = b & np.uint64((1 << 56) - 1)
-    sign = np.where(first & 0x80, -1.0, 1.0)
-    exp = (first & 0x7F) - 64
-    value = sign * np.ldexp(mant.astype(np.float64), (4 * exp - 56).astype(np.int32))
-    is_missing = (mant == 0) & ((first == 0x2E) | (first == 0x5F) | ((first >= 0x41) & (first <= 0x5A)))
-    return np.where(is_missing, np.nan, value)
 
 
 def to_sas_numbers(values: pd.Series, kind: str = "") -> np.ndarray:

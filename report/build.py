@@ -20,6 +20,7 @@ import pandas as pd
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import write_text
+from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.report.context import ReportData, Stats
 from cdiscflow.report.html import Figure, Section, Table, Text, write_html_report
 from cdiscflow.report.reproduce import FAIL, check, expand_links, known_mismatch_table, summary
@@ -114,7 +115,7 @@ def make_report(spec: StudySpec, adam: Mapping[str, pd.DataFrame], out_dir: str 
 
     out.mkdir(parents=True, exist_ok=True)
     stats_path = out / STATISTICS
-    write_text(stats_path, stats.frame().to_csv(index=False, lineterminator="\n", float_format="%.10g"))
+    write_text(stats_path, csv_text(stats.frame(), float_format="%.10g"))
     pages = write_html_report(out, report.title, sections, synthetic=bool(spec.study.get("synthetic", False)),
                               subtitle=_subtitle(spec))
     result.written = [*pages, stats_path, *figures]

@@ -20,6 +20,7 @@ import pandas as pd
 from cdiscflow import __version__
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.errors import InputError
+from cdiscflow.core.spreadsheet import csv_text
 
 SYNTHETIC_BANNER = ("SYNTHETIC DATA: every record behind this report was simulated. No real patient data; "
                     "the numbers test the pipeline and must not be read as clinical results.")
@@ -184,7 +185,7 @@ def write_html_report(out_dir: str | Path, title: str, sections: Sequence[Sectio
     for table in tables:
         frame = table.frame.reset_index() if table.index else table.frame
         path = out_dir / f"{table.name}.csv"
-        write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+        write_text(path, csv_text(frame))
         written.append(path)
     return written
 

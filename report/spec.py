@@ -45,6 +45,10 @@ it) and the row's `where`; `by_term: {name, caption, by: [AEBODSYS, AEDECOD], ba
 `follow_up: {endpoint, label}` (reverse Kaplan-Meier), `ci_transform` (loglog | log | linear) and `facts` (links
 naming their `table`: `<name>` medians and counts, `<name>_logrank` p-values, `<name>_followup`; see report.tte).
 
+Tables and time_to_event items may say why and what for (Analysis Results Metadata and ARS): `reason` (SPECIFIED
+IN PROTOCOL, SPECIFIED IN SAP (default), DATA DRIVEN, REQUESTED BY REGULATORY AGENCY) and `purpose` (PRIMARY,
+SECONDARY or EXPLORATORY (default) OUTCOME MEASURE); other text is taken as a sponsor term.
+
 **reproduction**: `{name, not_covered: [{item, reason}], known_notes: {mismatch id: how the report shows it}}`;
 where it stands, the report shows every fact link's comparison, the documented known mismatches and the gaps.
 
@@ -85,6 +89,10 @@ DIMENSIONS = ("row", "category", "column")
 UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESERVED = frozenset({"index", "populations", "statistics", "datasets"})  # files the report writes itself
+# analysis reason and purpose (CDISC ARM / ARS terms; a sponsor term is allowed too) and what a table says unless set
+ANALYSIS_REASONS = ("SPECIFIED IN PROTOCOL", "SPECIFIED IN SAP", "DATA DRIVEN", "REQUESTED BY REGULATORY AGENCY")
+ANALYSIS_PURPOSES = ("PRIMARY OUTCOME MEASURE", "SECONDARY OUTCOME MEASURE", "EXPLORATORY OUTCOME MEASURE")
+DEFAULT_REASON, DEFAULT_PURPOSE = "SPECIFIED IN SAP", "EXPLORATORY OUTCOME MEASURE"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -209,6 +217,8 @@ class TableSpec:
     grade: str = "ATOXGRN"
     bands: tuple[Band, ...] = ()
     by_term: ByTerm | None = None
+    reason: str = DEFAULT_REASON  # why and what for (Analysis Results Metadata, ARS)
+    purpose: str = DEFAULT_PURPOSE
 
 
 @dataclass(frozen=True)
@@ -244,6 +254,8 @@ class TimeToEventSpec:
     ci_transform: str = "loglog"
     facts: tuple[FactLink, ...] = ()
     area: str = "Time to event"
+    reason: str = DEFAULT_REASON
+    purpose: str = DEFAULT_PURPOSE
 
     @property
     def days_per_unit(self) -> float:
@@ -461,7 +473,7 @@ class _Loader:
             return None
         kind = node.get("kind", "summary")
         allowed = {"name", "kind", "caption", "area", "dataset", "where", "columns", "rows", "percent", "ci", "notes",
-                   "pair_labels", "facts"}
+                   "pair_labels", "facts", "reason", "purpose"}
         if kind == "adverse_events":
             allowed |= {"records", "grade", "bands", "by_term"}
         elif kind != "summary":
@@ -514,7 +526,7 @@ class _Loader:
                          dataset=dataset, columns=columns, rows=tuple(rows), where=node.get("where"),
                          percent=percent, ci=ci, notes=notes, pair_labels=pair_labels,  # type: ignore[arg-type]
                          facts=tuple(f for f in facts if f is not None), records=records, grade=grade, bands=bands,
-                         by_term=by_term)
+                         by_term=by_term, **self.analysis_terms(where, node))
 
     def load_columns(self, where: str, node: Any, dataset: str) -> tuple[Column, ...]:
         out = []
@@ -777,7 +789,7 @@ class _Loader:
             self.problem(where, "time_to_event must be a mapping")
             return None
         self.keys(where, node, {"name", "dataset", "population", "unit", "endpoints", "overall", "groups",
-                                "follow_up", "ci_transform", "facts", "area"},
+                                "follow_up", "ci_transform", "facts", "area", "reason", "purpose"},
                   ("name", "dataset", "population", "endpoints"))
         endpoint_ids = tuple(str(e.get("id")) for e in _as_list(node.get("endpoints")) if isinstance(e, Mapping))
         name = self.name(where, node.get("name"), ("_logrank", "_followup", *(f"_at_risk_{e}" for e in endpoint_ids)))
@@ -850,7 +862,21 @@ class _Loader:
         return TimeToEventSpec(name=name, dataset=dataset, population=population, unit=unit,
                                endpoints=tuple(endpoints), overall=overall, groups=groups, follow_up=follow_up,
                                ci_transform=transform, facts=tuple(facts),
-                               area=str(node.get("area") or section or "Time to event"))
+                               area=str(node.get("area") or section or "Time to event"),
+                               **self.analysis_terms(where, node))
+
+    def analysis_terms(self, where: str, node: Mapping) -> dict[str, str]:
+        """`reason` and `purpose` of an analysis (Analysis Results Metadata / ARS terms; free text allowed)."""
+        out = {}
+        for key, terms in (("reason", ANALYSIS_REASONS), ("purpose", ANALYSIS_PURPOSES)):
+            value = node.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                self.problem(where, f"{key} must be text, e.g. {terms[0]!r}")
+                continue
+            out[key] = " ".join(value.split())
+        return out
 
     def load_reproduction(self, where: str, node: Any) -> ReproductionSpec:
         node = node or {}

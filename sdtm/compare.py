@@ -220,7 +220,9 @@ def read_reference(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"reference dataset {path} does not exist")
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        from cdiscflow.core.parquet_read import read_parquet
+
+        return read_parquet(path)
     if path.suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False).replace("", np.nan)
     if path.suffix == ".xpt":  # cdiscflow's reader: DATE9./DATETIME20. variables come back as dates
@@ -300,8 +302,13 @@ def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> Study
     from cdiscflow.sdtm.engine import map_study
     from cdiscflow.specs.model import load_study
 
+    from cdiscflow.core.outputs import check_output
+
     spec = load_study(study)
     load_comparison(spec)  # a broken comparison.yaml stops before the mapping
+    if out_dir is not None:
+        check_output(out_dir, [("raw export", raw_dir if raw_dir is not None else spec.raw_dir),
+                               ("reference folder", reference_dir), ("spec folder", spec.path)])
     result = map_study(spec, raw_dir)
     return compare_datasets_with_reference(spec, result.datasets, reference_dir, out_dir)
 
@@ -311,6 +318,7 @@ def compare_datasets_with_reference(spec: StudySpec, datasets: Mapping[str, pd.D
     """Compare datasets made by any layer (SDTM mapped from raw, ADaM derived from SDTM) with the reference files
     comparison.yaml names, and write `agreement.csv` and `differences.csv` into `out_dir` (if given)."""
     from cdiscflow.core.atomic import write_text
+    from cdiscflow.core.spreadsheet import csv_text
 
     expected = load_comparison(spec)
     comparisons = compare_study(spec, datasets, reference_dir)
@@ -328,7 +336,7 @@ def compare_datasets_with_reference(spec: StudySpec, datasets: Mapping[str, pd.D
     differences = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if out_dir is not None:
         out = Path(out_dir)
-        write_text(out / "agreement.csv", table.to_csv(index=False, lineterminator="\n"))
-        write_text(out / "differences.csv", differences.to_csv(index=False, lineterminator="\n"))
+        write_text(out / "agreement.csv", csv_text(table))
+        write_text(out / "differences.csv", csv_text(differences))
     rows = {name: (c.rows_ours, c.rows_reference) for name, c in comparisons.items()}
     return StudyComparison(table, differences, unexplained(comparisons, expected), rows)

@@ -34,7 +34,7 @@ from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
-from cdiscflow.sdtm.raw import RawForm, read_export, usubjid
+from cdiscflow.sdtm.raw import RawForm, form_file_problem, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
 from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
@@ -172,8 +172,9 @@ def check_sdtm_spec(spec: StudySpec) -> TrialDesign | None:
 
 
 def form_problems(spec: StudySpec) -> list[str]:
-    """Raw date/time formats the reader knows (forms.yaml `format:`), so a typo stops before any file is read."""
-    problems = []
+    """Raw files inside the raw export folder (forms.yaml `file:`) and date/time formats the reader knows
+    (`format:`), so a typo or an escape stops before any file is read."""
+    problems = [p for p in map(form_file_problem, spec.forms.values()) if p]
     for form in spec.forms.values():
         for f in form.fields:
             if f.datatype == "date":

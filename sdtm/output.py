@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdiscflow.core.atomic import remove_stale_parts, write_text
+from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.export.api import FORMATS, write_datasets
 from cdiscflow.sdtm.engine import SdtmResult
 from cdiscflow.specs.model import StudySpec
@@ -34,6 +35,6 @@ def write_sdtm(result: SdtmResult, spec: StudySpec, out_dir: str | Path, *,
 def write_bookkeeping(result: SdtmResult, out_dir: str | Path) -> None:
     """_rejects.csv, _accounting.csv and _findings.csv/.json of a mapping run."""
     out = Path(out_dir)
-    write_text(out / "_rejects.csv", result.rejects.to_csv(index=False, lineterminator="\n"))
-    write_text(out / "_accounting.csv", result.accounting.to_csv(index=False, lineterminator="\n"))
+    write_text(out / "_rejects.csv", csv_text(result.rejects))  # raw values: formulas neutralised
+    write_text(out / "_accounting.csv", csv_text(result.accounting))
     result.findings.write(out, stem="_findings")

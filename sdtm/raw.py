@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import string
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ import pyreadstat
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.parquet_read import read_parquet
+from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.xpt_read import read_xpt
 from cdiscflow.sdtm import odm
 from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.text import isin, join_columns
@@ -237,7 +241,19 @@ def _roster_form(spec: StudySpec) -> str:
     return dm.blocks[0].form
 
 
+def form_file_problem(form: Form) -> str | None:
+    """forms.yaml `file:` must name a file inside the raw export folder: no absolute path, no '..'."""
+    posix, windows = PurePosixPath(form.file), PureWindowsPath(form.file)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in windows.parts or not form.file:
+        return (f"forms.yaml form {form.name} file {form.file!r}: must be a file name inside the raw export folder "
+                "(no absolute path, no '..')")
+    return None
+
+
 def _locate(raw_dir: Path, form: Form) -> Path:
+    problem = form_file_problem(form)  # check_sdtm_spec reports it first; read_export on its own is guarded too
+    if problem:
+        raise InputError(problem)
     named = raw_dir / form.file
     if named.is_file():
         return named
@@ -251,6 +267,7 @@ def _locate(raw_dir: Path, form: Form) -> Path:
 def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The form's columns as text (NA for blank), indexed by data row; plus the rows whose field count is wrong."""
     ext = path.suffix.lower()
+    check_file_head(path, ext, str(settings.get("encoding", "utf-8")))
     broken = None
     if ext == ".csv":
         frame, broken = _read_csv(path, form, settings, findings)
@@ -278,32 +295,92 @@ def _read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd
     return frame, broken
 
 
+MAX_FILE_MB = "CDISCFLOW_MAX_FILE_MB"  # environment variable: the largest raw file read, in MB (default 1024)
+_SIGNATURES = (  # first bytes -> what the file really is
+    (b"\xff\xfe\x00\x00", "UTF-32 text (byte-order mark FF FE 00 00)"), (b"\x00\x00\xfe\xff", "UTF-32 text"),
+    (b"\xff\xfe", "UTF-16 text (byte-order mark FF FE)"), (b"\xfe\xff", "UTF-16 text (byte-order mark FE FF)"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook?)"), (b"\xd0\xcf\x11\xe0", "an old Excel/Office file"),
+    (b"PAR1", "a Parquet file"), (b"HEADER RECORD*******LIB", "a SAS transport (XPT) file"),
+    (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"), (b"SQLite format 3", "an SQLite database"),
+)
+
+
+def max_file_bytes() -> int:
+    value = os.environ.get(MAX_FILE_MB, "1024")
+    try:
+        return int(float(value) * 1024 * 1024)
+    except ValueError:
+        raise InputError(f"environment variable {MAX_FILE_MB}={value!r} is not a number of megabytes") from None
+
+
+def check_file_head(path: Path, ext: str, encoding: str = "utf-8") -> None:
+    """Before a file is read whole: its size against the limit, and for delimited text its first bytes (UTF-16 or
+    binary files are named for what they are, not called Latin-1)."""
+    size, limit = path.stat().st_size, max_file_bytes()
+    if size > limit:
+        raise InputError(f"{path.name}: {size:,} bytes, more than the {limit:,} a raw file may have (not read; set "
+                         f"the environment variable {MAX_FILE_MB} to read larger files)")
+    if ext != ".csv" or encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    what = next((name for mark, name in _SIGNATURES if head.startswith(mark)), None)
+    if what is None and b"\x00" in head:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        what = ("UTF-16 text without a byte-order mark" if min(even, odd) == 0 and max(even, odd) >= len(head) // 4
+                else f"binary (a NUL byte at byte {head.find(0)})")
+    if what is not None and what.startswith("UTF-"):
+        raise InputError(f"{path.name}: the file is {what}, not {encoding}; save it as {encoding} or set raw.encoding "
+                         "in study.yaml")
+    if what is not None:
+        raise InputError(f"{path.name}: the file is {what}, not delimited text; export the form as CSV")
+
+
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
     return _data_rows(as_text(read_typed(path, ext)[0]))
 
 
 def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """A Parquet, XPT or SAS (.sas7bdat) file as a typed frame, with each column's SAS label and format where the
-    file holds them ({column: {"label": ..., "format": ...}}); InputError when it cannot be read."""
+    file holds them ({column: {"label": ..., "format": ...}}); InputError when it cannot be read.  Parquet and XPT go
+    through the structural readers of `core` (damage names the file and, for XPT, the byte offset); numeric SAS
+    dates, datetimes and times of an XPT become ISO 8601 text."""
     ext = (ext or path.suffix).lower()
-    what = {".parquet": "Parquet", ".xpt": "SAS transport (XPT)", ".sas7bdat": "SAS dataset (.sas7bdat)"}[ext]
-    meta = None
+    if ext == ".parquet":
+        return read_parquet(path), {}
+    if ext == ".xpt":
+        xpt = read_xpt(path, encodings=("utf-8",))
+        columns = {v.name: {"label": v.label, "format": v.format} for v in xpt.layout.variables}
+        return _sas_dates_as_text(xpt.frame, xpt.layout), columns
     try:
-        if ext == ".parquet":
-            frame = pd.read_parquet(path)
-        elif ext == ".xpt":  # pyreadstat: pandas' read_sas(format="xport") can drop the last record (3 rows in, 2 out)
-            frame, meta = pyreadstat.read_xport(str(path))
-        else:
-            frame, meta = pyreadstat.read_sas7bdat(str(path))
-    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException, pyreadstat.ReadstatError,
-            pyreadstat.PyreadstatError) as exc:
-        raise InputError(f"{path.name}: not a readable {what} file ({exc})") from None
-    columns = {}
-    if meta is not None:
-        labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
-        formats = meta.original_variable_types or {}
-        columns = {c: {"label": str(labels.get(c) or ""), "format": str(formats.get(c) or "")} for c in frame.columns}
+        frame, meta = pyreadstat.read_sas7bdat(str(path))
+    except (OSError, ValueError, UnicodeDecodeError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
+        raise InputError(f"{path.name}: not a readable SAS dataset (.sas7bdat) file ({exc})") from None
+    labels = dict(zip(meta.column_names, meta.column_labels or [None] * len(meta.column_names)))
+    formats = meta.original_variable_types or {}
+    columns = {c: {"label": str(labels.get(c) or ""), "format": str(formats.get(c) or "")} for c in frame.columns}
     return frame, columns
+
+
+def _sas_dates_as_text(frame: pd.DataFrame, layout) -> pd.DataFrame:
+    """Numeric variables with a SAS date/datetime/time display format as ISO 8601 text (missing stays missing)."""
+    out = frame.copy()
+    for var in layout.variables:  # over columns
+        kind = format_kind(var.format) if var.numeric else ""
+        if not kind:
+            continue
+        x = frame[var.name].to_numpy(dtype=np.float64)
+        ok = np.isfinite(x)
+        seconds = np.where(ok, np.round(x * (86400 if kind == "date" else 1)), 0).astype(np.int64)
+        if kind == "time":
+            parts = [pd.Series(seconds // 3600), pd.Series(seconds % 3600 // 60), pd.Series(seconds % 60)]
+            text = parts[0].astype(str).str.zfill(2) + ":" + parts[1].astype(str).str.zfill(2) + ":" \
+                + parts[2].astype(str).str.zfill(2)
+        else:
+            stamps = np.datetime64("1960-01-01T00:00:00", "s") + seconds.astype("timedelta64[s]")
+            text = pd.Series(np.datetime_as_string(stamps, unit="D" if kind == "date" else "s"))
+        out[var.name] = text.where(ok).astype("str")
+    return out
 
 
 def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -75,6 +75,10 @@ def import_spec(sources: Iterable[str | Path], out: str | Path, *, force: bool =
     """Import define.xml files and/or spec workbooks into a new metadata-only spec folder `out`."""
     from cdiscflow.specs.model import load_study
 
+    from cdiscflow.core.outputs import check_output
+
+    sources = [Path(s) for s in sources]
+    check_output(out, [("source file", s) for s in sources])
     tables = import_tables(sources, ig_version=ig_version)
     path = write_spec_folder(tables, out, force=force)
     problems: list[str] = []
@@ -110,9 +114,11 @@ def merge_tables(a: SpecTables, b: SpecTables) -> SpecTables:
     out.variables = a.variables + b.variables
     out.valuelevel = a.valuelevel + b.valuelevel
     out.codelists = a.codelists + [r for r in b.codelists if r["codelist"] not in {x["codelist"] for x in a.codelists}]
-    for name, key in (("methods", "method"), ("comments", "comment"), ("documents", "document")):
+    for name, key in (("methods", "method"), ("comments", "comment"), ("documents", "document"),
+                      ("analysis_displays", "display")):
         have = {r[key] for r in a.table(name)}
         setattr(out, name, a.table(name) + [r for r in b.table(name) if r[key] not in have])
+    out.analysis_results = a.analysis_results + b.analysis_results
     return out
 
 
@@ -158,7 +164,9 @@ def export_workbook(spec, out: str | Path) -> Path:
     """Write the spec's metadata as a spec workbook (.xlsx), atomically."""
     from cdiscflow.specs.workbook import workbook_bytes
 
-    out = Path(out)
+    from cdiscflow.core.outputs import check_output
+
+    out = check_output(out, [("spec folder", spec.path)], is_file=True)
     write_bytes(out, workbook_bytes(metadata_tables(spec)))
     return out
 
@@ -174,8 +182,10 @@ class DefineExport:
 def export_define(spec, out: str | Path, standard: str | None = None) -> DefineExport:
     """Write define.xml 2.1 for one standard of the spec (no data: lengths from the spec) and CDISC's stylesheet
     beside it.  A define.xml that breaks the Define-XML 2.1 schema is not written (SpecError lists why)."""
+    from cdiscflow.core.outputs import check_output
     from cdiscflow.export.define import STYLESHEET, build_spec_define, define_bytes, validate_define
 
+    check_output(out, [("spec folder", spec.path)], is_file=True)
     present = [s for s in ("SDTM", "ADaM") if spec.standard(s)]
     if standard is None:
         if len(present) != 1:

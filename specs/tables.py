@@ -49,13 +49,19 @@ METHOD_COLUMNS = ("method", "name", "type", "description", "expression_context",
                   "pages")
 COMMENT_COLUMNS = ("comment", "description", "document", "pages")
 DOCUMENT_COLUMNS = ("document", "title", "href", "kind")
+# Analysis Results Metadata (from a workbook's Analysis Displays / Analysis Results sheets)
+ANALYSIS_DISPLAY_COLUMNS = ("display", "title", "document", "pages")
+ANALYSIS_RESULT_COLUMNS = ("display", "result", "description", "reason", "purpose", "parameter", "datasets",
+                           "variables", "where", "documentation", "code_context", "code", "code_document")
 
 TABLES: dict[str, tuple[str, ...]] = {
     "datasets": DATASET_COLUMNS, "variables": VARIABLE_COLUMNS, "valuelevel": VALUELEVEL_COLUMNS,
     "codelists": CODELIST_COLUMNS, "methods": METHOD_COLUMNS, "comments": COMMENT_COLUMNS,
-    "documents": DOCUMENT_COLUMNS,
+    "documents": DOCUMENT_COLUMNS, "analysis_displays": ANALYSIS_DISPLAY_COLUMNS,
+    "analysis_results": ANALYSIS_RESULT_COLUMNS,
 }
-OPTIONAL_TABLES = ("valuelevel", "methods", "comments", "documents")  # written only when they have rows
+OPTIONAL_TABLES = ("valuelevel", "methods", "comments", "documents", "analysis_displays",
+                   "analysis_results")  # written only when they have rows
 
 Row = dict[str, str]
 
@@ -72,6 +78,8 @@ class SpecTables:
     methods: list[Row] = field(default_factory=list)
     comments: list[Row] = field(default_factory=list)
     documents: list[Row] = field(default_factory=list)
+    analysis_displays: list[Row] = field(default_factory=list)
+    analysis_results: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the importer decided or could not carry over
     source: str = ""  # what the tables were read from, for study.yaml's header
 
@@ -265,6 +273,7 @@ def _plain(obj: Any) -> Any:
 KEYS: dict[str, tuple[str, ...]] = {
     "datasets": ("dataset",), "variables": ("dataset", "variable"), "valuelevel": ("dataset", "variable", "where"),
     "codelists": ("codelist", "term"), "methods": ("method",), "comments": ("comment",), "documents": ("document",),
+    "analysis_displays": ("display",), "analysis_results": ("display", "result"),
 }
 
 

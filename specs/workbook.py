@@ -19,6 +19,10 @@ templates in use vary; "Define" is read as "Study"):
     Methods       ID | Name | Type | Description | Expression Context | Expression Code | Document | Pages
     Comments      ID | Description | Document | Pages
     Documents     ID | Title | Href | Kind
+    Analysis Displays  ID | Title | Document | Pages                     (Analysis Results Metadata; optional)
+    Analysis Results   Display | ID | Description | Reason | Purpose | Parameter | Datasets | Variables |
+                       Where Clause | Documentation | Programming Context | Programming Code | Programming Document
+                       (Datasets and Variables: comma-separated names; Variables may be DATASET.VARIABLE)
 
 Datasets and Variables are required; the others when something refers to them.  A ValueLevel "Where Clause" is
 the ID of WhereClauses rows or the clause itself ("PARAMCD EQ ACITM01").  Method and Codelist cells are IDs; a
@@ -35,7 +39,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cdiscflow.core.errors import InputError
-from cdiscflow.specs.tables import (CODELIST_COLUMNS, COMMENT_COLUMNS, DATASET_COLUMNS, DOCUMENT_COLUMNS,
+from cdiscflow.core.workbook import fixed_zip
+from cdiscflow.specs.tables import (ANALYSIS_DISPLAY_COLUMNS, ANALYSIS_RESULT_COLUMNS, CODELIST_COLUMNS,
+                                    COMMENT_COLUMNS, DATASET_COLUMNS, DOCUMENT_COLUMNS,
                                     METHOD_COLUMNS, VALUELEVEL_COLUMNS, VARIABLE_COLUMNS, Row, SpecTables, cell,
                                     parse_where, row_of, where_text, where_value_problem)
 
@@ -76,18 +82,30 @@ SHEETS: dict[str, dict[str, tuple[str, ...]]] = {
                 "document": ("document",), "pages": ("pages",)},
     "Comments": {"id": ("id",), "description": ("description",), "document": ("document",), "pages": ("pages",)},
     "Documents": {"id": ("id",), "title": ("title",), "href": ("href",), "kind": ("kind",)},
+    "AnalysisDisplays": {"id": ("id", "display", "displayid", "displayname"),
+                         "title": ("title", "displaytitle", "description"), "document": ("document",),
+                         "pages": ("pages",)},
+    "AnalysisResults": {"display": ("display", "displayid", "displayname"), "id": ("id", "result", "resultid"),
+                        "description": ("description",), "reason": ("reason", "analysisreason"),
+                        "purpose": ("purpose", "analysispurpose"), "parameter": ("parameter", "paramcd"),
+                        "datasets": ("datasets", "dataset", "analysisdataset", "analysisdatasets"),
+                        "variables": ("variables", "variable", "analysisvariables", "analysisvariable"),
+                        "where": ("whereclause", "where", "selectioncriteria"),
+                        "documentation": ("documentation",), "code_context": ("programmingcontext", "context"),
+                        "code": ("programmingcode", "code"), "code_document": ("programmingdocument",)},
 }
 SHEET_ALIASES = {"study": "Study", "define": "Study", "standards": "Standards", "datasets": "Datasets",
                  "variables": "Variables", "valuelevel": "ValueLevel", "whereclauses": "WhereClauses",
                  "codelists": "Codelists", "dictionaries": "Dictionaries", "methods": "Methods",
-                 "comments": "Comments", "documents": "Documents"}
+                 "comments": "Comments", "documents": "Documents", "analysisdisplays": "AnalysisDisplays",
+                 "analysisresults": "AnalysisResults"}
 REQUIRED = {  # sheet -> columns it must have (when the sheet is read)
     "Study": ("attribute", "value"), "Standards": ("name", "version"), "Datasets": ("dataset", "label"),
     "Variables": ("dataset", "variable", "datatype"),
     "ValueLevel": ("dataset", "variable", "where", "datatype"),
     "WhereClauses": ("id", "variable", "comparator", "value"), "Codelists": ("id", "term"),
     "Dictionaries": ("id", "dictionary"), "Methods": ("id", "description"), "Comments": ("id", "description"),
-    "Documents": ("id", "href"),
+    "Documents": ("id", "href"), "AnalysisDisplays": ("id",), "AnalysisResults": ("display", "id"),
 }
 ADAM_CLASSES = {"SUBJECT LEVEL ANALYSIS DATASET", "BASIC DATA STRUCTURE", "OCCURRENCE DATA STRUCTURE",
                 "ADAM OTHER", "DEVICE LEVEL ANALYSIS DATASET", "MEDICAL DEVICE BASIC DATA STRUCTURE",
@@ -224,6 +242,7 @@ class _WorkbookReader:
         t.documents = self.read_documents()
         t.variables = self.read_variables(t)
         t.valuelevel = self.read_valuelevel(t)
+        t.analysis_displays, t.analysis_results = self.read_analysis_results(t)
         self.check_references(t)
         self.fail()
         t.documents = self.document_kinds(t)
@@ -402,6 +421,36 @@ class _WorkbookReader:
                               "in documents.csv")
         return t.documents
 
+    def read_analysis_results(self, t: SpecTables) -> tuple[list[Row], list[Row]]:
+        """Analysis Displays and Analysis Results (ARM): every result names a display of the sheet and ADaM
+        datasets and variables of the spec."""
+        displays = [row_of(ANALYSIS_DISPLAY_COLUMNS, {**r, "display": r["id"]})
+                    for _, r in self.rows("AnalysisDisplays")]
+        known = {d["display"] for d in displays}
+        variables = {(r["dataset"], r["variable"]) for r in t.variables}
+        datasets = {r["dataset"] for r in t.datasets}
+        results = []
+        for n, r in self.rows("AnalysisResults"):
+            row = row_of(ANALYSIS_RESULT_COLUMNS, {**r, "result": r["id"]})
+            if "AnalysisDisplays" in self.sheets and row["display"] not in known:
+                self.problems.append(f"{self.where('AnalysisResults', n, 'display')}: display {row['display']!r} is "
+                                     f"not in sheet {self.sheets['AnalysisDisplays'].title}")
+            names = [d.strip().upper() for d in row["datasets"].split(",") if d.strip()]
+            for ds in names:
+                if ds not in datasets:
+                    self.problems.append(f"{self.where('AnalysisResults', n, 'datasets')}: dataset {ds!r} is not in "
+                                         f"sheet {self.sheets['Datasets'].title}")
+            for var in (v.strip().upper() for v in row["variables"].split(",") if v.strip()):
+                ds, _, name = var.rpartition(".")
+                if not any((d, name) in variables for d in ([ds] if ds else names)):
+                    self.problems.append(f"{self.where('AnalysisResults', n, 'variables')}: variable {var!r} is in "
+                                         f"none of the datasets {', '.join(([ds] if ds else names)) or '(none named)'}")
+            results.append(row)
+        if results and not displays:
+            displays = [row_of(ANALYSIS_DISPLAY_COLUMNS, {"display": d})
+                        for d in dict.fromkeys(r["display"] for r in results)]
+        return displays, results
+
     def check_references(self, t: SpecTables) -> None:
         """Every ID a cell names exists in its sheet: codelists, methods, documents (comments may be text)."""
         codelists = {r["codelist"] for r in t.codelists}
@@ -531,6 +580,13 @@ def workbook_sheets(t: SpecTables) -> dict[str, list[list[str]]]:
     sheets["Documents"] = [["ID", "Title", "Href", "Kind"]]
     for d in t.documents:
         sheets["Documents"].append([d["document"], d["title"], d["href"], d["kind"]])
+    if t.analysis_results:
+        sheets["Analysis Displays"] = [["ID", "Title", "Document", "Pages"]] + [
+            [d["display"], d["title"], d["document"], d["pages"]] for d in t.analysis_displays]
+        sheets["Analysis Results"] = [["Display", "ID", "Description", "Reason", "Purpose", "Parameter", "Datasets",
+                                       "Variables", "Where Clause", "Documentation", "Programming Context",
+                                       "Programming Code", "Programming Document"]] + [
+            [r[c] for c in ANALYSIS_RESULT_COLUMNS] for r in t.analysis_results]
     return sheets
 
 
@@ -559,21 +615,4 @@ def workbook_bytes(t: SpecTables) -> bytes:
     wb.properties.created = stamp
     buf = io.BytesIO()
     wb.save(buf)
-    return _fixed_zip(buf.getvalue(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
-
-
-def _fixed_zip(data: bytes, stamp: str) -> bytes:
-    """The workbook's zip with fixed member timestamps and document-property dates (deterministic bytes)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + stamp.encode() + rb"\2",
-                              body)
-            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.external_attr = info.external_attr
-            dst.writestr(member, body)
-    return out.getvalue()
+    return fixed_zip(buf.getvalue(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))

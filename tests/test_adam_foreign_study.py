@@ -103,6 +103,7 @@ def test_foreign_output_validates_and_writes(derived, tmp_path):
     spec, sdtm, result = derived
     findings = validate_datasets({"DM": sdtm["DM"], **result.datasets}, spec)
     assert findings.count_at_or_above("error") == 0, findings.summary()
-    write_adam(result, spec, tmp_path)
-    report = validate_folder(tmp_path, STUDY, out_dir=tmp_path / "validation", fail_on="error", data_docs=False)
+    write_adam(result, spec, tmp_path / "adam")
+    report = validate_folder(tmp_path / "adam", STUDY, out_dir=tmp_path / "validation", fail_on="error",
+                             data_docs=False)
     assert report.exit_code == 0

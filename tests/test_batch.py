@@ -132,7 +132,7 @@ def test_an_export_given_twice_is_refused(tmp_path):
 
 def test_the_output_never_lands_in_a_raw_export(tmp_path):
     (tmp_path / "out" / "cut1").mkdir(parents=True)
-    with pytest.raises(InputError, match="would receive its own output"):
+    with pytest.raises(InputError, match="contains the raw export"):
         plan_jobs([tmp_path / "out" / "cut1"], tmp_path / "out")  # OUT/cut1 is the export itself
     assert plan_jobs([tmp_path / "out" / "cut1"], tmp_path / "elsewhere")[0].out_dir == tmp_path / "elsewhere" / "cut1"
 

@@ -1,5 +1,6 @@
-"""Atomic output, proved: every file is renamed into place; a run killed with SIGKILL mid-write leaves every dataset
-file complete (the previous one or the new one, never a truncated one), and the next run clears its temporaries.
+"""Atomic output, proved: every file is renamed into place; a run killed with SIGKILL mid-write leaves no truncated
+file and `out` as it was (the run builds in a staging folder beside `out`, swapped in only at the end: issue 16.5;
+tests/test_reliability_run_atomic.py kills runs at random moments), and the next run clears what it left.
 
 The kill test runs `python -m cdiscflow run` in a subprocess on a 600-subject synthetic export (about 60 MB of
 output, lb.json alone 10 MB), waits until the largest Dataset-JSON file is being written, and kills the process."""
@@ -44,7 +45,8 @@ def _temporaries(folder: Path) -> list[str]:
 @pytest.mark.slow
 def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypatch):
     """Record every os.replace during a whole run (Data Docs included): each file in the output folder got there by
-    a rename from a temporary, and nothing was written outside it (the working directory stays empty)."""
+    a rename from a temporary (into the run's staging folder, which then became `out` whole), and nothing was written
+    outside it (the working directory stays empty)."""
     renamed: set[Path] = set()
     real_replace = os.replace
 
@@ -58,11 +60,14 @@ def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypa
     monkeypatch.chdir(work)
     result = run(raw_dir=raw_small, out_dir="out", data_docs=True)
     assert result.exit_code == 0
-    files = {p.resolve() for p in (work / "out").rglob("*") if p.is_file()}
+    files = {p.relative_to(work / "out") for p in (work / "out").rglob("*") if p.is_file()}
     kinds = {p.suffix for p in files}
     assert {".xpt", ".json", ".xml", ".xsl", ".csv", ".html"} <= kinds
     assert len(files) > 60
-    assert sorted(map(str, files - renamed)) == []
+    staging = {f for p in renamed for f in p.parents if f.name.startswith(".out.") and f.name.endswith(".staging")}
+    assert len(staging) == 1 and Path(work / "out").resolve() in renamed  # built whole, then renamed onto out
+    (build,) = staging
+    assert sorted(map(str, files - {p.relative_to(build) for p in renamed if build in p.parents})) == []
     assert [p.name for p in work.iterdir()] == ["out"]
 
 
@@ -185,8 +190,12 @@ def big_export(tmp_path_factory):
     return base
 
 
+def _staging_sdtm(out: Path) -> list[Path]:
+    return [p / "sdtm" for p in out.parent.glob(f".{out.name}.*.staging")]
+
+
 def _killed_mid_write(raw: Path, out: Path, victim: str, previous: Path | None = None) -> list[str]:
-    """Kill a run while `victim` is being written; returns the temporaries left in out/sdtm.  The window is about
+    """Kill a run while `victim` is being written; returns the temporaries left in the sdtm/ of its staging folder.  The window is about
     150 ms (lb.json at 600 subjects): should the kill land just after the rename on a busy machine, try again (at
     most 3 times, `out` restored from `previous` each time)."""
     for _ in range(3):  # over attempts
@@ -201,15 +210,15 @@ def _killed_mid_write(raw: Path, out: Path, victim: str, previous: Path | None =
 
 def _run_and_kill(raw: Path, out: Path, victim: str) -> list[str]:
     """Start `cdiscflow run`, wait until `victim` (e.g. lb.json) is being written, SIGKILL it; return the temporaries
-    it left in out/sdtm."""
+    it left in the sdtm/ of its staging folder."""
     cmd = [sys.executable, "-m", "cdiscflow", "run", "--raw", str(raw), "--out", str(out), "--no-data-docs", "-q"]
     proc = subprocess.Popen(cmd, cwd=out.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "CDISCFLOW_DEBUG": "1"})
-    sdtm = out / "sdtm"
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if sdtm.is_dir() and any(n.startswith(f".{victim}.") for n in os.listdir(sdtm)):
+            sdtm = next(iter(_staging_sdtm(out)), None)
+            if sdtm is not None and sdtm.is_dir() and any(n.startswith(f".{victim}.") for n in os.listdir(sdtm)):
                 os.kill(proc.pid, signal.SIGKILL)
                 break
             time.sleep(0.0005)
@@ -220,7 +229,7 @@ def _run_and_kill(raw: Path, out: Path, victim: str) -> list[str]:
     assert proc.returncode == -signal.SIGKILL, f"the run ended on its own ({proc.returncode}): " + \
         proc.stderr.read().decode()[-2000:]
     proc.stderr.close()
-    return _temporaries(sdtm)
+    return [t for folder in _staging_sdtm(out) for t in _temporaries(folder)]
 
 
 @pytest.mark.slow
@@ -229,34 +238,31 @@ def test_sigkill_mid_write_leaves_no_truncated_file(big_export, tmp_path):
     # the victim: the largest Dataset-JSON (the longest write: lb.json, 10 MB)
     victim = max((n for n in ref if n.startswith("sdtm/") and n.endswith(".json")), key=lambda n: len(ref[n]))
     victim = victim.split("/")[1]
-    # 1. into an empty folder: each dataset file is absent or complete
+    # 1. into a new folder: no `out` at all; in the staging folder each dataset file is absent or complete
     out = tmp_path / "fresh"
     left = _killed_mid_write(big_export / "raw", out, victim)
     assert any(n.startswith(f".{victim}.") for n in left)  # killed while the victim was being written
-    got = _outputs(out)
+    assert not out.exists()
+    (staging,) = [p.parent for p in _staging_sdtm(out)]
+    got = _outputs(staging)
     assert f"sdtm/{victim}" not in got and len(got) < len(ref)  # interrupted: not everything is there
     assert [n for n in got if got[n] != ref[n]] == []  # everything that is there is complete (the same bytes)
-    assert not (out / "run.json").exists() and not (out / "sdtm" / "define.xml").exists()
     for name in got:  # readable, with the right number of records
         if name.endswith(".xpt"):
-            frame, _ = read_dataset(out / name)
+            frame, _ = read_dataset(staging / name)
             want, _ = read_dataset(big_export / "ref" / name)
             assert len(frame) == len(want) > 0
-    # 2. over a previous complete output (a different study size): each file is the old one or the new one
+    # 2. over a previous complete output (a different study size): every file is the old one (before issue 16.5 the
+    # datasets written so far were new, the rest old: a mix)
     pristine, old = tmp_path / "pristine", tmp_path / "old"
     assert run(raw_dir=REPO / "tests" / "data" / "raw_small", out_dir=pristine, data_docs=False).exit_code == 0
     before = _outputs(pristine)
     left = _killed_mid_write(big_export / "raw", old, victim, previous=pristine)
     assert any(n.startswith(f".{victim}.") for n in left)
-    after = _outputs(old)
-    assert after.keys() == before.keys()
-    assert after[f"sdtm/{victim}"] == before[f"sdtm/{victim}"]  # the file being written: still the old one
-    mixed = {n: ("old" if after[n] == before[n] else "new" if after[n] == ref.get(n) else "TRUNCATED") for n in after}
-    assert "TRUNCATED" not in mixed.values()
-    assert "new" in mixed.values() and "old" in mixed.values()
-    # 3. the next run completes over the debris and removes the temporaries
+    assert _outputs(old) == before
+    # 3. the next run completes over the debris and removes the staging folder with its temporaries
     again = run(raw_dir=REPO / "tests" / "data" / "raw_small", out_dir=old, data_docs=False)
     assert again.exit_code == 0
-    assert _temporaries(old) == []
+    assert _temporaries(old) == [] and _staging_sdtm(old) == []
     final = _outputs(old)
     assert [n for n in before if final.get(n) != before[n] and n != "run.json"] == []  # run.json: timings differ

@@ -274,7 +274,8 @@ def test_cli_strict_lists_every_defect_and_writes_nothing(command, many_defects,
     if command == "sdtm":
         assert not out.exists()
     else:  # cdiscflow run writes no dataset, only its findings and run log (why it stopped)
-        assert sorted(p.name for p in out.rglob("*")) == ["findings.csv", "findings.json", "run.json"]
+        assert sorted(p.name for p in out.rglob("*")) == [
+            "findings.csv", "findings.json", "findings.xlsx", "run.json"]
         found = pd.read_csv(out / "findings.csv", dtype=str, keep_default_na=False)
         errors = {(r.rule_id, r.source, int(r.row)) for r in found[found.severity == "error"].itertuples()}
         assert {(rules.split(";")[0], f"{form}.csv", row) for (form, row), rules in _expected_rejects().items()} \

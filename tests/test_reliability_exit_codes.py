@@ -90,12 +90,13 @@ def test_unusable_input_is_2(raw_small, tmp_path):
         "convert": ["convert", tmp_path / "garbage.xpt"],
     }
     said = {"sdtm": "atra.csv: file for form 'atra'", "run": "atra.csv: file for form 'atra'",
-            "validate": "no datasets", "export": "no datasets", "convert": "not a readable SAS transport file"}
+            "validate": "no datasets", "export": "no datasets", "convert": "not a readable SAS transport (XPT) file"}
     for name, args in cases.items():  # over commands
         code, output = invoke(*args)
         assert (code, said[name] in output) == (2, True), (name, output)
     assert not (tmp_path / "s").exists()  # nothing written; cdiscflow run writes only why it stopped:
-    assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == ["findings.csv", "findings.json", "run.json"]
+    assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == [
+        "findings.csv", "findings.json", "findings.xlsx", "run.json"]
     assert '"type": "InputError"' in (tmp_path / "r" / "run.json").read_text()
 
 
@@ -114,7 +115,7 @@ def test_output_folder_that_cannot_be_written_is_2(raw_small, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     code, output = invoke("sdtm", "--raw", raw_small, "--out", blocker / "sdtm")
-    assert code == 2 and f"cannot read or write {blocker / 'sdtm'}: Not a directory" in output
+    assert code == 2 and f"--out {blocker / 'sdtm'}: {blocker} is a file, not a folder" in output
 
 
 def test_a_bug_is_3_in_one_line_and_never_1(raw_small, tmp_path, monkeypatch):

@@ -206,7 +206,7 @@ def test_dara_atra_round_trips_through_the_workbook(tmp_path):
     before = with_comment_text(metadata_tables(spec))
     after = with_comment_text(metadata_tables(load_study(tmp_path / "dara")))
     assert table_differences(before, after, ("dara_atra", "via xlsx")) == []
-    assert len(after.variables) == 547 and len(after.valuelevel) == 29
+    assert len(after.variables) == 547 and len(after.valuelevel) == 33
 
 
 def test_dara_atra_round_trips_through_define_xml(tmp_path):

@@ -13,9 +13,11 @@ from typing import Mapping
 
 import pandas as pd
 
-from cdiscflow.core.atomic import write_text
+from cdiscflow.core.atomic import staged_output, write_text
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.spreadsheet import csv_text
+from cdiscflow.core.workbook import write_findings_workbook
 from cdiscflow.specs.model import StudySpec, load_study
 from cdiscflow.validation.define import Define, merge_defines, read_define
 from cdiscflow.validation.metadata import STUDY, DatasetPlan, honour_define, ig_plan, plan_dataset
@@ -105,26 +107,41 @@ class FolderReport:
         return EXIT_FINDINGS if self.failing else EXIT_OK
 
 
-def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path = "validation",
+def default_out_dir(directory: str | Path) -> Path:
+    """Where `validate DIR` writes without --out: beside the folder it checks, `<DIR>-validation` (out/sdtm ->
+    out/sdtm-validation), never in the current folder (from the repository root that was the package's own
+    validation/ folder)."""
+    folder = Path(directory).absolute()
+    return folder.parent / f"{folder.name or 'datasets'}-validation"
+
+
+def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path | None = None,
                     fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None,
                     data_docs_engine: str = "cdiscflow") -> FolderReport:
-    """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs).
+    """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs) into
+    `out_dir` (default: `default_out_dir(directory)`, beside the folder).
 
-    Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, and
-    SpecError when the study spec is broken.
+    Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, or when
+    `out_dir` is in, over or around the folder or spec (`core.outputs.check_output`), and SpecError when the study
+    spec is broken.
     """
+    from cdiscflow.core.outputs import check_output
     from cdiscflow.validation.io import find_defines, read_datasets
 
     if fail_on not in ("error", "warning", "note"):
         raise ValueError(f"fail_on must be error, warning or note, not {fail_on!r}")
-    directory, out_dir = Path(directory), Path(out_dir)
+    directory = Path(directory)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(directory)
     spec = load_study(study) if study is not None else None
+    check_output(out_dir, [("dataset folder", directory), ("spec folder", spec.path if spec else None)])
     datasets = read_datasets(directory)
     define_paths = find_defines(directory)
     define = merge_defines(read_define(p) for p in define_paths)
     result = run_validation(datasets, spec, define=define)
-    written = write_outputs(result, datasets, spec, out_dir, data_docs=data_docs, max_rows=max_rows,
-                            data_docs_engine=data_docs_engine)
+    with staged_output(out_dir, owned_by=("rules.csv",)) as build:  # out_dir: the previous folder or this one, whole
+        written = write_outputs(result, datasets, spec, build, data_docs=data_docs, max_rows=max_rows,
+                                data_docs_engine=data_docs_engine)
+    written = [out_dir / p.relative_to(build) for p in written]
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
@@ -135,6 +152,7 @@ def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame]
     `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`."""
     out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
+    written.append(write_findings_workbook(result.findings, out_dir / "findings.xlsx"))
     written.append(write_rule_runs(result.rule_runs, out_dir / "rules.csv"))
     if data_docs:
         from cdiscflow.validation.datadocs import write_data_docs
@@ -152,7 +170,7 @@ def write_rule_runs(runs: list[RuleRun], path: Path) -> Path:
     frame = pd.DataFrame([{"rule_id": r.rule.id, "severity": r.rule.severity, "status": r.status,
                            "findings": r.findings, "reason": r.reason, "reads": r.rule.reads,
                            "message": r.rule.message, "references": r.rule.references} for r in runs])
-    write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    write_text(path, csv_text(frame))
     return path
 
 

@@ -1,7 +1,7 @@
 """Reading a folder of SDTM/ADaM datasets into the in-memory convention (ARCHITECTURE.md).
 
-Files are read by the export layer's `read_dataset` (XPT via pyreadstat with an encoding fallback, Dataset-JSON);
-this module only finds the dataset files of a folder and keys them by name.
+Files are read by the export layer's `read_dataset` (XPT through the structural reader `core.xpt_read`, with an
+encoding fallback; Dataset-JSON); this module only finds the dataset files of a folder and keys them by name.
 
 In memory: character missing values are NaN (never ""), numeric SAS dates/datetimes (DATE9., DATETIME20. ...) are
 datetime64, the dataset name is the upper-case file stem (`ae.xpt` -> AE).
@@ -34,7 +34,7 @@ def _dataset_files(folder: Path) -> list[Path]:
                   and p.name not in _NOT_DATASETS)
 
 
-_NOT_DATASETS = {"findings.json"}  # validation output written next to the data (`--out` = the data folder)
+_NOT_DATASETS = {"findings.json"}  # validation output beside the data (older runs; --out = the folder is refused now)
 # Names starting with "_" are bookkeeping (the SDTM layer's _findings.json, _rejects.csv ...): no SAS dataset name
 # starts with "_".
 

@@ -80,7 +80,7 @@ def test_convert_refuses_unknown_files(tmp_path):
     assert res.exit_code == 2 and "expected .xpt or .json" in res.output
     (tmp_path / "bad.xpt").write_bytes(b"not a transport file")
     res = CliRunner().invoke(main, ["convert", str(tmp_path / "bad.xpt")])
-    assert res.exit_code == 2 and "not a readable SAS transport file" in res.output
+    assert res.exit_code == 2 and "not a readable SAS transport (XPT) file" in res.output
 
 
 def test_help_shows_examples():

@@ -75,9 +75,15 @@ def test_list_rules():
     assert "SCH-CT-001" in res.output and "CF-ADRS-001" in res.output and "CORE-000271" in res.output
 
 
-def test_findings_written_next_to_the_data_are_not_read_as_datasets(tmp_path, clean):
+def test_findings_are_never_written_into_the_data_folder(tmp_path, clean):
     data = _write_sdtm(tmp_path / "sdtm", clean)
-    for _ in range(2):
-        res = _validate(data, "--study", STUDY, "--out", data, "--no-data-docs")
-        assert res.exit_code == 0, res.output
-    assert (data / "findings.json").exists()
+    before = sorted(p.name for p in data.iterdir())
+    res = _validate(data, "--study", STUDY, "--out", data, "--no-data-docs")  # issue 16.3: inputs stay untouched
+    assert res.exit_code == 2 and f"--out {data} is the dataset folder {data}" in res.output, res.output
+    assert sorted(p.name for p in data.iterdir()) == before
+    res = _validate(data, "--study", STUDY, "--out", tmp_path / "v", "--no-data-docs")
+    assert res.exit_code == 0, res.output
+    for name in ("findings.json", "findings.csv"):  # a findings file put next to the data is never read as data
+        (data / name).write_bytes((tmp_path / "v" / name).read_bytes())
+    res = _validate(data, "--study", STUDY, "--out", tmp_path / "v", "--no-data-docs")
+    assert res.exit_code == 0, res.output

@@ -31,7 +31,7 @@ def test_unusable_folders(tmp_path):
     with pytest.raises(InputError, match=r"no datasets \(\*\.xpt or Dataset-JSON \*\.json\) found"):
         read_datasets(tmp_path)
     (tmp_path / "ae.xpt").write_bytes(b"this is not a transport file" * 10)
-    with pytest.raises(InputError, match=r"ae\.xpt: not a readable SAS transport file"):
+    with pytest.raises(InputError, match=r"ae\.xpt: not a readable SAS transport \(XPT\) file"):
         read_datasets(tmp_path)
 
 
