@@ -123,9 +123,19 @@ def _progress_mode(quiet: bool, verbose: bool) -> str:
 @click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write the hand-off package (eCTD module 5 layout) into this folder after the run "
                    "(as `cdiscflow package --run OUT --out DIR`).")
+@click.option("--partitions", default=None, metavar="N|auto",
+              help="Split the subjects into N partitions by a stable hash of the subject key and map/derive each on "
+                   "its own (auto: from the raw export's size and the memory available). Same bytes as a plain run "
+                   "whatever N. Default: no partitions, unless --jobs or --scheduler ask for them (then auto).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Partitions run at the same time, each in a Dask worker process on this machine (needs "
+                   "cdiscflow[scale]).")
+@click.option("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+              help="Where the partitions run: local (a Dask LocalCluster of --jobs processes) or the address of a "
+                   "running Dask scheduler (workers need cdiscflow and read access to --raw).")
 def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str,
                 data_docs: bool, core_report: Path | None, quiet: bool, verbose: bool,
-                package_dir: Path | None) -> None:
+                package_dir: Path | None, partitions: str | None, jobs: int, scheduler: str | None) -> None:
     """Run the main job: raw -> SDTM -> ADaM -> validate -> export -> report.
 
     With no options it converts the embedded, synthetic DARA-ATRA study into ./out/.  OUT/run.json records how
@@ -136,6 +146,8 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
       cdiscflow run
       cdiscflow run --raw export_2020_10/ --study specs/dara_atra --out out_2020_10
       cdiscflow run --raw export_2020_10/ --on-error reject -v    # keep the good records; show row counts
+      cdiscflow run --raw big/ --partitions 8 --jobs 2            # 8 subject partitions, 2 worker processes
+      cdiscflow run --raw big/ --partitions 16 --scheduler tcp://scheduler:8786
       cdiscflow run --package submission                            # and the eCTD hand-off package
     """
     from cdiscflow.core.errors import FindingsError
@@ -149,8 +161,15 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
         refuse_overlap(out_dir, package_dir)  # before any work
     try:
         with RunProgress(mode, stages=STAGES, label="cdiscflow run") as progress:
-            result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
-                         progress=progress, core_report=core_report)
+            if partitions is None and jobs == 1 and scheduler is None:
+                result = run(study, raw_dir, out_dir, on_error=on_error, fail_on=fail_on, data_docs=data_docs,
+                             progress=progress, core_report=core_report)
+            else:
+                from cdiscflow.scale import run_partitioned
+
+                result = run_partitioned(study, raw_dir, out_dir, partitions=_partition_count(partitions),
+                                         jobs=jobs, scheduler=scheduler, on_error=on_error, fail_on=fail_on,
+                                         data_docs=data_docs, progress=progress, core_report=core_report)
             if verbose:
                 for table in detail_tables([stage_entry(s) for s in result.stages]):
                     progress.table(table)
@@ -207,6 +226,18 @@ def package_command(run_dir: Path, out_dir: Path, study: str | None, dataset_jso
       cdiscflow run --out out && cdiscflow package --run out --out submission --dataset-json
     """
     sys.exit(_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force))
+
+
+def _partition_count(value: str | None) -> int | str:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        count = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a whole number nor 'auto'", param_hint="--partitions") from None
+    if count < 1:
+        raise click.BadParameter("at least 1", param_hint="--partitions")
+    return count
 
 
 @main.command("batch", epilog=EXIT_CODES)

@@ -34,7 +34,7 @@ from cdiscflow.sdtm import derivations as D
 from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.context import StudyState
 from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
-from cdiscflow.sdtm.raw import RawForm, form_file_problem, read_export, usubjid
+from cdiscflow.sdtm.raw import RawForm, RowSelection, form_file_problem, read_export, usubjid
 from cdiscflow.sdtm.supp import build_supp
 from cdiscflow.sdtm.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
@@ -67,13 +67,14 @@ class SdtmResult:
 
 
 def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: str = "strict",
-              compact_text: bool = False) -> SdtmResult:
+              compact_text: bool = False, select: RowSelection | None = None) -> SdtmResult:
     """Map the raw export in `raw_dir` (default: the study's embedded export) to SDTM.
 
     strict (default): any error finding stops the run with FindingsError listing every problem.
     reject: records of raw rows with errors go to `rejects` with their reasons; the rest is mapped.
     Datasets are kept compact while they are built (core.frames.compact); compact_text=True returns them so (the
     pipeline does), by default they come back as plain text.
+    select: map only some rows of every form (a subject partition: `cdiscflow.scale`; see `read_export`).
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -83,7 +84,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
     raw_dir = Path(raw_dir) if raw_dir is not None else spec.raw_dir
     if raw_dir is None:
         raise InputError("no raw export folder given and the study names none (study.yaml raw.dir)")
-    export = read_export(spec, raw_dir)
+    export = read_export(spec, raw_dir, select=select)
     timings["read"] = time.perf_counter() - t
 
     # 2. records ----------------------------------------------------------------------------------------------

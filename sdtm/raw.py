@@ -20,6 +20,7 @@ import os
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,10 @@ class RawForm:
         return len(self.data)
 
 
+# (form, data rows, broken rows or None) -> the rows kept: what `read_export(select=...)` calls per form
+RowSelection = Callable[[Form, pd.DataFrame, "pd.DataFrame | None"], "tuple[pd.DataFrame, pd.DataFrame | None]"]
+
+
 @dataclass
 class RawExport:
     forms: dict[str, RawForm]
@@ -89,13 +94,19 @@ def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
     return out.mask(missing)
 
 
-def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
+def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | None = None) -> RawExport:
     """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file.
 
     `raw_dir` may also be an ODM-XML file, or a folder holding ODM files and none of the form files: then each form
-    is the table of the item group its forms.yaml `file:` names (sdtm.odm)."""
+    is the table of the item group its forms.yaml `file:` names (sdtm.odm).
+
+    `select` keeps some rows of each form as it is read, before any check (a subject partition, `cdiscflow.scale`):
+    it gets the form, its data rows and its broken rows and returns the rows kept, numbered 1..n again."""
     raw_dir = Path(raw_dir)
     if _is_odm_export(spec, raw_dir):
+        if select is not None:
+            raise InputError(f"{raw_dir}: a partitioned run reads form files (CSV, Parquet, XPT), not ODM-XML yet; "
+                             "run without --partitions")
         return _read_odm_export(spec, raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"raw export folder {raw_dir} does not exist")
@@ -109,6 +120,8 @@ def read_export(spec: StudySpec, raw_dir: str | Path) -> RawExport:
         try:
             path = _locate(raw_dir, form)
             frame, broken = _read_file(path, form, settings, findings)
+            if select is not None:
+                frame, broken = select(form, frame, broken)
         except InputError as exc:
             unusable.append(str(exc))
             continue

@@ -1,0 +1,92 @@
+"""Benchmark subject-partitioned runs (issue 19) against the plain run, and check that their bytes are the same.
+
+    .venv/bin/python benchmarks/partitioned.py --subjects 10000
+    .venv/bin/python benchmarks/partitioned.py --subjects 10000 --config 1 --config 2 --config 2x2 --config 4x2
+
+Each configuration is `PARTITIONSxJOBS` (`1` = the plain run, `cdiscflow run` without --partitions; `2` = two
+partitions one after the other in one process; `2x2` = two partitions on a Dask LocalCluster of two worker
+processes).  Every run is `cdiscflow run --no-data-docs -q` in a fresh process: wall time, CPU time (the process
+and the worker processes it started and waited for) and the peak resident set of the largest single process (wait4
+reports the maximum over the process and its descendants).  After the runs, every output file but run.json is
+compared byte for byte with the plain run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GIB = 1024 ** 3
+CLI = [sys.executable, "-m", "cdiscflow"]
+
+
+def measure(argv: list[str]) -> dict:
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"benchmark step failed (exit {code}): {' '.join(argv)}")
+    return {"wall": time.perf_counter() - t, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_rss": usage.ru_maxrss * 1024, "exit": code}
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "run.json"}
+
+
+def run_config(config: str, raw: Path, out: Path) -> dict:
+    partitions, _, jobs = config.partition("x")
+    argv = [*CLI, "run", "--raw", str(raw), "--out", str(out), "--no-data-docs", "-q"]
+    if partitions != "1" or jobs:
+        argv += ["--partitions", partitions] + (["--jobs", jobs, "--scheduler", "local"] if jobs else [])
+    record = measure(argv)
+    log = json.loads((out / "run.json").read_text())
+    record["stages"] = {s["stage"]: s["seconds"] for s in log["stages"]}
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=10000)
+    parser.add_argument("--config", action="append", help="PARTITIONS[xJOBS], repeat; default 1, 2, 2x2")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/cdiscflow-bench-partitioned"))
+    parser.add_argument("--json", type=Path, help="Also write the measurements as JSON here")
+    args = parser.parse_args(argv)
+    configs = args.config or ["1", "2", "2x2"]
+    raw = args.work / f"raw{args.subjects}"
+    if not (raw / "enrol.csv").is_file():
+        print(f"simulating {args.subjects} subjects", flush=True)
+        measure([*CLI, "simulate", "--subjects", str(args.subjects), "--out", str(raw)])
+    raw_bytes = sum(p.stat().st_size for p in raw.iterdir() if p.is_file())
+    records = {}
+    for config in configs:  # over configurations (a handful)
+        out = args.work / f"out{args.subjects}_{config}"
+        records[config] = run_config(config, raw, out)
+        print(config, json.dumps({k: v for k, v in records[config].items()}), flush=True)
+    plain = files(args.work / f"out{args.subjects}_{configs[0]}")
+    for config in configs[1:]:  # over configurations: same bytes as the first
+        other = files(args.work / f"out{args.subjects}_{config}")
+        records[config]["same_bytes"] = other == plain
+    print(f"\n{args.subjects:,} subjects, raw export {raw_bytes / 1e6:,.0f} MB\n")
+    print("| partitions x jobs | wall s | CPU s | sdtm+adam s | validate s | export s | report s | peak RSS GiB "
+          "(largest process) | bytes = plain run |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for config, r in records.items():
+        s = r["stages"]
+        print(f"| {config} | {r['wall']:.1f} | {r['cpu']:.1f} | {s.get('sdtm', 0) + s.get('adam', 0):.1f} | "
+              f"{s.get('validate', 0):.1f} | {s.get('export', 0):.1f} | {s.get('report', 0):.1f} | "
+              f"{r['peak_rss'] / GIB:.2f} | {'reference' if config == configs[0] else r['same_bytes']} |")
+    if args.json:
+        args.json.write_text(json.dumps(records, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The layering rules of ARCHITECTURE.md, checked on the source: arrows that must never exist, and no import cycles.
+
+Imports are read from the source with `ast` (module level and inside functions alike), so a lazy import cannot hide
+an arrow.  Layers, lowest first: core -> specs -> sdtm -> adam -> validation -> export -> report -> pipeline/batch -> cli.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("core", "specs", "simulate", "sdtm", "adam", "validation", "export", "report")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(("cdiscflow",) + parts)
+
+
+def _modules() -> dict[str, Path]:
+    files = [p for p in ROOT.glob("*.py")] + [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    return {_module_name(p): p for p in files if ".venv" not in p.parts}
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every cdiscflow module `name` imports (resolved to a known module: `from x import y` may name a module y)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[:len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            # `from pkg import mod` imports the module; `from pkg import name` imports pkg (its __init__)
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            if target.startswith("cdiscflow") and target != name:
+                found.add(target)
+    return found
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_the_graph_is_read():
+    # a hand-checked arrow: the SDTM engine reads the study spec model
+    assert "cdiscflow.specs.model" in GRAPH["cdiscflow.sdtm.engine"]
+    assert len(MODULES) > 60
+
+
+LAYER = {"core": 0, "specs": 1, "simulate": 1, "sdtm": 2, "adam": 3, "validation": 4, "export": 5, "report": 6}
+
+# Arrows that still run up a layer today (issue 21 removes them: the expression language and the XPT limits move to
+# core/, the dataset folder writers and the spec check's use of every layer move up to the use-case level).  The
+# list only shrinks: a new upward arrow fails the test, and so does an entry that no longer exists.
+KNOWN_UPWARD = {
+    ("adam.study", "export.api"), ("adam.study", "export.datasetjson"), ("adam.study", "export.prepare"),
+    ("adam.study", "export.read"), ("adam.study", "export.xpt"), ("export.arm", "report.analyses"),
+    ("export.arm", "report.spec"), ("export.package", "report.ars"), ("export.package", "report.guides"),
+    ("sdtm.algorithms", "adam.expr"), ("sdtm.compare", "export.read"), ("sdtm.engine", "export.prepare"),
+    ("sdtm.engine", "export.xpt"), ("sdtm.output", "export.api"), ("sdtm.trial_design", "adam.expr"),
+    ("simulate.odm", "sdtm.odm"), ("simulate.odm", "sdtm.raw"), ("specs.check", "adam.adae"),
+    ("specs.check", "adam.adbase"), ("specs.check", "adam.adrs"), ("specs.check", "adam.adsl"),
+    ("specs.check", "adam.tte"), ("specs.check", "report.spec"), ("specs.check", "sdtm.engine"),
+    ("specs.conditions", "adam.expr"), ("specs.draft", "sdtm.dates"), ("specs.draft", "sdtm.odm"),
+    ("specs.draft", "sdtm.raw"), ("specs.model", "adam.expr"), ("specs.spec_io", "export.define"),
+    ("specs.xref", "adam.expr"), ("validation.io", "export.read"),
+}
+KNOWN_CYCLES = [
+    ["cdiscflow.adam.expr", "cdiscflow.specs.conditions", "cdiscflow.specs.model"],
+    ["cdiscflow.export.package", "cdiscflow.report.guides"],
+    ["cdiscflow.report.context", "cdiscflow.report.reproduce", "cdiscflow.report.spec"],
+    ["cdiscflow.validation.api", "cdiscflow.validation.datadocs"],
+]
+
+
+def _upward_arrows() -> set[tuple[str, str]]:
+    arrows = set()
+    for module, targets in GRAPH.items():
+        for target in targets:
+            low, high = _package(module), _package(target)
+            if low in LAYER and high in LAYER and LAYER[high] > LAYER[low]:
+                arrows.add((module.removeprefix("cdiscflow."), target.removeprefix("cdiscflow.")))
+    return arrows
+
+
+def test_no_new_import_runs_up_a_layer():
+    arrows = _upward_arrows()
+    assert sorted(arrows - KNOWN_UPWARD) == [], "new import(s) against the layering of ARCHITECTURE.md"
+    assert sorted(KNOWN_UPWARD - arrows) == [], "an arrow is gone: remove it from KNOWN_UPWARD"
+
+
+def test_core_and_report_never_reach_the_wrong_way():
+    # the rules that hold outright: core imports nothing of cdiscflow above it, nothing below report imports report
+    # except the two hand-off modules listed above, and the layers never import the command-line interface
+    assert [m for m, t in GRAPH.items() if _package(m) == "core" and any(_package(x) != "core" for x in t)] == []
+    assert {(m, t) for (m, t) in _upward_arrows() if t.startswith("report.")} <= KNOWN_UPWARD
+
+
+def test_no_library_module_imports_the_cli():
+    offending = sorted(m for m, targets in GRAPH.items()
+                       if "cdiscflow.cli" in targets and m not in ("cdiscflow.__main__",))
+    assert offending == []
+
+
+def test_no_import_cycles():
+    index, low, stack, on_stack, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    assert sorted(cycles) == KNOWN_CYCLES  # only shrinks (issue 21): a new cycle fails, a removed one too

@@ -1,0 +1,300 @@
+"""Subject-partitioned runs (cdiscflow.scale): the partition of a subject, the row numbers a partition reports,
+and the bytes of a partitioned run, which must not depend on the partition count or on where partitions run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
+from cdiscflow.pipeline import run, without_timings
+from cdiscflow.scale import (SubjectSelection, combine_findings, fnv1a_64, map_partitions, run_partitioned,
+                             subject_partition)
+from cdiscflow.specs.model import load_study
+
+
+def _fnv1a_reference(text: str) -> int:  # the published algorithm, byte by byte, as an independent check
+    h = 0xCBF29CE484222325
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) % (1 << 64)
+    return h
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# which partition
+
+
+def test_fnv1a_64_matches_the_published_test_vectors():
+    got = fnv1a_64(pd.Series(["", "a", "foobar", None]))
+    assert [int(x) for x in got] == [0xCBF29CE484222325, 0xAF63DC4C8601EC8C, 0x85944171F73967E8, 0xCBF29CE484222325]
+
+
+def test_subject_partition_is_the_hash_modulo_the_count_whatever_the_other_subjects():
+    subjects = pd.Series(["01-001", "01-002", "02-017", "01-001", "03-104", "Ünïcode-7", None])
+    for count in (1, 2, 4, 16):
+        got = subject_partition(subjects, count)
+        expected = [_fnv1a_reference(s if isinstance(s, str) else "") % count for s in subjects]
+        assert got.tolist() == expected
+        alone = [int(subject_partition(pd.Series([s]), count)[0]) for s in subjects]  # same partition alone
+        assert alone == expected
+    assert subject_partition(subjects, 1).tolist() == [0] * 7
+
+
+def test_a_selection_keeps_a_partitions_rows_numbered_from_1_and_knows_their_rows_in_the_file():
+    frame = pd.DataFrame({"SUBJID": ["a", "b", "a", "c", "b", "a"], "X": list("123456")},
+                         index=pd.RangeIndex(1, 7, name="row"))
+    broken = pd.DataFrame({"rule_id": ["RAW-FIELDS", "RAW-FIELDS"]}, index=pd.Index([3, 4], name="row"))
+    part = int(subject_partition(pd.Series(["a"]), 2)[0])
+    select = SubjectSelection("SUBJID", part, 2)
+
+    class _F:  # the selection reads only the form's name
+        name = "f"
+
+    kept, kept_broken = select(_F(), frame, broken)
+    same = subject_partition(frame["SUBJID"], 2) == part
+    assert kept["X"].tolist() == frame.loc[same, "X"].tolist()
+    assert kept.index.tolist() == list(range(1, int(same.sum()) + 1)) and kept.index.name == "row"
+    assert select.rows["f"].tolist() == frame.index[same].tolist()
+    originals = select.original("f", pd.Series([1, None, len(kept)], dtype="Int64"))
+    assert originals.tolist()[0] == frame.index[same][0] and pd.isna(originals.tolist()[1])
+    assert originals.tolist()[2] == frame.index[same][-1]
+    # broken row 3 belongs to subject a: kept, renumbered to its place among a's rows (only if a is here)
+    expected_broken = [list(frame.index[same]).index(r) + 1 for r in (3, 4) if same[r - 1]]
+    assert (kept_broken.index.tolist() if kept_broken is not None else []) == expected_broken
+
+
+def test_a_selection_refuses_a_form_without_the_subject_field():
+    class _F:
+        name = "labs"
+
+    with pytest.raises(InputError, match="form 'labs' has no subject field SUBJID"):
+        SubjectSelection("SUBJID", 0, 2)(_F(), pd.DataFrame({"X": ["1"]}), None)
+
+
+def test_findings_about_a_file_come_once_findings_about_subjects_from_every_partition():
+    bom = {"severity": "warning", "rule_id": "RAW-BOM", "dataset": "AE", "variable": "", "subject": "", "row": None,
+           "value": "", "expected": "", "message": "byte-order mark", "source": "ae.csv"}
+    date = {**bom, "severity": "error", "rule_id": "RAW-DATE", "subject": "S-1", "row": 7, "message": "bad date"}
+    p0 = pd.DataFrame([bom, date])
+    p1 = pd.DataFrame([bom, {**date, "subject": "S-2", "row": 9}])
+    frame = combine_findings([p0.astype({"row": "Int64"}), p1.astype({"row": "Int64"})]).frame()
+    assert frame["rule_id"].tolist() == ["RAW-DATE", "RAW-DATE", "RAW-BOM"]
+    assert frame["row"].tolist()[:2] == [7, 9]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# bytes: partitioned == plain
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _assert_same_output(plain: Path, other: Path, partitions: int) -> None:
+    a, b = _files(plain), _files(other)
+    assert sorted(a) == sorted(b)
+    differ = [name for name in a if name != "run.json" and a[name] != b[name]]
+    assert differ == []
+    log_a, log_b = (without_timings(json.loads(x["run.json"])) for x in (a, b))
+    assert log_b["options"].pop("partitions") == partitions
+    log_b["options"].pop("jobs"), log_b["options"].pop("scheduler")
+    assert log_a == log_b
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plain") / "out"
+    run(None, None, out, data_docs=False)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("partitions", [1, 2, 4])
+def test_a_partitioned_run_writes_the_plain_runs_bytes(plain_run, tmp_path, partitions):
+    result = run_partitioned(None, None, tmp_path / "out", partitions=partitions, data_docs=False)
+    assert result.exit_code == 0 and result.subjects == 63
+    _assert_same_output(plain_run, tmp_path / "out", partitions)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+
+
+@pytest.mark.slow
+def test_partitions_on_a_dask_cluster_write_the_plain_runs_bytes(plain_run, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_partitioned(None, None, tmp_path / "out", partitions=3, scheduler=cluster.scheduler_address,
+                                 data_docs=False)
+    assert result.exit_code == 0
+    _assert_same_output(plain_run, tmp_path / "out", 3)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["options"]["scheduler"].startswith("tcp://")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# raw rows with errors: the same findings, rejects and accounting (raw file row numbers) as a plain run
+
+
+def _broken_export(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    shutil.copytree(load_study("dara_atra").raw_dir, raw)
+    ae = (raw / "ae.csv").read_text().splitlines()
+    fields = ae[5].split(",")
+    fields[14] = "31-FEB-2016"  # AESTDAT: no such day (RAW-DATE, row 4)
+    ae[5] = ",".join(fields)
+    ae[9] = ae[9] + ",extra"  # one field too many (RAW-FIELDS, row 8)
+    ae.append(ae[2].replace(",01-001,", ",99-999,"))  # a subject nobody enrolled (RAW-NOT-ENROLLED)
+    (raw / "ae.csv").write_bytes(b"\xef\xbb\xbf" + ("\n".join(ae) + "\n").encode())  # and a BOM (once per file)
+    enrol = (raw / "enrol.csv").read_text().splitlines()
+    fields = enrol[12].split(",")
+    fields[4] = "32-JAN-1950"  # BRTHDAT: the subject's enrolment row is rejected, and with it all its rows
+    enrol[12] = ",".join(fields)
+    (raw / "enrol.csv").write_text("\n".join(enrol) + "\n")
+    return raw
+
+
+@pytest.mark.slow
+def test_rejected_rows_are_reported_with_the_raw_files_row_numbers(tmp_path):
+    raw = _broken_export(tmp_path)
+    plain = run(None, raw, tmp_path / "plain", on_error="reject", data_docs=False)
+    parted = run_partitioned(None, raw, tmp_path / "parted", partitions=3, on_error="reject", data_docs=False)
+    assert plain.exit_code == parted.exit_code == 1 and plain.rejected_rows == parted.rejected_rows > 5
+    rejects = pd.read_csv(tmp_path / "plain" / "sdtm" / "_rejects.csv")
+    assert {"RAW-DATE", "RAW-FIELDS", "RAW-NOT-ENROLLED", "MAP-SUBJECT-REJECTED"} <= \
+        set(";".join(rejects["rule_id"]).split(";"))
+    assert 4 in rejects.loc[rejects["form"] == "ae", "row"].tolist()
+    _assert_same_output(tmp_path / "plain", tmp_path / "parted", 3)
+
+
+@pytest.mark.slow
+def test_strict_errors_stop_a_partitioned_run_with_the_plain_runs_findings(tmp_path):
+    raw = _broken_export(tmp_path)
+    (tmp_path / "parted").mkdir()
+    (tmp_path / "parted" / "run.json").write_text("{}")  # an earlier run's output: replaced whole
+    with pytest.raises(FindingsError) as plain_error:
+        run(None, raw, tmp_path / "plain", data_docs=False)
+    with pytest.raises(FindingsError) as parted_error:
+        run_partitioned(None, raw, tmp_path / "parted", partitions=2, data_docs=False)
+    assert str(parted_error.value) == str(plain_error.value)
+    assert sorted(_files(tmp_path / "parted")) == sorted(_files(tmp_path / "plain"))  # run.json and findings.*
+    assert "run.json" in _files(tmp_path / "parted") and not (tmp_path / "parted" / "sdtm").exists()
+    for name in ("findings.csv", "findings.json"):
+        assert (tmp_path / "parted" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+
+
+def test_a_partitioned_run_does_not_replace_a_folder_that_is_not_a_run_output(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(CdiscflowError, match="is not an earlier cdiscflow output"):  # the plain run's rule
+        run_partitioned(None, None, tmp_path, partitions=2)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
+    import cdiscflow.scale as scale
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text('{"old": true}')
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scale, "map_partitions", crash)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_partitioned(None, None, out, partitions=2)
+    assert _files(out) == {"run.json": b'{"old": true}'}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left
+
+
+@pytest.mark.slow
+def test_map_partitions_in_this_process_returns_every_partition_in_order():
+    parts = map_partitions(str(load_study("dara_atra").path), load_study("dara_atra").raw_dir, 3, "strict")
+    assert [p.index for p in parts] == [0, 1, 2]
+    subjects = [set(p.sdtm["DM"]["USUBJID"]) for p in parts]
+    assert sum(len(s) for s in subjects) == 63 and not (subjects[0] & subjects[1] or subjects[1] & subjects[2])
+    ids = pd.Series(sorted(set().union(*subjects))).str.replace("DARA-ATRA-", "", regex=False)
+    expected = {i: set("DARA-ATRA-" + ids[subject_partition(ids, 3) == i]) for i in range(3)}
+    assert subjects == [expected[0], expected[1], expected[2]]
+    assert np.all([len(p.rejects) == 0 for p in parts])
+
+
+@pytest.mark.slow
+def test_a_dask_scheduler_and_worker_started_apart_run_the_partitions(plain_run, tmp_path):
+    """The documented deployment: `dask scheduler` + `dask worker` (here on localhost, in subprocesses), then
+    `cdiscflow run --scheduler tcp://...`; the output is the plain run's."""
+    import subprocess
+    import sys
+    import time
+
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.is_file():
+        pytest.skip("the dask command is not installed beside this Python")
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(address_file)], stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(600):  # over tenths of a second: the scheduler writes its address when it listens
+            if address_file.is_file() and address_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard"], stderr=subprocess.DEVNULL)
+        cli = subprocess.run([sys.executable, "-m", "cdiscflow", "run", "--out", str(tmp_path / "out"),
+                              "--no-data-docs", "-q", "--partitions", "2", "--scheduler", address],
+                             capture_output=True, text=True, timeout=1800)
+        assert cli.returncode == 0, cli.stderr
+    finally:
+        for proc in (worker, scheduler):  # the processes this test started, by their handles
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    _assert_same_output(plain_run, tmp_path / "out", 2)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["options"]["scheduler"] == address
+
+
+def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_path, monkeypatch):
+    import cdiscflow.scale as scale
+
+    (tmp_path / "ae.csv").write_bytes(b"x" * 1000)
+    (tmp_path / "dm.csv").write_bytes(b"x" * 500)
+    monkeypatch.setattr(scale, "RAW_MEMORY_FACTOR", 1 << 20)  # 1,500 raw bytes need 1,500 MiB
+    monkeypatch.setattr(scale, "available_memory", lambda: 1 << 30)  # 1 GiB free
+    assert scale.auto_partitions(tmp_path, 1) == 2  # ceil(1500 MiB / 1024 MiB)
+    assert scale.auto_partitions(tmp_path, 2) == 3  # 512 MiB a worker: ceil(1500 / 512)
+    assert scale.auto_partitions(tmp_path, 8) == 8  # at least one partition per worker (256 MiB floor each)
+    monkeypatch.setattr(scale, "RAW_MEMORY_FACTOR", 1)
+    assert scale.auto_partitions(tmp_path, 1) == 1
+
+
+def test_the_reject_log_names_the_raw_files_rows_also_in_its_reasons():
+    from cdiscflow.scale import _rejects_in_file_rows
+    from cdiscflow.sdtm.raw import _roster_form
+
+    spec = load_study("dara_atra")
+    roster = _roster_form(spec)
+    select = SubjectSelection("SUBJID", 0, 2, rows={roster: np.array([3, 8, 21]), "ae": np.array([5, 6, 40, 41])})
+    rejects = pd.DataFrame({
+        "form": [roster, "ae", "ae"], "file": ["enrol.csv", "ae.csv", "ae.csv"], "row": pd.array([3, 2, 4], "Int64"),
+        "subject": ["S", "S", "S"], "rule_id": ["RAW-DATE", "MAP-SUBJECT-REJECTED", "RAW-DATE;MAP-SUBJECT-REJECTED"],
+        "reason": ["BRTHDAT: no such date", "the subject's enrolment row 3 in enrol.csv was rejected",
+                   "AESTDTC: bad | the subject's enrolment row 3 in enrol.csv was rejected"]})
+    out = _rejects_in_file_rows(rejects, select, spec)
+    assert out["row"].tolist() == [21, 6, 41]
+    assert out["reason"].tolist() == ["BRTHDAT: no such date", "the subject's enrolment row 21 in enrol.csv was rejected",
+                                      "AESTDTC: bad | the subject's enrolment row 21 in enrol.csv was rejected"]
+
+
+def test_run_refuses_a_partition_count_that_is_not_a_whole_number_or_auto(tmp_path):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    for bad, says in (("0", "at least 1"), ("many", "'many' is neither a whole number nor 'auto'")):
+        res = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "out"), "--partitions", bad])
+        assert res.exit_code == 2 and says in res.output, res.output
+        assert not (tmp_path / "out").exists()
