@@ -115,15 +115,23 @@ def sort_rows(frame: pd.DataFrame, keys: Sequence[str], order: str | Iterable[st
 
     Missing values sort after all values in either direction.  Ties keep the input order; with `reverse_order`
     every `order` direction is flipped and ties go to the later input row.  The caller's frame is not reordered."""
+    return _sorted(frame, keys, order, reverse_order=reverse_order, priority=priority)[0]
+
+
+def _sorted(frame: pd.DataFrame, keys: Sequence[str], order: str | Iterable[str] | None, *, reverse_order: bool,
+            priority: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`sort_rows`' positions, and the rank codes of each variable sorted on (missing: -1), by name."""
     spec = [(k, True) for k in (*keys, *priority)]
     spec += [(name, ascending != reverse_order) for name, ascending in parse_order(order)]
     position = np.arange(len(frame))
     sort_keys: list[np.ndarray] = [-position if reverse_order else position]
+    ranks: dict[str, np.ndarray] = {}
     for name, ascending in reversed(spec):  # np.lexsort sorts by the last key first
-        codes = _rank_codes(frame[name])
+        codes = ranks[name] if name in ranks else _rank_codes(frame[name])
+        ranks[name] = codes
         sort_keys.append(codes if ascending else -codes)
         sort_keys.append(frame[name].isna().to_numpy().astype(np.int8))
-    return np.lexsort(sort_keys)
+    return np.lexsort(sort_keys), ranks
 
 
 def _rank_codes(col: pd.Series) -> np.ndarray:
@@ -140,11 +148,17 @@ def extreme_rows(frame: pd.DataFrame, by_vars: Sequence[str], order: str | Itera
     whatever the mode).  Records with a missing `order` value are chosen only when no record of the group has one;
     among equal records "first" takes the earlier input row and "last" the later one."""
     check_mode(mode)
-    pos = sort_rows(frame, by_vars, order, reverse_order=(mode == "last"), priority=priority)
-    ordered = frame.iloc[pos]
+    pos, ranks = _sorted(frame, by_vars, order, reverse_order=(mode == "last"), priority=priority)
     if not by_vars:
-        return ordered.iloc[:1]
-    return ordered[~ordered.duplicated(list(by_vars), keep="first")]
+        return frame.iloc[pos[:1]]
+    # the groups are contiguous once sorted: a group's first row is where a key's code changes (all missing values
+    # of a key share code -1, as they form one group); the frame is taken once, at the end
+    first = np.zeros(len(pos), dtype=bool)
+    first[:1] = True
+    for name in by_vars:
+        codes = ranks[name][pos]
+        first[1:] |= codes[1:] != codes[:-1]
+    return frame.iloc[pos[first]]
 
 
 def text(values: object, index: pd.Index | None = None) -> pd.Series:

@@ -42,6 +42,7 @@ import pandas as pd
 
 from cdiscflow.adam._common import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.cat import VariableRule, variable_rule
+from cdiscflow.adam.merge import _left_join, inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
@@ -181,7 +182,7 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
     """ADBASE (working frame, ASEQ assigned) from the study's parameter definitions; see the module text."""
     cfg = settings or load_adbase_spec(spec)
     grid = timepoint_grid(adsl, cfg.timepoints)
-    wide = grid.copy()  # the ADSL variables, the time point and every parameter derived so far (by PARAMCD)
+    wide = _Wide(grid)  # the ADSL variables, the time point and every parameter derived so far (by PARAMCD)
     records = []
     for number, par in enumerate(cfg.parameters, start=1):
         if par.paramcd in (*SUBJECT_KEYS, *TIMEPOINT_VARS):
@@ -191,20 +192,54 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
         elif par.kind == "exists":
             rec = _exists(par, sources, adsl, grid)
         else:
-            rec = _from_rule(par, wide)
+            rec = _from_rule(par, wide.frame())
         rec = rec.assign(PARAMCD=par.paramcd, PARAM=par.param, PARAMN=float(number))
         rec["PARCAT1"] = pd.Series(par.parcat1, index=rec.index, dtype="str")
         value = rec["AVAL"] if rec["AVAL"].notna().any() else rec["AVALC"]
         key = [*SUBJECT_KEYS, "AVISITN"]
-        lookup = rec[key].assign(**{par.paramcd: value.to_numpy()})
-        wide = wide.drop(columns=[par.paramcd], errors="ignore")  # a parameter hides an ADSL variable of its name
-        wide = wide.merge(lookup, how="left", on=key, sort=False, validate="one_to_one")
+        wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key)
         if par.keep:
             records.append(rec)
     out = pd.concat(records, ignore_index=True)
     out = out.sort_values([*SUBJECT_KEYS, "AVISITN", "PARAMN"], kind="stable", ignore_index=True)
     out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
     return out
+
+
+class _Wide:
+    """The time point grid with one column per parameter derived so far: what merging each parameter's values onto
+    the grid (left join on subject and AVISITN) gives, without copying the growing frame once per parameter.
+
+    A parameter's column replaces an ADSL variable or an earlier parameter of its name and goes last; the frame
+    is assembled only when a rule reads it.  A grid that is not unique by subject and AVISITN takes pandas' merge
+    (which stops with its error, as before)."""
+
+    def __init__(self, grid: pd.DataFrame):
+        self.grid = grid
+        self.hidden: list[str] = []  # grid columns a parameter of the same name replaces
+        self.columns: dict[str, pd.Series] = {}
+        self.merged: pd.DataFrame | None = None if not grid.duplicated([*SUBJECT_KEYS, "AVISITN"]).any() else grid
+        self._frame: pd.DataFrame | None = None
+
+    def add(self, name: str, lookup: pd.DataFrame, key: list[str]) -> None:
+        self._frame = None
+        if self.merged is not None:  # pandas' merge path (duplicated grid keys: its MergeError)
+            self.merged = self.merged.drop(columns=[name], errors="ignore")
+            self.merged = self.merged.merge(lookup, how="left", on=key, sort=False, validate="one_to_one")
+            return
+        if name in self.grid.columns and name not in self.hidden:
+            self.hidden.append(name)
+        self.columns.pop(name, None)
+        self.columns[name] = _left_join(self.grid, lookup, key, [name])[name]
+
+    def frame(self) -> pd.DataFrame:
+        if self.merged is not None:
+            return self.merged
+        if self._frame is None:
+            base = self.grid.drop(columns=self.hidden) if self.hidden else self.grid
+            self._frame = pd.concat([base, pd.DataFrame(self.columns, index=base.index)], axis=1) \
+                if self.columns else base.copy()
+        return self._frame
 
 
 def timepoint_grid(adsl: pd.DataFrame, timepoints: tuple[Timepoint, ...]) -> pd.DataFrame:
@@ -251,12 +286,24 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
-    joined = data.loc[mask, cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS),
-                                        sort=False)
+    joined = _with_timepoints(data, mask, cols, grid)
     joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:
         joined = joined.rename(columns={seq: "__SEQ__"})
     return joined
+
+
+def _with_timepoints(data: pd.DataFrame, mask: pd.Series, cols: list[str], grid: pd.DataFrame) -> pd.DataFrame:
+    """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
+    the subject keys in pandas' merge order (record, then time point), built from row positions."""
+    rows = data.loc[mask, cols]
+    points = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]]
+    pairs = inner_join_positions(rows, points, list(SUBJECT_KEYS))
+    if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
+        return rows.merge(points, how="inner", on=list(SUBJECT_KEYS), sort=False)
+    left, right = pairs
+    return pd.concat([rows.iloc[left].reset_index(drop=True),
+                      points[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
 
 
 def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:

@@ -313,7 +313,9 @@ def flag_assessments(adrs: pd.DataFrame, criteria: ResponseCriteria, *, by: list
 def derive_var_aseq(adrs: pd.DataFrame, params: Mapping[str, str], *, by_period: bool) -> pd.DataFrame:
     """Sort by subject, parameter (spec order, PARAMN), period, date and source record; number ASEQ per subject."""
     order = {code: float(i + 1) for i, code in enumerate(params)}
-    out = adrs.assign(PARAMN=adrs["PARAMCD"].map(order).astype("float64"))
+    codes, codelist = pd.factorize(adrs["PARAMCD"])  # each distinct PARAMCD looked up once
+    paramn = np.append(np.array([order.get(code, np.nan) for code in codelist], dtype="float64"), np.nan)
+    out = adrs.assign(PARAMN=paramn[codes])  # code -1 (missing PARAMCD) takes the appended NaN
     keys = [*SUBJECT_KEYS, "PARAMN", *(["APERIOD"] if by_period else []), "ADT", "SRCSEQ"]
     out = out.sort_values(keys, kind="stable", na_position="first", ignore_index=True)
     out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")

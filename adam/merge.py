@@ -98,16 +98,12 @@ def derive_vars_merged(
     right = pd.DataFrame({lk: selected[rk].to_numpy() for lk, rk in keys.items()})
     for new, src in add.items():
         right[new] = selected[src].to_numpy()
-    right[_HIT] = True
-    left = dataset[left_keys].copy(deep=False)
-    left[_ROW] = np.arange(len(dataset))
-    merged = left.merge(right, how="left", on=left_keys, sort=False, validate="many_to_one")
-    merged = merged.sort_values(_ROW, kind="stable")
-    hit = merged[_HIT].notna().to_numpy()
+    columns = _left_join(dataset, right, left_keys, list(add))
+    hit = columns.pop(_HIT)
 
     out = dataset.copy(deep=False)
     for col in add:
-        values = merged[col].set_axis(out.index)
+        values = columns[col].set_axis(out.index)
         if missing_values and col in missing_values:
             values = values.where(hit, missing_values[col])
         out[col] = values
@@ -115,6 +111,73 @@ def derive_vars_merged(
         out[exist_flag] = pd.Series(np.where(hit, true_value, false_value), index=out.index,
                                     dtype="str" if isinstance(true_value, str) else None)
     return out
+
+
+def _left_join(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str], columns: list[str]) -> dict:
+    """{column: Series in `dataset`'s row order} of `right` (unique by `keys`) joined on `keys`, plus {_HIT: bool
+    array}: what ``dataset[keys].merge(right, how="left")`` gives, values and dtypes alike (an unmatched row gets
+    the column's missing value: int becomes float, bool object, as in pandas' merge).
+
+    The row indexer comes from factorizing each key once over both frames (missing keys match each other, as in
+    pandas); only when a key's dtypes differ does pandas' merge itself run (its casting rules and errors)."""
+    indexer = _join_indexer(dataset, right, keys)
+    if indexer is None:
+        left = dataset[keys].copy(deep=False)
+        left[_ROW] = np.arange(len(dataset))
+        merged = left.merge(right.assign(**{_HIT: True}), how="left", on=keys, sort=False, validate="many_to_one")
+        merged = merged.sort_values(_ROW, kind="stable")
+        out = {col: merged[col].reset_index(drop=True) for col in columns}
+        out[_HIT] = merged[_HIT].notna().to_numpy()
+        return out
+    out = {}
+    for col in columns:
+        values = pd.api.extensions.take(right[col]._values, indexer, allow_fill=True)
+        out[col] = pd.Series(values, dtype=values.dtype)
+    out[_HIT] = indexer >= 0
+    return out
+
+
+def _join_indexer(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """For each row of `dataset`, the position of the `right` row with the same `keys` (-1: none); None when a
+    key's dtype differs between the two frames."""
+    ids = _key_ids(dataset, right, keys)
+    if ids is None:
+        return None
+    left_ids, right_ids, groups = ids
+    position = np.full(groups, -1, dtype=np.intp)
+    position[right_ids] = np.arange(len(right), dtype=np.intp)
+    return position[left_ids]
+
+
+def inner_join_positions(left: pd.DataFrame, right: pd.DataFrame,
+                         keys: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row positions (left, right) of ``left.merge(right, how="inner", on=keys, sort=False)``: every pair of rows
+    with equal keys (missing keys match each other), by left row, then right row; None when a key's dtype differs
+    between the two frames (then let pandas' merge apply its casting rules)."""
+    ids = _key_ids(left, right, keys)
+    if ids is None:
+        return None
+    left_ids, right_ids, groups = ids
+    by_group = np.argsort(right_ids, kind="stable")
+    counts = np.bincount(right_ids, minlength=groups)
+    starts = np.cumsum(counts) - counts
+    per_left = counts[left_ids]
+    left_pos = np.repeat(np.arange(len(left), dtype=np.intp), per_left)
+    offset = np.arange(len(left_pos)) - np.repeat(np.cumsum(per_left) - per_left, per_left)
+    return left_pos, by_group[starts[left_ids[left_pos]] + offset]
+
+
+def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """One integer per distinct key combination over both frames: (left ids, right ids, number of ids)."""
+    if any(left[k].dtype != right[k].dtype for k in keys):
+        return None
+    n = len(left)
+    ids = None
+    for k in keys:
+        codes, uniques = pd.factorize(pd.concat([left[k], right[k]], ignore_index=True), use_na_sentinel=False)
+        ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
+    ids = np.asarray(ids, dtype=np.intp)
+    return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0
 
 
 def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str = "dataset",

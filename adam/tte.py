@@ -201,12 +201,12 @@ def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, 
             data = data.merge(origin[keys + ["STARTDT"]], how="left", on=keys, sort=False)
         require_columns(data, keys + [src.date, *src.order, *[u for u in used if u != "STARTDT"]], dataset=label)
         require_dates(data, [src.date], dataset=label)
-        rows = data.loc[evaluate_condition(src.filter, data, dataset=label)]
-        rows = rows[rows[src.date].notna()]
+        flag_var = _flag_name(src.date)
+        mask = evaluate_condition(src.filter, data, dataset=label) & data[src.date].notna().to_numpy()
+        rows = data.loc[mask, _selected_columns(src, data, keys, used, flag_var)]
         rows = extreme_rows(rows, keys, (src.date, *src.order), mode)
         part = rows[keys].copy()
         part["ADT"] = rows[src.date].dt.floor("D").to_numpy()
-        flag_var = _flag_name(src.date)
         if flag_var in rows.columns and flag_var != src.date:
             part["ADTF"] = rows[flag_var].to_numpy()
         part["CNSR"] = src.censor
@@ -221,6 +221,15 @@ def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, 
     combined = pd.concat(parts, ignore_index=True)
     # ties: events take the source listed first, censorings the source listed last (admiral)
     return extreme_rows(combined, keys, ("ADT", _SOURCE_NR), mode)
+
+
+def _selected_columns(src: TteSource, data: pd.DataFrame, keys: list[str], used: list[str], flag_var: str) -> list:
+    """The variables of `data` a source's selection reads (keys, date, order, flag, set_values_to): only these are
+    copied with the selected records.  Every variable when a value is computed by a function (it may read any)."""
+    if any(isinstance(v, Expr) and not isinstance(v.source, str) for v in src.set_values_to.values()):
+        return list(data.columns)
+    wanted = [*keys, src.date, *src.order, flag_var, *used]
+    return [c for c in dict.fromkeys(wanted) if c in data.columns]
 
 
 # ----------------------------------------------------------------------------------------------------------------

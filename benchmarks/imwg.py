@@ -9,6 +9,12 @@ repository).  Copy 1 is the original; copies 2..N get USUBJID and SUBJID suffixe
 copy is a new set of subjects with the same records.  The replicated datasets are written as XPT v5 into the
 work folder (not timed), then `cdiscflow adam --sdtm ... --study tests/data/pharmaverse_imwg` runs in fresh
 processes: wall and CPU seconds (user + system, from wait4), minimum of `--repeat`.
+
+    .venv/bin/python benchmarks/imwg.py --engine                 # also: the ADaM engine alone, in one process
+
+`--engine` also times `derive_study` alone (the ADaM derivations, without reading the SDTM, the spec check or
+writing): the SDTM is read once, then derived `--repeat` times in this process; CPU seconds of each derivation
+(time.process_time), minimum shown.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--source", type=Path, default=SOURCE, help="Folder of the pharmaverse SDTM XPT files")
     parser.add_argument("--work", type=Path, help="Working folder (default: a temporary folder, removed after)")
+    parser.add_argument("--engine", action="store_true", help="Also time derive_study alone (CPU, in-process)")
     args = parser.parse_args(argv)
     if not all((args.source / f"{stem}.xpt").is_file() for stem in FILES.values()):
         raise SystemExit(f"{args.source}: the pharmaverse SDTM XPT files {', '.join(FILES.values())} are needed")
@@ -97,13 +104,33 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out, ignore_errors=True)
             runs.append(measure([sys.executable, "-m", "cdiscflow", "adam", "--sdtm", str(work / "sdtm"),
                                  "--study", str(STUDY), "--out", str(out)]))
+        engine = time_engine(work / "sdtm", args.repeat) if args.engine else None
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"| `cdiscflow adam`, IMWG x{args.copies} ({subjects:,} subjects), min of {args.repeat} | wall s | CPU s |")
     print("|---|---:|---:|")
     print(f"| adam | {min(r['wall'] for r in runs):.2f} | {min(r['cpu'] for r in runs):.2f} |")
+    if engine:
+        print(f"| derive_study alone (in-process) | {min(r['wall'] for r in engine):.2f} | "
+              f"{min(r['cpu'] for r in engine):.2f} |")
     return 0
+
+
+def time_engine(sdtm_dir: Path, repeat: int) -> list[dict]:
+    """derive_study on the SDTM read once: wall and CPU seconds of each of `repeat` derivations."""
+    from cdiscflow.adam.study import derive_study, read_sdtm
+    from cdiscflow.core.findings import Findings
+    from cdiscflow.specs.check import require_valid_spec
+
+    spec = require_valid_spec(str(STUDY))
+    sdtm = read_sdtm(sdtm_dir, Findings())
+    runs = []
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        derive_study(spec, sdtm, findings=Findings())
+        runs.append({"wall": time.perf_counter() - t, "cpu": time.process_time() - c})
+    return runs
 
 
 if __name__ == "__main__":
