@@ -185,15 +185,20 @@ def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
     from cdiscflow.sdtm import map_study
 
     sdtm = map_study(spec, raw_dir, on_error=on_error, compact_text=True)
+    log_sdtm(log, sdtm)
+    return sdtm
+
+
+def log_sdtm(log: StageLog, sdtm, *, skip_steps: tuple[str, ...] = ()) -> None:
+    """The SDTM stage's entry of run.json: findings, rows in/rejected per raw form, rows out per dataset, timings."""
     log.findings.extend(sdtm.findings)
     acc = sdtm.accounting
     if len(acc):
         log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
         log.rows_rejected = {str(r.form): int(r.rows_rejected) for r in acc.itertuples(index=False) if r.rows_rejected}
     log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
-    log.steps = {k: round(v, 3) for k, v in sdtm.timings.items()}
+    log.steps = {k: round(v, 3) for k, v in sdtm.timings.items() if k not in skip_steps}
     log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
-    return sdtm
 
 
 def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:

@@ -48,7 +48,7 @@ from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
-                                _report, _stage, _validate)
+                                _report, _stage, _validate, log_sdtm)
 from cdiscflow.specs.check import require_valid_spec
 from cdiscflow.specs.model import Form, StudySpec, load_study
 
@@ -258,9 +258,7 @@ def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
     """The study's SdtmResult from its partitions: datasets in the plain run's order (`finalize`), keys checked,
     trial design rebuilt over every subject, accounting and rejects summed."""
     from cdiscflow.sdtm.context import StudyState
-    from cdiscflow.sdtm.engine import (DESIGN_BUILDERS, SdtmResult, _add_design, check_keys, check_sdtm_spec,
-                                       finalize)
-    from cdiscflow.sdtm.trial_design import build_ts
+    from cdiscflow.sdtm.engine import SdtmResult, add_trial_design, check_keys, check_sdtm_spec, finalize
 
     design = check_sdtm_spec(spec)
     findings = combine_findings([p.sdtm_findings for p in parts])
@@ -272,12 +270,7 @@ def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
         state.provenance[name] = pd.concat([p.provenance.pop(name) for p in having], ignore_index=True)
         state.supp[name] = pd.DataFrame(index=state.datasets[name].index)
         finalize(state, name)
-    if design is not None:
-        for name, build in DESIGN_BUILDERS.items():
-            if name in spec.datasets:
-                _add_design(state, name, build(spec, design))
-        if "TS" in spec.datasets:
-            _add_design(state, "TS", build_ts(state))
+    add_trial_design(state, spec, design)  # over all subjects, as a plain run
     order = [n for n in spec.datasets if n in state.datasets]
     datasets = {n: state.datasets[n] for n in order}
     check_keys(state, datasets)
@@ -448,14 +441,7 @@ def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: Sta
             + findings.summary(limit=40), findings)
     sdtm = combine_sdtm(spec, parts)
     holder["parts"] = parts
-    log.findings.extend(sdtm.findings)
-    acc = sdtm.accounting
-    if len(acc):
-        log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
-        log.rows_rejected = {str(r.form): int(r.rows_rejected) for r in acc.itertuples(index=False) if r.rows_rejected}
-    log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
-    log.steps = {k: round(v, 3) for k, v in sdtm.timings.items() if k != "adam"}
-    log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
+    log_sdtm(log, sdtm, skip_steps=("adam",))
     return sdtm
 
 

@@ -137,12 +137,7 @@ def map_study(spec: StudySpec, raw_dir: str | Path | None = None, *, on_error: s
         if supp_name in spec.datasets and len(state.supp[name].columns):
             state.datasets[supp_name], state.provenance[supp_name] = build_supp(state, name)
             finalize(state, supp_name)
-    if design is not None:
-        for name, fn in DESIGN_BUILDERS.items():
-            if name in spec.datasets:
-                _add_design(state, name, fn(spec, design))
-        if "TS" in spec.datasets:
-            _add_design(state, "TS", build_ts(state))
+    add_trial_design(state, spec, design)
     order = [n for n in spec.datasets if n in state.datasets]
     datasets = {n: state.datasets[n] if compact_text else expand(state.datasets[n]) for n in order}
     provenance = {n: state.provenance[n] for n in order}
@@ -692,6 +687,17 @@ def _drop_rejected(state: StudyState, rejects: pd.DataFrame) -> None:
 
 def _derived_provenance(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return pd.DataFrame({"source": source, "row": pd.array([pd.NA] * len(frame), dtype="Int64")}, index=frame.index)
+
+
+def add_trial_design(state, spec: StudySpec, design: TrialDesign | None) -> None:
+    """TE, TA, TV, TI from trial_design.yaml, then TS (which counts the subjects mapped): the study-level domains."""
+    if design is None:
+        return
+    for name, build in DESIGN_BUILDERS.items():
+        if name in spec.datasets:
+            _add_design(state, name, build(spec, design))
+    if "TS" in spec.datasets:
+        _add_design(state, "TS", build_ts(state))
 
 
 def _add_design(state: StudyState, name: str, frame: pd.DataFrame) -> None:
