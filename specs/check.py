@@ -207,14 +207,19 @@ class _Check:
             from cdiscflow.adam.adsl import load_adsl_spec
             from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
 
+            # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
+            # workbook) declares ADaM datasets before anyone has written how to derive them
+            def has(section: str) -> bool:
+                return spec.section(section) is not None
+
             collect(load_adsl_spec, spec)
-            if "ADRS" in adam:
+            if "ADRS" in adam and has("adam/adrs"):
                 collect(load_adrs_spec, spec)
-            if "ADAE" in adam:
+            if "ADAE" in adam and has("adam/adae"):
                 collect(load_adae_spec, spec)
-            if "ADBASE" in adam:
+            if "ADBASE" in adam and has("adam/adbase"):
                 collect(load_adbase_spec, spec)
-            if "ADTTE" in adam:
+            if "ADTTE" in adam and has("adam/tte"):
                 collect(tte_parameters_from_spec, spec)
                 collect(load_tte_dataset_rules, spec.section("adam/tte"))
         from cdiscflow.report.spec import check_report_spec
