@@ -35,7 +35,9 @@ from typing import Callable
 import pandas as pd
 
 from cdiscflow import __version__
+from cdiscflow.core import background
 from cdiscflow.core.atomic import staged_output, write_text
+from cdiscflow.core.background import ForkedWorker
 from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
 from cdiscflow.core.findings import Findings, at_or_above
@@ -158,6 +160,14 @@ def _finish(result: RunResult, t0: float) -> None:
 
 
 def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress) -> None:
+    with _data_docs_worker(result.spec, data_docs) as docs:  # stopped, whatever happens, before the staging goes
+        _run_stages_with(result, raw_dir, on_error, data_docs, say, docs)
+        if docs is not None and docs.sent:  # the Data Docs are part of the run: wait (their failure is the run's)
+            docs.result()  # (not listed in run.json's files, as before)
+
+
+def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress,
+                     docs: ForkedWorker | None) -> None:
     spec, out, fail_on = result.spec, result.target, result.fail_on
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
     result.rejected_rows = len(sdtm.rejects)
@@ -165,7 +175,7 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
     adam = _stage(result, "adam", say, lambda log: _derive_adam(spec, sdtm.datasets, log))
     compact_all(adam)
     result.datasets = {**sdtm.datasets, **adam}
-    blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log))
+    blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log, docs))
     if blocked:
         from cdiscflow.sdtm.output import write_bookkeeping
 
@@ -175,6 +185,21 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
     else:
         _stage(result, "export", say, lambda log: _export(result, sdtm, log))
         _stage(result, "report", say, lambda log: _report(result, adam, log))
+
+
+def _data_docs_worker(spec: StudySpec, data_docs: bool):
+    """The Data Docs are rendered by a forked child started with the run: great-expectations' import (seconds) and
+    the rendering overlap SDTM, ADaM, export and report on a second core.  The child writes into the same staging
+    folder and the run waits for it before the swap.  In process where fork is not available or Data Docs are off."""
+    if not (data_docs and background.available()):
+        return contextlib.nullcontext(None)
+    return ForkedWorker(lambda: _data_docs_writer(spec))
+
+
+def _data_docs_writer(spec: StudySpec):
+    from cdiscflow.validation.datadocs import prepared_writer  # in the child: its imports overlap the run's
+
+    return prepared_writer(spec)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -211,14 +236,21 @@ def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
     return dict(adam.datasets)
 
 
-def _validate(result: RunResult, data_docs: bool, log: StageLog) -> bool:
-    """Validate everything before anything is written; True when the findings block the export."""
+def _validate(result: RunResult, data_docs: bool, log: StageLog, docs: ForkedWorker | None = None) -> bool:
+    """Validate everything before anything is written; True when the findings block the export.  With `docs` the
+    Data Docs are handed to that worker (the caller waits for them)."""
     from cdiscflow.validation.api import run_validation, write_outputs
     from cdiscflow.validation.reviewers_guide import write_reviewers_guide
 
     validation = run_validation(result.datasets, result.spec)
     log.findings.extend(validation.findings)
-    write_outputs(validation, result.datasets, result.spec, result.target / "validation", data_docs=data_docs)
+    folder = result.target / "validation"
+    write_outputs(validation, result.datasets, result.spec, folder, data_docs=data_docs and docs is None)
+    if data_docs and docs is not None:
+        from cdiscflow.validation.datadocs import check_page_names
+
+        check_page_names(result.datasets)  # the one input error of the Data Docs stops the run here, as in process
+        docs.send((dict(result.datasets), folder / "datadocs", validation.findings, validation.plans))
     result.written.append(write_reviewers_guide(result.spec, validation.findings, result.target,
                                                 core_report=result.core_report))
     counts = validation.findings.counts()

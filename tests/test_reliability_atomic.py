@@ -49,9 +49,11 @@ def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypa
     outside it (the working directory stays empty)."""
     renamed: set[Path] = set()
     real_replace = os.replace
+    journal = tmp_path / "renames.txt"  # the Data Docs are written by a forked child: it records here too
 
     def spy(src, dst, *args, **kwargs):
-        renamed.add(Path(dst).resolve())
+        with open(journal, "a", encoding="utf-8") as fh:
+            fh.write(f"{Path(dst).resolve()}\n")
         return real_replace(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(atomic.os, "replace", spy)
@@ -59,6 +61,7 @@ def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypa
     work.mkdir()
     monkeypatch.chdir(work)
     result = run(raw_dir=raw_small, out_dir="out", data_docs=True)
+    renamed = {Path(line) for line in journal.read_text(encoding="utf-8").splitlines()}
     assert result.exit_code == 0
     files = {p.relative_to(work / "out") for p in (work / "out").rglob("*") if p.is_file()}
     kinds = {p.suffix for p in files}

@@ -63,10 +63,7 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
 
     out_dir = Path(out_dir)
     datasets = {k.upper(): v for k, v in datasets.items()}
-    odd = sorted(n for n in datasets if not _PAGE_NAME.match(n))
-    if odd:  # a name is a file name and is written into the pages as it is: letters, digits, _ . - only
-        raise InputError(f"Data Docs: dataset name(s) {', '.join(map(repr, odd))} cannot name a page; use letters, "
-                         "digits, '_', '.' and '-' only")
+    check_page_names(datasets)
     if plans is None:
         plans, _ = dataset_plans(datasets, spec)
     synthetic = bool(spec is not None and spec.study.get("synthetic"))
@@ -98,6 +95,26 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
     index = out_dir / "index.html"
     write_text(index, _index_page(summary, findings, spec, css, synthetic, max_rows))
     return index
+
+
+def check_page_names(datasets: Mapping[str, object]) -> None:
+    """Every dataset name is a page's file name and is written into the pages as it is: letters, digits, _ . -"""
+    odd = sorted(n for n in (k.upper() for k in datasets) if not _PAGE_NAME.match(n))
+    if odd:
+        raise InputError(f"Data Docs: dataset name(s) {', '.join(map(repr, odd))} cannot name a page; use letters, "
+                         "digits, '_', '.' and '-' only")
+
+
+def prepared_writer(spec: StudySpec | None, **options):
+    """`write_data_docs` for `spec` with great-expectations imported now (seconds), for a worker started ahead of the
+    data: returns job((datasets, out_dir, findings, plans)) -> index.html (`pipeline` runs it in a forked child)."""
+    _great_expectations()
+
+    def job(payload) -> Path:
+        datasets, out_dir, findings, plans = payload
+        return write_data_docs(datasets, spec, out_dir, findings=findings, plans=plans, **options)
+
+    return job
 
 
 # ----------------------------------------------------------------------------------------------------------------

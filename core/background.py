@@ -1,0 +1,119 @@
+"""One job in a forked child process, so that slow imports and rendering overlap the caller's own work.
+
+    worker = ForkedWorker(prepare)      # forks now; the child runs prepare() -> job while the parent goes on
+    worker.send(payload)                # later: the child runs job(payload) (payload is pickled)
+    value = worker.result()             # wait for it; the child's exception is raised here
+    worker.stop()                       # always (a `with` block does it): the child is gone when this returns
+
+The child is forked, not spawned: it starts with the parent's memory (modules already imported, objects that cannot
+be pickled such as a loaded spec), so only the payload and the answer cross the pipe.  `prepare` runs in the child
+at once (e.g. importing a heavy library) and returns the job; an exception in `prepare` or the job is re-raised by
+`result()` in the parent (as the same exception when it can be pickled, else as a RuntimeError carrying the child's
+traceback), and a child that dies (killed, crashed) makes `result()` raise `WorkerDied`.  `stop()` kills a child
+that is still working and waits for it, so nothing it writes can land after the caller has cleaned up.
+
+`available()` says whether this platform can fork safely (Linux); elsewhere callers do the work in process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import signal
+import sys
+import traceback
+from typing import Any, Callable
+
+
+class WorkerDied(RuntimeError):
+    """The child process ended without an answer."""
+
+
+def available() -> bool:
+    """Forking is the default and safe start method on Linux only (macOS frameworks are not fork-safe)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+class ForkedWorker:
+    def __init__(self, prepare: Callable[[], Callable[[Any], Any]]):
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child_conn = ctx.Pipe(duplex=True)
+        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn), daemon=True)
+        self._process.start()
+        child_conn.close()
+        self._sent = False
+
+    @property
+    def sent(self) -> bool:
+        return self._sent
+
+    def send(self, payload: Any) -> None:
+        if self._sent:
+            raise RuntimeError("a ForkedWorker runs one job")
+        self._sent = True
+        try:
+            self._conn.send(payload)
+        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
+            raise self._died() from exc
+
+    def result(self) -> Any:
+        if not self._sent:
+            raise RuntimeError("ForkedWorker.result() before send()")
+        try:
+            status, value = self._conn.recv()
+        except (EOFError, ConnectionResetError) as exc:
+            raise self._died() from exc
+        self._process.join()
+        if status == "error":
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """Kill the child if it is still running and wait for it (idempotent)."""
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._conn.close()
+
+    def __enter__(self) -> ForkedWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _died(self) -> WorkerDied:
+        self._process.join()
+        return WorkerDied(f"the background worker (pid {self._process.pid}) ended with exit code "
+                          f"{self._process.exitcode} before it answered")
+
+
+def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this child
+    parent_end.close()  # so that the parent's death reads as end of file here, not as a wait for ever
+    job = failure = None
+    try:
+        job = prepare()
+    except BaseException as exc:  # reported when the parent asks for the result
+        failure = exc
+    try:
+        payload = conn.recv()
+    except EOFError:  # the parent stopped before sending work
+        return
+    try:
+        if failure is not None:
+            raise failure
+        answer = ("ok", job(payload))
+    except BaseException as exc:
+        answer = ("error", _picklable(exc))
+    conn.send(answer)
+    conn.close()
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    text = "".join(traceback.format_exception(exc))
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"in the background worker: {text}")
+    exc.__notes__ = [*getattr(exc, "__notes__", []), f"in the background worker:\n{text}"]
+    return exc

@@ -1,0 +1,126 @@
+"""core.background.ForkedWorker: one job in a forked child, its answer or its failure back in the parent (issue 18:
+the pipeline renders Data Docs in such a child while SDTM, ADaM, export and report run)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from cdiscflow.core import background
+from cdiscflow.core.background import ForkedWorker, WorkerDied
+
+pytestmark = pytest.mark.skipif(not background.available(), reason="forking workers are used on Linux only")
+
+
+class Unpicklable(Exception):
+    def __init__(self, handle):
+        super().__init__("cannot travel")
+        self.handle = handle
+
+    def __reduce__(self):
+        raise TypeError("not picklable")
+
+
+def _prepared_in_child():
+    state = {"pid": os.getpid(), "table": {"a": 1, "b": 2}}  # prepared once, before the payload arrives
+
+    def job(payload):
+        return state["pid"], [state["table"][k] * 10 for k in payload]
+
+    return job
+
+
+def test_the_job_runs_in_another_process_with_what_prepare_made():
+    with ForkedWorker(_prepared_in_child) as worker:
+        worker.send(["b", "a", "b"])
+        pid, values = worker.result()
+    assert pid != os.getpid()
+    assert values == [20, 10, 20]
+
+
+def test_the_child_starts_with_the_parents_objects_unpickled():
+    lock_like = {"spec": lambda: "made in the parent"}  # a lambda cannot be pickled: the child has it by fork
+    with ForkedWorker(lambda: (lambda payload: lock_like["spec"]() + payload)) as worker:
+        worker.send(", used in the child")
+        assert worker.result() == "made in the parent, used in the child"
+
+
+def test_an_error_in_the_job_is_raised_by_result_with_its_type_and_message():
+    def prepare():
+        def job(payload):
+            raise ValueError(f"dataset {payload}: variable AESEQ is not numeric")
+        return job
+
+    with ForkedWorker(prepare) as worker:
+        worker.send("AE")
+        with pytest.raises(ValueError, match="dataset AE: variable AESEQ is not numeric") as info:
+            worker.result()
+    assert any("in the background worker" in note for note in info.value.__notes__)
+
+
+def test_an_error_in_prepare_is_raised_when_the_result_is_asked_for():
+    def prepare():
+        raise ImportError("no module named great_expectations")
+
+    with ForkedWorker(prepare) as worker:
+        worker.send(None)
+        with pytest.raises(ImportError, match="great_expectations"):
+            worker.result()
+
+
+def test_an_unpicklable_error_comes_back_as_runtime_error_with_the_traceback():
+    def prepare():
+        def job(payload):
+            raise Unpicklable(object())
+        return job
+
+    with ForkedWorker(prepare) as worker:
+        worker.send(1)
+        with pytest.raises(RuntimeError, match="(?s)in the background worker.*Unpicklable: cannot travel"):
+            worker.result()
+
+
+def test_a_child_that_dies_is_a_failure_not_a_hang():
+    def prepare():
+        def job(payload):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return job
+
+    with ForkedWorker(prepare) as worker:
+        worker.send(1)
+        with pytest.raises(WorkerDied, match="exit code -9"):
+            worker.result()
+
+
+def test_stop_kills_a_working_child_and_waits_for_it():
+    def prepare():
+        def job(payload):
+            time.sleep(60)
+        return job
+
+    worker = ForkedWorker(prepare)
+    worker.send(1)
+    t = time.perf_counter()
+    worker.stop()
+    assert time.perf_counter() - t < 10
+    assert not worker._process.is_alive() and worker._process.exitcode == -signal.SIGKILL
+    worker.stop()  # idempotent
+
+
+def test_one_job_per_worker_and_no_result_before_send():
+    with ForkedWorker(lambda: (lambda payload: payload)) as worker:
+        with pytest.raises(RuntimeError, match="before send"):
+            worker.result()
+        worker.send(1)
+        with pytest.raises(RuntimeError, match="one job"):
+            worker.send(2)
+        assert worker.result() == 1
+
+
+def test_stopping_before_sending_ends_the_child():
+    worker = ForkedWorker(lambda: (lambda payload: payload))
+    worker.stop()
+    assert not worker._process.is_alive()
