@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import platform
 import time
@@ -160,14 +161,16 @@ def _finish(result: RunResult, t0: float) -> None:
 
 
 def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress) -> None:
-    with _data_docs_worker(result.spec, data_docs) as docs:  # stopped, whatever happens, before the staging goes
-        _run_stages_with(result, raw_dir, on_error, data_docs, say, docs)
+    # workers forked now, so that their imports overlap SDTM and ADaM; each is stopped, whatever happens, before the
+    # staging folder goes
+    with _data_docs_worker(result.spec, data_docs) as docs, _report_worker(result.spec) as report:
+        _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
         if docs is not None and docs.sent:  # the Data Docs are part of the run: wait (their failure is the run's)
             docs.result()  # (not listed in run.json's files, as before)
 
 
 def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress,
-                     docs: ForkedWorker | None) -> None:
+                     docs: ForkedWorker | None, report: ForkedWorker | None) -> None:
     spec, out, fail_on = result.spec, result.target, result.fail_on
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
     result.rejected_rows = len(sdtm.rejects)
@@ -183,8 +186,10 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
         say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' "
                       f"(see {result.out_dir / 'validation'})")
     else:
+        if report is not None and adam:  # the report reads ADaM only: it is computed while the export writes
+            report.send((adam, out / "report"))
         _stage(result, "export", say, lambda log: _export(result, sdtm, log))
-        _stage(result, "report", say, lambda log: _report(result, adam, log))
+        _stage(result, "report", say, lambda log: _report(result, adam, log, report))
 
 
 def _data_docs_worker(spec: StudySpec, data_docs: bool):
@@ -194,6 +199,14 @@ def _data_docs_worker(spec: StudySpec, data_docs: bool):
     if not (data_docs and background.available()):
         return contextlib.nullcontext(None)
     return ForkedWorker(lambda: _data_docs_writer(spec))
+
+
+def _report_worker(spec: StudySpec):
+    """The analysis report is computed by a forked child: matplotlib, statsmodels and scipy.stats are imported while
+    SDTM and ADaM run, and the report is computed while the export writes.  The report stage waits for it."""
+    if not background.available():
+        return contextlib.nullcontext(None)
+    return ForkedWorker(lambda: _report_writer(spec))
 
 
 def _data_docs_writer(spec: StudySpec):
@@ -272,12 +285,27 @@ def _export(result: RunResult, sdtm, log: StageLog) -> None:
         log.note = f"not written: {', '.join(exported.blocked)}"
 
 
-def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog) -> None:
-    from cdiscflow.report import build_report  # the study's analysis report (an ImportError is a bug: exit 3)
+def _report_writer(spec: StudySpec):
+    from cdiscflow.report import build_report  # (an ImportError is a bug: exit 3)
 
+    for library in _REPORT_LIBRARIES:  # what the report imports when it first needs it: now, in the child
+        importlib.import_module(library)
+    return lambda payload: build_report(spec, *payload)
+
+
+# the libraries the report imports lazily (seconds): the report worker imports them ahead
+_REPORT_LIBRARIES = ("statsmodels.stats.proportion", "statsmodels.duration.survfunc", "scipy.stats")
+
+
+def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog, worker: ForkedWorker | None = None) -> None:
     if not adam:
         log.note = "skipped: no ADaM datasets"
         return
+    if worker is not None and worker.sent:
+        result.written += worker.result()
+        return
+    from cdiscflow.report import build_report  # the study's analysis report (an ImportError is a bug: exit 3)
+
     result.written += build_report(result.spec, adam, result.target / "report")
 
 
