@@ -164,9 +164,19 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
     # workers forked now, so that their imports overlap SDTM and ADaM; each is stopped, whatever happens, before the
     # staging folder goes
     with _data_docs_worker(result.spec, data_docs) as docs, _report_worker(result.spec) as report:
-        _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
-        if docs is not None and docs.sent:  # the Data Docs are part of the run: wait (their failure is the run's)
-            docs.result()  # (not listed in run.json's files, as before)
+        try:
+            _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
+        except CdiscflowError:  # a run stopped by its input is still written: with the Data Docs it handed over
+            _wait_for(docs)
+            raise
+        _wait_for(docs)
+
+
+def _wait_for(docs: ForkedWorker | None) -> None:
+    """The Data Docs are part of the run: wait for them (their failure is the run's; not listed in run.json's files,
+    as before)."""
+    if docs is not None and docs.sent:
+        docs.result()
 
 
 def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress,

@@ -1,11 +1,13 @@
-"""`cdiscflow run` renders Data Docs in a forked child started with the run (issue 18): the same bytes as rendering
-them in process, and a failure there is the run's failure with nothing of the run written."""
+"""`cdiscflow run` renders Data Docs and computes the report in forked children started with the run (issue 18): the
+same bytes as in process, and a failure there is the run's failure with nothing of the run written."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,10 @@ import pytest
 from cdiscflow import pipeline
 from cdiscflow.core import background
 from cdiscflow.core.background import WorkerDied
-from cdiscflow.core.errors import FindingsError
+from cdiscflow.core.errors import FindingsError, InputError
 from cdiscflow.validation import datadocs
+
+RAW_SMALL = Path(__file__).resolve().parent / "data" / "raw_small"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not background.available(), reason="forking workers are used on Linux only")]
@@ -106,3 +110,52 @@ def test_a_run_that_stops_early_stops_the_worker(raw_small, tmp_path, monkeypatc
     assert len(workers) == 1 and not workers[0]._process.is_alive() and not workers[0].sent
     log = json.loads((tmp_path / "out" / "run.json").read_text())
     assert [s["stage"] for s in log["stages"]] == ["sdtm"] and not (tmp_path / "out" / "validation").exists()
+
+
+def test_the_main_process_imports_no_heavy_library(tmp_path):
+    """great_expectations, matplotlib, statsmodels and scipy.stats (seconds each) are imported by the workers only,
+    while the main process maps and derives; the Data Docs and the report are there all the same."""
+    code = ("import sys\nfrom cdiscflow import pipeline\n"
+            f"r = pipeline.run(raw_dir={str(RAW_SMALL)!r}, out_dir={str(tmp_path / 'out')!r})\n"
+            "print(r.exit_code, [m for m in ('great_expectations', 'matplotlib', 'statsmodels', 'scipy.stats') "
+            "if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[-2] == "0 []"
+    assert (tmp_path / "out" / "validation" / "datadocs" / "validations" / "AE.html").is_file()
+    assert sorted(p.name for p in (tmp_path / "out" / "report").glob("*.png"))
+
+
+def test_a_report_failure_is_the_report_stages_failure(raw_small, tmp_path, monkeypatch):
+    from cdiscflow.report import build as report_build
+
+    def broken(spec, adam, out_dir):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "report.html").write_text("half a report")
+        raise InputError("ADTTE: variable AVAL is missing")
+
+    monkeypatch.setattr(report_build, "build_report", broken)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="ADTTE: variable AVAL is missing"):
+        pipeline.run(raw_dir=raw_small, out_dir=out)
+    log = json.loads((out / "run.json").read_text())
+    assert [s["stage"] for s in log["stages"]] == ["sdtm", "adam", "validate", "export", "report"]
+    assert log["stages"][-1]["error"] == "ADTTE: variable AVAL is missing" and log["exit_code"] == 2
+    assert (out / "validation" / "datadocs" / "index.html").is_file()  # the Data Docs worker finished its job
+
+
+def test_a_blocked_export_stops_the_report_worker_before_it_writes(raw_small, tmp_path, monkeypatch):
+    workers = []
+    real_worker, real_validate = background.ForkedWorker, pipeline._validate
+
+    def recording(*args, **kwargs):
+        workers.append(real_worker(*args, **kwargs))
+        return workers[-1]
+
+    monkeypatch.setattr(pipeline, "ForkedWorker", recording)
+    monkeypatch.setattr(pipeline, "_validate", lambda *args: real_validate(*args) or True)  # findings block export
+    out = tmp_path / "out"
+    pipeline.run(raw_dir=raw_small, out_dir=out)
+    docs, report = workers
+    assert docs.sent and not report.sent and not report._process.is_alive()
+    assert not (out / "report").exists() and not (out / "adam").exists()
+    assert (out / "validation" / "datadocs" / "index.html").is_file()
