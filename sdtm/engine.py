@@ -27,7 +27,7 @@ import pandas as pd
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import as_text, compact, expand, is_text_category
+from cdiscflow.core.frames import as_text, compact, expand, is_text_category, per_unique
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm import derivations as D
@@ -441,13 +441,20 @@ def _known_date(values: pd.Series) -> pd.Series:
 
 def _compare_known(a: pd.Series, b: pd.Series | str) -> pd.Series:
     """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing)."""
-    b = pd.Series(b, index=a.index) if isinstance(b, str) else b
-    width = np.minimum(a.str.len().fillna(0), b.str.len().fillna(0)).astype(int)
-    out = pd.Series(0, index=a.index)
-    for w in (10, 7, 4):  # over precisions: day, month, year
-        at = (width == w) & a.notna() & b.notna()
-        out = out.mask(at & (a.str.slice(0, w) < b.str.slice(0, w)), -1)
-        out = out.mask(at & (a.str.slice(0, w) > b.str.slice(0, w)), 1)
+    # once per distinct pair (dates repeat; pandas' string slices cost ms per call, and this runs per date variable)
+    pair = a.fillna("").astype(str) + "|" + (b if isinstance(b, str) else b.fillna("").astype(str))
+    return pd.Series(per_unique(pair, _compare_pairs, 0), index=a.index)
+
+
+def _compare_pairs(pairs: np.ndarray) -> np.ndarray:
+    """-1/0/1 per "a|b" (a is a known date, it holds no "|"): a against b on the shorter's precision, 0 when that is
+    not a day, month or year (or either is missing)."""
+    out = np.zeros(len(pairs), dtype="int64")
+    for i, pair in enumerate(pairs):  # over distinct pairs
+        a, _, b = pair.partition("|")
+        w = min(len(a), len(b))
+        if w in (10, 7, 4):  # precisions: day, month, year
+            out[i] = (a[:w] > b[:w]) - (a[:w] < b[:w])
     return out
 
 

@@ -220,12 +220,53 @@ def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, dataset: str
         # a missing key variable is reported as missing (SCH-COL-001); uniqueness of the rest would mislead
         schema = copy.copy(schema)
         schema.unique = None
+    if _passes(frame, schema):  # the usual case: nothing for pandera to report, so pandera need not run
+        return pd.DataFrame(columns=list(COLUMNS))
     try:
         schema.validate(frame, lazy=True, inplace=True)
         return pd.DataFrame(columns=list(COLUMNS))
     except pa.errors.SchemaErrors as exc:
         failures = exc.failure_cases
     return _findings(failures, frame, plan, dataset)
+
+
+def _passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
+    """True when pandera would find nothing: every schema-level property holds and every check passes, evaluated as
+    pandera evaluates them (the same check functions; NA dropped first for checks that ignore NA) but without its
+    per-check machinery (about 3 ms per check, 1,265 checks on the embedded study).  False whenever in doubt (any
+    failure, an exception, a layout this does not judge): pandera then runs and reports as before."""
+    try:
+        columns = list(frame.columns)
+        if frame.columns.has_duplicates or any(not isinstance(c, str) for c in columns):
+            return False
+        declared = schema.columns
+        if schema.checks or schema.index is not None or any(
+                spec.regex or spec.unique or spec.dtype is not None for spec in declared.values()):
+            return False
+        if any(spec.required and name not in frame for name, spec in declared.items()):
+            return False
+        if schema.strict and any(c not in declared for c in columns):
+            return False
+        if schema.ordered and [c for c in columns if c in declared] != [c for c in declared if c in frame]:
+            return False
+        if schema.unique and frame.duplicated(subset=list(schema.unique), keep=False).any():
+            return False
+        for name, spec in declared.items():  # over the dataset's variables
+            if name not in frame:
+                continue
+            series = frame[name]
+            if not spec.nullable and series.isna().any():
+                return False
+            for check in spec.checks:  # over the variable's checks
+                if check.element_wise or check.groupby is not None:
+                    return False
+                data = series.dropna() if check.ignore_na and series.hasnans else series
+                passed = check._check_fn(data)
+                if not (bool(passed) if isinstance(passed, (bool, np.bool_)) else bool(np.asarray(passed).all())):
+                    return False
+    except Exception:  # pandera reports a check that cannot be evaluated (SCH-ERR-001)
+        return False
+    return True
 
 
 def _findings(fc: pd.DataFrame, frame: pd.DataFrame, plan: DatasetPlan, dataset: str) -> pd.DataFrame:

@@ -1,0 +1,66 @@
+"""validate_frame skips pandera when nothing can fail (issue 18): the same check functions, evaluated directly; any
+failure or doubt hands the frame to pandera, which reports as before (tests/validation/test_schema.py plants one
+defect per check and asserts pandera's findings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from cdiscflow.validation import build_schema
+from cdiscflow.validation.schema import _passes, validate_frame
+
+
+def _pandera_finds_something(frame, schema) -> bool:
+    try:
+        schema.validate(frame.reset_index(drop=True), lazy=True)
+    except pa.errors.SchemaErrors:
+        return True
+    return False
+
+
+def test_clean_datasets_are_judged_without_pandera(clean, spec, monkeypatch):
+    def no_pandera(*args, **kwargs):
+        raise AssertionError("pandera ran on a clean dataset")
+
+    for name, frame in clean.items():
+        schema = build_schema(spec.dataset(name), spec.codelists)
+        assert _passes(frame, schema), name
+        monkeypatch.setattr(schema, "validate", no_pandera)
+        assert validate_frame(frame, schema, name).empty
+
+
+DEFECTS = {
+    "Req variable missing": lambda f: f.drop(columns=["AETERM"]),
+    "undeclared variable": lambda f: f.assign(AEXTRA="x"),
+    "variables out of order": lambda f: f[[*f.columns[1:], f.columns[0]]],
+    "duplicate key": lambda f: pd.concat([f, f.iloc[:1]]),
+    "Req variable null": lambda f: f.assign(AETERM=[np.nan] + list(f["AETERM"][1:])),
+    "term outside the codelist": lambda f: f.assign(AESEV=["FATAL"] * len(f)),
+    "too long for its length": lambda f: f.assign(AETERM=["x" * 300] * len(f)),
+    "not ISO 8601": lambda f: f.assign(AESTDTC=["31/01/2020"] * len(f)),
+    "not a calendar date": lambda f: f.assign(AESTDTC=["2020-02-30"] * len(f)),
+    "text in a numeric variable": lambda f: f.assign(AESEQ=["one"] * len(f)),
+    "fraction in an integer": lambda f: f.assign(AESEQ=[1.5] * len(f)),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_every_kind_of_defect_goes_to_pandera(defect, clean, spec):
+    schema = build_schema(spec.dataset("AE"), spec.codelists)
+    frame = DEFECTS[defect](clean["AE"].copy())
+    assert _pandera_finds_something(frame, schema), "the planted defect is not one"
+    assert not _passes(frame, schema)
+    assert not validate_frame(frame, schema, "AE").empty
+
+
+def test_a_check_that_raises_goes_to_pandera(clean, spec):
+    schema = build_schema(spec.dataset("AE"), spec.codelists)
+    column = schema.columns["AETERM"]
+    broken = pa.Check(lambda s: 1 / 0, name="SCH-TYPE-001", ignore_na=True)
+    schema = schema.update_column("AETERM", checks=[*column.checks, broken])
+    assert not _passes(clean["AE"], schema)
+    found = validate_frame(clean["AE"], schema, "AE")
+    assert list(found["rule_id"].unique()) == ["SCH-TYPE-001"]  # pandera reports the check that raised, by name
