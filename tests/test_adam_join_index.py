@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam.merge import _left_join, derive_vars_merged, inner_join_positions
+from cdiscflow.adam.verbs.merge import _left_join, derive_vars_merged, inner_join_positions
 
 
 def test_inner_join_positions_follow_merge_order_and_match_missing_keys():

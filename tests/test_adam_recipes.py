@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdiscflow.adam.adae import AdaeSpec, derive_var_treatment_emergent
-from cdiscflow.adam.adbase import derive_adbase, load_adbase_spec
-from cdiscflow.adam.adsl import Status, derive_var_disposition_status
-from cdiscflow.adam.cat import apply_variable_rules, derive_vars_cat, load_variable_rules
-from cdiscflow.adam.merge import load_merge_rules
-from cdiscflow.adam.periods import Period, derive_vars_period_by_date
-from cdiscflow.adam.sources import SourceData, apply_date_rules, load_date_rules
+from cdiscflow.adam.recipes.adae import AdaeSpec, derive_var_treatment_emergent
+from cdiscflow.adam.recipes.adbase import derive_adbase, load_adbase_spec
+from cdiscflow.adam.recipes.adsl import Status, derive_var_disposition_status
+from cdiscflow.adam.verbs.categories import apply_variable_rules, derive_vars_cat, load_variable_rules
+from cdiscflow.adam.verbs.merge import load_merge_rules
+from cdiscflow.adam.verbs.periods import Period, derive_vars_period_by_date
+from cdiscflow.adam.verbs.sources import SourceData, apply_date_rules, load_date_rules
 from cdiscflow.adam.study import conform_to_spec
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import load_study
@@ -189,7 +189,7 @@ def test_duration_rules_add_one_day_only_to_a_duration_that_is_not_negative():
 
 def test_extreme_event_rules_take_the_first_event_with_a_record():
     """admiral's cause of death as data: a fatal AE, else a DS death; the subject without either gets nothing."""
-    from cdiscflow.adam.extreme import load_extreme_event_rules
+    from cdiscflow.adam.verbs.extreme import load_extreme_event_rules
 
     (rule,) = load_extreme_event_rules([{
         "new_vars": ["DTHCAUS", "DTHDOM"], "order": ["SEQ"],
@@ -217,7 +217,7 @@ def test_extreme_event_rules_take_the_first_event_with_a_record():
 
 
 def test_last_assessment_conventions_are_checked():
-    from cdiscflow.adam.adrs import load_adrs_spec
+    from cdiscflow.adam.recipes.adrs import load_adrs_spec
 
     base = {"response_criteria": {"id": "IMWG2016"}, "source": {"dataset": "RS", "value": "RSSTRESC"},
             "parameters": {"OVR": "Overall", "LSTA": "Last"}}
@@ -305,8 +305,8 @@ def test_conform_to_spec_types_order_and_missing_variables():
 
 
 def test_study_spec_problems_are_reported_with_their_place(study_copy):
-    from cdiscflow.adam.adrs import load_adrs_spec
-    from cdiscflow.adam.adsl import load_adsl_spec
+    from cdiscflow.adam.recipes.adrs import load_adrs_spec
+    from cdiscflow.adam.recipes.adsl import load_adsl_spec
     from cdiscflow.adam.study import derive_study
 
     adrs = study_copy / "adam" / "adrs.yaml"
@@ -330,10 +330,10 @@ def test_study_spec_problems_are_reported_with_their_place(study_copy):
     valuelevel = study_copy / "valuelevel.csv"
     valuelevel.write_text("\n".join(l for l in valuelevel.read_text().splitlines() if not l.startswith("AD")) + "\n")
     assert derive_study(load_study(study_copy), {}).datasets == {}  # an SDTM-only study: nothing to derive
-    from cdiscflow.adam.study import convert
-    with pytest.raises(SpecError, match="unknown key 'lastalive'"):  # convert checks the whole spec first
-        convert(study_copy, study_copy, study_copy / "out")
+    from cdiscflow.usecases import derive_adam_folder
+    with pytest.raises(SpecError, match="unknown key 'lastalive'"):  # derive_adam_folder checks the whole spec first
+        derive_adam_folder(study_copy, study_copy, study_copy / "out")
     adsl.write_text(adsl.read_text().replace("lastalive:", "last_alive:").replace("AGE << 65,", "AGE < 65,", 1))
     (study_copy / "report.yaml").unlink()  # its tables read ADaM datasets the study no longer declares
     with pytest.raises(SpecError, match="declares no ADaM dataset"):
-        convert(study_copy, study_copy, study_copy / "out")
+        derive_adam_folder(study_copy, study_copy, study_copy / "out")

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cdiscflow.adam.study import derive_study, write_adam
+from cdiscflow.adam.study import derive_study
+from cdiscflow.usecases import write_adam
 from cdiscflow.cli import main
 from cdiscflow.report.survival import DAYS_PER_MONTH, km_median, tte_arrays
 from cdiscflow.sdtm import map_study

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdiscflow.adam.cat import apply_variable_rules, load_variable_rules
-from cdiscflow.adam.dates import derive_vars_dtm
-from cdiscflow.adam.merge import SummaryRule, derive_vars_merged_summary, load_summary_rules
-from cdiscflow.adam.query import Query, TermGroup, derive_vars_query, load_queries
+from cdiscflow.adam.verbs.categories import apply_variable_rules, load_variable_rules
+from cdiscflow.adam.verbs.dates import derive_vars_dtm
+from cdiscflow.adam.verbs.merge import SummaryRule, derive_vars_merged_summary, load_summary_rules
+from cdiscflow.adam.verbs.query import Query, TermGroup, derive_vars_query, load_queries
 from cdiscflow.core.errors import InputError, SpecError
 
 S = "ST"

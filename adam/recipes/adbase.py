@@ -40,11 +40,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import SUBJECT_KEYS, describe_rows
-from cdiscflow.adam.cat import VariableRule, variable_rule
-from cdiscflow.adam.merge import _left_join, inner_join_positions
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
+from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
+from cdiscflow.adam.verbs.merge import _left_join, inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
-from cdiscflow.adam.sources import SourceData
+from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec
 

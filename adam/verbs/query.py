@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import check_frame, require_columns, text
+from cdiscflow.adam.verbs.checks import check_frame, require_columns, text
 from cdiscflow.core.expr import ExpressionError, evaluate_condition, names, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE

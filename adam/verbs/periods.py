@@ -22,9 +22,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import SUBJECT_KEYS, check_frame, require_columns, require_dates
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, check_frame, require_columns, require_dates
 from cdiscflow.core.expr import Condition, evaluate_condition
-from cdiscflow.adam.merge import derive_vars_merged
+from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.core.errors import InputError, SpecError
 
 PERIOD_VARS = ("APERIOD", "APERIODC", "APERSDT", "APEREDT", "TRTP", "TRTA")

@@ -30,15 +30,16 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import SUBJECT_KEYS, require_columns
-from cdiscflow.adam.cat import VariableRule, apply_variable_rules, load_variable_rules
-from cdiscflow.adam.dates import derive_vars_dy
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, require_columns
+from cdiscflow.adam.verbs.categories import VariableRule, apply_variable_rules, load_variable_rules
+from cdiscflow.adam.verbs.dates import derive_vars_dy
 from cdiscflow.core.expr import ExpressionError, evaluate_condition, parse
-from cdiscflow.adam.flags import ExtremeFlagRule, derive_var_trtemfl, load_extreme_flag_rules
-from cdiscflow.adam.merge import derive_vars_merged
-from cdiscflow.adam.periods import Period, derive_vars_period_by_date
-from cdiscflow.adam.query import Query, derive_vars_query, load_queries
-from cdiscflow.adam.sources import DateRule, SourceData, apply_date_rules, load_date_rules
+from cdiscflow.adam.verbs.flags import ExtremeFlagRule, derive_var_trtemfl, load_extreme_flag_rules
+from cdiscflow.adam.verbs.merge import derive_vars_merged
+from cdiscflow.adam.verbs.obs_number import derive_var_obs_number
+from cdiscflow.adam.verbs.periods import Period, derive_vars_period_by_date
+from cdiscflow.adam.verbs.query import Query, derive_vars_query, load_queries
+from cdiscflow.adam.verbs.sources import DateRule, SourceData, apply_date_rules, load_date_rules
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
@@ -150,7 +151,7 @@ def derive_adae(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
     # -- worst-grade occurrence flags --------------------------------------------------------------------------
     for rule in cfg.flags:
         adae = rule.apply(adae, dataset_name="ADAE")
-    return derive_var_aseq(adae, cfg.order)
+    return derive_var_obs_number(adae, order=cfg.order, new_var="ASEQ", dataset_name="ADAE")
 
 
 def derive_var_treatment_emergent(adae: pd.DataFrame, cfg: AdaeSpec) -> pd.DataFrame:
@@ -162,13 +163,6 @@ def derive_var_treatment_emergent(adae: pd.DataFrame, cfg: AdaeSpec) -> pd.DataF
     flag = (out["__TE__"] == "Y").to_numpy() & keep
     out["TRTEMFL"] = pd.Series(np.where(flag, "Y", None), index=out.index, dtype="str")
     return out.drop(columns="__TE__")
-
-
-def derive_var_aseq(adae: pd.DataFrame, order: tuple[str, ...]) -> pd.DataFrame:
-    require_columns(adae, [o.lstrip("-") for o in order], dataset="ADAE", purpose="ASEQ")
-    out = adae.sort_values([*SUBJECT_KEYS, *order], kind="stable", na_position="last", ignore_index=True)
-    out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
-    return out
 
 
 __all__ = ["AdaeSpec", "derive_adae", "derive_var_treatment_emergent", "load_adae_spec"]

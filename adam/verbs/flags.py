@@ -8,9 +8,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import (
-    as_names, check_frame, check_mode, order_columns, require_columns, require_dates, sort_rows,
-)
+from cdiscflow.adam.verbs.checks import as_names, check_frame, require_columns, require_dates
+from cdiscflow.adam.verbs.ordering import check_mode, order_columns, sort_rows
 from cdiscflow.core.expr import Condition, ExpressionError, evaluate_condition, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE

@@ -26,8 +26,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from cdiscflow.adam.dates import DATE_LEVELS, derive_vars_dt, derive_vars_dtm
-from cdiscflow.adam.merge import combine_supp
+from cdiscflow.adam.verbs.dates import DATE_LEVELS, derive_vars_dt, derive_vars_dtm
+from cdiscflow.adam.verbs.merge import combine_supp
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 

@@ -41,9 +41,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import (
-    SUBJECT_KEYS, as_names, check_frame, extreme_rows, require_columns, require_dates, require_unique,
+from cdiscflow.adam.verbs.checks import (
+    SUBJECT_KEYS, as_names, check_frame, require_columns, require_dates, require_unique,
 )
+from cdiscflow.adam.verbs.ordering import extreme_rows
 from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, names, parse, set_values
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
@@ -262,7 +263,8 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
 
     Values in set_values_to are constants; ``{expr: ...}`` computes them from the source record.
 
-    Two optional keys shape the dataset after every parameter's records (read by `load_tte_dataset_rules`)::
+    Two optional keys shape the dataset after every parameter's records (read by
+    `recipes.adtte.load_tte_dataset_rules`)::
 
         adsl_vars: [TRT01P, TRT01A, TRTDURD]   # ADSL variables joined onto every record
         derive: {TRTP: {expr: TRT01P}}         # then variables from conditions/expressions (cat.VariableRule)
@@ -373,23 +375,6 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
     if problems:
         raise SpecError(problems)
     return parameters
-
-
-def load_tte_dataset_rules(section: Mapping[str, Any] | None, *, where: str = "adam/tte.yaml"
-                           ) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """The `adsl_vars` (ADSL variables every record gets) and `derive` rules (cat.VariableRule, applied after the
-    parameters' records are made) of a tte.yaml section; SpecError lists every problem."""
-    from cdiscflow.adam.cat import load_variable_rules
-
-    if not isinstance(section, Mapping):
-        return (), ()
-    adsl_vars = section.get("adsl_vars") or ()
-    if isinstance(adsl_vars, str):
-        adsl_vars = (adsl_vars,)
-    bad = [v for v in adsl_vars if not _is_name(v)]
-    if bad:
-        raise SpecError(f"{where}: adsl_vars: {bad} are not variable names")
-    return tuple(adsl_vars), load_variable_rules(section.get("derive"), where=f"{where}: derive")
 
 
 def tte_parameters_from_spec(spec: Any, section: str = "adam/tte") -> dict[str, TteParameter]:

@@ -49,12 +49,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cdiscflow.adam._common import (
-    SUBJECT_KEYS, as_names, check_frame, describe_rows, order_columns, require_columns, require_dates, sort_rows,
+from cdiscflow.adam.verbs.checks import (
+    SUBJECT_KEYS, as_names, check_frame, describe_rows, require_columns, require_dates,
 )
+from cdiscflow.adam.verbs.ordering import order_columns, sort_rows
 from cdiscflow.core.expr import Condition, Expr, evaluate_condition, set_values
-from cdiscflow.adam.extreme import Event
-from cdiscflow.adam.flags import derive_var_extreme_flag
+from cdiscflow.adam.verbs.extreme import Event
+from cdiscflow.adam.verbs.flags import derive_var_extreme_flag
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import STANDARDS_DIR, cdisc_codelist

@@ -34,14 +34,14 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import SUBJECT_KEYS, check_frame, require_columns, text
-from cdiscflow.adam.cat import VariableRule, apply_variable_rules, load_variable_rules
-from cdiscflow.adam.dates import derive_vars_dtm
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, check_frame, require_columns, text
+from cdiscflow.adam.verbs.categories import VariableRule, apply_variable_rules, load_variable_rules
+from cdiscflow.adam.verbs.dates import derive_vars_dtm
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, parse
-from cdiscflow.adam.extreme import Event, ExtremeEventRule, derive_vars_extreme_event, load_extreme_event_rules
-from cdiscflow.adam.merge import MergeRule, SummaryRule, derive_vars_merged, load_merge_rules, load_summary_rules
-from cdiscflow.adam.periods import Period, derive_vars_period, load_periods
-from cdiscflow.adam.sources import DateRule, SourceData, apply_date_rules, load_date_rules
+from cdiscflow.adam.verbs.extreme import Event, ExtremeEventRule, derive_vars_extreme_event, load_extreme_event_rules
+from cdiscflow.adam.verbs.merge import MergeRule, SummaryRule, derive_vars_merged, load_merge_rules, load_summary_rules
+from cdiscflow.adam.verbs.periods import Period, derive_vars_period, load_periods
+from cdiscflow.adam.verbs.sources import DateRule, SourceData, apply_date_rules, load_date_rules
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE, StudySpec
 

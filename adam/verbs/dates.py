@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import check_frame, describe_rows, require_columns, require_dates, text
+from cdiscflow.adam.verbs.checks import check_frame, describe_rows, require_columns, require_dates, text
 from cdiscflow.core import iso8601
 from cdiscflow.core.calendar import _completed_months, compute_completed_years  # noqa: F401 (ADaM verb)
 from cdiscflow.core.errors import InputError

@@ -23,11 +23,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from cdiscflow.adam._common import (
-    SUBJECT_KEYS, as_names, check_frame, check_mode, extreme_rows, order_columns, require_columns,
-)
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, as_names, check_frame, require_columns
+from cdiscflow.adam.verbs.ordering import check_mode, extreme_rows, order_columns
 from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, parse, set_values
-from cdiscflow.adam.merge import derive_vars_merged
+from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 

@@ -4,7 +4,7 @@ assessment; per analysis period when the study has periods (e.g. Part A and Part
 The recipe follows admiralonco's IMWG vignette; the criteria (response values, AVAL codes, rates, confirmation)
 come from ``specs/standards/response/`` and what a study decides from ``specs/<study>/adam/adrs.yaml``:
 
-    response_criteria: {id: IMWG2016}            # see cdiscflow.adam.response.response_criteria_from_spec
+    response_criteria: {id: IMWG2016}            # see cdiscflow.adam.verbs.response.response_criteria_from_spec
     source:                                      # the overall response assessments
       dataset: RS
       filter: RSTESTCD == 'OVRLRESP' and RSEVAL == 'INVESTIGATOR'
@@ -51,17 +51,18 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import SUBJECT_KEYS, require_columns, text
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, require_columns, text
 from cdiscflow.core.expr import ExpressionError, evaluate_condition, parse
-from cdiscflow.adam.extreme import derive_extreme_event
-from cdiscflow.adam.flags import derive_var_relative_flag
-from cdiscflow.adam.merge import derive_vars_merged
-from cdiscflow.adam.periods import Period, create_period_dataset, derive_vars_period_by_date
-from cdiscflow.adam.response import (
+from cdiscflow.adam.verbs.extreme import derive_extreme_event
+from cdiscflow.adam.verbs.flags import derive_var_relative_flag
+from cdiscflow.adam.verbs.merge import derive_vars_merged
+from cdiscflow.adam.verbs.obs_number import derive_var_obs_number
+from cdiscflow.adam.verbs.periods import Period, create_period_dataset, derive_vars_period_by_date
+from cdiscflow.adam.verbs.response import (
     YN_AVAL, ResponseCriteria, best_response_events, death_events, derive_param_confirmed_response,
     derive_var_worst_flag, last_assessment_events, progression_events, rate_events, response_criteria_from_spec,
 )
-from cdiscflow.adam.sources import DateRule, SourceData, apply_date_rules, load_date_rules
+from cdiscflow.adam.verbs.sources import DateRule, SourceData, apply_date_rules, load_date_rules
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.specs.model import NAME_RE, StudySpec
@@ -256,7 +257,9 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
         adrs.loc[death, "SRCDOM"] = "ADSL"
         adrs.loc[death, "SRCVAR"] = "DTHDT"
         adrs.loc[death, "SRCSEQ"] = np.nan
-    return derive_var_aseq(adrs, params, by_period=bool(periods))
+    order = ["PARAMN", *(["APERIOD"] if periods else []), "ADT", "SRCSEQ"]  # ASEQ: parameter, period, date, record
+    return derive_var_obs_number(derive_var_paramn(adrs, params), order=order, new_var="ASEQ", missing="first",
+                                 dataset_name="ADRS")
 
 
 def overall_response_records(sources: SourceData, cfg: AdrsSpec) -> pd.DataFrame:
@@ -310,20 +313,18 @@ def flag_assessments(adrs: pd.DataFrame, criteria: ResponseCriteria, *, by: list
     return adrs
 
 
-def derive_var_aseq(adrs: pd.DataFrame, params: Mapping[str, str], *, by_period: bool) -> pd.DataFrame:
-    """Sort by subject, parameter (spec order, PARAMN), period, date and source record; number ASEQ per subject."""
+def derive_var_paramn(adrs: pd.DataFrame, params: Mapping[str, str]) -> pd.DataFrame:
+    """PARAMN = the position (1, 2 ...) of the record's PARAMCD among the spec's parameters; a PARAMCD the spec does not
+    list is an InputError."""
     order = {code: float(i + 1) for i, code in enumerate(params)}
     codes, codelist = pd.factorize(adrs["PARAMCD"])  # each distinct PARAMCD looked up once
     paramn = np.append(np.array([order.get(code, np.nan) for code in codelist], dtype="float64"), np.nan)
     out = adrs.assign(PARAMN=paramn[codes])  # code -1 (missing PARAMCD) takes the appended NaN
-    keys = [*SUBJECT_KEYS, "PARAMN", *(["APERIOD"] if by_period else []), "ADT", "SRCSEQ"]
-    out = out.sort_values(keys, kind="stable", na_position="first", ignore_index=True)
-    out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
     if out["PARAMN"].isna().any():
         raise InputError(f"ADRS has records of parameters the spec does not list: "
                          f"{sorted(set(out.loc[out['PARAMN'].isna(), 'PARAMCD']))}")
     return out
 
 
-__all__ = ["AdrsSpec", "derive_adrs", "derive_var_aseq", "flag_assessments", "load_adrs_spec",
+__all__ = ["AdrsSpec", "derive_adrs", "derive_var_paramn", "flag_assessments", "load_adrs_spec",
            "overall_response_records"]

@@ -33,8 +33,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import check_frame
-from cdiscflow.adam.dates import derive_vars_duration
+from cdiscflow.adam.verbs.checks import check_frame
+from cdiscflow.adam.verbs.dates import derive_vars_duration
 from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE

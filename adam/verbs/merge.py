@@ -21,15 +21,14 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import (
-    SUBJECT_KEYS, _ROW, as_mapping, check_frame, check_mode, extreme_rows, order_columns, require_columns,
-    require_unique,
-)
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, as_mapping, check_frame, require_columns, require_unique
+from cdiscflow.adam.verbs.ordering import check_mode, extreme_rows, order_columns
 from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 
 _HIT = "__hit__"
+_ROW = "__row__"  # temporary column: the caller's row position
 
 
 def derive_vars_merged(
