@@ -1,4 +1,4 @@
-"""The row-indexer joins of adam/merge.py give what pandas' merge gives (values, dtypes, row order), issue 18."""
+"""The row-indexer joins of adam/verbs/merge.py give what pandas' merge gives (values, dtypes, row order), issue 18."""
 
 import numpy as np
 import pandas as pd

@@ -1,6 +1,6 @@
 """Confirmed and best response, response rates and ANL01FL, with IMWG 2016 and RECIST 1.1 criteria as data.
 
-Every expected value below was worked out by hand from the rules in cdiscflow/adam/response.py."""
+Every expected value below was worked out by hand from the rules in cdiscflow/adam/verbs/response.py."""
 
 from __future__ import annotations
 

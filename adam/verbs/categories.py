@@ -19,7 +19,7 @@ A study spec writes the same as data (`derive:` sections of `specs/<study>/adam/
       LDDTHELD: {duration: {start: TRTEDT, end: DTHDT, add_one: false}}
 
 Conditions and expressions are the language of `cdiscflow.core.expr` (a missing value never satisfies a
-comparison, so a record with missing AGE gets no AGEGR1).  A `duration` is `adam.dates.derive_vars_duration`:
+comparison, so a record with missing AGE gets no AGEGR1).  A `duration` is `adam.verbs.dates.derive_vars_duration`:
 end - start in `unit` (days, weeks, months, years; default days), plus one day when `add_one` (default true) and
 the duration is not negative, as admiral counts a same-day interval as 1 day (TRTDURD, DTHADY); missing when
 either date is.
