@@ -147,3 +147,14 @@ def test_no_import_cycles():
         if v not in index:
             visit(v)
     assert sorted(cycles) == KNOWN_CYCLES  # only shrinks (issue 21): a new cycle fails, a removed one too
+
+
+def test_adam_never_imports_export_and_its_verbs_never_import_recipes():
+    # issue 21: folders of datasets are read and written by usecases.py; verbs know no recipe, recipes no orchestrator
+    adam = {m: t for m, t in GRAPH.items() if m.startswith("cdiscflow.adam.")}
+    assert "cdiscflow.adam.recipes.adtte" in adam and "cdiscflow.adam.verbs.obs_number" in adam  # the graph has them
+    assert sorted((m, t) for m, ts in adam.items() for t in ts if t.startswith("cdiscflow.export")) == []
+    assert sorted((m, t) for m, ts in adam.items() if m.startswith("cdiscflow.adam.verbs.") for t in ts
+                  if t.startswith(("cdiscflow.adam.recipes", "cdiscflow.adam.study"))) == []
+    assert sorted((m, t) for m, ts in adam.items() if m.startswith("cdiscflow.adam.recipes.") for t in ts
+                  if t == "cdiscflow.adam.study") == []

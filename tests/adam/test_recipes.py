@@ -337,3 +337,13 @@ def test_study_spec_problems_are_reported_with_their_place(study_copy):
     (study_copy / "report.yaml").unlink()  # its tables read ADaM datasets the study no longer declares
     with pytest.raises(SpecError, match="declares no ADaM dataset"):
         derive_adam_folder(study_copy, study_copy, study_copy / "out")
+
+
+def test_adrs_paramn_follows_the_spec_parameter_order():
+    from cdiscflow.adam.recipes.adrs import derive_var_paramn
+
+    adrs = pd.DataFrame({"PARAMCD": ["OVR", "BOR", "OVR", "CBOR"]})
+    params = {"BOR": "Best overall response", "CBOR": "Confirmed best overall response", "OVR": "Overall response"}
+    assert list(derive_var_paramn(adrs, params)["PARAMN"]) == [3.0, 1.0, 3.0, 2.0]
+    with pytest.raises(InputError, match=r"ADRS has records of parameters the spec does not list: \['XYZ'\]"):
+        derive_var_paramn(pd.DataFrame({"PARAMCD": ["BOR", "XYZ"]}), params)
