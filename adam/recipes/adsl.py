@@ -16,7 +16,7 @@ The recipe is the same for every study; what a study decides is data in ``specs/
                    death from a fatal AE, else DS)                                    -> extreme.ExtremeEventRule
     last_alive:    the dates that show a subject alive (LSTALVDT, on or before the data cut)
     disposition:   status variables from DS (EOSSTT, EOTxxSTT ...) and their reasons
-    derive:        variables from conditions, expressions, durations (groups, flags)  -> cat.VariableRule
+    derive:        variables from conditions, expressions, durations (groups, flags)  -> categories.VariableRule
     analysis:      merges + derive from other ADaM datasets (e.g. best response from ADRS), run after them
 
 Merges and summaries may read the pseudo-dataset EXPOSURE: the dose records as the exposure section prepared them

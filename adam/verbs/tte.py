@@ -267,7 +267,7 @@ def load_tte_parameters(section: Mapping[str, Any] | None, *, where: str = "adam
     `recipes.adtte.load_tte_dataset_rules`)::
 
         adsl_vars: [TRT01P, TRT01A, TRTDURD]   # ADSL variables joined onto every record
-        derive: {TRTP: {expr: TRT01P}}         # then variables from conditions/expressions (cat.VariableRule)
+        derive: {TRTP: {expr: TRT01P}}         # then variables from conditions/expressions (categories.VariableRule)
     """
     problems: list[str] = []
 
