@@ -1,7 +1,8 @@
 """The layering rules of ARCHITECTURE.md, checked on the source: arrows that must never exist, and no import cycles.
 
 Imports are read from the source with `ast` (module level and inside functions alike), so a lazy import cannot hide
-an arrow.  Layers, lowest first: core -> specs -> sdtm -> adam -> validation -> export -> report -> pipeline/batch -> cli.
+an arrow.  Layers, lowest first: core -> specs -> sdtm -> adam -> validation -> export -> report ->
+pipeline/batch/usecases -> cli.
 """
 
 from __future__ import annotations
