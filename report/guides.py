@@ -9,7 +9,7 @@ Everything comes from the spec, the run log (run.json) and the run's findings, n
 * the datasets with their label, class, structure, keys and record counts (as written by the run);
 * the data flow: raw forms (with the rows read) -> SDTM datasets (from the mapping files), SDTM -> ADaM datasets
   (the datasets the ADaM variables' sources and the ADaM recipes name), and in the ADRG the report's displays with
-  the datasets they read (`report.analyses`);
+  the datasets they read (`specs.report.analyses`);
 * the conformance issues left (findings.csv of the run, by severity, rule and dataset), each with its explanation
   from `specs/<study>/conformance.yaml` (`validation.reviewers_guide.load_explanations`) or marked as not
   yet explained;

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from cdiscflow.core.expr import parse
-from cdiscflow.report.spec import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row, TableSpec,
-                                   TimeToEventSpec)
+from cdiscflow.specs.report.model import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row,
+                                          TableSpec, TimeToEventSpec)
 
 SUBJECT = "USUBJID"
 _COMPARATORS = {ast.Eq: "EQ", ast.NotEq: "NE", ast.Lt: "LT", ast.LtE: "LE", ast.Gt: "GT", ast.GtE: "GE",
