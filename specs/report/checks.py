@@ -19,6 +19,7 @@ class Checks:
         self.problems: list[str] = []
         self.facts: Mapping[str, Any] | None = None
         self.table_names: set[str] = set(RESERVED)
+        self.populations: dict[str, Any] = {}  # id -> Population, once report.yaml's populations are read
 
     def problem(self, where: str, msg: str) -> None:
         self.problems.append(f"{where}: {msg}")

@@ -9,10 +9,11 @@ from typing import Any, Mapping
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.specs.report.checks import Checks, as_list
-from cdiscflow.specs.report.model import (SECTION, NAME_RE, TRANSFORMS, UNITS, Band, ByTerm, Category, Column, Endpoint, Groups,
-                                          NotCovered, Percent, Population, ReportSpec, ReproductionSpec, Row,
-                                          SectionSpec, TableSpec, TextItem, TimeToEventSpec)
+from cdiscflow.specs.report.model import (NAME_RE, SECTION, TRANSFORMS, UNITS, Band, ByTerm, Category, Column,
+                                          Endpoint, Groups, NotCovered, Percent, Population, ReportSpec,
+                                          ReproductionSpec, Row, SectionSpec, TableSpec, TextItem, TimeToEventSpec)
 from cdiscflow.specs.report.targets import expand_links
+
 
 def load_report_spec(spec: StudySpec) -> ReportSpec | None:
     """The study's report spec (report.yaml), checked against the study's ADaM metadata; None if it has none.
@@ -33,8 +34,9 @@ def check_report_spec(spec: StudySpec) -> ReportSpec | None:
     return report
 
 
-
 class _Loader(Checks):
+    """report.yaml item by item: populations, sections, tables (rows, categories, bands), time to event, reproduction."""
+
     # -- top level ----------------------------------------------------------------------------------------------
     def load(self) -> ReportSpec:
         doc = self.doc
