@@ -21,8 +21,8 @@ from typing import Mapping
 from lxml import etree
 
 from cdiscflow import __version__
-from cdiscflow.specs.report import DEFAULT_PURPOSE, DEFAULT_REASON, load_report_spec
-from cdiscflow.specs.report.analyses import METHODS, Analysis, Catalogue, Check, Selection, catalogue
+from cdiscflow.specs.report import DEFAULT_PURPOSE, DEFAULT_REASON
+from cdiscflow.specs.report.analyses import METHODS, Analysis, Catalogue, Check, Selection, report_catalogue
 
 ARM = "http://www.cdisc.org/ns/arm/v1.0"
 DEF = "http://www.cdisc.org/ns/def/v2.1"
@@ -40,12 +40,6 @@ class ArmParts:
 
     def has(self, dataset: str, variable: str | None = None) -> bool:
         return dataset in self.written and (variable is None or variable in self.written[dataset])
-
-
-def report_catalogue(spec) -> Catalogue | None:
-    """The analysis catalogue of the study's report.yaml, or None when the study has no report."""
-    report = load_report_spec(spec)
-    return catalogue(report) if report is not None else None
 
 
 def analysis_results(spec, written: Mapping[str, frozenset[str]]) -> ArmParts | None:

@@ -26,9 +26,9 @@ import pandas as pd
 from cdiscflow import __version__
 from cdiscflow.core.errors import InputError
 from cdiscflow.specs.model import StudySpec
-from cdiscflow.specs.report import ANALYSIS_PURPOSES, ANALYSIS_REASONS, load_report_spec
+from cdiscflow.specs.report import ANALYSIS_PURPOSES, ANALYSIS_REASONS
 from cdiscflow.specs.report.analyses import (METHODS, Analysis, Catalogue, Group, Grouping, Selection, analysis_key,
-                                              catalogue)
+                                              report_catalogue)
 
 SCHEMA = Path(__file__).resolve().parents[1] / "export" / "schemas" / "ars-1.0" / "ars_ldm.schema.json"
 ARD_COLUMNS = ("analysis_id", "output_id", "method_id", "operation_id", "analysis_set_id", "data_subset_id",
@@ -41,11 +41,12 @@ def read_statistics(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def report_catalogue(spec: StudySpec) -> Catalogue:
-    report = load_report_spec(spec)
-    if report is None:
+def required_catalogue(spec: StudySpec) -> Catalogue:
+    """The analysis catalogue of the study's report; InputError when the study has no report.yaml."""
+    cat = report_catalogue(spec)
+    if cat is None:
         raise InputError(f"{spec.path}: the study has no report.yaml, so its report has no analyses to describe")
-    return catalogue(report)
+    return cat
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -233,12 +234,12 @@ class _Builder:
 
 def reporting_event(spec: StudySpec, statistics: pd.DataFrame) -> dict[str, Any]:
     """The ARS 1.0 reporting event of the study's report, with the results of `statistics` (statistics.csv)."""
-    return _Builder(spec, report_catalogue(spec), statistics).build()
+    return _Builder(spec, required_catalogue(spec), statistics).build()
 
 
 def ard_frame(spec: StudySpec, statistics: pd.DataFrame) -> pd.DataFrame:
     """The Analysis Results Dataset: one row per number, with its analysis, operation and groups."""
-    builder = _Builder(spec, report_catalogue(spec), statistics)
+    builder = _Builder(spec, required_catalogue(spec), statistics)
     builder.build()
     return pd.DataFrame(builder.rows, columns=list(ARD_COLUMNS))
 

@@ -119,7 +119,7 @@ def _named_datasets(node: Any) -> set[str]:
 
 
 def _displays(spec: StudySpec) -> list[dict[str, Any]]:
-    from cdiscflow.export.arm import report_catalogue
+    from cdiscflow.specs.report.analyses import report_catalogue
 
     cat = report_catalogue(spec)
     if cat is None:
