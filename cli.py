@@ -308,7 +308,7 @@ def check_spec(study: str | None) -> None:
     from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # every problem of every file at once: file:line: key: message (hint)
-    from cdiscflow.report.spec import load_report_spec
+    from cdiscflow.specs.report import load_report_spec
 
     report = load_report_spec(spec)
     n_vars = sum(len(d.variables) for d in spec.datasets.values())

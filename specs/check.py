@@ -223,7 +223,7 @@ class _Check:
             if "ADTTE" in adam and has("adam/tte"):
                 collect(tte_parameters_from_spec, spec)
                 collect(load_tte_dataset_rules, spec.section("adam/tte"))
-        from cdiscflow.report.spec import check_report_spec
+        from cdiscflow.specs.report import check_report_spec
 
         if spec.section("report") is not None:
             report_problems: list[str] = []

@@ -577,7 +577,7 @@ class AdbaseFile(Strict):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# report.yaml, facts.yaml, comparison.yaml (their items are checked in depth by report.spec / sdtm.compare)
+# report.yaml, facts.yaml, comparison.yaml (their items are checked in depth by specs.report / sdtm.compare)
 
 
 class Population(Strict):

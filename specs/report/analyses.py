@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from cdiscflow.core.expr import parse
-from cdiscflow.report.spec import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row, TableSpec,
-                                   TimeToEventSpec)
+from cdiscflow.specs.model import StudySpec
+from cdiscflow.specs.report.load import load_report_spec
+from cdiscflow.specs.report.model import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row,
+                                          TableSpec, TimeToEventSpec)
 
 SUBJECT = "USUBJID"
 _COMPARATORS = {ast.Eq: "EQ", ast.NotEq: "NE", ast.Lt: "LT", ast.LtE: "LE", ast.Gt: "GT", ast.GtE: "GE",
@@ -227,6 +229,12 @@ def _in(variable: str, values: Iterable) -> str:
 def analysis_id(table: str, row: str = "", column: str = "") -> str:
     """The analysis of a statistics.csv number (table, row, column); the column totals are row 'N'."""
     return ".".join(["AN", table, row or "N"] + ([column] if column else []))
+
+
+def report_catalogue(spec: StudySpec) -> Catalogue | None:
+    """The analysis catalogue of the study's report.yaml, or None when the study has no report."""
+    report = load_report_spec(spec)
+    return catalogue(report) if report is not None else None
 
 
 def catalogue(report: ReportSpec) -> Catalogue:
