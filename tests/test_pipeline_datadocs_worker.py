@@ -42,16 +42,16 @@ def test_background_data_docs_are_the_same_bytes_as_in_process(raw_small, tmp_pa
 
     monkeypatch.setattr(pipeline, "ForkedWorker", counting)
     pipeline.run(raw_dir=raw_small, out_dir=tmp_path / "forked", data_docs=True)
-    assert spawned == [1]
-    monkeypatch.setattr(background, "available", lambda: False)  # in process, as before the worker
+    assert spawned == [1, 1]  # the Data Docs worker and the report worker
+    monkeypatch.setattr(background, "available", lambda: False)  # in process, as before the workers
     pipeline.run(raw_dir=raw_small, out_dir=tmp_path / "inline", data_docs=True)
-    assert spawned == [1]
+    assert spawned == [1, 1]
 
     forked, inline = _files(tmp_path / "forked"), _files(tmp_path / "inline")
     assert sorted(forked) == sorted(inline)
     docs = [n for n in forked if n.startswith("validation/datadocs/")]
     assert "validation/datadocs/index.html" in docs and "validation/datadocs/validations/DM.html" in docs
-    assert len(docs) > 20
+    assert len(docs) > 20 and any(n.startswith("report/") and n.endswith(".png") for n in forked)
     for name in forked:
         if name == "run.json":
             a, b = (pipeline.without_timings(json.loads(f[name])) for f in (forked, inline))
