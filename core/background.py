@@ -30,8 +30,10 @@ class WorkerDied(RuntimeError):
 
 
 def available() -> bool:
-    """Forking is the default and safe start method on Linux only (macOS frameworks are not fork-safe)."""
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    """Forking is the default and safe start method on Linux only (macOS frameworks are not fork-safe), and a
+    daemonic process (a multiprocessing.Pool worker) may not start children."""
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
 
 
 class ForkedWorker:

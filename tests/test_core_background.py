@@ -124,3 +124,18 @@ def test_stopping_before_sending_ends_the_child():
     worker = ForkedWorker(lambda: (lambda payload: payload))
     worker.stop()
     assert not worker._process.is_alive()
+
+
+def _report_availability(queue):
+    queue.put(background.available())
+
+
+def test_not_available_in_a_daemonic_process():
+    """pipeline.run called in a multiprocessing.Pool worker (daemonic) renders in process instead of failing."""
+    ctx = __import__("multiprocessing").get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_report_availability, args=(queue,), daemon=True)
+    child.start()
+    answer = queue.get(timeout=60)
+    child.join()
+    assert answer is False and background.available() is True
