@@ -299,7 +299,8 @@ def _report_writer(spec: StudySpec):
     from cdiscflow.report import build_report  # (an ImportError is a bug: exit 3)
 
     for library in _REPORT_LIBRARIES:  # what the report imports when it first needs it: now, in the child
-        importlib.import_module(library)
+        with contextlib.suppress(ImportError):  # ahead of time only: a report that needs it still fails as before
+            importlib.import_module(library)
     return lambda payload: build_report(spec, *payload)
 
 
@@ -307,7 +308,8 @@ def _report_writer(spec: StudySpec):
 _REPORT_LIBRARIES = ("statsmodels.stats.proportion", "statsmodels.duration.survfunc", "scipy.stats")
 
 
-def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog, worker: ForkedWorker | None = None) -> None:
+def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog,
+            worker: ForkedWorker | None = None) -> None:
     if not adam:
         log.note = "skipped: no ADaM datasets"
         return

@@ -9,7 +9,8 @@ pipeline into a temporary folder, Data Docs included.  Per stage it records wall
 steadier figure on a shared machine); "startup" is the import of the command line before the pipeline starts, and
 "process" the whole child from exec to exit.  A stage's CPU is the main process's; the Data Docs and the report are
 computed by forked workers (pipeline.py), whose CPU is the row "background workers" and is part of "process"; the
-report stage and "spec load + setup" then hold the main process's wait for them.  The table shows the minimum over the repetitions of each figure.
+report stage and "spec load + setup" then hold the main process's wait for them.  The table shows the minimum over
+the repetitions of each figure.
 """
 
 from __future__ import annotations

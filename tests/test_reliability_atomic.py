@@ -47,7 +47,6 @@ def test_every_file_of_a_run_is_renamed_into_place(tmp_path, raw_small, monkeypa
     """Record every os.replace during a whole run (Data Docs included): each file in the output folder got there by
     a rename from a temporary (into the run's staging folder, which then became `out` whole), and nothing was written
     outside it (the working directory stays empty)."""
-    renamed: set[Path] = set()
     real_replace = os.replace
     journal = tmp_path / "renames.txt"  # the Data Docs are written by a forked child: it records here too
 
