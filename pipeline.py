@@ -127,10 +127,12 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     _check_reviewers_guide_inputs(spec, core_report)
     # Ctrl-C or a bug: the staging folder goes, `out` stays as it was.  An existing `out` is replaced only when it is
     # an earlier run's (run.json, or batch's crash.log of one that crashed).
-    with staged_output(out, owned_by=("run.json", "crash.log")) as build:
+    # the workers are forked before the output lock is taken, so that they never hold it (a killed run's lock is free)
+    workers = (_data_docs_worker(spec, data_docs), _report_worker(spec))
+    with _stopping(workers), staged_output(out, owned_by=("run.json", "crash.log")) as build:
         result.build_dir = build
         try:
-            _run_stages(result, raw, on_error, data_docs, say)
+            _run_stages(result, raw, on_error, data_docs, say, workers)
         except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
             result.error = exc
             with contextlib.suppress(OSError):  # an unwritable log must not hide why the run stopped
@@ -160,16 +162,29 @@ def _finish(result: RunResult, t0: float) -> None:
     _write_run_log(result)
 
 
-def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress) -> None:
-    # workers forked now, so that their imports overlap SDTM and ADaM; each is stopped, whatever happens, before the
-    # staging folder goes
-    with _data_docs_worker(result.spec, data_docs) as docs, _report_worker(result.spec) as report:
+def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress,
+                workers=(None, None)) -> None:
+    # the workers were forked as the run started, so that their imports overlap SDTM and ADaM; each is stopped,
+    # whatever happens, before the staging folder goes (stop() again on the way out is a no-op)
+    docs, report = workers
+    with _stopping(workers):
         try:
             _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
         except CdiscflowError:  # a run stopped by its input is still written: with the Data Docs it handed over
             _wait_for(docs)
             raise
         _wait_for(docs)
+
+
+@contextlib.contextmanager
+def _stopping(workers):
+    """Stop the workers (those that are not None) when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        for worker in workers:
+            if worker is not None:
+                worker.stop()
 
 
 def _wait_for(docs: ForkedWorker | None) -> None:
@@ -202,20 +217,20 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
         _stage(result, "report", say, lambda log: _report(result, adam, log, report))
 
 
-def _data_docs_worker(spec: StudySpec, data_docs: bool):
+def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
     """The Data Docs are rendered by a forked child started with the run: great-expectations' import (seconds) and
     the rendering overlap SDTM, ADaM, export and report on a second core.  The child writes into the same staging
     folder and the run waits for it before the swap.  In process where fork is not available or Data Docs are off."""
     if not (data_docs and background.available()):
-        return contextlib.nullcontext(None)
+        return None
     return ForkedWorker(lambda: _data_docs_writer(spec))
 
 
-def _report_worker(spec: StudySpec):
+def _report_worker(spec: StudySpec) -> ForkedWorker | None:
     """The analysis report is computed by a forked child: matplotlib, statsmodels and scipy.stats are imported while
     SDTM and ADaM run, and the report is computed while the export writes.  The report stage waits for it."""
     if not background.available():
-        return contextlib.nullcontext(None)
+        return None
     return ForkedWorker(lambda: _report_writer(spec))
 
 

@@ -17,7 +17,10 @@ that is still working and waits for it, so nothing it writes can land after the 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
 import pickle
 import signal
 import sys
@@ -40,7 +43,7 @@ class ForkedWorker:
     def __init__(self, prepare: Callable[[], Callable[[Any], Any]]):
         ctx = multiprocessing.get_context("fork")
         self._conn, child_conn = ctx.Pipe(duplex=True)
-        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn), daemon=True)
+        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn, os.getpid()), daemon=True)
         self._process.start()
         child_conn.close()
         self._sent = False
@@ -89,7 +92,8 @@ class ForkedWorker:
                           f"{self._process.exitcode} before it answered")
 
 
-def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end) -> None:
+def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent: int) -> None:
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this child
     parent_end.close()  # so that the parent's death reads as end of file here, not as a wait for ever
     job = failure = None
@@ -109,6 +113,16 @@ def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end) -> Non
         answer = ("error", _picklable(exc))
     conn.send(answer)
     conn.close()
+
+
+def _die_with(parent: int) -> None:
+    """A parent killed with SIGKILL cannot stop its workers: the kernel kills them with it (Linux prctl
+    PR_SET_PDEATHSIG), so that nothing of a killed run goes on writing."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def _picklable(exc: BaseException) -> BaseException:

@@ -134,7 +134,10 @@ def test_a_report_failure_is_the_report_stages_failure(raw_small, tmp_path, monk
         (Path(out_dir) / "report.html").write_text("half a report")
         raise InputError("ADTTE: variable AVAL is missing")
 
+    import cdiscflow.report as report_package
+
     monkeypatch.setattr(report_build, "build_report", broken)
+    monkeypatch.setattr(report_package, "build_report", broken, raising=False)  # the package may hold it already
     out = tmp_path / "out"
     with pytest.raises(InputError, match="ADTTE: variable AVAL is missing"):
         pipeline.run(raw_dir=raw_small, out_dir=out)
@@ -160,3 +163,32 @@ def test_a_blocked_export_stops_the_report_worker_before_it_writes(raw_small, tm
     assert docs.sent and not report.sent and not report._process.is_alive()
     assert not (out / "report").exists() and not (out / "adam").exists()
     assert (out / "validation" / "datadocs" / "index.html").is_file()
+
+
+def test_workers_die_with_a_killed_run_and_never_hold_its_lock(tmp_path):
+    """A run killed with SIGKILL: its workers go with it (they would otherwise finish importing and wait), and the
+    output folder's lock is free for the next run at once."""
+    code = ("import os, signal, sys\nfrom cdiscflow import pipeline\n"
+            "real = pipeline._run_stages\n"
+            "def stages(result, *args):\n"
+            "    print(' '.join(str(w._process.pid) for w in args[-1]), flush=True)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "pipeline._run_stages = stages\n"
+            f"pipeline.run(raw_dir={str(RAW_SMALL)!r}, out_dir={str(tmp_path / 'out')!r})\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2
+    deadline = __import__("time").monotonic() + 30
+    while any(_alive(p) for p in pids) and __import__("time").monotonic() < deadline:
+        __import__("time").sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+    assert pipeline.run(raw_dir=RAW_SMALL, out_dir=tmp_path / "out", data_docs=False).exit_code == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead, waiting for its reaper
+    except FileNotFoundError:
+        return False
