@@ -386,10 +386,10 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
       cdiscflow sdtm --raw export/ --out out/sdtm --on-error reject
     """
     from cdiscflow.core.errors import FindingsError
-    from cdiscflow.sdtm import convert
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
 
     try:
-        result = convert(study, raw_dir, out_dir, on_error=on_error)
+        result = map_raw_to_sdtm_folder(study, raw_dir, out_dir, on_error=on_error)
     except FindingsError as exc:
         click.echo(_error_lines(exc.findings), err=True)
         raise
@@ -623,10 +623,10 @@ def convert_cmd(file: Path, out: Path | None, define: Path | None) -> None:
       cdiscflow convert ae.xpt --define define.xml        # item OIDs, data types, keys from the define
     """
     from cdiscflow.core.findings import Findings
-    from cdiscflow.export import convert
+    from cdiscflow.export import convert_dataset_file
 
     findings = Findings()
-    target = convert(file, out, define=define, findings=findings)
+    target = convert_dataset_file(file, out, define=define, findings=findings)
     click.echo(f"{file} -> {target}")
     for row in findings.frame().itertuples(index=False):
         click.echo(f"  {row.severity}: {row.message}", err=True)
@@ -700,7 +700,8 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | N
       cdiscflow validate --list-rules
     """
     from cdiscflow.core.errors import FindingsError
-    from cdiscflow.validation.api import report_text, validate_folder
+    from cdiscflow.usecases import validate_folder
+    from cdiscflow.validation.api import report_text
 
     report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs,
                              data_docs_engine=data_docs_engine)

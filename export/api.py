@@ -179,10 +179,10 @@ def write_define(datasets: Mapping[str, pd.DataFrame | Prepared], spec: StudySpe
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# convert
+# convert_dataset_file
 
 
-def convert(path: str | Path, out: str | Path | None = None, *, define: str | Path | None = None,
+def convert_dataset_file(path: str | Path, out: str | Path | None = None, *, define: str | Path | None = None,
             findings: Findings | None = None) -> Path:
     """Convert one dataset file: `.xpt` -> Dataset-JSON 1.1, `.json` -> XPT v5.  Returns the file written.
 

@@ -1,11 +1,5 @@
-"""Read datasets back: SAS XPT (structure checked by `core.xpt_read`, decoded by pyreadstat) and Dataset-JSON, into cdiscflow's in-memory conventions.
-
-    text       str, missing = NaN (XPT blanks and Dataset-JSON ""/null alike)
-    numbers    float64
-    dates      numeric SAS dates/datetimes (by display format) -> datetime64, SAS times -> timedelta64
-
-XPT text is decoded as UTF-8; a file that is not UTF-8 (SAS on Windows writes Windows-1252, e.g. the CDISC pilot
-ts.xpt) is read as cp1252 and the fallback is reported (`XPT-ENCODING` note), never hidden.
+"""Read datasets back: SAS XPT (decoded by `core.datasets`, structure checked by `core.xpt_read`) and Dataset-JSON,
+into cdiscflow's in-memory conventions (see `core.datasets`), with the metadata each file carries.
 
 `read_define` reads the column metadata of a define.xml (any Define-XML version: elements are matched by local
 name), so a conversion can carry item OIDs, data types, key sequences and labels from it.
@@ -13,7 +7,6 @@ name), so a conversion can carry item OIDs, data types, key sequences and labels
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,16 +14,13 @@ import numpy as np
 import pandas as pd
 from lxml import etree
 
+from cdiscflow.core.datasets import encoding_note, read_folder, read_xpt_frame, xpt_name
+from cdiscflow.core.datasets import is_dataset_json as _is_dataset_json  # noqa: F401 (adam.study reads it until it moves)
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.xpt_read import ENCODINGS as XPT_ENCODINGS
-from cdiscflow.core.xpt_read import read_xpt as read_xpt_checked
 from cdiscflow.export.datasetjson import read_dataset_json
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, format_kind
-
-_ENCODINGS = XPT_ENCODINGS
-_DSJ_MARK = re.compile(rb'"(datasetJSONVersion|datasetJSONCreationDateTime)"')
+from cdiscflow.export.xpt import format_kind
 
 
 def read_dataset(path: str | Path, findings: Findings | None = None) -> tuple[pd.DataFrame, DatasetMeta]:
@@ -46,37 +36,15 @@ def read_dataset(path: str | Path, findings: Findings | None = None) -> tuple[pd
     raise InputError(f"{path}: not a dataset file (expected .xpt or .json)")
 
 
-def read_datasets(directory: str | Path, findings: Findings | None = None
+def read_datasets(directory: str | Path, findings: Findings | None = None, **options
                   ) -> tuple[dict[str, pd.DataFrame], dict[str, DatasetMeta]]:
-    """Read every dataset of a folder (`*.xpt`, Dataset-JSON `*.json`), keyed by upper-case dataset name.
+    """Every dataset of a folder (`*.xpt`, Dataset-JSON `*.json`), keyed by upper-case dataset name, with metadata.
 
-    When a dataset is there twice (dm.xpt and dm.json), the XPT is read and the JSON left (noted).  JSON files that
-    are not Dataset-JSON (findings.json, run logs) are skipped.
+    `core.datasets.read_folder` with this module's file reader; `options` (key, subfolders, bookkeeping, duplicate,
+    required) are described there.  By default: keyed by the name the file declares, a dataset there twice (dm.xpt and
+    dm.json) is read from the XPT (noted), JSON files that are not Dataset-JSON (findings.json, run logs) are skipped.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError(f"{directory}: no such folder")
-    frames: dict[str, pd.DataFrame] = {}
-    metas: dict[str, DatasetMeta] = {}
-    files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in (".xpt", ".json"))
-    files.sort(key=lambda p: (p.suffix.lower() != ".xpt", p.name.lower()))  # XPT first
-    for path in files:
-        if path.suffix.lower() == ".json" and not _is_dataset_json(path):
-            continue
-        frame, meta = read_dataset(path, findings)
-        name = meta.name.upper()
-        if name in frames:
-            if findings is not None:
-                findings.add(severity="note", rule_id="XPT-DUPLICATE-FILE", dataset=name, source=path.name,
-                             message=f"{name} is also in {Path(metas[name].path).name}; {path.name} not read")
-            continue
-        frames[name], metas[name] = frame, meta
-    return frames, metas
-
-
-def _is_dataset_json(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return bool(_DSJ_MARK.search(fh.read(4096)))
+    return read_folder(directory, read_dataset, findings, **options)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -84,58 +52,29 @@ def _is_dataset_json(path: Path) -> bool:
 
 
 def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.DataFrame, DatasetMeta]:
-    """One transport file through the structural reader (`core.xpt_read`: headers, descriptors, observation count and
-    padding checked first; a damaged file is an InputError with the byte offset), in the in-memory conventions."""
+    """One transport file in the in-memory conventions (`core.datasets.read_xpt_frame`), with its metadata."""
     path = Path(path)
-    xpt = read_xpt_checked(path, _ENCODINGS)
+    frame, xpt = read_xpt_frame(path, findings)
     layout, encoding = xpt.layout, xpt.encoding
-    name = str(layout.dataset or path.stem).upper()
-    notes: tuple[str, ...] = ()
-    if encoding != "utf-8":
-        note = f"{path.name} is not UTF-8 text; read as {encoding}"
-        notes = (note,)
-        if findings is not None:
-            findings.add(severity="note", rule_id="XPT-ENCODING", dataset=name, source=path.name, value=encoding,
-                         expected="utf-8", message=note)
+    name = xpt_name(xpt, path)
+    notes = (encoding_note(path, encoding),) if encoding != "utf-8" else ()
     columns = []
-    data = {}
-    for var in layout.variables:
+    for var in layout.variables:  # over columns
         col, fmt, numeric = var.name, var.format, var.numeric
-        values = xpt.frame[col]
         if numeric:
-            x = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            kind = format_kind(fmt)
-            data[col] = _sas_to_pandas(x, kind)
+            x = xpt.frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
             whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 2 ** 53)
-            datatype = "integer" if kind or bool(np.all(whole | np.isnan(x))) else "float"
+            datatype = "integer" if format_kind(fmt) or bool(np.all(whole | np.isnan(x))) else "float"
         else:
-            data[col] = values.mask(values == "")
             datatype = "text"
         columns.append(ColumnMeta(
             name=col, label=var.label, datatype=datatype, length=var.length, display_format=fmt,
             item_oid=f"IT.{name}.{col}", numeric=numeric,
         ))
-    frame = pd.DataFrame(data, columns=[v.name for v in layout.variables])
     created = layout.created.isoformat(timespec="seconds") if layout.created else ""
     meta = DatasetMeta(name=name, label=layout.label, columns=tuple(columns), format="xpt", path=str(path),
                        encoding=encoding, created=created, item_group_oid=f"IG.{name}", notes=notes)
     return frame, meta
-
-
-def _sas_to_pandas(x: np.ndarray, kind: str) -> pd.Series:
-    if not kind:
-        return pd.Series(x, dtype="float64")
-    missing = ~np.isfinite(x)
-    filled = np.where(missing, 0, x)
-    if kind == "time":
-        out = (filled * 1_000_000).round().astype("int64").astype("timedelta64[us]")
-        out[missing] = np.timedelta64("NaT")
-        return pd.Series(out)
-    seconds = filled * 86400 if kind == "date" else filled
-    out = (SAS_EPOCH_SECONDS.astype("datetime64[us]")
-           + (seconds * 1_000_000).round().astype("int64").astype("timedelta64[us]"))
-    out[missing] = np.datetime64("NaT")
-    return pd.Series(out)
 
 
 # ----------------------------------------------------------------------------------------------------------------

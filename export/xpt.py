@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from cdiscflow.core.atomic import atomic_write
 from cdiscflow.core.frames import is_text_category
+from cdiscflow.core.sasformats import SAS_EPOCH_DAYS, SAS_EPOCH_SECONDS  # noqa: F401 (re-exported)
 from cdiscflow.core.sasformats import (DATE_FORMATS, DATETIME_FORMATS, TIME_FORMATS,  # noqa: F401 (re-exported)
                                       format_kind, parse_format)
 from cdiscflow.core.xpt_limits import MAX_IBM, MIN_IBM, byte_lengths, utf8_array  # noqa: F401 (re-exported)
@@ -36,8 +37,6 @@ from cdiscflow.core.xpt_read import ibm_to_ieee  # noqa: F401  (the one decoder;
 
 RECORD = 80
 NAMESTR_LEN = 140
-SAS_EPOCH_DAYS = np.datetime64("1960-01-01", "D")
-SAS_EPOCH_SECONDS = np.datetime64("1960-01-01T00:00:00", "s")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _ROWS_PER_CHUNK = 65_536
 

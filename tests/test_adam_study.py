@@ -307,7 +307,7 @@ def test_write_is_deterministic_and_reads_back(adam, spec, tmp_path):
 
 
 def test_cli_adam_then_validate(tmp_path, spec, sdtm):
-    from cdiscflow.sdtm.output import write_sdtm
+    from cdiscflow.usecases import write_sdtm
 
     result = map_study(spec)
     write_sdtm(result, spec, tmp_path / "sdtm", formats=("xpt",))

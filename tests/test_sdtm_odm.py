@@ -247,15 +247,15 @@ def test_bad_odm_items_reject_their_rows_and_nothing_is_lost(spec, odm_small):
 
 @pytest.mark.slow
 def test_simulated_odm_export_gives_the_same_sdtm_bytes_as_the_csv_export(tmp_path):
-    from cdiscflow.sdtm import convert
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
     from cdiscflow.simulate import simulate
 
     simulate(tmp_path / "odm", format="odm")
     xml = tmp_path / "odm" / "dara_atra.xml"
     schema = odm_schema()
     assert schema.validate(etree.parse(str(xml))), schema.error_log.filter_from_errors()[:3]
-    convert(None, None, tmp_path / "from_csv")
-    convert(None, tmp_path / "odm", tmp_path / "from_odm")
+    map_raw_to_sdtm_folder(None, None, tmp_path / "from_csv")
+    map_raw_to_sdtm_folder(None, tmp_path / "odm", tmp_path / "from_odm")
     outputs = sorted(p.name for p in (tmp_path / "from_csv").iterdir()
                      if p.suffix in (".xpt", ".json", ".xml") and not p.name.startswith("_"))
     assert len(outputs) == 53  # 26 datasets as XPT and Dataset-JSON, and define.xml
@@ -297,7 +297,7 @@ def test_reading_a_large_odm_file_needs_far_less_memory_than_the_file(tmp_path):
 
 @pytest.mark.slow
 def test_pharmaverse_raw_written_as_odm_gives_the_same_sdtm_bytes(shared, tmp_path):
-    from cdiscflow.sdtm import convert
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
 
     raw = shared / "reference-data" / "pharmaverse" / "raw"
     spec = load_study("pharmaverse_pilot")
@@ -305,8 +305,8 @@ def test_pharmaverse_raw_written_as_odm_gives_the_same_sdtm_bytes(shared, tmp_pa
     assert rows == {"dm": 306, "ae": 1191, "ds": 850, "ec": 591, "vs": 12978}
     schema = odm_schema()
     assert schema.validate(etree.parse(str(tmp_path / "pilot.xml"))), schema.error_log.filter_from_errors()[:3]
-    convert("pharmaverse_pilot", raw, tmp_path / "from_parquet")
-    convert("pharmaverse_pilot", tmp_path / "pilot.xml", tmp_path / "from_odm")
+    map_raw_to_sdtm_folder("pharmaverse_pilot", raw, tmp_path / "from_parquet")
+    map_raw_to_sdtm_folder("pharmaverse_pilot", tmp_path / "pilot.xml", tmp_path / "from_odm")
     outputs = sorted(p.name for p in (tmp_path / "from_parquet").iterdir()
                      if p.suffix in (".xpt", ".json", ".xml") and not p.name.startswith("_"))
     assert len(outputs) == 13  # DM AE DS EX TV VS as XPT and Dataset-JSON, and define.xml

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdiscflow.validation import validate_folder
+from cdiscflow.usecases import validate_folder
 from cdiscflow.validation.io import read_datasets
 
 

@@ -137,7 +137,7 @@ def test_our_own_output_is_clean_without_the_study(tmp_path):
     import json
 
     from cdiscflow.pipeline import run
-    from cdiscflow.validation.api import validate_folder
+    from cdiscflow.usecases import validate_folder
 
     core = tmp_path / "core.json"
     core.write_text(json.dumps({"rules": {"CORE-001078": {"issues": 48, "by_dataset": {"AE": 48, "DM": 0}}}}))
