@@ -8,7 +8,7 @@
 
 from cdiscflow.export.api import ExportResult, convert_dataset_file, json_header, write_datasets, write_define
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.read import read_dataset, read_datasets, read_define
+from cdiscflow.export.read import read_dataset, read_datasets
 
 __all__ = ["ExportResult", "convert_dataset_file", "json_header", "write_datasets", "write_define", "ColumnMeta", "DatasetMeta",
-           "read_dataset", "read_datasets", "read_define"]
+           "read_dataset", "read_datasets"]

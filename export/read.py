@@ -1,18 +1,17 @@
 """Read datasets back: SAS XPT (decoded by `core.datasets`, structure checked by `core.xpt_read`) and Dataset-JSON,
 into cdiscflow's in-memory conventions (see `core.datasets`), with the metadata each file carries.
 
-`read_define` reads the column metadata of a define.xml (any Define-XML version: elements are matched by local
-name), so a conversion can carry item OIDs, data types, key sequences and labels from it.
+`apply_define` completes a dataset's metadata from a define.xml (read by the one define reader,
+`validation.define.read_define`), so a conversion can carry item OIDs, data types, key sequences and labels from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lxml import etree
 
 from cdiscflow.core.datasets import encoding_note, read_folder, read_xpt_frame, xpt_name
 from cdiscflow.core.datasets import is_dataset_json as _is_dataset_json  # noqa: F401 (adam.study reads it until it moves)
@@ -21,6 +20,7 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.export.datasetjson import read_dataset_json
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.export.xpt import format_kind
+from cdiscflow.validation.define import Define
 
 
 def read_dataset(path: str | Path, findings: Findings | None = None) -> tuple[pd.DataFrame, DatasetMeta]:
@@ -78,71 +78,16 @@ def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.Dat
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# define.xml (any version) -> column metadata
+# define.xml metadata onto a dataset read from a file
 
 
-@dataclass(frozen=True)
-class DefineDataset:
-    name: str
-    label: str
-    oid: str
-    columns: dict[str, ColumnMeta]  # by variable name, in define order
-
-
-def read_define(path: str | Path) -> dict[str, DefineDataset]:
-    """Dataset and column metadata from a define.xml: labels, data types, lengths, formats, OIDs, key sequences."""
-    path = Path(path)
-    try:
-        tree = etree.parse(str(path))
-    except (OSError, etree.XMLSyntaxError) as exc:
-        raise InputError(f"{path}: not a readable define.xml ({exc})") from None
-    root = tree.getroot()
-    items = {el.get("OID"): el for el in root.iter("{*}ItemDef")}
-    out: dict[str, DefineDataset] = {}
-    for group in root.iter("{*}ItemGroupDef"):
-        name = (group.get("Name") or group.get("SASDatasetName") or "").upper()
-        cols: dict[str, ColumnMeta] = {}
-        for ref in group.iter("{*}ItemRef"):
-            if ref.getparent() is not group:
-                continue
-            item = items.get(ref.get("ItemOID"))
-            if item is None:
-                continue
-            length = item.get("Length")
-            key = ref.get("KeySequence")
-            col = ColumnMeta(
-                name=item.get("Name") or item.get("SASFieldName") or "", label=_description(item),
-                datatype=item.get("DataType") or "text", length=int(length) if length and length.isdigit() else None,
-                display_format=_attr(item, "DisplayFormat"), key_sequence=int(key) if key and key.isdigit() else None,
-                item_oid=ref.get("ItemOID") or "",
-            )
-            cols[col.name] = col
-        out[name] = DefineDataset(name, _description(group), group.get("OID") or f"IG.{name}", cols)
-    return out
-
-
-def _attr(el: etree._Element, local: str) -> str:
-    for key, value in el.attrib.items():
-        if key == local or key.endswith("}" + local):
-            return value
-    return ""
-
-
-def _description(el: etree._Element) -> str:
-    for desc in el.findall("{*}Description"):
-        for tt in desc.findall("{*}TranslatedText"):
-            if tt.text:
-                return " ".join(tt.text.split())
-    return _attr(el, "Label")
-
-
-def apply_define(meta: DatasetMeta, define: dict[str, DefineDataset]) -> DatasetMeta:
+def apply_define(meta: DatasetMeta, define: Define) -> DatasetMeta:
     """Metadata of a dataset read from a file, completed from a define.xml where the define describes it.
 
     The define decides labels, data types, key sequences, OIDs and character lengths (planned lengths); the file
     decides what is numeric.  A numeric date keeps its file format when the define names none.
     """
-    d = define.get(meta.name.upper())
+    d = define.datasets.get(meta.name.upper())
     if d is None:
         return meta
     cols = []

@@ -350,7 +350,7 @@ def check_file_head(path: Path, ext: str, encoding: str = "utf-8") -> None:
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
-    return _data_rows(as_text(read_typed(path, ext)[0]))
+    return _data_rows(as_csv_text(read_typed(path, ext)[0]))
 
 
 def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
@@ -401,7 +401,7 @@ def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+def as_csv_text(frame: pd.DataFrame) -> pd.DataFrame:
     """A typed table (Parquet, XPT) as the text a CSV export would hold: numbers as the shortest text that reads
     back the same value, so an age stored as the float 63.0 reads "63" as in a CSV; missing stays missing."""
     out = {}

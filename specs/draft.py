@@ -91,7 +91,7 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
-    from cdiscflow.sdtm.raw import as_text, read_typed
+    from cdiscflow.sdtm.raw import as_csv_text, read_typed
 
     if path.suffix.lower() == ".csv":
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -99,7 +99,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skiprows=skip, encoding="utf-8")
         return _text_frame(frame), {}
     frame, meta = read_typed(path)
-    return _text_frame(as_text(frame)), meta
+    return _text_frame(as_csv_text(frame)), meta
 
 
 def _field_type(values: pd.Series) -> tuple[str, str]:

@@ -21,7 +21,7 @@ import pandas as pd
 from cdiscflow.core.findings import COLUMNS, SEVERITIES
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation import iso8601
-from cdiscflow.validation.columns import isin, lookup
+from cdiscflow.core.text import isin, lookup
 from cdiscflow.validation.define import Define
 from cdiscflow.validation.metadata import response_criteria, visible
 
