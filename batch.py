@@ -230,7 +230,7 @@ def folder_names(paths: Sequence[Path]) -> list[str]:
 def check_study(study: str | Path | None) -> Path:
     """Check the spec once as check-spec does (SpecError stops the batch before any raw file is read); the
     workers get its path."""
-    from cdiscflow.specs.check import require_valid_spec
+    from cdiscflow.usecases import require_valid_spec
     from cdiscflow.specs.model import resolve_study
 
     path = resolve_study(study).resolve()

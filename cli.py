@@ -305,7 +305,7 @@ def check_spec(study: str | None) -> None:
     Example:
       cdiscflow check-spec specs/dara_atra
     """
-    from cdiscflow.specs.check import require_valid_spec
+    from cdiscflow.usecases import require_valid_spec
 
     spec = require_valid_spec(study)  # every problem of every file at once: file:line: key: message (hint)
     from cdiscflow.report.spec import load_report_spec
@@ -323,7 +323,7 @@ def check_spec(study: str | None) -> None:
     explanations = load_explanations(spec.path)  # conformance.yaml: the reviewer's guide explanations
     if explanations:
         click.echo(f"conformance.yaml: {len(explanations)} explained rules: OK")
-    from cdiscflow.specs.draft import spec_todos
+    from cdiscflow.sdtm.draft import spec_todos
 
     todos = spec_todos(spec.path)
     if todos:
@@ -355,7 +355,7 @@ def init_command(raw: Path, out_dir: Path, standard: str, studyid: str, force: b
       cdiscflow check-spec specs/my_study
       cdiscflow sdtm --raw export.xml --study specs/my_study --out out/sdtm
     """
-    from cdiscflow.specs.draft import draft_spec
+    from cdiscflow.sdtm.draft import draft_spec
 
     check_output(out_dir, [("raw export", raw)])
     result = draft_spec(raw, out_dir, standard=standard, force=force, studyid=studyid)
@@ -453,7 +453,7 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
     """
     from cdiscflow.export import read_datasets
     from cdiscflow.report import make_report
-    from cdiscflow.specs.check import require_valid_spec
+    from cdiscflow.usecases import require_valid_spec
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the ADaM folder
     check_output(out_dir, [("ADaM folder", adam_dir), ("spec folder", spec.path)])
@@ -798,7 +798,8 @@ def spec_export(study: str, fmt: str, out: Path, standard: str | None) -> None:
     variables.csv gets no Length attribute (they are listed; `cdiscflow export` sets them from the data).
     """
     from cdiscflow.specs.model import load_study
-    from cdiscflow.specs.spec_io import export_define, export_workbook
+    from cdiscflow.specs.spec_io import export_workbook
+    from cdiscflow.usecases import export_spec_define
 
     spec = load_study(study)
     if fmt == "xlsx":
@@ -806,7 +807,7 @@ def spec_export(study: str, fmt: str, out: Path, standard: str | None) -> None:
         n = sum(len(d.variables) for d in spec.datasets.values())
         click.echo(f"{path}: {len(spec.datasets)} datasets, {n} variables, {len(spec.codelists)} codelists")
         return
-    result = export_define(spec, out, standard)
+    result = export_spec_define(spec, out, standard)
     click.echo(f"{result.path}: define.xml 2.1 ({result.standard}), {result.variables} variables, valid against "
                "the Define-XML 2.1 schema")
     if result.without_length:

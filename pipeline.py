@@ -42,7 +42,7 @@ from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
 from cdiscflow.core.workbook import write_findings_workbook
-from cdiscflow.specs.check import require_valid_spec
+from cdiscflow.usecases import require_valid_spec
 from cdiscflow.specs.model import StudySpec
 
 Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress

@@ -7,7 +7,81 @@ layers below never import the export layer to do their I/O (ARCHITECTURE.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+# ----------------------------------------------------------------------------------------------------------------
+# Spec checking: the spec's own checks (specs.check) with the loaders of every layer
+
+
+def spec_layer_problems(spec) -> list[str]:
+    """What the loaders of the SDTM, ADaM and report layers find wrong in a loaded spec, as problem texts
+    ("adam/adsl.yaml: merges[3].filter: ..."): the `layer_checks` of `specs.check`."""
+    from cdiscflow.core.errors import SpecError
+
+    out: list[str] = []
+
+    def collect(fn, *args) -> object:
+        try:
+            return fn(*args)
+        except SpecError as exc:
+            out.extend(exc.problems)
+        except Exception as exc:  # noqa: BLE001 - a loader tripping over a broken spec is still a problem
+            out.append(f"{getattr(fn, '__name__', fn)}: {exc}")
+        return None
+
+    from cdiscflow.sdtm.engine import check_sdtm_spec
+
+    collect(check_sdtm_spec, spec)
+    adam = {d.name for d in spec.standard("ADaM")}
+    if adam:
+        from cdiscflow.adam.adae import load_adae_spec
+        from cdiscflow.adam.adbase import load_adbase_spec
+        from cdiscflow.adam.adrs import load_adrs_spec
+        from cdiscflow.adam.adsl import load_adsl_spec
+        from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
+
+        # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
+        # workbook) declares ADaM datasets before anyone has written how to derive them
+        def has(section: str) -> bool:
+            return spec.section(section) is not None
+
+        collect(load_adsl_spec, spec)
+        if "ADRS" in adam and has("adam/adrs"):
+            collect(load_adrs_spec, spec)
+        if "ADAE" in adam and has("adam/adae"):
+            collect(load_adae_spec, spec)
+        if "ADBASE" in adam and has("adam/adbase"):
+            collect(load_adbase_spec, spec)
+        if "ADTTE" in adam and has("adam/tte"):
+            collect(tte_parameters_from_spec, spec)
+            collect(load_tte_dataset_rules, spec.section("adam/tte"))
+    from cdiscflow.report.spec import check_report_spec
+
+    if spec.section("report") is not None:
+        report_problems: list[str] = []
+        try:
+            check_report_spec(spec)
+        except SpecError as exc:
+            report_problems = exc.problems
+        out.extend(p if p.split(" ", 1)[0].endswith(".yaml") or p.startswith("report.yaml")
+                   else f"report.yaml: {p}" for p in report_problems)
+    return out
+
+
+def check_spec(study) -> list:
+    """Every problem of a spec folder, the layers' loaders included (`cdiscflow check-spec`): [] when usable."""
+    from cdiscflow.specs.check import check_spec as check_spec_files
+
+    return check_spec_files(study, spec_layer_problems)
+
+
+def require_valid_spec(study):
+    """The loaded StudySpec when `check_spec` finds nothing; else SpecError listing every problem (file:line)."""
+    from cdiscflow.specs.check import require_valid_spec as require_valid_spec_files
+
+    return require_valid_spec_files(study, spec_layer_problems)
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # SDTM and export folder stories
@@ -18,7 +92,6 @@ def map_raw_to_sdtm_folder(study=None, raw_dir=None, out_dir="out/sdtm", *, on_e
     from cdiscflow.core.atomic import staged_output
     from cdiscflow.core.outputs import check_output
     from cdiscflow.sdtm.engine import map_study
-    from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the raw export
     check_output(out_dir, [("raw export", raw_dir if raw_dir is not None else spec.raw_dir),
@@ -97,3 +170,41 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
                                 data_docs_engine=data_docs_engine)
     written = [out_dir / p.relative_to(build) for p in written]
     return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
+
+
+@dataclass
+class DefineExport:
+    path: Path
+    standard: str
+    variables: int
+    without_length: list[str]  # DATASET.VARIABLE of character variables the spec gives no length
+
+
+def export_spec_define(spec, out: str | Path, standard: str | None = None) -> DefineExport:
+    """Write define.xml 2.1 for one standard of the spec (no data: lengths from the spec) and CDISC's stylesheet
+    beside it.  A define.xml that breaks the Define-XML 2.1 schema is not written (SpecError lists why)."""
+    from cdiscflow.core.atomic import write_bytes
+    from cdiscflow.core.errors import SpecError
+    from cdiscflow.core.outputs import check_output
+    from cdiscflow.export.define import STYLESHEET, build_spec_define, define_bytes, validate_define
+
+    check_output(out, [("spec folder", spec.path)], is_file=True)
+    present = [s for s in ("SDTM", "ADaM") if spec.standard(s)]
+    if standard is None:
+        if len(present) != 1:
+            raise SpecError(f"the spec has {' and '.join(present) or 'no'} datasets: say which define.xml to write "
+                            "with --standard SDTM or --standard ADaM", path=str(spec.path))
+        standard = present[0]
+    if standard not in present:
+        raise SpecError(f"the spec has no {standard} datasets", path=str(spec.path))
+    tree = build_spec_define(spec, standard)
+    problems = validate_define(tree)
+    if problems:
+        raise SpecError([f"define.xml would not validate against the Define-XML 2.1 schema: {p}" for p in problems],
+                        path=str(spec.path))
+    out = Path(out)
+    write_bytes(out, define_bytes(tree))
+    write_bytes(out.with_name(STYLESHEET.name), STYLESHEET.read_bytes())
+    datasets = spec.standard(standard)
+    missing = [f"{d.name}.{v.name}" for d in datasets for v in d.variables if v.datatype == "text" and not v.length]
+    return DefineExport(out, standard, sum(len(d.variables) for d in datasets), missing)

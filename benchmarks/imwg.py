@@ -121,7 +121,7 @@ def time_engine(sdtm_dir: Path, repeat: int) -> list[dict]:
     """derive_study on the SDTM read once: wall and CPU seconds of each of `repeat` derivations."""
     from cdiscflow.adam.study import derive_study, read_sdtm
     from cdiscflow.core.findings import Findings
-    from cdiscflow.specs.check import require_valid_spec
+    from cdiscflow.usecases import require_valid_spec
 
     spec = require_valid_spec(str(STUDY))
     sdtm = read_sdtm(sdtm_dir, Findings())

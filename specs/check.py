@@ -27,7 +27,7 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs import typed
@@ -55,16 +55,23 @@ class Problem:
         return f"{where}:{key} {self.message}{hint}"
 
 
-def check_spec(study: str | Path | None) -> list[Problem]:
-    """Every problem of the spec folder `study` (a path or an embedded study name); [] when it is usable."""
-    return _Check(study).run()[1]
+LayerChecks = Callable[[Any], Iterable[str]]  # StudySpec -> problem texts of the layers' loaders ("adam/adsl.yaml: ...")
 
 
-def require_valid_spec(study: str | Path | None):
+def check_spec(study: str | Path | None, layer_checks: LayerChecks | None = None) -> list[Problem]:
+    """Every problem of the spec folder `study` (a path or an embedded study name); [] when it is usable.
+
+    `layer_checks` runs the loaders of the layers above specs/ (SDTM, ADaM recipes, report) on the loaded spec; the
+    use case passes them (`usecases.spec_layer_problems`), so this module imports no layer above it.  Without it
+    the files, the typed model, the spec model and the cross-references are checked."""
+    return _Check(study, layer_checks).run()[1]
+
+
+def require_valid_spec(study: str | Path | None, layer_checks: LayerChecks | None = None):
     """The loaded StudySpec when check-spec finds nothing; else SpecError listing every problem (file:line)."""
     from cdiscflow.specs.model import resolve_study
 
-    spec, problems = _Check(study).run()
+    spec, problems = _Check(study, layer_checks).run()
     if problems or spec is None:
         raise SpecError([str(p) for p in problems] or ["the spec cannot be loaded"], path=str(resolve_study(study)))
     return spec
@@ -81,7 +88,8 @@ def _path_text(path: Iterable[Any]) -> str:
 
 
 class _Check:
-    def __init__(self, study: str | Path | None):
+    def __init__(self, study: str | Path | None, layer_checks: LayerChecks | None = None):
+        self.layer_checks = layer_checks
         from cdiscflow.specs.model import resolve_study
 
         self.path = resolve_study(study)
@@ -185,54 +193,8 @@ class _Check:
             return None, exc.problems
 
     def layer_problems(self, spec) -> list[str]:
-        out: list[str] = []
-
-        def collect(fn, *args) -> Any:
-            try:
-                return fn(*args)
-            except SpecError as exc:
-                out.extend(exc.problems)
-            except Exception as exc:  # noqa: BLE001 - a loader tripping over a broken spec is still a problem
-                out.append(f"{getattr(fn, '__name__', fn)}: {exc}")
-            return None
-
-        from cdiscflow.sdtm.engine import check_sdtm_spec
-
-        collect(check_sdtm_spec, spec)
-        adam = {d.name for d in spec.standard("ADaM")}
-        if adam:
-            from cdiscflow.adam.adae import load_adae_spec
-            from cdiscflow.adam.adbase import load_adbase_spec
-            from cdiscflow.adam.adrs import load_adrs_spec
-            from cdiscflow.adam.adsl import load_adsl_spec
-            from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
-
-            # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
-            # workbook) declares ADaM datasets before anyone has written how to derive them
-            def has(section: str) -> bool:
-                return spec.section(section) is not None
-
-            collect(load_adsl_spec, spec)
-            if "ADRS" in adam and has("adam/adrs"):
-                collect(load_adrs_spec, spec)
-            if "ADAE" in adam and has("adam/adae"):
-                collect(load_adae_spec, spec)
-            if "ADBASE" in adam and has("adam/adbase"):
-                collect(load_adbase_spec, spec)
-            if "ADTTE" in adam and has("adam/tte"):
-                collect(tte_parameters_from_spec, spec)
-                collect(load_tte_dataset_rules, spec.section("adam/tte"))
-        from cdiscflow.report.spec import check_report_spec
-
-        if spec.section("report") is not None:
-            report_problems: list[str] = []
-            try:
-                check_report_spec(spec)
-            except SpecError as exc:
-                report_problems = exc.problems
-            out.extend(p if p.split(" ", 1)[0].endswith(".yaml") or p.startswith("report.yaml")
-                       else f"report.yaml: {p}" for p in report_problems)
-        return out
+        """The problems the layers' own loaders find (`layer_checks`, given by the use case), as loader texts."""
+        return list(self.layer_checks(spec)) if self.layer_checks is not None else []
 
     def add_loader_problem(self, text: str) -> None:
         """A loader's problem text ('adam/adsl.yaml: merges[3].filter: ...', 'variables.csv line 12: ...') with

@@ -78,11 +78,7 @@ LAYER = {"core": 0, "specs": 1, "simulate": 1, "sdtm": 2, "adam": 3, "validation
 KNOWN_UPWARD = {
     ("adam.study", "export.api"), ("adam.study", "export.datasetjson"), ("adam.study", "export.prepare"),
     ("adam.study", "export.read"), ("adam.study", "export.xpt"), ("export.arm", "report.analyses"),
-    ("export.arm", "report.spec"), ("simulate.odm", "sdtm.odm"), ("simulate.odm", "sdtm.raw"), ("specs.check", "adam.adae"),
-    ("specs.check", "adam.adbase"), ("specs.check", "adam.adrs"), ("specs.check", "adam.adsl"),
-    ("specs.check", "adam.tte"), ("specs.check", "report.spec"), ("specs.check", "sdtm.engine"),
-    ("specs.draft", "sdtm.dates"), ("specs.draft", "sdtm.odm"), ("specs.draft", "sdtm.raw"),
-    ("specs.spec_io", "export.define"),
+    ("export.arm", "report.spec"), ("simulate.odm", "sdtm.odm"), ("simulate.odm", "sdtm.raw"),
 }
 KNOWN_CYCLES = [
     ["cdiscflow.report.context", "cdiscflow.report.reproduce", "cdiscflow.report.spec"],

@@ -125,7 +125,7 @@ def _rewrite(folder: Path, file: str, old: str, new: str) -> None:
 @pytest.mark.slow
 def test_a_mapping_written_with_expression_text_gives_the_same_datasets(study_copy):
     from cdiscflow.sdtm import map_study
-    from cdiscflow.specs.check import check_spec
+    from cdiscflow.usecases import check_spec
     from cdiscflow.specs.model import load_study
 
     raw = Path(__file__).parent / "data" / "raw_small"
@@ -144,7 +144,7 @@ def test_a_mapping_written_with_expression_text_gives_the_same_datasets(study_co
 
 
 def test_check_spec_names_an_unknown_field_in_an_expression_condition(study_copy):
-    from cdiscflow.specs.check import check_spec
+    from cdiscflow.usecases import check_spec
 
     _rewrite(study_copy, "sdtm/rs.yaml", "where: {WHOPS: {present: true}}", "where: \"notna(WHOPSS)\"")
     _rewrite(study_copy, "sdtm/cm.yaml", "where: {SCTYPE: {codelist: SUPPCARE, in: G-CSF}}",
@@ -162,7 +162,7 @@ def test_check_spec_names_an_unknown_field_in_an_expression_condition(study_copy
 
 def test_check_spec_refuses_codelist_in_an_adam_expression(study_copy):
     # ADaM evaluates without the study's codelists: codelist() there is a spec problem, not a failure mid-run
-    from cdiscflow.specs.check import check_spec
+    from cdiscflow.usecases import check_spec
 
     _rewrite(study_copy, "adam/adsl.yaml", "  filter: EXDOSE > 0", "  filter: codelist(EXTRT, 'NY') == 'Y'")
     problems = check_spec(study_copy)

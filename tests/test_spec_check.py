@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from cdiscflow.cli import main
 from cdiscflow.core.errors import SpecError
-from cdiscflow.specs.check import check_spec, require_valid_spec
+from cdiscflow.usecases import check_spec, require_valid_spec
 from cdiscflow.specs.safe_yaml import YamlProblem, parse_yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ def test_paramcd_and_param_are_codelists_in_the_adam_define(tmp_path):
 
     from cdiscflow.export.define import validate_define
     from cdiscflow.specs.model import load_study
-    from cdiscflow.specs.spec_io import export_define
+    from cdiscflow.usecases import export_spec_define as export_define
     from cdiscflow.validation.api import validate_datasets
 
     spec = load_study("dara_atra")
