@@ -162,7 +162,7 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
     Workers are started with the 'spawn' method (the same on Linux, macOS and Windows), so a script that calls
     run_batch needs the usual `if __name__ == "__main__":` guard."""
     from cdiscflow.core.findings import SEVERITIES
-    from cdiscflow.sdtm.engine import ON_ERROR
+    from cdiscflow.sdtm.mapping.engine import ON_ERROR
 
     if on_error not in ON_ERROR or fail_on not in SEVERITIES:
         raise ValueError(f"on_error must be one of {ON_ERROR} and fail_on one of {SEVERITIES}, "

@@ -167,7 +167,7 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
     result.datasets = {**sdtm.datasets, **adam}
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log))
     if blocked:
-        from cdiscflow.sdtm.output import write_bookkeeping
+        from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
         write_bookkeeping(sdtm, out / "sdtm")
         say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' "
@@ -229,7 +229,7 @@ def _validate(result: RunResult, data_docs: bool, log: StageLog) -> bool:
 
 def _export(result: RunResult, sdtm, log: StageLog) -> None:
     from cdiscflow.export.api import write_datasets
-    from cdiscflow.sdtm.output import write_bookkeeping
+    from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
     exported = write_datasets(result.datasets, result.spec, result.target)
     log.findings.extend(exported.findings)

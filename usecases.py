@@ -30,7 +30,7 @@ def spec_layer_problems(spec) -> list[str]:
             out.append(f"{getattr(fn, '__name__', fn)}: {exc}")
         return None
 
-    from cdiscflow.sdtm.engine import check_sdtm_spec
+    from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
 
     collect(check_sdtm_spec, spec)
     adam = {d.name for d in spec.standard("ADaM")}
@@ -91,7 +91,7 @@ def map_raw_to_sdtm_folder(study=None, raw_dir=None, out_dir="out/sdtm", *, on_e
     """Load the study spec, map the raw export and write the SDTM folder (what `cdiscflow sdtm` runs)."""
     from cdiscflow.core.atomic import staged_output
     from cdiscflow.core.outputs import check_output
-    from cdiscflow.sdtm.engine import map_study
+    from cdiscflow.sdtm.mapping.engine import map_study
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the raw export
     check_output(out_dir, [("raw export", raw_dir if raw_dir is not None else spec.raw_dir),
@@ -109,13 +109,13 @@ def write_sdtm(result, spec, out_dir: str | Path, *, formats: tuple[str, ...] | 
                                     types, byte lengths; header stamped with the data cut, so runs are reproducible)
         <out>/define.xml            define.xml 2.1 for the SDTM datasets written
         <out>/_rejects.csv, _accounting.csv, _findings.csv/.json   the mapping's bookkeeping
-                                    (`sdtm.output.write_bookkeeping`), with the export's XPT-/DEFINE- findings
+                                    (`sdtm.mapping.bookkeeping.write_bookkeeping`), with the export's XPT-/DEFINE- findings
 
     A dataset the export checks block is not written; the findings say why.
     """
     from cdiscflow.core.atomic import remove_stale_parts
     from cdiscflow.export.api import FORMATS, write_datasets
-    from cdiscflow.sdtm.output import write_bookkeeping
+    from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

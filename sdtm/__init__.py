@@ -6,6 +6,6 @@
 Writing the SDTM folder is a use case: `cdiscflow.usecases.write_sdtm` / `map_raw_to_sdtm_folder` (`cdiscflow sdtm`).
 """
 
-from cdiscflow.sdtm.engine import SdtmResult, map_study
+from cdiscflow.sdtm.mapping.engine import SdtmResult, map_study
 
 __all__ = ["SdtmResult", "map_study"]

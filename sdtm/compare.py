@@ -31,7 +31,7 @@ import pandas as pd
 
 from cdiscflow.core.datasets import read_table
 from cdiscflow.core.errors import InputError, SpecError
-from cdiscflow.sdtm.algorithms import plain_number_text
+from cdiscflow.sdtm.mapping.algorithms import plain_number_text
 from cdiscflow.specs.model import StudySpec
 
 SECTION = "comparison"
@@ -282,7 +282,7 @@ class StudyComparison:
 def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> StudyComparison:
     """Map the raw export with the study spec, compare with the reference SDTM in `reference_dir`, and write
     `agreement.csv` (per dataset and variable) and `differences.csv` (every differing value) into `out_dir`."""
-    from cdiscflow.sdtm.engine import map_study
+    from cdiscflow.sdtm.mapping.engine import map_study
     from cdiscflow.specs.model import load_study
 
     from cdiscflow.core.outputs import check_output

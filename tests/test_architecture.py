@@ -66,7 +66,7 @@ def _package(module: str) -> str:
 
 def test_the_graph_is_read():
     # a hand-checked arrow: the SDTM engine reads the study spec model
-    assert "cdiscflow.specs.model" in GRAPH["cdiscflow.sdtm.engine"]
+    assert "cdiscflow.specs.model" in GRAPH["cdiscflow.sdtm.mapping.engine"]
     assert len(MODULES) > 60
 
 
@@ -78,7 +78,7 @@ LAYER = {"core": 0, "specs": 1, "simulate": 1, "sdtm": 2, "adam": 3, "validation
 KNOWN_UPWARD = {
     ("adam.study", "export.api"), ("adam.study", "export.datasetjson"), ("adam.study", "export.prepare"),
     ("adam.study", "export.read"), ("adam.study", "export.xpt"), ("export.arm", "report.analyses"),
-    ("export.arm", "report.spec"), ("simulate.odm", "sdtm.odm"), ("simulate.odm", "sdtm.raw"),
+    ("export.arm", "report.spec"), ("simulate.odm", "sdtm.raw.odm"), ("simulate.odm", "sdtm.raw.forms"),
 }
 KNOWN_CYCLES = [
     ["cdiscflow.report.context", "cdiscflow.report.reproduce", "cdiscflow.report.spec"],

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.expr import ExpressionError, evaluate_condition, names
-from cdiscflow.sdtm.algorithms import condition_mask
+from cdiscflow.sdtm.mapping.algorithms import condition_mask
 from cdiscflow.specs.conditions import compile_condition, condition_fields
 from cdiscflow.specs.model import Codelist, Term
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.sdtm.algorithms import Target, assign, derive_number, plain_number_text, round_half_away
-from cdiscflow.sdtm.dates import parse_date
-from cdiscflow.sdtm.engine import check_sdtm_spec
-from cdiscflow.sdtm.raw import RawForm, as_csv_text
+from cdiscflow.sdtm.mapping.algorithms import Target, assign, derive_number, plain_number_text, round_half_away
+from cdiscflow.sdtm.raw.dates import parse_date
+from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
+from cdiscflow.sdtm.raw.forms import RawForm, as_csv_text
 from cdiscflow.specs.model import Form, FormField, Rule, Variable, load_study
 
 

@@ -15,8 +15,8 @@ from lxml import etree
 import cdiscflow
 from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm import map_study
-from cdiscflow.sdtm.odm import KEY_COLUMNS, read_odm
-from cdiscflow.sdtm.raw import read_export
+from cdiscflow.sdtm.raw.odm import KEY_COLUMNS, read_odm
+from cdiscflow.sdtm.raw.forms import read_export
 from cdiscflow.simulate.odm import write_odm
 from cdiscflow.specs.model import load_study
 
@@ -268,7 +268,7 @@ def test_simulated_odm_export_gives_the_same_sdtm_bytes_as_the_csv_export(tmp_pa
 MEMORY_PROBE = """
 import sys
 from pathlib import Path
-from cdiscflow.sdtm.odm import read_odm
+from cdiscflow.sdtm.raw.odm import read_odm
 def status_kb(key):
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
 with open("/proc/self/clear_refs", "w") as fh:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.errors import InputError
-from cdiscflow.sdtm.raw import read_export
+from cdiscflow.sdtm.raw.forms import read_export
 from cdiscflow.specs.model import load_study
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.spreadsheet import csv_text
-from cdiscflow.sdtm.engine import SdtmResult
+from cdiscflow.sdtm.mapping.engine import SdtmResult
 
 
 def write_bookkeeping(result: SdtmResult, out_dir: str | Path) -> None:
