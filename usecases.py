@@ -109,7 +109,8 @@ def write_sdtm(result, spec, out_dir: str | Path, *, formats: tuple[str, ...] | 
                                     types, byte lengths; header stamped with the data cut, so runs are reproducible)
         <out>/define.xml            define.xml 2.1 for the SDTM datasets written
         <out>/_rejects.csv, _accounting.csv, _findings.csv/.json   the mapping's bookkeeping
-                                    (`sdtm.mapping.bookkeeping.write_bookkeeping`), with the export's XPT-/DEFINE- findings
+                                    (`sdtm.mapping.bookkeeping.write_bookkeeping`), with the export's
+                                    XPT-/DEFINE- findings
 
     A dataset the export checks block is not written; the findings say why.
     """

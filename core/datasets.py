@@ -18,7 +18,8 @@ and how a SAS transport file becomes a frame in the in-memory conventions (ARCHI
 XPT text is decoded as UTF-8; a file that is not UTF-8 (SAS on Windows writes Windows-1252, e.g. the CDISC pilot
 ts.xpt) is read as cp1252 and the fallback is reported (`XPT-ENCODING` note), never hidden.
 
-`read_table` reads one reference table by extension (Parquet, CSV as text, XPT): what a comparison reads.
+`read_reference_table` reads one reference table by extension (Parquet, CSV as text, XPT): what a comparison
+reads.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def sas_to_pandas(x: np.ndarray, kind: str) -> pd.Series:
 # one reference table
 
 
-def read_table(path: str | Path, what: str = "reference dataset") -> pd.DataFrame:
+def read_reference_table(path: str | Path, what: str = "reference dataset") -> pd.DataFrame:
     """A table from Parquet, CSV (every value text, blank = missing) or XPT (dates as dates), by extension."""
     path = Path(path)
     if not path.is_file():

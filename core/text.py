@@ -82,7 +82,8 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     """
     arr = _text_array(keys)
     index = pd.Series(table.index)
-    if arr is None or not (index.dtype == "str" or pd.api.types.infer_dtype(index, skipna=False) in ("string", "empty")):
+    text_index = index.dtype == "str" or pd.api.types.infer_dtype(index, skipna=False) in ("string", "empty")
+    if arr is None or not text_index:
         return keys.map(table)
     if len(table) == 0:
         return pd.Series(np.nan, index=keys.index, dtype=table.dtype if table.dtype != object else str)

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.datasets import read_table
+from cdiscflow.core.datasets import read_reference_table
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.sdtm.mapping.algorithms import plain_number_text
 from cdiscflow.specs.model import StudySpec
@@ -223,8 +223,8 @@ def compare_study(spec: StudySpec, datasets: Mapping[str, pd.DataFrame], referen
     for name, e in expected.items():  # over datasets
         if name not in datasets:
             raise InputError(f"{name} was not mapped, so it cannot be compared")
-        out[name] = compare_dataset(name, datasets[name], read_table(Path(reference_dir) / e.file), e.keys,
-                                    e.order_by)
+        reference = read_reference_table(Path(reference_dir) / e.file)
+        out[name] = compare_dataset(name, datasets[name], reference, e.keys, e.order_by)
     return out
 
 

@@ -55,7 +55,8 @@ class Problem:
         return f"{where}:{key} {self.message}{hint}"
 
 
-LayerChecks = Callable[[Any], Iterable[str]]  # StudySpec -> problem texts of the layers' loaders ("adam/adsl.yaml: ...")
+# StudySpec -> problem texts of the layers' loaders ("adam/adsl.yaml: merges[3].filter: ...")
+LayerChecks = Callable[[Any], Iterable[str]]
 
 
 def check_spec(study: str | Path | None, layer_checks: LayerChecks | None = None) -> list[Problem]:
