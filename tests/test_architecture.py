@@ -108,6 +108,13 @@ def test_core_and_report_never_reach_the_wrong_way():
     assert {(m, t) for (m, t) in _upward_arrows() if t.startswith("report.")} <= KNOWN_UPWARD
 
 
+def test_the_layers_below_export_do_their_io_through_the_use_cases():
+    # issue 21: folders are read and written by usecases.py; core, specs, sdtm and validation never import export/
+    offending = sorted((m, t) for m, targets in GRAPH.items() for t in targets
+                       if _package(m) in ("core", "specs", "sdtm", "validation") and _package(t) == "export")
+    assert offending == []
+
+
 def test_no_library_module_imports_the_cli():
     offending = sorted(m for m, targets in GRAPH.items()
                        if "cdiscflow.cli" in targets and m not in ("cdiscflow.__main__",))
