@@ -1,24 +1,129 @@
-"""The per-command stories: read folders, run the library on tables, write folders.
+"""The per-command stories of cdiscflow that read or write folders of datasets: the library layers (sdtm/, adam/ ...)
+take tables and return tables; this module reads their inputs from folders and writes their outputs through the
+export layer, so that no library layer imports export/.
 
-The library packages (core, specs, sdtm, adam, validation, export, report) take tables and return tables; reading
-and writing dataset folders, staging an output folder and refusing a bad spec before any work happen here, so the
-layers below never import the export layer to do their I/O (ARCHITECTURE.md).
+    map_raw_to_sdtm_folder("specs/dara_atra", None, "out/sdtm")      # `cdiscflow sdtm`
+    derive_adam_folder("specs/dara_atra", "out/sdtm", "out/adam")   # `cdiscflow adam`
+    validate_folder("out/sdtm", "dara_atra", out_dir="out/validation")   # `cdiscflow validate`
+
+Spec checking with every layer's loaders (`check_spec`, `require_valid_spec`) is here too: specs/ imports no layer
+above it, so the loaders of sdtm/ and adam/ are handed to `specs.check` from here.
 """
 
 from __future__ import annotations
 
+# ================================================================================================================
+# ADaM folder stories: an SDTM folder in, an ADaM folder out (`cdiscflow adam`), or compared with a reference ADaM
+# (`cdiscflow compare --sdtm`).  The derivations themselves are `cdiscflow.adam.study.derive_study`.
+
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
+
+from cdiscflow.adam.study import AdamResult, derive_study
+from cdiscflow.core.atomic import staged_output
+from cdiscflow.core.errors import SpecError
+from cdiscflow.core.findings import Findings
+from cdiscflow.core.outputs import check_output
+from cdiscflow.export.api import json_header, write_define
+from cdiscflow.export.datasetjson import write_dataset_json
+from cdiscflow.export.prepare import prepare_dataset
+from cdiscflow.export.read import read_datasets
+from cdiscflow.export.xpt import write_xpt
+from cdiscflow.sdtm.compare import StudyComparison, compare_datasets_with_reference, load_comparison
+from cdiscflow.specs.model import StudySpec, load_study
+
+
+def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
+               formats: tuple[str, ...] = ("xpt", "json")) -> list[Path]:
+    """Write every ADaM dataset of `result` through the export layer (XPT v5 + Dataset-JSON 1.1, define.xml 2.1)
+    into `out_dir`, plus `_findings.csv/.json`; a dataset the export checks block is not written (the findings say
+    why)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written, prepared = [], {}
+    for name, frame in result.datasets.items():
+        prep = prepare_dataset(frame, spec.dataset(name), result.findings)
+        if prep.blocked:
+            continue
+        prepared[name] = prep
+        if "xpt" in formats:
+            path = out / f"{name.lower()}.xpt"
+            write_xpt(path, prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name, label=prep.meta.label,
+                      created=spec.datacut)
+            written.append(path)
+        if "json" in formats:
+            path = out / f"{name.lower()}.json"
+            write_dataset_json(path, prep.frame, prep.meta, json_header(spec, prep.standard, name))
+            written.append(path)
+    if prepared:
+        written.append(write_define(prepared, spec, "ADaM", out, result.findings))
+    result.findings.write(out, stem="_findings")
+    return written
+
+
+def derive_adam_folder(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
+    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (`cdiscflow adam`)."""
+    spec = require_valid_spec(study)  # refuses a spec with problems before reading the SDTM folder
+    if not spec.standard("ADaM"):
+        raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
+                        path=str(spec.path))
+    check_output(out_dir, [("SDTM folder", sdtm_dir), ("spec folder", spec.path)])
+    findings = Findings()
+    with staged_output(out_dir, owned_by=("_findings.csv",)) as build:  # out_dir: the previous folder or this one
+        t = time.perf_counter()
+        sdtm = read_sdtm(sdtm_dir, findings)
+        read_seconds = time.perf_counter() - t
+        result = derive_study(spec, sdtm, findings=findings)
+        result.timings["read"] = read_seconds
+        t = time.perf_counter()
+        write_adam(result, spec, build)
+        result.timings["write"] = time.perf_counter() - t
+    return result
+
+
+def read_sdtm(directory: str | Path, findings: Findings | None = None) -> dict[str, pd.DataFrame]:
+    """The datasets of an SDTM folder keyed by the name each file declares: each dataset's .xpt, or its Dataset-JSON
+    .json when there is no .xpt (a folder written by `cdiscflow sdtm` has both; reading one is enough).  JSON files
+    that are not Dataset-JSON (findings, run logs) are skipped.  The one folder reader (`core.datasets.read_folder`)
+    with these options."""
+    frames, _metas = read_datasets(directory, findings, key="file", declared_names=True, duplicate="ignore",
+                                   required=True, what="SDTM datasets")
+    return frames
+
+
+def compare_adam_with_reference(study, sdtm_dir: str | Path, reference_dir: str | Path,
+                                out_dir: str | Path | None = None) -> StudyComparison:
+    """Derive the study's ADaM datasets from the SDTM folder, compare them with the reference ADaM in
+    `reference_dir` value by value, and write `agreement.csv` and `differences.csv` into `out_dir` (if given).
+
+    The ADaM counterpart of `cdiscflow.sdtm.compare` (`cdiscflow compare --sdtm`): derived and reference datasets
+    are paired by the keys of the study's `comparison.yaml`, which lists each known difference with its count and
+    reason; `specs/cdiscpilot01/comparison.yaml` (R Consortium submission pilot 3) is the worked example."""
+    spec = load_study(study)
+    load_comparison(spec)  # a broken comparison.yaml stops before the derivations
+    if out_dir is not None:
+        check_output(out_dir, [("SDTM folder", sdtm_dir), ("reference folder", reference_dir),
+                               ("spec folder", spec.path)])
+    findings = Findings()
+    result = derive_study(spec, read_sdtm(sdtm_dir, findings), findings=findings)
+    return compare_datasets_with_reference(spec, result.datasets, reference_dir, out_dir)
+
+
+# end of the ADaM folder stories
+# ================================================================================================================
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Spec checking: the spec's own checks (specs.check) with the loaders of every layer
 
 
 def spec_layer_problems(spec) -> list[str]:
-    """What the loaders of the SDTM, ADaM and report layers find wrong in a loaded spec, as problem texts
-    ("adam/adsl.yaml: merges[3].filter: ..."): the `layer_checks` of `specs.check`."""
-    from cdiscflow.core.errors import SpecError
-
+    """What the loaders of the SDTM and ADaM layers find wrong in a loaded spec, as problem texts
+    ("adam/adsl.yaml: merges[3].filter: ..."): the `layer_checks` of `specs.check` (which checks the report spec,
+    specs/report, itself)."""
     out: list[str] = []
 
     def collect(fn, *args) -> object:
@@ -35,11 +140,12 @@ def spec_layer_problems(spec) -> list[str]:
     collect(check_sdtm_spec, spec)
     adam = {d.name for d in spec.standard("ADaM")}
     if adam:
-        from cdiscflow.adam.adae import load_adae_spec
-        from cdiscflow.adam.adbase import load_adbase_spec
-        from cdiscflow.adam.adrs import load_adrs_spec
-        from cdiscflow.adam.adsl import load_adsl_spec
-        from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
+        from cdiscflow.adam.recipes.adae import load_adae_spec
+        from cdiscflow.adam.recipes.adbase import load_adbase_spec
+        from cdiscflow.adam.recipes.adrs import load_adrs_spec
+        from cdiscflow.adam.recipes.adsl import load_adsl_spec
+        from cdiscflow.adam.recipes.adtte import load_tte_dataset_rules
+        from cdiscflow.adam.verbs.tte import tte_parameters_from_spec
 
         # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
         # workbook) declares ADaM datasets before anyone has written how to derive them
@@ -56,16 +162,6 @@ def spec_layer_problems(spec) -> list[str]:
         if "ADTTE" in adam and has("adam/tte"):
             collect(tte_parameters_from_spec, spec)
             collect(load_tte_dataset_rules, spec.section("adam/tte"))
-    from cdiscflow.report.spec import check_report_spec
-
-    if spec.section("report") is not None:
-        report_problems: list[str] = []
-        try:
-            check_report_spec(spec)
-        except SpecError as exc:
-            report_problems = exc.problems
-        out.extend(p if p.split(" ", 1)[0].endswith(".yaml") or p.startswith("report.yaml")
-                   else f"report.yaml: {p}" for p in report_problems)
     return out
 
 

@@ -8,12 +8,16 @@ and how a SAS transport file becomes a frame in the in-memory conventions (ARCHI
 `read_folder` walks a folder and reads every dataset file with the file reader it is given (the export layer's
 `read_dataset`: XPT and Dataset-JSON with their metadata).  What differs between its callers is explicit:
 
-    key              "dataset": the name the file declares (XPT member, Dataset-JSON name); "file": the file stem
+    key              "dataset": every file is read and keyed by the name it declares (XPT member, Dataset-JSON
+                     name); "file": one file per file stem (XPT before JSON: dm.json beside dm.xpt is the same
+                     dataset written twice, not read), keyed by the stem, or by the declared name when
+                     `declared_names`
     subfolders       where to look when the folder itself holds no dataset (a run's out/: sdtm/, adam/)
     bookkeeping      skip files named like bookkeeping ("_findings.json", ".hidden", findings.json) by name;
                      otherwise a .json that does not start like Dataset-JSON is skipped by its content
-    duplicate        a dataset twice in the same format: "note" (first kept, XPT-DUPLICATE-FILE note) or "error"
-    required         no dataset at all is an InputError (else an empty result)
+    duplicate        a dataset met twice (by key; by "file": in the same format): the first is kept and the
+                     second "note"d (XPT-DUPLICATE-FILE), "ignore"d, or an "error"
+    required         no dataset at all is an InputError naming `what` (else an empty result)
 
 XPT text is decoded as UTF-8; a file that is not UTF-8 (SAS on Windows writes Windows-1252, e.g. the CDISC pilot
 ts.xpt) is read as cp1252 and the fallback is reported (`XPT-ENCODING` note), never hidden.
@@ -87,9 +91,10 @@ def find_defines(folder: str | Path) -> list[Path]:
 
 
 def read_folder(folder: str | Path, read_file: Callable, findings: Findings | None = None, *,
-                key: Literal["dataset", "file"] = "dataset", subfolders: tuple[str, ...] = (),
-                bookkeeping: bool = False, duplicate: Literal["note", "error"] = "note", required: bool = False
-                ) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
+                key: Literal["dataset", "file"] = "dataset", declared_names: bool = False,
+                subfolders: tuple[str, ...] = (), bookkeeping: bool = False,
+                duplicate: Literal["note", "ignore", "error"] = "note", required: bool = False,
+                what: str = "datasets") -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
     """Every dataset of a folder read by `read_file(path, findings) -> (frame, meta)`, keyed by upper-case name:
     ({name: frame}, {name: meta}).  When a dataset is there as XPT and as Dataset-JSON the XPT is read and the JSON
     left (noted when keyed by dataset name).  The options are described in the module text."""
@@ -97,31 +102,34 @@ def read_folder(folder: str | Path, read_file: Callable, findings: Findings | No
     if not bookkeeping:
         files = [p for p in files if p.suffix.lower() != ".json" or is_dataset_json(p)]
     if required and not files:
-        raise InputError(f"{folder}: no datasets (*.xpt or Dataset-JSON *.json) found")
+        raise InputError(f"{folder}: no {what} (*.xpt or Dataset-JSON *.json) found")
     frames: dict[str, pd.DataFrame] = {}
     metas: dict[str, object] = {}
     origin: dict[str, Path] = {}
     for path in files:  # over files
         if key == "file":
-            name = path.stem.upper()
-            if name in frames:
-                _twice(name, path, origin[name], duplicate, findings)
+            stem = path.stem.upper()
+            if stem in origin:  # a second file of this stem: the same format twice, or the JSON beside the XPT
+                if path.suffix.lower() == origin[stem].suffix.lower():
+                    _twice(stem, path, origin[stem], duplicate, findings)
                 continue
-            frames[name], metas[name] = read_file(path, findings)
+            origin[stem] = path
+            frame, meta = read_file(path, findings)
+            name = meta.name.upper() if declared_names else stem
         else:
             frame, meta = read_file(path, findings)
             name = meta.name.upper()
             if name in frames:
                 _twice(name, path, origin[name], duplicate, findings)
                 continue
-            frames[name], metas[name] = frame, meta
-        origin[name] = path
+            origin[name] = path
+        frames[name], metas[name] = frame, meta
     return frames, metas
 
 
 def _twice(name: str, path: Path, first: Path, duplicate: str, findings: Findings | None) -> None:
-    """A dataset met a second time: an error (same format twice, when asked) or a note; the first file is kept."""
-    if duplicate == "error" and path.suffix.lower() == first.suffix.lower():
+    """A dataset met a second time: an error, a note or nothing (`duplicate`); the first file is kept."""
+    if duplicate == "error":
         raise InputError(f"{path}: dataset {name} also read from {first}")
     if duplicate == "note" and findings is not None:
         findings.add(severity="note", rule_id="XPT-DUPLICATE-FILE", dataset=name, source=path.name,

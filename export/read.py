@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.datasets import encoding_note, read_folder, read_xpt_frame, xpt_name
-# adam.study reads `_is_dataset_json` from here until its folder reading moves to usecases.py
-from cdiscflow.core.datasets import is_dataset_json as _is_dataset_json  # noqa: F401
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.export.datasetjson import read_dataset_json

@@ -62,7 +62,7 @@ LayerChecks = Callable[[Any], Iterable[str]]
 def check_spec(study: str | Path | None, layer_checks: LayerChecks | None = None) -> list[Problem]:
     """Every problem of the spec folder `study` (a path or an embedded study name); [] when it is usable.
 
-    `layer_checks` runs the loaders of the layers above specs/ (SDTM, ADaM recipes, report) on the loaded spec; the
+    `layer_checks` runs the loaders of the layers above specs/ (SDTM, ADaM recipes) on the loaded spec; the
     use case passes them (`usecases.spec_layer_problems`), so this module imports no layer above it.  Without it
     the files, the typed model, the spec model and the cross-references are checked."""
     return _Check(study, layer_checks).run()[1]
@@ -194,8 +194,20 @@ class _Check:
             return None, exc.problems
 
     def layer_problems(self, spec) -> list[str]:
-        """The problems the layers' own loaders find (`layer_checks`, given by the use case), as loader texts."""
-        return list(self.layer_checks(spec)) if self.layer_checks is not None else []
+        """The problems the layers' own loaders find (`layer_checks`, given by the use case: SDTM and ADaM), then
+        the report spec's (specs/report), as loader texts."""
+        out = list(self.layer_checks(spec)) if self.layer_checks is not None else []
+        if spec.section("report") is not None:
+            from cdiscflow.specs.report import check_report_spec
+
+            report_problems: list[str] = []
+            try:
+                check_report_spec(spec)
+            except SpecError as exc:
+                report_problems = exc.problems
+            out.extend(p if p.split(" ", 1)[0].endswith(".yaml") or p.startswith("report.yaml")
+                       else f"report.yaml: {p}" for p in report_problems)
+        return out
 
     def add_loader_problem(self, text: str) -> None:
         """A loader's problem text ('adam/adsl.yaml: merges[3].filter: ...', 'variables.csv line 12: ...') with
