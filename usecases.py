@@ -185,8 +185,6 @@ def require_valid_spec(study):
 
 def map_raw_to_sdtm_folder(study=None, raw_dir=None, out_dir="out/sdtm", *, on_error: str = "strict"):
     """Load the study spec, map the raw export and write the SDTM folder (what `cdiscflow sdtm` runs)."""
-    from cdiscflow.core.atomic import staged_output
-    from cdiscflow.core.outputs import check_output
     from cdiscflow.sdtm.mapping.engine import map_study
 
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the raw export
@@ -227,8 +225,6 @@ def read_dataset_folder_for_validation(directory: str | Path):
     """The datasets of a folder to validate, keyed by file stem: a run's out/ is read through its sdtm/ and adam/
     subfolders, bookkeeping files (_findings.json, findings.json) are not datasets, the same dataset twice in one
     format is an error and an empty folder too."""
-    from cdiscflow.export.read import read_datasets
-
     frames, _metas = read_datasets(directory, key="file", subfolders=("sdtm", "adam"), bookkeeping=True,
                                    duplicate="error", required=True)
     return frames
@@ -245,10 +241,7 @@ def validate_folder(directory: str | Path, study: str | Path | None = None, *, o
     `out_dir` is in, over or around the folder or spec (`core.outputs.check_output`), and SpecError when the study
     spec is broken.
     """
-    from cdiscflow.core.atomic import staged_output
     from cdiscflow.core.datasets import find_defines
-    from cdiscflow.core.outputs import check_output
-    from cdiscflow.specs.model import load_study
     from cdiscflow.validation.api import FolderReport, default_out_dir, run_validation, write_outputs
     from cdiscflow.validation.define import merge_defines, read_define
 
@@ -281,8 +274,6 @@ def export_spec_define(spec, out: str | Path, standard: str | None = None) -> De
     """Write define.xml 2.1 for one standard of the spec (no data: lengths from the spec) and CDISC's stylesheet
     beside it.  A define.xml that breaks the Define-XML 2.1 schema is not written (SpecError lists why)."""
     from cdiscflow.core.atomic import write_bytes
-    from cdiscflow.core.errors import SpecError
-    from cdiscflow.core.outputs import check_output
     from cdiscflow.export.define import STYLESHEET, build_spec_define, define_bytes, validate_define
 
     check_output(out, [("spec folder", spec.path)], is_file=True)

@@ -119,3 +119,15 @@ def test_empty_folders_by_caller(tmp_path):
     assert read_folder_with_meta(tmp_path) == ({}, {})  # the export reader: nothing to read is no error
     with pytest.raises(InputError, match="no datasets"):
         read_folder_with_meta(tmp_path, required=True)
+
+
+def test_sdtm_folder_reading_takes_one_file_per_stem_keyed_by_declared_name(tmp_path):
+    from cdiscflow.usecases import read_sdtm
+
+    folder = _two_formats(tmp_path / "data")
+    findings = Findings()
+    got = read_sdtm(folder, findings)
+    assert list(got) == ["DM", "AE"]  # xx.xpt declares AE; dm.json (beside dm.xpt) is not read, and not noted
+    assert got["AE"]["AETERM"].tolist() == ["HEADACHE"] and findings.frame().empty
+    with pytest.raises(InputError, match=r"no SDTM datasets \(\*\.xpt or Dataset-JSON \*\.json\) found"):
+        read_sdtm(tmp_path)
