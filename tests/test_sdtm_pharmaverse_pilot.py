@@ -106,9 +106,13 @@ def test_no_study_specific_branch_in_the_engine():
     names = [r"CDISCPILOT", r"DARA-ATRA", r"pharmaverse", r"PATNUM", r"Scrnfail", r"Xanomeline", r"\bIT\.",
              r"daratumumab", r"tretinoin", r"\bstudyid\s*==", r"\bstudy\s*==", r"\.studyid\s*(==|!=|in\b)"]
     pattern = re.compile("|".join(names), re.IGNORECASE)
-    hits = [f"{p.name}: {line.strip()}" for p in sorted((REPO / "sdtm").glob("*.py"))
+    hits = [f"{p.relative_to(REPO / 'sdtm')}: {line.strip()}" for p in sorted((REPO / "sdtm").rglob("*.py"))
             for line in _code(p).splitlines() if pattern.search(line)]
-    assert hits == []
+    # `cdiscflow init` recognises a subject column by the names EDC systems commonly give it (PATNUM among them):
+    # vocabulary for drafting a spec, not a branch on a study
+    vocabulary = "draft.py: SUBJECT_NAMES = ("
+    assert [h for h in hits if not h.startswith(vocabulary)] == []
+    assert len(list((REPO / "sdtm").rglob("*.py"))) >= 15  # the engine's subfolders (mapping/, raw/) are read too
 
 
 def test_compare_command_writes_the_tables_and_fails_on_an_unexplained_difference(shared, tmp_path):
