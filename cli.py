@@ -630,17 +630,18 @@ def convert_cmd(file: Path, out: Path | None, define: Path | None) -> None:
     click.echo(f"{file} -> {target}")
     for row in findings.frame().itertuples(index=False):
         click.echo(f"  {row.severity}: {row.message}", err=True)
+
+
 @main.command("simulate", epilog=EXIT_CODES)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the raw export into (created if needed).")
 @click.option("--seed", type=int, default=None, show_default="20161", help="Random seed; same seed, same bytes.")
 @click.option("--subjects", type=click.IntRange(min=1), default=None,
               help="Number of subjects (default: the 63 patients of the trial; more tiles the calibrated design).")
-@click.option("--study", default=None, help="Study folder or embedded study name (default: dara_atra).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "odm"]), default="csv", show_default=True,
               help="csv: one CSV per form; odm: one CDISC ODM-XML 1.3.2 file with the forms' metadata "
-                   "(OUT/<study>.xml; read it back with --raw OUT).")
-def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: str | None, fmt: str) -> None:
+                   "(OUT/dara_atra.xml; read it back with --raw OUT).")
+def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, fmt: str) -> None:
     """Write the SYNTHETIC DARA-ATRA raw EDC export: one CSV per form of forms.yaml, data_dictionary.csv, README.txt
     (or, with --format odm, one ODM-XML file).
 
@@ -653,10 +654,9 @@ def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: s
       cdiscflow simulate --subjects 100000 --out big/    # the same design tiled to 100,000 subjects
       cdiscflow simulate --format odm --out odm/         # odm/dara_atra.xml, ODM-XML 1.3.2
     """
-    from cdiscflow.simulate import DEFAULT_SEED, simulate
+    from cdiscflow.studies.dara_atra.simulate import DEFAULT_SEED, simulate
 
-    result = simulate(out_dir, seed=DEFAULT_SEED if seed is None else seed, subjects=subjects, study=study,
-                      format=fmt)
+    result = simulate(out_dir, seed=DEFAULT_SEED if seed is None else seed, subjects=subjects, format=fmt)
     total = sum(result.rows.values())
     click.echo(f"{result.subjects} synthetic subjects, {len(result.rows)} forms, {total} records -> {result.out_dir}")
 

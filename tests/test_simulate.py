@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cdiscflow.cli import main
-from cdiscflow.simulate import DEFAULT_SEED, simulate
+from cdiscflow.studies.dara_atra.simulate import DEFAULT_SEED, simulate
 from cdiscflow.specs.model import load_study
 
 SPEC = load_study()
@@ -548,3 +548,13 @@ def test_cli_simulate(tmp_path):
     assert bad.exit_code == 2
     helptext = CliRunner().invoke(main, ["simulate", "--help"]).output
     assert "Example" in helptext and "SYNTHETIC" in helptext
+
+
+def test_the_simulator_writes_only_its_own_study(tmp_path):
+    # the design is calibrated to DARA-ATRA: neither the function nor the command takes a study it cannot honour
+    import inspect
+
+    assert "study" not in inspect.signature(simulate).parameters
+    res = CliRunner().invoke(main, ["simulate", "--study", "pharmaverse_pilot", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "No such option '--study'" in res.output
+    assert not (tmp_path / "x").exists()
