@@ -14,7 +14,7 @@ from typing import Mapping
 import pandas as pd
 
 from cdiscflow.core.atomic import staged_output, write_text
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
+from cdiscflow.core.errors import exit_code_for
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.core.workbook import write_findings_workbook
@@ -84,7 +84,7 @@ class FolderReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FINDINGS if self.failing else EXIT_OK
+        return exit_code_for(self.result.findings, self.fail_on)
 
 
 def default_out_dir(directory: str | Path) -> Path:
