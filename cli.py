@@ -573,7 +573,7 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     """
     from cdiscflow.core.findings import Findings
     from cdiscflow.export import read_datasets, write_datasets
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     spec = load_study(study)
     check_output(out_dir, [("dataset folder", in_dir), ("spec folder", spec.path)])
@@ -742,7 +742,7 @@ def spec_schema(out_file: Path | None) -> None:
       cdiscflow spec schema --out spec.schema.json
     """
     from cdiscflow.core.atomic import atomic_write
-    from cdiscflow.specs.typed import schema_text
+    from cdiscflow.specs.typed_reference import schema_text
 
     text = schema_text()
     if out_file is None:
@@ -803,7 +803,7 @@ def spec_export(study: str, fmt: str, out: Path, standard: str | None) -> None:
     Without data, define.xml takes lengths from the spec: a character variable without a length in
     variables.csv gets no Length attribute (they are listed; `cdiscflow export` sets them from the data).
     """
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
     from cdiscflow.specs.spec_io import export_define, export_workbook
 
     spec = load_study(study)

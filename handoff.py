@@ -36,7 +36,8 @@ import pandas as pd
 from cdiscflow.core.atomic import write_folder
 from cdiscflow.core.errors import InputError, exit_code_for
 from cdiscflow.core.findings import Findings
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 from cdiscflow.report.guides import rerun_command
 
 SPLIT_BYTES = 5 * 1024 ** 3  # FDA Study Data Technical Conformance Guide: a dataset above 5 GB is to be split

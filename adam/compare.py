@@ -24,7 +24,7 @@ def compare_adam_with_reference(study, sdtm_dir: str | Path, reference_dir: str 
     `reference_dir`, and write `agreement.csv` and `differences.csv` into `out_dir` (if given)."""
     from cdiscflow.adam.study import derive_study, read_sdtm
     from cdiscflow.core.findings import Findings
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     from cdiscflow.core.outputs import check_output
 

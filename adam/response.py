@@ -57,7 +57,8 @@ from cdiscflow.adam.extreme import Event
 from cdiscflow.adam.flags import derive_var_extreme_flag
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.specs.model import STANDARDS_DIR, cdisc_codelist
+from cdiscflow.specs.cdisc import cdisc_codelist
+from cdiscflow.specs.model import STANDARDS_DIR
 
 CRITERIA_DIR = STANDARDS_DIR / "response"
 METHODS = ("next_assessment", "interval")

@@ -12,7 +12,8 @@ from cdiscflow.adam.study import derive_study, write_adam
 from cdiscflow.cli import main
 from cdiscflow.report.survival import DAYS_PER_MONTH, km_median, tte_arrays
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 from cdiscflow.validation import validate_datasets
 
 FACTS = yaml.safe_load((SPECS_DIR / "dara_atra" / "facts.yaml").read_text(encoding="utf-8"))

@@ -17,7 +17,8 @@ from cdiscflow.core.errors import SpecError
 from cdiscflow.report import build_report, load_report_spec, make_report
 from cdiscflow.report.survival import DAYS_PER_MONTH, logrank, tte_arrays
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 FACTS = yaml.safe_load((SPECS_DIR / "dara_atra" / "facts.yaml").read_text(encoding="utf-8"))
 

@@ -18,7 +18,7 @@ from cdiscflow.sdtm import map_study
 from cdiscflow.sdtm.odm import KEY_COLUMNS, read_odm
 from cdiscflow.sdtm.raw import read_export
 from cdiscflow.studies.dara_atra.simulate.odm import write_odm
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 ODM_XSD = Path(cdiscflow.__file__).parent / "export" / "schemas" / "define-xml-2.1" / "cdisc-odm-1.3.2" / "ODM1-3-2.xsd"
 

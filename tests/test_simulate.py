@@ -16,7 +16,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cdiscflow.cli import main
 from cdiscflow.studies.dara_atra.simulate import DEFAULT_SEED, simulate
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 SPEC = load_study()
 FACTS = SPEC.section("facts")

@@ -28,7 +28,8 @@ from cdiscflow.core.atomic import atomic_write, write_text
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.studies.dara_atra.simulate.design import build_design
 from cdiscflow.studies.dara_atra.simulate.records import forms, subject_table
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 
 DEFAULT_SEED = 20161
 BLOCK = 2_500  # subjects expanded at a time: bounds memory for large --subjects
