@@ -9,8 +9,8 @@ from typing import Any, Mapping
 from cdiscflow.specs.cdisc import pattern_problem
 from cdiscflow.specs.conditions import CODED_OPS, CONDITION_OPS
 from cdiscflow.specs.model import (
-    NAME_RE, FIELD_TYPES, RULE_KINDS, Codelist, _condition_fields, Dataset, FormField, Form, Rule, Block, Mapping_,
-    _freeze,
+    NAME_RE, FIELD_TYPES, OAK_ALIASES, RULE_KINDS, Codelist, _condition_fields, Dataset, FormField, Form, Rule, Block,
+    Mapping_, _freeze,
 )
 
 
@@ -240,6 +240,14 @@ class MappingLoader:
         if not isinstance(spec, dict):
             self.problem(loc, f"rule must be a mapping such as {{assign: FIELD}}, got {spec!r}")
             return None
+        oak_names = [k for k in spec if k in OAK_ALIASES]
+        spec, clashes = our_keywords(spec)
+        for clash in clashes:
+            self.problem(loc, clash)
+        default_cl = target.variable(var).codelist if (target is not None and var in target) else ""
+        if "hardcode_ct" in oak_names and not (spec.get("codelist") or default_cl):
+            self.problem(loc, "hardcode_ct rule needs a codelist (on the rule or on the variable in variables.csv); "
+                              "without one it is hardcode_no_ct")
         kinds = [k for k in spec if k in RULE_KINDS]
         if len(kinds) != 1:
             self.problem(loc, f"rule needs exactly one of {', '.join(sorted(RULE_KINDS))}; got {sorted(spec)}")
@@ -259,7 +267,6 @@ class MappingLoader:
                     self.problem(loc, f"{kind} names unknown field {form.name}.{f}")
             if kind == "assign" and isinstance(spec[kind], list) and len(spec[kind]) > 1 and not spec.get("format"):
                 self.problem(loc, "assign from several fields needs a 'format' such as \"{A} {B}\"")
-        default_cl = target.variable(var).codelist if (target is not None and var in target) else ""
         if kind in ("ct", "hardcode") or spec.get("codelist"):
             cl = spec.get("codelist") or default_cl
             if kind == "ct" and not cl:
@@ -288,3 +295,21 @@ class MappingLoader:
         if when is not None:
             self.condition(loc, "when", when, form, codelists)
         return Rule(kind, _freeze(spec))
+
+
+def our_keywords(spec: dict) -> tuple[dict, list[str]]:
+    """A mapping rule with sdtm.oak's algorithm names (specs.model.OAK_ALIASES) renamed to our keys, in place of
+    the oak key; and a problem for each rule that gives an oak name beside the key it stands for (or two oak names
+    for one key: hardcode_ct and hardcode_no_ct)."""
+    renamed: dict = {}
+    given: dict[str, str] = {}
+    problems = []
+    for key, value in spec.items():
+        ours = OAK_ALIASES.get(key, key)
+        if ours in given:
+            problems.append(f"'{given[ours]}' and '{key}' both give the rule's {ours} (sdtm.oak's algorithm names are "
+                            "aliases of ours): keep one")
+            continue
+        given[ours] = key
+        renamed[ours] = value
+    return renamed, problems

@@ -56,6 +56,13 @@ METHOD_TYPES = ("Computation", "Imputation", "Transpose", "Other")  # define.xml
 STANDARDS = {"SDTM", "ADaM"}
 FIELD_TYPES = {"text", "integer", "float", "date", "time", "datetime"}
 RULE_KINDS = {"assign", "ct", "hardcode", "dtc", "derive"}
+# sdtm.oak's algorithm names, accepted in a mapping rule as aliases of our keys (an oak user finds them); the loader
+# renames them on load, so the engines only ever see our keys.  hardcode_ct is a hardcode that must have a codelist
+# (as ct must); condition_add, oak's conditioning of the raw rows an algorithm applies to, is the rule's `when`.
+OAK_ALIASES: Mapping[str, str] = MappingProxyType({
+    "assign_no_ct": "assign", "assign_ct": "ct", "hardcode_no_ct": "hardcode", "hardcode_ct": "hardcode",
+    "assign_datetime": "dtc", "condition_add": "when",
+})
 # ----------------------------------------------------------------------------------------------------------------
 # Model
 
@@ -274,6 +281,8 @@ class Rule:
                                                      the number in F, optionally (F + A) * M / D rounded half away
                                                      from zero to N decimals: a unit conversion for --STRESC/N
         {derive: NAME, ...}                          another record derivation (sdtm.algorithms)
+    sdtm.oak's algorithm names are accepted for ours (OAK_ALIASES): assign_no_ct = assign, assign_ct = ct,
+    hardcode_no_ct = hardcode, hardcode_ct = hardcode with a codelist, assign_datetime = dtc, condition_add = when.
 
     Dataset-level rules (`derive:`) name a derivation of sdtm.derivations and its arguments, e.g.
         {derive: numeric, variable: VSSTRESC}        --STRESN from --STRESC

@@ -122,7 +122,7 @@ def _condition(**kw: Any) -> Any:
 
 
 class RuleModel(Strict):
-    """One mapping rule: exactly one of assign, ct, hardcode, dtc, derive, plus that algorithm's settings."""
+    """One mapping rule: exactly one of assign, ct, hardcode, dtc, derive (or sdtm.oak's name), plus its settings."""
 
     assign: Union[str, list[str], None] = None
     ct: Union[str, list[str], None] = None
@@ -162,6 +162,14 @@ class RuleModel(Strict):
     where: Optional[Union[RawCondition, str]] = _condition()
     code: Optional[str] = None
     fill: Optional[bool] = None
+    # sdtm.oak's algorithm names, aliases of the keys above (specs.model.OAK_ALIASES)
+    assign_no_ct: Union[str, list[str], None] = Field(None, description="sdtm.oak's name for `assign`")
+    assign_ct: Union[str, list[str], None] = Field(None, description="sdtm.oak's name for `ct`")
+    hardcode_no_ct: Scalar = Field(None, description="sdtm.oak's name for `hardcode`")
+    hardcode_ct: Scalar = Field(None, description="sdtm.oak's name for `hardcode` with a codelist (required)")
+    assign_datetime: Optional[str] = Field(None, description="sdtm.oak's name for `dtc`")
+    condition_add: Optional[Union[RawCondition, str]] = Field(
+        None, description="sdtm.oak's name for `when`: " + CONDITION_HELP)
 
 
 RuleSpec = Union[str, RuleModel]  # a bare field name is {assign: FIELD}
