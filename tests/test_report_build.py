@@ -55,6 +55,7 @@ def _cell(report, table: str, label: str, column: int) -> str:
 # Table 1
 
 
+@pytest.mark.calibration
 def test_table1_cells(report):
     t = "table1"
     assert _stat(report, t, "AGEGR1", "<65", "A") == 20 and _stat(report, t, "AGEGR1", "<65", "A", "N") == 63
@@ -176,6 +177,7 @@ def test_km_medians_and_follow_up_agree_with_an_independent_route(report, adam):
     assert abs(_stat(report, "tte_followup", "OS_AB", stat="median") - 43) <= 2
 
 
+@pytest.mark.calibration
 def test_logrank_p_values(report, adam):
     adtte = adam["ADTTE"]
     rows = adtte[(adtte["RP2DFL"] == "Y") & (adtte["PARAMCD"] == "PFSB") & adtte["BORAGR1"].isin([">=PR", "PD"])]
@@ -223,6 +225,7 @@ def test_table2_cells(report):
 # reproduction check
 
 
+@pytest.mark.calibration
 def test_reproduction_has_no_unexpected_failure(report):
     checks = report.checks
     assert report.counts()["unexpected"] == 0
