@@ -149,3 +149,12 @@ def test_no_import_cycles():
         if v not in index:
             visit(v)
     assert sorted(cycles) == KNOWN_CYCLES  # only shrinks (issue 21): a new cycle fails, a removed one too
+
+
+def test_the_library_never_imports_study_specific_code():
+    # studies/ (the DARA-ATRA simulator) sits above every layer: the command line may call it, no layer may
+    assert "cdiscflow.studies.dara_atra.simulate" in GRAPH["cdiscflow.cli"]
+    assert "cdiscflow.sdtm.odm" in GRAPH["cdiscflow.studies.dara_atra.simulate.odm"]  # it uses the layers below
+    offending = sorted(m for m, targets in GRAPH.items() if _package(m) in LAYER and _package(m) != "studies"
+                       and any(_package(t) == "studies" for t in targets))
+    assert offending == []
