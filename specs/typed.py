@@ -275,7 +275,7 @@ class TrialDesignFile(Strict):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# report.yaml, facts.yaml, comparison.yaml (their items are checked in depth by report.spec / sdtm.compare)
+# report.yaml, facts.yaml, comparison.yaml (their items are checked in depth by specs.report / sdtm.compare)
 
 
 class Population(Strict):

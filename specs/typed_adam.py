@@ -15,7 +15,7 @@ from cdiscflow.specs.typed_base import Condition, Scalar, Strict, ExprValue, Val
 
 
 class DateRuleModel(Strict):
-    """NEW: {dtc: X, highest_imputation: M, ...} (adam.sources.DateRule)."""
+    """NEW: {dtc: X, highest_imputation: M, ...} (adam.verbs.sources.DateRule)."""
 
     dtc: str
     highest_imputation: Optional[str] = None
@@ -28,7 +28,7 @@ class DateRuleModel(Strict):
 
 
 class MergeRuleModel(Strict):
-    """Variables from another dataset (admiral's derive_vars_merged; adam.merge.MergeRule)."""
+    """Variables from another dataset (admiral's derive_vars_merged; adam.verbs.merge.MergeRule)."""
 
     dataset: str
     filter: Optional[Condition] = None
@@ -77,7 +77,7 @@ class DurationRule(Strict):
     duration: DurationModel
 
 
-VariableRuleModel = Union[CasesRule, ExprRule, DurationRule, Scalar]  # adam.cat.VariableRule
+VariableRuleModel = Union[CasesRule, ExprRule, DurationRule, Scalar]  # adam.verbs.categories.VariableRule
 
 
 class PeriodModel(Strict):

@@ -31,7 +31,7 @@ def test_every_marker_in_use_is_registered():
 
 def test_calibration_tests_are_the_ones_against_the_paper():
     # hand-picked: the simulator's export, the ADaM and the report checked against facts.yaml
-    assert _used()["calibration"] == {"test_simulate.py", "test_adam_study.py", "test_report_build.py"}
+    assert _used()["calibration"] == {"test_simulate.py", "adam/test_study.py", "test_report_build.py"}
     for name in _used()["calibration"]:
         text = (ROOT / "tests" / name).read_text(encoding="utf-8")
         assert "facts" in text.lower()  # a calibration test compares with the published figures of facts.yaml
