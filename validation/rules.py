@@ -1,8 +1,9 @@
 """The conformance rule catalogue: checks across records and datasets that a per-dataset schema cannot express.
 
 Every rule is data (ID, severity, message, the datasets it needs, references to the published CDISC rules it
-follows) plus one small function, registered with `@rule` (validation/rulebook.py) in its family's module (rules_sdtm.py,
-rules_adam.py, rules_define.py); `RULES` here is the read-only catalogue, in the order of those families.
+follows) plus one small function, registered with `@rule` (validation/rulebook.py) in its family's module
+(rules_sdtm.py, rules_adam.py, rules_define.py); `RULES` here is the read-only catalogue, in the order of those
+families.
 A rule function receives a `RuleContext` and the names of the datasets it applies to, and yields findings frames
 built with `ctx.hits(dataset, mask, ...)` from boolean masks over whole columns.  A rule whose datasets are absent
 is skipped (and listed as skipped), never an error.  References name CDISC CORE rule IDs (and the SDTMIG
@@ -19,7 +20,6 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from cdiscflow.core.findings import COLUMNS
-
 from cdiscflow.validation import rules_adam, rules_define, rules_sdtm
 from cdiscflow.validation.rulebook import _REGISTRY, Rule, RuleContext, SOURCE
 
