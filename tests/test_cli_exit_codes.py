@@ -71,12 +71,30 @@ def _json_folder(sdtm, tmp_path, name: str, column: str, value: str):
     return folder
 
 
-@pytest.mark.slow
-def test_sdtm_an_extra_raw_column_is_a_warning(raw_small, tmp_path):
-    enrol = raw_small / "enrol.csv"
+def _extra_column(raw):
+    """The raw export with one column forms.yaml does not know in enrol.csv: a RAW-EXTRA-COLUMN warning."""
+    enrol = raw / "enrol.csv"
     lines = enrol.read_text(encoding="utf-8").splitlines()
     lines = [lines[0]] + [f"{lines[1]},EXTRA"] + [f"{line},x" for line in lines[2:]]  # banner, header, records
     enrol.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return raw
+
+
+@pytest.mark.slow
+def test_run_the_threshold_decides_the_exit_code(raw_small, tmp_path):
+    raw = _extra_column(raw_small)
+    res = _cli("run", "--raw", raw, "--out", tmp_path / "a", "-q", "--no-data-docs")
+    assert res.exit_code == 0, res.output
+    assert "1 warning" in res.output and (tmp_path / "a" / "sdtm" / "dm.xpt").is_file()
+    res = _cli("run", "--raw", raw, "--out", tmp_path / "b", "-q", "--no-data-docs", "--fail-on", "warning")
+    assert res.exit_code == 1, res.output
+    findings = (tmp_path / "b" / "findings.csv").read_text(encoding="utf-8")
+    assert findings.count("RAW-EXTRA-COLUMN") == 1 and "warning" in findings
+
+
+@pytest.mark.slow
+def test_sdtm_an_extra_raw_column_is_a_warning(raw_small, tmp_path):
+    _extra_column(raw_small)
     res = _cli("sdtm", "--raw", raw_small, "--out", tmp_path / "a")
     assert res.exit_code == 0, res.output
     assert "1 warning" in res.output
