@@ -33,7 +33,8 @@ from cdiscflow.export.prepare import prepare_dataset
 from cdiscflow.export.read import read_datasets
 from cdiscflow.export.xpt import write_xpt
 from cdiscflow.sdtm.compare import StudyComparison, compare_datasets_with_reference, load_comparison
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 
 
 def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,

@@ -17,7 +17,7 @@ import pytest
 
 from cdiscflow.adam.study import derive_study
 from cdiscflow.usecases import write_adam
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 from cdiscflow.usecases import validate_folder
 from cdiscflow.validation import validate_datasets
 

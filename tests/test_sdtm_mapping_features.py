@@ -12,7 +12,8 @@ from cdiscflow.sdtm.mapping.algorithms import Target, assign, derive_number, pla
 from cdiscflow.sdtm.raw.dates import parse_date
 from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
 from cdiscflow.sdtm.raw.forms import RawForm, as_csv_text
-from cdiscflow.specs.model import Form, FormField, Rule, Variable, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Form, FormField, Rule, Variable
 
 
 def _raw(**columns) -> RawForm:

@@ -15,7 +15,7 @@ from typing import Mapping
 import pandas as pd
 
 from cdiscflow.core.atomic import write_text
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
+from cdiscflow.core.errors import exit_code_for
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.core.workbook import write_findings_workbook
@@ -23,7 +23,8 @@ from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation.define import Define, read_define
 from cdiscflow.validation.plans import dataset_plans
 from cdiscflow.validation.metadata import DatasetPlan
-from cdiscflow.validation.rules import RuleContext, RuleRun, run_rules
+from cdiscflow.validation.rulebook import RuleContext
+from cdiscflow.validation.rules import RuleRun, run_rules
 from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema, validate_frame
 
 
@@ -85,7 +86,7 @@ class FolderReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FINDINGS if self.failing else EXIT_OK
+        return exit_code_for(self.result.findings, self.fail_on)
 
 
 def default_out_dir(directory: str | Path) -> Path:
