@@ -68,7 +68,7 @@ def test_orjson_writes_the_plain_chunks(tmp_path, monkeypatch):
     plain = frame[(frame["AVAL"].abs() >= 1e-4) | (frame["AVAL"] == 0) | frame["AVAL"].isna()].reset_index(drop=True)
     calls = []
     real = datasetjson._rows_by_column
-    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens: calls.append(len(tokens)) or real(tokens))
+    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens, n: calls.append(len(tokens)) or real(tokens, n))
     write_dataset_json(tmp_path / "plain.json", plain, meta, HEADER)
     write_dataset_json(tmp_path / "tricky.json", frame, meta, HEADER)
     assert calls == [len(meta.columns)]  # the plain file by columns, the tricky one by the json module
