@@ -339,24 +339,34 @@ def _numbers(block: np.ndarray, var: XptVariableLayout) -> np.ndarray:
     return ibm_to_ieee(raw)
 
 
-def _text_bytes(block: np.ndarray, var: XptVariableLayout) -> np.ndarray:
-    """A character column as right-trimmed byte strings: trailing blanks become NULs, which numpy's `S` type drops."""
-    cells = block[:, var.position:var.position + var.length].copy()
-    written = cells != 0x20
-    end = var.length - np.argmax(written[:, ::-1], axis=1)  # one past the last non-blank byte
-    end[~written.any(axis=1)] = 0
-    cells[np.arange(var.length) >= end[:, None]] = 0
-    return cells.view(f"S{var.length}").ravel()
-
-
-def _decode(values: np.ndarray, encoding: str) -> pd.Series:
-    """Decode distinct values only (clinical text repeats): the distinct byte strings, decoded, taken back by code."""
+def _text_bytes(block: np.ndarray, var: XptVariableLayout) -> tuple[list[bytes], "pa.Array"]:
+    """A character column as its distinct values, right-trimmed (trailing blanks become NULs, which numpy's `S`
+    type drops), and each row's index into them: the fixed-width cells are dictionary-encoded by Arrow first, so
+    only the distinct values are trimmed and decoded (clinical text repeats)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(pa.array(values, type=pa.binary()))
-    decoded = pa.array([u.decode(encoding) for u in encoded.dictionary.to_pylist()], pa.string())  # distinct values
-    return pd.Series(pc.take(decoded, encoded.indices), dtype="str")
+    cells = np.ascontiguousarray(block[:, var.position:var.position + var.length])
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(var.length), len(cells), [None, pa.py_buffer(cells)])
+    encoded = pc.dictionary_encode(fixed)
+    cells = np.frombuffer(encoded.dictionary.buffers()[1], dtype=np.uint8)[
+        encoded.dictionary.offset * var.length:(encoded.dictionary.offset + len(encoded.dictionary)) * var.length]
+    cells = cells.reshape(len(encoded.dictionary), var.length).copy()
+    written = cells != 0x20
+    end = var.length - np.argmax(written[:, ::-1], axis=1)  # one past the last non-blank byte
+    end[~written.any(axis=1)] = 0
+    cells[np.arange(var.length) >= end[:, None]] = 0  # trailing blanks become NULs, which numpy's `S` type drops
+    return cells.view(f"S{var.length}").ravel().tolist(), encoded.indices
+
+
+def _decode(values: tuple[list[bytes], "pa.Array"], encoding: str) -> pd.Series:
+    """Decode the distinct values only and take them back by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    distinct, indices = values
+    decoded = pa.array([u.decode(encoding) for u in distinct], pa.large_string())  # pandas' str storage type
+    return pd.Series(pc.take(decoded, indices), dtype="str")
 
 
 def ibm_to_ieee(raw: np.ndarray) -> np.ndarray:
