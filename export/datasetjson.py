@@ -238,10 +238,9 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
             codes, distinct = pd.factorize(values)  # missing -> -1
         if col.kind:  # each distinct date, datetime or time once as ISO 8601 text
             distinct = _iso(pd.Series(distinct), col.kind)
-        tokens = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in distinct.tolist()]
-        table = pa.array(tokens + [before + b"null" + after], type=pa.large_binary())
+        table = _text_tokens(distinct.tolist(), before, after)
         codes = codes.astype(np.int64)
-        codes[codes < 0] = len(tokens)
+        codes[codes < 0] = len(table) - 1
         return table, codes
     x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(x)
@@ -267,6 +266,22 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
         codes[is_zero & np.signbit(x)] = negative_zero
         codes[is_zero & ~np.signbit(x)] = zero
     return table, codes
+
+
+def _text_tokens(distinct: list, before: bytes, after: bytes) -> pa.Array:
+    """The JSON tokens of distinct texts, then b"null": a text without a quote, backslash or control character is
+    itself between quotes (both encoders write it so, UTF-8 unescaped), joined by Arrow; the others by orjson."""
+    if distinct and set(map(type, distinct)) != {str}:  # orjson decides (and refuses what json would write otherwise)
+        tokens = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in distinct]
+        return pa.array(tokens + [before + b"null" + after], type=pa.large_binary())
+    strings = pa.array(distinct, type=pa.large_string())
+    quoted = pc.binary_join_element_wise(pa.scalar(before + b'"', pa.large_binary()), strings.cast(pa.large_binary()),
+                                         pa.scalar(b'"' + after, pa.large_binary()), pa.scalar(b"", pa.large_binary()))
+    escaped = pc.match_substring_regex(strings, r'["\\\x00-\x1f]').to_numpy(zero_copy_only=False)
+    if escaped.any():
+        rewritten = [before + orjson.dumps(distinct[i], option=_ORJSON_STRICT) + after for i in np.flatnonzero(escaped)]
+        quoted = pc.replace_with_mask(quoted, pa.array(escaped), pa.array(rewritten, type=pa.large_binary()))
+    return pa.concat_arrays([quoted, pa.array([before + b"null" + after], type=pa.large_binary())])
 
 
 def _number_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
