@@ -203,9 +203,8 @@ def _orjson_writes_as_json(values: pd.Series, col: ColumnMeta) -> bool:
     if col.is_numeric:
         if col.kind:
             return True  # ISO 8601 text
-        x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
-        present = x[~np.isnan(x)]
-        return bool(np.isfinite(present).all() and not ((present != 0) & (np.abs(present) < 1e-4)).any())
+        x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)  # NaN (missing) passes both tests
+        return not np.isinf(x).any() and not ((np.abs(x) < 1e-4) & (x != 0)).any()
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.categories.to_series()
     return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
@@ -260,9 +259,10 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
     table = pa.concat_arrays([numbers, extra])
     null, negative_zero, zero = len(distinct), len(distinct) + 1, len(distinct) + 2
     codes = codes.astype(np.int64, copy=True)
-    codes[missing] = null
-    if x.dtype.kind == "f":  # factorize takes -0.0 and 0.0 as one value; json writes each as it is
-        is_zero = x == 0
+    if missing.any():
+        codes[missing] = null
+    is_zero = x == 0
+    if x.dtype.kind == "f" and is_zero.any():  # factorize takes -0.0 and 0.0 as one value; json writes each as it is
         codes[is_zero & np.signbit(x)] = negative_zero
         codes[is_zero & ~np.signbit(x)] = zero
     return table, codes
