@@ -311,7 +311,7 @@ def _rows_by_column(tokens: list[tuple[pa.Array, np.ndarray]], n: int) -> Iterat
     first = np.cumsum([0] + [len(t) for t, _ in tokens[:-1]])
     for start in range(0, n, _ROWS_PER_CHUNK):
         stop = min(start + _ROWS_PER_CHUNK, n)
-        picks = np.empty((stop - start, len(tokens)), dtype=np.int64)
+        picks = np.empty((stop - start, len(tokens)), dtype=np.int32 if len(table) < 2 ** 31 else np.int64)
         for j, (_, codes) in enumerate(tokens):
             np.add(codes[start:stop], first[j], out=picks[:, j])
         rows = table.take(pa.array(picks.ravel()))
