@@ -308,7 +308,7 @@ def check_spec(study: str | None) -> None:
     from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # every problem of every file at once: file:line: key: message (hint)
-    from cdiscflow.report.spec import load_report_spec
+    from cdiscflow.specs.report import load_report_spec
 
     report = load_report_spec(spec)
     n_vars = sum(len(d.variables) for d in spec.datasets.values())
@@ -420,9 +420,9 @@ def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path) -> None:
       cdiscflow adam --sdtm out/sdtm --study specs/dara_atra --out out/adam
       cdiscflow validate out/adam --study specs/dara_atra
     """
-    from cdiscflow.adam.study import convert
+    from cdiscflow.usecases import derive_adam_folder
 
-    result = convert(study, sdtm_dir, out_dir)
+    result = derive_adam_folder(study, sdtm_dir, out_dir)
     for name, frame in result.datasets.items():
         click.echo(f"{name:<7} {len(frame):>8} records  {result.timings.get(name, 0.0):6.2f} s")
     t = result.timings
@@ -503,7 +503,7 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
     if (raw_dir is None) == (sdtm_dir is None):
         raise click.UsageError("give either --raw (compare the SDTM) or --sdtm (compare the ADaM), not both")
     if sdtm_dir is not None:
-        from cdiscflow.adam.compare import compare_adam_with_reference
+        from cdiscflow.usecases import compare_adam_with_reference
 
         result = compare_adam_with_reference(study, sdtm_dir, reference_dir, out_dir)
     else:

@@ -317,7 +317,7 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
     (ADTTE by PARAMN, ADRS by parameter and date ...), and a partition derives a subject exactly as a plain run does,
     so this is the plain run's order.  A dataset a partition does not give in subject order cannot be put back in
     that order: that stops the run (a bug in a recipe, exit 3)."""
-    from cdiscflow.adam._common import SUBJECT_KEYS
+    from cdiscflow.adam.verbs.checks import SUBJECT_KEYS
     from cdiscflow.core.text import sort_order
 
     out: dict[str, pd.DataFrame] = {}

@@ -201,11 +201,12 @@ class _Check:
         collect(check_sdtm_spec, spec)
         adam = {d.name for d in spec.standard("ADaM")}
         if adam:
-            from cdiscflow.adam.adae import load_adae_spec
-            from cdiscflow.adam.adbase import load_adbase_spec
-            from cdiscflow.adam.adrs import load_adrs_spec
-            from cdiscflow.adam.adsl import load_adsl_spec
-            from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
+            from cdiscflow.adam.recipes.adae import load_adae_spec
+            from cdiscflow.adam.recipes.adbase import load_adbase_spec
+            from cdiscflow.adam.recipes.adrs import load_adrs_spec
+            from cdiscflow.adam.recipes.adsl import load_adsl_spec
+            from cdiscflow.adam.recipes.adtte import load_tte_dataset_rules
+            from cdiscflow.adam.verbs.tte import tte_parameters_from_spec
 
             # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
             # workbook) declares ADaM datasets before anyone has written how to derive them
@@ -222,7 +223,7 @@ class _Check:
             if "ADTTE" in adam and has("adam/tte"):
                 collect(tte_parameters_from_spec, spec)
                 collect(load_tte_dataset_rules, spec.section("adam/tte"))
-        from cdiscflow.report.spec import check_report_spec
+        from cdiscflow.specs.report import check_report_spec
 
         if spec.section("report") is not None:
             report_problems: list[str] = []

@@ -288,7 +288,7 @@ class TrialDesignFile(Strict):
 
 
 class DateRuleModel(Strict):
-    """NEW: {dtc: X, highest_imputation: M, ...} (adam.sources.DateRule)."""
+    """NEW: {dtc: X, highest_imputation: M, ...} (adam.verbs.sources.DateRule)."""
 
     dtc: str
     highest_imputation: Optional[str] = None
@@ -301,7 +301,7 @@ class DateRuleModel(Strict):
 
 
 class MergeRuleModel(Strict):
-    """Variables from another dataset (admiral's derive_vars_merged; adam.merge.MergeRule)."""
+    """Variables from another dataset (admiral's derive_vars_merged; adam.verbs.merge.MergeRule)."""
 
     dataset: str
     filter: Optional[Condition] = None
@@ -350,7 +350,7 @@ class DurationRule(Strict):
     duration: DurationModel
 
 
-VariableRuleModel = Union[CasesRule, ExprRule, DurationRule, Scalar]  # adam.cat.VariableRule
+VariableRuleModel = Union[CasesRule, ExprRule, DurationRule, Scalar]  # adam.verbs.categories.VariableRule
 
 
 class PeriodModel(Strict):
@@ -577,7 +577,7 @@ class AdbaseFile(Strict):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# report.yaml, facts.yaml, comparison.yaml (their items are checked in depth by report.spec / sdtm.compare)
+# report.yaml, facts.yaml, comparison.yaml (their items are checked in depth by specs.report / sdtm.compare)
 
 
 class Population(Strict):

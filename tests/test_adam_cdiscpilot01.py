@@ -220,7 +220,7 @@ def pilot_sdtm_dir(tmp_path_factory) -> Path:
 
 
 def test_pilot3_comparison_as_listed(pilot_sdtm_dir, shared):
-    from cdiscflow.adam.compare import compare_adam_with_reference
+    from cdiscflow.usecases import compare_adam_with_reference
 
     result = compare_adam_with_reference(STUDY, pilot_sdtm_dir, shared / REFERENCE)
     assert result.problems == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cdiscflow.report.analyses import Selection
+from cdiscflow.specs.report.analyses import Selection
 from cdiscflow.report.ars import ard_frame, read_statistics, reporting_event, validate_reporting_event, where_clause
 from cdiscflow.specs.model import load_study
 

@@ -268,7 +268,8 @@ def test_report_is_deterministic_and_synthetic(spec, adam, report, tmp_path):
 
 
 def test_cli_report_from_xpt_matches_the_in_memory_report(spec, adam, report, tmp_path):
-    from cdiscflow.adam.study import AdamResult, write_adam
+    from cdiscflow.adam.study import AdamResult
+    from cdiscflow.usecases import write_adam
     from cdiscflow.core.findings import Findings
 
     write_adam(AdamResult(adam, Findings()), spec, tmp_path / "adam")

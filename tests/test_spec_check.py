@@ -176,7 +176,8 @@ def test_schema_accepts_the_embedded_study_file_and_rejects_a_typo():
 
 def test_the_typed_model_and_the_loaders_allow_the_same_keys():
     """One fact in two places is checked here: the keys each ADaM loader accepts are the model's fields."""
-    from cdiscflow.adam import adae, adrs, adsl, merge, sources, tte
+    from cdiscflow.adam.recipes import adae, adrs, adsl
+    from cdiscflow.adam.verbs import merge, sources, tte
     from cdiscflow.specs import typed
 
     def fields(model):
