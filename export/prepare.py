@@ -176,9 +176,10 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
         if getattr(col.dtype, "tz", None) is not None:
             col = col.dt.tz_localize(None)
         if kind == "date":
-            timed = col.notna() & (col != col.dt.normalize())
-            report.rows("warning", "XPT-DATE-TIME", var.name, timed.to_numpy(), col.astype(str),
-                        f"{var.name}: value has a time of day; {var.display_format} keeps the date only")
+            timed = (col.notna() & (col != col.dt.normalize())).to_numpy()
+            if timed.any():  # the values as text (the whole column's format) only when some are shown
+                report.rows("warning", "XPT-DATE-TIME", var.name, timed, col.astype(str),
+                            f"{var.name}: value has a time of day; {var.display_format} keeps the date only")
         return col
     if have == "timedelta64":
         if kind != "time":
