@@ -50,7 +50,8 @@ from cdiscflow.core.frames import as_text, compact_all, is_text_category
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
                                 _report, _stage, _validate, log_sdtm)
 from cdiscflow.specs.check import require_valid_spec
-from cdiscflow.specs.model import Form, StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Form, StudySpec
 
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 DESIGN_DATASETS = ("TE", "TA", "TV", "TI", "TS")  # rebuilt once over all subjects (TS counts them)

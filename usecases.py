@@ -28,7 +28,8 @@ from cdiscflow.export.read import _is_dataset_json, read_dataset  # the export l
 from cdiscflow.export.xpt import write_xpt
 from cdiscflow.sdtm.compare import StudyComparison, compare_datasets_with_reference, load_comparison
 from cdiscflow.specs.check import require_valid_spec
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 
 
 def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,

@@ -17,7 +17,7 @@ import pytest
 
 from cdiscflow.adam.study import derive_study
 from cdiscflow.usecases import write_adam
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 from cdiscflow.validation import validate_datasets, validate_folder
 
 STUDY = Path(__file__).resolve().parent / "data" / "pharmaverse_imwg"
