@@ -140,13 +140,12 @@ def _twice(name: str, path: Path, first: Path, duplicate: str, findings: Finding
 # one SAS transport file
 
 
-def read_xpt_frame(path: str | Path, findings: Findings | None = None,
-                   encodings: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, XptData]:
+def read_xpt_frame(path: str | Path, findings: Findings | None = None) -> tuple[pd.DataFrame, XptData]:
     """One transport file through the structural reader (`core.xpt_read`: headers, descriptors, observation count and
     padding checked first; a damaged file is an InputError with the byte offset), as a frame in the in-memory
     conventions, with what the file says about itself (layout, encoding)."""
     path = Path(path)
-    xpt = read_xpt_checked(path) if encodings is None else read_xpt_checked(path, encodings)
+    xpt = read_xpt_checked(path, blank_missing=True)
     layout, encoding = xpt.layout, xpt.encoding
     if encoding != "utf-8" and findings is not None:
         findings.add(severity="note", rule_id="XPT-ENCODING", dataset=xpt_name(xpt, path), source=path.name,
@@ -157,7 +156,7 @@ def read_xpt_frame(path: str | Path, findings: Findings | None = None,
         if var.numeric:
             data[var.name] = sas_to_pandas(values.to_numpy(dtype=np.float64, na_value=np.nan), format_kind(var.format))
         else:
-            data[var.name] = values.mask(values == "")
+            data[var.name] = values  # blanks already missing (blank_missing)
     return pd.DataFrame(data, columns=[v.name for v in layout.variables]), xpt
 
 
