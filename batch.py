@@ -162,7 +162,7 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
     Workers are started with the 'spawn' method (the same on Linux, macOS and Windows), so a script that calls
     run_batch needs the usual `if __name__ == "__main__":` guard."""
     from cdiscflow.core.findings import SEVERITIES
-    from cdiscflow.sdtm.engine import ON_ERROR
+    from cdiscflow.sdtm.mapping.engine import ON_ERROR
 
     if on_error not in ON_ERROR or fail_on not in SEVERITIES:
         raise ValueError(f"on_error must be one of {ON_ERROR} and fail_on one of {SEVERITIES}, "
@@ -230,8 +230,8 @@ def folder_names(paths: Sequence[Path]) -> list[str]:
 def check_study(study: str | Path | None) -> Path:
     """Check the spec once as check-spec does (SpecError stops the batch before any raw file is read); the
     workers get its path."""
-    from cdiscflow.specs.check import require_valid_spec
-    from cdiscflow.specs.model import resolve_study
+    from cdiscflow.usecases import require_valid_spec
+    from cdiscflow.specs.load import resolve_study
 
     path = resolve_study(study).resolve()
     require_valid_spec(path)

@@ -40,12 +40,12 @@ from cdiscflow.core import background
 from cdiscflow.core.atomic import staged_output, write_text
 from cdiscflow.core.background import ForkedWorker
 from cdiscflow.core.outputs import check_output
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
+from cdiscflow.core.errors import CdiscflowError, exit_code_for
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
 from cdiscflow.core.workbook import write_findings_workbook
-from cdiscflow.specs.check import require_valid_spec
+from cdiscflow.usecases import require_valid_spec
 from cdiscflow.specs.model import StudySpec
 
 Progress = Callable[[str, str], None]  # (stage, message) -> None: how a caller shows progress
@@ -99,7 +99,7 @@ class RunResult:
     def exit_code(self) -> int:
         if self.error is not None:
             return self.error.exit_code
-        return EXIT_FINDINGS if self.failing else EXIT_OK
+        return exit_code_for(self.findings, self.fail_on, failures=self.rejected_rows)
 
     @property
     def subjects(self) -> int:
@@ -205,7 +205,7 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
     result.datasets = {**sdtm.datasets, **adam}
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log, docs))
     if blocked:
-        from cdiscflow.sdtm.output import write_bookkeeping
+        from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
         write_bookkeeping(sdtm, out / "sdtm")
         say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' "
@@ -299,7 +299,7 @@ def _validate(result: RunResult, data_docs: bool, log: StageLog, docs: ForkedWor
 
 def _export(result: RunResult, sdtm, log: StageLog) -> None:
     from cdiscflow.export.api import write_datasets
-    from cdiscflow.sdtm.output import write_bookkeeping
+    from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
     exported = write_datasets(result.datasets, result.spec, result.target)
     log.findings.extend(exported.findings)

@@ -13,7 +13,7 @@ Almost all SDTM and ADaM work is per subject, so the unit of parallel work is a 
                    1..n inside the partition and translated back to the raw file's row numbers afterwards), maps
                    them to SDTM and derives ADaM (`derive_study`) independently: a Dask task, or a loop here.
     3. combine     what spans subjects is done once over the partitions' results: every dataset concatenated and
-                   put in the order of the plain run (`sdtm.engine.finalize`: keys, then raw origin; ADaM in
+                   put in the order of the plain run (`sdtm.mapping.engine.finalize`: keys, then raw origin; ADaM in
                    subject order, each subject's records as derived), unique keys checked, the trial design datasets rebuilt (TS counts subjects and takes the
                    first date over all of them), rejects and accounting summed, file-level findings (a BOM, an
                    unused field) reported once.
@@ -49,8 +49,9 @@ from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
                                 _report, _stage, _validate, log_sdtm)
-from cdiscflow.specs.check import require_valid_spec
-from cdiscflow.specs.model import Form, StudySpec, load_study
+from cdiscflow.usecases import require_valid_spec
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Form, StudySpec
 
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 DESIGN_DATASETS = ("TE", "TA", "TV", "TI", "TS")  # rebuilt once over all subjects (TS counts them)
@@ -189,7 +190,7 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
 def _rejects_in_file_rows(rejects: pd.DataFrame, select: SubjectSelection, spec: StudySpec) -> pd.DataFrame:
     """The reject log with the raw file's row numbers: in `row`, and in the reason of a row rejected with its
     subject's enrolment row ("the subject's enrolment row 12 in enrol.csv was rejected")."""
-    from cdiscflow.sdtm.raw import _roster_form
+    from cdiscflow.sdtm.raw.forms import _roster_form
 
     rejects = rejects.copy()
     if not len(rejects):
@@ -257,8 +258,8 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
     """The study's SdtmResult from its partitions: datasets in the plain run's order (`finalize`), keys checked,
     trial design rebuilt over every subject, accounting and rejects summed."""
-    from cdiscflow.sdtm.context import StudyState
-    from cdiscflow.sdtm.engine import SdtmResult, add_trial_design, check_keys, check_sdtm_spec, finalize
+    from cdiscflow.sdtm.mapping.state import StudyState
+    from cdiscflow.sdtm.mapping.engine import SdtmResult, add_trial_design, check_keys, check_sdtm_spec, finalize
 
     design = check_sdtm_spec(spec)
     findings = combine_findings([p.sdtm_findings for p in parts])
@@ -284,7 +285,7 @@ def combine_sdtm(spec: StudySpec, parts: list[PartitionResult]):
 
 
 def _sum_accounting(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    from cdiscflow.sdtm.engine import ACCOUNTING_COLUMNS
+    from cdiscflow.sdtm.mapping.engine import ACCOUNTING_COLUMNS
 
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -301,7 +302,7 @@ def _sum_accounting(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _all_rejects(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    from cdiscflow.sdtm.engine import REJECT_COLUMNS
+    from cdiscflow.sdtm.mapping.engine import REJECT_COLUMNS
 
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -421,7 +422,7 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
     result.datasets = {**sdtm.datasets, **adam}
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log))
     if blocked:
-        from cdiscflow.sdtm.output import write_bookkeeping
+        from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
         write_bookkeeping(sdtm, result.target / "sdtm")
         say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}'")

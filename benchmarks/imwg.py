@@ -122,7 +122,7 @@ def time_engine(sdtm_dir: Path, repeat: int) -> list[dict]:
     from cdiscflow.adam.study import derive_study
     from cdiscflow.usecases import read_sdtm
     from cdiscflow.core.findings import Findings
-    from cdiscflow.specs.check import require_valid_spec
+    from cdiscflow.usecases import require_valid_spec
 
     spec = require_valid_spec(str(STUDY))
     sdtm = read_sdtm(sdtm_dir, Findings())

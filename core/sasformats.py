@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
+SAS_EPOCH_DAYS = np.datetime64("1960-01-01", "D")  # SAS dates count days from here
+SAS_EPOCH_SECONDS = np.datetime64("1960-01-01T00:00:00", "s")  # SAS datetimes count seconds from here
+
 DATE_FORMATS = frozenset({
     "DATE", "DAY", "DDMMYY", "DDMMYYB", "DDMMYYC", "DDMMYYD", "DDMMYYN", "DDMMYYP", "DDMMYYS", "DOWNAME",
     "E8601DA", "B8601DA", "IS8601DA", "JULDAY", "JULIAN", "MMDDYY", "MMDDYYB", "MMDDYYC", "MMDDYYD", "MMDDYYN",

@@ -1,4 +1,6 @@
-"""Column-wise text operations on Arrow compute (pandas' regex paths run Python per value; these run in C++).
+"""Column-wise text operations on Arrow compute (pandas' regex paths run Python per value; these run in C++):
+extraction, normalising, membership (`isin`) and key lookups (`lookup`) for every layer (mapping, derivations and
+the conformance checks alike).  Every function takes and returns whole columns; nothing loops over records.
 
 Text columns are pandas `str` (Arrow-backed in pandas 3); missing stays missing.
 """
@@ -9,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from cdiscflow.core.frames import is_text_category
 
 
 def arrow(values: pd.Series) -> pa.Array:
@@ -38,29 +42,54 @@ def strip_blank(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _text_array(values: pd.Series) -> pa.Array | None:
+    """The column as a pyarrow string array when it holds text (str, a text categorical from `core.frames.compact`,
+    or objects that are all text), else None."""
+    if is_text_category(values):
+        return pa.array(values, from_pandas=True).dictionary_decode().cast(pa.large_string())
+    if values.dtype == "str":
+        return arrow(values)
+    if values.dtype == object:
+        try:
+            return pa.array(values, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+    return None
+
+
 def isin(values: pd.Series, lookup) -> pd.Series:
-    """values.isin(lookup) for text, in C++ (pandas' Arrow-string isin walks the lookup values in Python)."""
+    """values.isin(lookup), a boolean Series; missing values are never in.
+
+    A text column is compared as text, in C++ (pandas' Arrow-string isin walks the lookup values in Python): the
+    lookup values are taken as text (101 finds "101").  Any other column (numbers, dates) is compared by pandas.
+    """
+    lookup = list(lookup)  # any iterable: a list, a set, an Index, a Series of values
+    arr = _text_array(values)
+    if arr is None:
+        return pd.Series(values.isin(lookup).to_numpy(dtype=bool), index=values.index)
     lookup = pd.Series(lookup, dtype=str).dropna().unique()
     if len(lookup) == 0:
         return pd.Series(False, index=values.index)
-    found = pc.is_in(arrow(values), value_set=pa.array(lookup, type=pa.large_string()))
+    found = pc.is_in(arr, value_set=pa.array(lookup, type=pa.large_string()))
     return pd.Series(pc.fill_null(found, False), index=values.index, dtype=bool)
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """keys.map(table) for text keys (table indexed by unique text keys), in C++; NaN where a key is not found."""
+    """keys.map(table) for a table indexed by unique keys; missing where a key is not found.
+
+    Text keys and a text-indexed table are matched in C++ (no hash table per call); the values keep the table's type
+    (text stays str, numbers become float64 when a key is not found).  Anything else goes through pandas' map.
+    """
+    arr = _text_array(keys)
+    index = pd.Series(table.index)
+    text_index = index.dtype == "str" or pd.api.types.infer_dtype(index, skipna=False) in ("string", "empty")
+    if arr is None or not text_index:
+        return keys.map(table)
     if len(table) == 0:
         return pd.Series(np.nan, index=keys.index, dtype=table.dtype if table.dtype != object else str)
-    pos = pc.index_in(arrow(keys), value_set=arrow(pd.Series(table.index)))
-    pos = pos.to_numpy(zero_copy_only=False)
-    found = ~pd.isna(pos)
-    values = table.to_numpy()
-    out = np.full(len(keys), np.nan, dtype=object if values.dtype == object else values.dtype)
-    if values.dtype.kind in "fiu" and out.dtype.kind in "iu":
-        out = out.astype("float64")
-    out[found] = values[pos[found].astype(np.int64)]
-    result = pd.Series(out, index=keys.index)
-    return result.astype(str) if table.dtype == "str" or values.dtype == object else result
+    pos = pc.index_in(arr, value_set=arrow(index)).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    taken = pd.Series(pd.api.extensions.take(table.array, pos, allow_fill=True), index=keys.index, name=table.name)
+    return taken.astype(str) if table.dtype == object else taken
 
 
 def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

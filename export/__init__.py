@@ -3,12 +3,12 @@
     write_datasets(datasets, spec, out_dir)   every dataset as .xpt + .json, one define.xml per standard
     write_define(datasets, spec, standard, out_dir)
     read_dataset(path) / read_datasets(dir)   XPT or Dataset-JSON back into frames (+ metadata)
-    convert(path, out)                        .xpt <-> Dataset-JSON
+    convert_dataset_file(path, out)           one .xpt <-> Dataset-JSON file
 """
 
-from cdiscflow.export.api import ExportResult, convert, json_header, write_datasets, write_define
+from cdiscflow.export.api import ExportResult, convert_dataset_file, json_header, write_datasets, write_define
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.read import read_dataset, read_datasets, read_define
+from cdiscflow.export.read import read_dataset, read_datasets
 
-__all__ = ["ExportResult", "convert", "json_header", "write_datasets", "write_define", "ColumnMeta", "DatasetMeta",
-           "read_dataset", "read_datasets", "read_define"]
+__all__ = ["ExportResult", "convert_dataset_file", "json_header", "write_datasets", "write_define", "ColumnMeta", "DatasetMeta",
+           "read_dataset", "read_datasets"]

@@ -26,9 +26,10 @@ from cdiscflow.export.datasetjson import JsonHeader, write_dataset_json
 from cdiscflow.export.define import DefineContext, build_define, validate_define, write_define_files
 from cdiscflow.export.meta import DatasetMeta
 from cdiscflow.export.prepare import Prepared, prepare_dataset
-from cdiscflow.export.read import apply_define, read_dataset, read_define
+from cdiscflow.export.read import apply_define, read_dataset
 from cdiscflow.export.xpt import MAX_IBM, byte_lengths, to_sas_numbers, write_xpt
 from cdiscflow.specs.model import NAME_RE, StudySpec
+from cdiscflow.validation.define import read_define
 
 FORMATS = ("xpt", "json")
 
@@ -179,10 +180,10 @@ def write_define(datasets: Mapping[str, pd.DataFrame | Prepared], spec: StudySpe
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# convert
+# convert_dataset_file
 
 
-def convert(path: str | Path, out: str | Path | None = None, *, define: str | Path | None = None,
+def convert_dataset_file(path: str | Path, out: str | Path | None = None, *, define: str | Path | None = None,
             findings: Findings | None = None) -> Path:
     """Convert one dataset file: `.xpt` -> Dataset-JSON 1.1, `.json` -> XPT v5.  Returns the file written.
 

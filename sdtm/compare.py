@@ -29,8 +29,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from cdiscflow.core.datasets import read_reference_table
 from cdiscflow.core.errors import InputError, SpecError
-from cdiscflow.sdtm.algorithms import plain_number_text
+from cdiscflow.sdtm.mapping.algorithms import plain_number_text
 from cdiscflow.specs.model import StudySpec
 
 SECTION = "comparison"
@@ -214,24 +215,6 @@ def load_comparison(spec: StudySpec) -> dict[str, Expected]:
     return out
 
 
-def read_reference(path: str | Path) -> pd.DataFrame:
-    """A reference dataset from Parquet, CSV or XPT (by extension)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"reference dataset {path} does not exist")
-    if path.suffix == ".parquet":
-        from cdiscflow.core.parquet_read import read_parquet
-
-        return read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False).replace("", np.nan)
-    if path.suffix == ".xpt":  # cdiscflow's reader: DATE9./DATETIME20. variables come back as dates
-        from cdiscflow.export.read import read_dataset
-
-        return read_dataset(path)[0]
-    raise InputError(f"reference dataset {path.name}: cannot read {path.suffix} files (use .parquet, .csv, .xpt)")
-
-
 def compare_study(spec: StudySpec, datasets: Mapping[str, pd.DataFrame], reference_dir: str | Path
                   ) -> dict[str, DatasetComparison]:
     """Compare every dataset comparison.yaml names with its reference file in `reference_dir`."""
@@ -240,8 +223,8 @@ def compare_study(spec: StudySpec, datasets: Mapping[str, pd.DataFrame], referen
     for name, e in expected.items():  # over datasets
         if name not in datasets:
             raise InputError(f"{name} was not mapped, so it cannot be compared")
-        out[name] = compare_dataset(name, datasets[name], read_reference(Path(reference_dir) / e.file), e.keys,
-                                    e.order_by)
+        reference = read_reference_table(Path(reference_dir) / e.file)
+        out[name] = compare_dataset(name, datasets[name], reference, e.keys, e.order_by)
     return out
 
 
@@ -299,8 +282,8 @@ class StudyComparison:
 def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> StudyComparison:
     """Map the raw export with the study spec, compare with the reference SDTM in `reference_dir`, and write
     `agreement.csv` (per dataset and variable) and `differences.csv` (every differing value) into `out_dir`."""
-    from cdiscflow.sdtm.engine import map_study
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.sdtm.mapping.engine import map_study
+    from cdiscflow.specs.load import load_study
 
     from cdiscflow.core.outputs import check_output
 

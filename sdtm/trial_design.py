@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
-from cdiscflow.sdtm.dates import date_part
+from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
+from cdiscflow.sdtm.raw.dates import date_part
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
@@ -304,7 +304,7 @@ def build_ts(state: StudyState) -> pd.DataFrame:
 
 def _ts_derive(state: StudyState, rule: Mapping[str, Any]) -> str | None:
     if "study" in rule:
-        from cdiscflow.sdtm.algorithms import study_value
+        from cdiscflow.sdtm.mapping.algorithms import study_value
 
         return str(study_value(state.spec, str(rule["study"]))).strip()
     if "count" in rule:

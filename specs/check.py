@@ -9,7 +9,7 @@ The checks, all run whatever the others find:
    through `specs.safe_yaml` (size limit, alias-bomb limit, the line of every key); an unknown YAML file is a
    problem (a misspelt `reprot.yaml` would otherwise be ignored);
 2. shape: every file against its typed model (`specs.typed`, unknown keys are errors, with "did you mean");
-3. meaning: the loaders of every layer (`specs.model.load_study`, the SDTM trial design and derivations, the ADaM
+3. meaning: the loaders of every layer (`specs.load.load_study`, the SDTM trial design and derivations, the ADaM
    recipes' settings, the report), which check references (codelists, methods, forms, fields, datasets ...) and
    parse every expression;
 4. cross-references the loaders cannot see alone: the raw `usubjid` template's fields, the datasets ADaM rules
@@ -27,10 +27,10 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.specs import typed
+from cdiscflow.specs import typed, typed_problems
 from cdiscflow.specs.safe_yaml import YamlProblem, line_of, load_yaml
 
 # The YAML files a spec folder may hold at its top level (besides sdtm/*.yaml and adam/*.yaml).
@@ -55,16 +55,24 @@ class Problem:
         return f"{where}:{key} {self.message}{hint}"
 
 
-def check_spec(study: str | Path | None) -> list[Problem]:
-    """Every problem of the spec folder `study` (a path or an embedded study name); [] when it is usable."""
-    return _Check(study).run()[1]
+# StudySpec -> problem texts of the layers' loaders ("adam/adsl.yaml: merges[3].filter: ...")
+LayerChecks = Callable[[Any], Iterable[str]]
 
 
-def require_valid_spec(study: str | Path | None):
+def check_spec(study: str | Path | None, layer_checks: LayerChecks | None = None) -> list[Problem]:
+    """Every problem of the spec folder `study` (a path or an embedded study name); [] when it is usable.
+
+    `layer_checks` runs the loaders of the layers above specs/ (SDTM, ADaM recipes) on the loaded spec; the
+    use case passes them (`usecases.spec_layer_problems`), so this module imports no layer above it.  Without it
+    the files, the typed model, the spec model and the cross-references are checked."""
+    return _Check(study, layer_checks).run()[1]
+
+
+def require_valid_spec(study: str | Path | None, layer_checks: LayerChecks | None = None):
     """The loaded StudySpec when check-spec finds nothing; else SpecError listing every problem (file:line)."""
-    from cdiscflow.specs.model import resolve_study
+    from cdiscflow.specs.load import resolve_study
 
-    spec, problems = _Check(study).run()
+    spec, problems = _Check(study, layer_checks).run()
     if problems or spec is None:
         raise SpecError([str(p) for p in problems] or ["the spec cannot be loaded"], path=str(resolve_study(study)))
     return spec
@@ -81,8 +89,9 @@ def _path_text(path: Iterable[Any]) -> str:
 
 
 class _Check:
-    def __init__(self, study: str | Path | None):
-        from cdiscflow.specs.model import resolve_study
+    def __init__(self, study: str | Path | None, layer_checks: LayerChecks | None = None):
+        self.layer_checks = layer_checks
+        from cdiscflow.specs.load import resolve_study
 
         self.path = resolve_study(study)
         self.problems: list[Problem] = []
@@ -145,7 +154,7 @@ class _Check:
             return
         if data is None:
             data = {}
-        for tp in typed.validate_document(kind, data):
+        for tp in typed_problems.validate_document(kind, data):
             self.add(rel, line_of(lines, tp.path) if tp.path else 1, _path_text(tp.path), tp.message, tp.hint)
 
     def check_csv(self, name: str) -> None:
@@ -171,13 +180,13 @@ class _Check:
             clean = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None and k.strip() not in unknown}
             if not any(clean.values()):
                 continue
-            for tp in typed.validate_row(name, clean):
+            for tp in typed_problems.validate_row(name, clean):
                 col = str(tp.path[0]) if tp.path else ""
                 self.add(name, i, col, tp.message if col else tp.message, tp.hint)
 
     # -- 3: the loaders of every layer ----------------------------------------------------------------------------
     def load(self):
-        from cdiscflow.specs.model import load_study_with_problems
+        from cdiscflow.specs.load import load_study_with_problems
 
         try:
             return load_study_with_problems(self.path)
@@ -185,47 +194,12 @@ class _Check:
             return None, exc.problems
 
     def layer_problems(self, spec) -> list[str]:
-        out: list[str] = []
-
-        def collect(fn, *args) -> Any:
-            try:
-                return fn(*args)
-            except SpecError as exc:
-                out.extend(exc.problems)
-            except Exception as exc:  # noqa: BLE001 - a loader tripping over a broken spec is still a problem
-                out.append(f"{getattr(fn, '__name__', fn)}: {exc}")
-            return None
-
-        from cdiscflow.sdtm.engine import check_sdtm_spec
-
-        collect(check_sdtm_spec, spec)
-        adam = {d.name for d in spec.standard("ADaM")}
-        if adam:
-            from cdiscflow.adam.recipes.adae import load_adae_spec
-            from cdiscflow.adam.recipes.adbase import load_adbase_spec
-            from cdiscflow.adam.recipes.adrs import load_adrs_spec
-            from cdiscflow.adam.recipes.adsl import load_adsl_spec
-            from cdiscflow.adam.recipes.adtte import load_tte_dataset_rules
-            from cdiscflow.adam.verbs.tte import tte_parameters_from_spec
-
-            # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
-            # workbook) declares ADaM datasets before anyone has written how to derive them
-            def has(section: str) -> bool:
-                return spec.section(section) is not None
-
-            collect(load_adsl_spec, spec)
-            if "ADRS" in adam and has("adam/adrs"):
-                collect(load_adrs_spec, spec)
-            if "ADAE" in adam and has("adam/adae"):
-                collect(load_adae_spec, spec)
-            if "ADBASE" in adam and has("adam/adbase"):
-                collect(load_adbase_spec, spec)
-            if "ADTTE" in adam and has("adam/tte"):
-                collect(tte_parameters_from_spec, spec)
-                collect(load_tte_dataset_rules, spec.section("adam/tte"))
-        from cdiscflow.specs.report import check_report_spec
-
+        """The problems the layers' own loaders find (`layer_checks`, given by the use case: SDTM and ADaM), then
+        the report spec's (specs/report), as loader texts."""
+        out = list(self.layer_checks(spec)) if self.layer_checks is not None else []
         if spec.section("report") is not None:
+            from cdiscflow.specs.report import check_report_spec
+
             report_problems: list[str] = []
             try:
                 check_report_spec(spec)

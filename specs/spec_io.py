@@ -3,7 +3,7 @@
     import_spec([define.xml | workbook.xlsx, ...], out)  ->  a metadata-only spec folder (study.yaml + CSV tables),
                                                             written atomically, then loaded to report its problems
     export_workbook(spec, file.xlsx)                      ->  the Pinnacle 21 / metacore workbook layout
-    export_define(spec, file.xml, standard)               ->  define.xml 2.1 from the spec alone, XSD-checked
+    (define.xml 2.1 from the spec alone: `usecases.export_spec_define`, it needs the export layer)
 
 Several sources make one spec (an SDTM and an ADaM define.xml): their tables are joined; a codelist, method or
 comment both define under one id with different content keeps its id in the first and gets a suffix in the next.
@@ -73,7 +73,7 @@ def import_tables(sources: Iterable[str | Path], *, ig_version: str = "") -> Spe
 def import_spec(sources: Iterable[str | Path], out: str | Path, *, force: bool = False,
                 ig_version: str = "") -> ImportResult:
     """Import define.xml files and/or spec workbooks into a new metadata-only spec folder `out`."""
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     from cdiscflow.core.outputs import check_output
 
@@ -169,39 +169,3 @@ def export_workbook(spec, out: str | Path) -> Path:
     out = check_output(out, [("spec folder", spec.path)], is_file=True)
     write_bytes(out, workbook_bytes(metadata_tables(spec)))
     return out
-
-
-@dataclass
-class DefineExport:
-    path: Path
-    standard: str
-    variables: int
-    without_length: list[str]  # DATASET.VARIABLE of character variables the spec gives no length
-
-
-def export_define(spec, out: str | Path, standard: str | None = None) -> DefineExport:
-    """Write define.xml 2.1 for one standard of the spec (no data: lengths from the spec) and CDISC's stylesheet
-    beside it.  A define.xml that breaks the Define-XML 2.1 schema is not written (SpecError lists why)."""
-    from cdiscflow.core.outputs import check_output
-    from cdiscflow.export.define import STYLESHEET, build_spec_define, define_bytes, validate_define
-
-    check_output(out, [("spec folder", spec.path)], is_file=True)
-    present = [s for s in ("SDTM", "ADaM") if spec.standard(s)]
-    if standard is None:
-        if len(present) != 1:
-            raise SpecError(f"the spec has {' and '.join(present) or 'no'} datasets: say which define.xml to write "
-                            "with --standard SDTM or --standard ADaM", path=str(spec.path))
-        standard = present[0]
-    if standard not in present:
-        raise SpecError(f"the spec has no {standard} datasets", path=str(spec.path))
-    tree = build_spec_define(spec, standard)
-    problems = validate_define(tree)
-    if problems:
-        raise SpecError([f"define.xml would not validate against the Define-XML 2.1 schema: {p}" for p in problems],
-                        path=str(spec.path))
-    out = Path(out)
-    write_bytes(out, define_bytes(tree))
-    write_bytes(out.with_name(STYLESHEET.name), STYLESHEET.read_bytes())
-    datasets = spec.standard(standard)
-    missing = [f"{d.name}.{v.name}" for d in datasets for v in d.variables if v.datatype == "text" and not v.length]
-    return DefineExport(out, standard, sum(len(d.variables) for d in datasets), missing)

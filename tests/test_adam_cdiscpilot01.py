@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from cdiscflow.adam.study import derive_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 STUDY = SPECS_DIR / "cdiscpilot01"
 S = "CDISCPILOT01"

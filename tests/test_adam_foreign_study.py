@@ -17,8 +17,9 @@ import pytest
 
 from cdiscflow.adam.study import derive_study
 from cdiscflow.usecases import write_adam
-from cdiscflow.specs.model import load_study
-from cdiscflow.validation import validate_datasets, validate_folder
+from cdiscflow.specs.load import load_study
+from cdiscflow.usecases import validate_folder
+from cdiscflow.validation import validate_datasets
 
 STUDY = Path(__file__).resolve().parent / "data" / "pharmaverse_imwg"
 FILES = {"DM": "dm", "EX": "ex", "DS": "ds", "AE": "ae", "RS": "rs_onco_imwg", "SUPPRS": "supprs_onco_imwg"}

@@ -13,7 +13,7 @@ from cdiscflow.core import iso8601
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.export.xpt import to_sas_numbers
-from cdiscflow.sdtm.dates import date_part, study_day
+from cdiscflow.sdtm.raw.dates import date_part, study_day
 from cdiscflow.specs.model import Dataset, Variable
 from cdiscflow.validation import iso8601 as validation_iso
 from cdiscflow.validation.metadata import plan_dataset

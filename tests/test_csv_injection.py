@@ -86,7 +86,7 @@ def test_report_tables_and_statistics_are_neutralised(tmp_path):
 def test_sdtm_findings_neutralise_raw_values(tmp_path, raw_small):
     """A raw field with a formula (rejected: not a date) reaches the SDTM folder's _findings.csv as text a
     spreadsheet does not run."""
-    from cdiscflow.sdtm import convert
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
 
     ae = raw_small / "ae.csv"
     text = ae.read_text().splitlines()
@@ -96,7 +96,7 @@ def test_sdtm_findings_neutralise_raw_values(tmp_path, raw_small):
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(first)
     ae.write_text("\n".join([*text[:h + 1], buffer.getvalue().strip(), *text[h + 2:]]) + "\n")
-    result = convert(None, raw_small, tmp_path / "sdtm", on_error="reject")
+    result = map_raw_to_sdtm_folder(None, raw_small, tmp_path / "sdtm", on_error="reject")
     assert result.rejects[["form", "row", "rule_id"]].values.tolist() == [["ae", 1, "RAW-DATE"]]
     written = (tmp_path / "sdtm" / "_findings.csv").read_bytes().decode()
     rows = _cells(written)

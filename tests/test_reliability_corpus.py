@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from cdiscflow.cli import main
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 AE_ROW1 = "05-JUL-2016,05-JUL-2016,No,2"  # ae.csv data row 1: AESTDAT, AEENDAT, AEONGO, AEGRADE
 

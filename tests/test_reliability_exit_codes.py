@@ -119,7 +119,7 @@ def test_output_folder_that_cannot_be_written_is_2(raw_small, tmp_path):
 
 
 def test_a_bug_is_3_in_one_line_and_never_1(raw_small, tmp_path, monkeypatch):
-    import cdiscflow.sdtm.engine as engine
+    import cdiscflow.sdtm.mapping.engine as engine
 
     def broken(*args, **kwargs):
         raise KeyError("DMSEQ")

@@ -192,12 +192,12 @@ def test_a_run_stopped_in_the_report_stage_leaves_the_previous_run(tmp_path, raw
 
 
 def test_sdtm_command_refuses_a_second_writer(tmp_path, raw_small):
-    from cdiscflow.sdtm import convert
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
 
     out = tmp_path / "o" / "sdtm"
     with output_lock(out):
         with pytest.raises(OutputBusyError):
-            convert(None, raw_small, out)
+            map_raw_to_sdtm_folder(None, raw_small, out)
     assert not out.exists() and _beside(out) == []
 
 

@@ -15,7 +15,7 @@ from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.pipeline import run, without_timings
 from cdiscflow.scale import (SubjectSelection, combine_findings, fnv1a_64, map_partitions, run_partitioned,
                              subject_partition)
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 def _fnv1a_reference(text: str) -> int:  # the published algorithm, byte by byte, as an independent check
@@ -273,7 +273,7 @@ def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_
 
 def test_the_reject_log_names_the_raw_files_rows_also_in_its_reasons():
     from cdiscflow.scale import _rejects_in_file_rows
-    from cdiscflow.sdtm.raw import _roster_form
+    from cdiscflow.sdtm.raw.forms import _roster_form
 
     spec = load_study("dara_atra")
     roster = _roster_form(spec)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.expr import ExpressionError, evaluate_condition, names
-from cdiscflow.sdtm.algorithms import condition_mask
+from cdiscflow.sdtm.mapping.algorithms import condition_mask
 from cdiscflow.specs.conditions import compile_condition, condition_fields
 from cdiscflow.specs.model import Codelist, Term
 
@@ -125,8 +125,8 @@ def _rewrite(folder: Path, file: str, old: str, new: str) -> None:
 @pytest.mark.slow
 def test_a_mapping_written_with_expression_text_gives_the_same_datasets(study_copy):
     from cdiscflow.sdtm import map_study
-    from cdiscflow.specs.check import check_spec
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.usecases import check_spec
+    from cdiscflow.specs.load import load_study
 
     raw = Path(__file__).parent / "data" / "raw_small"
     before = map_study(load_study(), raw)
@@ -144,7 +144,7 @@ def test_a_mapping_written_with_expression_text_gives_the_same_datasets(study_co
 
 
 def test_check_spec_names_an_unknown_field_in_an_expression_condition(study_copy):
-    from cdiscflow.specs.check import check_spec
+    from cdiscflow.usecases import check_spec
 
     _rewrite(study_copy, "sdtm/rs.yaml", "where: {WHOPS: {present: true}}", "where: \"notna(WHOPSS)\"")
     _rewrite(study_copy, "sdtm/cm.yaml", "where: {SCTYPE: {codelist: SUPPCARE, in: G-CSF}}",
@@ -162,7 +162,7 @@ def test_check_spec_names_an_unknown_field_in_an_expression_condition(study_copy
 
 def test_check_spec_refuses_codelist_in_an_adam_expression(study_copy):
     # ADaM evaluates without the study's codelists: codelist() there is a spec problem, not a failure mid-run
-    from cdiscflow.specs.check import check_spec
+    from cdiscflow.usecases import check_spec
 
     _rewrite(study_copy, "adam/adsl.yaml", "  filter: EXDOSE > 0", "  filter: codelist(EXTRT, 'NY') == 'Y'")
     problems = check_spec(study_copy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cdiscflow.sdtm.dates import age_in_years, combine_date_time, date_part, parse_date, parse_time, study_day
+from cdiscflow.sdtm.raw.dates import age_in_years, combine_date_time, date_part, parse_date, parse_time, study_day
 
 
 def _iso(values, fmt):

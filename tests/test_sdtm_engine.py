@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 S1, S2, S3 = "DARA-ATRA-01-001", "DARA-ATRA-01-002", "DARA-ATRA-02-003"
 
@@ -262,7 +262,7 @@ def test_unscheduled_visits_are_numbered_after_the_last_planned_visit(embedded):
 
 def test_trial_design_and_derivation_problems_are_listed_together(study_copy):
     from cdiscflow.core.errors import SpecError
-    from cdiscflow.sdtm.engine import check_sdtm_spec
+    from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
 
     td = study_copy / "trial_design.yaml"
     text = td.read_text()

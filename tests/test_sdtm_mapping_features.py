@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.sdtm.algorithms import Target, assign, derive_number, plain_number_text, round_half_away
-from cdiscflow.sdtm.dates import parse_date
-from cdiscflow.sdtm.engine import check_sdtm_spec
-from cdiscflow.sdtm.raw import RawForm, as_text
-from cdiscflow.specs.model import Form, FormField, Rule, Variable, load_study
+from cdiscflow.sdtm.mapping.algorithms import Target, assign, derive_number, plain_number_text, round_half_away
+from cdiscflow.sdtm.raw.dates import parse_date
+from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
+from cdiscflow.sdtm.raw.forms import RawForm, as_csv_text
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Form, FormField, Rule, Variable
 
 
 def _raw(**columns) -> RawForm:
@@ -32,7 +33,7 @@ def _target(datatype="text", name="X") -> Target:
 def test_typed_columns_read_as_the_text_a_csv_holds():
     frame = pd.DataFrame({"AGE": [63.0, np.nan, 70.5], "CODE": pd.array([10003058, None, 7], dtype="Int64"),
                           "FLAG": [True, False, True], "TEXT": ["a", None, "b"]})
-    text = as_text(frame)
+    text = as_csv_text(frame)
     assert text["AGE"].tolist()[0::2] == ["63", "70.5"] and pd.isna(text["AGE"].iloc[1])
     assert text["CODE"].tolist()[0::2] == ["10003058", "7"] and pd.isna(text["CODE"].iloc[1])
     assert text["FLAG"].tolist() == ["true", "false", "true"]

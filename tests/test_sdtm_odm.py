@@ -15,10 +15,10 @@ from lxml import etree
 import cdiscflow
 from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm import map_study
-from cdiscflow.sdtm.odm import KEY_COLUMNS, read_odm
-from cdiscflow.sdtm.raw import read_export
-from cdiscflow.simulate.odm import write_odm
-from cdiscflow.specs.model import load_study
+from cdiscflow.sdtm.raw.odm import KEY_COLUMNS, read_odm
+from cdiscflow.sdtm.raw.forms import read_export
+from cdiscflow.studies.dara_atra.simulate.odm import write_odm
+from cdiscflow.specs.load import load_study
 
 ODM_XSD = Path(cdiscflow.__file__).parent / "export" / "schemas" / "define-xml-2.1" / "cdisc-odm-1.3.2" / "ODM1-3-2.xsd"
 
@@ -247,15 +247,15 @@ def test_bad_odm_items_reject_their_rows_and_nothing_is_lost(spec, odm_small):
 
 @pytest.mark.slow
 def test_simulated_odm_export_gives_the_same_sdtm_bytes_as_the_csv_export(tmp_path):
-    from cdiscflow.sdtm import convert
-    from cdiscflow.simulate import simulate
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
+    from cdiscflow.studies.dara_atra.simulate import simulate
 
     simulate(tmp_path / "odm", format="odm")
     xml = tmp_path / "odm" / "dara_atra.xml"
     schema = odm_schema()
     assert schema.validate(etree.parse(str(xml))), schema.error_log.filter_from_errors()[:3]
-    convert(None, None, tmp_path / "from_csv")
-    convert(None, tmp_path / "odm", tmp_path / "from_odm")
+    map_raw_to_sdtm_folder(None, None, tmp_path / "from_csv")
+    map_raw_to_sdtm_folder(None, tmp_path / "odm", tmp_path / "from_odm")
     outputs = sorted(p.name for p in (tmp_path / "from_csv").iterdir()
                      if p.suffix in (".xpt", ".json", ".xml") and not p.name.startswith("_"))
     assert len(outputs) == 53  # 26 datasets as XPT and Dataset-JSON, and define.xml
@@ -268,7 +268,7 @@ def test_simulated_odm_export_gives_the_same_sdtm_bytes_as_the_csv_export(tmp_pa
 MEMORY_PROBE = """
 import sys
 from pathlib import Path
-from cdiscflow.sdtm.odm import read_odm
+from cdiscflow.sdtm.raw.odm import read_odm
 def status_kb(key):
     return int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
 with open("/proc/self/clear_refs", "w") as fh:
@@ -282,7 +282,7 @@ print(status_kb("VmHWM") - before, sum(len(t) for t in export.tables.values()))
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="reads the peak memory from /proc (Linux)")
 def test_reading_a_large_odm_file_needs_far_less_memory_than_the_file(tmp_path):
-    from cdiscflow.simulate import simulate
+    from cdiscflow.studies.dara_atra.simulate import simulate
 
     result = simulate(tmp_path, subjects=1500, format="odm")
     xml = tmp_path / "dara_atra.xml"
@@ -297,7 +297,7 @@ def test_reading_a_large_odm_file_needs_far_less_memory_than_the_file(tmp_path):
 
 @pytest.mark.slow
 def test_pharmaverse_raw_written_as_odm_gives_the_same_sdtm_bytes(shared, tmp_path):
-    from cdiscflow.sdtm import convert
+    from cdiscflow.usecases import map_raw_to_sdtm_folder
 
     raw = shared / "reference-data" / "pharmaverse" / "raw"
     spec = load_study("pharmaverse_pilot")
@@ -305,8 +305,8 @@ def test_pharmaverse_raw_written_as_odm_gives_the_same_sdtm_bytes(shared, tmp_pa
     assert rows == {"dm": 306, "ae": 1191, "ds": 850, "ec": 591, "vs": 12978}
     schema = odm_schema()
     assert schema.validate(etree.parse(str(tmp_path / "pilot.xml"))), schema.error_log.filter_from_errors()[:3]
-    convert("pharmaverse_pilot", raw, tmp_path / "from_parquet")
-    convert("pharmaverse_pilot", tmp_path / "pilot.xml", tmp_path / "from_odm")
+    map_raw_to_sdtm_folder("pharmaverse_pilot", raw, tmp_path / "from_parquet")
+    map_raw_to_sdtm_folder("pharmaverse_pilot", tmp_path / "pilot.xml", tmp_path / "from_odm")
     outputs = sorted(p.name for p in (tmp_path / "from_parquet").iterdir()
                      if p.suffix in (".xpt", ".json", ".xml") and not p.name.startswith("_"))
     assert len(outputs) == 13  # DM AE DS EX TV VS as XPT and Dataset-JSON, and define.xml

@@ -13,7 +13,8 @@ import pytest
 
 from cdiscflow.core.errors import FindingsError
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 NA = np.nan
 S1, S2, S3 = "01-701-1001", "01-701-1002", "01-701-1003"
@@ -196,13 +197,13 @@ def test_malformed_patient_number_is_a_mapping_problem(tmp_path):
 
 def test_the_same_export_as_csv_maps_to_the_same_datasets(mini, tmp_path):
     """forms.yaml names dm_raw.parquet; a CSV export of the same forms (dm_raw.csv ...) is found and read alike."""
-    from cdiscflow.sdtm.raw import as_text
+    from cdiscflow.sdtm.raw.forms import as_csv_text
 
     parquet, csv = tmp_path / "parquet", tmp_path / "csv"
     write_mini_export(parquet)
     csv.mkdir()
     for name in ("dm", "ae", "ds", "ec", "vs"):  # over forms
-        as_text(pd.read_parquet(parquet / f"{name}_raw.parquet")).to_csv(csv / f"{name}_raw.csv", index=False)
+        as_csv_text(pd.read_parquet(parquet / f"{name}_raw.parquet")).to_csv(csv / f"{name}_raw.csv", index=False)
     again = map_study(load_study(SPECS_DIR / "pharmaverse_pilot"), csv)
     assert again.accounting["file"].tolist() == ["dm_raw.csv", "ae_raw.csv", "ds_raw.csv", "ec_raw.csv", "vs_raw.csv"]
     for name, frame in mini.datasets.items():  # over datasets

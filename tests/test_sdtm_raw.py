@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.errors import InputError
-from cdiscflow.sdtm.raw import read_export
-from cdiscflow.specs.model import load_study
+from cdiscflow.sdtm.raw.forms import read_export
+from cdiscflow.specs.load import load_study
 
 
 

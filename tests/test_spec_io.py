@@ -19,8 +19,9 @@ from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.export.define import validate_define
 from cdiscflow.specs.define_xml import read_define_tables
 from cdiscflow.specs.metadata_diff import define_differences, define_facts, fact_differences
-from cdiscflow.specs.model import load_study
-from cdiscflow.specs.spec_io import export_define, export_workbook, import_spec
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.spec_io import export_workbook, import_spec
+from cdiscflow.usecases import export_spec_define
 from cdiscflow.specs.tables import metadata_tables, table_differences, with_comment_text
 from cdiscflow.specs.workbook import read_workbook_tables
 
@@ -176,7 +177,7 @@ def test_define_round_trip_keeps_everything(source, tmp_path):
     """define.xml -> spec -> define.xml 2.1: the same datasets, variables, labels, types, lengths, codelist terms,
     value-level rows, methods and origins (compared as sets of facts; any difference is listed)."""
     import_spec([source], tmp_path / "spec")
-    exported = export_define(load_study(tmp_path / "spec"), tmp_path / "out" / "define.xml")
+    exported = export_spec_define(load_study(tmp_path / "spec"), tmp_path / "out" / "define.xml")
     assert validate_define(exported.path) == []
     assert (tmp_path / "out" / "define2-1.xsl").is_file()
     assert define_differences(source, exported.path) == []
@@ -187,9 +188,9 @@ def test_define_round_trip_keeps_everything(source, tmp_path):
 def test_define21_round_trip_is_stable_byte_for_byte(tmp_path):
     """A define.xml written by cdiscflow, imported and exported again, is the same file."""
     import_spec([DEFINE21], tmp_path / "a")
-    first = export_define(load_study(tmp_path / "a"), tmp_path / "a.xml").path
+    first = export_spec_define(load_study(tmp_path / "a"), tmp_path / "a.xml").path
     import_spec([first], tmp_path / "b")
-    second = export_define(load_study(tmp_path / "b"), tmp_path / "b.xml").path
+    second = export_spec_define(load_study(tmp_path / "b"), tmp_path / "b.xml").path
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -211,8 +212,8 @@ def test_dara_atra_round_trips_through_the_workbook(tmp_path):
 
 def test_dara_atra_round_trips_through_define_xml(tmp_path):
     spec = load_study("dara_atra")
-    sdtm = export_define(spec, tmp_path / "sdtm" / "define.xml", "SDTM")
-    adam = export_define(spec, tmp_path / "adam" / "define.xml", "ADaM")
+    sdtm = export_spec_define(spec, tmp_path / "sdtm" / "define.xml", "SDTM")
+    adam = export_spec_define(spec, tmp_path / "adam" / "define.xml", "ADaM")
     assert (sdtm.variables, adam.variables) == (367, 180)
     assert validate_define(sdtm.path) == [] and validate_define(adam.path) == []
     result = import_spec([sdtm.path, adam.path], tmp_path / "dara")
@@ -359,7 +360,7 @@ def test_import_reports_problems_check_spec_would_find(tmp_path):
 
 def test_export_define_needs_the_standard_when_the_spec_has_two(tmp_path):
     with pytest.raises(SpecError, match="--standard SDTM or --standard ADaM"):
-        export_define(load_study("dara_atra"), tmp_path / "define.xml")
+        export_spec_define(load_study("dara_atra"), tmp_path / "define.xml")
     assert not (tmp_path / "define.xml").exists()
 
 
@@ -369,7 +370,7 @@ def test_export_define_refuses_a_define_the_schema_rejects(tmp_path):
     datasets = (src / "datasets.csv").read_text(encoding="utf-8")
     (src / "datasets.csv").write_text(datasets.replace("SPECIAL PURPOSE", "DEMOGRAPHY"), encoding="utf-8")
     with pytest.raises(SpecError, match="would not validate against the Define-XML 2.1 schema"):
-        export_define(load_study(src), tmp_path / "define.xml")
+        export_spec_define(load_study(src), tmp_path / "define.xml")
     assert not (tmp_path / "define.xml").exists()
 
 
@@ -469,7 +470,7 @@ def test_pilot3_workbook_imports_faithfully(shared, tmp_path):
         assert (t.code, str(t.order)) == (r["NCI Term Code"], r["Order"])
         assert t.decode == r["Decoded Value"] or (not r["Decoded Value"] and t.code)  # blank: CDISC CT's decode
     assert len(records("Codelists")) == sum(len(cl.terms) for cl in spec.codelists.values()) == 339
-    out = export_define(spec, tmp_path / "define.xml")
+    out = export_spec_define(spec, tmp_path / "define.xml")
     assert validate_define(out.path) == []
     assert define_differences(shared / PILOT / "adam_tdf_v1.0" / "define.xml", out.path) == []
 

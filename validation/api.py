@@ -1,7 +1,8 @@
-"""Validating a set of datasets (in memory or a folder): schemas, conformance rules, findings, Data Docs.
+"""Validating a set of datasets in memory: schemas, conformance rules, findings, Data Docs.
 
     findings = validate_datasets({"DM": dm, "AE": ae}, spec)           # in the pipeline, before writing
-    report = validate_folder("out/sdtm", study="dara_atra", out_dir="out/validation")   # `cdiscflow validate`
+
+A folder is read and validated by `usecases.validate_folder` (`cdiscflow validate`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from typing import Mapping
 
 import pandas as pd
 
-from cdiscflow.core.atomic import staged_output, write_text
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
+from cdiscflow.core.atomic import write_text
+from cdiscflow.core.errors import exit_code_for
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.core.workbook import write_findings_workbook
-from cdiscflow.specs.model import StudySpec, load_study
-from cdiscflow.validation.define import Define, merge_defines, read_define
+from cdiscflow.specs.model import StudySpec
+from cdiscflow.validation.define import Define, read_define
 from cdiscflow.validation.plans import dataset_plans
 from cdiscflow.validation.metadata import DatasetPlan
-from cdiscflow.validation.rules import RuleContext, RuleRun, run_rules
+from cdiscflow.validation.rulebook import RuleContext
+from cdiscflow.validation.rules import RuleRun, run_rules
 from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema, validate_frame
 
 
@@ -84,7 +86,7 @@ class FolderReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FINDINGS if self.failing else EXIT_OK
+        return exit_code_for(self.result.findings, self.fail_on)
 
 
 def default_out_dir(directory: str | Path) -> Path:
@@ -93,36 +95,6 @@ def default_out_dir(directory: str | Path) -> Path:
     validation/ folder)."""
     folder = Path(directory).absolute()
     return folder.parent / f"{folder.name or 'datasets'}-validation"
-
-
-def validate_folder(directory: str | Path, study: str | Path | None = None, *, out_dir: str | Path | None = None,
-                    fail_on: str = "error", data_docs: bool = True, max_rows: int | None = None,
-                    data_docs_engine: str = "cdiscflow") -> FolderReport:
-    """Validate every dataset in a folder and write findings.csv, findings.json, rules.csv (and Data Docs) into
-    `out_dir` (default: `default_out_dir(directory)`, beside the folder).
-
-    Raises InputError (exit 2) when the folder holds no readable datasets or a define.xml is malformed, or when
-    `out_dir` is in, over or around the folder or spec (`core.outputs.check_output`), and SpecError when the study
-    spec is broken.
-    """
-    from cdiscflow.core.outputs import check_output
-    from cdiscflow.validation.io import find_defines, read_datasets
-
-    if fail_on not in ("error", "warning", "note"):
-        raise ValueError(f"fail_on must be error, warning or note, not {fail_on!r}")
-    directory = Path(directory)
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(directory)
-    spec = load_study(study) if study is not None else None
-    check_output(out_dir, [("dataset folder", directory), ("spec folder", spec.path if spec else None)])
-    datasets = read_datasets(directory)
-    define_paths = find_defines(directory)
-    define = merge_defines(read_define(p) for p in define_paths)
-    result = run_validation(datasets, spec, define=define)
-    with staged_output(out_dir, owned_by=("rules.csv",)) as build:  # out_dir: the previous folder or this one, whole
-        written = write_outputs(result, datasets, spec, build, data_docs=data_docs, max_rows=max_rows,
-                                data_docs_engine=data_docs_engine)
-    written = [out_dir / p.relative_to(build) for p in written]
-    return FolderReport(directory, out_dir, result, fail_on, written, define_paths, spec.studyid if spec else "")
 
 
 def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None,

@@ -9,6 +9,11 @@ codelists of each variable's value-level ItemDefs (ValueListDef; their where cla
 `declared_extensions(dataset, variable)` is what the sponsor declares beyond CDISC CT for a variable: the extended
 values of its CT codelists and the terms of sponsor (non-standard) codelists in its value-level metadata.
 Guide-based validation (no study spec) accepts those in an extensible CT codelist, as a reviewer's tool does.
+
+This is cdiscflow's one reader of a define.xml's data declarations: besides the codelists it keeps each dataset's
+label and OID and each variable's column metadata (`DefineColumn`: label, data type, length, display format, key
+sequence, item OID), which the export layer's `apply_define` carries into a converted dataset.  (The spec importer
+`specs.define_xml` reads a define.xml into spec tables: the whole metadata, checked OID by OID.)
 """
 
 from __future__ import annotations
@@ -35,11 +40,28 @@ class DefineCodelist:
 
 
 @dataclass(frozen=True)
+class DefineColumn:
+    """One variable of a dataset as its ItemRef and ItemDef declare it."""
+
+    name: str  # ItemDef Name (or SASFieldName), as written
+    label: str  # Description/TranslatedText (blanks squashed), else a Label attribute
+    datatype: str  # DataType; "text" when absent
+    length: int | None
+    display_format: str
+    key_sequence: int | None
+    item_oid: str
+
+
+@dataclass(frozen=True)
 class DefineDataset:
     name: str
     variables: Mapping[str, str]  # variable name -> codelist OID ('' when none), in ItemRef order
     value_codelists: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     # variable name -> codelist OIDs of its value-level ItemDefs (ValueListDef), in order
+    label: str = ""
+    oid: str = ""  # the ItemGroupDef OID (IG.<name> when it has none)
+    columns: Mapping[str, DefineColumn] = field(default_factory=lambda: MappingProxyType({}))
+    # variable name as written -> its column metadata, in ItemRef order
 
 
 @dataclass(frozen=True)
@@ -94,8 +116,10 @@ def read_define(path: str | Path) -> Define:
 
     version = ""
     item_names: dict[str, tuple[str, str, str]] = {}  # ItemDef OID -> (Name, CodeList OID, ValueListDef OID)
+    item_defs: dict[str, etree._Element] = {}
     codelists: dict[str, DefineCodelist] = {}
     groups: list[tuple[str, list[str]]] = []
+    group_facts: list[tuple[str, str, list[etree._Element]]] = []  # (label, OID, ItemRefs) per ItemGroupDef
     value_lists: dict[str, list[str]] = {}  # ValueListDef OID -> its ItemDef OIDs
     for el in root.iter(etree.Element):
         tag = _local(el)
@@ -107,21 +131,32 @@ def read_define(path: str | Path) -> Define:
             item_names[el.get("OID", "")] = (el.get("Name", "").upper(),
                                              ref.get("CodeListOID", "") if ref is not None else "",
                                              _attr(vl, "ValueListOID") if vl is not None else "")
+            item_defs[el.get("OID", "")] = el
         elif tag == "CodeList":
             codelists[el.get("OID", "")] = _codelist(el)
         elif tag == "ItemGroupDef":
             refs = [c.get("ItemOID", "") for c in el if _local(c) == "ItemRef"]
-            groups.append(((el.get("Name") or el.get("SASDatasetName") or "").upper(), refs))
+            name = (el.get("Name") or el.get("SASDatasetName") or "").upper()
+            groups.append((name, refs))
+            group_facts.append((_description(el), el.get("OID") or f"IG.{name}",
+                                [c for c in el if _local(c) == "ItemRef"]))
         elif tag == "ValueListDef":
             value_lists[el.get("OID", "")] = [c.get("ItemOID", "") for c in el if _local(c) == "ItemRef"]
     datasets = {}
-    for name, refs in groups:
+    for (name, refs), (label, oid, item_refs) in zip(groups, group_facts):
         known = [item_names[r] for r in refs if r in item_names]
         variables = {n: cl for n, cl, _ in known}
         value_cls = {n: tuple(item_names[i][1] for i in value_lists.get(vl, ()) if i in item_names and item_names[i][1])
                      for n, _, vl in known if vl}
+        columns = {}
+        for ref in item_refs:  # over the dataset's variables
+            item = item_defs.get(ref.get("ItemOID"))
+            if item is not None:
+                column = _column(item, ref)
+                columns[column.name] = column
         datasets[name] = DefineDataset(name, MappingProxyType(variables),
-                                       MappingProxyType({n: v for n, v in value_cls.items() if v}))
+                                       MappingProxyType({n: v for n, v in value_cls.items() if v}),
+                                       label, oid, MappingProxyType(columns))
     if not datasets:
         raise InputError(f"{path}: the define.xml describes no datasets (no ItemGroupDef)")
     return Define((str(path),), version, MappingProxyType(datasets), MappingProxyType(codelists))
@@ -143,6 +178,25 @@ def merge_defines(defines: Iterable[Define]) -> Define | None:
             codelists.setdefault(k, v)
     return Define(tuple(p for d in defines for p in d.paths), "/".join(sorted({d.version for d in defines if d.version})),
                   MappingProxyType(datasets), MappingProxyType(codelists))
+
+
+def _column(item: etree._Element, ref: etree._Element) -> DefineColumn:
+    length, key = item.get("Length"), ref.get("KeySequence")
+    return DefineColumn(
+        name=item.get("Name") or item.get("SASFieldName") or "", label=_description(item),
+        datatype=item.get("DataType") or "text", length=int(length) if length and length.isdigit() else None,
+        display_format=_attr(item, "DisplayFormat"), key_sequence=int(key) if key and key.isdigit() else None,
+        item_oid=ref.get("ItemOID") or "",
+    )
+
+
+def _description(el: etree._Element) -> str:
+    """The first non-empty Description/TranslatedText (blanks squashed), else a Label attribute (def:Label)."""
+    for desc in el.findall("{*}Description"):
+        for tt in desc.findall("{*}TranslatedText"):
+            if tt.text:
+                return " ".join(tt.text.split())
+    return _attr(el, "Label")
 
 
 def _codelist(el: etree._Element) -> DefineCodelist:

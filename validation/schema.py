@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 from cdiscflow.core.findings import COLUMNS
 from cdiscflow.specs.model import Codelist, Dataset
 from cdiscflow.validation import iso8601
-from cdiscflow.validation.columns import isin, per_unique
+from cdiscflow.core.frames import per_unique
+from cdiscflow.core.text import isin
 from cdiscflow.validation.metadata import IG, STUDY, DatasetPlan, VariableCheck, plan_dataset, visible
 
 

@@ -58,7 +58,8 @@ from cdiscflow.adam.verbs.extreme import Event
 from cdiscflow.adam.verbs.flags import derive_var_extreme_flag
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.specs.model import STANDARDS_DIR, cdisc_codelist
+from cdiscflow.specs.cdisc import cdisc_codelist
+from cdiscflow.specs.model import STANDARDS_DIR
 
 CRITERIA_DIR = STANDARDS_DIR / "response"
 METHODS = ("next_assessment", "interval")

@@ -19,7 +19,7 @@ from cdiscflow.adam.verbs.periods import Period, derive_vars_period_by_date
 from cdiscflow.adam.verbs.sources import SourceData, apply_date_rules, load_date_rules
 from cdiscflow.adam.study import conform_to_spec
 from cdiscflow.core.errors import InputError, SpecError
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 D = pd.Timestamp
 

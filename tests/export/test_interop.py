@@ -11,7 +11,7 @@ import pyreadstat
 import pytest
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.export import convert, read_dataset, read_datasets
+from cdiscflow.export import convert_dataset_file, read_dataset, read_datasets
 from cdiscflow.export.datasetjson import validate_dataset_json
 from cdiscflow.export.xpt import SAS_EPOCH_SECONDS
 
@@ -38,7 +38,7 @@ def _rows_equal(ours: list, theirs: list) -> int:
 def test_our_conversion_of_their_xpt_matches_their_json(shared, tmp_path, std, name):
     fmt = _formats(shared)
     theirs = json.loads((fmt / "dataset-json" / std / f"{name}.json").read_text(encoding="utf-8"))
-    out = convert(fmt / "dataset-json" / std / f"{name}.xpt", tmp_path / f"{name}.json",
+    out = convert_dataset_file(fmt / "dataset-json" / std / f"{name}.xpt", tmp_path / f"{name}.json",
                   define=fmt / "define-xml" / DEFINES[std])
     ours = json.loads(out.read_text(encoding="utf-8"))
     assert validate_dataset_json(ours) == []
@@ -53,12 +53,12 @@ def test_their_json_round_trips_through_our_xpt(shared, tmp_path, std, name):
     fmt = _formats(shared)
     src = fmt / "dataset-json" / std / f"{name}.json"
     theirs = json.loads(src.read_text(encoding="utf-8"))
-    xpt = convert(src, tmp_path / f"{name}.xpt")
+    xpt = convert_dataset_file(src, tmp_path / f"{name}.xpt")
     frame_json, _ = read_dataset(src)
     frame_xpt, meta = read_dataset(xpt)
     assert meta.name == theirs["name"] and meta.label == theirs["label"]
     pd.testing.assert_frame_equal(frame_xpt, frame_json, check_dtype=False)
-    back = json.loads(convert(xpt, tmp_path / f"{name}.json", define=fmt / "define-xml" / DEFINES[std])
+    back = json.loads(convert_dataset_file(xpt, tmp_path / f"{name}.json", define=fmt / "define-xml" / DEFINES[std])
                       .read_text(encoding="utf-8"))
     assert back["columns"] == theirs["columns"]
     assert _rows_equal(back["rows"], theirs["rows"]) == 0
@@ -67,7 +67,7 @@ def test_their_json_round_trips_through_our_xpt(shared, tmp_path, std, name):
 def test_dataset_json_with_japanese_text_converts_to_utf8_xpt(shared, tmp_path):
     src = _formats(shared) / "dataset-json" / "i18n" / "ae_ja.json"
     findings = Findings()
-    xpt = convert(src, tmp_path / "ae.xpt", findings=findings)
+    xpt = convert_dataset_file(src, tmp_path / "ae.xpt", findings=findings)
     assert findings.frame()[["severity", "rule_id", "variable"]].values.tolist() == [["warning", "XPT-ASCII", "AETERM"]]
     a, _ = read_dataset(src)
     b, _ = read_dataset(xpt)

@@ -13,7 +13,7 @@ from lxml import etree
 from cdiscflow.export import read_dataset, read_datasets, write_datasets, write_define
 from cdiscflow.export.datasetjson import validate_dataset_json
 from cdiscflow.export.define import render_define_html, validate_define
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
       "xlink": "http://www.w3.org/1999/xlink"}
@@ -227,7 +227,7 @@ def test_missing_supp_value_level_metadata_is_flagged(frames, xspec, tmp_path):
 
 def test_convert_refuses_fractions_in_an_integer_column(frames, xspec, tmp_path):
     from cdiscflow.core.errors import InputError
-    from cdiscflow.export import convert
+    from cdiscflow.export import convert_dataset_file
 
     frames["ADTTE"].loc[0, "AVAL"] = 1554.5
     write_datasets(frames, xspec, tmp_path)
@@ -235,5 +235,5 @@ def test_convert_refuses_fractions_in_an_integer_column(frames, xspec, tmp_path)
     define.write_text(define.read_text().replace('OID="IT.ADTTE.AVAL" Name="AVAL" DataType="float"',
                                                  'OID="IT.ADTTE.AVAL" Name="AVAL" DataType="integer"'))
     with pytest.raises(InputError, match="1554.5 is not a whole number but the column is integer"):
-        convert(tmp_path / "adam" / "adtte.xpt", tmp_path / "adtte.json")
+        convert_dataset_file(tmp_path / "adam" / "adtte.xpt", tmp_path / "adtte.json")
     assert not (tmp_path / "adtte.json").exists()

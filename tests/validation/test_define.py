@@ -58,3 +58,23 @@ def test_pilot_define_1_0_and_msg_define_2_1(shared):
         {"MILD", "MODERATE", "SEVERE"})
     both = merge_defines([pilot, read_define(shared / "reference-data/cdiscpilot01/adam/define.xml")])
     assert {"DM", "ADSL"} <= set(both.datasets)
+
+
+def test_column_metadata_for_the_export(tmp_path):
+    # the one define reader also keeps what `export.read.apply_define` carries into a converted dataset
+    p = tmp_path / "define.xml"
+    p.write_text(DEFINE_21
+                 .replace('<ItemGroupDef OID="IG.DM" Name="DM" Repeating="No" Purpose="Tabulation">',
+                          '<ItemGroupDef OID="IG.DM" Name="DM" Repeating="No" Purpose="Tabulation">'
+                          '<Description><TranslatedText>Demo  graphics</TranslatedText></Description>')
+                 .replace('<ItemRef ItemOID="IT.DM.USUBJID" Mandatory="Yes"/>',
+                          '<ItemRef ItemOID="IT.DM.USUBJID" Mandatory="Yes" KeySequence="2"/>')
+                 .replace('<ItemDef OID="IT.DM.USUBJID" Name="USUBJID" DataType="text"/>',
+                          '<ItemDef OID="IT.DM.USUBJID" Name="USUBJID" DataType="text" Length="11" '
+                          'def:DisplayFormat="$11." def:Label="Unique Subject Identifier"/>'))
+    dm = read_define(p).datasets["DM"]
+    assert (dm.label, dm.oid, list(dm.columns)) == ("Demo graphics", "IG.DM", ["USUBJID", "SEX"])
+    u, s = dm.columns["USUBJID"], dm.columns["SEX"]
+    assert (u.label, u.datatype, u.length, u.display_format, u.key_sequence, u.item_oid) == (
+        "Unique Subject Identifier", "text", 11, "$11.", 2, "IT.DM.USUBJID")
+    assert (s.label, s.length, s.display_format, s.key_sequence) == ("", None, "", None)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.validation import iso8601 as iso
-from cdiscflow.validation.columns import per_unique
+from cdiscflow.core.frames import per_unique
 
 OK, FMT, CAL = iso.OK, iso.BAD_FORMAT, iso.BAD_CALENDAR
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdiscflow.validation import validate_folder
-from cdiscflow.validation.io import read_datasets
+from cdiscflow.usecases import validate_folder
+from cdiscflow.usecases import read_dataset_folder_for_validation as read_datasets
 
 
 _RUN: dict = {}  # the pilot is validated once per session; `shared` (function scope) decides whether it exists

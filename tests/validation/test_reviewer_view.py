@@ -137,7 +137,7 @@ def test_our_own_output_is_clean_without_the_study(tmp_path):
     import json
 
     from cdiscflow.pipeline import run
-    from cdiscflow.validation.api import validate_folder
+    from cdiscflow.usecases import validate_folder
 
     core = tmp_path / "core.json"
     core.write_text(json.dumps({"rules": {"CORE-001078": {"issues": 48, "by_dataset": {"AE": 48, "DM": 0}}}}))
@@ -155,7 +155,8 @@ def test_our_own_output_is_clean_without_the_study(tmp_path):
 
 def test_unplanned_element_in_se_is_allowed_but_not_in_ta(clean):
     """SDTMIG 3.4 SE: an unplanned element has ETCD = UNPLAN (no TE record); TA may only use TE's elements."""
-    from cdiscflow.validation.rules import RuleContext, run_rules
+    from cdiscflow.validation.rulebook import RuleContext
+    from cdiscflow.validation.rules import run_rules
 
     te = clean["TE"]
     se = pd.DataFrame({"STUDYID": ["VALTEST"] * 2, "DOMAIN": ["SE"] * 2, "USUBJID": ["VALTEST-001"] * 2,

@@ -181,7 +181,7 @@ def test_bad_input_and_bad_criteria():
 
 def test_a_study_folder_selects_its_criteria(study_copy):
     from cdiscflow.adam import response_criteria_from_spec
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     (study_copy / "adam").mkdir(exist_ok=True)  # the embedded study has adam/ since the ADaM layer
     (study_copy / "adam" / "adrs.yaml").write_text(

@@ -150,7 +150,7 @@ def test_events_only_when_every_subject_has_one():
 
 def test_a_study_folder_declares_its_parameters(study_copy):
     from cdiscflow.adam import tte_parameters_from_spec
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     (study_copy / "adam").mkdir(exist_ok=True)  # the embedded study has adam/ since the ADaM layer
     (study_copy / "adam" / "tte.yaml").write_text(SPEC)

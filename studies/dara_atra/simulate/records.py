@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscflow.simulate import catalogue as cat
-from cdiscflow.simulate.design import Design
+from cdiscflow.studies.dara_atra.simulate import catalogue as cat
+from cdiscflow.studies.dara_atra.simulate.design import Design
 
 MONTHS = np.array(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 SITES = np.array(["01", "02", "03", "04", "05", "06", "07"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscflow.sdtm.context import StudyState
+from cdiscflow.sdtm.mapping.state import StudyState
 
 
 def build_sv(state: StudyState) -> pd.DataFrame:

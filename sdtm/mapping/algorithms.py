@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.expr import evaluate_condition
-from cdiscflow.sdtm.dates import combine_date_time
-from cdiscflow.sdtm.raw import RawForm, usubjid
+from cdiscflow.sdtm.raw.dates import combine_date_time
+from cdiscflow.sdtm.raw.forms import RawForm, usubjid
 from cdiscflow.core.text import extract
 from cdiscflow.core.text import lookup as lookup_text
 from cdiscflow.core.text import squash_upper

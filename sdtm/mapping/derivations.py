@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.frames import as_text
-from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
-from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
+from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
+from cdiscflow.sdtm.raw.dates import age_in_years, date_part, study_day
 from cdiscflow.core.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
-from cdiscflow.specs.model import Rule, pattern_problem
+from cdiscflow.specs.cdisc import pattern_problem
+from cdiscflow.specs.model import Rule
 
 STAGES = ("record", "subject", "arms", "timing", "seq")
 

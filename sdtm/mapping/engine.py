@@ -2,8 +2,8 @@
 
 The recipe:
 
-    1. read and check the raw export (sdtm.raw)                      -> RAW-... findings
-    2. map every block of every sdtm/<dataset>.yaml (sdtm.algorithms) -> records with their raw origin
+    1. read and check the raw export (sdtm.raw.forms)                      -> RAW-... findings
+    2. map every block of every sdtm/<dataset>.yaml (sdtm.mapping.algorithms) -> records with their raw origin
        + record-level derivations (VISITNUM) and checks (end before start, rows no block maps)  -> MAP-... findings
     3. strict: stop on any error, write nothing.  reject: drop the records of rows with errors (and every row of a
        subject whose enrolment row is rejected) into the reject log
@@ -30,16 +30,16 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category, per_unique
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
-from cdiscflow.sdtm import derivations as D
-from cdiscflow.sdtm.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
-from cdiscflow.sdtm.context import StudyState
-from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
-from cdiscflow.sdtm.raw import RawForm, RowSelection, form_file_problem, read_export, usubjid
-from cdiscflow.sdtm.supp import build_supp
+from cdiscflow.sdtm.mapping import derivations as D
+from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
+from cdiscflow.sdtm.mapping.state import StudyState
+from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_file_problem, read_export, usubjid
+from cdiscflow.sdtm.mapping.supp import build_supp
 from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
-from cdiscflow.sdtm.visits import build_sv
+from cdiscflow.sdtm.mapping.visits import build_sv
 from cdiscflow.specs.conditions import condition_fields
 from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 

@@ -91,7 +91,7 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
-    from cdiscflow.sdtm.raw import as_text, read_typed
+    from cdiscflow.sdtm.raw.forms import as_csv_text, read_typed
 
     if path.suffix.lower() == ".csv":
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -99,12 +99,12 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skiprows=skip, encoding="utf-8")
         return _text_frame(frame), {}
     frame, meta = read_typed(path)
-    return _text_frame(as_text(frame)), meta
+    return _text_frame(as_csv_text(frame)), meta
 
 
 def _field_type(values: pd.Series) -> tuple[str, str]:
     """(type, format) that every collected value follows: integer, float, a date or time format, else text."""
-    from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS, parse_date, parse_time
+    from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, parse_date, parse_time
 
     v = values.dropna()
     if v.empty or v.str.fullmatch(r"0\d+").any():  # a code with leading zeros ("01") is text, not a number
@@ -144,7 +144,7 @@ def _profile_field(name: str, values: pd.Series, label: str = "", sas_format: st
 
 
 def profile_files(folder: Path) -> Export:
-    from cdiscflow.sdtm.raw import READERS
+    from cdiscflow.sdtm.raw.forms import READERS
 
     tables = []
     labels, form_labels = _dictionary(folder / DICTIONARY)
@@ -179,7 +179,7 @@ def _dictionary(path: Path) -> tuple[dict[tuple[str, str], str], dict[str, str]]
 
 def profile_odm(files: list[Path]) -> Export:
     """Tables from the ODM clinical data, described by the ODM metadata (types, questions, codelists)."""
-    from cdiscflow.sdtm.odm import KEY_COLUMNS, read_odm
+    from cdiscflow.sdtm.raw.odm import KEY_COLUMNS, read_odm
 
     export = read_odm(files)
     meta = export.metadata
@@ -217,7 +217,7 @@ def profile_odm(files: list[Path]) -> Export:
 
 
 def _odm_type(item) -> tuple[str, str] | None:
-    from cdiscflow.sdtm.dates import DATE_FORMATS, TIME_FORMATS
+    from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS
 
     if item.datatype == "integer":
         return "integer", ""
@@ -235,7 +235,7 @@ def _odm_type(item) -> tuple[str, str] | None:
 
 
 def profile_export(raw: Path) -> Export:
-    from cdiscflow.sdtm.odm import odm_files
+    from cdiscflow.sdtm.raw.odm import odm_files
 
     files = odm_files(raw)
     if files:
@@ -543,7 +543,7 @@ def _flow(obj) -> str:
 
 
 def _dates(tables: list[RawTable]) -> str:
-    from cdiscflow.sdtm.dates import parse_date
+    from cdiscflow.sdtm.raw.dates import parse_date
 
     last = ""
     for t in tables:

@@ -21,7 +21,7 @@ import pandas as pd
 from lxml import etree
 
 from cdiscflow.core.atomic import atomic_write
-from cdiscflow.sdtm.odm import FORMAT_ALIAS, ODM_NS
+from cdiscflow.sdtm.raw.odm import FORMAT_ALIAS, ODM_NS
 from cdiscflow.specs.model import Form, StudySpec
 
 EVENT = "SE.STUDY"
@@ -151,7 +151,7 @@ def subject_order(forms: dict[str, pd.DataFrame], subject: str) -> list[str]:
 def write_odm(spec: StudySpec, raw_dir: str | Path, out_file: str | Path, *, banner: str = "") -> dict[str, int]:
     """The raw export in `raw_dir` (read as cdiscflow reads it) as one ODM 1.3.2 file; returns rows per form.
     `banner` is written as an XML comment at the top (e.g. that the data are synthetic)."""
-    from cdiscflow.sdtm.raw import read_export
+    from cdiscflow.sdtm.raw.forms import read_export
 
     export = read_export(spec, raw_dir)
     forms = {name: raw.data for name, raw in export.forms.items()}

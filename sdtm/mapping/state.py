@@ -16,8 +16,8 @@ from typing import Any, Mapping
 import pandas as pd
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.sdtm.algorithms import condition_mask
-from cdiscflow.sdtm.raw import RawForm, usubjid
+from cdiscflow.sdtm.mapping.algorithms import condition_mask
+from cdiscflow.sdtm.raw.forms import RawForm, usubjid
 from cdiscflow.specs.model import StudySpec
 
 

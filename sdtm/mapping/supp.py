@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscflow.sdtm.context import StudyState
+from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.core.text import lookup
 
 

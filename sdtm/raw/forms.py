@@ -34,8 +34,8 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.core.parquet_read import read_parquet
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_read import read_xpt
-from cdiscflow.sdtm import odm
-from cdiscflow.sdtm.dates import combine_date_time, parse_date, parse_time
+from cdiscflow.sdtm.raw import odm
+from cdiscflow.sdtm.raw.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.core.text import isin, join_columns
 from cdiscflow.specs.model import Form, StudySpec
 
@@ -98,7 +98,7 @@ def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | 
     """Read and check every form of the study from `raw_dir`; raise InputError listing every unusable file.
 
     `raw_dir` may also be an ODM-XML file, or a folder holding ODM files and none of the form files: then each form
-    is the table of the item group its forms.yaml `file:` names (sdtm.odm).
+    is the table of the item group its forms.yaml `file:` names (sdtm.raw.odm).
 
     `select` keeps some rows of each form as it is read, before any check (a subject partition, `cdiscflow.scale`):
     it gets the form, its data rows and its broken rows and returns the rows kept, numbered 1..n again."""
@@ -350,7 +350,7 @@ def check_file_head(path: Path, ext: str, encoding: str = "utf-8") -> None:
 
 
 def _read_binary(path: Path, ext: str) -> pd.DataFrame:
-    return _data_rows(as_text(read_typed(path, ext)[0]))
+    return _data_rows(as_csv_text(read_typed(path, ext)[0]))
 
 
 def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
@@ -401,7 +401,7 @@ def _data_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+def as_csv_text(frame: pd.DataFrame) -> pd.DataFrame:
     """A typed table (Parquet, XPT) as the text a CSV export would hold: numbers as the shortest text that reads
     back the same value, so an age stored as the float 63.0 reads "63" as in a CSV; missing stays missing."""
     out = {}
