@@ -34,6 +34,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -57,6 +59,7 @@ DESIGN_DATASETS = ("TE", "TA", "TV", "TI", "TS")  # rebuilt once over all subjec
 # `--partitions auto`: a partition needs about this many bytes of memory per raw byte (benchmarks/RESULTS.md: a
 # plain run peaked at 7.88 GiB over a 625 MB raw export at 100,000 subjects)
 RAW_MEMORY_FACTOR = 14
+RETRIES = 2  # times Dask runs a partition again when its worker dies
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -93,6 +96,21 @@ class SubjectSelection:
     index: int
     count: int
     rows: dict[str, np.ndarray] = field(default_factory=dict)
+    pieces: dict[str, str] | None = None  # form -> this partition's rows, read once by `split_export` (a pickle)
+
+    @property
+    def read_file(self):
+        """How `read_export` reads a form: from the piece `split_export` wrote (the raw file is not read again), or
+        None (read the raw file whole, then keep this partition's rows)."""
+        return None if self.pieces is None else self._read_piece
+
+    def _read_piece(self, path: Path, form: Form, settings, findings: Findings):
+        with open(self.pieces[form.name], "rb") as handle:
+            piece: ReadForm = pickle.load(handle)
+        if piece.error is not None:  # the raw file cannot be used: reported as reading it here would
+            raise piece.error
+        findings.extend(piece.findings)  # about the file (a byte-order mark, a column not in forms.yaml)
+        return piece.frame, piece.broken
 
     def __call__(self, form: Form, frame: pd.DataFrame, broken: pd.DataFrame | None):
         if self.subject_field not in frame.columns:
@@ -118,6 +136,52 @@ class SubjectSelection:
         if table is not None and ok.any():
             out[ok] = table[number[ok].astype(np.int64) - 1]
         return pd.Series(out, index=rows.index)
+
+
+@dataclass
+class ReadForm:
+    """One partition's rows of one raw file (index: the file's data row numbers), with what reading the whole
+    file found, or the error that makes the file unusable."""
+
+    frame: pd.DataFrame | None
+    broken: pd.DataFrame | None
+    findings: pd.DataFrame | None
+    error: InputError | None = None
+
+
+def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> list[dict[str, str]] | None:
+    """Read every raw file of the export once, here, and write each partition's rows of it to `folder` (one pickle
+    per partition and form); return, per partition, form -> file.  A partition then reads only its rows instead of
+    every raw file whole (`SubjectSelection.read_file`).  One form is in memory at a time.  None for an ODM-XML
+    export (each partition reads it, and is refused as before)."""
+    from cdiscflow.sdtm.raw import _is_odm_export, _locate, _read_file
+
+    if _is_odm_export(spec, raw_dir) or not raw_dir.is_dir():
+        return None
+    settings = spec.study.get("raw", {})
+    subject = str(settings.get("subject", "SUBJID"))
+    pieces: list[dict[str, str]] = [{} for _ in range(count)]
+    for position, form in enumerate(spec.forms.values()):  # over forms: one raw file in memory at a time
+        findings = Findings()
+        try:
+            path = _locate(raw_dir, form)
+            frame, broken = _read_file(path, form, settings, findings)
+            if subject not in frame.columns:
+                SubjectSelection(subject, 0, count)(form, frame, broken)  # raises its InputError
+        except InputError as exc:
+            parts = [ReadForm(None, None, None, exc)] * count
+        else:
+            which = subject_partition(frame[subject], count)
+            broken_which = None if broken is None else \
+                pd.Series(which, index=frame.index).reindex(broken.index).to_numpy()
+            parts = [ReadForm(frame[which == i], None if broken is None else broken[broken_which == i],
+                              findings.frame()) for i in range(count)]
+        for i, part in enumerate(parts):  # over partitions
+            file = folder / f"{i}-{position}.pkl"
+            with open(file, "wb") as handle:
+                pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pieces[i][form.name] = str(file)
+    return pieces
 
 
 def auto_partitions(raw_dir: Path, jobs: int) -> int:
@@ -154,13 +218,15 @@ class PartitionResult:
     error: CdiscflowError | None = None  # a partition that stopped on its data (strict mapping errors)
 
 
-def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: str) -> PartitionResult:
-    """Map partition `index` of `count` of the export in `raw_dir` to SDTM and derive its ADaM."""
+def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: str,
+                  pieces: dict[str, str] | None = None) -> PartitionResult:
+    """Map partition `index` of `count` of the export in `raw_dir` to SDTM and derive its ADaM; `pieces`: its rows
+    of every raw file, already read (`split_export`)."""
     from cdiscflow.adam import derive_study
     from cdiscflow.sdtm import map_study
 
     spec = load_study(study)
-    select = SubjectSelection(str(spec.study.get("raw", {}).get("subject", "SUBJID")), index, count)
+    select = SubjectSelection(str(spec.study.get("raw", {}).get("subject", "SUBJID")), index, count, pieces=pieces)
     try:
         sdtm = map_study(spec, raw_dir, on_error=on_error, select=select, compact_text=True)
     except FindingsError as exc:  # strict: this partition's data stops the run; the caller reports every partition's
@@ -341,12 +407,32 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
 
 
 def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs: int = 1,
-                   scheduler: str | None = None) -> list[PartitionResult]:
+                   scheduler: str | None = None, scratch: str | Path | None = None,
+                   retries: int = RETRIES) -> list[PartitionResult]:
     """Every partition's result, in partition order: here one after another (no scheduler and one job), on a Dask
-    LocalCluster of `jobs` worker processes (`scheduler="local"`), or on the cluster at a `tcp://` address."""
-    args = (str(Path(study).resolve()), str(Path(raw_dir).resolve()))  # workers may run in another folder
-    if scheduler is None and jobs <= 1:
-        return [run_partition(*args, i, count, on_error) for i in range(count)]
+    LocalCluster of `jobs` worker processes (`scheduler="local"`), or on the cluster at a `tcp://` address.
+
+    The raw files are read once, here, and split by partition into a temporary folder in `scratch` (default: the
+    system's; on a cluster it must be a folder the workers can read, as --out is); each partition reads its rows
+    only.  A Dask task whose worker dies (killed, out of memory) is run again on another worker, up to `retries`
+    times: a partition is a pure function of its inputs, so a retried partition gives the same result."""
+    study, raw_dir = str(Path(study).resolve()), Path(raw_dir).resolve()  # workers may run in another folder
+    with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=scratch) as folder:
+        pieces = split_export(load_study(study), raw_dir, count, Path(folder)) or [None] * count
+        tasks = [(study, str(raw_dir), i, count, on_error, pieces[i]) for i in range(count)]
+        if scheduler is None and jobs <= 1:
+            return [run_partition(*task) for task in tasks]
+        with dask_client(scheduler, jobs) as client:
+            futures = [client.submit(run_partition, *task, pure=False, retries=retries,
+                                     key=f"cdiscflow-partition-{task[2]}-{os.getpid()}-{time.monotonic_ns()}")
+                       for task in tasks]
+            return client.gather(futures)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, jobs: int):
+    """A Dask client: on a LocalCluster of `jobs` worker processes (one thread each) started here and stopped on
+    leaving (`scheduler` None or "local"), or on the running cluster at `scheduler` (tcp://HOST:PORT)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -356,12 +442,9 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
         if scheduler in (None, "local"):
             cluster = stack.enter_context(LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
                                                        dashboard_address=None))
-            client = stack.enter_context(Client(cluster))
+            yield stack.enter_context(Client(cluster))
         else:
-            client = stack.enter_context(Client(scheduler))
-        futures = [client.submit(run_partition, *args, i, count, on_error, pure=False, key=f"cdiscflow-partition-{i}"
-                                 f"-{os.getpid()}-{time.monotonic_ns()}") for i in range(count)]
-        return client.gather(futures)
+            yield stack.enter_context(Client(scheduler))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -413,7 +496,8 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
     spec, fail_on = result.spec, result.fail_on
     holder: dict[str, list[PartitionResult]] = {}
     sdtm = _stage(result, "sdtm", say, lambda log: _map_partitions(spec, study, raw, count, jobs, scheduler,
-                                                                   on_error, log, holder))
+                                                                   on_error, log, holder,
+                                                                   scratch=Path(result.build_dir).parent))
     result.rejected_rows = len(sdtm.rejects)
     compact_all(sdtm.datasets)
     adam = _stage(result, "adam", say, lambda log: _combine_adam(spec, holder.pop("parts"), sdtm.datasets, log))
@@ -430,8 +514,8 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
         _stage(result, "report", say, lambda log: _report(result, adam, log))
 
 
-def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: StageLog, holder):
-    parts = map_partitions(study, raw, count, on_error, jobs=jobs, scheduler=scheduler)
+def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: StageLog, holder, scratch=None):
+    parts = map_partitions(study, raw, count, on_error, jobs=jobs, scheduler=scheduler, scratch=scratch)
     failed = [p for p in parts if p.error is not None]
     if failed:  # strict mapping errors in some partitions: one error over all of them, as a plain run gives
         findings = combine_findings([p.sdtm_findings for p in parts])
