@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
+from cdiscflow.core.terminal import UNDER_WAY
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
                                 _report, _stage, _validate, log_sdtm)
 from cdiscflow.specs.check import require_valid_spec
@@ -407,26 +409,43 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
 
 
 def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs: int = 1,
-                   scheduler: str | None = None, scratch: str | Path | None = None,
-                   retries: int = RETRIES) -> list[PartitionResult]:
+                   scheduler: str | None = None, scratch: str | Path | None = None, retries: int = RETRIES,
+                   client=None, done: Callable[[int, int], None] | None = None) -> list[PartitionResult]:
     """Every partition's result, in partition order: here one after another (no scheduler and one job), on a Dask
     LocalCluster of `jobs` worker processes (`scheduler="local"`), or on the cluster at a `tcp://` address.
 
     The raw files are read once, here, and split by partition into a temporary folder in `scratch` (default: the
     system's; on a cluster it must be a folder the workers can read, as --out is); each partition reads its rows
     only.  A Dask task whose worker dies (killed, out of memory) is run again on another worker, up to `retries`
-    times: a partition is a pure function of its inputs, so a retried partition gives the same result."""
+    times: a partition is a pure function of its inputs, so a retried partition gives the same result.  `client`:
+    a Dask client to submit to (a batch shares one); `done(finished, count)` is called as partitions finish."""
     study, raw_dir = str(Path(study).resolve()), Path(raw_dir).resolve()  # workers may run in another folder
     with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=scratch) as folder:
         pieces = split_export(load_study(study), raw_dir, count, Path(folder)) or [None] * count
         tasks = [(study, str(raw_dir), i, count, on_error, pieces[i]) for i in range(count)]
-        if scheduler is None and jobs <= 1:
-            return [run_partition(*task) for task in tasks]
-        with dask_client(scheduler, jobs) as client:
-            futures = [client.submit(run_partition, *task, pure=False, retries=retries,
-                                     key=f"cdiscflow-partition-{task[2]}-{os.getpid()}-{time.monotonic_ns()}")
-                       for task in tasks]
-            return client.gather(futures)
+        if client is None and scheduler is None and jobs <= 1:
+            parts = []
+            for task in tasks:  # over partitions, one after another in this process
+                parts.append(run_partition(*task))
+                if done is not None:
+                    done(len(parts), count)
+            return parts
+        with contextlib.ExitStack() as stack:
+            client = client or stack.enter_context(dask_client(scheduler, jobs))
+            return _gather(client, tasks, retries, done)
+
+
+def _gather(client, tasks: list[tuple], retries: int, done) -> list[PartitionResult]:
+    """Submit the partitions as Dask tasks; their results in partition order, `done` told as each finishes."""
+    from distributed import as_completed
+
+    futures = [client.submit(run_partition, *task, pure=False, retries=retries,
+                             key=f"cdiscflow-partition-{task[2]}-{os.getpid()}-{time.monotonic_ns()}")
+               for task in tasks]
+    for finished, _ in enumerate(as_completed(futures), start=1):  # over partitions as the cluster finishes them
+        if done is not None:
+            done(finished, len(futures))
+    return client.gather(futures)
 
 
 @contextlib.contextmanager
@@ -454,9 +473,12 @@ def dask_client(scheduler: str | None, jobs: int):
 def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out",
                     *, partitions: int | str = "auto", jobs: int = 1, scheduler: str | None = None,
                     on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
-                    progress: Progress | None = None, core_report: str | Path | None = None) -> RunResult:
+                    progress: Progress | None = None, core_report: str | Path | None = None,
+                    client=None) -> RunResult:
     """`pipeline.run` with SDTM and ADaM done per partition of subjects (see the module docstring).  Same errors,
-    same files; run.json's options record partitions, jobs and scheduler."""
+    same files; run.json's options record partitions, jobs and scheduler.  `client`: a running Dask client to submit
+    the partitions to (`cdiscflow batch --scheduler`: one cluster for every export); `scheduler` then only names it
+    in run.json."""
     say = progress or (lambda stage, message: None)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = require_valid_spec(study)  # as a plain run: every problem of the spec before any data is read
@@ -478,7 +500,7 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
     with staged_output(out, owned_by=("run.json", "crash.log")) as build:
         result.build_dir = build
         try:
-            _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say)
+            _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say, client)
         except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then propagate
             result.error = exc
             _finish(result, t0)
@@ -492,12 +514,13 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
 
 
 def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int, scheduler: str | None,
-                on_error: str, data_docs: bool, say: Progress) -> None:
+                on_error: str, data_docs: bool, say: Progress, client=None) -> None:
     spec, fail_on = result.spec, result.fail_on
     holder: dict[str, list[PartitionResult]] = {}
     sdtm = _stage(result, "sdtm", say, lambda log: _map_partitions(spec, study, raw, count, jobs, scheduler,
                                                                    on_error, log, holder,
-                                                                   scratch=Path(result.build_dir).parent))
+                                                                   scratch=Path(result.build_dir).parent,
+                                                                   client=client, say=say))
     result.rejected_rows = len(sdtm.rejects)
     compact_all(sdtm.datasets)
     adam = _stage(result, "adam", say, lambda log: _combine_adam(spec, holder.pop("parts"), sdtm.datasets, log))
@@ -514,8 +537,14 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
         _stage(result, "report", say, lambda log: _report(result, adam, log))
 
 
-def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: StageLog, holder, scratch=None):
-    parts = map_partitions(study, raw, count, on_error, jobs=jobs, scheduler=scheduler, scratch=scratch)
+def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: StageLog, holder, scratch=None,
+                    client=None, say: Progress | None = None):
+    def done(finished: int, total: int) -> None:
+        if say is not None:
+            say("sdtm", f"{UNDER_WAY}{finished}/{total} partitions mapped and derived")
+
+    parts = map_partitions(study, raw, count, on_error, jobs=jobs, scheduler=scheduler, scratch=scratch,
+                           client=client, done=done)
     failed = [p for p in parts if p.error is not None]
     if failed:  # strict mapping errors in some partitions: one error over all of them, as a plain run gives
         findings = combine_findings([p.sdtm_findings for p in parts])
