@@ -463,7 +463,12 @@ def dask_client(scheduler: str | None, jobs: int):
                                                        dashboard_address=None))
             yield stack.enter_context(Client(cluster))
         else:
-            yield stack.enter_context(Client(scheduler))
+            try:
+                client = stack.enter_context(Client(scheduler))
+            except (OSError, ValueError) as exc:  # no scheduler there, or not an address
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one "
+                                 "(`dask scheduler`) or use --scheduler local") from exc
+            yield client
 
 
 # ----------------------------------------------------------------------------------------------------------------
