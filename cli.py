@@ -278,6 +278,8 @@ def batch_command(raw_dirs: tuple[Path, ...], out_dir: Path, study: str | None, 
     from cdiscflow.core.terminal import BatchProgress, print_table
     from cdiscflow.pipeline import STAGES, detail_tables
 
+    if partitions is not None and scheduler is None:
+        raise click.BadParameter("partitions run on a Dask cluster: give --scheduler too", param_hint="--partitions")
     mode = _progress_mode(quiet, verbose)
     names = [job.name for job in plan_jobs(raw_dirs, out_dir)]
     with BatchProgress(mode, exports=names, stages=STAGES) as display:

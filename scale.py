@@ -44,6 +44,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.outputs import check_output
@@ -315,7 +316,10 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = {}
     for name in frames[0].columns:  # over columns
         parts = [f[name] for f in frames]
-        if any(is_text_category(c) for c in parts):
+        if all(is_text_category(c) for c in parts):  # codes joined, no text rebuilt: the categories as compact's
+            joined = union_categoricals(parts, sort_categories=True, ignore_order=True).remove_unused_categories()
+            columns[name] = pd.Series(joined, name=name)
+        elif any(is_text_category(c) for c in parts):
             columns[name] = pd.concat([as_text(c) for c in parts], ignore_index=True).astype("category")
         else:
             columns[name] = pd.concat(parts, ignore_index=True)

@@ -403,3 +403,37 @@ def test_a_batch_on_a_dask_cluster_writes_the_plain_batchs_bytes(two_exports, tm
                                        for e in ("cut1", "cut2") for k in (1, 2, 3)]
     summary = json.loads((tmp_path / "dask" / "batch_summary.json").read_text())
     assert summary["options"]["scheduler"] == "local" and summary["options"]["partitions"] == 3
+
+
+def test_batch_refuses_partitions_without_a_scheduler(tmp_path):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    res = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--partitions", "2"])
+    assert res.exit_code == 2 and "give --scheduler too" in res.output, res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_scheduler_is_an_input_error_naming_it():
+    import dask
+
+    from cdiscflow.scale import dask_client
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
+            pytest.raises(InputError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 "):
+        with dask_client("tcp://127.0.0.1:9", 1):
+            pass
+
+
+def test_partitions_text_categoricals_are_joined_by_code_into_the_categories_a_plain_run_has():
+    from cdiscflow.scale import concat_frames
+
+    a = pd.DataFrame({"T": pd.Series(["b", None, "a", "b"], dtype=object).astype("category"), "N": [1.0, 2, 3, 4]})
+    b = pd.DataFrame({"T": pd.Series(["c", "a", None], dtype=object).astype("category"), "N": [5.0, 6, 7]})
+    b["T"] = b["T"].cat.add_categories(["zz"])  # a category no row of the partition uses any more
+    joined = concat_frames([a, b])
+    assert [None if pd.isna(v) else v for v in joined["T"]] == ["b", None, "a", "b", "c", "a", None]
+    assert list(joined["T"].cat.categories) == ["a", "b", "c"]  # sorted, only the values used: as `compact` gives
+    assert joined["T"].cat.categories.dtype == pd.Series(["a"], dtype=object).astype("category").cat.categories.dtype
+    assert joined["N"].tolist() == [1.0, 2, 3, 4, 5, 6, 7] and joined.index.tolist() == list(range(7))
