@@ -244,7 +244,7 @@ def check_study(study: str | Path | None) -> Path:
     """Check the spec once as check-spec does (SpecError stops the batch before any raw file is read); the
     workers get its path."""
     from cdiscflow.specs.check import require_valid_spec
-    from cdiscflow.specs.model import resolve_study
+    from cdiscflow.specs.load import resolve_study
 
     path = resolve_study(study).resolve()
     require_valid_spec(path)

@@ -18,7 +18,7 @@ import click
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import staged_output
-from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError
+from cdiscflow.core.errors import EXIT_INTERNAL, EXIT_UNUSABLE, CdiscflowError, InputError, exit_code_for
 from cdiscflow.core.outputs import check_output
 
 EXIT_CODES = """\b
@@ -88,6 +88,11 @@ _on_error_option = click.option(
 _fail_on_option = click.option(
     "--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
     help="Validation findings at or above this severity block the export and give exit 1.")
+# Every other command that produces findings: the threshold only decides the exit code (cdiscflow.core.errors.
+# exit_code_for is the one policy; the command's files are written either way).
+_fail_on_exit_option = click.option(
+    "--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+    help="Exit 1 when there are findings of this severity or worse.")
 _data_docs_option = click.option(
     "--data-docs/--no-data-docs", default=True, show_default=True,
     help="Render great-expectations Data Docs into validation/datadocs/.")
@@ -181,14 +186,14 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
     click.echo(result.findings.summary())
     if result.rejected_rows:
         click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)
-    code = result.exit_code
+    code = exit_code_for(result.findings, fail_on, failures=result.rejected_rows)
     if package_dir is not None:
-        code = max(code, _package(out_dir, package_dir, study=study))
+        code = max(code, _package(out_dir, package_dir, study=study, fail_on=fail_on))
     sys.exit(code)
 
 
 def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_json: bool = False,
-             force: bool = False) -> int:
+             force: bool = False, fail_on: str = "error") -> int:
     from cdiscflow.handoff import FINDINGS, MANIFEST, make_package
 
     result = make_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force)
@@ -197,7 +202,7 @@ def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_
                f"{out_dir / MANIFEST})")
     if result.findings:
         click.echo(f"package: {result.findings.summary()} (see {out_dir / FINDINGS})")
-    return result.exit_code
+    return exit_code_for(result.findings, fail_on)
 
 
 @main.command("package", epilog=EXIT_CODES)
@@ -209,7 +214,9 @@ def _package(run_dir: Path, out_dir: Path, *, study: str | None = None, dataset_
                                             "(default: the one recorded in run.json).")
 @click.option("--dataset-json", is_flag=True, help="Put the Dataset-JSON files beside the XPT files.")
 @click.option("--force", is_flag=True, help="Replace an existing non-empty package folder (whole).")
-def package_command(run_dir: Path, out_dir: Path, study: str | None, dataset_json: bool, force: bool) -> None:
+@_fail_on_exit_option
+def package_command(run_dir: Path, out_dir: Path, study: str | None, dataset_json: bool, force: bool,
+                    fail_on: str) -> None:
     """Lay a finished run out as an eCTD module 5 hand-off package, with a manifest of SHA-256 checksums.
 
     \b
@@ -225,7 +232,7 @@ def package_command(run_dir: Path, out_dir: Path, study: str | None, dataset_jso
     Example:
       cdiscflow run --out out && cdiscflow package --run out --out submission --dataset-json
     """
-    sys.exit(_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force))
+    sys.exit(_package(run_dir, out_dir, study=study, dataset_json=dataset_json, force=force, fail_on=fail_on))
 
 
 def _partition_count(value: str | None) -> int | str:
@@ -317,7 +324,7 @@ def check_spec(study: str | None) -> None:
     from cdiscflow.specs.check import require_valid_spec
 
     spec = require_valid_spec(study)  # every problem of every file at once: file:line: key: message (hint)
-    from cdiscflow.report.spec import load_report_spec
+    from cdiscflow.specs.report import load_report_spec
 
     report = load_report_spec(spec)
     n_vars = sum(len(d.variables) for d in spec.datasets.values())
@@ -386,7 +393,8 @@ def init_command(raw: Path, out_dir: Path, standard: str, studyid: str, force: b
 @click.option("--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
               help="strict: any error stops the run and nothing is written. reject: write the good records and "
                    "log the rejected raw rows with their reasons in _rejects.csv.")
-def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str) -> None:
+@_fail_on_exit_option
+def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error: str, fail_on: str) -> None:
     """Map a raw EDC export to SDTMIG 3.4 datasets, executed from the study spec.
 
     \b
@@ -407,8 +415,7 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
     click.echo(result.findings.summary())
     if len(result.rejects):
         click.echo(f"{len(result.rejects)} raw row(s) rejected: see {out_dir / '_rejects.csv'}", err=True)
-    if len(result.rejects) or result.findings.count_at_or_above("error"):
-        sys.exit(1)
+    sys.exit(exit_code_for(result.findings, fail_on, failures=len(result.rejects)))
 
 
 @main.command("adam", epilog=EXIT_CODES)
@@ -417,7 +424,8 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/adam"),
               show_default=True, help="Output folder for adsl.xpt, adsl.json ..., define.xml, _findings.csv/.json")
-def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path) -> None:
+@_fail_on_exit_option
+def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path, fail_on: str) -> None:
     """Derive the study's ADaM datasets (ADaMIG 1.3) from its SDTM datasets, as the spec's adam/*.yaml say.
 
     Every ADaM dataset in the spec's datasets.csv is derived from the SDTM folder only and written as SAS XPT v5
@@ -429,17 +437,16 @@ def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path) -> None:
       cdiscflow adam --sdtm out/sdtm --study specs/dara_atra --out out/adam
       cdiscflow validate out/adam --study specs/dara_atra
     """
-    from cdiscflow.adam.study import convert
+    from cdiscflow.usecases import derive_adam_folder
 
-    result = convert(study, sdtm_dir, out_dir)
+    result = derive_adam_folder(study, sdtm_dir, out_dir)
     for name, frame in result.datasets.items():
         click.echo(f"{name:<7} {len(frame):>8} records  {result.timings.get(name, 0.0):6.2f} s")
     t = result.timings
     click.echo(f"{len(result.datasets)} datasets -> {out_dir} (read {t['read']:.1f} s, derived {t['total']:.1f} s, "
                f"written {t['write']:.1f} s)")
     click.echo(result.findings.summary())
-    if result.findings.count_at_or_above("error"):
-        sys.exit(1)
+    sys.exit(exit_code_for(result.findings, fail_on))
 
 
 @main.command("report", epilog=EXIT_CODES)
@@ -480,7 +487,7 @@ def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
                    f"({c['documented']} documented, {c['unexpected']} unexpected)")
     if c["unexpected"]:
         click.echo(f"unexpected failures: see {out_dir / 'reproduction_fail.csv'}", err=True)
-        sys.exit(1)
+    sys.exit(exit_code_for(failures=c["unexpected"]))
 
 
 @main.command("compare", epilog=EXIT_CODES)
@@ -512,7 +519,7 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
     if (raw_dir is None) == (sdtm_dir is None):
         raise click.UsageError("give either --raw (compare the SDTM) or --sdtm (compare the ADaM), not both")
     if sdtm_dir is not None:
-        from cdiscflow.adam.compare import compare_adam_with_reference
+        from cdiscflow.usecases import compare_adam_with_reference
 
         result = compare_adam_with_reference(study, sdtm_dir, reference_dir, out_dir)
     else:
@@ -531,7 +538,7 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
     click.echo(f"agreement.csv, differences.csv -> {out_dir}")
     if result.problems:
         click.echo("not explained by comparison.yaml:\n  " + "\n  ".join(result.problems), err=True)
-        sys.exit(1)
+    sys.exit(exit_code_for(failures=len(result.problems)))
 
 
 ERROR_LINES = 20  # errors printed one per line; the rest are summarised per rule (all are in the findings files)
@@ -561,7 +568,8 @@ def _error_lines(findings, limit: int = ERROR_LINES) -> str:
 @click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["xpt", "json"]),
               help="Formats to write (repeatable; default: both).")
-def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[str, ...]) -> None:
+@_fail_on_exit_option
+def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[str, ...], fail_on: str) -> None:
     """Write every dataset as SAS XPT v5 and Dataset-JSON 1.1, plus define.xml 2.1 per standard.
 
     Names, labels, types, lengths, formats, codelists and origins come from the study spec; every breach of the
@@ -572,10 +580,9 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     Example:
       cdiscflow export --in out/sdtm --out submission --study specs/dara_atra
     """
-    from cdiscflow.core.errors import EXIT_FINDINGS
     from cdiscflow.core.findings import Findings
     from cdiscflow.export import read_datasets, write_datasets
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     spec = load_study(study)
     check_output(out_dir, [("dataset folder", in_dir), ("spec folder", spec.path)])
@@ -593,8 +600,7 @@ def export_cmd(in_dir: Path, out_dir: Path, study: str | None, formats: tuple[st
     click.echo(f"{len(result.files)} files written; {findings.summary()}")
     if result.blocked:
         click.echo(f"not written: {', '.join(result.blocked)} (see {out_dir / 'export_findings.csv'})", err=True)
-    if findings.count_at_or_above("error"):
-        sys.exit(EXIT_FINDINGS)
+    sys.exit(exit_code_for(findings, fail_on))
 
 
 def _keep_other_standards(previous: Path, build: Path) -> None:
@@ -622,7 +628,8 @@ def _by_standard(result, spec) -> dict[str, list[str]]:
               help="Output file or folder (default: next to FILE with the other suffix).")
 @click.option("--define", "define", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="define.xml with the column metadata (default: define.xml beside FILE, if any).")
-def convert_cmd(file: Path, out: Path | None, define: Path | None) -> None:
+@_fail_on_exit_option
+def convert_cmd(file: Path, out: Path | None, define: Path | None, fail_on: str) -> None:
     """Convert one dataset between SAS XPT v5 (.xpt) and Dataset-JSON 1.1 (.json), either direction.
 
     \b
@@ -639,17 +646,19 @@ def convert_cmd(file: Path, out: Path | None, define: Path | None) -> None:
     click.echo(f"{file} -> {target}")
     for row in findings.frame().itertuples(index=False):
         click.echo(f"  {row.severity}: {row.message}", err=True)
+    sys.exit(exit_code_for(findings, fail_on))
+
+
 @main.command("simulate", epilog=EXIT_CODES)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the raw export into (created if needed).")
 @click.option("--seed", type=int, default=None, show_default="20161", help="Random seed; same seed, same bytes.")
 @click.option("--subjects", type=click.IntRange(min=1), default=None,
               help="Number of subjects (default: the 63 patients of the trial; more tiles the calibrated design).")
-@click.option("--study", default=None, help="Study folder or embedded study name (default: dara_atra).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "odm"]), default="csv", show_default=True,
               help="csv: one CSV per form; odm: one CDISC ODM-XML 1.3.2 file with the forms' metadata "
-                   "(OUT/<study>.xml; read it back with --raw OUT).")
-def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: str | None, fmt: str) -> None:
+                   "(OUT/dara_atra.xml; read it back with --raw OUT).")
+def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, fmt: str) -> None:
     """Write the SYNTHETIC DARA-ATRA raw EDC export: one CSV per form of forms.yaml, data_dictionary.csv, README.txt
     (or, with --format odm, one ODM-XML file).
 
@@ -662,10 +671,9 @@ def simulate_cmd(out_dir: Path, seed: int | None, subjects: int | None, study: s
       cdiscflow simulate --subjects 100000 --out big/    # the same design tiled to 100,000 subjects
       cdiscflow simulate --format odm --out odm/         # odm/dara_atra.xml, ODM-XML 1.3.2
     """
-    from cdiscflow.simulate import DEFAULT_SEED, simulate
+    from cdiscflow.studies.dara_atra.simulate import DEFAULT_SEED, simulate
 
-    result = simulate(out_dir, seed=DEFAULT_SEED if seed is None else seed, subjects=subjects, study=study,
-                      format=fmt)
+    result = simulate(out_dir, seed=DEFAULT_SEED if seed is None else seed, subjects=subjects, format=fmt)
     total = sum(result.rows.values())
     click.echo(f"{result.subjects} synthetic subjects, {len(result.rows)} forms, {total} records -> {result.out_dir}")
 
@@ -682,8 +690,7 @@ def _list_rules(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--study", metavar="DIR|NAME",
               help="Study spec folder or embedded study name; without it the SDTMIG 3.4 / ADaMIG 1.3 metadata and "
                    "CDISC CT are used.")
-@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
-              help="Exit 1 when there are findings of this severity or worse.")
+@_fail_on_exit_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               show_default="DIRECTORY-validation, beside DIRECTORY",
               help="Folder for findings.csv, findings.json, rules.csv and datadocs/ (never inside DIRECTORY).")
@@ -714,7 +721,7 @@ def validate(directory: Path, study: str | None, fail_on: str, out_dir: Path | N
     report = validate_folder(directory, study, out_dir=out_dir, fail_on=fail_on, data_docs=data_docs,
                              data_docs_engine=data_docs_engine)
     click.echo(report_text(report))
-    if report.exit_code:
+    if exit_code_for(report.result.findings, fail_on):
         raise FindingsError(f"{report.failing} findings at or above '{fail_on}' (see "
                             f"{Path(report.out_dir) / 'findings.csv'})")
 
@@ -744,7 +751,7 @@ def spec_schema(out_file: Path | None) -> None:
       cdiscflow spec schema --out spec.schema.json
     """
     from cdiscflow.core.atomic import atomic_write
-    from cdiscflow.specs.typed import schema_text
+    from cdiscflow.specs.typed_reference import schema_text
 
     text = schema_text()
     if out_file is None:
@@ -785,7 +792,7 @@ def spec_import(sources: tuple[Path, ...], out_dir: Path, force: bool, ig_versio
             click.echo(f"  - {note}")
         if len(result.notes) > 10:
             click.echo(f"  ... and {len(result.notes) - 10} more")
-    if result.problems:
+    if exit_code_for(failures=len(result.problems)):
         click.echo("\n".join(f"  - {p}" for p in result.problems), err=True)
         raise FindingsError(f"{len(result.problems)} problem(s) in the imported spec: fix them in {result.path} "
                             "(cdiscflow check-spec lists them again)")
@@ -805,7 +812,7 @@ def spec_export(study: str, fmt: str, out: Path, standard: str | None) -> None:
     Without data, define.xml takes lengths from the spec: a character variable without a length in
     variables.csv gets no Length attribute (they are listed; `cdiscflow export` sets them from the data).
     """
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
     from cdiscflow.specs.spec_io import export_define, export_workbook
 
     spec = load_study(study)

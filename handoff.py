@@ -34,9 +34,10 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscflow.core.atomic import write_folder
-from cdiscflow.core.errors import InputError
+from cdiscflow.core.errors import InputError, exit_code_for
 from cdiscflow.core.findings import Findings
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 from cdiscflow.report.guides import rerun_command
 
 SPLIT_BYTES = 5 * 1024 ** 3  # FDA Study Data Technical Conformance Guide: a dataset above 5 GB is to be split
@@ -52,7 +53,7 @@ class PackageResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.findings.count_at_or_above("error") else 0
+        return exit_code_for(self.findings)
 
 
 def study_folder(studyid: str) -> str:

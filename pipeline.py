@@ -37,7 +37,7 @@ import pandas as pd
 from cdiscflow import __version__
 from cdiscflow.core.atomic import staged_output, write_text
 from cdiscflow.core.outputs import check_output
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK, CdiscflowError
+from cdiscflow.core.errors import CdiscflowError, exit_code_for
 from cdiscflow.core.findings import Findings, at_or_above
 from cdiscflow.core.frames import compact_all
 from cdiscflow.core.terminal import STARTED
@@ -96,7 +96,7 @@ class RunResult:
     def exit_code(self) -> int:
         if self.error is not None:
             return self.error.exit_code
-        return EXIT_FINDINGS if self.failing else EXIT_OK
+        return exit_code_for(self.findings, self.fail_on, failures=self.rejected_rows)
 
     @property
     def subjects(self) -> int:

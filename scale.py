@@ -55,7 +55,8 @@ from cdiscflow.core.terminal import UNDER_WAY
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
                                 _report, _stage, _validate, log_sdtm)
 from cdiscflow.specs.check import require_valid_spec
-from cdiscflow.specs.model import Form, StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Form, StudySpec
 
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 DESIGN_DATASETS = ("TE", "TA", "TV", "TI", "TS")  # rebuilt once over all subjects (TS counts them)
@@ -389,7 +390,7 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
     (ADTTE by PARAMN, ADRS by parameter and date ...), and a partition derives a subject exactly as a plain run does,
     so this is the plain run's order.  A dataset a partition does not give in subject order cannot be put back in
     that order: that stops the run (a bug in a recipe, exit 3)."""
-    from cdiscflow.adam._common import SUBJECT_KEYS
+    from cdiscflow.adam.verbs.checks import SUBJECT_KEYS
     from cdiscflow.core.text import sort_order
 
     out: dict[str, pd.DataFrame] = {}

@@ -1,16 +1,16 @@
-"""The ADaM layer of a study: every ADaM dataset its spec declares, derived from the SDTM datasets only.
+"""The ADaM orchestrator: every ADaM dataset a study spec declares, derived from the SDTM datasets only.
 
     result = derive_study(spec, sdtm)          # AdamResult: datasets (spec variables only), findings, timings
-    write_adam(result, spec, "out/adam")       # adsl.xpt, adsl.json ... define.xml, _findings.csv/.json
 
+(Reading an SDTM folder and writing an ADaM folder are the use-case module's: `cdiscflow.usecases.write_adam`.)
 The recipe of a dataset is chosen by its name (datasets.csv, standard ADaM) and configured by the spec section of
 the same name (``specs/<study>/adam/<name>.yaml``):
 
-    ADSL    adam.adsl     subject level (always first)
-    ADRS    adam.adrs     response (then the `analysis` section of adsl.yaml: e.g. best response in Part A)
-    ADTTE   adam.tte      time to event, parameters from tte.yaml
-    ADAE    adam.adae     adverse events
-    ADBASE  adam.adbase   baseline characteristics per registration
+    ADSL    adam.recipes.adsl     subject level (always first)
+    ADRS    adam.recipes.adrs     response (then the `analysis` section of adsl.yaml: e.g. best response in Part A)
+    ADTTE   adam.recipes.adtte    time to event, parameters from tte.yaml (adam.verbs.tte)
+    ADAE    adam.recipes.adae     adverse events
+    ADBASE  adam.recipes.adbase   baseline characteristics per registration
 
 The last step keeps each dataset's spec variables in spec order (`conform_to_spec`): ADSL variables a BDS/OCCDS
 dataset declares are carried from ADSL, types become the spec's, and a declared variable no step derives stops the
@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from cdiscflow.adam._common import SUBJECT_KEYS, describe_rows
-from cdiscflow.adam.adae import derive_adae
-from cdiscflow.adam.adbase import derive_adbase
-from cdiscflow.adam.adrs import derive_adrs
-from cdiscflow.adam.adsl import complete_adsl, derive_adsl, load_adsl_spec
-from cdiscflow.adam.merge import derive_vars_merged
-from cdiscflow.adam.sources import SourceData, supp_qualifiers
-from cdiscflow.adam.cat import apply_variable_rules
-from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
+from cdiscflow.adam.recipes.adae import derive_adae
+from cdiscflow.adam.recipes.adbase import derive_adbase
+from cdiscflow.adam.recipes.adrs import derive_adrs
+from cdiscflow.adam.recipes.adsl import complete_adsl, derive_adsl, load_adsl_spec
+from cdiscflow.adam.recipes.adtte import derive_adtte
+from cdiscflow.adam.verbs.merge import derive_vars_merged
+from cdiscflow.adam.verbs.sources import SourceData, supp_qualifiers
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import compact
@@ -108,23 +106,6 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
     return AdamResult({name: done[name] for name in declared}, findings, timings)
 
 
-def derive_adtte(spec: StudySpec, work: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every parameter of the study's tte.yaml, in its order; sources are the ADaM datasets derived so far.  Then
-    the section's `adsl_vars` are joined and its `derive` rules applied (see `load_tte_parameters`)."""
-    adtte = None
-    for parameter in tte_parameters_from_spec(spec).values():
-        adtte = parameter.derive(work["ADSL"], work, dataset=adtte)
-    if adtte is None:
-        raise SpecError("tte.yaml defines no parameters")
-    adsl_vars, rules = load_tte_dataset_rules(spec.section("adam/tte"))
-    if adsl_vars:
-        adtte = derive_vars_merged(adtte, dataset_add=work["ADSL"], new_vars=list(adsl_vars), dataset_name="ADTTE",
-                                   dataset_add_name="ADSL")
-    adtte = apply_variable_rules(adtte, rules, dataset_name="ADTTE")
-    order = [*SUBJECT_KEYS, "PARAMN"] if "PARAMN" in adtte.columns else [*SUBJECT_KEYS]
-    return adtte.sort_values(order, kind="stable", ignore_index=True)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # the spec's variables
 
@@ -184,90 +165,4 @@ def _coerce(col: pd.Series, var, dataset: str, frame: pd.DataFrame) -> pd.Series
     return out.mask(out.str.strip() == "")
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# output
-
-
-def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
-               formats: tuple[str, ...] = ("xpt", "json")) -> list[Path]:
-    """Write every dataset through the export layer (XPT v5 + Dataset-JSON 1.1, define.xml 2.1) into `out_dir`,
-    plus `_findings.csv/.json`; a dataset the export checks block is not written (the findings say why)."""
-    from cdiscflow.export.api import json_header, write_define
-    from cdiscflow.export.datasetjson import write_dataset_json
-    from cdiscflow.export.prepare import prepare_dataset
-    from cdiscflow.export.xpt import write_xpt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written, prepared = [], {}
-    for name, frame in result.datasets.items():
-        prep = prepare_dataset(frame, spec.dataset(name), result.findings)
-        if prep.blocked:
-            continue
-        prepared[name] = prep
-        if "xpt" in formats:
-            path = out / f"{name.lower()}.xpt"
-            write_xpt(path, prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name, label=prep.meta.label,
-                      created=spec.datacut)
-            written.append(path)
-        if "json" in formats:
-            path = out / f"{name.lower()}.json"
-            write_dataset_json(path, prep.frame, prep.meta, json_header(spec, prep.standard, name))
-            written.append(path)
-    if prepared:
-        written.append(write_define(prepared, spec, "ADaM", out, result.findings))
-    result.findings.write(out, stem="_findings")
-    return written
-
-
-def convert(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
-    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (what `cdiscflow adam` runs)."""
-    from cdiscflow.core.atomic import staged_output
-    from cdiscflow.core.outputs import check_output
-    from cdiscflow.specs.check import require_valid_spec
-
-    spec = require_valid_spec(study)  # refuses a spec with problems before reading the SDTM folder
-    if not spec.standard("ADaM"):
-        raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
-                        path=str(spec.path))
-    check_output(out_dir, [("SDTM folder", sdtm_dir), ("spec folder", spec.path)])
-    findings = Findings()
-    with staged_output(out_dir, owned_by=("_findings.csv",)) as build:  # out_dir: the previous folder or this one
-        t = time.perf_counter()
-        sdtm = read_sdtm(sdtm_dir, findings)
-        read_seconds = time.perf_counter() - t
-        result = derive_study(spec, sdtm, findings=findings)
-        result.timings["read"] = read_seconds
-        t = time.perf_counter()
-        write_adam(result, spec, build)
-        result.timings["write"] = time.perf_counter() - t
-    return result
-
-
-def read_sdtm(directory: str | Path, findings: Findings | None = None) -> dict[str, pd.DataFrame]:
-    """The datasets of an SDTM folder keyed by name: each dataset's .xpt, or its Dataset-JSON .json when there is no
-    .xpt (a folder written by `cdiscflow sdtm` has both; reading one is enough).  JSON files that are not
-    Dataset-JSON (findings, run logs) are skipped."""
-    from cdiscflow.export.read import _is_dataset_json, read_dataset  # the export layer's own test of a JSON file
-
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
-    chosen: dict[str, Path] = {}
-    for path in sorted(folder.iterdir(), key=lambda p: (p.suffix.lower() != ".xpt", p.name.lower())):
-        if not path.is_file() or path.suffix.lower() not in (".xpt", ".json") or path.stem.upper() in chosen:
-            continue
-        if path.suffix.lower() == ".json" and not _is_dataset_json(path):  # findings.json, run logs ...
-            continue
-        chosen[path.stem.upper()] = path
-    frames = {}
-    for path in chosen.values():
-        frame, meta = read_dataset(path, findings)
-        frames[meta.name.upper()] = frame
-    if not frames:
-        raise InputError(f"{folder}: no SDTM datasets (.xpt or Dataset-JSON .json) found")
-    return frames
-
-
-__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "convert", "derive_adtte", "derive_study", "read_sdtm",
-           "write_adam"]
+__all__ = ["AdamResult", "RECIPES", "conform_to_spec", "derive_study"]

@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def time_engine(sdtm_dir: Path, repeat: int) -> list[dict]:
     """derive_study on the SDTM read once: wall and CPU seconds of each of `repeat` derivations."""
-    from cdiscflow.adam.study import derive_study, read_sdtm
+    from cdiscflow.adam.study import derive_study
+    from cdiscflow.usecases import read_sdtm
     from cdiscflow.core.findings import Findings
     from cdiscflow.specs.check import require_valid_spec
 

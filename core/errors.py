@@ -40,3 +40,14 @@ class FindingsError(CdiscflowError):
     def __init__(self, message: str, findings=None):
         super().__init__(message)
         self.findings = findings
+
+
+def exit_code_for(findings=None, fail_on: str = "error", *, failures: int = 0) -> int:
+    """The one exit-code policy of every command that produces findings (`--fail-on`).
+
+    EXIT_FINDINGS (1) when a finding of `findings` (a core.findings.Findings) is at or above the severity `fail_on`,
+    or when `failures` is not zero: things that did not make it or do not agree, which have no severity to weigh
+    (rejected raw rows, comparisons not explained by comparison.yaml, reproduction failures not documented); else
+    EXIT_OK (0).  Unusable input (2) and bugs (3) end a command as exceptions before it gets here."""
+    failing = failures + (findings.count_at_or_above(fail_on) if findings is not None else 0)
+    return EXIT_FINDINGS if failing else EXIT_OK

@@ -7,7 +7,7 @@ length (`10:30:05.1234567`), and a time may end with its offset from UTC (`Z`, `
 is checked and then set aside, the date and time are taken as written (local time, as collected).  Durations look
 like `P28D`, `P1DT2H`, `-P2M`.
 
-The SDTM mapping (study days, ages), ADaM (`adam.dates`: imputation and flags) and validation (`validation.iso8601`:
+The SDTM mapping (study days, ages), ADaM (`adam.verbs.dates`: imputation and flags) and validation (`validation.iso8601`:
 format, calendar, intervals) all read dates through `parse_text`, so a value is valid or invalid for all of them
 alike.  Clinical date columns repeat few distinct values, so every column function parses each distinct value once
 (`core.frames.per_unique`).

@@ -235,10 +235,10 @@ class XptData:
     encoding: str
 
 
-def read_xpt(path: str | Path, encodings: tuple[str, ...] = ENCODINGS) -> XptData:
+def read_xpt(path: str | Path, encodings: tuple[str, ...] = ENCODINGS, *, blank_missing: bool = False) -> XptData:
     """Check the structure (`xpt_layout`), then decode exactly its observations: numbers from IBM-370 doubles (SAS
     missing values -> NaN), text right-trimmed, decoded with the first of `encodings` every text value decodes
-    with.  Every problem is an `InputError` naming the file."""
+    with; blank text is "" (NaN with `blank_missing`).  Every problem is an `InputError` naming the file."""
     path = Path(path)
     try:
         layout = xpt_layout(path)
@@ -254,7 +254,7 @@ def read_xpt(path: str | Path, encodings: tuple[str, ...] = ENCODINGS) -> XptDat
     raw_text = {v.name: _text_bytes(block, v) for v in layout.variables if not v.numeric}
     for encoding in encodings:  # the file's text is in one encoding: the first that decodes every value
         try:
-            text = {name: _decode(values, encoding) for name, values in raw_text.items()}
+            text = {name: _decode(values, encoding, blank_missing) for name, values in raw_text.items()}
             break
         except UnicodeDecodeError:
             continue
@@ -339,24 +339,41 @@ def _numbers(block: np.ndarray, var: XptVariableLayout) -> np.ndarray:
     return ibm_to_ieee(raw)
 
 
-def _text_bytes(block: np.ndarray, var: XptVariableLayout) -> np.ndarray:
-    """A character column as right-trimmed byte strings: trailing blanks become NULs, which numpy's `S` type drops."""
-    cells = block[:, var.position:var.position + var.length].copy()
-    written = cells != 0x20
-    end = var.length - np.argmax(written[:, ::-1], axis=1)  # one past the last non-blank byte
-    end[~written.any(axis=1)] = 0
-    cells[np.arange(var.length) >= end[:, None]] = 0
-    return cells.view(f"S{var.length}").ravel()
-
-
-def _decode(values: np.ndarray, encoding: str) -> pd.Series:
-    """Decode distinct values only (clinical text repeats): the distinct byte strings, decoded, taken back by code."""
+def _text_bytes(block: np.ndarray, var: XptVariableLayout) -> tuple[np.ndarray, "pa.Array", bool]:
+    """A character column as its distinct values, right-trimmed (trailing blanks become NULs, which numpy's `S`
+    type drops), and each row's index into them: the fixed-width cells are dictionary-encoded by Arrow first, so
+    only the distinct values are trimmed and decoded (clinical text repeats).  The flag says whether every distinct
+    value is ASCII without NUL bytes (so that Arrow reads and decodes them as Python would, in any encoding)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(pa.array(values, type=pa.binary()))
-    decoded = pa.array([u.decode(encoding) for u in encoded.dictionary.to_pylist()], pa.string())  # distinct values
-    return pd.Series(pc.take(decoded, encoded.indices), dtype="str")
+    cells = np.ascontiguousarray(block[:, var.position:var.position + var.length])
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(var.length), len(cells), [None, pa.py_buffer(cells)])
+    encoded = pc.dictionary_encode(fixed)
+    cells = np.frombuffer(encoded.dictionary.buffers()[1], dtype=np.uint8)[
+        encoded.dictionary.offset * var.length:(encoded.dictionary.offset + len(encoded.dictionary)) * var.length]
+    cells = cells.reshape(len(encoded.dictionary), var.length).copy()
+    plain = not ((cells == 0) | (cells >= 0x80)).any()
+    written = cells != 0x20
+    end = var.length - np.argmax(written[:, ::-1], axis=1)  # one past the last non-blank byte
+    end[~written.any(axis=1)] = 0
+    cells[np.arange(var.length) >= end[:, None]] = 0  # trailing blanks become NULs, which numpy's `S` type drops
+    return cells.view(f"S{var.length}").ravel(), encoded.indices, plain
+
+
+def _decode(values: tuple[np.ndarray, "pa.Array", bool], encoding: str, blank_missing: bool = False) -> pd.Series:
+    """Decode the distinct values only and take them back by row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    distinct, indices, plain = values
+    if plain:  # ASCII without NULs: the same text in every encoding, decoded by Arrow
+        decoded = pa.array(distinct, type=pa.binary()).cast(pa.large_string())  # pandas' str storage type
+    else:
+        decoded = pa.array([u.decode(encoding) for u in distinct.tolist()], pa.large_string())
+    if blank_missing:
+        decoded = pc.if_else(pc.equal(decoded, ""), pa.scalar(None, pa.large_string()), decoded)
+    return pd.Series(pc.take(decoded, indices), dtype="str")
 
 
 def ibm_to_ieee(raw: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 table the study's report produces, one `arm:AnalysisResult` per row and column of it (per endpoint for the
 time-to-event tables).
 
-What each result is comes from the report's analysis catalogue (`report.analyses`, read from report.yaml): its
+What each result is comes from the report's analysis catalogue (`specs.report.analyses`, read from report.yaml): its
 analysis set (population) and data subset become `def:WhereClauseDef`s on the ADaM datasets written, its analysis
 variables and parameter are the written `ItemDef`s, its method and place in report.yaml the documentation, and the
 `cdiscflow report` command the programming code.  A condition that no where clause can state (``notna(NACTDT)``,
@@ -21,8 +21,8 @@ from typing import Mapping
 from lxml import etree
 
 from cdiscflow import __version__
-from cdiscflow.report.analyses import METHODS, Analysis, Catalogue, Check, Selection, catalogue
-from cdiscflow.report.spec import DEFAULT_PURPOSE, DEFAULT_REASON
+from cdiscflow.specs.report import DEFAULT_PURPOSE, DEFAULT_REASON
+from cdiscflow.specs.report.analyses import METHODS, Analysis, Catalogue, Check, Selection, report_catalogue
 
 ARM = "http://www.cdisc.org/ns/arm/v1.0"
 DEF = "http://www.cdisc.org/ns/def/v2.1"
@@ -40,14 +40,6 @@ class ArmParts:
 
     def has(self, dataset: str, variable: str | None = None) -> bool:
         return dataset in self.written and (variable is None or variable in self.written[dataset])
-
-
-def report_catalogue(spec) -> Catalogue | None:
-    """The analysis catalogue of the study's report.yaml, or None when the study has no report."""
-    from cdiscflow.report.spec import load_report_spec
-
-    report = load_report_spec(spec)
-    return catalogue(report) if report is not None else None
 
 
 def analysis_results(spec, written: Mapping[str, frozenset[str]]) -> ArmParts | None:

@@ -18,6 +18,8 @@ from typing import Iterator
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdiscflow import __version__
 from cdiscflow.core.atomic import atomic_write
@@ -27,7 +29,7 @@ from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths
 
 DSJ_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
-_ROWS_PER_CHUNK = 20_000
+_ROWS_PER_CHUNK = 32_768
 
 
 @dataclass(frozen=True)
@@ -147,29 +149,45 @@ def _check_whole(x: np.ndarray, missing: np.ndarray, col: pd.Series, meta: Colum
 def dataset_json_chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[str]:
     """The file's text in pieces: header and columns first, then the rows a chunk at a time."""
     for piece in _chunks(frame, meta, header):
-        yield piece.decode("utf-8")
+        yield bytes(piece).decode("utf-8")
 
 
-def _chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[bytes]:
+def _chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[bytes | memoryview]:
     """The file's UTF-8 bytes in pieces (what `dataset_json_chunks` decodes).
 
-    The rows are the bytes of `json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))`.  A
-    chunk whose values orjson writes the same way (nearly always) is built column by column: each distinct text or
-    date is encoded once, numbers as one numpy array, and the rows are joined from the columns' JSON tokens; other
-    chunks go through the json module as before (same bytes, same errors).
+    The rows are the bytes of `json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))`.  When
+    orjson writes every column's values the json module's way (nearly always), each column is encoded once for the
+    whole dataset: its distinct values become JSON tokens (with the row's brackets and commas around them), the
+    rows pick theirs by code, and the rows are joined from the columns' tokens a chunk at a time.  Otherwise each
+    chunk is written that way when its values allow it and through the json module when not (same bytes, same
+    errors).
     """
     doc = header_json(meta, header, len(frame))
     head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     yield (head[:-1] + ',"rows":[').encode("utf-8")
-    for start in range(0, len(frame), _ROWS_PER_CHUNK):
-        part = frame.iloc[start:start + _ROWS_PER_CHUNK]
-        if meta.columns and all(_orjson_writes_as_json(part[c.name], c) for c in meta.columns):
-            text = _rows_by_column([_column_tokens(part[c.name], c) for c in meta.columns])
-        else:
-            cols = [_column_values(part[c.name], c) for c in meta.columns]
-            rows = list(zip(*cols)) if cols else [() for _ in range(len(part))]
-            text = json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))[1:-1].encode("utf-8")
-        yield (b"," if start else b"") + text
+    n = len(frame)
+    columns = [frame[c.name] for c in meta.columns]
+    if n and columns and all(_orjson_writes_as_json(v, c) for v, c in zip(columns, meta.columns)):
+        _check_integers(columns, meta.columns)
+        tokens = [_column_tokens(v, c, k == 0, k == len(columns) - 1)
+                  for k, (v, c) in enumerate(zip(columns, meta.columns))]
+        pieces = list(_rows_by_column(tokens, n))
+        yield from pieces[:-1]
+        yield pieces[-1][:-1]  # every row ends "],"; the last one without the comma
+    else:
+        for start in range(0, n, _ROWS_PER_CHUNK):
+            part = frame.iloc[start:start + _ROWS_PER_CHUNK]
+            if start:
+                yield b","
+            if meta.columns and all(_orjson_writes_as_json(part[c.name], c) for c in meta.columns):
+                _check_integers([part[c.name] for c in meta.columns], meta.columns)
+                tokens = [_column_tokens(part[c.name], c, k == 0, k == len(meta.columns) - 1)
+                          for k, c in enumerate(meta.columns)]
+                yield b"".join(_rows_by_column(tokens, len(part)))[:-1]
+            else:
+                cols = [_column_values(part[c.name], c) for c in meta.columns]
+                rows = list(zip(*cols)) if cols else [() for _ in range(len(part))]
+                yield json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))[1:-1].encode("utf-8")
     yield b"]}\n"
 
 
@@ -185,57 +203,140 @@ def _orjson_writes_as_json(values: pd.Series, col: ColumnMeta) -> bool:
     if col.is_numeric:
         if col.kind:
             return True  # ISO 8601 text
-        x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
-        present = x[~np.isnan(x)]
-        return bool(np.isfinite(present).all() and not ((present != 0) & (np.abs(present) < 1e-4)).any())
+        x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)  # NaN (missing) passes both tests
+        return not np.isinf(x).any() and not ((np.abs(x) < 1e-4) & (x != 0)).any()
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.categories.to_series()
     return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
-def _column_tokens(values: pd.Series, col: ColumnMeta) -> np.ndarray:
-    """One column as JSON tokens: a fixed-width bytes array (numpy pads with NUL bytes, which JSON text never holds:
-    orjson writes a NUL character as \\u0000), b"null" for missing.  Each distinct value is encoded once."""
+def _check_integers(columns: list[pd.Series], metas: tuple[ColumnMeta, ...]) -> None:
+    """Integer columns hold whole numbers; the error names the first record (then the first column) that does not."""
+    first = None
+    for values, col in zip(columns, metas):
+        if col.is_numeric and not col.kind and col.dsj_types()[0] == "integer":
+            x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+            fraction = np.flatnonzero(~np.isnan(x) & (x != np.round(x)))
+            if len(fraction) and (first is None or fraction[0] < first[0]):
+                first = (fraction[0], values, col, x)
+    if first is not None:
+        row, values, col, x = first
+        missing = np.isnan(x)
+        _check_whole(x, missing, values, col)
+
+
+def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) -> tuple[pa.Array, np.ndarray]:
+    """One column as JSON tokens: the distinct tokens (`table`, each with what follows it in the row: `,`, or `],`
+    after the last column; `[` before the first column's) and each row's index into it (`codes`).  Each distinct
+    value is encoded once; b"null" for missing."""
+    before, after = (b"[" if first else b""), (b"]," if last else b",")
     if not col.is_numeric or col.kind:
-        if col.kind:
-            values = pd.Series(_iso(values, col.kind), dtype=object)
         if isinstance(values.dtype, pd.CategoricalDtype):
-            codes, distinct = values.cat.codes.to_numpy(), values.cat.categories.tolist()
+            codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
         else:
             codes, distinct = pd.factorize(values)  # missing -> -1
-            distinct = distinct.tolist()
-        table = [orjson.dumps(v, option=_ORJSON_STRICT) for v in distinct] + [b"null"]
-        return np.array(table, dtype=bytes)[codes]
+        if col.kind:  # each distinct date, datetime or time once as ISO 8601 text
+            distinct = _iso(pd.Series(distinct), col.kind)
+        table = _text_tokens(distinct.tolist(), before, after)
+        codes = codes.astype(np.int64)
+        codes[codes < 0] = len(table) - 1
+        return table, codes
     x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(x)
     if col.dsj_types()[0] == "integer":
-        _check_whole(x, missing, values, col)
         x = np.nan_to_num(x).astype(np.int64)
-    distinct, codes = np.unique(x, return_inverse=True)
-    table = np.array(orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b","), dtype=bytes)
-    tokens = table[codes]
-    zero = x == 0  # np.unique takes -0.0 and 0.0 as one value; json writes each as it is
-    if missing.any() or zero.any():
-        tokens = tokens.astype(f"S{max(tokens.dtype.itemsize, 4)}")
-        tokens[missing] = b"null"
-        if x.dtype.kind == "f":
-            tokens[zero & np.signbit(x)] = b"-0.0"
-            tokens[zero & ~np.signbit(x)] = b"0.0"
-    return tokens
+    codes, distinct = _number_codes(x)
+    text = orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]  # "1.5,2.0,..."
+    if len(distinct):
+        widths = np.diff(np.flatnonzero(np.frombuffer(b"," + text + b",", dtype=np.uint8) == ord(","))) - 1
+        data = before + text.replace(b",", after + before) + after
+    else:
+        widths, data = np.zeros(0, dtype=np.int64), b""
+    offsets = np.concatenate([[0], np.cumsum(widths + len(before) + len(after))]).astype(np.int64)
+    numbers = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(distinct),
+                                               [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    extra = pa.array([before + t + after for t in (b"null", b"-0.0", b"0.0")], type=pa.large_binary())
+    table = pa.concat_arrays([numbers, extra])
+    null, negative_zero, zero = len(distinct), len(distinct) + 1, len(distinct) + 2
+    codes = codes.astype(np.int64, copy=True)
+    if missing.any():
+        codes[missing] = null
+    is_zero = x == 0
+    if x.dtype.kind == "f" and is_zero.any():  # factorize takes -0.0 and 0.0 as one value; json writes each as it is
+        codes[is_zero & np.signbit(x)] = negative_zero
+        codes[is_zero & ~np.signbit(x)] = zero
+    return table, codes
 
 
-def _rows_by_column(tokens: list[np.ndarray]) -> bytes:
-    """Rows `[a,b,...],[c,d,...]` from the columns' tokens (without the enclosing brackets of the array): one byte
-    grid, row by row, with the separators between the padded tokens; dropping the padding leaves the text."""
-    n = len(tokens[0])
-    blocks = [np.full((n, 1), ord("["), dtype=np.uint8)]
-    for k, column in enumerate(tokens):
-        if k:
-            blocks.append(np.full((n, 1), ord(","), dtype=np.uint8))
-        blocks.append(np.ascontiguousarray(column).view(np.uint8).reshape(n, column.dtype.itemsize))
-    blocks.append(np.full((n, 2), (ord("]"), ord(",")), dtype=np.uint8))
-    grid = np.hstack(blocks).ravel()
-    return grid[grid != 0].tobytes()[:-1]
+def _text_tokens(distinct: list, before: bytes, after: bytes) -> pa.Array:
+    """The JSON tokens of distinct texts, then b"null": a text without a quote, backslash or control character is
+    itself between quotes (both encoders write it so, UTF-8 unescaped), joined by Arrow; the others by orjson."""
+    if distinct and set(map(type, distinct)) != {str}:  # orjson decides (and refuses what json would write otherwise)
+        tokens = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in distinct]
+        return pa.array(tokens + [before + b"null" + after], type=pa.large_binary())
+    strings = pa.array(distinct, type=pa.large_string())
+    quoted = pc.binary_join_element_wise(pa.scalar(before + b'"', pa.large_binary()), strings.cast(pa.large_binary()),
+                                         pa.scalar(b'"' + after, pa.large_binary()), pa.scalar(b"", pa.large_binary()))
+    escaped = pc.match_substring_regex(strings, r'["\\\x00-\x1f]').to_numpy(zero_copy_only=False)
+    if escaped.any():
+        rewritten = [before + orjson.dumps(distinct[i], option=_ORJSON_STRICT) + after for i in np.flatnonzero(escaped)]
+        quoted = pc.replace_with_mask(quoted, pa.array(escaped), pa.array(rewritten, type=pa.large_binary()))
+    return pa.concat_arrays([quoted, pa.array([before + b"null" + after], type=pa.large_binary())])
+
+
+def _number_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers to encode and each row's index among them, found without hashing where possible: whole numbers in a
+    narrow range index the range (sequence numbers, study days); mostly distinct floats are encoded row by row;
+    other columns by their distinct values (`pd.factorize`, NaN -> -1)."""
+    n = len(x)
+    if x.dtype.kind == "i" and n:
+        low, high = int(x.min()), int(x.max())
+        if high - low <= 2 * n + 1024:
+            return x - low, np.arange(low, high + 1, dtype=np.int64)
+    elif n > 4 * _SAMPLE and len(pd.unique(x[:_SAMPLE])) > _SAMPLE // 2:
+        return np.arange(n), x  # NaN rows are given the null token by the caller
+    return pd.factorize(x)
+
+
+_SAMPLE = 10_000
+
+
+def _rows_by_column(tokens: list[tuple[pa.Array, np.ndarray]], n: int) -> Iterator[memoryview]:
+    """The rows `[a,b,...],[c,d,...],` from the columns' tokens (each token already followed by its separator), a
+    chunk at a time: adjacent columns with few distinct values are first paired into one token per row
+    (`_paired`); then one Arrow `take` over all the columns' tokens, row by row, lays the rows out back to back in
+    its data buffer."""
+    tokens = _paired(tokens, max(_PAIR_LIMIT, n // _PAIR_SHARE))
+    table = pa.concat_arrays([t for t, _ in tokens])
+    first = np.cumsum([0] + [len(t) for t, _ in tokens[:-1]])
+    for start in range(0, n, _ROWS_PER_CHUNK):
+        stop = min(start + _ROWS_PER_CHUNK, n)
+        picks = np.empty((stop - start, len(tokens)), dtype=np.int32 if len(table) < 2 ** 31 else np.int64)
+        for j, (_, codes) in enumerate(tokens):
+            np.add(codes[start:stop], first[j], out=picks[:, j])
+        rows = table.take(pa.array(picks.ravel()))
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
+        yield memoryview(rows.buffers()[2])[int(offsets[0]):int(offsets[-1])]
+
+
+_PAIR_LIMIT, _PAIR_SHARE = 4_096, 64  # adjacent columns are paired while their tokens multiply to at most this (or n/64)
+
+
+def _paired(tokens: list[tuple[pa.Array, np.ndarray]], limit: int) -> list[tuple[pa.Array, np.ndarray]]:
+    """Adjacent columns whose token tables multiply to at most `limit` entries become one column: its table holds
+    every pair of tokens (a then b), its code is a's code * len(b) + b's.  Fewer, longer tokens per row to lay out."""
+    out = [tokens[0]]
+    for table, codes in tokens[1:]:
+        last, last_codes = out[-1]
+        if len(last) * len(table) <= limit:
+            a = np.repeat(np.arange(len(last)), len(table))
+            b = np.tile(np.arange(len(table)), len(last))
+            pairs = pc.binary_join_element_wise(last.take(pa.array(a)), table.take(pa.array(b)),
+                                                pa.scalar(b"", pa.large_binary()))
+            out[-1] = (pairs, last_codes * len(table) + codes)
+        else:
+            out.append((table, codes))
+    return out
 
 
 def write_dataset_json(path: str | Path, frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> int:

@@ -50,10 +50,14 @@ class _Report:
         self.findings = findings
         self.dataset = dataset
         self.errors = 0
-        if "USUBJID" in frame.columns:
-            self.subject = frame["USUBJID"].astype(object).where(frame["USUBJID"].notna(), "").astype(str).to_numpy()
-        else:
-            self.subject = np.full(len(frame), "", dtype=object)
+        self.usubjid = frame["USUBJID"] if "USUBJID" in frame.columns else None
+
+    def subjects(self, idx: np.ndarray) -> np.ndarray:
+        """The subject (USUBJID, "" when missing or absent) of the rows at positions `idx`."""
+        if self.usubjid is None:
+            return np.full(len(idx), "", dtype=object)
+        picked = self.usubjid.iloc[idx].astype(object)
+        return picked.where(picked.notna(), "").astype(str).to_numpy()
 
     def add(self, severity: str, rule: str, message: str, variable: str = "", value: object = "",
             expected: object = "") -> None:
@@ -78,7 +82,7 @@ class _Report:
         text = message(idx) if callable(message) else message
         self.findings.extend(pd.DataFrame({
             "severity": severity, "rule_id": rule, "dataset": self.dataset, "variable": variable,
-            "subject": self.subject[idx], "row": idx + 1, "value": shown.to_numpy(),
+            "subject": self.subjects(idx), "row": idx + 1, "value": shown.to_numpy(),
             "expected": expected, "message": np.asarray(text, dtype=object) if np.ndim(text) else text,
             "source": "export",
         }))
@@ -124,6 +128,8 @@ def _data_type(col: pd.Series) -> str:
         return "datetime64"
     if kind == "m":
         return "timedelta64"
+    if pd.api.types.is_string_dtype(col.dtype) and col.dtype != object:
+        return "text" if col.count() else "empty"
     nonnull = col.dropna()
     if nonnull.empty:
         return "empty"
@@ -158,7 +164,8 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
                        var.name, value=have, expected=var.datatype)
             return None
         text = col.astype("str")
-        return text.mask(text.str.strip() == "")
+        blank = _blank(text)
+        return text.mask(blank) if blank.any() else text
     wanted = f"{var.datatype}{' with ' + var.display_format if var.display_format else ''}"
     if have == "datetime64":
         if kind not in ("date", "datetime"):
@@ -169,9 +176,10 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
         if getattr(col.dtype, "tz", None) is not None:
             col = col.dt.tz_localize(None)
         if kind == "date":
-            timed = col.notna() & (col != col.dt.normalize())
-            report.rows("warning", "XPT-DATE-TIME", var.name, timed.to_numpy(), col.astype(str),
-                        f"{var.name}: value has a time of day; {var.display_format} keeps the date only")
+            timed = (col.notna() & (col != col.dt.normalize())).to_numpy()
+            if timed.any():  # the values as text (the whole column's format) only when some are shown
+                report.rows("warning", "XPT-DATE-TIME", var.name, timed, col.astype(str),
+                            f"{var.name}: value has a time of day; {var.display_format} keeps the date only")
         return col
     if have == "timedelta64":
         if kind != "time":
@@ -184,6 +192,16 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
     report.add("error", "XPT-TYPE", f"{var.name}: type in data {have}, type in spec {wanted}", var.name,
                value=have, expected=wanted)
     return None
+
+
+def _blank(text: pd.Series) -> np.ndarray:
+    """Which values are empty or whitespace only (`str.strip() == ""`), judged once per distinct value."""
+    arr = text.array
+    if not hasattr(arr, "_pa_array"):  # not Arrow-backed: pandas' own strip, row by row
+        return (text.str.strip() == "").to_numpy()
+    encoded = pc.dictionary_encode(arr._pa_array.combine_chunks())
+    blank = pc.equal(pc.utf8_trim_whitespace(encoded.dictionary), "").to_numpy(zero_copy_only=False)
+    return np.append(blank, False)[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
 
 
 def check_numbers(col: pd.Series, var: Variable, report: _Report) -> None:
@@ -205,23 +223,21 @@ def check_numbers(col: pd.Series, var: Variable, report: _Report) -> None:
 
 def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
     """Byte lengths, the FDA limits (200 bytes, ASCII) and the spec length; returns the length to write."""
-    if is_text_category(col):  # measured once per distinct value; rows take their value's result by code
+    # measured once per distinct value (categories, or the text dictionary-encoded); rows take their value's
+    # result by code
+    if is_text_category(col):
         codes = col.cat.codes.to_numpy()
         strings = pa.array(pd.Series(col.cat.categories, dtype=object), type=pa.large_string())
-
-        def per_row(result: np.ndarray, missing) -> np.ndarray:
-            return np.append(result, missing)[codes]  # code -1 (missing) picks the appended value
-
-        def rows_text(i: np.ndarray) -> pa.Array:
-            return strings.take(pa.array(codes[i]))
     else:
-        strings = pa.array(col, from_pandas=True, type=pa.large_string())
+        encoded = pc.dictionary_encode(pa.array(col, from_pandas=True, type=pa.large_string()))
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        strings = encoded.dictionary
 
-        def per_row(result: np.ndarray, missing) -> np.ndarray:
-            return result
+    def per_row(result: np.ndarray, missing) -> np.ndarray:
+        return np.append(result, missing)[codes]  # code -1 (missing) picks the appended value
 
-        def rows_text(i: np.ndarray) -> pa.Array:
-            return strings.take(pa.array(i))
+    def rows_text(i: np.ndarray) -> pa.Array:
+        return strings.take(pa.array(codes[i]))
     nbytes = per_row(pc.binary_length(utf8_array(strings)).to_numpy(zero_copy_only=False).astype(np.int64), 0)
     values = col
 

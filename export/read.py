@@ -87,7 +87,7 @@ def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.Dat
     """One transport file through the structural reader (`core.xpt_read`: headers, descriptors, observation count and
     padding checked first; a damaged file is an InputError with the byte offset), in the in-memory conventions."""
     path = Path(path)
-    xpt = read_xpt_checked(path, _ENCODINGS)
+    xpt = read_xpt_checked(path, _ENCODINGS, blank_missing=True)
     layout, encoding = xpt.layout, xpt.encoding
     name = str(layout.dataset or path.stem).upper()
     notes: tuple[str, ...] = ()
@@ -109,7 +109,7 @@ def read_xpt(path: str | Path, findings: Findings | None = None) -> tuple[pd.Dat
             whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 2 ** 53)
             datatype = "integer" if kind or bool(np.all(whole | np.isnan(x))) else "float"
         else:
-            data[col] = values.mask(values == "")
+            data[col] = values  # blanks already missing
             datatype = "text"
         columns.append(ColumnMeta(
             name=col, label=var.label, datatype=datatype, length=var.length, display_format=fmt,

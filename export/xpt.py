@@ -127,6 +127,12 @@ def _char_block(arr: pa.Array, width: int) -> np.ndarray:
     return block
 
 
+def _items(block: np.ndarray) -> np.ndarray:
+    """(n, width) uint8 -> n items of `width` bytes (numpy void), to be taken by code."""
+    block = np.ascontiguousarray(block)
+    return block.view(f"V{block.shape[1]}").reshape(len(block))
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # records
 
@@ -219,7 +225,7 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
                      label: str, created: date | datetime) -> int:
     head = header_bytes(variables, dataset=dataset, label=label, created=created)
     fh.write(head)
-    columns = []  # (offset, width, kind, data) with data prepared once for the whole column
+    columns = []  # (offset, width, kind, data) with data prepared once for the whole column: numbers or codes
     offset = 0
     for v in variables:
         col = frame[v.name]
@@ -234,13 +240,14 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
             if longest > v.length:
                 raise ValueError(f"{dataset}.{v.name}: a value of {longest} bytes does not fit length {v.length}")
             blank = np.full((1, v.length), 0x20, dtype=np.uint8)  # the last row: code -1 (missing) picks it
-            columns.append((offset, v.length, "codes", (np.vstack([_char_block(cats, v.length), blank]), codes)))
-        else:
-            arr = utf8_array(col)
-            longest = pc.max(pc.binary_length(arr)).as_py() or 0
+            columns.append((offset, v.length, "codes", (_items(np.vstack([_char_block(cats, v.length), blank])), codes)))
+        else:  # each distinct value laid out once (missing is b"": blanks), rows pick theirs by code
+            encoded = pc.dictionary_encode(utf8_array(col))
+            longest = pc.max(pc.binary_length(encoded.dictionary)).as_py() or 0
             if longest > v.length:
                 raise ValueError(f"{dataset}.{v.name}: a value of {longest} bytes does not fit length {v.length}")
-            columns.append((offset, v.length, "char", arr))
+            columns.append((offset, v.length, "codes", (_items(_char_block(encoded.dictionary, v.length)),
+                                                        encoded.indices.to_numpy(zero_copy_only=False))))
         offset += v.length
     row_len = offset
     n = len(frame)
@@ -251,10 +258,8 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
         for off, width, kind, data in columns:
             if kind == "num":
                 block[:, off:off + 8] = ieee_to_ibm(data[start:stop])
-            elif kind == "codes":
-                block[:, off:off + width] = data[0][data[1][start:stop]]
-            else:
-                block[:, off:off + width] = _char_block(data.slice(start, stop - start), width)
+            else:  # the table's rows as single fixed-width items: numpy takes those faster than rows of bytes
+                block[:, off:off + width] = data[0][data[1][start:stop]].view(np.uint8).reshape(stop - start, width)
         fh.write(block.tobytes())
         written += block.size
     tail = written % RECORD

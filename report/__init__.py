@@ -1,7 +1,7 @@
 """The statisticians' analysis report computed from ADaM.
 
-`build_report(spec, adam, out_dir) -> list[Path]` renders what the study's report.yaml declares (`spec`: the report
-spec grammar) with one generic engine (`build`): summary and adverse-event tables (`tables`), Kaplan-Meier
+`build_report(spec, adam, out_dir) -> list[Path]` renders what the study's report.yaml declares (`specs.report`: the
+report spec grammar, model and loader, metadata like the rest of the study spec) with one generic engine (`build`): summary and adverse-event tables (`tables`), Kaplan-Meier
 analyses and plots (`tte`), and the side-by-side check of every linked published figure (`reproduce`).
 
 The statistics and rendering core the report is assembled from (generic: any ADTTE/ADSL):
@@ -24,7 +24,7 @@ _HOME = {
     **dict.fromkeys(("km_plot_png", "plot_km"), "kmplot"),
     **dict.fromkeys(("clopper_pearson", "format_estimate_ci", "format_median_range", "format_n_pct", "format_pct",
                      "format_pvalue"), "proportions"),
-    **dict.fromkeys(("ReportSpec", "check_report_spec", "load_report_spec"), "spec"),
+    **dict.fromkeys(("ReportSpec", "check_report_spec", "load_report_spec"), "cdiscflow.specs.report"),  # metadata
     **dict.fromkeys(("DAYS_PER_MONTH", "KaplanMeier", "LogRank", "MedianCI", "km_estimates", "km_fit", "km_median",
                      "logrank", "logrank_pairwise", "median_ci_brookmeyer_crowley", "median_ci_spss",
                      "median_follow_up", "numbers_at_risk", "survival_summary", "tte_arrays"), "survival"),
@@ -34,7 +34,8 @@ _HOME = {
 def __getattr__(name: str):
     if name not in _HOME:
         raise AttributeError(f"module 'cdiscflow.report' has no attribute {name!r}")
-    value = getattr(import_module(f"cdiscflow.report.{_HOME[name]}"), name)
+    home = _HOME[name]
+    value = getattr(import_module(home if "." in home else f"cdiscflow.report.{home}"), name)
     globals()[name] = value
     return value
 

@@ -7,7 +7,7 @@
 
 `statistics` is the report's `statistics.csv` (table, row, category, column, stat, value ...), read as text so that
 every raw value is the number the report wrote.  What each number is comes from the one catalogue of the report's
-analyses (`report.analyses`, read from report.yaml): the analysis of a number is its table, row and column, its
+analyses (`specs.report.analyses`, read from report.yaml): the analysis of a number is its table, row and column, its
 operation the method's statistic, its result groups the category (or term) and, for log-rank tests and numbers at
 risk, the column.  Conditions are written as ARS where clauses (a condition, or an AND of conditions) when they
 are simple comparisons; any other condition is kept, in the report's condition language, in the description.
@@ -25,10 +25,10 @@ import pandas as pd
 
 from cdiscflow import __version__
 from cdiscflow.core.errors import InputError
-from cdiscflow.report.analyses import (METHODS, Analysis, Catalogue, Group, Grouping, Selection, analysis_key,
-                                       catalogue)
-from cdiscflow.report.spec import ANALYSIS_PURPOSES, ANALYSIS_REASONS
 from cdiscflow.specs.model import StudySpec
+from cdiscflow.specs.report import ANALYSIS_PURPOSES, ANALYSIS_REASONS
+from cdiscflow.specs.report.analyses import (METHODS, Analysis, Catalogue, Group, Grouping, Selection, analysis_key,
+                                              report_catalogue)
 
 SCHEMA = Path(__file__).resolve().parents[1] / "export" / "schemas" / "ars-1.0" / "ars_ldm.schema.json"
 ARD_COLUMNS = ("analysis_id", "output_id", "method_id", "operation_id", "analysis_set_id", "data_subset_id",
@@ -41,13 +41,12 @@ def read_statistics(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def report_catalogue(spec: StudySpec) -> Catalogue:
-    from cdiscflow.report.spec import load_report_spec
-
-    report = load_report_spec(spec)
-    if report is None:
+def required_catalogue(spec: StudySpec) -> Catalogue:
+    """The analysis catalogue of the study's report; InputError when the study has no report.yaml."""
+    cat = report_catalogue(spec)
+    if cat is None:
         raise InputError(f"{spec.path}: the study has no report.yaml, so its report has no analyses to describe")
-    return catalogue(report)
+    return cat
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -235,12 +234,12 @@ class _Builder:
 
 def reporting_event(spec: StudySpec, statistics: pd.DataFrame) -> dict[str, Any]:
     """The ARS 1.0 reporting event of the study's report, with the results of `statistics` (statistics.csv)."""
-    return _Builder(spec, report_catalogue(spec), statistics).build()
+    return _Builder(spec, required_catalogue(spec), statistics).build()
 
 
 def ard_frame(spec: StudySpec, statistics: pd.DataFrame) -> pd.DataFrame:
     """The Analysis Results Dataset: one row per number, with its analysis, operation and groups."""
-    builder = _Builder(spec, report_catalogue(spec), statistics)
+    builder = _Builder(spec, required_catalogue(spec), statistics)
     builder.build()
     return pd.DataFrame(builder.rows, columns=list(ARD_COLUMNS))
 

@@ -21,14 +21,16 @@ import pandas as pd
 from cdiscflow import __version__
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.spreadsheet import csv_text
-from cdiscflow.report.context import ReportData, Stats
+from cdiscflow.report.data import ReportData
 from cdiscflow.report.html import Figure, Section, Table, Text, write_html_report
-from cdiscflow.report.reproduce import FAIL, check, expand_links, known_mismatch_table, summary
-from cdiscflow.report.spec import (ReportSpec, ReproductionSpec, TableSpec, TextItem, TimeToEventSpec,
-                                   load_report_spec)
+from cdiscflow.report.reproduce import FAIL, check, known_mismatch_table, summary
+from cdiscflow.report.stats import Stats
 from cdiscflow.report.tables import ReportTable, adverse_event_tables, summary_table
 from cdiscflow.report.tte import time_to_event
 from cdiscflow.specs.model import StudySpec
+from cdiscflow.specs.report import (ReportSpec, ReproductionSpec, TableSpec, TextItem, TimeToEventSpec,
+                                    load_report_spec)
+from cdiscflow.specs.report.targets import expand_links
 
 STATISTICS = "statistics.csv"
 

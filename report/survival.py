@@ -26,15 +26,10 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.errors import InputError
+from cdiscflow.specs.report.model import TRANSFORMS  # pointwise CI transforms for S(t), as report.yaml names them
 
 DAYS_PER_MONTH = 365.25 / 12  # 30.4375: converts ADTTE AVAL in days to months for tables and plots
 
-#: pointwise CI transforms for S(t) (and so for the Brookmeyer-Crowley median interval)
-TRANSFORMS = {
-    "log": "log transform (R survival default, conf.type='log')",
-    "loglog": "log-log transform (SAS PROC LIFETEST default, CONFTYPE=LOGLOG)",
-    "linear": "linear transform (R conf.type='plain', SAS CONFTYPE=LINEAR)",
-}
 DEFAULT_TRANSFORM = "loglog"
 _TOL = math.sqrt(np.finfo(float).eps)  # R survival's tolerance for "S equals 0.5 exactly"
 

@@ -1,4 +1,4 @@
-"""Summary and adverse-event tables computed from ADaM as a report spec declares them (see `report.spec`).
+"""Summary and adverse-event tables computed from ADaM as a report spec declares them (see `specs.report`).
 
 `summary_table(table, data, stats)` and `adverse_event_tables(table, data, stats)` return `ReportTable`s (the
 display frame in the paper's layout, with footnotes) and put every number they print into `stats`.  Counts are
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cdiscflow.report.context import SUBJECT, ReportData, Stats
+from cdiscflow.report.data import SUBJECT, ReportData
 from cdiscflow.report.proportions import (clopper_pearson, format_median_range, format_n_pct, round_half_up)
-from cdiscflow.report.spec import Band, Category, Column, Percent, Row, TableSpec
+from cdiscflow.report.stats import Stats
+from cdiscflow.specs.report.model import Band, Category, Column, Percent, Row, TableSpec
 
 INDENT = "\u00a0\u00a0\u00a0"  # no-break spaces: an indented line in HTML and CSV alike
 OTHER, MISSING, NOT_RECORDED = "other", "missing", "not recorded"

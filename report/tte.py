@@ -21,13 +21,14 @@ import pandas as pd
 
 from cdiscflow.core.atomic import write_bytes
 from cdiscflow.core.errors import InputError
-from cdiscflow.report.context import SUBJECT, ReportData, Stats
+from cdiscflow.report.data import SUBJECT, ReportData
 from cdiscflow.report.kmplot import km_plot_png, risk_times
 from cdiscflow.report.proportions import format_estimate_ci, format_pvalue, round_half_up
-from cdiscflow.report.spec import Category, Endpoint, TimeToEventSpec
 from cdiscflow.report.survival import (TRANSFORMS, logrank, median_follow_up, numbers_at_risk, survival_summary,
                                        tte_arrays)
+from cdiscflow.report.stats import Stats
 from cdiscflow.report.tables import ReportTable
+from cdiscflow.specs.report.model import Category, Endpoint, TimeToEventSpec
 
 MISSING_GROUP = "Missing"
 

@@ -300,7 +300,7 @@ def compare_with_reference(study, raw_dir, reference_dir, out_dir=None) -> Study
     """Map the raw export with the study spec, compare with the reference SDTM in `reference_dir`, and write
     `agreement.csv` (per dataset and variable) and `differences.csv` (every differing value) into `out_dir`."""
     from cdiscflow.sdtm.engine import map_study
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     from cdiscflow.core.outputs import check_output
 

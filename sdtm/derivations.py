@@ -30,7 +30,8 @@ from cdiscflow.sdtm.context import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.dates import age_in_years, date_part, study_day
 from cdiscflow.core.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
-from cdiscflow.specs.model import Rule, pattern_problem
+from cdiscflow.specs.cdisc import pattern_problem
+from cdiscflow.specs.model import Rule
 
 STAGES = ("record", "subject", "arms", "timing", "seq")
 

@@ -9,7 +9,7 @@ The checks, all run whatever the others find:
    through `specs.safe_yaml` (size limit, alias-bomb limit, the line of every key); an unknown YAML file is a
    problem (a misspelt `reprot.yaml` would otherwise be ignored);
 2. shape: every file against its typed model (`specs.typed`, unknown keys are errors, with "did you mean");
-3. meaning: the loaders of every layer (`specs.model.load_study`, the SDTM trial design and derivations, the ADaM
+3. meaning: the loaders of every layer (`specs.load.load_study`, the SDTM trial design and derivations, the ADaM
    recipes' settings, the report), which check references (codelists, methods, forms, fields, datasets ...) and
    parse every expression;
 4. cross-references the loaders cannot see alone: the raw `usubjid` template's fields, the datasets ADaM rules
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.specs import typed
+from cdiscflow.specs import typed, typed_problems
 from cdiscflow.specs.safe_yaml import YamlProblem, line_of, load_yaml
 
 # The YAML files a spec folder may hold at its top level (besides sdtm/*.yaml and adam/*.yaml).
@@ -62,7 +62,7 @@ def check_spec(study: str | Path | None) -> list[Problem]:
 
 def require_valid_spec(study: str | Path | None):
     """The loaded StudySpec when check-spec finds nothing; else SpecError listing every problem (file:line)."""
-    from cdiscflow.specs.model import resolve_study
+    from cdiscflow.specs.load import resolve_study
 
     spec, problems = _Check(study).run()
     if problems or spec is None:
@@ -82,7 +82,7 @@ def _path_text(path: Iterable[Any]) -> str:
 
 class _Check:
     def __init__(self, study: str | Path | None):
-        from cdiscflow.specs.model import resolve_study
+        from cdiscflow.specs.load import resolve_study
 
         self.path = resolve_study(study)
         self.problems: list[Problem] = []
@@ -145,7 +145,7 @@ class _Check:
             return
         if data is None:
             data = {}
-        for tp in typed.validate_document(kind, data):
+        for tp in typed_problems.validate_document(kind, data):
             self.add(rel, line_of(lines, tp.path) if tp.path else 1, _path_text(tp.path), tp.message, tp.hint)
 
     def check_csv(self, name: str) -> None:
@@ -171,13 +171,13 @@ class _Check:
             clean = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None and k.strip() not in unknown}
             if not any(clean.values()):
                 continue
-            for tp in typed.validate_row(name, clean):
+            for tp in typed_problems.validate_row(name, clean):
                 col = str(tp.path[0]) if tp.path else ""
                 self.add(name, i, col, tp.message if col else tp.message, tp.hint)
 
     # -- 3: the loaders of every layer ----------------------------------------------------------------------------
     def load(self):
-        from cdiscflow.specs.model import load_study_with_problems
+        from cdiscflow.specs.load import load_study_with_problems
 
         try:
             return load_study_with_problems(self.path)
@@ -201,11 +201,12 @@ class _Check:
         collect(check_sdtm_spec, spec)
         adam = {d.name for d in spec.standard("ADaM")}
         if adam:
-            from cdiscflow.adam.adae import load_adae_spec
-            from cdiscflow.adam.adbase import load_adbase_spec
-            from cdiscflow.adam.adrs import load_adrs_spec
-            from cdiscflow.adam.adsl import load_adsl_spec
-            from cdiscflow.adam.tte import load_tte_dataset_rules, tte_parameters_from_spec
+            from cdiscflow.adam.recipes.adae import load_adae_spec
+            from cdiscflow.adam.recipes.adbase import load_adbase_spec
+            from cdiscflow.adam.recipes.adrs import load_adrs_spec
+            from cdiscflow.adam.recipes.adsl import load_adsl_spec
+            from cdiscflow.adam.recipes.adtte import load_tte_dataset_rules
+            from cdiscflow.adam.verbs.tte import tte_parameters_from_spec
 
             # a recipe is checked when the spec has it: a metadata-only spec (imported from a define.xml or a
             # workbook) declares ADaM datasets before anyone has written how to derive them
@@ -222,7 +223,7 @@ class _Check:
             if "ADTTE" in adam and has("adam/tte"):
                 collect(tte_parameters_from_spec, spec)
                 collect(load_tte_dataset_rules, spec.section("adam/tte"))
-        from cdiscflow.report.spec import check_report_spec
+        from cdiscflow.specs.report import check_report_spec
 
         if spec.section("report") is not None:
             report_problems: list[str] = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cdiscflow.specs.model import cdisc_codelist, ig_variable
+from cdiscflow.specs.cdisc import cdisc_codelist, ig_variable
 from cdiscflow.specs.tables import SpecTables, parse_where
 
 Fact = tuple[Any, ...]

@@ -73,7 +73,7 @@ def import_tables(sources: Iterable[str | Path], *, ig_version: str = "") -> Spe
 def import_spec(sources: Iterable[str | Path], out: str | Path, *, force: bool = False,
                 ig_version: str = "") -> ImportResult:
     """Import define.xml files and/or spec workbooks into a new metadata-only spec folder `out`."""
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     from cdiscflow.core.outputs import check_output
 

@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from cdiscflow.adam.study import derive_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 STUDY = SPECS_DIR / "cdiscpilot01"
 S = "CDISCPILOT01"
@@ -220,7 +221,7 @@ def pilot_sdtm_dir(tmp_path_factory) -> Path:
 
 
 def test_pilot3_comparison_as_listed(pilot_sdtm_dir, shared):
-    from cdiscflow.adam.compare import compare_adam_with_reference
+    from cdiscflow.usecases import compare_adam_with_reference
 
     result = compare_adam_with_reference(STUDY, pilot_sdtm_dir, shared / REFERENCE)
     assert result.problems == []

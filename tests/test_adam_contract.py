@@ -10,7 +10,7 @@ from cdiscflow.adam import (
     derive_var_extreme_flag, derive_var_relative_flag, derive_var_trtemfl, derive_var_worst_flag, derive_vars_aage,
     derive_vars_dt, derive_vars_dtm, derive_vars_duration, derive_vars_dy, derive_vars_merged, load_response_criteria,
 )
-from cdiscflow.specs.model import cdisc_codelist
+from cdiscflow.specs.cdisc import cdisc_codelist
 
 
 def _frame() -> pd.DataFrame:

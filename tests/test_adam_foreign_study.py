@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdiscflow.adam.study import derive_study, write_adam
-from cdiscflow.specs.model import load_study
+from cdiscflow.adam.study import derive_study
+from cdiscflow.usecases import write_adam
+from cdiscflow.specs.load import load_study
 from cdiscflow.validation import validate_datasets, validate_folder
 
 STUDY = Path(__file__).resolve().parent / "data" / "pharmaverse_imwg"

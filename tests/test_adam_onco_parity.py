@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.adam.study import derive_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 STUDY = Path(__file__).resolve().parent / "data" / "pharmaverse_imwg"
 D = pd.Timestamp

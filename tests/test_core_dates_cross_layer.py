@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdiscflow.adam.dates import parse_dtc
+from cdiscflow.adam.verbs.dates import parse_dtc
 from cdiscflow.adam.study import conform_to_spec
 from cdiscflow.core import iso8601
 from cdiscflow.core.errors import InputError

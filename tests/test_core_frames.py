@@ -68,7 +68,7 @@ def test_sdtm_mapped_compact_equals_mapped_plain():
     from pathlib import Path
 
     from cdiscflow.sdtm import map_study
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     spec = load_study("dara_atra")
     raw = Path(__file__).parent / "data" / "raw_small"

@@ -10,9 +10,9 @@ from lxml import etree
 from cdiscflow.core.errors import SpecError
 from cdiscflow.export.arm import ARM
 from cdiscflow.export.define import DEF, ODM, build_spec_define, render_define_html, validate_define
-from cdiscflow.report.analyses import Check, catalogue, checks
-from cdiscflow.report.spec import load_report_spec
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.report import load_report_spec
+from cdiscflow.specs.report.analyses import Check, catalogue, checks
+from cdiscflow.specs.load import load_study
 
 NS = {"odm": ODM, "def": DEF, "arm": ARM}
 

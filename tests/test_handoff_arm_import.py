@@ -11,7 +11,7 @@ import pytest
 from cdiscflow.core.errors import InputError
 from cdiscflow.export.arm import ARM
 from cdiscflow.export.define import DEF, ODM, build_spec_define, validate_define
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 from cdiscflow.specs.spec_io import import_spec
 from cdiscflow.specs.workbook import read_workbook_tables, workbook_sheets
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cdiscflow.report.analyses import Selection
+from cdiscflow.specs.report.analyses import Selection
 from cdiscflow.report.ars import ard_frame, read_statistics, reporting_event, validate_reporting_event, where_clause
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 def test_where_clauses_are_conditions_or_an_and_of_them():

@@ -11,7 +11,7 @@ import pytest
 
 from cdiscflow.core.findings import Findings
 from cdiscflow.report.guides import remaining_issues, reviewers_guides
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 def _text(page: str) -> str:

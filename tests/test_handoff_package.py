@@ -110,7 +110,7 @@ def test_package_has_the_ectd_layout(run_out, package):
 @pytest.mark.slow
 def test_packaged_spec_has_the_fingerprint_recorded_in_run_json(run_out, package):
     from cdiscflow.pipeline import _spec_fingerprint
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     spec = load_study(package / ROOT / "analysis/adam/programs/spec")
     assert _spec_fingerprint(spec) == json.loads((run_out / "run.json").read_text())["study"]["spec_sha256"]

@@ -13,7 +13,7 @@ import pytest
 HEAVY = ("great_expectations", "statsmodels", "scipy.stats", "matplotlib")
 
 
-@pytest.mark.parametrize("module", ["cdiscflow.cli", "cdiscflow.specs.check", "cdiscflow.report.spec", "cdiscflow.report.reproduce",
+@pytest.mark.parametrize("module", ["cdiscflow.cli", "cdiscflow.specs.check", "cdiscflow.specs.report", "cdiscflow.report.reproduce",
                                     "cdiscflow.pipeline", "cdiscflow.validation.api"])
 def test_importing_does_not_load_heavy_libraries(module):
     code = (f"import sys, {module}\n"

@@ -181,7 +181,7 @@ def test_stale_temporaries_are_removed_and_only_they(tmp_path):
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory):
     """A 600-subject synthetic export and the output of an uninterrupted run over it (the reference bytes)."""
-    from cdiscflow.simulate import simulate
+    from cdiscflow.studies.dara_atra.simulate import simulate
 
     base = tmp_path_factory.mktemp("kill")
     simulate(base / "raw", seed=20161, subjects=600)

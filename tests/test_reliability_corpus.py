@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from cdiscflow.cli import main
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 AE_ROW1 = "05-JUL-2016,05-JUL-2016,No,2"  # ae.csv data row 1: AESTDAT, AEENDAT, AEONGO, AEGRADE
 
@@ -353,7 +353,7 @@ def test_a_fraction_for_an_integer_variable_is_reported_on_its_raw_row(study_cop
 def test_a_declared_qualifier_no_record_has_is_still_a_variable(spec):
     """SUPPAE has AERELDAR but no AERELATR in this data cut (no ATRA-related AE yet): AE gets both, one all missing,
     instead of the ADaM recipe stopping with a spec error."""
-    from cdiscflow.adam.sources import SourceData, supp_qualifiers
+    from cdiscflow.adam.verbs.sources import SourceData, supp_qualifiers
 
     assert supp_qualifiers(spec)["AE"] == ["AERELDAR", "AERELATR", "AEACNDAR", "AEACNATR"]
     ae = pd.DataFrame({"STUDYID": ["S", "S"], "USUBJID": ["S-1", "S-1"], "AESEQ": [1.0, 2.0]})

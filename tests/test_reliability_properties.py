@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 RAW_SMALL = Path(__file__).resolve().parent / "data" / "raw_small"
 SPEC = load_study()

@@ -17,7 +17,8 @@ from cdiscflow.core.errors import SpecError
 from cdiscflow.report import build_report, load_report_spec, make_report
 from cdiscflow.report.survival import DAYS_PER_MONTH, logrank, tte_arrays
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 FACTS = yaml.safe_load((SPECS_DIR / "dara_atra" / "facts.yaml").read_text(encoding="utf-8"))
 
@@ -54,6 +55,7 @@ def _cell(report, table: str, label: str, column: int) -> str:
 # Table 1
 
 
+@pytest.mark.calibration
 def test_table1_cells(report):
     t = "table1"
     assert _stat(report, t, "AGEGR1", "<65", "A") == 20 and _stat(report, t, "AGEGR1", "<65", "A", "N") == 63
@@ -175,6 +177,7 @@ def test_km_medians_and_follow_up_agree_with_an_independent_route(report, adam):
     assert abs(_stat(report, "tte_followup", "OS_AB", stat="median") - 43) <= 2
 
 
+@pytest.mark.calibration
 def test_logrank_p_values(report, adam):
     adtte = adam["ADTTE"]
     rows = adtte[(adtte["RP2DFL"] == "Y") & (adtte["PARAMCD"] == "PFSB") & adtte["BORAGR1"].isin([">=PR", "PD"])]
@@ -222,6 +225,7 @@ def test_table2_cells(report):
 # reproduction check
 
 
+@pytest.mark.calibration
 def test_reproduction_has_no_unexpected_failure(report):
     checks = report.checks
     assert report.counts()["unexpected"] == 0
@@ -268,7 +272,8 @@ def test_report_is_deterministic_and_synthetic(spec, adam, report, tmp_path):
 
 
 def test_cli_report_from_xpt_matches_the_in_memory_report(spec, adam, report, tmp_path):
-    from cdiscflow.adam.study import AdamResult, write_adam
+    from cdiscflow.adam.study import AdamResult
+    from cdiscflow.usecases import write_adam
     from cdiscflow.core.findings import Findings
 
     write_adam(AdamResult(adam, Findings()), spec, tmp_path / "adam")

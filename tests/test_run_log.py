@@ -37,7 +37,7 @@ def test_run_log_records_inputs_options_and_steps(tmp_path, raw_small):
 
 def test_the_spec_fingerprint_changes_with_the_spec_not_with_the_raw_export(tmp_path, study_copy, raw_small):
     from cdiscflow.pipeline import _spec_fingerprint
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     before = _spec_fingerprint(load_study(study_copy))
     (study_copy / "raw").mkdir()

@@ -16,7 +16,7 @@ from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.pipeline import run, without_timings
 from cdiscflow.scale import (SubjectSelection, combine_findings, fnv1a_64, map_partitions, run_partitioned,
                              subject_partition)
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 def _fnv1a_reference(text: str) -> int:  # the published algorithm, byte by byte, as an independent check

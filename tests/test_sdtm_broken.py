@@ -8,7 +8,7 @@ import pytest
 
 from cdiscflow.core.errors import FindingsError
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 def edit(path, old: str, new: str) -> None:

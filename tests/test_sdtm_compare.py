@@ -8,7 +8,8 @@ import pytest
 
 from cdiscflow.core.errors import SpecError
 from cdiscflow.sdtm.compare import Expected, compare_dataset, equal_values, load_comparison, unexplained
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 
 def test_values_equal_as_numbers_text_or_both_missing():

@@ -126,7 +126,7 @@ def _rewrite(folder: Path, file: str, old: str, new: str) -> None:
 def test_a_mapping_written_with_expression_text_gives_the_same_datasets(study_copy):
     from cdiscflow.sdtm import map_study
     from cdiscflow.specs.check import check_spec
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     raw = Path(__file__).parent / "data" / "raw_small"
     before = map_study(load_study(), raw)

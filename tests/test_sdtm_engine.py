@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 S1, S2, S3 = "DARA-ATRA-01-001", "DARA-ATRA-01-002", "DARA-ATRA-02-003"
 

@@ -12,7 +12,8 @@ from cdiscflow.sdtm.algorithms import Target, assign, derive_number, plain_numbe
 from cdiscflow.sdtm.dates import parse_date
 from cdiscflow.sdtm.engine import check_sdtm_spec
 from cdiscflow.sdtm.raw import RawForm, as_text
-from cdiscflow.specs.model import Form, FormField, Rule, Variable, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Form, FormField, Rule, Variable
 
 
 def _raw(**columns) -> RawForm:

@@ -17,8 +17,8 @@ from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm import map_study
 from cdiscflow.sdtm.odm import KEY_COLUMNS, read_odm
 from cdiscflow.sdtm.raw import read_export
-from cdiscflow.simulate.odm import write_odm
-from cdiscflow.specs.model import load_study
+from cdiscflow.studies.dara_atra.simulate.odm import write_odm
+from cdiscflow.specs.load import load_study
 
 ODM_XSD = Path(cdiscflow.__file__).parent / "export" / "schemas" / "define-xml-2.1" / "cdisc-odm-1.3.2" / "ODM1-3-2.xsd"
 
@@ -248,7 +248,7 @@ def test_bad_odm_items_reject_their_rows_and_nothing_is_lost(spec, odm_small):
 @pytest.mark.slow
 def test_simulated_odm_export_gives_the_same_sdtm_bytes_as_the_csv_export(tmp_path):
     from cdiscflow.sdtm import convert
-    from cdiscflow.simulate import simulate
+    from cdiscflow.studies.dara_atra.simulate import simulate
 
     simulate(tmp_path / "odm", format="odm")
     xml = tmp_path / "odm" / "dara_atra.xml"
@@ -282,7 +282,7 @@ print(status_kb("VmHWM") - before, sum(len(t) for t in export.tables.values()))
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="reads the peak memory from /proc (Linux)")
 def test_reading_a_large_odm_file_needs_far_less_memory_than_the_file(tmp_path):
-    from cdiscflow.simulate import simulate
+    from cdiscflow.studies.dara_atra.simulate import simulate
 
     result = simulate(tmp_path, subjects=1500, format="odm")
     xml = tmp_path / "dara_atra.xml"

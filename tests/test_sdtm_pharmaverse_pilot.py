@@ -17,7 +17,8 @@ import pytest
 
 from cdiscflow.sdtm import map_study
 from cdiscflow.sdtm.compare import agreement_table, compare_study, load_comparison, unexplained
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 STUDY = SPECS_DIR / "pharmaverse_pilot"
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,8 @@ import pytest
 
 from cdiscflow.core.errors import FindingsError
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import SPECS_DIR, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import SPECS_DIR
 
 NA = np.nan
 S1, S2, S3 = "01-701-1001", "01-701-1002", "01-701-1003"

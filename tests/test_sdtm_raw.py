@@ -7,7 +7,7 @@ import pytest
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm.raw import read_export
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 STUDY = Path(__file__).parent / "data" / "second_study"
 

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cdiscflow.cli import main
-from cdiscflow.simulate import DEFAULT_SEED, simulate
-from cdiscflow.specs.model import load_study
+from cdiscflow.studies.dara_atra.simulate import DEFAULT_SEED, simulate
+from cdiscflow.specs.load import load_study
 
 SPEC = load_study()
 FACTS = SPEC.section("facts")
@@ -166,6 +166,7 @@ def test_partial_dates_only_where_no_exact_target_depends_on_them(raw):
 # patient flow and response
 
 
+@pytest.mark.calibration
 def test_patient_flow(an, raw):
     s, flow = an.s, FACTS["patient_flow"]
     assert len(s) == flow["enrolled_part_a"]
@@ -183,6 +184,7 @@ def test_patient_flow(an, raw):
     assert got == flow["not_in_part_b"]
 
 
+@pytest.mark.calibration
 def test_reasons_for_part_b(an, raw):
     pb = raw["partb"].set_index("SUBJID")
     text = {v: k for k, v in {"C1PD": "PD after first cycle of Part A",
@@ -197,6 +199,7 @@ def test_reasons_for_part_b(an, raw):
                                                                           if k != "assumed"}
 
 
+@pytest.mark.calibration
 def test_best_responses(an):
     s = an.s
     assert s.best_a.map(NAME).value_counts().to_dict() == dict(FACTS["best_response_part_a"]["counts"])
@@ -210,6 +213,7 @@ def test_best_responses(an):
     assert sorted(np.round(lag).astype(int)) == [2, 16]
 
 
+@pytest.mark.calibration
 def test_status_at_cutoff(an, raw):
     rp = an.s[an.s.rp2d]
     eot_b = raw["eot"][raw["eot"].PART.eq("B")].set_index("SUBJID").EOTREAS.reindex(rp.index)
@@ -248,6 +252,7 @@ def _col_rows(an, raw, col):
     return rows.loc[an.s.index[an.column(col)].intersection(rows.index)]
 
 
+@pytest.mark.calibration
 def test_table1_categorical(an, raw):
     t1 = FACTS["table1"]["categorical"]
     enrol = raw["enrol"].set_index("SUBJID")
@@ -288,6 +293,7 @@ def test_no_birthday_between_consent_and_first_dose(an, raw):
     assert (_age(b[inb], s.reg[inb]) == _age(b[inb], s.b1[inb])).all()
 
 
+@pytest.mark.calibration
 def test_table1_cytogenetics(an, raw):
     t1 = FACTS["table1"]["categorical"]
     cy = raw["cytogen"]
@@ -306,6 +312,7 @@ def test_table1_cytogenetics(an, raw):
         assert len(ids) - len(high) - int(na.sum()) == t1["cytogenetic_risk"]["Standard"][col]
 
 
+@pytest.mark.calibration
 def test_table1_prior_drugs_and_refractoriness(an, raw):
     t1 = FACTS["table1"]
     tx = raw["priortx"]
@@ -341,6 +348,7 @@ def test_table1_prior_drugs_and_refractoriness(an, raw):
     assert (ref.DRUGDEC.eq("DARATUMUMAB").sum(), len(gen501)) == (pdara["refractory"], pdara["n"])
 
 
+@pytest.mark.calibration
 def test_table1_labs(an, raw):
     cont = FACTS["table1"]["continuous"]
     lb = raw["labs"]
@@ -371,6 +379,7 @@ def _part(an, frame: pd.DataFrame, date_col: str) -> pd.Series:
     return pd.Series(np.where(frame[date_col].to_numpy() >= b1, "B", "A"), index=frame.index)
 
 
+@pytest.mark.calibration
 def test_table2_adverse_events(an, raw):
     ae = raw["ae"].copy()
     ae["part"] = _part(an, ae, "AESTDAT_dt")
@@ -407,6 +416,7 @@ def test_adverse_events_inside_collection_window(an, raw):
     assert (ae.AESTDAT_dt.to_numpy() >= enrol.ENRDAT_dt.reindex(ae.SUBJID).to_numpy()).all()
 
 
+@pytest.mark.calibration
 def test_supportive_care_patients(an, raw):
     sc = raw["suppcare"].copy()
     sc["part"] = _part(an, sc, "SCSTDAT_dt")
@@ -423,6 +433,7 @@ def test_supportive_care_patients(an, raw):
 # subsequent therapy
 
 
+@pytest.mark.calibration
 def test_subsequent_therapy(an, raw):
     rp = an.s.index[an.s.rp2d]
     st = FACTS["subsequent_therapy"]
@@ -443,6 +454,7 @@ def test_subsequent_therapy(an, raw):
 # time to event
 
 
+@pytest.mark.calibration
 def test_km_medians_within_calibrated_tolerance(an):
     t = an.tte()
     for item in FACTS["time_to_event"]["km_medians_months"]:
@@ -454,6 +466,7 @@ def test_km_medians_within_calibrated_tolerance(an):
         assert round(med, 1) == item["published"], (ep, grp, med)
 
 
+@pytest.mark.calibration
 def test_logrank_p_values(an):
     t = an.tte()
     for item in FACTS["time_to_event"]["logrank_p"]:
@@ -471,6 +484,7 @@ def test_logrank_p_values(an):
         assert p > FACTS["time_to_event"]["os_b_pairwise_min_p"], (a, b, p)
 
 
+@pytest.mark.calibration
 def test_median_follow_up(an):
     t = an.tte()
     fu = km_median(t.OS_AB, 1 - t.os_ev)
@@ -478,6 +492,7 @@ def test_median_follow_up(an):
     assert abs(fu - want["published"]) <= want["tol_accept"]
 
 
+@pytest.mark.calibration
 def test_pfs_events_and_deaths(an):
     t = an.tte()
     assert t.pfs_ev.sum() == 40  # 38 PD on treatment + 1 death without PD + 1 PD after stopping (fact sheet)
@@ -494,6 +509,7 @@ def test_regenerating_the_default_export_gives_the_committed_bytes(tmp_path):
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), f"{path.name} differs from the committed export"
 
 
+@pytest.mark.calibration
 def test_other_seed_keeps_the_counts_but_moves_patients(tmp_path):
     simulate(tmp_path, seed=7)
     other = Analysis(read_export(tmp_path))
@@ -505,6 +521,7 @@ def test_other_seed_keeps_the_counts_but_moves_patients(tmp_path):
     assert round(km_median(t.PFS_B, t.pfs_ev), 1) == 2.8
 
 
+@pytest.mark.calibration
 def test_scaled_run_keeps_proportions(tmp_path):
     res = simulate(tmp_path, seed=DEFAULT_SEED, subjects=630)
     assert res.subjects == 630
@@ -526,6 +543,7 @@ def test_subject_numbers_widen_beyond_999(tmp_path):
     assert ids.str.match(r"^0[1-7]-\d{4}$").all() and ids.is_unique and len(ids) == 1200
 
 
+@pytest.mark.calibration
 def test_enrolment_window_and_sites(raw):
     enr = raw["enrol"].ENRDAT_dt
     assert enr.min() >= pd.Timestamp("2016-07-01") and enr.max() <= pd.Timestamp("2017-10-31")
@@ -548,3 +566,13 @@ def test_cli_simulate(tmp_path):
     assert bad.exit_code == 2
     helptext = CliRunner().invoke(main, ["simulate", "--help"]).output
     assert "Example" in helptext and "SYNTHETIC" in helptext
+
+
+def test_the_simulator_writes_only_its_own_study(tmp_path):
+    # the design is calibrated to DARA-ATRA: neither the function nor the command takes a study it cannot honour
+    import inspect
+
+    assert "study" not in inspect.signature(simulate).parameters
+    res = CliRunner().invoke(main, ["simulate", "--study", "pharmaverse_pilot", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "No such option '--study'" in res.output
+    assert not (tmp_path / "x").exists()

@@ -148,7 +148,7 @@ def test_docs_reference_and_schema_are_generated_from_the_model():
     """docs/spec-reference.md and docs/spec.schema.json are what the model says (regenerate: see the README)."""
     import json
 
-    from cdiscflow.specs.typed import reference_markdown, schema_text
+    from cdiscflow.specs.typed_reference import reference_markdown, schema_text
 
     assert (REPO / "docs" / "spec-reference.md").read_text(encoding="utf-8") == reference_markdown()
     assert (REPO / "docs" / "spec.schema.json").read_text(encoding="utf-8") == schema_text()
@@ -163,7 +163,7 @@ def test_schema_accepts_the_embedded_study_file_and_rejects_a_typo():
     import jsonschema
     import yaml
 
-    from cdiscflow.specs.typed import schema_text
+    from cdiscflow.specs.typed_reference import schema_text
 
     schema = json.loads(schema_text())
     study = yaml.safe_load((REPO / "specs/dara_atra/study.yaml").read_text(encoding="utf-8"))
@@ -176,8 +176,9 @@ def test_schema_accepts_the_embedded_study_file_and_rejects_a_typo():
 
 def test_the_typed_model_and_the_loaders_allow_the_same_keys():
     """One fact in two places is checked here: the keys each ADaM loader accepts are the model's fields."""
-    from cdiscflow.adam import adae, adrs, adsl, merge, sources, tte
-    from cdiscflow.specs import typed
+    from cdiscflow.adam.recipes import adae, adrs, adsl
+    from cdiscflow.adam.verbs import merge, sources, tte
+    from cdiscflow.specs import typed_adam as typed
 
     def fields(model):
         return {f.alias or n for n, f in model.model_fields.items()}
@@ -200,7 +201,7 @@ def test_paramcd_and_param_are_codelists_in_the_adam_define(tmp_path):
     from lxml import etree
 
     from cdiscflow.export.define import validate_define
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
     from cdiscflow.specs.spec_io import export_define
     from cdiscflow.validation.api import validate_datasets
 

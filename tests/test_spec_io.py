@@ -19,7 +19,7 @@ from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.export.define import validate_define
 from cdiscflow.specs.define_xml import read_define_tables
 from cdiscflow.specs.metadata_diff import define_differences, define_facts, fact_differences
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 from cdiscflow.specs.spec_io import export_define, export_workbook, import_spec
 from cdiscflow.specs.tables import metadata_tables, table_differences, with_comment_text
 from cdiscflow.specs.workbook import read_workbook_tables

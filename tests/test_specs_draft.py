@@ -15,10 +15,10 @@ from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm import map_study
 from cdiscflow.sdtm.engine import check_sdtm_spec
 from cdiscflow.sdtm.raw import read_typed
-from cdiscflow.simulate.odm import write_odm
+from cdiscflow.studies.dara_atra.simulate.odm import write_odm
 from cdiscflow.specs.draft import (RawField, RawTable, _field_type, agreement, draft_spec, name_words,
                                    propose_block, spec_todos)
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 PILOT_IDENTICAL, PILOT_MAPPED = 44, 75  # measured; README "From an EDC export" quotes them
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.specs.model import load_study, normalise
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import normalise
 
 
 def _edit(path: Path, old: str, new: str) -> None:

@@ -144,7 +144,7 @@ def test_a_raw_xpt_form_cut_short_is_unusable(raw_small):
     import pyreadstat
 
     from cdiscflow.sdtm import map_study
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     spec = load_study()
     enrol = pd.read_csv(raw_small / "enrol.csv", skiprows=1, dtype=str, keep_default_na=False)

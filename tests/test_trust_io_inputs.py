@@ -16,7 +16,7 @@ from cdiscflow.cli import main
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.export.xpt import XptVariable, write_xpt
 from cdiscflow.sdtm import map_study
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 
 def edit(path: Path, old: str, new: str) -> None:

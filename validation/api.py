@@ -14,15 +14,17 @@ from typing import Mapping
 import pandas as pd
 
 from cdiscflow.core.atomic import staged_output, write_text
-from cdiscflow.core.errors import EXIT_FINDINGS, EXIT_OK
+from cdiscflow.core.errors import exit_code_for
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.spreadsheet import csv_text
 from cdiscflow.core.workbook import write_findings_workbook
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation.define import Define, merge_defines, read_define
 from cdiscflow.validation.plans import dataset_plans
 from cdiscflow.validation.metadata import DatasetPlan
-from cdiscflow.validation.rules import RuleContext, RuleRun, run_rules
+from cdiscflow.validation.rulebook import RuleContext
+from cdiscflow.validation.rules import RuleRun, run_rules
 from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema, validate_frame
 
 
@@ -84,7 +86,7 @@ class FolderReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_FINDINGS if self.failing else EXIT_OK
+        return exit_code_for(self.result.findings, self.fail_on)
 
 
 def default_out_dir(directory: str | Path) -> Path:

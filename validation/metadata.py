@@ -32,7 +32,8 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from cdiscflow.core.sasformats import format_kind
-from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, Term, Variable, cdisc_codelist
+from cdiscflow.specs.cdisc import cdisc_codelist
+from cdiscflow.specs.model import STANDARDS_DIR, Codelist, Dataset, Term, Variable
 from cdiscflow.validation import iso8601
 
 XPT_MAX_BYTES = 200  # SAS transport v5 character limit

@@ -13,7 +13,7 @@ STUDY = Path(__file__).resolve().parent / "study"
 
 @pytest.fixture(scope="session")
 def xspec():
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     return load_study(STUDY)
 

@@ -68,7 +68,7 @@ def test_orjson_writes_the_plain_chunks(tmp_path, monkeypatch):
     plain = frame[(frame["AVAL"].abs() >= 1e-4) | (frame["AVAL"] == 0) | frame["AVAL"].isna()].reset_index(drop=True)
     calls = []
     real = datasetjson._rows_by_column
-    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens: calls.append(len(tokens)) or real(tokens))
+    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens, n: calls.append(len(tokens)) or real(tokens, n))
     write_dataset_json(tmp_path / "plain.json", plain, meta, HEADER)
     write_dataset_json(tmp_path / "tricky.json", frame, meta, HEADER)
     assert calls == [len(meta.columns)]  # the plain file by columns, the tricky one by the json module
@@ -93,3 +93,51 @@ def test_many_rows_across_chunks(tmp_path, monkeypatch):
     write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
     assert (tmp_path / "x.json").read_bytes() == _reference(frame, meta)
     assert len(json.loads((tmp_path / "x.json").read_bytes())["rows"]) == 50
+
+
+def test_whole_column_encoding_paths_give_the_json_module_bytes(tmp_path, monkeypatch):
+    """Every way a column is encoded once per dataset -- integer ranges, mostly distinct floats (row by row), floats
+    by distinct value with -0.0 and 0.0 apart, categoricals paired with their neighbour, texts with escapes among
+    plain ones -- across several chunks."""
+    monkeypatch.setattr(datasetjson, "_ROWS_PER_CHUNK", 7)
+    monkeypatch.setattr(datasetjson, "_SAMPLE", 10)  # 50 rows > 4 x 10: the row-by-row float path is taken
+    rng = np.random.default_rng(1)
+    n = 50
+    floats = rng.normal(size=n) * 1e3
+    floats[[3, 17]] = np.nan
+    floats[[5, 40]] = -0.0
+    floats[[6, 41]] = 0.0
+    frame = pd.DataFrame({
+        "STUDYID": pd.Categorical(["S1"] * n),
+        "ARM": pd.Categorical(rng.choice(["A", 'B "quoted"', "C\\D", np.nan], n)),
+        "SEQ": np.where(np.arange(n) % 9 == 4, np.nan, np.arange(-20, n - 20)).astype(float),
+        "AVAL": floats,
+        "BASE": np.where(np.arange(n) % 3 == 0, -0.0, np.where(np.arange(n) % 3 == 1, 0.0, 2.5)),
+        "TEXT": rng.choice(["plain", "tab\there", "é", "😀", ""], n).astype(object),
+    })
+    meta = DatasetMeta("ADX", "x", (ColumnMeta("STUDYID", "Study", "text", 2), ColumnMeta("ARM", "Arm", "text", 10),
+                                    ColumnMeta("SEQ", "Sequence", "integer"), ColumnMeta("AVAL", "Value", "float"),
+                                    ColumnMeta("BASE", "Base", "float"), ColumnMeta("TEXT", "Text", "text", 9)))
+    write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
+    written = (tmp_path / "x.json").read_bytes()
+    assert written == _reference(frame, meta)
+    rows = json.loads(written)["rows"]
+    assert rows[0][:3] == ["S1", rows[0][1], -20] and rows[4][2] is None and rows[5][3] == 0.0
+    assert b'"B \\"quoted\\""' in written and b'"C\\\\D"' in written and b'"tab\\there"' in written
+    assert b",-0.0," in written  # BASE keeps the sign of zero as the json module does
+
+
+def test_a_chunk_orjson_writes_differently_goes_through_json(tmp_path, monkeypatch):
+    """One value (1e-05) that orjson would write as 0.00001 sends the dataset chunk by chunk: that chunk through the
+    json module, the others by columns; the bytes are the json module's."""
+    monkeypatch.setattr(datasetjson, "_ROWS_PER_CHUNK", 4)
+    frame = pd.DataFrame({"USUBJID": [f"S-{i}" for i in range(10)], "AVAL": [float(i) for i in range(10)]})
+    frame.loc[6, "AVAL"] = 1e-05
+    meta = DatasetMeta("ADX", "x", (ColumnMeta("USUBJID", "Subject", "text", 4), ColumnMeta("AVAL", "Value", "float")))
+    calls = []
+    real = datasetjson._rows_by_column
+    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens, n: calls.append(n) or real(tokens, n))
+    write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
+    assert calls == [4, 2]  # rows 0-3 and 8-9 by columns; rows 4-7 (with 1e-05) by the json module
+    assert (tmp_path / "x.json").read_bytes() == _reference(frame, meta)
+    assert b"1e-05" in (tmp_path / "x.json").read_bytes()

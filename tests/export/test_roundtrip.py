@@ -13,7 +13,7 @@ from lxml import etree
 from cdiscflow.export import read_dataset, read_datasets, write_datasets, write_define
 from cdiscflow.export.datasetjson import validate_dataset_json
 from cdiscflow.export.define import render_define_html, validate_define
-from cdiscflow.specs.model import load_study
+from cdiscflow.specs.load import load_study
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",
       "xlink": "http://www.w3.org/1999/xlink"}

@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--data-docs", action="store_true")
     args = parser.parse_args()
 
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
     from cdiscflow.validation import run_validation
 
     t = time.perf_counter()

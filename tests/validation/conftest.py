@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdiscflow.specs.model import StudySpec, load_study
+from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import StudySpec
 from cdiscflow.validation.define import Define, DefineCodelist, DefineDataset
 
 STUDY_DIR = Path(__file__).resolve().parent / "study"

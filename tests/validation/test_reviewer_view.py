@@ -155,7 +155,8 @@ def test_our_own_output_is_clean_without_the_study(tmp_path):
 
 def test_unplanned_element_in_se_is_allowed_but_not_in_ta(clean):
     """SDTMIG 3.4 SE: an unplanned element has ETCD = UNPLAN (no TE record); TA may only use TE's elements."""
-    from cdiscflow.validation.rules import RuleContext, run_rules
+    from cdiscflow.validation.rulebook import RuleContext
+    from cdiscflow.validation.rules import run_rules
 
     te = clean["TE"]
     se = pd.DataFrame({"STUDYID": ["VALTEST"] * 2, "DOMAIN": ["SE"] * 2, "USUBJID": ["VALTEST-001"] * 2,

@@ -14,7 +14,8 @@ import pytest
 
 from cdiscflow.validation import RULES, run_validation, validate_datasets
 from cdiscflow.validation.define import DefineCodelist
-from cdiscflow.validation.rules import Rule, RuleContext, catalogue, run_rules
+from cdiscflow.validation.rulebook import Rule, RuleContext
+from cdiscflow.validation.rules import catalogue, run_rules
 
 S1, S2, S3 = "VALTEST-001", "VALTEST-002", "VALTEST-003"
 NA = np.nan

@@ -223,7 +223,7 @@ def test_every_schema_check_is_listed_by_validate_list_rules():
 
 
 def test_every_dataset_of_the_embedded_study_gets_a_schema():
-    from cdiscflow.specs.model import load_study
+    from cdiscflow.specs.load import load_study
 
     spec = load_study()
     schemas = {name: build_schema(ds, spec.codelists) for name, ds in spec.datasets.items()}

@@ -1,0 +1,361 @@
+"""ADBASE (BDS): the baseline characteristics of each subject at each registration, one record per parameter and
+time point, so that a baseline table (the paper's Table 1) is a count or a median per PARAMCD and AVISIT.
+
+Why a BDS dataset and not ADSL variables: the characteristics are measured at two registrations (Part A and
+Part B), and ~50 of them would double ADSL into 100+ near-duplicate columns; as parameters they carry their source
+record (SRCDOM/SRCVAR/SRCSEQ), and a table is one loop over PARAMCD.
+
+``specs/<study>/adam/adbase.yaml``:
+
+    timepoints:                    # AVISIT, AVISITN and the ADSL date of each time point (ADT); subjects without
+      - {avisit: PART A REGISTRATION, avisitn: 100, date: ENRLDT}      # that date get no records there
+      - {avisit: PART B REGISTRATION, avisitn: 200, date: PARTBDT}
+    parameters:                    # PARAMCD: definition, derived in this order (PARAMN)
+      WHOPS:                       # a value of one source record per subject and time point
+        param: WHO Performance Status
+        parcat1: DISEASE CHARACTERISTICS
+        from: {dataset: RS, filter: RSTESTCD == 'WHOPS01' and VISITNUM == AVISITN, aval: RSSTRESN, avalc: RSSTRESC}
+      LENEXP:                      # Y if any record of the sources qualifies at the time point, else N
+        param: Prior Lenalidomide
+        exists: [{dataset: CM, filter: CMDECOD == 'LENALIDOMIDE'}]
+      LINESGT3:                    # from earlier parameters (by PARAMCD) and ADSL variables
+        param: More Than 3 Prior Lines
+        cases: {Y: NPRLINES > 3, N: NPRLINES <= 3}
+      CACORR: {param: ..., expr: CA + (40 - ALB) * 0.02}
+
+In `from`/`exists` filters and values, the time point is available as AVISIT, AVISITN and ADT (its date), e.g. an
+age at registration: ``aval: {expr: completed_years(BRTHDT, ADT)}``.  `aval`/`avalc` name a source variable or
+give ``{expr: ...}``.  In `cases`/`expr`, an earlier parameter is referenced by its PARAMCD (its AVAL when it has
+one, else its AVALC; it hides an ADSL variable of the same name).  `keep: false` derives a helper parameter that
+is not output.  A `from` parameter with two qualifying records for one subject and time point is an error (sharpen
+the filter).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
+from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
+from cdiscflow.adam.verbs.merge import _left_join, inner_join_positions
+from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
+from cdiscflow.adam.verbs.sources import SourceData
+from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.specs.model import NAME_RE, StudySpec
+
+SECTION = "adam/adbase"
+TIMEPOINT_VARS = ("AVISIT", "AVISITN", "ADT")
+
+
+@dataclass(frozen=True)
+class Timepoint:
+    avisit: str
+    avisitn: float
+    date: str  # ADSL date variable
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    dataset: str
+    filter: str | None = None
+    aval: str | None = None  # variable name or expression
+    avalc: str | None = None
+    aval_is_expr: bool = False
+    avalc_is_expr: bool = False
+
+
+@dataclass(frozen=True)
+class BaseParameter:
+    paramcd: str
+    param: str
+    kind: str  # from | exists | rule
+    parcat1: str | None = None
+    source: SourceRef | None = None
+    exists: tuple[SourceRef, ...] = ()
+    rule: VariableRule | None = None
+    keep: bool = True
+
+
+@dataclass(frozen=True)
+class AdbaseSpec:
+    timepoints: tuple[Timepoint, ...]
+    parameters: tuple[BaseParameter, ...] = field(default_factory=tuple)
+
+
+def load_adbase_spec(spec: StudySpec, section: str = SECTION) -> AdbaseSpec:
+    data = spec.section(section)
+    where = f"{section}.yaml"
+    if not isinstance(data, Mapping):
+        raise SpecError(f"the study spec has no {where}", path=str(spec.path))
+    problems = [f"{where}: unknown key '{k}' (expected timepoints, parameters)"
+                for k in sorted(set(data) - {"description", "timepoints", "parameters"})]
+    timepoints = []
+    for i, tp in enumerate(data.get("timepoints") or ()):
+        if not isinstance(tp, Mapping) or not isinstance(tp.get("avisit"), str) or not _name(tp.get("date")) \
+                or not isinstance(tp.get("avisitn"), (int, float)):
+            problems.append(f"{where}: timepoints[{i + 1}]: give avisit, avisitn (a number) and date (ADSL variable)")
+            continue
+        timepoints.append(Timepoint(tp["avisit"], float(tp["avisitn"]), tp["date"]))
+    if not timepoints:
+        problems.append(f"{where}: timepoints: list at least one time point")
+    parameters = []
+    for code, item in (data.get("parameters") or {}).items():
+        loc = f"{where}: parameters.{code}"
+        try:
+            parameters.append(_parameter(str(code), item, loc))
+        except (SpecError, ExpressionError, ValueError) as exc:
+            problems.extend(exc.problems if isinstance(exc, SpecError) else [f"{loc}: {exc}"])
+    if not parameters:
+        problems.append(f"{where}: parameters: define at least one parameter")
+    if problems:
+        raise SpecError(problems, path=str(spec.path))
+    return AdbaseSpec(tuple(timepoints), tuple(parameters))
+
+
+_PARAM_KEYS = {"param", "parcat1", "from", "exists", "cases", "default", "expr", "keep"}
+
+
+def _parameter(code: str, item: Any, loc: str) -> BaseParameter:
+    if not NAME_RE.match(code):
+        raise ValueError("PARAMCD must be 1-8 characters: upper-case letters, digits, _ and a leading letter")
+    if not isinstance(item, Mapping) or not isinstance(item.get("param"), str):
+        raise ValueError("give param (the PARAM text) and one of from, exists, cases, expr")
+    unknown = sorted(set(item) - _PARAM_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (expected {', '.join(sorted(_PARAM_KEYS))})")
+    kinds = [k for k in ("from", "exists", "cases", "expr") if k in item]
+    if len(kinds) != 1:
+        raise ValueError(f"give exactly one of from, exists, cases, expr (got {kinds or 'none'})")
+    common = dict(paramcd=code, param=item["param"], parcat1=item.get("parcat1"), keep=bool(item.get("keep", True)))
+    if kinds[0] == "from":
+        return BaseParameter(kind="from", source=_source(item["from"], f"{loc}.from", value=True), **common)
+    if kinds[0] == "exists":
+        refs = item["exists"] if isinstance(item["exists"], (list, tuple)) else [item["exists"]]
+        return BaseParameter(kind="exists", exists=tuple(_source(r, f"{loc}.exists", value=False) for r in refs),
+                             **common)
+    rule_spec = {k: item[k] for k in ("cases", "default", "expr") if k in item}
+    return BaseParameter(kind="rule", rule=variable_rule(code, rule_spec, loc), **common)
+
+
+def _source(item: Any, loc: str, *, value: bool) -> SourceRef:
+    if not isinstance(item, Mapping) or not isinstance(item.get("dataset"), str):
+        raise ValueError(f"{loc}: give dataset, filter" + (" and aval and/or avalc" if value else ""))
+    allowed = {"dataset", "filter", "aval", "avalc"} if value else {"dataset", "filter"}
+    unknown = sorted(set(item) - allowed)
+    if unknown:
+        raise ValueError(f"{loc}: unknown key(s) {', '.join(unknown)} (expected {', '.join(sorted(allowed))})")
+    if item.get("filter") is not None:
+        parse(str(item["filter"]))
+    parts: dict[str, Any] = {}
+    for key in ("aval", "avalc"):
+        raw = item.get(key)
+        if raw is None:
+            continue
+        if isinstance(raw, Mapping) and set(raw) == {"expr"}:
+            parse(str(raw["expr"]))
+            parts[key], parts[f"{key}_is_expr"] = str(raw["expr"]), True
+        elif _name(raw):
+            parts[key] = raw
+        else:
+            raise ValueError(f"{loc}.{key}: a variable name or {{expr: ...}}, not {raw!r}")
+    if value and not parts:
+        raise ValueError(f"{loc}: give aval and/or avalc")
+    flt = None if item.get("filter") is None else str(item["filter"])
+    return SourceRef(dataset=item["dataset"].upper(), filter=flt, **parts)
+
+
+def _name(value: Any) -> bool:
+    return isinstance(value, str) and bool(NAME_RE.match(value))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the recipe
+
+
+def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
+                  settings: AdbaseSpec | None = None) -> pd.DataFrame:
+    """ADBASE (working frame, ASEQ assigned) from the study's parameter definitions; see the module text."""
+    cfg = settings or load_adbase_spec(spec)
+    grid = timepoint_grid(adsl, cfg.timepoints)
+    wide = _Wide(grid)  # the ADSL variables, the time point and every parameter derived so far (by PARAMCD)
+    records = []
+    for number, par in enumerate(cfg.parameters, start=1):
+        if par.paramcd in (*SUBJECT_KEYS, *TIMEPOINT_VARS):
+            raise SpecError(f"adbase.yaml: parameter {par.paramcd} has the name of a key or time point variable")
+        if par.kind == "from":
+            rec = _from_source(par, sources, adsl, grid)
+        elif par.kind == "exists":
+            rec = _exists(par, sources, adsl, grid)
+        else:
+            rec = _from_rule(par, wide.frame())
+        rec = rec.assign(PARAMCD=par.paramcd, PARAM=par.param, PARAMN=float(number))
+        rec["PARCAT1"] = pd.Series(par.parcat1, index=rec.index, dtype="str")
+        value = rec["AVAL"] if rec["AVAL"].notna().any() else rec["AVALC"]
+        key = [*SUBJECT_KEYS, "AVISITN"]
+        wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key)
+        if par.keep:
+            records.append(rec)
+    out = pd.concat(records, ignore_index=True)
+    out = out.sort_values([*SUBJECT_KEYS, "AVISITN", "PARAMN"], kind="stable", ignore_index=True)
+    out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
+    return out
+
+
+class _Wide:
+    """The time point grid with one column per parameter derived so far: what merging each parameter's values onto
+    the grid (left join on subject and AVISITN) gives, without copying the growing frame once per parameter.
+
+    A parameter's column replaces an ADSL variable or an earlier parameter of its name and goes last; the frame
+    is assembled only when a rule reads it.  A grid that is not unique by subject and AVISITN takes pandas' merge
+    (which stops with its error, as before)."""
+
+    def __init__(self, grid: pd.DataFrame):
+        self.grid = grid
+        self.hidden: list[str] = []  # grid columns a parameter of the same name replaces
+        self.columns: dict[str, pd.Series] = {}
+        self.merged: pd.DataFrame | None = None if not grid.duplicated([*SUBJECT_KEYS, "AVISITN"]).any() else grid
+        self._frame: pd.DataFrame | None = None
+
+    def add(self, name: str, lookup: pd.DataFrame, key: list[str]) -> None:
+        self._frame = None
+        if self.merged is not None:  # pandas' merge path (duplicated grid keys: its MergeError)
+            self.merged = self.merged.drop(columns=[name], errors="ignore")
+            self.merged = self.merged.merge(lookup, how="left", on=key, sort=False, validate="one_to_one")
+            return
+        if name in self.grid.columns and name not in self.hidden:
+            self.hidden.append(name)
+        self.columns.pop(name, None)
+        self.columns[name] = _left_join(self.grid, lookup, key, [name])[name]
+
+    def frame(self) -> pd.DataFrame:
+        if self.merged is not None:
+            return self.merged
+        if self._frame is None:
+            base = self.grid.drop(columns=self.hidden) if self.hidden else self.grid
+            self._frame = pd.concat([base, pd.DataFrame(self.columns, index=base.index)], axis=1) \
+                if self.columns else base.copy()
+        return self._frame
+
+
+def timepoint_grid(adsl: pd.DataFrame, timepoints: tuple[Timepoint, ...]) -> pd.DataFrame:
+    """ADSL repeated per time point the subject reached (its date present), with AVISIT, AVISITN and ADT."""
+    parts = []
+    for tp in timepoints:
+        if tp.date not in adsl.columns:
+            raise InputError(f"adbase.yaml: time point {tp.avisit} uses ADSL.{tp.date}, which ADSL does not have")
+        rows = adsl[adsl[tp.date].notna()]
+        clash = [c for c in TIMEPOINT_VARS if c in rows.columns]
+        part = rows.drop(columns=clash).assign(AVISIT=tp.avisit, AVISITN=tp.avisitn, ADT=rows[tp.date].dt.floor("D"))
+        part["AVISIT"] = part["AVISIT"].astype("str")
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _split(condition: str | None, late: set[str]) -> tuple[str | None, str | None]:
+    """Split an 'and' condition into the parts that do not use the time point (applied before the join with the
+    time points) and those that do."""
+    if condition is None:
+        return None, None
+    body = parse(condition).body
+    parts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+    early = [ast.unparse(p) for p in parts if not (set(_names(p)) & late)]
+    rest = [ast.unparse(p) for p in parts if set(_names(p)) & late]
+    return (" and ".join(f"({p})" for p in early) or None), (" and ".join(f"({p})" for p in rest) or None)
+
+
+def _names(node: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+
+
+def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
+            values: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The source records meeting the filter, one row per record and time point of its subject."""
+    data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
+    early, late = _split(ref.filter, set(TIMEPOINT_VARS))
+    mask = evaluate_condition(early, data, dataset=ref.dataset)
+    used = set(names(late)) if late else set()
+    for v in values:
+        used |= set(names(v))
+    seq = f"{ref.dataset}SEQ" if f"{ref.dataset}SEQ" in data.columns else None
+    missing = sorted(used - set(data.columns) - set(TIMEPOINT_VARS))
+    if missing:
+        raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
+    cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
+    joined = _with_timepoints(data, mask, cols, grid)
+    joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
+    if seq:
+        joined = joined.rename(columns={seq: "__SEQ__"})
+    return joined
+
+
+def _with_timepoints(data: pd.DataFrame, mask: pd.Series, cols: list[str], grid: pd.DataFrame) -> pd.DataFrame:
+    """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
+    the subject keys in pandas' merge order (record, then time point), built from row positions."""
+    rows = data.loc[mask, cols]
+    points = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]]
+    pairs = inner_join_positions(rows, points, list(SUBJECT_KEYS))
+    if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
+        return rows.merge(points, how="inner", on=list(SUBJECT_KEYS), sort=False)
+    left, right = pairs
+    return pd.concat([rows.iloc[left].reset_index(drop=True),
+                      points[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
+
+
+def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:
+    ref = par.source
+    exprs = tuple(v for v in (ref.aval, ref.avalc) if v)
+    rows = _joined(ref, sources, adsl, grid, exprs)
+    key = [*SUBJECT_KEYS, "AVISITN"]
+    dup = rows.duplicated(key, keep=False).to_numpy()
+    if dup.any():
+        raise InputError(f"adbase.yaml: parameter {par.paramcd}: {ref.dataset} has more than one record meeting "
+                         f"{ref.filter!r} for a subject and time point: {describe_rows(rows, dup, key)}")
+    out = rows[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].copy()
+    out["AVAL"] = _value(ref.aval, ref.aval_is_expr, rows, ref.dataset, numeric=True)
+    out["AVALC"] = _value(ref.avalc, ref.avalc_is_expr, rows, ref.dataset, numeric=False)
+    out["SRCDOM"] = pd.Series(ref.dataset, index=out.index, dtype="str")
+    plain = ref.avalc if (ref.avalc and not ref.avalc_is_expr) else ref.aval if not ref.aval_is_expr else None
+    out["SRCVAR"] = pd.Series(plain, index=out.index, dtype="str")
+    out["SRCSEQ"] = rows["__SEQ__"].astype("float64") if "__SEQ__" in rows.columns else np.nan
+    return out.reset_index(drop=True)
+
+
+def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, *, numeric: bool) -> pd.Series:
+    if source is None:
+        return pd.Series(np.nan, index=rows.index, dtype="float64" if numeric else "str")
+    value = evaluate_value(Expr(source), rows, dataset=dataset) if is_expr else rows[source]
+    if numeric:
+        return pd.to_numeric(value, errors="raise").astype("float64")
+    if pd.api.types.is_numeric_dtype(value):
+        raise InputError(f"adbase.yaml: avalc {source!r} of {dataset} is numeric; use aval")
+    return value.astype("str")
+
+
+def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:
+    key = [*SUBJECT_KEYS, "AVISITN"]
+    hits = [_joined(ref, sources, adsl, grid)[key] for ref in par.exists]
+    found = pd.concat(hits, ignore_index=True).drop_duplicates().assign(__HIT__=True)
+    out = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].merge(found, how="left", on=key, sort=False)
+    out["AVALC"] = pd.Series(np.where(out["__HIT__"].notna(), "Y", "N"), index=out.index, dtype="str")
+    out["AVAL"] = np.nan
+    return out.drop(columns="__HIT__").assign(SRCDOM=pd.Series(np.nan, index=out.index, dtype="str"),
+                                              SRCVAR=pd.Series(np.nan, index=out.index, dtype="str"), SRCSEQ=np.nan)
+
+
+def _from_rule(par: BaseParameter, wide: pd.DataFrame) -> pd.DataFrame:
+    result = par.rule.apply(wide.drop(columns=[par.paramcd], errors="ignore"), dataset_name="ADBASE")[par.paramcd]
+    out = wide[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].copy()
+    numeric = pd.api.types.is_numeric_dtype(result)
+    out["AVAL"] = result.astype("float64") if numeric else np.nan
+    out["AVALC"] = pd.Series(np.nan, index=out.index, dtype="str") if numeric else result.astype("str")
+    out = out[(out["AVAL"].notna() | out["AVALC"].notna()).to_numpy()]
+    return out.assign(SRCDOM=pd.Series(np.nan, index=out.index, dtype="str"),
+                      SRCVAR=pd.Series(np.nan, index=out.index, dtype="str"), SRCSEQ=np.nan).reset_index(drop=True)
+
+
+__all__ = ["AdbaseSpec", "BaseParameter", "Timepoint", "derive_adbase", "load_adbase_spec", "timepoint_grid"]

@@ -1,0 +1,503 @@
+"""The one general join of ADaM programming, summaries of another dataset's records, and SUPP-- qualifiers back onto
+their parent domain.
+
+`derive_vars_merged` builds most of ADSL (treatment dates from EX, randomisation date from DS, death from DM ...):
+
+    adsl = derive_vars_merged(adsl, dataset_add=ex, by_vars=SUBJECT_KEYS,
+                              new_vars={"TRTSDTM": "EXSTDTM"}, filter_add="EXDOSE > 0 and notna(EXSTDTM)",
+                              order=("EXSTDTM", "EXSEQ"), mode="first")
+
+`derive_vars_merged_summary` adds per subject a sum, mean, minimum, maximum, count or number of distinct values over
+another dataset's records (cumulative dose, questionnaire totals); `MergeRule` / `SummaryRule` are the same calls
+written as data (`merges:` / `summaries:` sections of specs/<study>/adam/*.yaml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, as_mapping, check_frame, require_columns, require_unique
+from cdiscflow.adam.verbs.ordering import check_mode, extreme_rows, order_columns
+from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
+from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.specs.model import NAME_RE
+
+_HIT = "__hit__"
+_ROW = "__row__"  # temporary column: the caller's row position
+
+
+def derive_vars_merged(
+    dataset: pd.DataFrame,
+    *,
+    dataset_add: pd.DataFrame,
+    by_vars: Iterable[str] | Mapping[str, str] = SUBJECT_KEYS,
+    new_vars: Iterable[str] | Mapping[str, str] | None = None,
+    filter_add: Condition = None,
+    order: Iterable[str] | None = None,
+    mode: str = "first",
+    exist_flag: str | None = None,
+    true_value: Any = "Y",
+    false_value: Any = None,
+    missing_values: Mapping[str, Any] | None = None,
+    dataset_name: str = "dataset",
+    dataset_add_name: str = "dataset_add",
+) -> pd.DataFrame:
+    """Add variables from `dataset_add` to `dataset` by a left join on `by_vars`.
+
+    * `by_vars`: names, or {dataset variable: dataset_add variable} when the key is named differently.
+    * `new_vars`: names or {new name: dataset_add variable}; default every dataset_add variable but the keys.
+    * `filter_add`: condition selecting the dataset_add records that may be merged.
+    * `order` + `mode`: if given, the first/last record per by group is merged; otherwise dataset_add must be
+      unique by `by_vars` (an error lists the duplicates).
+    * `exist_flag`: a new variable set to `true_value` where a record was merged, else `false_value`.
+    * `missing_values`: {new variable: value} for the rows of `dataset` without a merged record.
+
+    Stops if a new variable already exists in `dataset` (rename it with new_vars={'NEW': 'OLD'}).  Returns a new
+    frame with the rows, row order and index of `dataset`."""
+    check_frame(dataset, name=dataset_name)
+    check_frame(dataset_add, name=dataset_add_name)
+    check_mode(mode)
+    keys = as_mapping(by_vars, arg="by_vars")
+    if not keys:
+        raise ValueError("by_vars must name at least one variable")
+    left_keys, right_keys = list(keys), list(keys.values())
+    require_columns(dataset, left_keys, dataset=dataset_name, purpose="by_vars")
+    require_columns(dataset_add, right_keys, dataset=dataset_add_name, purpose="by_vars")
+    if new_vars is None:
+        add = {c: c for c in dataset_add.columns if c not in right_keys}
+    else:
+        add = as_mapping(new_vars, arg="new_vars")
+    require_columns(dataset_add, add.values(), dataset=dataset_add_name, purpose="new_vars")
+    require_columns(dataset_add, order_columns(order), dataset=dataset_add_name, purpose="order")
+    created = list(add) + ([exist_flag] if exist_flag else [])
+    collide = [c for c in created if c in dataset.columns]
+    if collide:
+        raise InputError(
+            f"derive_vars_merged: {dataset_name} already has {', '.join(collide)}; drop them first or give new names "
+            f"(new_vars={{'NEWNAME': '{collide[0]}'}})"
+        )
+    unknown_missing = [c for c in (missing_values or {}) if c not in add]
+    if unknown_missing:
+        raise ValueError(f"missing_values names {', '.join(unknown_missing)}, which are not among new_vars")
+
+    mask = evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)
+    used = list(dict.fromkeys([*right_keys, *add.values(), *order_columns(order)]))
+    selected = dataset_add.loc[mask, used]  # only the columns the merge uses: wide SDTM frames are costly to copy
+    if order is not None:
+        selected = extreme_rows(selected, right_keys, order, mode)
+    else:
+        require_unique(selected, right_keys, dataset=dataset_add_name,
+                       hint="Give order= and mode= to pick one record per group, or restrict filter_add.")
+
+    right = pd.DataFrame({lk: selected[rk].to_numpy() for lk, rk in keys.items()})
+    for new, src in add.items():
+        right[new] = selected[src].to_numpy()
+    columns = _left_join(dataset, right, left_keys, list(add))
+    hit = columns.pop(_HIT)
+
+    out = dataset.copy(deep=False)
+    for col in add:
+        values = columns[col].set_axis(out.index)
+        if missing_values and col in missing_values:
+            values = values.where(hit, missing_values[col])
+        out[col] = values
+    if exist_flag:
+        out[exist_flag] = pd.Series(np.where(hit, true_value, false_value), index=out.index,
+                                    dtype="str" if isinstance(true_value, str) else None)
+    return out
+
+
+def _left_join(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str], columns: list[str]) -> dict:
+    """{column: Series in `dataset`'s row order} of `right` (unique by `keys`) joined on `keys`, plus {_HIT: bool
+    array}: what ``dataset[keys].merge(right, how="left")`` gives, values and dtypes alike (an unmatched row gets
+    the column's missing value: int becomes float, bool object, as in pandas' merge).
+
+    The row indexer comes from factorizing each key once over both frames (missing keys match each other, as in
+    pandas); only when a key's dtypes differ does pandas' merge itself run (its casting rules and errors)."""
+    indexer = _join_indexer(dataset, right, keys)
+    if indexer is None:
+        left = dataset[keys].copy(deep=False)
+        left[_ROW] = np.arange(len(dataset))
+        merged = left.merge(right.assign(**{_HIT: True}), how="left", on=keys, sort=False, validate="many_to_one")
+        merged = merged.sort_values(_ROW, kind="stable")
+        out = {col: merged[col].reset_index(drop=True) for col in columns}
+        out[_HIT] = merged[_HIT].notna().to_numpy()
+        return out
+    out = {}
+    for col in columns:
+        values = pd.api.extensions.take(right[col]._values, indexer, allow_fill=True)
+        out[col] = pd.Series(values, dtype=values.dtype)
+    out[_HIT] = indexer >= 0
+    return out
+
+
+def _join_indexer(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """For each row of `dataset`, the position of the `right` row with the same `keys` (-1: none); None when a
+    key's dtype differs between the two frames."""
+    ids = _key_ids(dataset, right, keys)
+    if ids is None:
+        return None
+    left_ids, right_ids, groups = ids
+    position = np.full(groups, -1, dtype=np.intp)
+    position[right_ids] = np.arange(len(right), dtype=np.intp)
+    return position[left_ids]
+
+
+def inner_join_positions(left: pd.DataFrame, right: pd.DataFrame,
+                         keys: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row positions (left, right) of ``left.merge(right, how="inner", on=keys, sort=False)``: every pair of rows
+    with equal keys (missing keys match each other), by left row, then right row; None when a key's dtype differs
+    between the two frames (then let pandas' merge apply its casting rules)."""
+    ids = _key_ids(left, right, keys)
+    if ids is None:
+        return None
+    left_ids, right_ids, groups = ids
+    by_group = np.argsort(right_ids, kind="stable")
+    counts = np.bincount(right_ids, minlength=groups)
+    starts = np.cumsum(counts) - counts
+    per_left = counts[left_ids]
+    left_pos = np.repeat(np.arange(len(left), dtype=np.intp), per_left)
+    offset = np.arange(len(left_pos)) - np.repeat(np.cumsum(per_left) - per_left, per_left)
+    return left_pos, by_group[starts[left_ids[left_pos]] + offset]
+
+
+def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """One integer per distinct key combination over both frames: (left ids, right ids, number of ids)."""
+    if any(left[k].dtype != right[k].dtype for k in keys):
+        return None
+    n = len(left)
+    ids = None
+    for k in keys:
+        codes, uniques = pd.factorize(pd.concat([left[k], right[k]], ignore_index=True), use_na_sentinel=False)
+        ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
+    ids = np.asarray(ids, dtype=np.intp)
+    return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0
+
+
+def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str = "dataset",
+                 supp_name: str = "supp") -> pd.DataFrame:
+    """Add the SUPP-- qualifiers (one variable per QNAM, values from QVAL) to their parent domain records.
+
+    Records are matched on STUDYID, USUBJID and IDVAR/IDVARVAL (a blank IDVAR qualifies the whole subject).  Stops
+    if a QNAM already is a variable of the parent, if a qualifier matches no parent record, or if one record gets
+    two values for the same QNAM."""
+    check_frame(dataset, name=dataset_name)
+    check_frame(supp, name=supp_name)
+    require_columns(supp, ("STUDYID", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QVAL"), dataset=supp_name)
+    require_columns(dataset, ("STUDYID", "USUBJID"), dataset=dataset_name)
+    collide = sorted(set(supp["QNAM"].dropna()) & set(dataset.columns))
+    if collide:
+        raise InputError(f"{supp_name}: QNAM {', '.join(collide)} already are variables of {dataset_name}")
+    require_unique(supp, ["STUDYID", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"], dataset=supp_name)
+    out = dataset.copy(deep=False)
+    idvars = supp["IDVAR"].fillna("")
+    for qnam in sorted(supp["QNAM"].dropna().unique()):
+        out[qnam] = pd.Series(np.nan, index=out.index, dtype="str")
+    for idvar in sorted(idvars.unique()):
+        part = supp.loc[idvars == idvar]
+        keys = ["STUDYID", "USUBJID"]
+        left = out[keys].copy()
+        if idvar:
+            require_columns(dataset, [idvar], dataset=dataset_name, purpose=f"{supp_name} IDVAR")
+            left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
+            keys = keys + ["IDVARVAL"]
+        wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
+        left[_ROW] = np.arange(len(left))
+        merged = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
+        matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
+        orphans = matched["_merge"] == "left_only"
+        if orphans.any():
+            ex = matched.loc[orphans, keys].head(3).to_dict("records")
+            raise InputError(f"{supp_name}: {int(orphans.sum())} qualifier record group(s) with IDVAR "
+                             f"'{idvar or '(blank)'}' match no {dataset_name} record, e.g. {ex}")
+        for qnam in wide.columns.difference(keys):
+            values = merged[qnam].to_numpy()
+            have = pd.notna(values)
+            out.loc[have, qnam] = values[have]
+    return out
+
+
+def _idvar_text(col: pd.Series) -> pd.Series:
+    """IDVAR values as SUPP-- IDVARVAL text: integral numbers without a decimal point (RSSEQ 7 -> '7')."""
+    if pd.api.types.is_numeric_dtype(col):
+        num = pd.to_numeric(col, errors="coerce")
+        integral = num.notna() & (num == np.floor(num))
+        as_text = num.astype("str")
+        as_text[integral] = num[integral].astype("int64").astype("str")
+        return as_text
+    return col.astype("str")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# merges as data (the `merges:` sections of specs/<study>/adam/*.yaml)
+
+_MERGE_KEYS = {"dataset", "filter", "new_vars", "by_vars", "order", "mode", "exist_flag", "true_value", "false_value",
+               "missing_values", "description"}
+
+
+@dataclass(frozen=True)
+class MergeRule:
+    """One `derive_vars_merged` call written as data::
+
+        - dataset: DS                                   # an SDTM dataset (SUPP-- joined, dates added) or ADaM one
+          filter: DSDECOD == 'REGISTERED IN PART B'
+          new_vars: {PARTBDT: DSSTDT, BPHASE: BPHASE}    # new name: source variable (a list keeps the names)
+          order: [DSSTDT, DSSEQ]                          # optional, with mode first|last
+          exist_flag: PARTBFL                             # optional, with true_value (Y) / false_value (N)
+
+    The filter may use variables of the dataset merged into (see `apply`).
+    """
+
+    dataset: str
+    new_vars: Mapping[str, str]
+    filter: str | None = None
+    by_vars: tuple[str, ...] = SUBJECT_KEYS
+    order: tuple[str, ...] | None = None
+    mode: str = "first"
+    exist_flag: str | None = None
+    true_value: Any = "Y"
+    false_value: Any = None
+    missing_values: Mapping[str, Any] | None = None
+
+    def apply(self, dataset: pd.DataFrame, source: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
+        """The merge; the filter may also use variables of `dataset` (e.g. ``PRSTDT >= AP02SDT`` on PR records
+        merged into ADSL), which are first joined onto the source records by `by_vars`."""
+        borrow = [n for n in (names(self.filter) if self.filter else ())
+                  if n not in source.columns and n in dataset.columns and n not in self.by_vars]
+        if borrow:
+            source = derive_vars_merged(source, dataset_add=dataset[[*self.by_vars, *borrow]], by_vars=self.by_vars,
+                                        new_vars=borrow, dataset_name=self.dataset, dataset_add_name=dataset_name)
+        return derive_vars_merged(dataset, dataset_add=source, by_vars=self.by_vars, new_vars=dict(self.new_vars),
+                                  filter_add=self.filter, order=self.order, mode=self.mode,
+                                  exist_flag=self.exist_flag, true_value=self.true_value,
+                                  false_value=self.false_value, missing_values=self.missing_values,
+                                  dataset_name=dataset_name, dataset_add_name=self.dataset)
+
+
+def load_merge_rules(section: Any, *, where: str) -> tuple[MergeRule, ...]:
+    """Parse a `merges:` list; raise SpecError listing every problem with its place."""
+    if section is None:
+        return ()
+    if not isinstance(section, (list, tuple)):
+        raise SpecError(f"{where}: must be a list of merges ({{dataset: ..., new_vars: {{NEW: SOURCE}}, ...}})")
+    problems, rules = [], []
+    for i, item in enumerate(section):
+        loc = f"{where}[{i + 1}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{loc}: must be a mapping with dataset and new_vars")
+            continue
+        unknown = sorted(set(item) - _MERGE_KEYS)
+        if unknown:
+            problems.append(f"{loc}: unknown key(s) {', '.join(map(str, unknown))} "
+                            f"(expected {', '.join(sorted(_MERGE_KEYS))})")
+        dataset, new_vars = item.get("dataset"), item.get("new_vars")
+        if not isinstance(dataset, str) or not dataset:
+            problems.append(f"{loc}: dataset is missing")
+        if isinstance(new_vars, (list, tuple)):
+            new_vars = {str(v): str(v) for v in new_vars}
+        if not isinstance(new_vars, Mapping) or (not new_vars and not item.get("exist_flag")):
+            problems.append(f"{loc}: new_vars must map new variables to source variables")
+            new_vars = {}
+        bad = [n for n in [*new_vars, *([item["exist_flag"]] if item.get("exist_flag") else [])]
+               if not isinstance(n, str) or not NAME_RE.match(n)]
+        if bad:
+            problems.append(f"{loc}: {bad} are not variable names")
+        flt = item.get("filter")
+        if flt is not None:
+            try:
+                parse(str(flt))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.filter: {exc}")
+        order = item.get("order")
+        if isinstance(order, str):
+            order = [order]
+        mode = item.get("mode", "first")
+        if mode not in ("first", "last"):
+            problems.append(f"{loc}: mode must be first or last, not {mode!r}")
+        by_vars = item.get("by_vars") or SUBJECT_KEYS
+        if isinstance(by_vars, str):
+            by_vars = [by_vars]
+        if any(p.startswith(loc) for p in problems):
+            continue
+        rules.append(MergeRule(
+            dataset=dataset.upper(), new_vars=MappingProxyType({str(k): str(v) for k, v in new_vars.items()}),
+            filter=None if flt is None else str(flt), by_vars=tuple(by_vars),
+            order=None if order is None else tuple(order), mode=mode, exist_flag=item.get("exist_flag"),
+            true_value=item.get("true_value", "Y"), false_value=item.get("false_value"),
+            missing_values=dict(item["missing_values"]) if item.get("missing_values") else None))
+    if problems:
+        raise SpecError(problems)
+    return tuple(rules)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# summaries of the records of another dataset (admiral's derive_vars_merged_summary)
+
+SUMMARY_FUNCTIONS = ("sum", "mean", "min", "max", "count", "n_distinct")
+
+
+def derive_vars_merged_summary(
+    dataset: pd.DataFrame,
+    *,
+    dataset_add: pd.DataFrame,
+    new_vars: Mapping[str, tuple[str, Any]],
+    by_vars: Iterable[str] | Mapping[str, str] = SUBJECT_KEYS,
+    filter_add: Condition = None,
+    missing_values: Mapping[str, Any] | None = None,
+    dataset_name: str = "dataset",
+    dataset_add_name: str = "dataset_add",
+) -> pd.DataFrame:
+    """Add per `by_vars` group a summary of the `dataset_add` records meeting `filter_add`.
+
+    `new_vars` maps each new variable to (function, value): the value is an expression of the condition language
+    computed on every record (``"EXDOSE * ((EXENDT - EXSTDT) / days(1) + 1)"``), or a variable name; the function
+    is one of
+
+    * ``sum``, ``mean``, ``min``, ``max``: over the non-missing values (missing when a group has none);
+    * ``count``: the number of non-missing values; ``n_distinct``: the number of distinct non-missing values.
+
+    Rows of `dataset` without a record get missing (or `missing_values`, e.g. ``{"NDOSES": 0}``).  Stops if a new
+    variable already exists.  Example, the cumulative dose of the planned dose over each dosing interval::
+
+        derive_vars_merged_summary(adsl, dataset_add=ex,
+                                   new_vars={"CUMDOSE": ("sum", "EXDOSE * ((EXENDT - EXSTDT) / days(1) + 1)")})
+    """
+    check_frame(dataset, name=dataset_name)
+    check_frame(dataset_add, name=dataset_add_name)
+    keys = as_mapping(by_vars, arg="by_vars")
+    if not keys:
+        raise ValueError("by_vars must name at least one variable")
+    if not new_vars:
+        raise ValueError("new_vars must name at least one summary")
+    for name, item in new_vars.items():
+        if not isinstance(item, tuple) or len(item) != 2 or item[0] not in SUMMARY_FUNCTIONS:
+            raise ValueError(f"new_vars {name}: expected (function, value) with function one of "
+                             f"{', '.join(SUMMARY_FUNCTIONS)}, not {item!r}")
+    right_keys = list(keys.values())
+    require_columns(dataset_add, right_keys, dataset=dataset_add_name, purpose="by_vars")
+    collide = [c for c in new_vars if c in dataset.columns]
+    if collide:
+        raise InputError(f"derive_vars_merged_summary: {dataset_name} already has {', '.join(collide)}; drop them "
+                         f"first or choose other names")
+    records = dataset_add.loc[evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)]
+    values = pd.DataFrame({k: records[k].to_numpy() for k in right_keys})
+    for name, (_, value) in new_vars.items():
+        computed = evaluate_value(value if isinstance(value, Expr) else Expr(str(value)), records,
+                                  dataset=dataset_add_name)
+        values[name] = np.asarray(computed)
+    grouped = values.groupby(right_keys, sort=False, dropna=False)
+    summary = grouped.size().rename("__n__").reset_index()[right_keys]
+    for name, (fun, _) in new_vars.items():
+        column = grouped[name]
+        if fun == "sum":
+            result = column.sum(min_count=1)
+        elif fun == "count":
+            result = column.count()
+        elif fun == "n_distinct":
+            result = column.nunique(dropna=True)
+        else:
+            result = getattr(column, fun)()
+        summary[name] = result.to_numpy()
+    return derive_vars_merged(dataset, dataset_add=summary, by_vars=keys, new_vars=list(new_vars),
+                              missing_values=missing_values, dataset_name=dataset_name,
+                              dataset_add_name=f"the summaries of {dataset_add_name}")
+
+
+_SUMMARY_KEYS = {"dataset", "filter", "new_vars", "by_vars", "missing_values", "description"}
+
+
+@dataclass(frozen=True)
+class SummaryRule:
+    """One `derive_vars_merged_summary` call written as data (the `summaries:` sections)::
+
+        - dataset: QS                                       # a dataset (adsl.yaml also offers EXPOSURE: the doses)
+          filter: QSCAT == 'MINI-MENTAL STATE'
+          new_vars: {MMSETOT: {sum: number(QSORRES)}}        # new variable: {function: value expression}
+          missing_values: {MMSETOT: 0}                      # optional, for subjects without a record
+          by_vars: [STUDYID, USUBJID]                       # optional (default)
+
+    Functions: sum, mean, min, max, count, n_distinct.  The filter and the expressions may use variables of the
+    dataset summarised into (e.g. ADSL's TRTSDT), joined onto the records by `by_vars` first."""
+
+    dataset: str
+    new_vars: Mapping[str, tuple[str, str]]
+    filter: str | None = None
+    by_vars: tuple[str, ...] = SUBJECT_KEYS
+    missing_values: Mapping[str, Any] | None = None
+
+    def apply(self, dataset: pd.DataFrame, source: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
+        used = [*(names(self.filter) if self.filter else ()), *(n for _, v in self.new_vars.values() for n in names(v))]
+        borrow = list(dict.fromkeys(n for n in used if n not in source.columns and n in dataset.columns
+                                    and n not in self.by_vars))
+        if borrow:
+            source = derive_vars_merged(source, dataset_add=dataset[[*self.by_vars, *borrow]], by_vars=self.by_vars,
+                                        new_vars=borrow, dataset_name=self.dataset, dataset_add_name=dataset_name)
+        return derive_vars_merged_summary(dataset, dataset_add=source, new_vars=dict(self.new_vars),
+                                          by_vars=self.by_vars, filter_add=self.filter,
+                                          missing_values=self.missing_values, dataset_name=dataset_name,
+                                          dataset_add_name=self.dataset)
+
+
+def load_summary_rules(section: Any, *, where: str) -> tuple[SummaryRule, ...]:
+    """Parse a `summaries:` list; raise SpecError listing every problem with its place."""
+    if section is None:
+        return ()
+    if not isinstance(section, (list, tuple)):
+        raise SpecError(f"{where}: must be a list of summaries ({{dataset: ..., new_vars: {{NEW: {{sum: ...}}}}}})")
+    problems, rules = [], []
+    for i, item in enumerate(section):
+        loc = f"{where}[{i + 1}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{loc}: must be a mapping with dataset and new_vars")
+            continue
+        unknown = sorted(set(item) - _SUMMARY_KEYS)
+        if unknown:
+            problems.append(f"{loc}: unknown key(s) {', '.join(map(str, unknown))} "
+                            f"(expected {', '.join(sorted(_SUMMARY_KEYS))})")
+        dataset, new_vars = item.get("dataset"), item.get("new_vars")
+        if not isinstance(dataset, str) or not dataset:
+            problems.append(f"{loc}: dataset is missing")
+        parsed: dict[str, tuple[str, str]] = {}
+        if not isinstance(new_vars, Mapping) or not new_vars:
+            problems.append(f"{loc}: new_vars must map each new variable to {{function: expression}}")
+            new_vars = {}
+        for name, spec in new_vars.items():
+            if not isinstance(name, str) or not NAME_RE.match(name):
+                problems.append(f"{loc}: {name!r} is not a variable name")
+                continue
+            if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in SUMMARY_FUNCTIONS:
+                problems.append(f"{loc}.{name}: write {{function: expression}} with one function of "
+                                f"{', '.join(SUMMARY_FUNCTIONS)}")
+                continue
+            fun, value = next(iter(spec.items()))
+            try:
+                parse(str(value))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.{name}: {exc}")
+                continue
+            parsed[name] = (fun, str(value))
+        flt = item.get("filter")
+        if flt is not None:
+            try:
+                parse(str(flt))
+            except ExpressionError as exc:
+                problems.append(f"{loc}.filter: {exc}")
+        by_vars = item.get("by_vars") or SUBJECT_KEYS
+        if isinstance(by_vars, str):
+            by_vars = [by_vars]
+        missing = item.get("missing_values")
+        if missing is not None and (not isinstance(missing, Mapping) or set(missing) - set(parsed)):
+            problems.append(f"{loc}: missing_values must map new variables of this summary to values")
+        if any(p.startswith(loc) for p in problems):
+            continue
+        rules.append(SummaryRule(dataset=dataset.upper(), new_vars=MappingProxyType(parsed),
+                                 filter=None if flt is None else str(flt), by_vars=tuple(by_vars),
+                                 missing_values=dict(missing) if missing else None))
+    if problems:
+        raise SpecError(problems)
+    return tuple(rules)

@@ -1,0 +1,91 @@
+"""Record ordering for the ADaM verbs: `order=` arguments, sorting positions, first/last record per group.
+
+Ordering (`order=` arguments) follows admiral: a sequence of variable names, ascending; a leading ``-`` sorts that
+variable descending (``("ADT", "-AVAL")``).  For "first"/"last" selections a record whose order variable is missing
+never wins over one that has a value (unlike dplyr, where NA sorts last and so is picked by "last"); ties keep the
+input row order ("last" takes the later row), so selections are deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.adam.verbs.checks import as_names
+
+MODES = ("first", "last")
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'first' or 'last', not {mode!r}")
+    return mode
+
+
+def parse_order(order: str | Iterable[str] | None) -> list[tuple[str, bool]]:
+    """("ADT", "-AVAL") -> [("ADT", True), ("AVAL", False)]: (variable, ascending)."""
+    out = []
+    for item in as_names(order, arg="order"):
+        if item.startswith("-"):
+            out.append((item[1:], False))
+        else:
+            out.append((item, True))
+    return out
+
+
+def order_columns(order: str | Iterable[str] | None) -> list[str]:
+    return [name for name, _ in parse_order(order)]
+
+
+def sort_rows(frame: pd.DataFrame, keys: Sequence[str], order: str | Iterable[str] | None = (), *,
+              reverse_order: bool = False, priority: Sequence[str] = ()) -> np.ndarray:
+    """Positions (for `frame.iloc`) that sort `frame` by `keys`, then `priority` (both ascending), then `order`.
+
+    Missing values sort after all values in either direction.  Ties keep the input order; with `reverse_order`
+    every `order` direction is flipped and ties go to the later input row.  The caller's frame is not reordered."""
+    return _sorted(frame, keys, order, reverse_order=reverse_order, priority=priority)[0]
+
+
+def _sorted(frame: pd.DataFrame, keys: Sequence[str], order: str | Iterable[str] | None, *, reverse_order: bool,
+            priority: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`sort_rows`' positions, and the rank codes of each variable sorted on (missing: -1), by name."""
+    spec = [(k, True) for k in (*keys, *priority)]
+    spec += [(name, ascending != reverse_order) for name, ascending in parse_order(order)]
+    position = np.arange(len(frame))
+    sort_keys: list[np.ndarray] = [-position if reverse_order else position]
+    ranks: dict[str, np.ndarray] = {}
+    for name, ascending in reversed(spec):  # np.lexsort sorts by the last key first
+        codes = ranks[name] if name in ranks else _rank_codes(frame[name])
+        ranks[name] = codes
+        sort_keys.append(codes if ascending else -codes)
+        sort_keys.append(frame[name].isna().to_numpy().astype(np.int8))
+    return np.lexsort(sort_keys), ranks
+
+
+def _rank_codes(col: pd.Series) -> np.ndarray:
+    """Integer codes that sort like the column's values (missing get -1; the missing flag separates them)."""
+    codes, _ = pd.factorize(col, sort=True, use_na_sentinel=True)
+    return codes.astype(np.int64)
+
+
+def extreme_rows(frame: pd.DataFrame, by_vars: Sequence[str], order: str | Iterable[str] | None, mode: str, *,
+                 priority: Sequence[str] = ()) -> pd.DataFrame:
+    """The first or last row per `by_vars` group with respect to `order` (a new frame, groups in sorted order).
+
+    `priority` variables are compared first and always ascending (e.g. an event number: earlier events win
+    whatever the mode).  Records with a missing `order` value are chosen only when no record of the group has one;
+    among equal records "first" takes the earlier input row and "last" the later one."""
+    check_mode(mode)
+    pos, ranks = _sorted(frame, by_vars, order, reverse_order=(mode == "last"), priority=priority)
+    if not by_vars:
+        return frame.iloc[pos[:1]]
+    # the groups are contiguous once sorted: a group's first row is where a key's code changes (all missing values
+    # of a key share code -1, as they form one group); the frame is taken once, at the end
+    first = np.zeros(len(pos), dtype=bool)
+    first[:1] = True
+    for name in by_vars:
+        codes = ranks[name][pos]
+        first[1:] |= codes[1:] != codes[:-1]
+    return frame.iloc[pos[first]]

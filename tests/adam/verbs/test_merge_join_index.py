@@ -1,0 +1,55 @@
+"""The row-indexer joins of adam/verbs/merge.py give what pandas' merge gives (values, dtypes, row order), issue 18."""
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.adam.verbs.merge import _left_join, derive_vars_merged, inner_join_positions
+
+
+def test_inner_join_positions_follow_merge_order_and_match_missing_keys():
+    left = pd.DataFrame({"k": pd.Series(["b", "a", "b", "c", None, "a"], dtype="str")})
+    right = pd.DataFrame({"k": pd.Series(["a", "b", "a", None, "b", "d"], dtype="str")})
+    lpos, rpos = inner_join_positions(left, right, ["k"])
+    # by left row, then right row; the missing key of left row 4 meets right row 3; "c" and "d" meet nothing
+    assert lpos.tolist() == [0, 0, 1, 1, 2, 2, 4, 5, 5]
+    assert rpos.tolist() == [1, 4, 0, 2, 1, 4, 3, 0, 2]
+    merged = left.assign(v=range(6)).merge(right.assign(w=range(6)), how="inner", on="k", sort=False)
+    assert merged["v"].tolist() == lpos.tolist() and merged["w"].tolist() == rpos.tolist()
+
+
+def test_inner_join_positions_two_keys_and_mismatched_dtypes():
+    left = pd.DataFrame({"s": ["S1", "S1", "S2"], "u": [1, 2, 1]})
+    right = pd.DataFrame({"s": ["S1", "S2", "S1"], "u": [2, 1, 2]})
+    lpos, rpos = inner_join_positions(left, right, ["s", "u"])
+    assert lpos.tolist() == [1, 1, 2] and rpos.tolist() == [0, 2, 1]
+    assert inner_join_positions(left, right.astype({"u": "float64"}), ["s", "u"]) is None  # pandas' merge decides
+
+
+def test_left_join_gives_merge_values_and_dtypes_where_unmatched():
+    right = pd.DataFrame({
+        "k": pd.Series(["A", "B", "C"], dtype="str"),
+        "i": np.array([1, 2, 3]),
+        "b": np.array([True, False, True]),
+        "s": pd.Series(["x", None, "z"], dtype="str"),
+        "d": pd.to_datetime(["2020-01-01", None, "2020-01-03"]),
+    })
+    dataset = pd.DataFrame({"k": pd.Series(["A", "Z", "C", None], dtype="str")})
+    out = _left_join(dataset, right, ["k"], ["i", "b", "s", "d"])
+    assert out["__hit__"].tolist() == [True, False, True, False]
+    assert out["i"].dtype == "float64" and out["i"].tolist()[0::2] == [1.0, 3.0] and np.isnan(out["i"][1])
+    assert out["b"].dtype == object and out["b"].tolist()[0::2] == [True, True] and pd.isna(out["b"][1])
+    assert str(out["s"].dtype) == "str" and out["s"].tolist()[0::2] == ["x", "z"]
+    assert out["d"].dtype == right["d"].dtype and pd.isna(out["d"][3])
+    reference = dataset.merge(right, how="left", on="k", sort=False)
+    for col in ("i", "b", "s", "d"):
+        pd.testing.assert_series_equal(out[col], reference[col], check_names=False)
+
+
+def test_derive_vars_merged_all_matched_keeps_integer_dtype():
+    adsl = pd.DataFrame({"STUDYID": ["S"] * 2, "USUBJID": ["2", "1"]}, index=[10, 20])
+    ex = pd.DataFrame({"STUDYID": ["S"] * 3, "USUBJID": ["1", "2", "2"], "EXSEQ": [1, 1, 2], "DOSE": [5, 7, 9]})
+    out = derive_vars_merged(adsl, dataset_add=ex, new_vars={"LASTDOSE": "DOSE"}, order=["EXSEQ"], mode="last",
+                             exist_flag="EXFL")
+    assert out.index.tolist() == [10, 20]
+    assert out["LASTDOSE"].tolist() == [9, 5] and out["LASTDOSE"].dtype == "int64"
+    assert out["EXFL"].tolist() == ["Y", "Y"]
