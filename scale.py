@@ -9,9 +9,11 @@ Almost all SDTM and ADaM work is per subject, so the unit of parallel work is a 
                    UTF-8 bytes of the raw subject field (study.yaml `raw.subject`, e.g. SUBJID; blank = ""), modulo
                    the partition count.  The same subject lands in the same partition for a given count, on every
                    machine and Python version (no salted `hash()`), and all its rows in every form go together.
-    2. map, derive each partition reads the export keeping only its rows (`map_study(select=...)`, rows numbered
-                   1..n inside the partition and translated back to the raw file's row numbers afterwards), maps
-                   them to SDTM and derives ADaM (`derive_study`) independently: a Dask task, or a loop here.
+    2. map, derive the raw files are read once, here, and each file's rows split by partition into a temporary
+                   folder beside --out (`split_export`); each partition reads only its rows (`map_study(select=...)`,
+                   rows numbered 1..n inside the partition and translated back to the raw file's row numbers
+                   afterwards), maps them to SDTM and derives ADaM (`derive_study`) independently: a Dask task
+                   (retried on another worker if its worker dies), or a loop here.
     3. combine     what spans subjects is done once over the partitions' results: every dataset concatenated and
                    put in the order of the plain run (`sdtm.engine.finalize`: keys, then raw origin; ADaM in
                    subject order, each subject's records as derived), unique keys checked, the trial design datasets rebuilt (TS counts subjects and takes the
@@ -24,9 +26,11 @@ Almost all SDTM and ADaM work is per subject, so the unit of parallel work is a 
 Output is built in a hidden staging folder beside `--out` and swapped into place when the run ends (also when it
 stops on findings: then it holds run.json and findings.* as a plain run's would); a crash leaves `--out` untouched.
 
-Assembly is in memory for now: the partitions' datasets come back to this process and are combined there, so the
-memory of this process is that of a plain run (workers hold one partition each).  Streaming assembly (XPT v5 rows
-concatenated under one header once the lengths are known) is future work.
+Assembly is in memory: the partitions' datasets come back to this process and are combined there (text
+categoricals joined by code), so the memory of this process is that of a plain run (workers hold one partition
+each): validation is cross-dataset, and SDTM's key order interleaves hash partitions, so streaming the partitions'
+records into the files (a merge by key) would pay only once validation runs per partition; not built.
+`cdiscflow batch --scheduler` runs many exports' partitions on one cluster (`batch._execute_on_dask`).
 """
 
 from __future__ import annotations
