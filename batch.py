@@ -71,6 +71,8 @@ class BatchSettings:
     on_error: str = "strict"
     fail_on: str = "error"
     data_docs: bool = True
+    scheduler: str | None = None  # a Dask cluster for every export's partitions: "local" or tcp://HOST:PORT
+    partitions: int | str | None = None  # subject partitions per export (with a scheduler; None = auto)
 
 
 @dataclass
@@ -152,7 +154,8 @@ class BatchResult:
 
 def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str | Path | None = None,
               jobs: int = 1, on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
-              progress: ProgressEvent | None = None, finished: Finished | None = None) -> BatchResult:
+              progress: ProgressEvent | None = None, finished: Finished | None = None,
+              scheduler: str | None = None, partitions: int | str | None = None) -> BatchResult:
     """Convert every raw export into OUT/<name>/ with up to `jobs` worker processes (0: one per CPU), then write
     OUT/batch_summary.csv and .json.  Raises SpecError when the spec is unusable, InputError when an export is
     given twice or --out is in, over or around an export or the spec folder (`core.outputs.check_output`);
@@ -160,7 +163,13 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
     kept and summarised, the rest are 'not run' (exit code 130).
 
     Workers are started with the 'spawn' method (the same on Linux, macOS and Windows), so a script that calls
-    run_batch needs the usual `if __name__ == "__main__":` guard."""
+    run_batch needs the usual `if __name__ == "__main__":` guard.
+
+    With a `scheduler` ("local": a Dask LocalCluster of `jobs` worker processes started for the batch; or the
+    tcp://HOST:PORT of a running Dask scheduler) every export is a subject-partitioned run (`scale.run_partitioned`,
+    `partitions` per export, default auto) and all exports' partitions are tasks on that one cluster: up to `jobs`
+    exports at a time are split, combined, validated and written by threads of this process, their partitions run
+    on the cluster's workers (which need the package and read access to the exports and to OUT)."""
     from cdiscflow.core.findings import SEVERITIES
     from cdiscflow.sdtm.mapping.engine import ON_ERROR
 
@@ -169,11 +178,15 @@ def run_batch(raw_dirs: Iterable[str | Path], out_dir: str | Path, *, study: str
                          f"got {on_error!r}, {fail_on!r}")
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     plan = plan_jobs(raw_dirs, out_dir)
-    settings = BatchSettings(str(check_study(study)), on_error, fail_on, data_docs)
+    settings = BatchSettings(str(check_study(study)), on_error, fail_on, data_docs, scheduler,
+                             partitions if scheduler is not None else None)
     check_output(out_dir, [("spec folder", settings.study)])
     workers = worker_count(jobs, len(plan))
     with output_lock(out_dir):  # one batch per output folder; each export is staged and swapped in by `run`
-        outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
+        if scheduler is None:
+            outcomes, interrupted = _execute(plan, settings, workers, progress, finished)
+        else:
+            outcomes, interrupted = _execute_on_dask(plan, settings, workers, progress, finished)
         result = BatchResult(Path(out_dir), settings, [outcomes.get(j.name) or _not_run(j) for j in plan], workers,
                              started.isoformat(timespec="seconds"), interrupted=interrupted)
         result.seconds = round(time.perf_counter() - t0, 3)
@@ -421,19 +434,83 @@ def run_export(job: BatchJob, settings: BatchSettings) -> ExportOutcome:
         if _EVENTS is not None:
             _EVENTS.put((job.name, stage, message))
 
+    def convert():
+        return run(settings.study, job.raw_dir, job.out_dir, on_error=settings.on_error, fail_on=settings.fail_on,
+                   data_docs=settings.data_docs, progress=say)
+
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops a running export
+    try:
+        return _outcome(job, convert)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _outcome(job: BatchJob, convert: Callable) -> ExportOutcome:
+    """Run `convert()` (a run of one export) and turn its result, or whatever stopped it, into the export's outcome."""
     t = time.perf_counter()
     try:
-        result = run(settings.study, job.raw_dir, job.out_dir, on_error=settings.on_error, fail_on=settings.fail_on,
-                     data_docs=settings.data_docs, progress=say)
+        result = convert()
     except CdiscflowError as exc:
         return _failed(job, exc, time.perf_counter() - t)
     except Exception as exc:  # a bug in cdiscflow: the message here, the traceback in a file, the batch goes on
         return _crashed(job, _one_line(f"{type(exc).__name__}: {exc}"), time.perf_counter() - t,
                         trace=traceback.format_exc())
-    finally:
-        signal.signal(signal.SIGINT, previous)
     return _succeeded(job, result, time.perf_counter() - t)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# on a Dask cluster
+
+
+def _execute_on_dask(plan: list[BatchJob], settings: BatchSettings, workers: int, progress: ProgressEvent | None,
+                     finished: Finished | None) -> tuple[dict[str, ExportOutcome], bool]:
+    """Every export as a partitioned run whose partitions are tasks on one Dask cluster (a LocalCluster of
+    `workers` processes for "local"); up to `workers` exports at a time, each driven by a thread of this process.
+    Ctrl-C: exports not started are not run; running ones finish (a second Ctrl-C stops waiting)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cdiscflow.scale import dask_client
+
+    lock = threading.Lock()  # the display and the outcomes are shared by the threads
+    outcomes: dict[str, ExportOutcome] = {}
+
+    def convert(job: BatchJob, client) -> None:
+        def say(stage: str, message: str) -> None:
+            if progress is not None:
+                with lock:
+                    progress(job.name, stage, message)
+
+        outcome = _outcome(job, lambda: _run_partitioned(job, settings, client, say))
+        with lock:
+            outcomes[job.name] = outcome
+            if finished is not None:
+                finished(outcome)
+
+    interrupted = False
+    with dask_client(settings.scheduler, workers) as client, ThreadPoolExecutor(max_workers=workers) as threads:
+        futures = [threads.submit(convert, job, client) for job in plan]
+        try:
+            for future in futures:  # in the order given; each thread reports its own export
+                future.result()
+        except KeyboardInterrupt:
+            interrupted = True
+            for future in futures:
+                future.cancel()  # those not started; running exports finish
+            try:
+                wait(futures)
+            except KeyboardInterrupt:  # the second Ctrl-C
+                pass
+    return outcomes, interrupted
+
+
+def _run_partitioned(job: BatchJob, settings: BatchSettings, client, say):
+    from cdiscflow.scale import run_partitioned
+
+    workers = len(client.scheduler_info().get("workers", {})) or 1
+    return run_partitioned(settings.study, job.raw_dir, job.out_dir, partitions=settings.partitions or "auto",
+                           jobs=workers, scheduler=settings.scheduler, on_error=settings.on_error,
+                           fail_on=settings.fail_on, data_docs=settings.data_docs, progress=say, client=client)
 
 
 def _succeeded(job: BatchJob, result, seconds: float) -> ExportOutcome:

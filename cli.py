@@ -261,8 +261,14 @@ def _partition_count(value: str | None) -> int | str:
 @_data_docs_option
 @_quiet_option
 @_verbose_option
+@click.option("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+              help="Run every export's subject partitions as tasks on one Dask cluster: local (a LocalCluster of "
+                   "--jobs processes) or a running scheduler's address; --jobs exports are combined at a time.")
+@click.option("--partitions", default=None, metavar="N|auto",
+              help="Subject partitions per export with --scheduler (default auto).")
 def batch_command(raw_dirs: tuple[Path, ...], out_dir: Path, study: str | None, jobs: int, on_error: str,
-                  fail_on: str, data_docs: bool, quiet: bool, verbose: bool) -> None:
+                  fail_on: str, data_docs: bool, quiet: bool, verbose: bool, scheduler: str | None,
+                  partitions: str | None) -> None:
     """Convert many raw exports in parallel, with a summary.
 
     Each RAW_DIR is run through the whole job (as `cdiscflow run`) into OUT/<folder name>/; two exports with the
@@ -279,6 +285,8 @@ def batch_command(raw_dirs: tuple[Path, ...], out_dir: Path, study: str | None, 
     from cdiscflow.core.terminal import BatchProgress, print_table
     from cdiscflow.pipeline import STAGES, detail_tables
 
+    if partitions is not None and scheduler is None:
+        raise click.BadParameter("partitions run on a Dask cluster: give --scheduler too", param_hint="--partitions")
     mode = _progress_mode(quiet, verbose)
     names = [job.name for job in plan_jobs(raw_dirs, out_dir)]
     with BatchProgress(mode, exports=names, stages=STAGES) as display:
@@ -290,7 +298,8 @@ def batch_command(raw_dirs: tuple[Path, ...], out_dir: Path, study: str | None, 
                     display.table(table)
 
         result = run_batch(raw_dirs, out_dir, study=study, jobs=jobs, on_error=on_error, fail_on=fail_on,
-                           data_docs=data_docs, progress=display.progress, finished=finished)
+                           data_docs=data_docs, progress=display.progress, finished=finished,
+                           scheduler=scheduler, partitions=_partition_count(partitions))
     print_table(summary_table(result))
     for outcome in result.outcomes:
         if outcome.message and not outcome.ok:

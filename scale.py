@@ -9,9 +9,11 @@ Almost all SDTM and ADaM work is per subject, so the unit of parallel work is a 
                    UTF-8 bytes of the raw subject field (study.yaml `raw.subject`, e.g. SUBJID; blank = ""), modulo
                    the partition count.  The same subject lands in the same partition for a given count, on every
                    machine and Python version (no salted `hash()`), and all its rows in every form go together.
-    2. map, derive each partition reads the export keeping only its rows (`map_study(select=...)`, rows numbered
-                   1..n inside the partition and translated back to the raw file's row numbers afterwards), maps
-                   them to SDTM and derives ADaM (`derive_study`) independently: a Dask task, or a loop here.
+    2. map, derive the raw files are read once, here, and each file's rows split by partition into a temporary
+                   folder beside --out (`split_export`); each partition reads only its rows (`map_study(select=...)`,
+                   rows numbered 1..n inside the partition and translated back to the raw file's row numbers
+                   afterwards), maps them to SDTM and derives ADaM (`derive_study`) independently: a Dask task
+                   (retried on another worker if its worker dies), or a loop here.
     3. combine     what spans subjects is done once over the partitions' results: every dataset concatenated and
                    put in the order of the plain run (`sdtm.mapping.engine.finalize`: keys, then raw origin; ADaM in
                    subject order, each subject's records as derived), unique keys checked, the trial design datasets rebuilt (TS counts subjects and takes the
@@ -24,9 +26,11 @@ Almost all SDTM and ADaM work is per subject, so the unit of parallel work is a 
 Output is built in a hidden staging folder beside `--out` and swapped into place when the run ends (also when it
 stops on findings: then it holds run.json and findings.* as a plain run's would); a crash leaves `--out` untouched.
 
-Assembly is in memory for now: the partitions' datasets come back to this process and are combined there, so the
-memory of this process is that of a plain run (workers hold one partition each).  Streaming assembly (XPT v5 rows
-concatenated under one header once the lengths are known) is future work.
+Assembly is in memory: the partitions' datasets come back to this process and are combined there (text
+categoricals joined by code), so the memory of this process is that of a plain run (workers hold one partition
+each): validation is cross-dataset, and SDTM's key order interleaves hash partitions, so streaming the partitions'
+records into the files (a merge by key) would pay only once validation runs per partition; not built.
+`cdiscflow batch --scheduler` runs many exports' partitions on one cluster (`batch._execute_on_dask`).
 """
 
 from __future__ import annotations
@@ -34,19 +38,24 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
 from cdiscflow.core.frames import as_text, compact_all, is_text_category
+from cdiscflow.core.terminal import UNDER_WAY
 from cdiscflow.pipeline import (Progress, RunResult, StageLog, _check_reviewers_guide_inputs, _export, _finish,
                                 _report, _stage, _validate, log_sdtm)
 from cdiscflow.usecases import require_valid_spec
@@ -58,6 +67,7 @@ DESIGN_DATASETS = ("TE", "TA", "TV", "TI", "TS")  # rebuilt once over all subjec
 # `--partitions auto`: a partition needs about this many bytes of memory per raw byte (benchmarks/RESULTS.md: a
 # plain run peaked at 7.88 GiB over a 625 MB raw export at 100,000 subjects)
 RAW_MEMORY_FACTOR = 14
+RETRIES = 2  # times Dask runs a partition again when its worker dies
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -94,6 +104,21 @@ class SubjectSelection:
     index: int
     count: int
     rows: dict[str, np.ndarray] = field(default_factory=dict)
+    pieces: dict[str, str] | None = None  # form -> this partition's rows, read once by `split_export` (a pickle)
+
+    @property
+    def read_file(self):
+        """How `read_export` reads a form: from the piece `split_export` wrote (the raw file is not read again), or
+        None (read the raw file whole, then keep this partition's rows)."""
+        return None if self.pieces is None else self._read_piece
+
+    def _read_piece(self, path: Path, form: Form, settings, findings: Findings):
+        with open(self.pieces[form.name], "rb") as handle:
+            piece: ReadForm = pickle.load(handle)
+        if piece.error is not None:  # the raw file cannot be used: reported as reading it here would
+            raise piece.error
+        findings.extend(piece.findings)  # about the file (a byte-order mark, a column not in forms.yaml)
+        return piece.frame, piece.broken
 
     def __call__(self, form: Form, frame: pd.DataFrame, broken: pd.DataFrame | None):
         if self.subject_field not in frame.columns:
@@ -119,6 +144,52 @@ class SubjectSelection:
         if table is not None and ok.any():
             out[ok] = table[number[ok].astype(np.int64) - 1]
         return pd.Series(out, index=rows.index)
+
+
+@dataclass
+class ReadForm:
+    """One partition's rows of one raw file (index: the file's data row numbers), with what reading the whole
+    file found, or the error that makes the file unusable."""
+
+    frame: pd.DataFrame | None
+    broken: pd.DataFrame | None
+    findings: pd.DataFrame | None
+    error: InputError | None = None
+
+
+def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> list[dict[str, str]] | None:
+    """Read every raw file of the export once, here, and write each partition's rows of it to `folder` (one pickle
+    per partition and form); return, per partition, form -> file.  A partition then reads only its rows instead of
+    every raw file whole (`SubjectSelection.read_file`).  One form is in memory at a time.  None for an ODM-XML
+    export (each partition reads it, and is refused as before)."""
+    from cdiscflow.sdtm.raw import _is_odm_export, _locate, _read_file
+
+    if _is_odm_export(spec, raw_dir) or not raw_dir.is_dir():
+        return None
+    settings = spec.study.get("raw", {})
+    subject = str(settings.get("subject", "SUBJID"))
+    pieces: list[dict[str, str]] = [{} for _ in range(count)]
+    for position, form in enumerate(spec.forms.values()):  # over forms: one raw file in memory at a time
+        findings = Findings()
+        try:
+            path = _locate(raw_dir, form)
+            frame, broken = _read_file(path, form, settings, findings)
+            if subject not in frame.columns:
+                SubjectSelection(subject, 0, count)(form, frame, broken)  # raises its InputError
+        except InputError as exc:
+            parts = [ReadForm(None, None, None, exc)] * count
+        else:
+            which = subject_partition(frame[subject], count)
+            broken_which = None if broken is None else \
+                pd.Series(which, index=frame.index).reindex(broken.index).to_numpy()
+            parts = [ReadForm(frame[which == i], None if broken is None else broken[broken_which == i],
+                              findings.frame()) for i in range(count)]
+        for i, part in enumerate(parts):  # over partitions
+            file = folder / f"{i}-{position}.pkl"
+            with open(file, "wb") as handle:
+                pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pieces[i][form.name] = str(file)
+    return pieces
 
 
 def auto_partitions(raw_dir: Path, jobs: int) -> int:
@@ -155,13 +226,15 @@ class PartitionResult:
     error: CdiscflowError | None = None  # a partition that stopped on its data (strict mapping errors)
 
 
-def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: str) -> PartitionResult:
-    """Map partition `index` of `count` of the export in `raw_dir` to SDTM and derive its ADaM."""
+def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: str,
+                  pieces: dict[str, str] | None = None) -> PartitionResult:
+    """Map partition `index` of `count` of the export in `raw_dir` to SDTM and derive its ADaM; `pieces`: its rows
+    of every raw file, already read (`split_export`)."""
     from cdiscflow.adam import derive_study
     from cdiscflow.sdtm import map_study
 
     spec = load_study(study)
-    select = SubjectSelection(str(spec.study.get("raw", {}).get("subject", "SUBJID")), index, count)
+    select = SubjectSelection(str(spec.study.get("raw", {}).get("subject", "SUBJID")), index, count, pieces=pieces)
     try:
         sdtm = map_study(spec, raw_dir, on_error=on_error, select=select, compact_text=True)
     except FindingsError as exc:  # strict: this partition's data stops the run; the caller reports every partition's
@@ -248,7 +321,10 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = {}
     for name in frames[0].columns:  # over columns
         parts = [f[name] for f in frames]
-        if any(is_text_category(c) for c in parts):
+        if all(is_text_category(c) for c in parts):  # codes joined, no text rebuilt: the categories as compact's
+            joined = union_categoricals(parts, sort_categories=True, ignore_order=True).remove_unused_categories()
+            columns[name] = pd.Series(joined, name=name)
+        elif any(is_text_category(c) for c in parts):
             columns[name] = pd.concat([as_text(c) for c in parts], ignore_index=True).astype("category")
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
@@ -342,12 +418,49 @@ def combine_adam(spec: StudySpec, parts: list[PartitionResult]) -> dict[str, pd.
 
 
 def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs: int = 1,
-                   scheduler: str | None = None) -> list[PartitionResult]:
+                   scheduler: str | None = None, scratch: str | Path | None = None, retries: int = RETRIES,
+                   client=None, done: Callable[[int, int], None] | None = None) -> list[PartitionResult]:
     """Every partition's result, in partition order: here one after another (no scheduler and one job), on a Dask
-    LocalCluster of `jobs` worker processes (`scheduler="local"`), or on the cluster at a `tcp://` address."""
-    args = (str(Path(study).resolve()), str(Path(raw_dir).resolve()))  # workers may run in another folder
-    if scheduler is None and jobs <= 1:
-        return [run_partition(*args, i, count, on_error) for i in range(count)]
+    LocalCluster of `jobs` worker processes (`scheduler="local"`), or on the cluster at a `tcp://` address.
+
+    The raw files are read once, here, and split by partition into a temporary folder in `scratch` (default: the
+    system's; on a cluster it must be a folder the workers can read, as --out is); each partition reads its rows
+    only.  A Dask task whose worker dies (killed, out of memory) is run again on another worker, up to `retries`
+    times: a partition is a pure function of its inputs, so a retried partition gives the same result.  `client`:
+    a Dask client to submit to (a batch shares one); `done(finished, count)` is called as partitions finish."""
+    study, raw_dir = str(Path(study).resolve()), Path(raw_dir).resolve()  # workers may run in another folder
+    with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=scratch) as folder:
+        pieces = split_export(load_study(study), raw_dir, count, Path(folder)) or [None] * count
+        tasks = [(study, str(raw_dir), i, count, on_error, pieces[i]) for i in range(count)]
+        if client is None and scheduler is None and jobs <= 1:
+            parts = []
+            for task in tasks:  # over partitions, one after another in this process
+                parts.append(run_partition(*task))
+                if done is not None:
+                    done(len(parts), count)
+            return parts
+        with contextlib.ExitStack() as stack:
+            client = client or stack.enter_context(dask_client(scheduler, jobs))
+            return _gather(client, tasks, retries, done)
+
+
+def _gather(client, tasks: list[tuple], retries: int, done) -> list[PartitionResult]:
+    """Submit the partitions as Dask tasks; their results in partition order, `done` told as each finishes."""
+    from distributed import as_completed
+
+    futures = [client.submit(run_partition, *task, pure=False, retries=retries,
+                             key=f"cdiscflow-partition-{task[2]}-{os.getpid()}-{time.monotonic_ns()}")
+               for task in tasks]
+    for finished, _ in enumerate(as_completed(futures), start=1):  # over partitions as the cluster finishes them
+        if done is not None:
+            done(finished, len(futures))
+    return client.gather(futures)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, jobs: int):
+    """A Dask client: on a LocalCluster of `jobs` worker processes (one thread each) started here and stopped on
+    leaving (`scheduler` None or "local"), or on the running cluster at `scheduler` (tcp://HOST:PORT)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -357,12 +470,14 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
         if scheduler in (None, "local"):
             cluster = stack.enter_context(LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
                                                        dashboard_address=None))
-            client = stack.enter_context(Client(cluster))
+            yield stack.enter_context(Client(cluster))
         else:
-            client = stack.enter_context(Client(scheduler))
-        futures = [client.submit(run_partition, *args, i, count, on_error, pure=False, key=f"cdiscflow-partition-{i}"
-                                 f"-{os.getpid()}-{time.monotonic_ns()}") for i in range(count)]
-        return client.gather(futures)
+            try:
+                client = stack.enter_context(Client(scheduler))
+            except (OSError, ValueError) as exc:  # no scheduler there, or not an address
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one "
+                                 "(`dask scheduler`) or use --scheduler local") from exc
+            yield client
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -372,9 +487,12 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
 def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out",
                     *, partitions: int | str = "auto", jobs: int = 1, scheduler: str | None = None,
                     on_error: str = "strict", fail_on: str = "error", data_docs: bool = True,
-                    progress: Progress | None = None, core_report: str | Path | None = None) -> RunResult:
+                    progress: Progress | None = None, core_report: str | Path | None = None,
+                    client=None) -> RunResult:
     """`pipeline.run` with SDTM and ADaM done per partition of subjects (see the module docstring).  Same errors,
-    same files; run.json's options record partitions, jobs and scheduler."""
+    same files; run.json's options record partitions, jobs and scheduler.  `client`: a running Dask client to submit
+    the partitions to (`cdiscflow batch --scheduler`: one cluster for every export); `scheduler` then only names it
+    in run.json."""
     say = progress or (lambda stage, message: None)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     spec = require_valid_spec(study)  # as a plain run: every problem of the spec before any data is read
@@ -396,7 +514,7 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
     with staged_output(out, owned_by=("run.json", "crash.log")) as build:
         result.build_dir = build
         try:
-            _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say)
+            _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say, client)
         except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then propagate
             result.error = exc
             _finish(result, t0)
@@ -410,11 +528,13 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
 
 
 def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int, scheduler: str | None,
-                on_error: str, data_docs: bool, say: Progress) -> None:
+                on_error: str, data_docs: bool, say: Progress, client=None) -> None:
     spec, fail_on = result.spec, result.fail_on
     holder: dict[str, list[PartitionResult]] = {}
     sdtm = _stage(result, "sdtm", say, lambda log: _map_partitions(spec, study, raw, count, jobs, scheduler,
-                                                                   on_error, log, holder))
+                                                                   on_error, log, holder,
+                                                                   scratch=Path(result.build_dir).parent,
+                                                                   client=client, say=say))
     result.rejected_rows = len(sdtm.rejects)
     compact_all(sdtm.datasets)
     adam = _stage(result, "adam", say, lambda log: _combine_adam(spec, holder.pop("parts"), sdtm.datasets, log))
@@ -431,8 +551,14 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
         _stage(result, "report", say, lambda log: _report(result, adam, log))
 
 
-def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: StageLog, holder):
-    parts = map_partitions(study, raw, count, on_error, jobs=jobs, scheduler=scheduler)
+def _map_partitions(spec, study, raw, count, jobs, scheduler, on_error, log: StageLog, holder, scratch=None,
+                    client=None, say: Progress | None = None):
+    def done(finished: int, total: int) -> None:
+        if say is not None:
+            say("sdtm", f"{UNDER_WAY}{finished}/{total} partitions mapped and derived")
+
+    parts = map_partitions(study, raw, count, on_error, jobs=jobs, scheduler=scheduler, scratch=scratch,
+                           client=client, done=done)
     failed = [p for p in parts if p.error is not None]
     if failed:  # strict mapping errors in some partitions: one error over all of them, as a plain run gives
         findings = combine_findings([p.sdtm_findings for p in parts])

@@ -22,18 +22,32 @@ import time
 from pathlib import Path
 
 GIB = 1024 ** 3
-CLI = [sys.executable, "-m", "cdiscflow"]
+# the CLI, reporting at exit the peak resident set of its own process (the client) and of its largest descendant
+# (a Dask worker or nanny: Linux reports the largest reaped descendant for RUSAGE_CHILDREN) to $BENCH_RSS
+_PEAKS = ("import atexit, json, os, resource, runpy, sys\n"
+          "def _peaks():\n"
+          "    me, kids = (resource.getrusage(w).ru_maxrss * 1024 for w in "
+          "(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+          "    open(os.environ['BENCH_RSS'], 'w').write(json.dumps({'client': me, 'workers': kids}))\n"
+          "atexit.register(_peaks)\n"
+          "sys.argv = ['cdiscflow', *sys.argv[1:]]\n"
+          "runpy.run_module('cdiscflow', run_name='__main__')\n")
+CLI = [sys.executable, "-c", _PEAKS]
 
 
-def measure(argv: list[str]) -> dict:
+def measure(argv: list[str], peaks: Path | None = None) -> dict:
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    env = {**os.environ, "BENCH_RSS": str(peaks or os.devnull)}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"benchmark step failed (exit {code}): {' '.join(argv)}")
-    return {"wall": time.perf_counter() - t, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_rss": usage.ru_maxrss * 1024, "exit": code}
+    record = {"wall": time.perf_counter() - t, "cpu": usage.ru_utime + usage.ru_stime,
+              "peak_rss": usage.ru_maxrss * 1024, "exit": code}
+    if peaks is not None and peaks.is_file():
+        record.update({f"peak_rss_{k}": v for k, v in json.loads(peaks.read_text()).items()})
+    return record
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -46,7 +60,7 @@ def run_config(config: str, raw: Path, out: Path) -> dict:
     argv = [*CLI, "run", "--raw", str(raw), "--out", str(out), "--no-data-docs", "-q"]
     if partitions != "1" or jobs:
         argv += ["--partitions", partitions] + (["--jobs", jobs, "--scheduler", "local"] if jobs else [])
-    record = measure(argv)
+    record = measure(argv, out.with_name(out.name + ".peaks.json"))
     log = json.loads((out / "run.json").read_text())
     record["stages"] = {s["stage"]: s["seconds"] for s in log["stages"]}
     return record
@@ -76,13 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         records[config]["same_bytes"] = other == plain
     print(f"\n{args.subjects:,} subjects, raw export {raw_bytes / 1e6:,.0f} MB\n")
     print("| partitions x jobs | wall s | CPU s | sdtm+adam s | validate s | export s | report s | peak RSS GiB "
-          "(largest process) | bytes = plain run |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "client | peak RSS GiB largest worker | bytes = plain run |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for config, r in records.items():
         s = r["stages"]
         print(f"| {config} | {r['wall']:.1f} | {r['cpu']:.1f} | {s.get('sdtm', 0) + s.get('adam', 0):.1f} | "
               f"{s.get('validate', 0):.1f} | {s.get('export', 0):.1f} | {s.get('report', 0):.1f} | "
-              f"{r['peak_rss'] / GIB:.2f} | {'reference' if config == configs[0] else r['same_bytes']} |")
+              f"{r.get('peak_rss_client', r['peak_rss']) / GIB:.2f} | {r.get('peak_rss_workers', 0) / GIB:.2f} | "
+              f"{'reference' if config == configs[0] else r['same_bytes']} |")
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))
     return 0

@@ -25,6 +25,7 @@ from typing import Any, Sequence, TextIO
 
 RICH, PLAIN, QUIET = "rich", "plain", "quiet"
 STARTED = "started"  # the message that opens a stage (pipeline.run's progress protocol)
+UNDER_WAY = "under way: "  # a message that starts so tells how far a stage is, without ending it (partitions done)
 _FALSE = {"", "0", "false", "no", "off"}
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -149,8 +150,9 @@ class RunProgress:
         if self.mode == PLAIN:
             print(f"[{stage}] {message}", file=self.stream, flush=True)
             return
-        if message == STARTED:
-            self._live.update(self._task, description=f"{self.label} {stage}".strip())
+        if message == STARTED or message.startswith(UNDER_WAY):
+            far = message.removeprefix(UNDER_WAY) if message != STARTED else ""
+            self._live.update(self._task, description=f"{self.label} {stage} {far}".strip())
             return
         self._live.console.print(_stage_line(stage, message))
         self._live.advance(self._task, 1)
@@ -198,8 +200,9 @@ class BatchProgress:
         task = self._tasks.get(export)
         if task is None:
             task = self._tasks[export] = self._live.add_task(export, total=len(self.stages))
-        if message == STARTED:
-            self._live.update(task, description=f"{export} {stage}")
+        if message == STARTED or message.startswith(UNDER_WAY):
+            far = message.removeprefix(UNDER_WAY) if message != STARTED else ""
+            self._live.update(task, description=f"{export} {stage} {far}".strip())
         else:
             self._live.advance(task, 1)
 

@@ -229,7 +229,10 @@ def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
         codes = col.cat.codes.to_numpy()
         strings = pa.array(pd.Series(col.cat.categories, dtype=object), type=pa.large_string())
     else:
-        encoded = pc.dictionary_encode(pa.array(col, from_pandas=True, type=pa.large_string()))
+        arr = pa.array(col, from_pandas=True, type=pa.large_string())
+        if isinstance(arr, pa.ChunkedArray):  # a column concatenated from several frames comes in chunks
+            arr = arr.combine_chunks()
+        encoded = pc.dictionary_encode(arr)
         codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         strings = encoded.dictionary
 

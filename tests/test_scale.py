@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +299,141 @@ def test_run_refuses_a_partition_count_that_is_not_a_whole_number_or_auto(tmp_pa
         res = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "out"), "--partitions", bad])
         assert res.exit_code == 2 and says in res.output, res.output
         assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the raw files are read once, by the client, and split
+
+
+def test_split_export_hands_each_partition_its_rows_of_every_file_once(tmp_path):
+    import pickle
+
+    from cdiscflow.scale import split_export
+
+    spec = load_study("dara_atra")
+    pieces = split_export(spec, spec.raw_dir, 3, tmp_path)
+    assert len(pieces) == 3 and all(sorted(p) == sorted(spec.forms) for p in pieces)
+    import io
+
+    text = (spec.raw_dir / spec.forms["ae"].file).read_text()
+    ae_csv = pd.read_csv(io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith("#"))),
+                        dtype=str, keep_default_na=False)  # a '#' line: the export's provenance comment
+    rows = [pickle.loads(Path(p["ae"]).read_bytes()).frame for p in pieces]
+    assert sum(len(r) for r in rows) == len(ae_csv)  # every row in exactly one partition
+    for i, frame in enumerate(rows):  # over partitions: the file's row numbers (first data row = 1), its subjects
+        assert (subject_partition(frame["SUBJID"], 3) == i).all()
+        expected = ae_csv.index[subject_partition(ae_csv["SUBJID"], 3) == i] + 1
+        assert frame.index.tolist() == expected.tolist()
+        assert frame["AETERM"].tolist() == ae_csv.loc[expected - 1, "AETERM"].str.strip().tolist()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a worker that dies mid-partition
+
+
+def _die_once(marker: str) -> None:
+    """In a Dask worker: the next partition task of any worker kills its process (os._exit, as the OOM killer
+    would) the first time only; the marker file says it happened."""
+    import os
+
+    import cdiscflow.scale as scale
+
+    original = scale.run_partition
+
+    def run_partition(*args, **kwargs):
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return original(*args, **kwargs)
+        os._exit(9)
+
+    scale.run_partition = run_partition  # a submitted function is looked up by name in the worker
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_mid_partition_is_replaced_and_the_run_completes_identically(plain_run, tmp_path):
+    import cloudpickle
+    from distributed import Client, LocalCluster
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _die_once travels by value to the workers
+    marker = tmp_path / "died"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(_die_once, str(marker))
+        result = run_partitioned(None, None, tmp_path / "out", partitions=2, scheduler=cluster.scheduler_address,
+                                 data_docs=False)
+    assert marker.is_file()  # a worker did die
+    assert result.exit_code == 0
+    _assert_same_output(plain_run, tmp_path / "out", 2)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# cdiscflow batch on a Dask cluster
+
+
+@pytest.fixture(scope="module")
+def two_exports(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    root = tmp_path_factory.mktemp("exports")
+    for seed in (1, 2):
+        res = CliRunner().invoke(main, ["simulate", "--seed", str(seed), "--subjects", "40",
+                                        "--out", str(root / f"cut{seed}")])
+        assert res.exit_code == 0, res.output
+    return [root / "cut1", root / "cut2"]
+
+
+@pytest.mark.slow
+def test_a_batch_on_a_dask_cluster_writes_the_plain_batchs_bytes(two_exports, tmp_path):
+    from cdiscflow.batch import run_batch
+
+    plain = run_batch(two_exports, tmp_path / "plain", jobs=1, data_docs=False)
+    events: list[tuple[str, str, str]] = []
+    dask = run_batch(two_exports, tmp_path / "dask", jobs=2, data_docs=False, scheduler="local", partitions=3,
+                     progress=lambda *event: events.append(event))
+    assert plain.exit_code == dask.exit_code == 0
+    assert [(o.export, o.status, o.subjects) for o in dask.outcomes] == [("cut1", "ok", 40), ("cut2", "ok", 40)]
+    for name in ("cut1", "cut2"):  # over exports: every file the plain batch's, run.json but for its options
+        _assert_same_output(tmp_path / "plain" / name, tmp_path / "dask" / name, 3)
+        assert json.loads((tmp_path / "dask" / name / "run.json").read_text())["options"]["scheduler"] == "local"
+    partitions_done = [(e, m) for e, s, m in events if s == "sdtm" and "partitions mapped" in m]
+    assert sorted(partitions_done) == [(e, f"under way: {k}/3 partitions mapped and derived")
+                                       for e in ("cut1", "cut2") for k in (1, 2, 3)]
+    summary = json.loads((tmp_path / "dask" / "batch_summary.json").read_text())
+    assert summary["options"]["scheduler"] == "local" and summary["options"]["partitions"] == 3
+
+
+def test_batch_refuses_partitions_without_a_scheduler(tmp_path):
+    from click.testing import CliRunner
+
+    from cdiscflow.cli import main
+
+    res = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--partitions", "2"])
+    assert res.exit_code == 2 and "give --scheduler too" in res.output, res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_scheduler_is_an_input_error_naming_it():
+    import dask
+
+    from cdiscflow.scale import dask_client
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
+            pytest.raises(InputError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 "):
+        with dask_client("tcp://127.0.0.1:9", 1):
+            pass
+
+
+def test_partitions_text_categoricals_are_joined_by_code_into_the_categories_a_plain_run_has():
+    from cdiscflow.scale import concat_frames
+
+    a = pd.DataFrame({"T": pd.Series(["b", None, "a", "b"], dtype=object).astype("category"), "N": [1.0, 2, 3, 4]})
+    b = pd.DataFrame({"T": pd.Series(["c", "a", None], dtype=object).astype("category"), "N": [5.0, 6, 7]})
+    b["T"] = b["T"].cat.add_categories(["zz"])  # a category no row of the partition uses any more
+    joined = concat_frames([a, b])
+    assert [None if pd.isna(v) else v for v in joined["T"]] == ["b", None, "a", "b", "c", "a", None]
+    assert list(joined["T"].cat.categories) == ["a", "b", "c"]  # sorted, only the values used: as `compact` gives
+    assert joined["T"].cat.categories.dtype == pd.Series(["a"], dtype=object).astype("category").cat.categories.dtype
+    assert joined["N"].tolist() == [1.0, 2, 3, 4, 5, 6, 7] and joined.index.tolist() == list(range(7))

@@ -119,7 +119,8 @@ def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | 
     for form in spec.forms.values():
         try:
             path = _locate(raw_dir, form)
-            frame, broken = _read_file(path, form, settings, findings)
+            read = getattr(select, "read_file", None) or _read_file  # a partition may get its rows already read
+            frame, broken = read(path, form, settings, findings)
             if select is not None:
                 frame, broken = select(form, frame, broken)
         except InputError as exc:

@@ -26,6 +26,16 @@ def test_clean_dataset_passes_and_lengths_are_the_longest_value(frames, xspec):
     assert [c.key_sequence for c in prep.meta.columns if c.key_sequence] == [1, 2, 3, 4]
 
 
+def test_a_text_column_in_several_arrow_chunks_is_measured_like_one(frames, xspec):
+    # a frame concatenated from several (a batch or a partitioned run) holds its text in several Arrow chunks
+    ae = frames["AE"]
+    ae["AETERM"] = pd.concat([ae["AETERM"].iloc[:1], ae["AETERM"].iloc[1:]], ignore_index=True)
+    assert ae["AETERM"].array._pa_array.num_chunks == 2
+    prep, found = _prepare(ae, xspec, "AE")
+    assert not prep.blocked and found.empty
+    assert {c.name: c.length for c in prep.meta.columns}["AETERM"] == 25  # "Infusion related reaction"
+
+
 def test_non_ascii_value_names_subject_variable_and_value(frames, xspec):
     ae = frames["AE"]
     ae.loc[2, "AETERM"] = "Anémie"
