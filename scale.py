@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from cdiscflow.core.atomic import staged_output
+from cdiscflow.core.atomic import atomic_write, staged_output
 from cdiscflow.core.outputs import check_output
 from cdiscflow.core.errors import CdiscflowError, FindingsError, InputError
 from cdiscflow.core.findings import COLUMNS, Findings
@@ -162,7 +162,7 @@ def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> li
     per partition and form); return, per partition, form -> file.  A partition then reads only its rows instead of
     every raw file whole (`SubjectSelection.read_file`).  One form is in memory at a time.  None for an ODM-XML
     export (each partition reads it, and is refused as before)."""
-    from cdiscflow.sdtm.raw import _is_odm_export, _locate, _read_file
+    from cdiscflow.sdtm.raw.forms import _is_odm_export, _locate, _read_file
 
     if _is_odm_export(spec, raw_dir) or not raw_dir.is_dir():
         return None
@@ -186,7 +186,7 @@ def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> li
                               findings.frame()) for i in range(count)]
         for i, part in enumerate(parts):  # over partitions
             file = folder / f"{i}-{position}.pkl"
-            with open(file, "wb") as handle:
+            with atomic_write(file) as handle:
                 pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
             pieces[i][form.name] = str(file)
     return pieces

@@ -143,7 +143,9 @@ def main(argv: list[str]) -> int:
         print("docs/architecture.svg is up to date" if same else
               "docs/architecture.svg is stale: run python docs/architecture_graph.py")
         return 0 if same else 1
-    SVG.write_text(text, encoding="utf-8", newline="\n")
+    from cdiscflow.core.atomic import write_text  # the project's one way to write a file
+
+    write_text(SVG, text)
     print(f"wrote {SVG.relative_to(ROOT)}")
     return 0
 
