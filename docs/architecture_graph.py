@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = ROOT / "docs" / "architecture.svg"
-ENTRY = ("cli", "__main__")  # the command line: the top row
+ENTRY = ("cli", "cli_commands", "__main__")  # the command line: the top row
 BOX_W, BOX_H, GAP_X, ROW_H, MARGIN, LEGEND_H, LANE = 112, 34, 26, 92, 24, 40, 5
 
 

@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "specs", "sdtm", "adam", "validation", "export", "report", "studies")
+COMMAND_LINE = ("cli_commands",)  # the commands cli.py assembles: the top row, with cli itself
 
 
 def _module_name(path: Path) -> str:
@@ -24,7 +25,7 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    files = [p for p in ROOT.glob("*.py")] + [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    files = [p for p in ROOT.glob("*.py")] + [p for pkg in PACKAGES + COMMAND_LINE for p in (ROOT / pkg).rglob("*.py")]
     return {_module_name(p): p for p in files if ".venv" not in p.parts}
 
 
@@ -112,7 +113,8 @@ def test_the_layers_below_export_do_their_io_through_the_use_cases():
 
 def test_no_library_module_imports_the_cli():
     offending = sorted(m for m, targets in GRAPH.items()
-                       if "cdiscflow.cli" in targets and m not in ("cdiscflow.__main__",))
+                       if any(t == "cdiscflow.cli" or _package(t) in COMMAND_LINE for t in targets)
+                       and m != "cdiscflow.__main__" and m != "cdiscflow.cli" and _package(m) not in COMMAND_LINE)
     assert offending == []
 
 
@@ -149,7 +151,7 @@ def test_no_import_cycles():
 
 def test_the_library_never_imports_study_specific_code():
     # studies/ (the DARA-ATRA simulator) sits above every layer: the command line may call it, no layer may
-    assert "cdiscflow.studies.dara_atra.simulate" in GRAPH["cdiscflow.cli"]
+    assert "cdiscflow.studies.dara_atra.simulate" in GRAPH["cdiscflow.cli_commands.simulate"]
     assert "cdiscflow.sdtm.raw.odm" in GRAPH["cdiscflow.studies.dara_atra.simulate.odm"]  # it uses the layers below
     offending = sorted(m for m, targets in GRAPH.items() if _package(m) in LAYER and _package(m) != "studies"
                        and any(_package(t) == "studies" for t in targets))

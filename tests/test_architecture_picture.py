@@ -36,7 +36,7 @@ def test_layers_are_rows_with_core_at_the_bottom_and_the_command_line_on_top():
     assert rows[-1] == ["core"]
     assert rows[-2] == ["specs"]
     assert rows.index(["studies"]) == rows.index(["report"]) - 1  # study-specific test data above every layer
-    assert rows[0] == ["__main__", "cli"]
+    assert rows[0] == ["__main__", "cli", "cli_commands"]
     assert ["report"] in rows and rows.index(["report"]) < rows.index(["export"]) < rows.index(["adam"])
 
 
