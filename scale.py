@@ -162,9 +162,10 @@ def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> li
     per partition and form); return, per partition, form -> file.  A partition then reads only its rows instead of
     every raw file whole (`SubjectSelection.read_file`).  One form is in memory at a time.  None for an ODM-XML
     export (each partition reads it, and is refused as before)."""
-    from cdiscflow.sdtm.raw.forms import _is_odm_export, _locate, _read_file
+    from cdiscflow.sdtm.raw.files import locate, read_file
+    from cdiscflow.sdtm.raw.forms import is_odm_export
 
-    if _is_odm_export(spec, raw_dir) or not raw_dir.is_dir():
+    if is_odm_export(spec, raw_dir) or not raw_dir.is_dir():
         return None
     settings = spec.study.get("raw", {})
     subject = str(settings.get("subject", "SUBJID"))
@@ -172,8 +173,8 @@ def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> li
     for position, form in enumerate(spec.forms.values()):  # over forms: one raw file in memory at a time
         findings = Findings()
         try:
-            path = _locate(raw_dir, form)
-            frame, broken = _read_file(path, form, settings, findings)
+            path = locate(raw_dir, form)
+            frame, broken = read_file(path, form, settings, findings)
             if subject not in frame.columns:
                 SubjectSelection(subject, 0, count)(form, frame, broken)  # raises its InputError
         except InputError as exc:
@@ -263,7 +264,7 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
 def _rejects_in_file_rows(rejects: pd.DataFrame, select: SubjectSelection, spec: StudySpec) -> pd.DataFrame:
     """The reject log with the raw file's row numbers: in `row`, and in the reason of a row rejected with its
     subject's enrolment row ("the subject's enrolment row 12 in enrol.csv was rejected")."""
-    from cdiscflow.sdtm.raw.forms import _roster_form
+    from cdiscflow.sdtm.raw.forms import roster_form
 
     rejects = rejects.copy()
     if not len(rejects):
@@ -271,7 +272,7 @@ def _rejects_in_file_rows(rejects: pd.DataFrame, select: SubjectSelection, spec:
     for form in pd.unique(rejects["form"]):  # over forms
         hit = rejects["form"] == form
         rejects.loc[hit, "row"] = select.original(form, rejects.loc[hit, "row"])
-    roster = _roster_form(spec)
+    roster = roster_form(spec)
     pattern = r"(the subject's enrolment row )(\d+)( in )"
     rejects["reason"] = rejects["reason"].str.replace(  # over the rejected rows that name an enrolment row
         pattern, lambda m: f"{m.group(1)}{select.original(roster, pd.Series([int(m.group(2))])).iloc[0]}{m.group(3)}",

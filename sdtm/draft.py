@@ -91,7 +91,7 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
-    from cdiscflow.sdtm.raw.forms import as_csv_text, read_typed
+    from cdiscflow.sdtm.raw.files import as_csv_text, read_typed
 
     if path.suffix.lower() == ".csv":
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -144,7 +144,7 @@ def _profile_field(name: str, values: pd.Series, label: str = "", sas_format: st
 
 
 def profile_files(folder: Path) -> Export:
-    from cdiscflow.sdtm.raw.forms import READERS
+    from cdiscflow.sdtm.raw.files import READERS
 
     tables = []
     labels, form_labels = _dictionary(folder / DICTIONARY)

@@ -274,10 +274,10 @@ def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_
 
 def test_the_reject_log_names_the_raw_files_rows_also_in_its_reasons():
     from cdiscflow.scale import _rejects_in_file_rows
-    from cdiscflow.sdtm.raw.forms import _roster_form
+    from cdiscflow.sdtm.raw.forms import roster_form
 
     spec = load_study("dara_atra")
-    roster = _roster_form(spec)
+    roster = roster_form(spec)
     select = SubjectSelection("SUBJID", 0, 2, rows={roster: np.array([3, 8, 21]), "ae": np.array([5, 6, 40, 41])})
     rejects = pd.DataFrame({
         "form": [roster, "ae", "ae"], "file": ["enrol.csv", "ae.csv", "ae.csv"], "row": pd.array([3, 2, 4], "Int64"),

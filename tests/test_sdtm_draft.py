@@ -14,7 +14,7 @@ from cdiscflow.cli import main
 from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm import map_study
 from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
-from cdiscflow.sdtm.raw.forms import read_typed
+from cdiscflow.sdtm.raw.files import read_typed
 from cdiscflow.studies.dara_atra.simulate.odm import write_odm
 from cdiscflow.sdtm.draft import (RawField, RawTable, _field_type, agreement, draft_spec, name_words,
                                    propose_block, spec_todos)

@@ -11,7 +11,8 @@ from cdiscflow.core.errors import SpecError
 from cdiscflow.sdtm.mapping.algorithms import Target, assign, derive_number, plain_number_text, round_half_away
 from cdiscflow.sdtm.raw.dates import parse_date
 from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
-from cdiscflow.sdtm.raw.forms import RawForm, as_csv_text
+from cdiscflow.sdtm.raw.files import as_csv_text
+from cdiscflow.sdtm.raw.forms import RawForm
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import Form, FormField, Rule, Variable
 

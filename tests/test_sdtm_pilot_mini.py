@@ -197,7 +197,7 @@ def test_malformed_patient_number_is_a_mapping_problem(tmp_path):
 
 def test_the_same_export_as_csv_maps_to_the_same_datasets(mini, tmp_path):
     """forms.yaml names dm_raw.parquet; a CSV export of the same forms (dm_raw.csv ...) is found and read alike."""
-    from cdiscflow.sdtm.raw.forms import as_csv_text
+    from cdiscflow.sdtm.raw.files import as_csv_text
 
     parquet, csv = tmp_path / "parquet", tmp_path / "csv"
     write_mini_export(parquet)

@@ -34,7 +34,8 @@ from cdiscflow.sdtm.mapping import derivations as D
 from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
-from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_file_problem, read_export, usubjid
+from cdiscflow.sdtm.raw.files import form_file_problem
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
 from cdiscflow.sdtm.mapping.supp import build_supp
 from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
