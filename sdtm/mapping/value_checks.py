@@ -1,0 +1,168 @@
+"""Checks on the mapped SDTM values, each an error on the raw rows concerned: end before start (date order),
+impossible or implausible dates (before raw.earliest_date, after death), and values an XPT file cannot store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.core.frames import as_text, per_unique
+from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
+from cdiscflow.sdtm.mapping.record_errors import trace_to_raw_rows
+from cdiscflow.sdtm.mapping.state import StudyState
+
+
+def check_date_order(state: StudyState) -> pd.DataFrame | None:
+    """--ENDTC before --STDTC (compared at the precision both have: minute, day, month or year) is an error on
+    the raw row."""
+    errors = []
+    for name, frame in state.datasets.items():
+        for st in [c for c in frame.columns if c.endswith("STDTC")]:  # over date pairs
+            en = st[:-5] + "ENDTC"
+            if en not in frame:
+                continue
+            s, e = frame[st].astype(str), frame[en].astype(str)
+            before = pd.Series(False, index=frame.index)
+            for width in (16, 10, 7, 4):  # over precisions: minute, day, month, year
+                both = (s.str.len() >= width) & (e.str.len() >= width)
+                before |= (both & (e.str.slice(0, width) < s.str.slice(0, width))).fillna(False).astype(bool)
+            if before.any():
+                p = pd.DataFrame({"rule_id": "MAP-DATE-ORDER", "value": e[before].astype(str),
+                                  "message": f"{en} is before {st} " + s[before].astype(str),
+                                  "expected": f"on or after {st}"}, index=before[before].index)
+                errors.append(trace_to_raw_rows(state, name, p, en))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+EARLIEST_DATE = "1900-01-01"  # default of study.yaml raw.earliest_date: no clinical date is older
+_KNOWN_PREFIX = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"  # the leading known parts of an ISO 8601 date
+
+
+def _known_date(values: pd.Series) -> pd.Series:
+    """The date's leading known parts as written (YYYY, YYYY-MM or YYYY-MM-DD); missing when the year is unknown."""
+    return as_text(values).str.extract(_KNOWN_PREFIX, expand=False)
+
+
+def _compare_known(a: pd.Series, b: pd.Series | str) -> pd.Series:
+    """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing)."""
+    # once per distinct pair (dates repeat; pandas' string slices cost ms per call, and this runs per date variable)
+    pair = a.fillna("").astype(str) + "|" + (b if isinstance(b, str) else b.fillna("").astype(str))
+    return pd.Series(per_unique(pair, _compare_pairs, 0), index=a.index)
+
+
+def _compare_pairs(pairs: np.ndarray) -> np.ndarray:
+    """-1/0/1 per "a|b" (a is a known date, it holds no "|"): a against b on the shorter's precision, 0 when that is
+    not a day, month or year (or either is missing)."""
+    out = np.zeros(len(pairs), dtype="int64")
+    for i, pair in enumerate(pairs):  # over distinct pairs
+        a, _, b = pair.partition("|")
+        w = min(len(a), len(b))
+        if w in (10, 7, 4):  # precisions: day, month, year
+            out[i] = (a[:w] > b[:w]) - (a[:w] < b[:w])
+    return out
+
+
+# Records that report the death itself may be dated after it (SDTMIG 3.4: survival status ascertained at a later
+# contact, the death disposition event): dataset -> (variable, value)
+REPORTS_DEATH = {"SS": ("SSSTRESC", "DEAD"), "DS": ("DSDECOD", "DEATH")}
+
+
+def death_dates(state: StudyState) -> pd.Series:
+    """USUBJID -> date of death (leading known parts): DM.DTHDTC where mapped from raw, else the earliest DSSTDTC of
+    a DS record with DSDECOD = DEATH (SDTMIG 3.4: death is a disposition event)."""
+    found = []
+    dm, ds = state.datasets.get("DM"), state.datasets.get("DS")
+    if dm is not None and {"USUBJID", "DTHDTC"} <= set(dm.columns):
+        found.append(pd.DataFrame({"USUBJID": as_text(dm["USUBJID"]), "date": _known_date(dm["DTHDTC"])}))
+    if ds is not None and {"USUBJID", "DSDECOD", "DSSTDTC"} <= set(ds.columns):
+        dead = as_text(ds["DSDECOD"]) == "DEATH"
+        found.append(pd.DataFrame({"USUBJID": as_text(ds["USUBJID"])[dead], "date": _known_date(ds["DSSTDTC"])[dead]}))
+    if not found:
+        return pd.Series(dtype=object)
+    dates = pd.concat(found).dropna()
+    return dates.sort_values("date", kind="stable").drop_duplicates("USUBJID").set_index("USUBJID")["date"]
+
+
+def check_plausible_dates(state: StudyState) -> pd.DataFrame | None:
+    """Dates no record can have are errors on the raw row (issue 16): before study.yaml `raw.earliest_date`
+    (default 1900-01-01; year 0000 would give a study day of -736,261) -> MAP-DATE-FLOOR; after the data cut ->
+    MAP-DATE-CUT; after the subject's death -> MAP-DATE-DEATH (except records reporting the death, REPORTS_DEATH,
+    and the collection date --DTC of events and interventions: they may be reported later).  Dates compare as far
+    as both are known."""
+    spec = state.spec
+    floor = str(spec.study.get("raw", {}).get("earliest_date") or EARLIEST_DATE)
+    cut = spec.datacut.isoformat() if "datacut" in spec.study else None
+    death = death_dates(state)
+    errors = []
+    for name, frame in state.datasets.items():
+        subject = as_text(frame["USUBJID"]) if "USUBJID" in frame else None
+        died = subject.map(death) if subject is not None and len(death) else None
+        for var in [c for c in frame.columns if c.endswith("DTC")]:  # over date variables
+            known = _known_date(frame[var])
+            if not known.notna().any():
+                continue
+            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor) < 0, f"on or after {floor}",
+                       f"{var} is before {floor}, the earliest plausible date (study.yaml raw.earliest_date)")]
+            if cut:
+                checks.append(("MAP-DATE-CUT", _compare_known(known, cut) > 0, f"on or before {cut}",
+                               f"{var} is after the data cut {cut}"))
+            collected = var == f"{name}DTC" and state.spec.dataset(name).cls in ("EVENTS", "INTERVENTIONS")
+            if died is not None and var != "DTHDTC" and not collected:  # an event can be reported after death
+                reports = REPORTS_DEATH.get(name)
+                living = (as_text(frame[reports[0]]) != reports[1]) if reports and reports[0] in frame else True
+                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died) > 0),
+                               "on or before the date of death",
+                               f"{var} is after the subject's death on " + died.fillna("").astype(str)))
+            for rule_id, bad, expected, message in checks:  # over the three limits
+                if bad.any():
+                    msg = message[bad] if isinstance(message, pd.Series) else message
+                    p = pd.DataFrame({"rule_id": rule_id, "value": as_text(frame[var])[bad], "message": msg,
+                                      "expected": expected}, index=bad[bad].index)
+                    errors.append(trace_to_raw_rows(state, name, p, var))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def check_storable(state: StudyState) -> pd.DataFrame | None:
+    """Mapped values a submission file cannot hold are errors on their raw rows, found before anything is written:
+    text longer than the variable's spec length or the 200 bytes of XPT v5 (SUPP-- values: 200) -> MAP-LENGTH;
+    numbers beyond the range of SAS transport floating point, or not whole in an integer variable -> MAP-NUMBER."""
+    errors = []
+    for name, frame in state.datasets.items():
+        variables = [v for v in state.spec.dataset(name).variables if v.name in frame]
+        supp = state.supp.get(name)
+        for var, col, v in [(v.name, frame[v.name], v) for v in variables] + \
+                [(q, supp[q], None) for q in (supp.columns if supp is not None else ())]:  # over variables
+            if v is not None and v.is_numeric:
+                p = _unstorable_numbers(name, var, col, v.datatype == "integer" and not format_kind(v.display_format))
+            else:
+                p = _unstorable_text(name, var, col, min(v.length or MAX_VALUE_BYTES, MAX_VALUE_BYTES) if v else
+                                     MAX_VALUE_BYTES)
+            if p is not None:
+                errors.append(trace_to_raw_rows(state, name, p, var))
+    return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.DataFrame | None:
+    nbytes = pd.Series(byte_lengths(col), index=col.index)
+    bad = nbytes > limit
+    if not bad.any():
+        return None
+    what = "the spec length" if limit < MAX_VALUE_BYTES else "the XPT v5 limit"
+    return pd.DataFrame({"rule_id": "MAP-LENGTH", "value": col[bad].astype(str).str.slice(0, 60),
+                         "message": f"{dataset}.{var} is " + nbytes[bad].astype(str) + f" bytes long, over {what} "
+                                    f"of {limit}", "expected": f"at most {limit} bytes"}, index=bad[bad].index)
+
+
+def _unstorable_numbers(dataset: str, var: str, col: pd.Series, whole: bool) -> pd.DataFrame | None:
+    x = pd.to_numeric(col, errors="coerce").astype("float64")
+    huge = (x.abs() >= MAX_IBM).fillna(False)  # inf included
+    part = (x.notna() & (x != np.round(x)) & ~huge) if whole else huge & False
+    bad = huge | part
+    if not bad.any():
+        return None
+    message = np.where(part[bad], f"{dataset}.{var} is not a whole number; its type in the spec is integer",
+                       f"{dataset}.{var} is too large for a SAS transport file")
+    return pd.DataFrame({"rule_id": "MAP-NUMBER", "value": col[bad].astype(str), "message": message,
+                         "expected": f"a {'whole ' if whole else ''}number of magnitude below {MAX_IBM:.4g}"},
+                        index=bad[bad].index)
