@@ -15,9 +15,9 @@ from cdiscflow.core.errors import InputError
 from cdiscflow.sdtm import map_study
 from cdiscflow.sdtm.mapping.engine import check_sdtm_spec
 from cdiscflow.sdtm.raw.files import read_typed
+from cdiscflow.sdtm.raw.profile import RawField, RawTable, field_type
 from cdiscflow.studies.dara_atra.simulate.odm import write_odm
-from cdiscflow.sdtm.draft import (RawField, RawTable, _field_type, agreement, draft_spec, name_words,
-                                   propose_block, spec_todos)
+from cdiscflow.sdtm.draft import agreement, draft_spec, name_words, propose_block, spec_todos
 from cdiscflow.specs.load import load_study
 
 PILOT_IDENTICAL, PILOT_MAPPED = 44, 75  # measured; README "From an EDC export" quotes them
@@ -32,14 +32,14 @@ def _rules(proposals) -> dict[str, dict]:
 
 
 def test_field_types_and_date_formats_come_from_the_values():
-    assert _field_type(pd.Series(["12/31/2014", "2003", None])) == ("date", "MM/DD/YYYY|YYYY")
-    assert _field_type(pd.Series(["05-JUL-2016", "UN-MAR-2017"])) == ("date", "DD-MON-YYYY")
-    assert _field_type(pd.Series(["05-Jul-2016"])) == ("date", "DD-Mon-YYYY")
-    assert _field_type(pd.Series(["09:30", "17:45"])) == ("time", "HH:MM")
-    assert _field_type(pd.Series(["16", "-2"])) == ("integer", "")
-    assert _field_type(pd.Series(["1.5", "3"])) == ("float", "")
-    assert _field_type(pd.Series(["01", "02"])) == ("text", "")  # a site code keeps its leading zero
-    assert _field_type(pd.Series(["Yes", "No"])) == ("text", "")
+    assert field_type(pd.Series(["12/31/2014", "2003", None])) == ("date", "MM/DD/YYYY|YYYY")
+    assert field_type(pd.Series(["05-JUL-2016", "UN-MAR-2017"])) == ("date", "DD-MON-YYYY")
+    assert field_type(pd.Series(["05-Jul-2016"])) == ("date", "DD-Mon-YYYY")
+    assert field_type(pd.Series(["09:30", "17:45"])) == ("time", "HH:MM")
+    assert field_type(pd.Series(["16", "-2"])) == ("integer", "")
+    assert field_type(pd.Series(["1.5", "3"])) == ("float", "")
+    assert field_type(pd.Series(["01", "02"])) == ("text", "")  # a site code keeps its leading zero
+    assert field_type(pd.Series(["Yes", "No"])) == ("text", "")
 
 
 def test_a_start_date_on_an_ae_form_and_a_yes_no_item_are_proposed_with_evidence():
