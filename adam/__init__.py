@@ -32,9 +32,11 @@ from cdiscflow.adam.verbs.query import Query, TermGroup, derive_vars_query, load
 from cdiscflow.adam.verbs.periods import Period, create_period_dataset, derive_vars_period, derive_vars_period_by_date
 from cdiscflow.adam.verbs.sources import DateRule, SourceData, load_date_rules
 from cdiscflow.adam.verbs.response import (
-    YN_AVAL, ResponseCriteria, available_criteria, best_response_events, death_events, derive_param_confirmed_response,
-    derive_var_worst_flag, last_assessment_events, load_response_criteria, progression_events, rate_events,
-    response_criteria_from_spec,
+    YN_AVAL, best_response_events, death_events, derive_param_confirmed_response, derive_var_worst_flag,
+    last_assessment_events, progression_events, rate_events,
+)
+from cdiscflow.adam.verbs.response_criteria import (
+    ResponseCriteria, available_criteria, load_response_criteria, response_criteria_from_spec,
 )
 from cdiscflow.adam.verbs.tte import (
     CensorSource, EventSource, TteParameter, derive_param_tte, load_tte_parameters, tte_parameters_from_spec,

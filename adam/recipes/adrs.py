@@ -4,7 +4,7 @@ assessment; per analysis period when the study has periods (e.g. Part A and Part
 The recipe follows admiralonco's IMWG vignette; the criteria (response values, AVAL codes, rates, confirmation)
 come from ``specs/standards/response/`` and what a study decides from ``specs/<study>/adam/adrs.yaml``:
 
-    response_criteria: {id: IMWG2016}            # see cdiscflow.adam.verbs.response.response_criteria_from_spec
+    response_criteria: {id: IMWG2016}            # see cdiscflow.adam.verbs.response_criteria.response_criteria_from_spec
     source:                                      # the overall response assessments
       dataset: RS
       filter: RSTESTCD == 'OVRLRESP' and RSEVAL == 'INVESTIGATOR'
@@ -59,9 +59,10 @@ from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.adam.verbs.obs_number import derive_var_obs_number
 from cdiscflow.adam.verbs.periods import Period, create_period_dataset, derive_vars_period_by_date
 from cdiscflow.adam.verbs.response import (
-    YN_AVAL, ResponseCriteria, best_response_events, death_events, derive_param_confirmed_response,
-    derive_var_worst_flag, last_assessment_events, progression_events, rate_events, response_criteria_from_spec,
+    YN_AVAL, best_response_events, death_events, derive_param_confirmed_response, derive_var_worst_flag,
+    last_assessment_events, progression_events, rate_events,
 )
+from cdiscflow.adam.verbs.response_criteria import ResponseCriteria, response_criteria_from_spec
 from cdiscflow.adam.verbs.sources import DateRule, SourceData, apply_date_rules, load_date_rules
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
