@@ -162,7 +162,7 @@ def _rename_conflicts(a: SpecTables, b: SpecTables, notes: list[str]) -> SpecTab
 
 def export_workbook(spec, out: str | Path) -> Path:
     """Write the spec's metadata as a spec workbook (.xlsx), atomically."""
-    from cdiscflow.specs.workbook import workbook_bytes
+    from cdiscflow.specs.workbook_writer import workbook_bytes
 
     from cdiscflow.core.outputs import check_output
 

@@ -13,7 +13,8 @@ from cdiscflow.export.arm import ARM
 from cdiscflow.export.define import DEF, ODM, build_spec_define, validate_define
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.spec_io import import_spec
-from cdiscflow.specs.workbook import read_workbook_tables, workbook_sheets
+from cdiscflow.specs.workbook import read_workbook_tables
+from cdiscflow.specs.workbook_writer import workbook_sheets
 
 NS = {"odm": ODM, "def": DEF, "arm": ARM}
 SHEETS = {
