@@ -22,6 +22,7 @@ event long ago was written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,15 +79,37 @@ def unknown_date_formats(fmt: str) -> list[str]:
     return [f for f in formats_of(fmt) if f not in _DATE_FORMATS]
 
 
+def per_distinct(values: pd.Series, convert: Callable[[pd.Series], Converted]) -> Converted:
+    """`convert` run on the distinct values of a column (missing counts as one), its answer taken back to every row
+    by the value's code.  A raw date column repeats few distinct values, and a conversion reads each value on its
+    own, so the rows get exactly what converting them one by one gives (same text, problems, dtypes, names)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    done = convert(pd.Series(uniques))
+    return Converted(_taken(done.iso, codes, values.index), _taken(done.problem, codes, values.index))
+
+
+def _taken(distinct: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(distinct.array.take(codes), index=index, name=distinct.name)
+
+
+def _date_formats(fmt: str) -> list[str]:
+    if unknown_date_formats(fmt) or not formats_of(fmt):
+        raise ValueError(f"unknown date format {fmt!r}; use one of {', '.join(DATE_FORMATS)}")
+    return formats_of(fmt)
+
+
 def parse_date(values: pd.Series, fmt: str) -> Converted:
     """Convert raw date text in format `fmt` to ISO 8601 (partial dates keep their known parts).
 
     With alternatives ("A|B") a value is read by the first format it follows; one that follows none is reported
-    against the whole list."""
-    bad = unknown_date_formats(fmt)
-    if bad or not formats_of(fmt):
-        raise ValueError(f"unknown date format {fmt!r}; use one of {', '.join(DATE_FORMATS)}")
-    alternatives = formats_of(fmt)
+    against the whole list.  Each distinct value is read once (`per_distinct`)."""
+    _date_formats(fmt)  # an unknown format is an error before anything is read
+    return per_distinct(values, lambda distinct: parse_date_rows(distinct, fmt))
+
+
+def parse_date_rows(values: pd.Series, fmt: str) -> Converted:
+    """`parse_date` row by row (every row read, repeated values again): the conversion itself."""
+    alternatives = _date_formats(fmt)
     if len(alternatives) > 1:
         return _parse_alternatives(values, alternatives)
     fmt = alternatives[0]
@@ -137,7 +160,7 @@ def _parse_alternatives(values: pd.Series, formats: list[str]) -> Converted:
     problem = pd.Series(np.nan, index=values.index, dtype=str)
     todo = _blank(values).notna()
     for fmt in formats:  # over alternatives: a value takes the first format whose shape it has
-        c = parse_date(values.where(todo), fmt)
+        c = parse_date_rows(values.where(todo), fmt)
         shaped = todo & (c.problem.isna() | (c.problem != f"does not follow the date format {fmt}")).astype(bool)
         iso = iso.mask(shaped, c.iso)
         problem = problem.mask(shaped, c.problem)
@@ -147,11 +170,22 @@ def _parse_alternatives(values: pd.Series, formats: list[str]) -> Converted:
 
 
 def parse_time(values: pd.Series, fmt: str) -> Converted:
-    """Convert raw time text (HH:MM or HH:MM:SS) to ISO 8601 time text `hh:mm[:ss]`."""
+    """Convert raw time text (HH:MM or HH:MM:SS) to ISO 8601 time text `hh:mm[:ss]`, each distinct value once."""
+    _time_pattern(fmt)
+    return per_distinct(values, lambda distinct: parse_time_rows(distinct, fmt))
+
+
+def _time_pattern(fmt: str) -> str:
     if fmt not in _TIME_FORMATS:
         raise ValueError(f"unknown time format {fmt!r}; use one of {', '.join(TIME_FORMATS)}")
+    return _TIME_FORMATS[fmt]
+
+
+def parse_time_rows(values: pd.Series, fmt: str) -> Converted:
+    """`parse_time` row by row: the conversion itself."""
+    pattern = _time_pattern(fmt)
     text = _blank(values)
-    parts = extract(text, _TIME_FORMATS[fmt])
+    parts = extract(text, pattern)
     present = text.notna()
     hour = pd.to_numeric(parts["hour"], errors="coerce")
     minute = pd.to_numeric(parts["minute"], errors="coerce")
