@@ -114,6 +114,7 @@ def mini() -> dict[str, pd.DataFrame]:
     return {name: frame.set_index("USUBJID", drop=False) for name, frame in result.datasets.items()}
 
 
+@pytest.mark.slow
 def test_adsl_subjects_treatment_and_dose(mini):
     adsl = mini["ADSL"]
     assert list(adsl["USUBJID"]) == ["01-701-0001", "01-701-0002"]  # the screen failure is not an ADSL subject
@@ -220,6 +221,7 @@ def pilot_sdtm_dir(tmp_path_factory) -> Path:
     return helper.write_pilot_sdtm(shared, tmp_path_factory.mktemp("cdiscpilot01") / "sdtm")
 
 
+@pytest.mark.slow
 def test_pilot3_comparison_as_listed(pilot_sdtm_dir, shared):
     from cdiscflow.usecases import compare_adam_with_reference
 

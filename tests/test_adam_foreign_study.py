@@ -51,6 +51,7 @@ def _param(frame: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     return frame[frame["PARAMCD"] == paramcd].set_index("USUBJID")
 
 
+@pytest.mark.slow
 def test_adsl_matches_pharmaverseadam(derived, shared):
     spec, _, result = derived
     adsl = result.datasets["ADSL"].set_index("USUBJID")
@@ -101,6 +102,7 @@ def test_pfs_and_os(derived):
     assert (os_.loc["01-701-1287", "CNSR"], os_.loc["01-701-1287", "AVAL"]) == (1, 183.0)
 
 
+@pytest.mark.slow
 def test_foreign_output_validates_and_writes(derived, tmp_path):
     spec, sdtm, result = derived
     findings = validate_datasets({"DM": sdtm["DM"], **result.datasets}, spec)

@@ -143,6 +143,7 @@ def _value(frame: pd.DataFrame, paramcd: str, subject: str, *columns: str) -> tu
 # the conventions: LSTA and PFS
 
 
+@pytest.mark.slow
 def test_last_assessment_and_pfs_censoring_follow_the_chosen_convention(admiralonco, defaults):
     # P1: PR 01-20, PR 02-20, NE 03-20.  Confirmed: PR (by the next PR), then PR (the last PR is unconfirmed, SD,
     # but the best confirmed response so far stays), PR (NE carries it).
@@ -179,6 +180,7 @@ def test_last_assessment_and_pfs_censoring_follow_the_chosen_convention(admiralo
 # CB, CRRSP, VGPRRSP and the duration of response
 
 
+@pytest.mark.slow
 def test_clinical_benefit_and_cr_vgpr_or_better_rates(admiralonco):
     adrs = admiralonco["ADRS"]
     got = {(p, s): _value(adrs, p, s, "AVALC", "ADT") for p in ("CB", "CRRSP", "VGPRRSP", "RSP", "CBR")
@@ -342,6 +344,7 @@ def agreement(datasets: dict[str, pd.DataFrame]) -> dict[str, int]:
     return out
 
 
+@pytest.mark.slow
 def test_agreement_with_admiralonco_before_and_after(shared, tmp_path):
     before = agreement(_pharmaverse(shared, True, tmp_path))
     after = agreement(_pharmaverse(shared, False))
@@ -357,6 +360,7 @@ def test_agreement_with_admiralonco_before_and_after(shared, tmp_path):
     assert (_day(pfs["ADT"]), pfs["AVAL"], pfs["CNSR"]) == ("2013-12-24", 61.0, 1)
 
 
+@pytest.mark.slow
 def test_adsl_template_variables_match_pharmaverseadam(shared):
     adsl = _pharmaverse(shared, False)["ADSL"].set_index("USUBJID")
     ref = _read(shared / "reference-data" / "pharmaverse" / "adam" / "adsl.parquet").set_index("USUBJID")

@@ -248,6 +248,7 @@ def _imwg(shared: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return adsl, adrs, make_adtte(adsl, adrs)
 
 
+@pytest.mark.slow
 def test_imwg_confirmed_response_per_visit(imwg):
     _, adrs, _ = imwg
     covr = adrs[adrs["PARAMCD"] == "COVR"].sort_values(["USUBJID", "ADT"])
@@ -305,6 +306,7 @@ def test_imwg_pfs_and_os(imwg):
 # RECIST 1.1: the same engines against pharmaverseadam's adrs_onco and adtte_onco
 
 
+@pytest.mark.slow
 def test_recist_adrs_and_adtte_match_pharmaverseadam(sdtm, reference):
     # pharmaverseadam's ADRS/ADTTE start from its own ADSL (whose LSTALVDT includes lab dates): use it as input
     ref_adsl = reference["adsl"][[*SUBJECT_KEYS, "RANDDT", "DTHDT", "LSTALVDT"]]
@@ -328,6 +330,7 @@ def test_recist_adrs_and_adtte_match_pharmaverseadam(sdtm, reference):
         (0, "Death"): 3, (0, "Disease Progression"): 3, (1, "Last Tumor Assessment"): 5, (1, "Randomization"): 243}
 
 
+@pytest.mark.slow
 def test_recist_clinical_benefit_and_duration_of_response_match_pharmaverseadam(sdtm, reference):
     """admiralonco's CB (CR/PR at any time, or SD / NON-CR/NON-PD at least 42 days after randomisation) as a rate with
     `sustained` levels, and its RSD (first response to PD or death, censored at the last assessment; responders

@@ -4,6 +4,7 @@ After moving modules, regenerate it: `python docs/architecture_graph.py` (the le
 
 from __future__ import annotations
 
+import pytest
 import importlib.util
 import re
 from pathlib import Path
@@ -21,15 +22,18 @@ def _generator():
 GEN = _generator()
 
 
+@pytest.mark.slow
 def test_the_checked_in_picture_is_the_code_as_it_is():
     assert (ROOT / "docs" / "architecture.svg").read_text(encoding="utf-8") == GEN.generate(), \
         "docs/architecture.svg is stale: run python docs/architecture_graph.py"
 
 
+@pytest.mark.slow
 def test_the_picture_is_drawn_the_same_every_time():
     assert GEN.generate() == GEN.generate()
 
 
+@pytest.mark.slow
 def test_layers_are_rows_with_core_at_the_bottom_and_the_command_line_on_top():
     layers, _ = GEN.package_graph()
     rows = GEN._rows(layers)
@@ -60,6 +64,7 @@ def test_an_arrow_over_several_rows_runs_in_a_lane_beside_the_boxes():
     assert min(xs) < box_left  # the lane is left of every box: report -> core is downward
 
 
+@pytest.mark.slow
 def test_the_picture_shows_every_package_with_an_arrow_for_report_to_specs():
     layers, arrows = GEN.package_graph()
     svg = GEN.generate()

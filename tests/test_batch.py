@@ -16,6 +16,8 @@ from cdiscflow.batch import (CRASHED, FINDINGS, NOT_RUN, OK, UNUSABLE, BatchJob,
 from cdiscflow.cli import main
 from cdiscflow.core.errors import InputError
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 ANSI = "\x1b["
 BAR = "━"  # rich's progress bar
 
@@ -47,6 +49,7 @@ def batch_run(three_exports, tmp_path_factory):
     return res, out
 
 
+@pytest.mark.slow
 def test_batch_converts_the_good_exports_and_reports_the_damaged_one(batch_run):
     res, out = batch_run
     assert res.exit_code == 2, res.output  # the worst export is unusable
@@ -88,6 +91,7 @@ def test_batch_terminal_output_is_plain_when_captured(batch_run):
     assert "3 exports in" in text and "(2 ok, 1 unusable)" in text and "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_findings_give_exit_1_and_duplicate_folder_names_do_not_collide(tmp_path, raw_small):
     import shutil
 
@@ -180,6 +184,7 @@ def test_a_crash_in_a_worker_becomes_a_message_and_a_crash_log(tmp_path, monkeyp
     assert "Traceback (most recent call last)" in (tmp_path / "out" / "cut9" / "crash.log").read_text()
 
 
+@pytest.mark.slow
 def test_a_worker_process_that_dies_takes_only_its_own_export(tmp_path, monkeypatch):
     # The pool breaks when a worker dies; the exports that were running beside it are run again one at a time, so
     # only the export that kills its worker is reported as crashed.

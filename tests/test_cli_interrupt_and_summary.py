@@ -14,6 +14,7 @@ from cdiscflow.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_an_empty_enrolment_form_is_summarised(raw_small, tmp_path):
     enrol = raw_small / "enrol.csv"
     enrol.write_text("".join(enrol.read_text().splitlines(keepends=True)[:2]))  # banner + header: no subject

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import hashlib
 
 import pandas as pd
@@ -19,6 +20,7 @@ def _digest(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
+@pytest.mark.slow
 def test_writes_xpt_v5_and_bookkeeping_deterministically(raw_small, tmp_path):
     out1, out2 = tmp_path / "o1", tmp_path / "o2"
     r = _run("--raw", raw_small, "--out", out1)
@@ -40,6 +42,7 @@ def test_writes_xpt_v5_and_bookkeeping_deterministically(raw_small, tmp_path):
     assert acc["rows_lost"].sum() == 0 and len(acc) == 15
 
 
+@pytest.mark.slow
 def test_strict_error_exits_1_and_writes_nothing(raw_small, tmp_path):
     p = raw_small / "dara.csv"
     p.write_text(p.read_text().replace("16,mg/kg,1312", "16,mg/lb,1312", 1))
@@ -50,6 +53,7 @@ def test_strict_error_exits_1_and_writes_nothing(raw_small, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_reject_mode_writes_and_exits_1_when_rows_are_rejected(raw_small, tmp_path):
     p = raw_small / "dara.csv"
     p.write_text(p.read_text().replace("16,mg/kg,1312", "16,mg/lb,1312", 1))
@@ -61,6 +65,7 @@ def test_reject_mode_writes_and_exits_1_when_rows_are_rejected(raw_small, tmp_pa
     assert (out / "ex.xpt").exists()
 
 
+@pytest.mark.slow
 def test_unusable_input_exits_2(raw_small, tmp_path):
     (raw_small / "atra.csv").unlink()
     r = _run("--raw", raw_small, "--out", tmp_path / "out")

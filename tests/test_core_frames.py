@@ -64,6 +64,7 @@ def test_xpt_of_a_compacted_frame_is_byte_identical(tmp_path):
     assert (tmp_path / "plain.xpt").read_bytes() == (tmp_path / "small.xpt").read_bytes()
 
 
+@pytest.mark.slow
 def test_sdtm_mapped_compact_equals_mapped_plain():
     from pathlib import Path
 

@@ -83,6 +83,7 @@ def test_report_tables_and_statistics_are_neutralised(tmp_path):
     assert rows[1:] == [["'" + v, str(i)] for i, v in enumerate(HOSTILE)]
 
 
+@pytest.mark.slow
 def test_sdtm_findings_neutralise_raw_values(tmp_path, raw_small):
     """A raw field with a formula (rejected: not a date) reaches the SDTM folder's _findings.csv as text a
     spreadsheet does not run."""

@@ -94,6 +94,7 @@ def test_a_result_says_population_records_variables_and_code(adam_define):
     assert "notna(NACTDT)" in etree.tostring(comment, encoding="unicode")
 
 
+@pytest.mark.slow
 def test_arm_renders_with_the_stylesheet(adam_define, tmp_path):
     path = tmp_path / "define.xml"
     adam_define.write(str(path), xml_declaration=True, encoding="UTF-8")
@@ -101,6 +102,7 @@ def test_arm_renders_with_the_stylesheet(adam_define, tmp_path):
     assert "Analysis Results Metadata" in html and "Table 1. Baseline characteristics" in html
 
 
+@pytest.mark.slow
 def test_reason_and_purpose_come_from_report_yaml(study_copy):
     from cdiscflow.report.ars import reporting_event, validate_reporting_event
 

@@ -72,6 +72,7 @@ def test_guides_hold_every_remaining_issue_with_its_explanation(guides):
     assert row.groups() == ("2", "2")
 
 
+@pytest.mark.slow
 def test_guides_escape_the_data(guides):
     _, _, sdrg, _ = guides
     assert "<script>" not in sdrg and "&lt;script&gt;alert(1)&lt;/script&gt;" in sdrg

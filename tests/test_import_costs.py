@@ -15,6 +15,7 @@ HEAVY = ("great_expectations", "statsmodels", "scipy.stats", "matplotlib")
 
 @pytest.mark.parametrize("module", ["cdiscflow.cli", "cdiscflow.specs.check", "cdiscflow.specs.report", "cdiscflow.report.reproduce",
                                     "cdiscflow.pipeline", "cdiscflow.validation.api"])
+@pytest.mark.slow
 def test_importing_does_not_load_heavy_libraries(module):
     code = (f"import sys, {module}\n"
             f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from cdiscflow.cli import main
 from cdiscflow.pipeline import run
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
@@ -25,6 +27,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_run_writes_every_layer_and_a_run_log(two_runs):
     result, _ = two_runs
     out = result.out_dir
@@ -63,6 +66,7 @@ def test_two_runs_give_identical_bytes(two_runs):
     assert differing == []
 
 
+@pytest.mark.slow
 def test_validation_errors_block_the_export(tmp_path, study_copy):
     # Declaring DM.DTHDTC Required makes every living subject a schema error (SCH-NULL-001): the run validates before
     # writing, so no dataset is written, the findings say why, and the exit code is 1.

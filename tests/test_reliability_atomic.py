@@ -138,6 +138,7 @@ def _writes_a_file(call: ast.Call, buffers: set[str]) -> bool:
     return target is not None and not (isinstance(target, ast.Name) and target.id in buffers)
 
 
+@pytest.mark.slow
 def test_no_library_module_writes_a_file_around_core_atomic():
     offenders = []
     for rel, tree in _library_modules():  # over modules

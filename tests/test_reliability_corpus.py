@@ -179,6 +179,7 @@ def _balanced(accounting: pd.DataFrame) -> bool:
     return bool((a.rows_lost == 0).all() and (a.rows_in == a.rows_mapped + a.rows_rejected).all())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_strict(name, spec, raw_small):
     case = CASES[name]
@@ -202,6 +203,7 @@ def test_strict(name, spec, raw_small):
     assert missing == [], got[["severity", "rule_id", "source", "row", "variable", "message"]].to_string()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if not c.unusable])
 def test_reject(name, spec, raw_small):
     case = CASES[name]
@@ -220,6 +222,7 @@ def test_reject(name, spec, raw_small):
         assert "DARA-ATRA-02-003" not in set(result.datasets["DM"].USUBJID)
 
 
+@pytest.mark.slow
 def test_spec_that_contradicts_itself(study_copy, raw_small):
     # "Man" already means M: listing it under F too; and a key that is not a variable of its dataset
     edit(study_copy / "codelists.csv", "Female|Woman", "Female|Woman|Man")
@@ -260,6 +263,7 @@ def _expected_rejects() -> dict:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["sdtm", "run"])
 def test_cli_strict_lists_every_defect_and_writes_nothing(command, many_defects, tmp_path):
     out = tmp_path / "out"
@@ -284,6 +288,7 @@ def test_cli_strict_lists_every_defect_and_writes_nothing(command, many_defects,
         assert log["exit_code"] == 1 and log["error"]["type"] == "FindingsError" and log["files"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["sdtm", "run"])
 def test_cli_reject_writes_good_records_and_accounts_for_every_row(command, many_defects, tmp_path):
     out = tmp_path / "out"
@@ -315,6 +320,7 @@ def test_cli_reject_writes_good_records_and_accounts_for_every_row(command, many
         assert "AERELATR" in adae.columns and adae.empty
 
 
+@pytest.mark.slow
 def test_typed_parquet_and_xpt_forms_read_like_their_csv(spec, raw_small):
     """Parquet and SAS transport store numbers as numbers (an integer field with a blank as float): read back they
     are the text the CSV holds ("16", not "16.0"), so no false RAW-TYPE; a missing number stays missing."""
@@ -338,6 +344,7 @@ def test_typed_parquet_and_xpt_forms_read_like_their_csv(spec, raw_small):
     assert acc.loc["dara", "file"] == "dara.parquet" and acc.loc["enrol", "file"] == "enrol.xpt"
 
 
+@pytest.mark.slow
 def test_a_fraction_for_an_integer_variable_is_reported_on_its_raw_row(study_copy, raw_small):
     # the form says float, the SDTM variable is integer: 10051792.5 cannot be written as AELLTCD
     edit(study_copy / "forms.yaml", "{name: AELLTCD, label: MedDRA LLT code, type: integer",

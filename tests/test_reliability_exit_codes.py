@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from cdiscflow.cli import main
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 COMMANDS = tuple(main.commands)  # every command, including ones added later
 
 
@@ -47,6 +49,7 @@ def test_help_documents_the_exit_codes(command):
     assert "Example" in output
 
 
+@pytest.mark.slow
 def test_success_is_0(raw_small, sdtm_folder, tmp_path):
     assert invoke("sdtm", "--raw", raw_small, "--out", tmp_path / "s")[0] == 0
     assert invoke("run", "--raw", raw_small, "--out", tmp_path / "r", "--no-data-docs", "-q")[0] == 0
@@ -55,6 +58,7 @@ def test_success_is_0(raw_small, sdtm_folder, tmp_path):
     assert invoke("check-spec", "dara_atra")[0] == 0
 
 
+@pytest.mark.slow
 def test_findings_and_rejections_are_1(raw_small, sdtm_folder, study_copy, tmp_path):
     dara = raw_small / "dara.csv"
     dara.write_text(dara.read_text().replace("16,mg/kg,1312", "16,mg/lb,1312", 1))  # unknown unit, dara row 6
@@ -77,6 +81,7 @@ def test_findings_and_rejections_are_1(raw_small, sdtm_folder, study_copy, tmp_p
     assert not (tmp_path / "e" / "sdtm" / "ae.xpt").exists() and (tmp_path / "e" / "sdtm" / "dm.xpt").exists()
 
 
+@pytest.mark.slow
 def test_unusable_input_is_2(raw_small, tmp_path):
     (raw_small / "atra.csv").unlink()
     empty = tmp_path / "empty"
@@ -118,6 +123,7 @@ def test_output_folder_that_cannot_be_written_is_2(raw_small, tmp_path):
     assert code == 2 and f"--out {blocker / 'sdtm'}: {blocker} is a file, not a folder" in output
 
 
+@pytest.mark.slow
 def test_a_bug_is_3_in_one_line_and_never_1(raw_small, tmp_path, monkeypatch):
     import cdiscflow.sdtm.mapping.engine as engine
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from cdiscflow.cli import main
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", ["cdiscflow.adam", "cdiscflow.report"])
 def test_a_layer_that_cannot_be_imported_is_exit_3_never_a_note(layer, raw_small, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, layer, None)  # `from cdiscflow.adam import ...` now raises ImportError

@@ -197,6 +197,7 @@ def _found(findings: pd.DataFrame, form: str, row: int, rule: str, variable: str
 @settings(PROFILE, max_examples=EXAMPLES or 10)
 @given(defects=st.lists(defect(), max_size=6, unique_by=lambda d: (d.form, d.row)),
        styles=st.dictionaries(st.sampled_from(sorted(BASE)), STYLES, max_size=4))
+@pytest.mark.slow
 def test_every_planted_defect_is_reported_rejected_and_accounted_for(defects, styles):
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp)
@@ -248,6 +249,7 @@ def broken_files(draw):
     return out
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=EXAMPLES or 25)
 @given(files=broken_files(), also=st.lists(defect(), max_size=3, unique_by=lambda d: (d.form, d.row)))
 def test_unusable_files_are_all_named_at_once(files, also):
@@ -309,6 +311,7 @@ CELL_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40) | st
 @settings(PROFILE, max_examples=EXAMPLES or 8)
 @given(cells=st.lists(st.tuples(st.sampled_from(sorted(BASE)), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6),
                                 CELL_TEXT), min_size=1, max_size=8))
+@pytest.mark.slow
 def test_any_text_in_any_cell_never_crashes_and_loses_no_row(cells):
     """Whatever text lands in whatever cell (quotes, delimiters, line breaks, NUL, huge numbers, far dates), the
     result is findings or a CdiscflowError, and every raw row is mapped or rejected."""

@@ -191,6 +191,7 @@ def test_a_run_stopped_in_the_report_stage_leaves_the_previous_run(tmp_path, raw
     assert _beside(out) == []
 
 
+@pytest.mark.slow
 def test_sdtm_command_refuses_a_second_writer(tmp_path, raw_small):
     from cdiscflow.usecases import map_raw_to_sdtm_folder
 

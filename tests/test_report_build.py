@@ -20,6 +20,8 @@ from cdiscflow.sdtm import map_study
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import SPECS_DIR
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 FACTS = yaml.safe_load((SPECS_DIR / "dara_atra" / "facts.yaml").read_text(encoding="utf-8"))
 
 
@@ -55,6 +57,7 @@ def _cell(report, table: str, label: str, column: int) -> str:
 # Table 1
 
 
+@pytest.mark.slow
 @pytest.mark.calibration
 def test_table1_cells(report):
     t = "table1"
@@ -84,6 +87,7 @@ def test_table1_cells(report):
                 assert _stat(report, t, name, category, column) == n, (name, category, column)
 
 
+@pytest.mark.slow
 def test_table1_unknown_and_unlisted_values_are_never_dropped(spec, adam, tmp_path):
     base = adam["ADBASE"].copy()
     # one subject's sex recorded as 'U' (not a category of the spec): shown as 'Other (U)'
@@ -246,6 +250,7 @@ def test_reproduction_has_no_unexpected_failure(report):
     assert {"index.html", "reproduction.csv", "reproduction_fail.csv", "statistics.csv", "table1.csv"} <= written
 
 
+@pytest.mark.slow
 def test_a_broken_figure_is_an_unexpected_fail(study_copy, adam, tmp_path):
     facts = study_copy / "facts.yaml"
     facts.write_text(facts.read_text().replace("enrolled_part_a: 63", "enrolled_part_a: 64"))
@@ -259,6 +264,7 @@ def test_a_broken_figure_is_an_unexpected_fail(study_copy, adam, tmp_path):
 # files, determinism, command line, errors
 
 
+@pytest.mark.slow
 def test_report_is_deterministic_and_synthetic(spec, adam, report, tmp_path):
     again = build_report(spec, adam, tmp_path)
     first = {p.name: p.read_bytes() for p in report.written}
@@ -271,6 +277,7 @@ def test_report_is_deterministic_and_synthetic(spec, adam, report, tmp_path):
     assert not stats.duplicated(["table", "row", "category", "column", "stat"]).any()
 
 
+@pytest.mark.slow
 def test_cli_report_from_xpt_matches_the_in_memory_report(spec, adam, report, tmp_path):
     from cdiscflow.adam.study import AdamResult
     from cdiscflow.usecases import write_adam
@@ -311,6 +318,7 @@ def test_a_study_without_report_yaml_gets_an_inventory(study_copy, adam, tmp_pat
     assert pd.read_csv(tmp_path / "datasets.csv").values.tolist() == [["ADSL", 63, 63]]
 
 
+@pytest.mark.slow
 def test_a_tiny_cut_still_gives_a_report(spec, adam, tmp_path):
     keep = ["DARA-ATRA-01-001", "DARA-ATRA-01-008", "DARA-ATRA-01-009"]
     small = {name: frame[frame["USUBJID"].isin(keep)].reset_index(drop=True) for name, frame in adam.items()}

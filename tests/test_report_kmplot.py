@@ -29,6 +29,7 @@ def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
+@pytest.mark.slow
 def test_png_is_byte_identical_on_two_renders_and_carries_no_stamp(tmp_path):
     options = dict(order=["A", "B"], labels={"A": "Arm A", "B": "Arm B"}, ylabel="Progression-free survival",
                    title="PFS by arm")
@@ -55,6 +56,7 @@ def test_user_matplotlib_style_does_not_change_the_bytes():
     assert plain == styled
 
 
+@pytest.mark.slow
 def test_different_data_give_different_pictures():
     base = km_plot_png(TIME, EVENT, GROUP)
     event = EVENT.copy()

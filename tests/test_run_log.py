@@ -15,6 +15,7 @@ def _log(out):
     return json.loads((out / "run.json").read_text())
 
 
+@pytest.mark.slow
 def test_run_log_records_inputs_options_and_steps(tmp_path, raw_small):
     out = tmp_path / "out"
     result = run(raw_dir=raw_small, out_dir=out, data_docs=False, on_error="reject")
@@ -35,6 +36,7 @@ def test_run_log_records_inputs_options_and_steps(tmp_path, raw_small):
     assert log["exit_code"] == result.exit_code == 0 and "error" not in log
 
 
+@pytest.mark.slow
 def test_the_spec_fingerprint_changes_with_the_spec_not_with_the_raw_export(tmp_path, study_copy, raw_small):
     from cdiscflow.pipeline import _spec_fingerprint
     from cdiscflow.specs.load import load_study
@@ -48,6 +50,7 @@ def test_the_spec_fingerprint_changes_with_the_spec_not_with_the_raw_export(tmp_
     assert _spec_fingerprint(load_study(study_copy)) != before
 
 
+@pytest.mark.slow
 def test_strict_mapping_errors_still_leave_findings_and_a_run_log(tmp_path, raw_small):
     text = (raw_small / "enrol.csv").read_text()
     (raw_small / "enrol.csv").write_text(text.replace("UN-UNK-1945,Man,", "UN-UNK-1945,Femme,", 1))
@@ -64,6 +67,7 @@ def test_strict_mapping_errors_still_leave_findings_and_a_run_log(tmp_path, raw_
     assert not list(out.rglob("*.xpt"))
 
 
+@pytest.mark.slow
 def test_unusable_raw_export_is_logged_with_exit_code_2(tmp_path, raw_small):
     (raw_small / "ae.csv").unlink()
     out = tmp_path / "out"

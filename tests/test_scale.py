@@ -193,6 +193,7 @@ def test_a_partitioned_run_does_not_replace_a_folder_that_is_not_a_run_output(tm
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
     import cdiscflow.scale as scale
 
@@ -305,6 +306,7 @@ def test_run_refuses_a_partition_count_that_is_not_a_whole_number_or_auto(tmp_pa
 # the raw files are read once, by the client, and split
 
 
+@pytest.mark.slow
 def test_split_export_hands_each_partition_its_rows_of_every_file_once(tmp_path):
     import pickle
 
@@ -415,6 +417,7 @@ def test_batch_refuses_partitions_without_a_scheduler(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_an_input_error_naming_it():
     import dask
 

@@ -46,6 +46,7 @@ def broken(raw_small):
     return raw
 
 
+@pytest.mark.slow
 def test_strict_lists_every_problem(broken):
     with pytest.raises(FindingsError) as exc:
         map_study(load_study(), broken)
@@ -69,6 +70,7 @@ def test_strict_lists_every_problem(broken):
     assert "nothing was written" in str(exc.value)
 
 
+@pytest.mark.slow
 def test_reject_maps_the_good_records_and_logs_the_rest(broken):
     result = map_study(load_study(), broken, on_error="reject")
     rej = result.rejects
@@ -99,6 +101,7 @@ def test_reject_maps_the_good_records_and_logs_the_rest(broken):
     assert result.provenance["EX"]["row"].tolist() == [1, 5, 6, 7, 8, 1]
 
 
+@pytest.mark.slow
 def test_unplanned_treatment_path(raw_small):
     # registered at 15 mg/m2 in phase 1, but the ATRA courses were given at 45: no planned arm fits exactly one way
     edit(raw_small / "partb.csv", "PD during the first cycle,2,45", "PD during the first cycle,1,15")
@@ -108,6 +111,7 @@ def test_unplanned_treatment_path(raw_small):
     assert dm.ACTARMUD == "Screening; Daratumumab 16 mg/kg IV; Daratumumab 16 mg/kg IV + ATRA 45 mg/m2/day"
 
 
+@pytest.mark.slow
 def test_subject_at_another_site_in_another_form_is_found(raw_small):
     """A subject's SITEID in every form is the enrolment form's (issue 16.9): ae row 3 (subject 01-002) says site
     02; strict names file, row, subject and both sites; reject drops that row."""
@@ -123,6 +127,7 @@ def test_subject_at_another_site_in_another_form_is_found(raw_small):
     assert [(r.form, r.row, r.rule_id) for r in result.rejects.itertuples()] == [("ae", 3, "RAW-SITE")]
 
 
+@pytest.mark.slow
 def test_impossible_dates_are_findings_on_their_raw_rows(raw_small, study_copy):
     """Year 0000, a date after the data cut and a date after death are errors naming file, row and subject (issue
     16.6; year 0000 used to give AESTDY -736,261).  The floor is study.yaml raw.earliest_date (default 1900-01-01)."""

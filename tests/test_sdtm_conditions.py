@@ -160,6 +160,7 @@ def test_check_spec_names_an_unknown_field_in_an_expression_condition(study_copy
     assert all(p.line for p in problems), [str(p) for p in problems]
 
 
+@pytest.mark.slow
 def test_check_spec_refuses_codelist_in_an_adam_expression(study_copy):
     # ADaM evaluates without the study's codelists: codelist() there is a spec problem, not a failure mid-run
     from cdiscflow.usecases import check_spec

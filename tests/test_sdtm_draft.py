@@ -20,6 +20,8 @@ from cdiscflow.studies.dara_atra.simulate.odm import write_odm
 from cdiscflow.sdtm.draft import agreement, draft_spec, name_words, propose_block, spec_todos
 from cdiscflow.specs.load import load_study
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 PILOT_IDENTICAL, PILOT_MAPPED = 44, 75  # measured; README "From an EDC export" quotes them
 
 
@@ -76,6 +78,7 @@ def drafted_dara(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_draft_of_the_embedded_csv_export_loads_lists_todos_and_maps(drafted_dara):
     spec = load_study(drafted_dara)
     check_sdtm_spec(spec)
@@ -104,11 +107,13 @@ def test_check_spec_lists_the_todos(drafted_dara):
     assert f"{n} TODO(s) left in the spec" in out.output and "sdtm/ae.yaml:" in out.output
 
 
+@pytest.mark.slow
 def test_init_refuses_a_non_empty_folder(drafted_dara):
     with pytest.raises(InputError, match="not empty"):
         draft_spec(load_study().raw_dir, drafted_dara)
 
 
+@pytest.mark.slow
 def test_draft_from_an_odm_export_uses_its_metadata_and_runs(raw_small, tmp_path):
     xml = tmp_path / "small.xml"
     write_odm(load_study(), raw_small, xml)
@@ -156,6 +161,7 @@ def test_an_unreadable_sas_dataset_names_the_file(tmp_path):
         read_typed(bad)
 
 
+@pytest.mark.slow
 def test_pharmaverse_raw_init_proposes_the_hand_written_mappings(shared, tmp_path):
     raw = shared / "reference-data" / "pharmaverse" / "raw"
     out = tmp_path / "pilot"

@@ -12,6 +12,8 @@ import pytest
 from cdiscflow.sdtm import map_study
 from cdiscflow.specs.load import load_study
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 S1, S2, S3 = "DARA-ATRA-01-001", "DARA-ATRA-01-002", "DARA-ATRA-02-003"
 
 
@@ -30,6 +32,7 @@ def _one(frame: pd.DataFrame, **where) -> pd.Series:
     return frame[mask].iloc[0]
 
 
+@pytest.mark.slow
 def test_every_domain_written_with_spec_columns_and_unique_keys(result):
     spec = load_study()
     expected = {"DM", "SE", "SV", "CM", "EX", "PR", "AE", "DS", "MH", "DD", "GF", "LB", "RS", "SC", "SS", "VS",
@@ -204,6 +207,7 @@ def embedded():
     return map_study(spec, spec.raw_dir)
 
 
+@pytest.mark.slow
 def test_embedded_export_maps_without_findings_or_lost_rows(embedded):
     assert embedded.findings.count_at_or_above("warning") == 0
     assert embedded.accounting["rows_lost"].sum() == 0 and embedded.rejects.empty

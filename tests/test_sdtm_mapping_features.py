@@ -61,6 +61,7 @@ def test_alternative_formats_take_the_first_that_fits():
                                       "is not a calendar date"]
 
 
+@pytest.mark.slow
 def test_unknown_raw_formats_stop_before_any_file_is_read(study_copy):
     forms = study_copy / "forms.yaml"
     text = forms.read_text(encoding="utf-8")
@@ -98,6 +99,7 @@ def test_assign_keeps_the_part_a_pattern_names_and_changes_case():
     ("{assign: SUBJID, case: title}", "case must be upper or lower"),
     ("{ct: SEX, case: upper}", "'case' belongs to an assign rule"),
 ])
+@pytest.mark.slow
 def test_spec_checks_patterns_and_case(study_copy, rule, message):
     dm = study_copy / "sdtm" / "dm.yaml"
     var = "SEX" if rule.startswith("{ct") else "SUBJID"

@@ -20,6 +20,8 @@ from cdiscflow.sdtm.raw.forms import read_export
 from cdiscflow.studies.dara_atra.simulate.odm import write_odm
 from cdiscflow.specs.load import load_study
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 ODM_XSD = Path(cdiscflow.__file__).parent / "export" / "schemas" / "define-xml-2.1" / "cdisc-odm-1.3.2" / "ODM1-3-2.xsd"
 
 
@@ -54,11 +56,13 @@ def line_of(path: Path, text: str) -> int:
 # writer and reader on the hand-made 3-subject export
 
 
+@pytest.mark.slow
 def test_written_odm_is_valid_against_the_odm_132_schema(odm_small):
     schema = odm_schema()
     assert schema.validate(etree.parse(str(odm_small))), schema.error_log.filter_from_errors()[:3]
 
 
+@pytest.mark.slow
 def test_forms_read_from_odm_hold_the_same_text_as_from_csv(spec, raw_small, odm_small):
     from_csv = read_export(spec, raw_small)
     from_odm = read_export(spec, odm_small)
@@ -72,6 +76,7 @@ def test_forms_read_from_odm_hold_the_same_text_as_from_csv(spec, raw_small, odm
     assert read_export(spec, odm_small.parent).forms["dara"].data.equals(from_odm.forms["dara"].data)
 
 
+@pytest.mark.slow
 def test_item_group_table_has_the_keys_as_columns(odm_small):
     export = read_odm([odm_small])
     dara = export.tables["IG.DARA"]
@@ -221,6 +226,7 @@ def test_malformed_xml_names_file_and_line(tmp_path):
         read_odm([path])
 
 
+@pytest.mark.slow
 def test_bad_odm_items_reject_their_rows_and_nothing_is_lost(spec, odm_small):
     dose_line = line_of(odm_small, 'ItemOID="IT.DARA.DOSE" Value="16"')
     edit(odm_small, '<ItemData ItemOID="IT.DARA.DOSE" Value="16"/>', '<ItemData ItemOID="IT.DARA.DOSE" Value="16 mg"/>')

@@ -20,6 +20,8 @@ from cdiscflow.sdtm.compare import agreement_table, compare_study, load_comparis
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import SPECS_DIR
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 STUDY = SPECS_DIR / "pharmaverse_pilot"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,6 +39,7 @@ def pilot(shared):
     return _mapped(shared)  # mapped once per session (about 1 s)
 
 
+@pytest.mark.slow
 def test_every_raw_row_mapped_without_findings(pilot):
     _, result, _ = pilot
     assert result.accounting.set_index("form")["rows_in"].to_dict() == {
@@ -116,6 +119,7 @@ def test_no_study_specific_branch_in_the_engine():
     assert len(list((REPO / "sdtm").rglob("*.py"))) >= 15  # the engine's subfolders (mapping/, raw/) are read too
 
 
+@pytest.mark.slow
 def test_compare_command_writes_the_tables_and_fails_on_an_unexplained_difference(shared, tmp_path):
     import shutil
 

@@ -16,6 +16,8 @@ from cdiscflow.sdtm import map_study
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import SPECS_DIR
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 NA = np.nan
 S1, S2, S3 = "01-701-1001", "01-701-1002", "01-701-1003"
 
@@ -175,6 +177,7 @@ def test_vs_wide_to_long_conversions_and_not_done(mini):
     assert s3.VSSEQ.tolist() == [1.0, 2.0]
 
 
+@pytest.mark.slow
 def test_malformed_patient_number_is_a_mapping_problem(tmp_path):
     raw = tmp_path / "raw"
     write_mini_export(raw)

@@ -28,6 +28,7 @@ def _input_error(spec, raw) -> str:
     return str(exc.value)
 
 
+@pytest.mark.slow
 def test_fixture_reads_clean(spec, raw_small):
     export = read_export(spec, raw_small)
     assert len(export.forms) == len(spec.forms) == 15
@@ -41,6 +42,7 @@ def test_fixture_reads_clean(spec, raw_small):
     assert len(export.findings) == 0
 
 
+@pytest.mark.slow
 def test_unusable_files_are_all_reported_at_once(spec, raw_small):
     raw = raw_small
     (raw / "death.csv").unlink()
@@ -58,6 +60,7 @@ def test_unusable_files_are_all_reported_at_once(spec, raw_small):
     assert "labs.csv: not valid utf-8 at line 5 (byte 0xfc) (the file looks Latin-1/Windows-1252 encoded)" in msg
 
 
+@pytest.mark.slow
 def test_bom_is_a_warning_and_the_file_is_read(spec, raw_small):
     raw = raw_small
     (raw / "partb.csv").write_bytes(b"\xef\xbb\xbf" + (raw / "partb.csv").read_bytes())
@@ -67,6 +70,7 @@ def test_bom_is_a_warning_and_the_file_is_read(spec, raw_small):
     assert export.forms["partb"].data.loc[1, "REGDAT"] == "14-FEB-2017"
 
 
+@pytest.mark.slow
 def test_cell_and_row_problems_name_form_row_and_column(spec, raw_small):
     raw = raw_small
     edit(raw / "ae.csv", "Fatigue,Fatigue,10016256", "Fatigué,Fatigue,10016256")
@@ -93,6 +97,7 @@ def test_cell_and_row_problems_name_form_row_and_column(spec, raw_small):
     assert (f.severity == "error").all()
 
 
+@pytest.mark.slow
 def test_parquet_form_is_read_by_extension(spec, raw_small):
     frame = pd.read_csv(raw_small / "enrol.csv", skiprows=1, dtype=str, keep_default_na=False)
     frame.to_parquet(raw_small / "enrol.parquet")

@@ -107,6 +107,7 @@ _POOL = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [object, "str", "category"])
 def test_distinct_path_equals_row_by_row_on_a_varied_sample(dtype):
     rng = np.random.default_rng(18)

@@ -503,12 +503,14 @@ def test_pfs_events_and_deaths(an):
 # determinism, scale, CLI
 
 
+@pytest.mark.slow
 def test_regenerating_the_default_export_gives_the_committed_bytes(tmp_path):
     simulate(tmp_path, seed=DEFAULT_SEED)
     for path in sorted(RAW.iterdir()):
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), f"{path.name} differs from the committed export"
 
 
+@pytest.mark.slow
 @pytest.mark.calibration
 def test_other_seed_keeps_the_counts_but_moves_patients(tmp_path):
     simulate(tmp_path, seed=7)
@@ -521,6 +523,7 @@ def test_other_seed_keeps_the_counts_but_moves_patients(tmp_path):
     assert round(km_median(t.PFS_B, t.pfs_ev), 1) == 2.8
 
 
+@pytest.mark.slow
 @pytest.mark.calibration
 def test_scaled_run_keeps_proportions(tmp_path):
     res = simulate(tmp_path, seed=DEFAULT_SEED, subjects=630)
@@ -537,6 +540,7 @@ def test_scaled_run_keeps_proportions(tmp_path):
         assert abs(SurvfuncRight(t[ep].to_numpy(float), t[ev].to_numpy(float)).quantile(0.5) / MONTH - pub) <= tol
 
 
+@pytest.mark.slow
 def test_subject_numbers_widen_beyond_999(tmp_path):
     simulate(tmp_path, subjects=1200)
     ids = pd.read_csv(tmp_path / "enrol.csv", skiprows=1, dtype=str).SUBJID
@@ -550,6 +554,7 @@ def test_enrolment_window_and_sites(raw):
     assert raw["enrol"].SITEID.eq("01").sum() == 25 and raw["enrol"].SITEID.nunique() == 7
 
 
+@pytest.mark.slow
 def test_unwritable_output_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -557,6 +562,7 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
     assert res.exit_code == 2 and "cannot write the raw export" in res.output
 
 
+@pytest.mark.slow
 def test_cli_simulate(tmp_path):
     res = CliRunner().invoke(main, ["simulate", "--subjects", "70", "--seed", "3", "--out", str(tmp_path / "x")])
     assert res.exit_code == 0, res.output

@@ -25,6 +25,7 @@ def _sub(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
 def test_every_study_in_the_repository_passes(study):
     assert [str(p) for p in check_spec(study)] == []
@@ -61,6 +62,7 @@ PLANTED = [
 ]
 
 
+@pytest.mark.slow
 def test_check_spec_reports_every_planted_problem_at_once(study_copy):
     for file, old, new, _ in PLANTED:
         _sub(study_copy / file, old, new)
@@ -77,6 +79,7 @@ def test_check_spec_reports_every_planted_problem_at_once(study_copy):
     assert "adam/adsl.yaml:7: exposure.filtre: unknown key 'filtre' (hint: did you mean 'filter'?)" in res.output
 
 
+@pytest.mark.slow
 def test_run_and_sdtm_refuse_a_bad_spec_before_reading_raw(study_copy, tmp_path):
     _sub(study_copy / "adam/adsl.yaml", "  filter: EXDOSE > 0", "  filtre: EXDOSE > 0")
     missing_raw = tmp_path / "no_such_raw_folder"  # a read would be an InputError (exit 2 too): the message tells
@@ -116,6 +119,7 @@ def test_alias_bomb_fails_fast_with_a_clear_error():
         parse_yaml(bomb, "adam/adsl.yaml")
 
 
+@pytest.mark.slow
 def test_alias_bomb_in_a_spec_is_a_check_spec_problem(study_copy):
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
@@ -138,12 +142,14 @@ def test_key_lines_and_small_aliases():
     assert lines[("base",)] == 1 and lines[("use", 1)] == 4 and lines[("use", 1, "z")] == 5
 
 
+@pytest.mark.slow
 def test_an_unknown_yaml_file_is_named(study_copy):
     shutil.copy(study_copy / "report.yaml", study_copy / "reprot.yaml")
     problems = check_spec(study_copy)
     assert [(p.file, p.hint) for p in problems] == [("reprot.yaml", "did you mean report.yaml?")]
 
 
+@pytest.mark.slow
 def test_docs_reference_and_schema_are_generated_from_the_model():
     """docs/spec-reference.md and docs/spec.schema.json are what the model says (regenerate: see the README)."""
     import json
@@ -157,6 +163,7 @@ def test_docs_reference_and_schema_are_generated_from_the_model():
     assert adsl["additionalProperties"] is False and "extreme_events" in adsl["properties"]
 
 
+@pytest.mark.slow
 def test_schema_accepts_the_embedded_study_file_and_rejects_a_typo():
     import json
 
@@ -233,6 +240,7 @@ def test_paramcd_and_param_are_codelists_in_the_adam_define(tmp_path):
     assert list(hits["value"].astype(str)) == ["BESTRESP"]
 
 
+@pytest.mark.slow
 def test_adam_and_report_refuse_a_bad_spec_before_reading_their_inputs(study_copy, tmp_path):
     _sub(study_copy / "adam/adsl.yaml", "  filter: EXDOSE > 0", "  filtre: EXDOSE > 0")
     folder = tmp_path / "inputs"

@@ -194,6 +194,7 @@ def test_define21_round_trip_is_stable_byte_for_byte(tmp_path):
     assert first.read_bytes() == second.read_bytes()
 
 
+@pytest.mark.slow
 def test_dara_atra_round_trips_through_the_workbook(tmp_path):
     spec = load_study("dara_atra")
     book = export_workbook(spec, tmp_path / "dara.xlsx")
@@ -210,6 +211,7 @@ def test_dara_atra_round_trips_through_the_workbook(tmp_path):
     assert len(after.variables) == 547 and len(after.valuelevel) == 33
 
 
+@pytest.mark.slow
 def test_dara_atra_round_trips_through_define_xml(tmp_path):
     spec = load_study("dara_atra")
     sdtm = export_spec_define(spec, tmp_path / "sdtm" / "define.xml", "SDTM")

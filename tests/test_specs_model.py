@@ -62,6 +62,7 @@ def test_unknown_codelist_and_duplicate_variable(study_copy):
     assert "dataset DM: variable SITEID declared twice in variables.csv" in msg
 
 
+@pytest.mark.slow
 def test_broken_references_in_keys_forms_and_methods(study_copy):
     _edit(study_copy / "datasets.csv", '"STUDYID,USUBJID"', '"STUDYID,USUBJID,DMSEQ"')
     _edit(study_copy / "variables.csv", "MT.USUBJID", "MT.NOPE")
@@ -110,6 +111,7 @@ def test_missing_study_yaml(tmp_path):
         load_study(tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_mapping_conditions_rules_and_supplemental_qualifiers_are_checked(study_copy):
     (study_copy / "sdtm" / "ae.yaml").write_text(
         "dataset: AE\nblocks:\n  - form: ae\n    where: {AEGRAD: {ge: 3}}\n    map:\n"

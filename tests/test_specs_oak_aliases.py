@@ -75,6 +75,7 @@ def test_check_spec_accepts_oak_names(oak_study):
     assert check_spec(oak_study) == []
 
 
+@pytest.mark.slow
 def test_hardcode_ct_needs_a_codelist(study_copy):
     ae = study_copy / "sdtm" / "ae.yaml"
     text = ae.read_text(encoding="utf-8")

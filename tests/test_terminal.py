@@ -113,6 +113,7 @@ def test_tables_are_plain_in_ci_even_on_a_terminal(monkeypatch):
     assert ANSI in stream.getvalue() and "┃" in stream.getvalue()
 
 
+@pytest.mark.slow
 def test_cli_run_in_ci_verbose(tmp_path, raw_small):
     res = CliRunner().invoke(main, ["run", "--raw", str(raw_small), "--out", str(tmp_path / "out"),
                                     "--no-data-docs", "-v"], env={"CI": "true"})

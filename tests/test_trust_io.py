@@ -140,6 +140,7 @@ def test_trailing_all_blank_observations_are_kept(tmp_path):
         False, True, False, True]
 
 
+@pytest.mark.slow
 def test_a_raw_xpt_form_cut_short_is_unusable(raw_small):
     import pyreadstat
 

@@ -25,6 +25,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["../secret.csv", "/etc/passwd", "sub/../../secret.csv", "C:\\\\data\\\\enrol.csv"])
 def test_a_form_file_outside_the_raw_folder_is_a_spec_error(study_copy, raw_small, name):
     (raw_small.parent / "secret.csv").write_text("SITEID,SUBJID\n")
@@ -36,6 +37,7 @@ def test_a_form_file_outside_the_raw_folder_is_a_spec_error(study_copy, raw_smal
     assert res.exit_code == 2 and "must be a file name inside the raw export folder" in res.output
 
 
+@pytest.mark.slow
 def test_utf16_and_binary_raw_files_are_named_for_what_they_are(raw_small):
     spec = load_study()
     text = (raw_small / "ae.csv").read_text(encoding="utf-8")
@@ -51,6 +53,7 @@ def test_utf16_and_binary_raw_files_are_named_for_what_they_are(raw_small):
     assert "Latin-1" not in message
 
 
+@pytest.mark.slow
 def test_a_raw_file_over_the_size_limit_is_not_read(raw_small, monkeypatch):
     monkeypatch.setenv("CDISCFLOW_MAX_FILE_MB", "0.001")  # 1,048 bytes
     size = (raw_small / "ae.csv").stat().st_size

@@ -61,6 +61,7 @@ def test_the_rule(tmp_path):
     assert not (PACKAGE_ROOT / "validation" / "out").exists()
 
 
+@pytest.mark.slow
 def test_run_and_sdtm_refuse_an_out_in_or_over_the_raw_export(tmp_path, raw_small):
     before = listing(raw_small)
     for args in (["run", "--raw", raw_small, "--out", raw_small],
@@ -82,6 +83,7 @@ def test_the_spec_folder_is_an_input_too(tmp_path, raw_small, study_copy):
     assert listing(study_copy) == before
 
 
+@pytest.mark.slow
 def test_dataset_commands_refuse_their_input_folder(tmp_path):
     sdtm = small_sdtm(tmp_path / "sdtm")
     before = listing(sdtm)

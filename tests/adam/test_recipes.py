@@ -304,6 +304,7 @@ def test_conform_to_spec_types_order_and_missing_variables():
         conform_to_spec(work, adtte_spec, adsl=adsl.assign(BPHASE=["two"]))
 
 
+@pytest.mark.slow
 def test_study_spec_problems_are_reported_with_their_place(study_copy):
     from cdiscflow.adam.recipes.adrs import load_adrs_spec
     from cdiscflow.adam.recipes.adsl import load_adsl_spec

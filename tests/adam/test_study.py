@@ -17,6 +17,8 @@ from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import SPECS_DIR
 from cdiscflow.validation import validate_datasets
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 FACTS = yaml.safe_load((SPECS_DIR / "dara_atra" / "facts.yaml").read_text(encoding="utf-8"))
 
 
@@ -51,6 +53,7 @@ def _param(adam, dataset: str, paramcd: str, **where) -> pd.DataFrame:
 # ADSL
 
 
+@pytest.mark.slow
 @pytest.mark.calibration
 def test_adsl_populations_and_patient_flow(adam, spec):
     adsl = adam["ADSL"]
@@ -312,6 +315,7 @@ def test_write_is_deterministic_and_reads_back(adam, spec, tmp_path):
     assert adtte["STARTDT"].dtype.kind == "M" and (adtte["AVAL"] == adam["ADTTE"]["AVAL"]).all()
 
 
+@pytest.mark.slow
 def test_cli_adam_then_validate(tmp_path, spec, sdtm):
     from cdiscflow.usecases import write_sdtm
 

@@ -82,6 +82,7 @@ PILOT_ROWS = {  # rows per dataset in the CDISC pilot (reference-data README)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["sdtm", "adam"])
 def test_cdisc_pilot_xpts_load_without_loss(shared, folder):
     directory = shared / "reference-data" / "cdiscpilot01" / folder

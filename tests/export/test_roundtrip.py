@@ -193,6 +193,7 @@ def test_write_define_alone(frames, xspec, tmp_path):
     assert etree.parse(str(path)).xpath("//odm:ItemGroupDef/@Name", namespaces=NS) == ["ADSL", "ADTTE"]
 
 
+@pytest.mark.slow
 def test_embedded_study_dm_exports(tmp_path):
     spec = load_study()  # the embedded DARA-ATRA spec
     dm = pd.DataFrame({

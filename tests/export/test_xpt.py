@@ -99,6 +99,7 @@ def test_ibm_doubles_checked_by_hand():
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.floats(min_value=-9e74, max_value=9e74), st.just(float("nan"))), max_size=50))
 def test_ibm_round_trip_is_exact(values):

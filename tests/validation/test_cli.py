@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def test_clean_folder_exits_0(tmp_path, clean):
                                                                                       "note": 0}
 
 
+@pytest.mark.slow
 def test_errors_exit_1_and_are_summarised(tmp_path, clean):
     clean["AE"].loc[2, "AESEV"] = "mild"
     data = _write_sdtm(tmp_path / "sdtm", clean)
@@ -48,6 +50,7 @@ def test_errors_exit_1_and_are_summarised(tmp_path, clean):
     assert f[["rule_id", "subject", "value"]].values.tolist() == [["SCH-CT-001", "VALTEST-002", "mild"]]
 
 
+@pytest.mark.slow
 def test_fail_on_warning(tmp_path, clean):
     clean["DS"].loc[1, "DSDECOD"] = "LOST TO FOLLOW-UP"  # a CT term the study codelist lacks: a warning only
     data = _write_sdtm(tmp_path / "sdtm", clean)
@@ -75,6 +78,7 @@ def test_list_rules():
     assert "SCH-CT-001" in res.output and "CF-ADRS-001" in res.output and "CORE-000271" in res.output
 
 
+@pytest.mark.slow
 def test_findings_are_never_written_into_the_data_folder(tmp_path, clean):
     data = _write_sdtm(tmp_path / "sdtm", clean)
     before = sorted(p.name for p in data.iterdir())

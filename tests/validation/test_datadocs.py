@@ -10,6 +10,8 @@ import pytest
 
 from cdiscflow.validation import validate_datasets, write_data_docs
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory, make_clean, spec):
@@ -37,6 +39,7 @@ def _pages(folder):
     return sorted(p.relative_to(folder) for p in folder.rglob("*.html"))
 
 
+@pytest.mark.slow
 def test_pages_for_every_dataset(docs):
     base, (index, _) = docs
     assert index == base / "a" / "index.html"

@@ -13,6 +13,8 @@ from cdiscflow.report.html import Section, Table, Text, render_html
 from cdiscflow.validation import validate_datasets, write_data_docs
 from cdiscflow.validation.api import run_validation, write_outputs
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 HOSTILE = ('<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "'><svg onload=alert(3)>")
 # markup that must never reach a page unescaped
 RAW_MARKUP = re.compile(r"<script>alert|<img src=x|<svg onload|onerror=alert\(2\)>")
@@ -45,6 +47,7 @@ def hostile_docs(tmp_path_factory, make_clean, spec):
     return data, out / "validation"
 
 
+@pytest.mark.slow
 def test_every_text_column_was_made_hostile(hostile_docs):
     data, _ = hostile_docs
     assert sum(len(_text_columns(f)) for f in data.values()) > 50
@@ -86,6 +89,7 @@ def test_report_pages_escape_data():
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4  # cell, header, caption, subtitle
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("planted", ["clean", "hostile"])
 def test_in_memory_evaluation_gives_the_pages_of_ge_validator(tmp_path, make_clean, spec, planted):
     """The default engine evaluates met expectations itself and hands the others to GE: same bytes as GE alone."""

@@ -3,6 +3,7 @@ deterministic bytes."""
 
 from __future__ import annotations
 
+import pytest
 from pathlib import Path
 
 import openpyxl
@@ -32,6 +33,7 @@ def _sheet(path, name):
     return ws, rows[0], rows[1:]
 
 
+@pytest.mark.slow
 def test_findings_workbook_has_the_rows_of_findings_csv(tmp_path, clean):
     clean["AE"].loc[2, "AESEV"] = "=1+1"  # a raw value that a spreadsheet would run as a formula
     clean["AE"].loc[1, "AESEV"] = "mild"
@@ -62,6 +64,7 @@ def test_findings_workbook_has_the_rows_of_findings_csv(tmp_path, clean):
     assert ("error", "SCH-CT-001", "AE", 2, 2) in [r[:5] for r in rules]
 
 
+@pytest.mark.slow
 def test_findings_workbook_bytes_repeat(tmp_path, clean):
     clean["AE"].loc[2, "AESEV"] = "mild"
     _validate(tmp_path, clean, tmp_path / "a")

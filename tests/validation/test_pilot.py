@@ -10,6 +10,8 @@ import pytest
 from cdiscflow.usecases import validate_folder
 from cdiscflow.usecases import read_dataset_folder_for_validation as read_datasets
 
+pytestmark = pytest.mark.slow  # module fixtures run the pipeline end to end
+
 
 _RUN: dict = {}  # the pilot is validated once per session; `shared` (function scope) decides whether it exists
 
@@ -27,6 +29,7 @@ def _count(frame, rule_id):
     return int((frame["rule_id"] == rule_id).sum())
 
 
+@pytest.mark.slow
 def test_pilot_validates_and_fails_on_errors(pilot):
     report, frame, _ = pilot
     assert report.exit_code == 1

@@ -99,6 +99,7 @@ def test_embedded_study_explains_every_core_rule_left():
         "CORE-000766": ("MH",), "CORE-000767": ("AE", "CM", "DS", "MH", "PR"), "CORE-001078": ("AE",)}
 
 
+@pytest.mark.slow
 def test_check_spec_reports_a_malformed_conformance_yaml(study_copy):
     from click.testing import CliRunner
 

@@ -92,6 +92,7 @@ def _plant(rule_id, clean, define):
     return (got if got is not None and hasattr(got, "datasets") else define), expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule_id", sorted(CASES))
 def test_planted_defect_fires_its_rule(rule_id, clean, spec, define):
     define, expected = _plant(rule_id, clean, define)
@@ -113,6 +114,7 @@ def test_clean_datasets_give_no_rule_findings_and_every_rule_runs(clean, spec, d
     assert {r.rule.id: r.status for r in result.rule_runs} == {rid: "ran" for rid in RULES}
 
 
+@pytest.mark.slow
 def test_expected_values_in_findings(clean, spec, define):
     _set(clean["AE"], 0, AESTDY=7.0)
     _set(clean["EX"], 0, EXSTDY=0.0, EXENDY=1.0)  # day 0 does not exist
@@ -174,6 +176,7 @@ def test_catalogue_lists_every_rule_with_what_it_reads():
     assert "CORE-000271" in row["references"]
 
 
+@pytest.mark.slow
 def test_rules_do_not_fail_on_missing_values_or_absent_optional_variables(clean, spec):
     ids = {"STUDYID", "DOMAIN", "USUBJID"}
     empty = {name: df.assign(**{c: np.nan for c in df.columns if c not in ids}) for name, df in clean.items()}

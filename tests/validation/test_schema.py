@@ -117,6 +117,7 @@ def test_text_over_200_bytes_without_a_spec_length(clean):
     assert f[["variable", "row", "expected"]].values.tolist() == [["AETERM", 1, "<= 200 bytes"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["2020/01/15", "15-01-2020", "2020-1-15", "2020-01-", "2020-01-15T10"])
 def test_date_not_iso8601(clean, spec, bad):
     if bad == "2020-01-15T10":  # hours alone are valid ISO 8601
@@ -128,6 +129,7 @@ def test_date_not_iso8601(clean, spec, bad):
     assert f[["variable", "subject", "row", "value"]].values.tolist() == [["AESTDTC", S1, 1, bad]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["2020-02-30", "2021-02-29", "2020-13", "2020-04-31T10:00", "2020-01-01T24:00"])
 def test_date_that_does_not_exist(clean, spec, bad):
     clean["AE"].loc[2, "AESTDTC"] = bad

@@ -148,6 +148,7 @@ def test_events_only_when_every_subject_has_one():
     assert out[["CNSR", "AVAL"]].values.tolist() == [[0, 153.0]]
 
 
+@pytest.mark.slow
 def test_a_study_folder_declares_its_parameters(study_copy):
     from cdiscflow.adam import tte_parameters_from_spec
     from cdiscflow.specs.load import load_study
