@@ -64,12 +64,11 @@ def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) 
     """
     codes, uniques = _codes(values)
     result = np.asarray(fn(np.asarray(uniques, dtype=object)))
-    shape = (len(values),) + result.shape[1:]
-    out = np.full(shape, fill, dtype=result.dtype if result.size else np.asarray(fill).dtype)
-    present = codes >= 0
-    if result.size:
-        out[present] = result[codes[present]]
-    return out
+    if not result.size:
+        return np.full((len(values),) + result.shape[1:], fill, dtype=np.asarray(fill).dtype)
+    # one gather: code -1 (missing) picks the `fill` row appended after the distinct values' answers
+    answers = np.concatenate([result, np.full((1,) + result.shape[1:], fill, dtype=result.dtype)])
+    return answers[codes]
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, object]:
@@ -77,7 +76,7 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, object]:
     its codes and categories are taken as they are (no pass over the rows to hash them), unless it has more
     categories than rows or no value at all (then it is factorized as any other column)."""
     if isinstance(values.dtype, pd.CategoricalDtype) and 0 < len(values.dtype.categories) <= len(values):
-        codes = np.asarray(values.cat.codes.to_numpy(), dtype=np.intp)
+        codes = values.cat.codes.to_numpy()
         if (codes >= 0).any():
             return codes, values.dtype.categories
     return pd.factorize(values, use_na_sentinel=True)
