@@ -101,14 +101,20 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     Text keys and a text-indexed table are matched in C++ (no hash table per call); the values keep the table's type
     (text stays str, numbers become float64 when a key is not found).  Anything else goes through pandas' map.
     """
-    arr = _text_array(keys)
+    category = is_text_category(keys)
+    arr = None if category else _text_array(keys)
     index = pd.Series(table.index)
     text_index = index.dtype == "str" or pd.api.types.infer_dtype(index, skipna=False) in ("string", "empty")
-    if arr is None or not text_index:
+    if (arr is None and not category) or not text_index:
         return keys.map(table)
     if len(table) == 0:
         return pd.Series(np.nan, index=keys.index, dtype=table.dtype if table.dtype != object else str)
-    pos = pc.index_in(arr, value_set=arrow(index)).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if category:  # each category looked up once, then taken by code; code -1 (missing) looks up a missing key
+        distinct = np.append(np.asarray(keys.cat.categories, dtype=object), None)
+        found = pc.index_in(pa.array(distinct, type=pa.large_string(), from_pandas=True), value_set=arrow(index))
+        pos = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)[keys.cat.codes.to_numpy()]
+    else:
+        pos = pc.index_in(arr, value_set=arrow(index)).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     taken = pd.Series(pd.api.extensions.take(table.array, pos, allow_fill=True), index=keys.index, name=table.name)
     return taken.astype(str) if table.dtype == object else taken
 

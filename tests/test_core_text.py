@@ -76,3 +76,15 @@ def test_per_unique_on_a_categorical_equals_per_unique_on_its_text():
     assert seen[1] == ["2019", "2020-01-01", "2021-02", "x"]  # the categories, each once, no pass over the rows
     all_missing = pd.Series([None, None], dtype="str").astype(pd.CategoricalDtype(["a"]))
     assert per_unique(all_missing, length, -1).tolist() == [-1, -1]
+
+
+def test_lookup_on_a_categorical_by_codes_equals_lookup_on_its_text():
+    keys = pd.Series(["B", "A", None, "Z", "A"], index=[10, 11, 12, 13, 14], dtype="str")
+    compacted = keys.astype(pd.CategoricalDtype(["A", "B", "C", "Z"]))  # C unused
+    tables = [pd.Series({"A": "alpha", "B": "beta"}, dtype="str"), pd.Series({"A": 1.0, "Z": 2.5}),
+              pd.Series([7.0, 8.0], index=pd.Index(["A", None], dtype=object)),  # a NaN key in the table
+              pd.Series(pd.to_datetime(["2020-01-02"]), index=["B"]), pd.Series([], dtype="str")]
+    for table in tables:  # over the tables
+        want, got = lookup(keys, table), lookup(compacted, table)
+        pd.testing.assert_series_equal(got, want)
+    assert np.allclose(lookup(compacted, tables[1]).to_numpy(), [np.nan, 1.0, np.nan, 2.5, 1.0], equal_nan=True)

@@ -1,0 +1,44 @@
+"""The raw checks' column kernels (issue 18): non-ASCII text found by Arrow without a regex, numbers read once per
+distinct text, USUBJID formatted once per subject; each equals the row-by-row answer on hostile values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.sdtm.raw.forms import _non_ascii, _numbers, _usubjid_rows, usubjid
+from cdiscflow.specs.load import load_study
+
+HOSTILE_TEXT = ["abc", "caf\u00e9", None, "", " ", "\x7f", "\x80", "na\u00efve", "\u2013", "\U0001f600", "tab\there",
+                "abc", "caf\u00e9", "\x00", "line\nbreak"]
+
+
+def test_non_ascii_is_the_regex_answer():
+    col = pd.Series(HOSTILE_TEXT, index=range(1, len(HOSTILE_TEXT) + 1), dtype="str")
+    want = col.str.contains(r"[^\x00-\x7f]", regex=True, na=False).to_numpy(dtype=bool)
+    assert _non_ascii(col).tolist() == want.tolist()
+    assert _non_ascii(col).tolist() == [False, True, False, False, False, False, True, True, True, True, False,
+                                        False, True, False, False]
+
+
+def test_numbers_are_read_as_pandas_reads_each_row():
+    texts = ["1", "1", "-2.5", "+3", ".5", "5.", "1e3", "1E-2", "1e400", None, "abc", "0x10", "  7", "1_000",
+             "007", "-0", "3.14159265358979323846", "nan", "inf", "1.5", "1.5"]
+    col = pd.Series(texts, index=range(10, 10 + len(texts)), dtype="str", name="LBORRES")
+    want = pd.to_numeric(col, errors="coerce").astype("float64")
+    got = _numbers(col)
+    pd.testing.assert_series_equal(got, want, check_exact=True)
+    assert got.index.equals(col.index) and got.name == "LBORRES"
+    assert _numbers(pd.Series([None, None], dtype="str")).isna().all()
+
+
+def test_usubjid_per_subject_equals_the_row_formatting():
+    spec = load_study("dara_atra")
+    template = str(spec.study.get("raw", {}).get("usubjid", "{STUDYID}-{SUBJID}"))
+    field = next(n for _, n, _, _ in __import__("string").Formatter().parse(template) if n not in (None, "STUDYID"))
+    frame = pd.DataFrame({field: pd.array(["101-001", "101-002", None, "101-001", "", "x\u00e9"] * 3, dtype="str")},
+                         index=np.arange(1, 19))
+    want = _usubjid_rows(spec, template, frame)
+    got = usubjid(spec, frame)
+    pd.testing.assert_series_equal(got, want, check_exact=True)
+    assert got.isna().sum() == 3 and got.iloc[0] == want.iloc[0] and got.iloc[0].endswith("101-001")
