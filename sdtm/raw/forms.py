@@ -29,7 +29,7 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.sdtm.raw import odm
 from cdiscflow.sdtm.raw.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.raw.files import locate, read_file
-from cdiscflow.core.text import arrow, isin, join_columns
+from cdiscflow.core.text import arrow, isin, join_columns, lookup
 from cdiscflow.specs.model import Form, StudySpec
 
 _INT_RE = r"^[+-]?\d+$"
@@ -377,7 +377,7 @@ def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject
     for name, raw in forms.items():
         if name == roster or subject not in raw.data or site not in raw.data:
             continue
-        expected = raw.data[subject].map(site_of)
+        expected = lookup(raw.data[subject], site_of)  # (pandas' map hashes every row's text)
         other = raw.data[site].notna() & expected.notna() & (raw.data[site] != expected)
         if not other.any():
             continue
