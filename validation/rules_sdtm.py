@@ -9,6 +9,7 @@ import pandas as pd
 from cdiscflow.validation import iso8601
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.validation.metadata import response_criteria
+from cdiscflow.validation.schema import repeats_a_key
 from cdiscflow.validation.rulebook import RuleContext, Scope, rule, datasets_with, _text, _is, _domain_prefix
 
 
@@ -37,6 +38,8 @@ def seq_unique(ctx: RuleContext, targets: list[str]):
     for name in targets:
         df = ctx[name]
         seq = f"{_domain_prefix(name, df)}SEQ"
+        if not repeats_a_key(df, ["USUBJID", seq]):  # the usual case, from codes: no record to flag
+            continue
         dup = df.duplicated(["USUBJID", seq], keep=False) & df["USUBJID"].notna() & df[seq].notna()
         yield ctx.hits(name, dup, seq, value=df[seq], expected="unique per USUBJID",
                        message=f"{name}: {seq} is used more than once for the subject")

@@ -263,7 +263,7 @@ def _passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
             return False
         if schema.ordered and [c for c in columns if c in declared] != [c for c in declared if c in frame]:
             return False
-        if schema.unique and frame.duplicated(subset=list(schema.unique), keep=False).any():
+        if schema.unique and repeats_a_key(frame, list(schema.unique)):
             return False
         for name, spec in declared.items():  # over the dataset's variables
             if name not in frame:
@@ -291,6 +291,26 @@ def _passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
     except Exception:  # pandera reports a check that cannot be evaluated (SCH-ERR-001)
         return False
     return True
+
+
+def repeats_a_key(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """`frame.duplicated(subset=keys).any()` from each key column's codes (a categorical's own, other columns
+    factorized as pandas does; missing equals missing), combined into one integer per row."""
+    ids = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for key in keys:  # over the key columns
+        col = frame[key]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes, n = col.cat.codes.to_numpy(), len(col.dtype.categories)
+        else:
+            codes, distinct = pd.factorize(col, use_na_sentinel=True)
+            n = len(distinct)
+        if size * (n + 1) >= 2 ** 62:  # (Python integers): renumber the combinations so far densely first
+            ids, seen = pd.factorize(ids)
+            ids, size = ids.astype(np.int64), len(seen)
+        ids = ids * (n + 1) + (codes.astype(np.int64) + 1)  # missing (-1) is 0
+        size *= n + 1
+    return not pd.Index(ids).is_unique
 
 
 def _distinct_values(series: pd.Series) -> np.ndarray:

@@ -131,3 +131,22 @@ def test_stresc_numbers_pass_on_distinct_values(clean, spec):
     values = np.array([terms[0], "12.5", "-3", "NOT A TERM"], dtype=object)
     assert fn.per_value(values).tolist() == [True, True, True, False]
     assert fn(pd.Series(values, dtype="str")).tolist() == [True, True, True, False]
+
+
+def test_repeated_keys_found_from_codes_as_pandas_finds_them():
+    from cdiscflow.validation.schema import repeats_a_key
+
+    rng = np.random.default_rng(18)
+    for trial in range(200):  # over random frames: few distinct values, so repeats are common but not certain
+        n = int(rng.integers(0, 40))
+        text = pd.Series(rng.choice(["A", "B", "C", None], n), dtype="str")
+        frame = pd.DataFrame({
+            "T": text, "C": text.astype("category") if trial % 2 else text,
+            "F": pd.Series(rng.choice([1.0, 2.0, np.nan, -0.0, 0.0], n)),
+            "D": pd.to_datetime(pd.Series(rng.choice(["2020-01-01", "2020-01-02", None], n))),
+            "U": pd.Series(np.arange(n), dtype=float) if trial % 3 == 0 else pd.Series(rng.integers(0, 3, n)),
+        })
+        for keys in (["T"], ["C", "F"], ["T", "C", "F", "D"], ["F", "U"], ["D", "U", "C"]):  # over key sets
+            assert repeats_a_key(frame, keys) == bool(frame.duplicated(subset=keys).any()), (trial, keys)
+    wide = pd.DataFrame({f"K{i}": pd.Series(np.arange(1000) % 997, dtype=float) for i in range(8)})  # > 2**62
+    assert repeats_a_key(wide, list(wide.columns)) and not repeats_a_key(wide.iloc[:997], list(wide.columns))
