@@ -42,3 +42,18 @@ def test_usubjid_per_subject_equals_the_row_formatting():
     got = usubjid(spec, frame)
     pd.testing.assert_series_equal(got, want, check_exact=True)
     assert got.isna().sum() == 3 and got.iloc[0] == want.iloc[0] and got.iloc[0].endswith("101-001")
+
+
+def test_trimmed_is_pandas_strip_then_blank_as_missing():
+    from cdiscflow.sdtm.raw.files import _trimmed
+
+    values = [" a ", "", "  ", None, "b\t", "\u00a0x\u3000", "x", "\r\n", " in side ", "caf\u00e9 "]
+    col = pd.Series(values, index=range(1, len(values) + 1), dtype="str", name="AETERM")
+    want = col.astype(str).str.strip()
+    want = want.mask(want == "")
+    got = _trimmed(col)
+    pd.testing.assert_series_equal(got, want, check_exact=True)
+    assert got.iloc[0] == "a" and got.isna().tolist()[:4] == [False, True, True, True]
+    objects = pd.Series(values, dtype=object)  # a column pandas holds as objects goes through pandas
+    pd.testing.assert_series_equal(_trimmed(objects), objects.astype(str).str.strip().mask(
+        objects.astype(str).str.strip() == ""), check_exact=True)
