@@ -82,7 +82,8 @@ def _study_days(ctx: RuleContext, name: str) -> list[tuple]:
 
     def compute() -> list[tuple]:
         ref = ctx.per_subject("DM", "RFSTDTC")
-        ref_date = iso8601.to_date(ref) if len(ref) else pd.Series(dtype="datetime64[s]")
+        ref_date = ctx.cached(("reference dates",), lambda: iso8601.to_date(ref) if len(ref)
+                              else pd.Series(dtype="datetime64[s]"))  # one parse for every dataset
         df = ctx[name]
         in_dm = pd.Series(isin(df["USUBJID"], ref.index), index=df.index)
         r = lookup(df["USUBJID"], ref_date)

@@ -283,6 +283,7 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
         _bad_rows(findings, raw, pd.Series(data.index.isin(broken.index), index=data.index), "RAW-FIELDS", "",
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
                   values=broken["value"].reindex(data.index))
+    together = _dates_together(data, raw.form)
     for f in raw.form.fields:
         col = data[f.name]
         present = col.notna()
@@ -304,7 +305,7 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
                       f"{f.name} ({f.label}) is too large to store as a number", subject)
             raw.numbers[f.name] = number.where(~huge)
         elif f.datatype in ("date", "time", "datetime"):
-            converted = _convert_datetime(col, f.datatype, f.format)
+            converted = together.get(f.name) or _convert_datetime(col, f.datatype, f.format)
             bad = converted.problem.notna()
             msg = (f"{f.name} ({f.label}) " + converted.problem.astype(str)) if bad.any() else ""
             rule = "RAW-TIME" if f.datatype == "time" else "RAW-DATE"
@@ -323,6 +324,28 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
             _bad_rows(findings, raw, dup, "RAW-DUPKEY", ", ".join(keys), "unique key " + ", ".join(keys),
                       msg.reindex(data.index), subject, values=key_text.reindex(data.index))
     return raw
+
+
+def _dates_together(data: pd.DataFrame, form: Form) -> dict:
+    """The date (or time) fields of a form that share a format converted in one call: the distinct values of all of
+    them read once (a value converts the same whichever column holds it, see dates.per_distinct), each field's rows
+    taken back from the joint answer.  {field name: Converted} for the fields of such groups."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for f in form.fields:  # over the form's fields
+        if f.datatype in ("date", "time"):
+            groups.setdefault((f.datatype, f.format), []).append(f.name)
+    out = {}
+    for (datatype, fmt), names in groups.items():  # over (type, format) groups, few
+        if len(names) < 2:
+            continue
+        joint = _convert_datetime(pd.concat([data[n] for n in names], ignore_index=True), datatype, fmt)
+        start = 0
+        for n in names:  # over the group's fields
+            stop = start + len(data)
+            out[n] = type(joint)(joint.iso.iloc[start:stop].set_axis(data.index),
+                                 joint.problem.iloc[start:stop].set_axis(data.index))
+            start = stop
+    return out
 
 
 def _non_ascii(col: pd.Series) -> np.ndarray:
