@@ -68,7 +68,7 @@ def isin(values: pd.Series, lookup) -> pd.Series:
     if not (is_text_category(values) or values.dtype == "str" or values.dtype == object):
         return pd.Series(values.isin(list(lookup)).to_numpy(dtype=bool), index=values.index)
     if is_text_category(values):
-        value_set = _lookup_text(lookup)
+        value_set = text_set(lookup)
         if value_set is None:
             return pd.Series(False, index=values.index)
         known = pc.is_in(arrow(pd.Series(values.cat.categories)), value_set=value_set)
@@ -77,15 +77,16 @@ def isin(values: pd.Series, lookup) -> pd.Series:
     arr = _text_array(values)
     if arr is None:
         return pd.Series(values.isin(list(lookup)).to_numpy(dtype=bool), index=values.index)
-    value_set = _lookup_text(lookup)
+    value_set = text_set(lookup)
     if value_set is None:
         return pd.Series(False, index=values.index)
     found = pc.is_in(arr, value_set=value_set)
     return pd.Series(pc.fill_null(found, False), index=values.index, dtype=bool)
 
 
-def _lookup_text(lookup) -> pa.Array | None:
-    """The distinct lookup values as text (None when there are none); a text Index or Series is taken as it is."""
+def text_set(lookup) -> pa.Array | None:
+    """The distinct lookup values as text, as `isin` compares them (None when there are none); a text Index or
+    Series is taken as it is.  For a caller that tests many columns against one list (a codelist)."""
     if isinstance(lookup, (pd.Index, pd.Series)) and lookup.dtype == "str":
         distinct = lookup.dropna().unique()
     else:

@@ -27,7 +27,7 @@ from cdiscflow.core.findings import COLUMNS
 from cdiscflow.specs.model import Codelist, Dataset
 from cdiscflow.validation import iso8601
 from cdiscflow.core.frames import per_unique
-from cdiscflow.core.text import isin
+from cdiscflow.core.text import isin, text_set
 from cdiscflow.validation.metadata import IG, STUDY, DatasetPlan, VariableCheck, plan_dataset, visible
 
 
@@ -189,8 +189,18 @@ def _codelist_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
             ok |= per_unique(s, _is_number_text, False)
         return pd.Series(ok, index=s.index)
 
+    known: list = []  # the codelist's terms as isin compares them, built on first use
+
     def terms(u: np.ndarray) -> np.ndarray:
-        ok = isin(pd.Series(u, dtype=object), values).to_numpy()
+        if not known:
+            known.append(text_set(values))
+        try:
+            text = arrow.array(u, type=arrow.large_string(), from_pandas=True)
+        except (arrow.ArrowInvalid, arrow.ArrowTypeError):  # not all text: isin decides as for the rows
+            ok = isin(pd.Series(u, dtype=object), values).to_numpy()
+        else:
+            ok = (np.zeros(len(u), dtype=bool) if known[0] is None
+                  else pc.fill_null(pc.is_in(text, value_set=known[0]), False).to_numpy(zero_copy_only=False))
         return (ok | _is_number_text(u)) if v.name.endswith("STRESC") else ok
 
     return _text_check(fn, terms) if v.char else fn

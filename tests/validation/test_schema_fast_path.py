@@ -150,3 +150,20 @@ def test_repeated_keys_found_from_codes_as_pandas_finds_them():
             assert repeats_a_key(frame, keys) == bool(frame.duplicated(subset=keys).any()), (trial, keys)
     wide = pd.DataFrame({f"K{i}": pd.Series(np.arange(1000) % 997, dtype=float) for i in range(8)})  # > 2**62
     assert repeats_a_key(wide, list(wide.columns)) and not repeats_a_key(wide.iloc[:997], list(wide.columns))
+
+
+def test_codelist_per_value_equals_isin_on_the_values(spec):
+    # the terms are turned into text once per check; distinct values that are not all text go through isin
+    from cdiscflow.core.text import isin
+    from cdiscflow.validation.metadata import plan_dataset
+    from cdiscflow.validation.schema import _codelist_ok
+
+    plan = plan_dataset(spec.dataset("AE"), spec.codelists)
+    v = next(x for x in plan.variables if x.codelist is not None and x.char and not x.name.endswith("STRESC"))
+    fn = _codelist_ok(v)
+    terms = list(v.codelist.values)
+    for values in (np.array([terms[0], "nope", terms[-1], "", " " + terms[0]], dtype=object),
+                   np.array([terms[0], 101, None], dtype=object), np.array([], dtype=object)):
+        want = isin(pd.Series(values, dtype=object), terms).to_numpy()
+        assert fn.per_value(values).tolist() == want.tolist(), values
+    assert fn.per_value(np.array([terms[0], "nope"], dtype=object)).tolist() == [True, False]
