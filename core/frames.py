@@ -62,11 +62,21 @@ def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) 
 
     `fn` returns one result per distinct value (1-D) or one row per distinct value (2-D); missing rows get `fill`.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = _codes(values)
     result = np.asarray(fn(np.asarray(uniques, dtype=object)))
-    shape = (len(values),) + result.shape[1:]
-    out = np.full(shape, fill, dtype=result.dtype if result.size else np.asarray(fill).dtype)
-    present = codes >= 0
-    if result.size:
-        out[present] = result[codes[present]]
-    return out
+    if not result.size:
+        return np.full((len(values),) + result.shape[1:], fill, dtype=np.asarray(fill).dtype)
+    # one gather: code -1 (missing) picks the `fill` row appended after the distinct values' answers
+    answers = np.concatenate([result, np.full((1,) + result.shape[1:], fill, dtype=result.dtype)])
+    return answers[codes]
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, object]:
+    """(code per row, -1 for missing; the distinct values the codes point to).  A categorical already holds both:
+    its codes and categories are taken as they are (no pass over the rows to hash them), unless it has more
+    categories than rows or no value at all (then it is factorized as any other column)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and 0 < len(values.dtype.categories) <= len(values):
+        codes = values.cat.codes.to_numpy()
+        if (codes >= 0).any():
+            return codes, values.dtype.categories
+    return pd.factorize(values, use_na_sentinel=True)

@@ -61,17 +61,39 @@ def isin(values: pd.Series, lookup) -> pd.Series:
     """values.isin(lookup), a boolean Series; missing values are never in.
 
     A text column is compared as text, in C++ (pandas' Arrow-string isin walks the lookup values in Python): the
-    lookup values are taken as text (101 finds "101").  Any other column (numbers, dates) is compared by pandas.
+    lookup values are taken as text (101 finds "101").  A text categorical (`core.frames.compact`) is compared by its
+    categories, each once, and the answer taken to the rows by code.  Any other column (numbers, dates) is compared
+    by pandas.
     """
-    lookup = list(lookup)  # any iterable: a list, a set, an Index, a Series of values
+    if not (is_text_category(values) or values.dtype == "str" or values.dtype == object):
+        return pd.Series(values.isin(list(lookup)).to_numpy(dtype=bool), index=values.index)
+    if is_text_category(values):
+        value_set = text_set(lookup)
+        if value_set is None:
+            return pd.Series(False, index=values.index)
+        known = pc.is_in(arrow(pd.Series(values.cat.categories)), value_set=value_set)
+        known = np.append(pc.fill_null(known, False).to_numpy(zero_copy_only=False), False)  # code -1: missing
+        return pd.Series(known[values.cat.codes.to_numpy()], index=values.index, dtype=bool)
     arr = _text_array(values)
     if arr is None:
-        return pd.Series(values.isin(lookup).to_numpy(dtype=bool), index=values.index)
-    lookup = pd.Series(lookup, dtype=str).dropna().unique()
-    if len(lookup) == 0:
+        return pd.Series(values.isin(list(lookup)).to_numpy(dtype=bool), index=values.index)
+    value_set = text_set(lookup)
+    if value_set is None:
         return pd.Series(False, index=values.index)
-    found = pc.is_in(arr, value_set=pa.array(lookup, type=pa.large_string()))
+    found = pc.is_in(arr, value_set=value_set)
     return pd.Series(pc.fill_null(found, False), index=values.index, dtype=bool)
+
+
+def text_set(lookup) -> pa.Array | None:
+    """The distinct lookup values as text, as `isin` compares them (None when there are none); a text Index or
+    Series is taken as it is.  For a caller that tests many columns against one list (a codelist)."""
+    if isinstance(lookup, (pd.Index, pd.Series)) and lookup.dtype == "str":
+        distinct = lookup.dropna().unique()
+    else:
+        distinct = pd.Series(list(lookup), dtype=str).dropna().unique()  # any iterable: a list, a set, values
+    if len(distinct) == 0:
+        return None
+    return pa.array(distinct, type=pa.large_string())
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
@@ -80,14 +102,20 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     Text keys and a text-indexed table are matched in C++ (no hash table per call); the values keep the table's type
     (text stays str, numbers become float64 when a key is not found).  Anything else goes through pandas' map.
     """
-    arr = _text_array(keys)
+    category = is_text_category(keys)
+    arr = None if category else _text_array(keys)
     index = pd.Series(table.index)
     text_index = index.dtype == "str" or pd.api.types.infer_dtype(index, skipna=False) in ("string", "empty")
-    if arr is None or not text_index:
+    if (arr is None and not category) or not text_index:
         return keys.map(table)
     if len(table) == 0:
         return pd.Series(np.nan, index=keys.index, dtype=table.dtype if table.dtype != object else str)
-    pos = pc.index_in(arr, value_set=arrow(index)).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if category:  # each category looked up once, then taken by code; code -1 (missing) looks up a missing key
+        distinct = np.append(np.asarray(keys.cat.categories, dtype=object), None)
+        found = pc.index_in(pa.array(distinct, type=pa.large_string(), from_pandas=True), value_set=arrow(index))
+        pos = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)[keys.cat.codes.to_numpy()]
+    else:
+        pos = pc.index_in(arr, value_set=arrow(index)).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     taken = pd.Series(pd.api.extensions.take(table.array, pos, allow_fill=True), index=keys.index, name=table.name)
     return taken.astype(str) if table.dtype == object else taken
 

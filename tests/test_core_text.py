@@ -39,3 +39,52 @@ def test_lookup_keeps_the_table_type():
 def test_lookup_on_non_text_keys_is_a_map():
     assert lookup(pd.Series([1, 2]), pd.Series({1: "one"})).tolist() == ["one", np.nan]
     assert lookup(pd.Series(["A"], dtype="str"), pd.Series(dtype="str")).isna().tolist() == [True]
+
+
+def test_isin_on_a_categorical_by_codes_equals_isin_on_its_text():
+    # the categorical path answers per category and takes the answer to the rows by code (issue 18): unused
+    # categories, missing rows, lookups with numbers, missing values, a text Index or a generator give what the
+    # plain text gives
+    text = pd.Series(["S-1", "S-2", None, "S-10", "101", "S-2", None, "é"], index=range(10, 18), dtype="str")
+    compacted = text.astype(pd.CategoricalDtype(["101", "S-1", "S-10", "S-2", "S-9", "é"]))  # S-9 unused
+    lookups = [["S-2"], {"S-1", "S-9"}, [101, np.nan], pd.Index(["S-10", None, "é"], dtype="str"),
+               pd.Series(["S-2", "S-1"], dtype="str"), pd.Index(["S-2"], dtype=object), [], [None], ("x",)]
+    for lk in lookups:  # over the lookups
+        want = isin(text, lk)
+        got = isin(compacted, lk)
+        assert got.tolist() == want.tolist() and got.index.equals(text.index) and got.dtype == bool, lk
+        assert got.tolist() == text.isin(pd.Series(list(lk), dtype=str).dropna()).tolist(), lk
+    assert isin(compacted, (v for v in ["S-1"])).tolist() == [True] + [False] * 7
+    empty = pd.Series([None, None], dtype="str").astype("category")
+    assert isin(empty, ["S-1"]).tolist() == [False, False]
+
+
+def test_per_unique_on_a_categorical_equals_per_unique_on_its_text():
+    from cdiscflow.core.frames import per_unique
+
+    text = pd.Series(["2020-01-01", None, "2021-02", "2020-01-01", "x"], dtype="str")
+    compacted = text.astype(pd.CategoricalDtype(["2019", "2020-01-01", "2021-02", "x"]))  # 2019 unused
+    seen = []
+
+    def length(u: np.ndarray) -> np.ndarray:
+        seen.append(list(u))
+        return np.array([len(v) for v in u])
+
+    want = per_unique(text, length, -1)
+    got = per_unique(compacted, length, -1)
+    assert got.tolist() == want.tolist() == [10, -1, 7, 10, 1]
+    assert seen[1] == ["2019", "2020-01-01", "2021-02", "x"]  # the categories, each once, no pass over the rows
+    all_missing = pd.Series([None, None], dtype="str").astype(pd.CategoricalDtype(["a"]))
+    assert per_unique(all_missing, length, -1).tolist() == [-1, -1]
+
+
+def test_lookup_on_a_categorical_by_codes_equals_lookup_on_its_text():
+    keys = pd.Series(["B", "A", None, "Z", "A"], index=[10, 11, 12, 13, 14], dtype="str")
+    compacted = keys.astype(pd.CategoricalDtype(["A", "B", "C", "Z"]))  # C unused
+    tables = [pd.Series({"A": "alpha", "B": "beta"}, dtype="str"), pd.Series({"A": 1.0, "Z": 2.5}),
+              pd.Series([7.0, 8.0], index=pd.Index(["A", None], dtype=object)),  # a NaN key in the table
+              pd.Series(pd.to_datetime(["2020-01-02"]), index=["B"]), pd.Series([], dtype="str")]
+    for table in tables:  # over the tables
+        want, got = lookup(keys, table), lookup(compacted, table)
+        pd.testing.assert_series_equal(got, want)
+    assert np.allclose(lookup(compacted, tables[1]).to_numpy(), [np.nan, 1.0, np.nan, 2.5, 1.0], equal_nan=True)

@@ -85,6 +85,13 @@ def status(values: pd.Series, kind: str = DATETIME) -> np.ndarray:
     return per_unique(values, lambda u: _status(u, kind), OK)
 
 
+def value_status(values: np.ndarray, kind: str = DATETIME) -> np.ndarray:
+    """`status` of each of the given distinct, non-missing values (an array of text)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown ISO 8601 value domain {kind!r}; use one of {', '.join(KINDS)}")
+    return _status(values, kind)
+
+
 def parts(values: pd.Series) -> np.ndarray:
     """Per row the six parts (year .. second) as floats; NaN where unknown, absent, missing or invalid."""
     return kernel.parts(values)

@@ -9,6 +9,7 @@ import pandas as pd
 from cdiscflow.validation import iso8601
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.validation.metadata import response_criteria
+from cdiscflow.validation.schema import repeats_a_key
 from cdiscflow.validation.rulebook import RuleContext, Scope, rule, datasets_with, _text, _is, _domain_prefix
 
 
@@ -37,6 +38,8 @@ def seq_unique(ctx: RuleContext, targets: list[str]):
     for name in targets:
         df = ctx[name]
         seq = f"{_domain_prefix(name, df)}SEQ"
+        if not repeats_a_key(df, ["USUBJID", seq]):  # the usual case, from codes: no record to flag
+            continue
         dup = df.duplicated(["USUBJID", seq], keep=False) & df["USUBJID"].notna() & df[seq].notna()
         yield ctx.hits(name, dup, seq, value=df[seq], expected="unique per USUBJID",
                        message=f"{name}: {seq} is used more than once for the subject")
@@ -79,7 +82,8 @@ def _study_days(ctx: RuleContext, name: str) -> list[tuple]:
 
     def compute() -> list[tuple]:
         ref = ctx.per_subject("DM", "RFSTDTC")
-        ref_date = iso8601.to_date(ref) if len(ref) else pd.Series(dtype="datetime64[s]")
+        ref_date = ctx.cached(("reference dates",), lambda: iso8601.to_date(ref) if len(ref)
+                              else pd.Series(dtype="datetime64[s]"))  # one parse for every dataset
         df = ctx[name]
         in_dm = pd.Series(isin(df["USUBJID"], ref.index), index=df.index)
         r = lookup(df["USUBJID"], ref_date)
@@ -102,6 +106,8 @@ def study_day_value(ctx: RuleContext, targets: list[str]):
     for name in targets:
         for dy, dtc, value, expected, computable, _ in _study_days(ctx, name):
             wrong = value.notna() & ((computable & value.ne(expected)) | value.eq(0))
+            if not wrong.any():  # (the expected days are converted for every record)
+                continue
             yield ctx.hits(name, wrong, dy, value=value, expected=expected.astype("Int64"),
                            message=f"{name}: {dy} is not the study day of {dtc} counted from DM.RFSTDTC "
                                    f"(day 1 = RFSTDTC, no day 0)")

@@ -27,7 +27,7 @@ from cdiscflow.core.findings import COLUMNS
 from cdiscflow.specs.model import Codelist, Dataset
 from cdiscflow.validation import iso8601
 from cdiscflow.core.frames import per_unique
-from cdiscflow.core.text import isin
+from cdiscflow.core.text import isin, text_set
 from cdiscflow.validation.metadata import IG, STUDY, DatasetPlan, VariableCheck, plan_dataset, visible
 
 
@@ -155,13 +155,22 @@ def _type_ok(v: VariableCheck) -> Callable[[pd.Series], bool]:
 def _bytes_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
     limit = v.max_bytes
 
+    def fits(u: np.ndarray) -> np.ndarray:
+        return pc.binary_length(arrow.array(u.astype(str), arrow.string())).to_numpy(zero_copy_only=False) <= limit
+
     def fn(s: pd.Series) -> pd.Series:
         if not _is_char_column(s):
             return pd.Series(True, index=s.index)
-        nbytes = per_unique(s, lambda u: pc.binary_length(arrow.array(u.astype(str), arrow.string()))
-                                    .to_numpy(zero_copy_only=False), 0)
-        return pd.Series(nbytes <= limit, index=s.index)
+        # the limit is compared per distinct value; a missing value (no bytes) always fits
+        return pd.Series(per_unique(s, fits, True), index=s.index)
 
+    return _text_check(fn, fits)
+
+
+def _text_check(fn: Callable[[pd.Series], pd.Series], per_value: Callable[[np.ndarray], np.ndarray]):
+    """Mark a text check whose answer for a row depends on the row's value alone (missing rows pass, columns that
+    are not text pass): `per_value` answers for distinct values, which is all `_passes` needs to know."""
+    fn.per_value = per_value
     return fn
 
 
@@ -180,7 +189,21 @@ def _codelist_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
             ok |= per_unique(s, _is_number_text, False)
         return pd.Series(ok, index=s.index)
 
-    return fn
+    known: list = []  # the codelist's terms as isin compares them, built on first use
+
+    def terms(u: np.ndarray) -> np.ndarray:
+        if not known:
+            known.append(text_set(values))
+        try:
+            text = arrow.array(u, type=arrow.large_string(), from_pandas=True)
+        except (arrow.ArrowInvalid, arrow.ArrowTypeError):  # not all text: isin decides as for the rows
+            ok = isin(pd.Series(u, dtype=object), values).to_numpy()
+        else:
+            ok = (np.zeros(len(u), dtype=bool) if known[0] is None
+                  else pc.fill_null(pc.is_in(text, value_set=known[0]), False).to_numpy(zero_copy_only=False))
+        return (ok | _is_number_text(u)) if v.name.endswith("STRESC") else ok
+
+    return _text_check(fn, terms) if v.char else fn
 
 
 def _is_number_text(values: np.ndarray) -> np.ndarray:
@@ -195,7 +218,7 @@ def _iso_ok(v: VariableCheck, failing: int) -> Callable[[pd.Series], pd.Series]:
             return pd.Series(True, index=s.index)
         return pd.Series(iso8601.status(s, v.iso) != failing, index=s.index)
 
-    return fn
+    return _text_check(fn, lambda u: iso8601.value_status(u, v.iso) != failing)
 
 
 def _integer_ok(v: VariableCheck) -> Callable[[pd.Series], pd.Series]:
@@ -250,7 +273,7 @@ def _passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
             return False
         if schema.ordered and [c for c in columns if c in declared] != [c for c in declared if c in frame]:
             return False
-        if schema.unique and frame.duplicated(subset=list(schema.unique), keep=False).any():
+        if schema.unique and repeats_a_key(frame, list(schema.unique)):
             return False
         for name, spec in declared.items():  # over the dataset's variables
             if name not in frame:
@@ -258,9 +281,19 @@ def _passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
             series = frame[name]
             if not spec.nullable and series.isna().any():
                 return False
+            distinct = None
             for check in spec.checks:  # over the variable's checks
                 if check.element_wise or check.groupby is not None:
                     return False
+                per_value = getattr(check._check_fn, "per_value", None)
+                if per_value is not None and check.ignore_na:  # a text check: judged on the distinct values
+                    if not _is_char_column(series):
+                        continue  # the check passes every row of a column that is not text
+                    if distinct is None:
+                        distinct = _distinct_values(series)
+                    if not bool(np.asarray(per_value(distinct)).all()):
+                        return False
+                    continue
                 data = series.dropna() if check.ignore_na and series.hasnans else series
                 passed = check._check_fn(data)
                 if not (bool(passed) if isinstance(passed, (bool, np.bool_)) else bool(np.asarray(passed).all())):
@@ -268,6 +301,34 @@ def _passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
     except Exception:  # pandera reports a check that cannot be evaluated (SCH-ERR-001)
         return False
     return True
+
+
+def repeats_a_key(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """`frame.duplicated(subset=keys).any()` from each key column's codes (a categorical's own, other columns
+    factorized as pandas does; missing equals missing), combined into one integer per row."""
+    ids = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for key in keys:  # over the key columns
+        col = frame[key]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes, n = col.cat.codes.to_numpy(), len(col.dtype.categories)
+        else:
+            codes, distinct = pd.factorize(col, use_na_sentinel=True)
+            n = len(distinct)
+        if size * (n + 1) >= 2 ** 62:  # (Python integers): renumber the combinations so far densely first
+            ids, seen = pd.factorize(ids)
+            ids, size = ids.astype(np.int64), len(seen)
+        ids = ids * (n + 1) + (codes.astype(np.int64) + 1)  # missing (-1) is 0
+        size *= n + 1
+    return not pd.Index(ids).is_unique
+
+
+def _distinct_values(series: pd.Series) -> np.ndarray:
+    """The distinct non-missing values of a column (a categorical's categories, used or not: an unused one that
+    fails only sends the frame to pandera), as an object array."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return np.asarray(series.dtype.categories, dtype=object)
+    return np.asarray(pd.factorize(series, use_na_sentinel=True)[1], dtype=object)
 
 
 def _findings(fc: pd.DataFrame, frame: pd.DataFrame, plan: DatasetPlan, dataset: str) -> pd.DataFrame:

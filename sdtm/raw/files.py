@@ -76,9 +76,20 @@ def read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.
                      message=f"column {c} is not in forms.yaml for form {form.name!r}; it is not mapped",
                      source=path.name)
     frame = frame[list(form.names)]
-    frame = frame.apply(lambda col: col.astype(str).str.strip())  # over columns
-    frame = frame.mask(frame == "")
+    frame = pd.DataFrame({c: _trimmed(frame[c]) for c in frame.columns}, index=frame.index)  # over columns
     return frame, broken
+
+
+def _trimmed(col: pd.Series) -> pd.Series:
+    """The column as text with surrounding blanks removed (pandas' str.strip: Arrow's utf8_trim_whitespace) and
+    empty text as missing, computed on the Arrow array in two passes."""
+    text = col.astype(str)
+    if text.dtype != "str":  # (not Arrow-backed text: pandas does it)
+        text = text.str.strip()
+        return text.mask(text == "")
+    arr = pc.utf8_trim_whitespace(pa.array(text.array))
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    return pd.Series(pd.array(arr, dtype=text.dtype), index=col.index, name=col.name)
 
 
 MAX_FILE_MB = "CDISCFLOW_MAX_FILE_MB"  # environment variable: the largest raw file read, in MB (default 1024)

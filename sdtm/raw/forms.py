@@ -22,13 +22,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.sdtm.raw import odm
 from cdiscflow.sdtm.raw.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.raw.files import locate, read_file
-from cdiscflow.core.text import isin, join_columns
+from cdiscflow.core.text import arrow, isin, join_columns, lookup
 from cdiscflow.specs.model import Form, StudySpec
 
 _INT_RE = r"^[+-]?\d+$"
@@ -68,8 +69,20 @@ class RawExport:
 
 
 def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
-    """USUBJID from the study.yaml `raw.usubjid` template, e.g. "{STUDYID}-{SUBJID}" (vectorised)."""
+    """USUBJID from the study.yaml `raw.usubjid` template, e.g. "{STUDYID}-{SUBJID}" (vectorised).  When the
+    template reads one raw field, each distinct value of it is formatted once and taken back to the rows by code."""
     template = str(spec.study.get("raw", {}).get("usubjid", "{STUDYID}-{SUBJID}"))
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name not in (None, "STUDYID")}
+    name = next(iter(fields)) if len(fields) == 1 else None
+    if name is not None and name in frame and frame[name].dtype == "str" and len(frame) > 1:
+        codes, distinct = pd.factorize(frame[name], use_na_sentinel=False)  # missing is one of the values
+        text = _usubjid_rows(spec, template, pd.DataFrame({name: distinct}))
+        return pd.Series(text.array.take(codes), index=frame.index)
+    return _usubjid_rows(spec, template, frame)
+
+
+def _usubjid_rows(spec: StudySpec, template: str, frame: pd.DataFrame) -> pd.Series:
+    """`usubjid` row by row: the formatting itself."""
     out = pd.Series("", index=frame.index, dtype=str)
     missing = pd.Series(False, index=frame.index)
     for literal, name, _, _ in string.Formatter().parse(template):
@@ -270,10 +283,11 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
         _bad_rows(findings, raw, pd.Series(data.index.isin(broken.index), index=data.index), "RAW-FIELDS", "",
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
                   values=broken["value"].reindex(data.index))
+    together = _dates_together(data, raw.form)
     for f in raw.form.fields:
         col = data[f.name]
         present = col.notna()
-        nonascii = present & col.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+        nonascii = present & _non_ascii(col)
         _bad_rows(findings, raw, nonascii, "RAW-NONASCII", f.name, "ASCII text",
                   f"{f.name} has non-ASCII characters; SAS XPT v5 carries ASCII only (replace them at the source)",
                   subject)
@@ -285,13 +299,13 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
             ok = col.str.match(pattern, na=False)
             _bad_rows(findings, raw, present & ~ok, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is not a{'n' if f.datatype == 'integer' else ''} {f.datatype}", subject)
-            number = pd.to_numeric(col.where(ok), errors="coerce").astype("float64")
+            number = _numbers(col.where(ok))
             huge = ok & ~np.isfinite(number)  # 1e400, or 400 digits: no floating-point number holds it
             _bad_rows(findings, raw, huge, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is too large to store as a number", subject)
             raw.numbers[f.name] = number.where(~huge)
         elif f.datatype in ("date", "time", "datetime"):
-            converted = _convert_datetime(col, f.datatype, f.format)
+            converted = together.get(f.name) or _convert_datetime(col, f.datatype, f.format)
             bad = converted.problem.notna()
             msg = (f"{f.name} ({f.label}) " + converted.problem.astype(str)) if bad.any() else ""
             rule = "RAW-TIME" if f.datatype == "time" else "RAW-DATE"
@@ -310,6 +324,41 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
             _bad_rows(findings, raw, dup, "RAW-DUPKEY", ", ".join(keys), "unique key " + ", ".join(keys),
                       msg.reindex(data.index), subject, values=key_text.reindex(data.index))
     return raw
+
+
+def _dates_together(data: pd.DataFrame, form: Form) -> dict:
+    """The date (or time) fields of a form that share a format converted in one call: the distinct values of all of
+    them read once (a value converts the same whichever column holds it, see dates.per_distinct), each field's rows
+    taken back from the joint answer.  {field name: Converted} for the fields of such groups."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for f in form.fields:  # over the form's fields
+        if f.datatype in ("date", "time"):
+            groups.setdefault((f.datatype, f.format), []).append(f.name)
+    out = {}
+    for (datatype, fmt), names in groups.items():  # over (type, format) groups, few
+        if len(names) < 2:
+            continue
+        joint = _convert_datetime(pd.concat([data[n] for n in names], ignore_index=True), datatype, fmt)
+        start = 0
+        for n in names:  # over the group's fields
+            stop = start + len(data)
+            out[n] = type(joint)(joint.iso.iloc[start:stop].set_axis(data.index),
+                                 joint.problem.iloc[start:stop].set_axis(data.index))
+            start = stop
+    return out
+
+
+def _non_ascii(col: pd.Series) -> np.ndarray:
+    """True where the text has a character outside ASCII (missing: False), tested in C++ without a regex."""
+    return ~pc.fill_null(pc.string_is_ascii(arrow(col)), True).to_numpy(zero_copy_only=False)
+
+
+def _numbers(text: pd.Series) -> pd.Series:
+    """The text as float64 (NaN where missing or not a number), each distinct value read once by pandas and the
+    result taken back to the rows by code (raw numbers repeat: doses, lab results, visit numbers)."""
+    codes, distinct = pd.factorize(text, use_na_sentinel=True)
+    values = pd.to_numeric(pd.Series(distinct), errors="coerce").astype("float64").to_numpy()
+    return pd.Series(np.append(values, np.nan)[codes], index=text.index, name=text.name)
 
 
 def _convert_datetime(col: pd.Series, datatype: str, fmt: str):
@@ -335,6 +384,8 @@ def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, sub
             continue
         col = raw.data[subject]
         stranger = col.notna() & ~isin(col, enrolled)
+        if not stranger.any():
+            continue
         _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
                   f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))
 
@@ -349,7 +400,7 @@ def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject
     for name, raw in forms.items():
         if name == roster or subject not in raw.data or site not in raw.data:
             continue
-        expected = raw.data[subject].map(site_of)
+        expected = lookup(raw.data[subject], site_of)  # (pandas' map hashes every row's text)
         other = raw.data[site].notna() & expected.notna() & (raw.data[site] != expected)
         if not other.any():
             continue
