@@ -30,15 +30,16 @@ PARTS = ("year", "month", "day", "hour", "minute", "second")
 # exist (30 February, 25:00).
 OK, BAD_FORMAT, BAD_CALENDAR = 0, 1, 2
 
-_PART = r"\d{2}|-"
+_PART = r"[0-9]{2}|-"
 DATETIME_PATTERN = (
-    r"(?P<year>\d{4}|-)(?:-(?P<month>" + _PART + r")(?:-(?P<day>" + _PART + r"))?)?"
-    r"(?:T(?P<hour>" + _PART + r")(?::(?P<minute>" + _PART + r")(?::(?P<second>\d{2}(?:\.\d+)?|-))?)?"
-    r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"(?P<year>[0-9]{4}|-)(?:-(?P<month>" + _PART + r")(?:-(?P<day>" + _PART + r"))?)?"
+    r"(?:T(?P<hour>" + _PART + r")(?::(?P<minute>" + _PART + r")(?::(?P<second>[0-9]{2}(?:\.[0-9]+)?|-))?)?"
+    r"(?P<offset>Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
 )
-_NUM = r"\d+(?:[.,]\d+)?"
+_NUM = r"[0-9]+(?:[.,][0-9]+)?"
 DURATION_PATTERN = (
-    rf"-?P(?=\d|T\d)(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
+    rf"-?P(?=[0-9]|T[0-9])(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?"
+    rf"(?:T(?=[0-9])(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
 )
 DATETIME = re.compile(f"^{DATETIME_PATTERN}$")
 DURATION = re.compile(f"^{DURATION_PATTERN}$")
@@ -85,9 +86,9 @@ _ARROW_DATETIME = f"^(?:{DATETIME_PATTERN})\n?$"
 
 def _split_arrow(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(matched, parts present, parts known, parts as numbers) per value: the regular expression run by Arrow (RE2,
-    in C++) over all values at once.  Arrow's `\\d` is ASCII only where Python's also takes other scripts' digits,
-    so values with non-ASCII characters (rare, and never valid SDTM) go through Python's `re` (`_split_python`),
-    as does everything when the text cannot be handed to Arrow; both give the same answer on ASCII text."""
+    in C++) over all values at once.  The patterns spell digits `[0-9]` (ISO 8601 digits are ASCII; Python's `\\d`
+    would also take other scripts' digits), so both engines give the same answer; values with non-ASCII
+    characters, and everything when the text cannot be handed to Arrow, go through Python's `re` (`_split_python`)."""
     n = len(values)
     try:
         arr = pa.array(values, type=pa.large_string())

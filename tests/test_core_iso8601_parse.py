@@ -84,7 +84,23 @@ def test_arrow_reader_edge_values():
     nums, status = parse_text(pd.Series(["2020\n", "\u0662\u0660\u0662\u0660-01-01", "2020-01-02T10:30:05.1234567",
                                          "\ud800", "2020-01-02T10:30\u00e9"], dtype=object))
     assert status[0] == OK and nums[0, 0] == 2020  # Python's `$` takes a final newline: kept as before
-    # other scripts' digits match Python's \\d but are no number to pandas: the year reads as unknown (as before)
-    assert status[1] == OK and np.isnan(nums[1, 0]) and nums[1, 1] == 1
+    # ISO 8601 digits are ASCII: Arabic-Indic digits (U+0660-0669) are not a year, in either engine
+    assert status[1] == BAD_FORMAT and np.isnan(nums[1]).all()
     assert status[2] == OK and nums[2, 5] == 5.1234567
     assert status[3] == BAD_FORMAT and status[4] == BAD_FORMAT  # a lone surrogate: Python path, not a crash
+
+
+def test_other_scripts_digits_are_not_iso8601_in_either_engine():
+    from cdiscflow.core.iso8601 import _split_arrow, _split_python
+
+    values = np.array(["\u0662\u0660\u0662\u0660-01-01", "2020-\u0660\u0661-01", "2020-01-01T1\u0669:00",
+                       "P\u0663D", "2020-01-01"], dtype=object)
+    for split in (_split_arrow, _split_python):
+        matched = split(values)[0]
+        assert matched.tolist() == [False, False, False, False, True]
+    status = parse_text(pd.Series(values))[1]
+    assert status.tolist() == [BAD_FORMAT, BAD_FORMAT, BAD_FORMAT, BAD_FORMAT, OK]
+    from cdiscflow.validation import iso8601 as checks
+
+    durations = np.array(["P3D", "P\u0663D", "PT1\u0669H"], dtype=object)
+    assert checks.value_status(durations, checks.DURATION_OR_INTERVAL).tolist() == [0, 1, 1]
