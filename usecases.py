@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -32,9 +33,11 @@ from cdiscflow.export.datasetjson import write_dataset_json
 from cdiscflow.export.prepare import prepare_dataset
 from cdiscflow.export.read import read_datasets
 from cdiscflow.export.xpt import write_xpt
-from cdiscflow.sdtm.compare import StudyComparison, compare_datasets_with_reference, load_comparison
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import StudySpec
+
+if TYPE_CHECKING:
+    from cdiscflow.sdtm.compare import StudyComparison
 
 
 def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
@@ -103,6 +106,8 @@ def compare_adam_with_reference(study, sdtm_dir: str | Path, reference_dir: str 
     The ADaM counterpart of `cdiscflow.sdtm.compare` (`cdiscflow compare --sdtm`): derived and reference datasets
     are paired by the keys of the study's `comparison.yaml`, which lists each known difference with its count and
     reason; `specs/cdiscpilot01/comparison.yaml` (R Consortium submission pilot 3) is the worked example."""
+    from cdiscflow.sdtm.compare import compare_datasets_with_reference, load_comparison  # not for `cdiscflow adam`
+
     spec = load_study(study)
     load_comparison(spec)  # a broken comparison.yaml stops before the derivations
     if out_dir is not None:
