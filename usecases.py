@@ -80,7 +80,7 @@ def derive_adam_folder(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: s
         t = time.perf_counter()
         sdtm = read_sdtm(sdtm_dir, findings)
         read_seconds = time.perf_counter() - t
-        result = derive_study(spec, sdtm, findings=findings)
+        result = derive_study(spec, sdtm, findings=findings, compact_output=True)  # written from the categories
         result.timings["read"] = read_seconds
         t = time.perf_counter()
         write_adam(result, spec, build)
