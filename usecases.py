@@ -69,7 +69,8 @@ def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
 
 
 def derive_adam_folder(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
-    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (`cdiscflow adam`)."""
+    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (`cdiscflow adam`).  The datasets
+    of the result are as written: repeated text as categoricals (`derive_study(compact_output=True)`)."""
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the SDTM folder
     if not spec.standard("ADaM"):
         raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
