@@ -70,7 +70,7 @@ def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path, fail_on: str)
     """
     from cdiscflow.usecases import derive_adam_folder
 
-    _arrow_pool_for_one_shot()
+    _jemalloc_arrow_pool()
     result = derive_adam_folder(study, sdtm_dir, out_dir)
     for name, frame in result.datasets.items():
         click.echo(f"{name:<7} {len(frame):>8} records  {result.timings.get(name, 0.0):6.2f} s")
@@ -81,7 +81,7 @@ def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path, fail_on: str)
     sys.exit(exit_code_for(result.findings, fail_on))
 
 
-def _arrow_pool_for_one_shot() -> None:
+def _jemalloc_arrow_pool() -> None:
     """Arrow's jemalloc pool for this process, unless ARROW_DEFAULT_MEMORY_POOL chooses one (or jemalloc is not
     built in).  The ADaM engine allocates and drops many short-lived text columns (takes, concatenations); the
     default mimalloc pool hands the pages back to the system and faults them in again, which cost ~0.4 s of system
