@@ -84,7 +84,7 @@ def adam_command(sdtm_dir: Path, study: str | None, out_dir: Path, fail_on: str)
 def _jemalloc_arrow_pool() -> None:
     """Arrow's jemalloc pool for this process, unless ARROW_DEFAULT_MEMORY_POOL chooses one (or jemalloc is not
     built in).  The ADaM engine allocates and drops many short-lived text columns (takes, concatenations); the
-    default mimalloc pool hands the pages back to the system and faults them in again, which cost ~0.4 s of system
+    default mimalloc pool hands the pages back to the system and faults them in again, which cost 0.2-0.4 s of system
     CPU of ~3.3 s on IMWG x100 (benchmarks/imwg.py), jemalloc keeps them for reuse.  Values are unchanged."""
     import os
 
