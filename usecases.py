@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -32,9 +33,11 @@ from cdiscflow.export.datasetjson import write_dataset_json
 from cdiscflow.export.prepare import prepare_dataset
 from cdiscflow.export.read import read_datasets
 from cdiscflow.export.xpt import write_xpt
-from cdiscflow.sdtm.compare import StudyComparison, compare_datasets_with_reference, load_comparison
 from cdiscflow.specs.load import load_study
 from cdiscflow.specs.model import StudySpec
+
+if TYPE_CHECKING:
+    from cdiscflow.sdtm.compare import StudyComparison
 
 
 def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
@@ -66,7 +69,8 @@ def write_adam(result: AdamResult, spec: StudySpec, out_dir: str | Path, *,
 
 
 def derive_adam_folder(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: str | Path = "out/adam") -> AdamResult:
-    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (`cdiscflow adam`)."""
+    """Load the study spec, read the SDTM folder, derive and write the ADaM folder (`cdiscflow adam`).  The datasets
+    of the result are as written: repeated text as categoricals (`derive_study(compact_output=True)`)."""
     spec = require_valid_spec(study)  # refuses a spec with problems before reading the SDTM folder
     if not spec.standard("ADaM"):
         raise SpecError(f"datasets.csv of study {spec.studyid} declares no ADaM dataset: nothing to derive",
@@ -77,7 +81,7 @@ def derive_adam_folder(study=None, sdtm_dir: str | Path = "out/sdtm", out_dir: s
         t = time.perf_counter()
         sdtm = read_sdtm(sdtm_dir, findings)
         read_seconds = time.perf_counter() - t
-        result = derive_study(spec, sdtm, findings=findings)
+        result = derive_study(spec, sdtm, findings=findings, compact_output=True)  # written from the categories
         result.timings["read"] = read_seconds
         t = time.perf_counter()
         write_adam(result, spec, build)
@@ -103,6 +107,8 @@ def compare_adam_with_reference(study, sdtm_dir: str | Path, reference_dir: str 
     The ADaM counterpart of `cdiscflow.sdtm.compare` (`cdiscflow compare --sdtm`): derived and reference datasets
     are paired by the keys of the study's `comparison.yaml`, which lists each known difference with its count and
     reason; `specs/cdiscpilot01/comparison.yaml` (R Consortium submission pilot 3) is the worked example."""
+    from cdiscflow.sdtm.compare import compare_datasets_with_reference, load_comparison  # not for `cdiscflow adam`
+
     spec = load_study(study)
     load_comparison(spec)  # a broken comparison.yaml stops before the derivations
     if out_dir is not None:

@@ -25,6 +25,8 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.recipes.adae import derive_adae
@@ -36,7 +38,7 @@ from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.adam.verbs.sources import SourceData, supp_qualifiers
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import compact
+from cdiscflow.core.frames import REPEAT_SHARE, compact
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.specs.model import Dataset, StudySpec
 
@@ -51,12 +53,16 @@ class AdamResult:
 
 
 def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings: Findings | None = None,
-                 compact_text: bool = False) -> AdamResult:
+                 compact_text: bool = False, compact_output: bool = False) -> AdamResult:
     """Derive every ADaM dataset declared in the study spec from the SDTM datasets `sdtm` (keyed by name).
 
     compact_text: return repeated text as categoricals (core.frames.compact), each dataset as soon as it is done, so
-    that a large study fits in memory (the pipeline does); by default the datasets hold plain text."""
+    that a large study fits in memory (the pipeline does); by default the datasets hold plain text.
+    compact_output: the returned datasets only (what `compact` makes of them, made while conforming them to the
+    spec, from each column's distinct values), the working datasets stay plain text (`cdiscflow adam`: the export
+    writes categoricals from their categories)."""
     keep = compact if compact_text else (lambda frame: frame)
+    compact_output = compact_output or compact_text
     findings = findings if findings is not None else Findings()
     declared = [d.name for d in spec.standard("ADaM")]
     if not declared:  # a study with SDTM only (e.g. a mapping pilot): nothing to derive
@@ -92,7 +98,7 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
     def conform(name: str) -> None:  # to the spec, as soon as nothing else derives from it; compact from then on
         t = time.perf_counter()
         adsl = work["ADSL"]  # as derived (ADSL is conformed last)
-        done[name] = keep(conform_to_spec(work.pop(name), spec.dataset(name), adsl=adsl))
+        done[name] = conform_to_spec(work.pop(name), spec.dataset(name), adsl=adsl, compact_text=compact_output)
         timings["conform"] = timings.get("conform", 0.0) + time.perf_counter() - t
 
     if "ADAE" in declared:
@@ -110,12 +116,14 @@ def derive_study(spec: StudySpec, sdtm: Mapping[str, pd.DataFrame], *, findings:
 # the spec's variables
 
 
-def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame | None = None) -> pd.DataFrame:
+def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame | None = None,
+                    compact_text: bool = False) -> pd.DataFrame:
     """The spec's variables of `dataset` in spec order, with the spec's types.
 
     A variable the frame lacks is carried from ADSL (by STUDYID/USUBJID) when ADSL has it; a variable nobody
     derives is a SpecError.  Text variables become strings (missing: NaN), numeric ones float, date/datetime ones
-    datetime64; a text value that is not a number in a numeric variable is an InputError naming the records."""
+    datetime64; a text value that is not a number in a numeric variable is an InputError naming the records.
+    With `compact_text` the result is what `core.frames.compact` makes of it (repeated text as categoricals)."""
     names = list(dataset.names)
     carry = [n for n in names if n not in frame.columns and adsl is not None and n in adsl.columns
              and dataset.name != "ADSL"]
@@ -127,9 +135,50 @@ def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame
         raise SpecError(f"{dataset.name}: variables.csv declares {', '.join(missing)}, which no step of the "
                         f"{dataset.name} recipe derives (check the spec section adam/{dataset.name.lower()}.yaml)")
     out = pd.DataFrame(index=frame.index)
+    rest = []  # text variables to compact after coercion (not held as Arrow text)
     for var in dataset.variables:
-        out[var.name] = _coerce(frame[var.name], var, dataset.name, frame)
-    return out.reset_index(drop=True)
+        col = _text_by_values(frame[var.name], len(frame)) if compact_text and not var.is_numeric else None
+        if col is None:
+            col = _coerce(frame[var.name], var, dataset.name, frame)
+            rest += [var.name] if compact_text and not var.is_numeric else []
+        out[var.name] = col
+    out = out.reset_index(drop=True)
+    if rest:
+        done = compact(out[rest])
+        for name in rest:
+            out[name] = done[name]
+    return out
+
+
+def _text_by_values(col: pd.Series, rows: int) -> pd.Series | None:
+    """`compact(_coerce(col))` of a text variable held as Arrow text (else None), from its distinct values: blank
+    values (Python's str.strip) become missing, and the column becomes a categorical of its sorted values when it
+    has at most REPEAT_SHARE distinct values per record (plain text otherwise), as `compact` decides."""
+    data = getattr(col.array, "_pa_array", None)
+    if data is None or not (pa.types.is_large_string(data.type) or pa.types.is_string(data.type)) or rows < 2:
+        return None
+    encoded = pc.dictionary_encode(data)  # one dictionary over the chunks; missing values: null indices
+    if not encoded.num_chunks:
+        return None
+    words = encoded.chunk(0).dictionary
+    blank = np.fromiter((w.strip() == "" for w in words.to_pylist()), dtype=bool, count=len(words))
+    kept = np.flatnonzero(~blank)
+    if len(kept) > REPEAT_SHARE * rows:  # mostly distinct: stays plain text, blanks missing
+        if not blank.any():
+            return col.astype("str")
+        return _coerce_plain_text(col)
+    order = kept[pc.sort_indices(words.take(pa.array(kept))).to_numpy()]  # UTF-8 order: code point order, as str
+    code_of = np.full(len(words) + 1, -1, dtype=np.int64)  # blank and missing (index -1) -> -1
+    code_of[order] = np.arange(len(order), dtype=np.int64)
+    indices = [pc.fill_null(c.indices, -1).to_numpy() for c in encoded.chunks]
+    codes = code_of[indices[0] if len(indices) == 1 else np.concatenate(indices)]
+    categories = pd.Index(words.take(pa.array(order)).to_pylist(), dtype="str")
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)), index=col.index)
+
+
+def _coerce_plain_text(col: pd.Series) -> pd.Series:
+    out = col.astype("str")
+    return out.mask(out.str.strip() == "")
 
 
 def _coerce(col: pd.Series, var, dataset: str, frame: pd.DataFrame) -> pd.Series:
@@ -161,8 +210,7 @@ def _coerce(col: pd.Series, var, dataset: str, frame: pd.DataFrame) -> pd.Series
         textual = num.astype("str")
         textual[whole] = num[whole].astype("int64").astype("str")
         return textual.where(num.notna(), np.nan).astype("str")
-    out = col.astype("str")
-    return out.mask(out.str.strip() == "")
+    return _coerce_plain_text(col)
 
 
 __all__ = ["AdamResult", "RECIPES", "conform_to_spec", "derive_study"]

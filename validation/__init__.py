@@ -13,10 +13,26 @@ Public API:
 A folder is validated by `cdiscflow.usecases.validate_folder` (`cdiscflow validate`).
 """
 
-from cdiscflow.validation.api import run_validation, validate_datasets, write_outputs
-from cdiscflow.validation.datadocs import write_data_docs
-from cdiscflow.validation.rules import RULES
-from cdiscflow.validation.schema import SCHEMA_CHECKS, build_schema
+from importlib import import_module
+
+# public name -> the module that defines it.  Imported on first use (PEP 562), as in cdiscflow.report: pandera,
+# behind the schemas and the rules, takes ~0.25 s to import, and commands that only read a define.xml
+# (`validation.define`, e.g. `cdiscflow adam` through the export layer's readers) need none of it.
+_HOME = {
+    **dict.fromkeys(("run_validation", "validate_datasets", "write_outputs"), "api"),
+    "write_data_docs": "datadocs",
+    "RULES": "rules",
+    **dict.fromkeys(("SCHEMA_CHECKS", "build_schema"), "schema"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'cdiscflow.validation' has no attribute {name!r}")
+    value = getattr(import_module(f"cdiscflow.validation.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["RULES", "SCHEMA_CHECKS", "build_schema", "run_validation", "validate_datasets",
            "write_data_docs", "write_outputs"]

@@ -21,8 +21,9 @@ def derive_adtte(spec: StudySpec, work: Mapping[str, pd.DataFrame]) -> pd.DataFr
     """Every parameter of the study's tte.yaml, in its order; sources are the ADaM datasets derived so far.  Then
     the section's `adsl_vars` are joined and its `derive` rules applied (see `load_tte_parameters`)."""
     adtte = None
+    selections: dict = {}  # a source shared by parameters (e.g. death: OS, PFS) selects its records once
     for parameter in tte_parameters_from_spec(spec).values():
-        adtte = parameter.derive(work["ADSL"], work, dataset=adtte)
+        adtte = parameter.derive(work["ADSL"], work, dataset=adtte, selections=selections)
     if adtte is None:
         raise SpecError("tte.yaml defines no parameters")
     adsl_vars, rules = load_tte_dataset_rules(spec.section("adam/tte"))

@@ -75,12 +75,14 @@ def select_extreme_event(
             raise TypeError(f"events[{number}] is a {type(event).__name__}, not an Event")
         source, name = _source(event, sources, dataset)
         require_columns(source, by, dataset=name, purpose=f"event '{event.description}'")
-        rows = source.loc[evaluate_condition(event.condition, source, dataset=name)]
-        if event.keep_source_vars is not None:
+        mask = evaluate_condition(event.condition, source, dataset=name)
+        if event.keep_source_vars is not None:  # only the kept variables are copied with the records
             require_columns(source, event.keep_source_vars, dataset=name, purpose=f"event '{event.description}'")
             keep = list(dict.fromkeys(by + [c for c in event.keep_source_vars if c not in by]))
             keep += [c for c in order_columns(order) if c in source.columns and c not in keep]
-            rows = rows[keep]
+            rows = source.loc[mask, keep]
+        else:
+            rows = source.loc[mask]
         rows = set_values(rows, event.set_values_to, dataset=name)
         rows = rows.assign(**{_EVENT_NR: number})
         if description_var:

@@ -53,15 +53,49 @@ def _sorted(frame: pd.DataFrame, keys: Sequence[str], order: str | Iterable[str]
     """`sort_rows`' positions, and the rank codes of each variable sorted on (missing: -1), by name."""
     spec = [(k, True) for k in (*keys, *priority)]
     spec += [(name, ascending != reverse_order) for name, ascending in parse_order(order)]
-    position = np.arange(len(frame))
-    sort_keys: list[np.ndarray] = [-position if reverse_order else position]
     ranks: dict[str, np.ndarray] = {}
-    for name, ascending in reversed(spec):  # np.lexsort sorts by the last key first
+    digits: list[tuple[np.ndarray, int]] = []  # most significant first: (values 0 .. radix-1, radix)
+    for name, ascending in spec:
         codes = ranks[name] if name in ranks else _rank_codes(frame[name])
         ranks[name] = codes
-        sort_keys.append(codes if ascending else -codes)
-        sort_keys.append(frame[name].isna().to_numpy().astype(np.int8))
-    return np.lexsort(sort_keys), ranks
+        digits += _key_digits(codes, ascending, missing_last=True)
+    return _stable_order(digits, len(frame), ties_last_first=reverse_order), ranks
+
+
+def _key_digits(codes: np.ndarray, ascending: bool, *, missing_last: bool) -> list[tuple[np.ndarray, int]]:
+    """One sort key as mixed-radix digits: whether the value is missing (missing values together, after or before
+    the others), then its rank (flipped when descending).  Digits that cannot differ are left out."""
+    missing = codes < 0
+    distinct = int(codes.max()) + 1 if len(codes) else 0
+    out = []
+    if missing.any():
+        out.append(((missing if missing_last else ~missing).astype(np.int64), 2))
+    if distinct > 1:
+        out.append((codes.clip(0) if ascending else (distinct - 1) - codes.clip(0), distinct))
+    return out
+
+
+def _stable_order(digits: list[tuple[np.ndarray, int]], n: int, *, ties_last_first: bool = False) -> np.ndarray:
+    """Positions that sort n rows by `digits` (most significant first), ties in input order (or, with
+    `ties_last_first`, the later row first): `np.lexsort` of the digits and the row position, computed as one
+    stable argsort of the digits combined into one integer when they fit in 63 bits (runs of rows already in
+    order, e.g. records by subject, then cost almost nothing)."""
+    if not digits:
+        return np.arange(n)[::-1].copy() if ties_last_first else np.arange(n)
+    size = 1
+    for _, radix in digits:
+        size *= radix
+    if size < 2 ** 63:
+        key = np.zeros(n, dtype=np.int64)
+        for values, radix in digits:
+            key *= radix
+            key += values
+        if ties_last_first:
+            return (n - 1) - np.argsort(key[::-1], kind="stable")  # ties: the later row first
+        return np.argsort(key, kind="stable")
+    position = np.arange(n)
+    keys = [-position if ties_last_first else position] + [values for values, _ in reversed(digits)]
+    return np.lexsort(keys)
 
 
 def _rank_codes(col: pd.Series) -> np.ndarray:

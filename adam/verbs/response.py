@@ -358,9 +358,12 @@ def last_assessment_events(criteria: ResponseCriteria, *, dataset_name: str = "o
         events = [Event("last evaluable assessment", f"{response_var} != {criteria.not_evaluable!r}", {},
                         dataset_name)]
     if adsl_name:
-        events.append(Event("no evaluable assessment", None, {"AVALC": None}, adsl_name,
+        events.append(Event("no evaluable assessment", None, {"AVALC": MISSING_TEXT}, adsl_name,
                             keep_source_vars=tuple(keep_adsl_vars)))
     return tuple(events)
 
 
+# a missing AVALC that stays text: `None` in set_values_to gives a float NaN column, and appending it to text
+# records made ADRS.AVALC an object column (compared value by value in Python by every later condition on it)
+MISSING_TEXT = Expr(lambda frame: pd.Series(np.nan, index=frame.index, dtype="str"))
 YN_AVAL = Expr(lambda frame: frame["AVALC"].map({"Y": 1.0, "N": 0.0}).astype("float64"))

@@ -105,12 +105,12 @@ class TteParameter:
     population: str | None = None  # condition on ADSL: only these subjects get a record (None: every subject)
 
     def derive(self, dataset_adsl: pd.DataFrame, source_datasets: Mapping[str, pd.DataFrame],
-               dataset: pd.DataFrame | None = None) -> pd.DataFrame:
+               dataset: pd.DataFrame | None = None, *, selections: dict | None = None) -> pd.DataFrame:
         if self.population is not None:
             dataset_adsl = dataset_adsl.loc[evaluate_condition(self.population, dataset_adsl, dataset="ADSL")]
         return derive_param_tte(dataset_adsl, start_date=self.start_date, event_conditions=self.events,
                                 censor_conditions=self.censors, source_datasets=source_datasets,
-                                set_values_to=self.set_values_to, dataset=dataset)
+                                set_values_to=self.set_values_to, dataset=dataset, selections=selections)
 
 
 def derive_param_tte(
@@ -123,10 +123,13 @@ def derive_param_tte(
     set_values_to: Mapping[str, Any],
     dataset: pd.DataFrame | None = None,
     subject_keys: Iterable[str] = SUBJECT_KEYS,
+    selections: dict | None = None,
 ) -> pd.DataFrame:
     """One record per subject with an origin date: STARTDT, ADT, CNSR, AVAL (days) and the sources' values.
 
-    Returns `dataset` (e.g. the ADTTE built so far; None: nothing) with the new parameter's records appended."""
+    Returns `dataset` (e.g. the ADTTE built so far; None: nothing) with the new parameter's records appended.
+    `selections`: a dict shared by the parameters of one derivation (same source frames): a source that does not
+    read STARTDT selects its records once (e.g. the death event of OS, PFS and the duration of response)."""
     keys = list(as_names(subject_keys, arg="subject_keys"))
     check_frame(dataset_adsl, name="dataset_adsl")
     require_columns(dataset_adsl, keys + [start_date], dataset="dataset_adsl")
@@ -151,8 +154,8 @@ def derive_param_tte(
     if flag_var in dataset_adsl.columns:
         origin["STARTDTF"] = dataset_adsl[flag_var].to_numpy()
 
-    events = _select_sources(event_conditions, source_datasets, origin, keys, "first")
-    censors = _select_sources(censor_conditions, source_datasets, origin, keys, "last")
+    events = _select_sources(event_conditions, source_datasets, origin, keys, "first", selections)
+    censors = _select_sources(censor_conditions, source_datasets, origin, keys, "last", selections)
     events[_IS_EVENT] = 1
     censors[_IS_EVENT] = 0
     both = pd.concat([events, censors], ignore_index=True)
@@ -185,8 +188,9 @@ def _flag_name(date_var: str) -> str:
 
 
 def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, pd.DataFrame],
-                    origin: pd.DataFrame, keys: list[str], mode: str) -> pd.DataFrame:
-    """Per subject the first (events) or last (censorings) dated record over all sources."""
+                    origin: pd.DataFrame, keys: list[str], mode: str, selections: dict | None = None) -> pd.DataFrame:
+    """Per subject the first (events) or last (censorings) dated record over all sources (`selections`: see
+    derive_param_tte)."""
     parts = []
     for number, src in enumerate(sources):
         if src.dataset_name not in source_datasets:
@@ -198,6 +202,14 @@ def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, 
         for value in src.set_values_to.values():
             if isinstance(value, Expr) and isinstance(value.source, str):
                 used += names(value.source)
+        # the selection depends on the source, its frame, the mode and the keys; on the origin only through STARTDT
+        # (the frames are held by the caller while `selections` lives, so their ids name them)
+        memo = (id(src), id(data), mode, tuple(keys)) if selections is not None and "STARTDT" not in used else None
+        if memo is not None and memo in selections:
+            part = selections[memo].copy()
+            part[_SOURCE_NR] = number
+            parts.append(part)
+            continue
         if "STARTDT" in used and "STARTDT" not in data.columns:
             data = data.merge(origin[keys + ["STARTDT"]], how="left", on=keys, sort=False)
         require_columns(data, keys + [src.date, *src.order, *[u for u in used if u != "STARTDT"]], dataset=label)
@@ -214,6 +226,9 @@ def _select_sources(sources: Sequence[TteSource], source_datasets: Mapping[str, 
         evaluated = set_values(rows, src.set_values_to, dataset=label)
         for name in src.set_values_to:
             part[name] = evaluated[name].to_numpy()
+        if memo is not None:
+            selections[memo] = part.copy()
+            selections.setdefault("__held__", []).append((src, data))  # keeps the ids valid while memoised
         part[_SOURCE_NR] = number
         parts.append(part)
     if not parts:  # no sources of this kind: an empty, typed selection

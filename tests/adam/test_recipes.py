@@ -304,6 +304,33 @@ def test_conform_to_spec_types_order_and_missing_variables():
         conform_to_spec(work, adtte_spec, adsl=adsl.assign(BPHASE=["two"]))
 
 
+def test_conform_to_spec_compact_text_is_compact_of_the_plain_result():
+    """compact_text builds the categoricals from each text column's distinct values (blank ones become missing):
+    the same frame, categories, codes and dtypes as core.frames.compact of the plain result."""
+    from cdiscflow.core.frames import compact
+
+    spec = load_study("dara_atra")
+    adtte_spec = spec.dataset("ADTTE")
+    n = 8
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": [str(i) for i in range(n)], "SUBJID": [str(i) for i in range(n)],
+                         "PARTBFL": "Y", "RP2DFL": ["Y", " ", "N", "Y", "", "Y", "N", "Y"], "BPHASE": "2",
+                         "TRT02A": "T", "BORAGR1": ">=PR", "BORAGR1N": 1.0}).astype({"RP2DFL": "str"})
+    work = pd.DataFrame({"USUBJID": [str(i) for i in range(n)], "STUDYID": "S",
+                         "PARAMCD": ["OSB", "PFSB"] * 4, "PARAM": ["OS", "PFS"] * 4, "PARAMN": 2,
+                         "STARTDT": D("2020-01-01"), "ADT": D("2020-02-01"), "ADTF": [None, "D"] * 4, "AVAL": 32,
+                         "CNSR": 0, "EVNTDESC": ["Death", "\u3000", "Zeta", "alpha", "Death", None, "é", "Death"],
+                         "CNSDTDSC": None, "SRCDOM": "ADSL", "SRCVAR": "DTHDT", "SRCSEQ": np.nan})
+    work = work.astype({c: "str" for c in ("USUBJID", "STUDYID", "PARAMCD", "PARAM", "ADTF", "EVNTDESC", "SRCDOM",
+                                             "SRCVAR")})
+    plain = conform_to_spec(work, adtte_spec, adsl=adsl)
+    compacted = conform_to_spec(work, adtte_spec, adsl=adsl, compact_text=True)
+    pd.testing.assert_frame_equal(compacted, compact(plain.copy()))
+    assert isinstance(compacted["EVNTDESC"].dtype, pd.CategoricalDtype)
+    assert list(compacted["EVNTDESC"].cat.categories) == ["Death", "Zeta", "alpha", "é"]  # blank: missing
+    assert compacted["EVNTDESC"].isna().tolist() == [False, True, False, False, False, True, False, False]
+    assert compacted["USUBJID"].dtype == "str"  # one value per record: stays plain text
+
+
 @pytest.mark.slow
 def test_study_spec_problems_are_reported_with_their_place(study_copy):
     from cdiscflow.adam.recipes.adrs import load_adrs_spec

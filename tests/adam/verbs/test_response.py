@@ -286,3 +286,16 @@ def test_last_assessment_skips_or_includes_a_trailing_not_evaluable():
     # assessment skipped by its collected response (NE), not by the confirmed one
     assert got[("COVR", False)] == got[("OVR", False)]
     assert got[("COVR", True)] == {"A": ("PR", "2020-04-01"), "B": ("NE", "2020-02-01"), "C": (None, None)}
+
+
+def test_last_assessment_without_one_keeps_avalc_text():
+    """A subject with no assessment gets a missing AVALC that is still text: appended to text records the column
+    stays a string column (an object column made every later condition on ADRS.AVALC compare in Python)."""
+    ovr = _ovr([("A", "2020-02-01", "PR"), ("A", "2020-03-01", "NE")]).astype({"AVALC": "str"})
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["A", "C"]}, dtype="str")
+    out = derive_extreme_event(ovr, events=last_assessment_events(IMWG, dataset_name="ovr", adsl_name="adsl"),
+                               source_datasets={"ovr": ovr, "adsl": adsl}, order=("ADT",), mode="last",
+                               set_values_to={"PARAMCD": "LSTA"})
+    assert pd.api.types.is_string_dtype(out["AVALC"]) and out["AVALC"].dtype != object
+    lsta = out[out["PARAMCD"] == "LSTA"].set_index("USUBJID")["AVALC"]
+    assert lsta["A"] == "PR" and pd.isna(lsta["C"])

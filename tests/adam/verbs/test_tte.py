@@ -125,6 +125,25 @@ def test_parameters_declared_in_yaml_give_the_same_records():
     assert adtte.loc[adtte["PARAMCD"] == "OS", "PARAM"].unique().tolist() == ["Overall Survival"]
 
 
+def test_shared_selections_give_the_same_records():
+    """Parameters derived with one `selections` dict select a shared source's records once (death in OS and PFS,
+    rand in both; not a source reading STARTDT, whose selection depends on the parameter's origin)."""
+    params = load_tte_parameters(yaml.safe_load(SPEC))
+    plain, shared, selections = None, None, {}
+    for p in params.values():
+        plain = p.derive(ADSL, SOURCES, dataset=plain)
+        shared = p.derive(ADSL, SOURCES, dataset=shared, selections=selections)
+    pd.testing.assert_frame_equal(shared, plain)
+    memoised = [key for key in selections if key != "__held__"]
+    # OS: death (first), alive and rand (last); PFS adds pd and lasta, reuses death and rand
+    assert len(memoised) == 5
+    startdt = EventSource("ADRS", date="ADT", filter="PARAMCD == 'PD' and ADT >= STARTDT")
+    for start in ("RANDDT", "LSTALVDT"):
+        derive_param_tte(ADSL, start_date=start, event_conditions=[startdt], censor_conditions=[ALIVE],
+                         source_datasets=SOURCES, set_values_to={"PARAMCD": f"P{start}"}, selections=selections)
+    assert not any(key[0] == id(startdt) for key in selections if key != "__held__")
+
+
 def test_yaml_errors_name_file_and_item():
     bad = yaml.safe_load(SPEC.replace("filter: notna(DTHDT)", "filter: notna(DTHDT) and")
                          .replace("censors: [lasta, rand]", "censors: [lasta, random]")
