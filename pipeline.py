@@ -27,6 +27,7 @@ import hashlib
 import importlib
 import json
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -313,6 +314,8 @@ def _export(result: RunResult, sdtm, log: StageLog) -> None:
 def _report_writer(spec: StudySpec):
     from cdiscflow.report import build_report  # (an ImportError is a bug: exit 3)
 
+    for name in _NOT_IN_THE_REPORT_WORKER:  # `import name` raises ImportError in this child (sys.modules holds None)
+        sys.modules.setdefault(name, None)
     for library in _REPORT_LIBRARIES:  # what the report imports when it first needs it: now, in the child
         with contextlib.suppress(ImportError):  # ahead of time only: a report that needs it still fails as before
             importlib.import_module(library)
@@ -321,6 +324,9 @@ def _report_writer(spec: StudySpec):
 
 # the libraries the report imports lazily (seconds): the report worker imports them ahead
 _REPORT_LIBRARIES = ("statsmodels.stats.proportion", "statsmodels.duration.survfunc", "scipy.stats")
+# optional libraries the report's libraries import when installed and the report never uses: statsmodels imports
+# polars (0.2 s) only to recognise polars frames, and treats none as such without it; the report passes pandas
+_NOT_IN_THE_REPORT_WORKER = ("polars",)
 
 
 def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog,
