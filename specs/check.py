@@ -188,8 +188,8 @@ class _Check:
     def load(self):
         from cdiscflow.specs.load import load_study_with_problems
 
-        try:
-            return load_study_with_problems(self.path)
+        try:  # the YAML files check_files read are not read again (nothing here changes the documents)
+            return load_study_with_problems(self.path, parsed=self.docs)
         except SpecError as exc:
             return None, exc.problems
 
