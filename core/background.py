@@ -1,7 +1,7 @@
 """One job in a forked child process, so that slow imports and rendering overlap the caller's own work.
 
     worker = ForkedWorker(prepare)      # forks now; the child runs prepare() -> job while the parent goes on
-    worker.send(payload)                # later: the child runs job(payload) (payload is pickled)
+    worker.send(payload)                # later: the child runs job(payload) (pickled now, sent without waiting)
     value = worker.result()             # wait for it; the child's exception is raised here
     worker.stop()                       # always (a `with` block does it): the child is gone when this returns
     worker.timeline                     # when it was forked, prepared, sent, waited for, done (time.monotonic())
@@ -30,8 +30,10 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 import traceback
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
 
@@ -55,26 +57,45 @@ class ForkedWorker:
         self._process.start()
         child_conn.close()
         self._sent = False
+        self._sender: threading.Thread | None = None
+        self._send_failed: BaseException | None = None
 
     @property
     def sent(self) -> bool:
         return self._sent
 
+    @property
+    def answered(self) -> bool:
+        """The child's answer (its value or its exception) has been taken by `result()`."""
+        return "answered" in self.timeline
+
     def send(self, payload: Any) -> None:
+        """Hand the child its payload and return: the payload is pickled now (what it holds now is what the child
+        gets), and written to the pipe by a thread, so that the caller does not wait while the child is still
+        preparing (a payload larger than the pipe's buffer is only taken when the child reads it)."""
         if self._sent:
             raise RuntimeError("a ForkedWorker runs one job")
         self._sent = True
         self.timeline["sent"] = time.monotonic()
+        data = bytes(ForkingPickler.dumps(payload))  # as Connection.send pickles it
+        self._sender = threading.Thread(target=self._write, args=(data,), name="ForkedWorker.send", daemon=True)
+        self._sender.start()
+
+    def _write(self, data: bytes) -> None:
         try:
-            self._conn.send(payload)  # a payload larger than the pipe's buffer waits here until the child reads it
-        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
-            raise self._died() from exc
-        self.timeline["handed"] = time.monotonic()
+            self._conn.send_bytes(data)
+        except (OSError, EOFError) as exc:  # the child died (or was stopped) before it took the payload
+            self._send_failed = exc
+        else:
+            self.timeline["handed"] = time.monotonic()
 
     def result(self) -> Any:
         if not self._sent:
             raise RuntimeError("ForkedWorker.result() before send()")
         self.timeline["waited"] = time.monotonic()
+        self._sender.join()
+        if self._send_failed is not None:
+            raise self._died() from self._send_failed
         try:
             status, value, child_times = self._conn.recv()
         except (EOFError, ConnectionResetError) as exc:
@@ -90,6 +111,8 @@ class ForkedWorker:
         if self._process.is_alive():
             self._process.kill()
         self._process.join()
+        if self._sender is not None:
+            self._sender.join()  # its write ends with the child (EPIPE)
         self._conn.close()
 
     def __enter__(self) -> ForkedWorker:

@@ -65,14 +65,6 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
     great-expectations' validator, so that the unexpected values, counts and indices on the pages are GE's own;
     "great-expectations" runs GE's validator on every expectation (about 20 ms each: 28 s on the embedded study).
     """
-    return _write_data_docs(datasets, spec, out_dir, findings=findings, plans=plans, max_rows=max_rows,
-                            engine=engine, ge=_great_expectations())
-
-
-def _write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None, out_dir: str | Path, *,
-                     findings: Findings | None, plans: Mapping[str, DatasetPlan] | None, max_rows: int, engine: str,
-                     ge) -> Path:
-    """`write_data_docs` with great-expectations and its page view `ge` (from `_great_expectations`) ready."""
     from cdiscflow.validation.plans import dataset_plans
 
     out_dir = Path(out_dir)
@@ -81,7 +73,7 @@ def _write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | Non
     if plans is None:
         plans, _ = dataset_plans(datasets, spec)
     synthetic = bool(spec is not None and spec.study.get("synthetic"))
-    gx, view = ge
+    gx, view = _great_expectations()
     engine = _Engine(gx, engine)
     css = (ASSETS / "datadocs.css").read_text(encoding="utf-8")
     js = (ASSETS / "datadocs.js").read_text(encoding="utf-8")
@@ -123,13 +115,11 @@ def prepared_writer(spec: StudySpec | None, **options):
     """`write_data_docs` for `spec` with great-expectations imported and its page templates compiled now (seconds),
     for a worker started ahead of the data: returns job((datasets, out_dir, findings, plans)) -> index.html
     (`pipeline` runs it in a forked child)."""
-    ge = _great_expectations()
-    ge[1].compile_templates()
-    options = {"max_rows": MAX_ROWS, "engine": "cdiscflow", **options}
+    _great_expectations()[1].compile_templates()
 
     def job(payload) -> Path:
         datasets, out_dir, findings, plans = payload
-        return _write_data_docs(datasets, spec, out_dir, findings=findings, plans=plans, ge=ge, **options)
+        return write_data_docs(datasets, spec, out_dir, findings=findings, plans=plans, **options)
 
     return job
 
@@ -270,6 +260,9 @@ def _defer_imports(names: tuple[str, ...] = DEFERRED_BY_GE) -> None:
 
 
 def _great_expectations():
+    """great_expectations and the page view (made once per process: its compiled templates are kept)."""
+    if _GE:
+        return _GE[0]
     _defer_imports()
     import great_expectations as gx  # lazy: 1-3 s
     from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
@@ -304,9 +297,11 @@ def _great_expectations():
             self._ids = itertools.count(1)
             return self.render(ExpectationSuitePageRenderer().render(suite), **kwargs)
 
-    return gx, PageView()
+    _GE.append((gx, PageView()))
+    return _GE[0]
 
 
+_GE: list = []  # (great_expectations, page view) once made
 ENGINES = ("cdiscflow", "great-expectations")
 _NO_EXCEPTION = {"raised_exception": False, "exception_traceback": None, "exception_message": None}
 
