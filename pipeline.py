@@ -256,7 +256,8 @@ def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
 
 def _report_worker(spec: StudySpec) -> ForkedWorker | None:
     """The analysis report is computed by a forked child: matplotlib, statsmodels and scipy.stats are imported while
-    SDTM and ADaM run, and the report is computed while the export writes.  The report stage waits for it."""
+    SDTM and ADaM run, and the report is computed from ADaM while validation and export run.  The report stage waits
+    for it."""
     if not background.available():
         return None
     return ForkedWorker(lambda: _report_writer(spec))
