@@ -14,9 +14,10 @@ traceback), and a child that dies (killed, crashed) makes `result()` raise `Work
 that is still working and waits for it, so nothing it writes can land after the caller has cleaned up.
 
 `timeline` records, on the clock all processes share (`time.monotonic()`), when the child was forked ("forked",
-"child started"), when `prepare` returned ("prepared"), when the caller began to send the payload ("sent"), the child got
-it ("received") and the caller's send returned ("handed"), when the caller began to wait ("waited"), when the job ended ("done") and its answer arrived
-("answered"); and "cpu", the CPU seconds the child had used by then.  `benchmarks/embedded.py` shows from it whether a worker holds the caller up.
+"child started"), when `prepare` returned ("prepared"), when the caller began to send the payload ("sent"), the
+child got it ("received") and the caller's send was written ("handed"), when the caller began to wait ("waited"),
+when the job ended ("done") and its answer arrived ("answered"); and "cpu", the CPU seconds the child had used by
+then.  `benchmarks/embedded.py` shows from it whether a worker holds the caller up.
 
 `available()` says whether this platform can fork safely (Linux); elsewhere callers do the work in process.
 """
