@@ -176,11 +176,11 @@ def _remember_passed(key: str) -> None:
     folder = spec_cache_dir()
     if folder is None:
         return
+    from cdiscflow.core.atomic import write_text
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.part"
-        tmp.write_text(key, encoding="ascii")
-        os.replace(tmp, folder / key)
+        write_text(folder / key, key)
     except OSError:
         pass
 
