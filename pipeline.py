@@ -27,6 +27,8 @@ import hashlib
 import importlib
 import json
 import platform
+import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -132,13 +134,13 @@ def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_
     with _stopping(workers), staged_output(out, owned_by=("run.json", "crash.log")) as build:
         result.build_dir = build
         try:
-            _run_stages(result, raw, on_error, data_docs, say, workers)
+            findings_written = _run_stages(result, raw, on_error, data_docs, say, workers)
         except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then let it propagate
             result.error = exc
             with contextlib.suppress(OSError):  # an unwritable log must not hide why the run stopped
                 _finish(result, t0)
         else:
-            _finish(result, t0)
+            _finish(result, t0, findings_written)
     result.build_dir = None
     result.written = [out / p.relative_to(build) for p in result.written if _inside(p, build)]
     if result.error is not None:
@@ -155,25 +157,47 @@ def _check_reviewers_guide_inputs(spec: StudySpec, core_report: str | Path | Non
         core_issues(core_report)
 
 
-def _finish(result: RunResult, t0: float) -> None:
+def _finish(result: RunResult, t0: float, findings_written: int | None = None) -> None:
+    """The findings tables (unless `findings_written`, the number of findings they were written with, is still the
+    number of the run's findings) and the run log."""
     result.seconds = round(time.perf_counter() - t0, 3)
-    result.findings.write(result.target, "findings")  # every finding of the run in one table
-    write_findings_workbook(result.findings, result.target / "findings.xlsx")  # ... and as a workbook
+    if findings_written != len(result.findings):
+        _write_findings(result)
     _write_run_log(result)
 
 
+def _write_findings(result: RunResult) -> int:
+    result.findings.write(result.target, "findings")  # every finding of the run in one table
+    write_findings_workbook(result.findings, result.target / "findings.xlsx")  # ... and as a workbook
+    return len(result.findings)
+
+
 def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress,
-                workers=(None, None)) -> None:
+                workers=(None, None)) -> int | None:
+    """The stages; returns the number of findings the findings tables were written with when they were written
+    while the workers finished (None: not written yet)."""
     # the workers were forked as the run started, so that their imports overlap SDTM and ADaM; each is stopped,
     # whatever happens, before the staging folder goes (stop() again on the way out is a no-op)
     docs, report = workers
     with _stopping(workers):
         try:
-            _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
+            written = _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
         except CdiscflowError:  # a run stopped by its input is still written: with the Data Docs it handed over
             _wait_for(docs)
             raise
+        finally:
+            _discard_unused_report(report, result.target)
         _wait_for(docs)
+    return written
+
+
+def _discard_unused_report(report: ForkedWorker | None, out: Path) -> None:
+    """The report worker gets ADaM as soon as it is derived; when the run does not come to the report stage (the
+    findings block the export, or it stopped) the worker is stopped and what it had written goes: the output has
+    no report, as when the report is computed in process."""
+    if report is not None and report.sent and not report.answered:
+        report.stop()
+        shutil.rmtree(out / "report", ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -195,7 +219,7 @@ def _wait_for(docs: ForkedWorker | None) -> None:
 
 
 def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, data_docs: bool, say: Progress,
-                     docs: ForkedWorker | None, report: ForkedWorker | None) -> None:
+                     docs: ForkedWorker | None, report: ForkedWorker | None) -> int | None:
     spec, out, fail_on = result.spec, result.target, result.fail_on
     sdtm = _stage(result, "sdtm", say, lambda log: _map_sdtm(spec, raw_dir, on_error, log))
     result.rejected_rows = len(sdtm.rejects)
@@ -203,18 +227,22 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
     adam = _stage(result, "adam", say, lambda log: _derive_adam(spec, sdtm.datasets, log))
     compact_all(adam)
     result.datasets = {**sdtm.datasets, **adam}
+    if report is not None and adam:  # the report reads ADaM only: it is computed while validation and export run
+        report.send((adam, out / "report"))
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log, docs))
     if blocked:
         from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
+        _discard_unused_report(report, out)  # the report never runs when the findings block the export
         write_bookkeeping(sdtm, out / "sdtm")
         say("export", f"skipped: {result.failing} finding(s) at or above '{fail_on}' "
                       f"(see {result.out_dir / 'validation'})")
-    else:
-        if report is not None and adam:  # the report reads ADaM only: it is computed while the export writes
-            report.send((adam, out / "report"))
-        _stage(result, "export", say, lambda log: _export(result, sdtm, log))
-        _stage(result, "report", say, lambda log: _report(result, adam, log, report))
+        return None
+    _stage(result, "export", say, lambda log: _export(result, sdtm, log))
+    # every finding is in now (the report stage adds none): the tables are written while the workers finish
+    written = _write_findings(result)
+    _stage(result, "report", say, lambda log: _report(result, adam, log, report))
+    return written
 
 
 def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
@@ -228,7 +256,8 @@ def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
 
 def _report_worker(spec: StudySpec) -> ForkedWorker | None:
     """The analysis report is computed by a forked child: matplotlib, statsmodels and scipy.stats are imported while
-    SDTM and ADaM run, and the report is computed while the export writes.  The report stage waits for it."""
+    SDTM and ADaM run, and the report is computed from ADaM while validation and export run.  The report stage waits
+    for it."""
     if not background.available():
         return None
     return ForkedWorker(lambda: _report_writer(spec))
@@ -313,6 +342,8 @@ def _export(result: RunResult, sdtm, log: StageLog) -> None:
 def _report_writer(spec: StudySpec):
     from cdiscflow.report import build_report  # (an ImportError is a bug: exit 3)
 
+    for name in _NOT_IN_THE_REPORT_WORKER:  # `import name` raises ImportError in this child (sys.modules holds None)
+        sys.modules.setdefault(name, None)
     for library in _REPORT_LIBRARIES:  # what the report imports when it first needs it: now, in the child
         with contextlib.suppress(ImportError):  # ahead of time only: a report that needs it still fails as before
             importlib.import_module(library)
@@ -321,6 +352,9 @@ def _report_writer(spec: StudySpec):
 
 # the libraries the report imports lazily (seconds): the report worker imports them ahead
 _REPORT_LIBRARIES = ("statsmodels.stats.proportion", "statsmodels.duration.survfunc", "scipy.stats")
+# optional libraries the report's libraries import when installed and the report never uses: statsmodels imports
+# polars (0.2 s) only to recognise polars frames, and treats none as such without it; the report passes pandas
+_NOT_IN_THE_REPORT_WORKER = ("polars",)
 
 
 def _report(result: RunResult, adam: dict[str, pd.DataFrame], log: StageLog,

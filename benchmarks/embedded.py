@@ -45,16 +45,50 @@ def child(out: str, result_path: str) -> None:
         start = clock.get(stage, now)
         stages[stage] = {"wall": now[0] - start[0], "cpu": now[1] - start[1]}
 
+    workers = _record_workers(pipeline)
     t, c = time.perf_counter(), time.process_time()
+    run_started = time.monotonic()
     result = pipeline.run(out_dir=out, progress=progress)
+    run_ended = time.monotonic()
     stages["spec load + setup"] = {"wall": 0.0, "cpu": 0.0}
     run_total = {"wall": time.perf_counter() - t, "cpu": time.process_time() - c}
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run's forked workers, reaped by now
-    stages["background workers (Data Docs, report)"] = {"wall": 0.0, "cpu": workers.ru_utime + workers.ru_stime}
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run's forked workers, reaped by now
+    stages["background workers (Data Docs, report)"] = {"wall": 0.0, "cpu": reaped.ru_utime + reaped.ru_stime}
     staged = {k: sum(s[k] for n, s in stages.items() if n in STAGES) for k in ("wall", "cpu")}
     stages["spec load + setup"] = {k: run_total[k] - staged[k] for k in ("wall", "cpu")}  # and the run log, waits
+    timelines = {name: _worker_times(w.timeline, run_started, run_ended) for name, w in workers}
     Path(result_path).write_text(json.dumps({"startup": startup, "stages": stages, "run": run_total,
-                                             "exit": result.exit_code}))
+                                             "workers": timelines, "exit": result.exit_code}))
+
+
+def _record_workers(pipeline) -> list:
+    """The run's forked workers, as (name, worker), by wrapping the class pipeline.py forks them with."""
+    made = []
+
+    class Recorded(pipeline.ForkedWorker):
+        def __init__(self, prepare):
+            super().__init__(prepare)
+            name = "Data Docs" if "data_docs" in prepare.__qualname__ else "report" if "report" in \
+                prepare.__qualname__ else prepare.__qualname__
+            made.append((name, self))
+
+    pipeline.ForkedWorker = Recorded
+    return made
+
+
+def _worker_times(timeline: dict, run_started: float, run_ended: float) -> dict:
+    """A worker's timeline in seconds from the start of pipeline.run: when it was forked, ready (its imports done),
+    handed its payload, done; when the main process began to wait for it, and how long it waited (0: the worker
+    was done before the main process needed it, i.e. it is not on the critical path)."""
+    at = {k: round(v - run_started, 3) for k, v in timeline.items()}
+    out = {"forked": at.get("forked"), "ready": at.get("prepared"), "sent": at.get("sent"),
+           "handed": at.get("handed"),
+           "done": at.get("done"), "waited from": at.get("waited")}
+    if "waited" in timeline and "answered" in timeline:
+        out["main waited"] = round(max(0.0, timeline["answered"] - timeline["waited"]), 3)
+    out["run ended"] = round(run_ended - run_started, 3)
+    out["cpu"] = timeline.get("cpu")
+    return out
 
 
 def measure(out: Path, result_path: Path) -> dict:
@@ -85,6 +119,18 @@ def table(best: dict, repeat: int) -> str:
     return "\n".join(lines)
 
 
+def worker_table(records: list[dict]) -> str:
+    """The forked workers' timelines, seconds from the start of pipeline.run, of the run whose main process waited
+    least for them (its "main waited" is how much of the run's wall time the worker added)."""
+    best = min(records, key=lambda r: sum(w.get("main waited", 0.0) for w in r.get("workers", {}).values()))
+    cols = ("forked", "ready", "sent", "handed", "waited from", "done", "main waited", "run ended", "cpu")
+    lines = ["| worker (s from run start) | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, w in best.get("workers", {}).items():
+        lines.append(f"| {name} | " + " | ".join("-" if w.get(c) is None else f"{w[c]:.2f}" for c in cols) + " |")
+    waits = [f"{sum(w.get('main waited', 0.0) for w in r.get('workers', {}).values()):.2f}" for r in records]
+    return "\n".join(lines) + "\nmain process waited for the workers (s), each run: " + ", ".join(waits)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_child"]:
@@ -103,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         records = [measure(Path(tmp) / f"out{i}", Path(tmp) / f"r{i}.json") for i in range(args.repeat)]
     best = summary(records)
     print(table(best, args.repeat))
+    print(worker_table(records))
     print("load average (1 min) after each run: " + ", ".join(f"{r['load average']:.1f}" for r in records))
     if args.json:
         args.json.write_text(json.dumps({"runs": records, "min": best}, indent=1))

@@ -1,9 +1,10 @@
 """One job in a forked child process, so that slow imports and rendering overlap the caller's own work.
 
     worker = ForkedWorker(prepare)      # forks now; the child runs prepare() -> job while the parent goes on
-    worker.send(payload)                # later: the child runs job(payload) (payload is pickled)
+    worker.send(payload)                # later: the child runs job(payload) (pickled now, sent without waiting)
     value = worker.result()             # wait for it; the child's exception is raised here
     worker.stop()                       # always (a `with` block does it): the child is gone when this returns
+    worker.timeline                     # when it was forked, prepared, sent, waited for, done (time.monotonic())
 
 The child is forked, not spawned: it starts with the parent's memory (modules already imported, objects that cannot
 be pickled such as a loaded spec), so only the payload and the answer cross the pipe.  `prepare` runs in the child
@@ -11,6 +12,12 @@ at once (e.g. importing a heavy library) and returns the job; an exception in `p
 `result()` in the parent (as the same exception when it can be pickled, else as a RuntimeError carrying the child's
 traceback), and a child that dies (killed, crashed) makes `result()` raise `WorkerDied`.  `stop()` kills a child
 that is still working and waits for it, so nothing it writes can land after the caller has cleaned up.
+
+`timeline` records, on the clock all processes share (`time.monotonic()`), when the child was forked ("forked",
+"child started"), when `prepare` returned ("prepared"), when the caller began to send the payload ("sent"), the
+child got it ("received") and the caller's send was written ("handed"), when the caller began to wait ("waited"),
+when the job ended ("done") and its answer arrived ("answered"); and "cpu", the CPU seconds the child had used by
+then.  `benchmarks/embedded.py` shows from it whether a worker holds the caller up.
 
 `available()` says whether this platform can fork safely (Linux); elsewhere callers do the work in process.
 """
@@ -24,7 +31,10 @@ import os
 import pickle
 import signal
 import sys
+import threading
+import time
 import traceback
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
 
@@ -44,30 +54,54 @@ class ForkedWorker:
         ctx = multiprocessing.get_context("fork")
         self._conn, child_conn = ctx.Pipe(duplex=True)
         self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn, os.getpid()), daemon=True)
+        self.timeline: dict[str, float] = {"forked": time.monotonic()}  # when each step happened (see timeline)
         self._process.start()
         child_conn.close()
         self._sent = False
+        self._sender: threading.Thread | None = None
+        self._send_failed: BaseException | None = None
 
     @property
     def sent(self) -> bool:
         return self._sent
 
+    @property
+    def answered(self) -> bool:
+        """The child's answer (its value or its exception) has been taken by `result()`."""
+        return "answered" in self.timeline
+
     def send(self, payload: Any) -> None:
+        """Hand the child its payload and return: the payload is pickled now (what it holds now is what the child
+        gets), and written to the pipe by a thread, so that the caller does not wait while the child is still
+        preparing (a payload larger than the pipe's buffer is only taken when the child reads it)."""
         if self._sent:
             raise RuntimeError("a ForkedWorker runs one job")
         self._sent = True
+        self.timeline["sent"] = time.monotonic()
+        data = bytes(ForkingPickler.dumps(payload))  # as Connection.send pickles it
+        self._sender = threading.Thread(target=self._write, args=(data,), name="ForkedWorker.send", daemon=True)
+        self._sender.start()
+
+    def _write(self, data: bytes) -> None:
         try:
-            self._conn.send(payload)
-        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
-            raise self._died() from exc
+            self._conn.send_bytes(data)
+        except (OSError, EOFError) as exc:  # the child died (or was stopped) before it took the payload
+            self._send_failed = exc
+        else:
+            self.timeline["handed"] = time.monotonic()
 
     def result(self) -> Any:
         if not self._sent:
             raise RuntimeError("ForkedWorker.result() before send()")
+        self.timeline["waited"] = time.monotonic()
+        self._sender.join()
+        if self._send_failed is not None:
+            raise self._died() from self._send_failed
         try:
-            status, value = self._conn.recv()
+            status, value, child_times = self._conn.recv()
         except (EOFError, ConnectionResetError) as exc:
             raise self._died() from exc
+        self.timeline.update(child_times, answered=time.monotonic())
         self._process.join()
         if status == "error":
             raise value
@@ -78,6 +112,8 @@ class ForkedWorker:
         if self._process.is_alive():
             self._process.kill()
         self._process.join()
+        if self._sender is not None:
+            self._sender.join()  # its write ends with the child (EPIPE)
         self._conn.close()
 
     def __enter__(self) -> ForkedWorker:
@@ -93,6 +129,7 @@ class ForkedWorker:
 
 
 def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent: int) -> None:
+    times = {"child started": time.monotonic()}
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this child
     parent_end.close()  # so that the parent's death reads as end of file here, not as a wait for ever
@@ -101,17 +138,20 @@ def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent
         job = prepare()
     except BaseException as exc:  # reported when the parent asks for the result
         failure = exc
+    times["prepared"] = time.monotonic()
     try:
         payload = conn.recv()
     except EOFError:  # the parent stopped before sending work
         return
+    times["received"] = time.monotonic()
     try:
         if failure is not None:
             raise failure
         answer = ("ok", job(payload))
     except BaseException as exc:
         answer = ("error", _picklable(exc))
-    conn.send(answer)
+    times["done"], times["cpu"] = time.monotonic(), time.process_time()
+    conn.send((*answer, times))
     conn.close()
 
 

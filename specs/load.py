@@ -46,15 +46,19 @@ def load_study(study: str | Path | None = None) -> StudySpec:
     return _Loader(resolve_study(study)).load()
 
 
-def load_study_with_problems(study: str | Path | None = None) -> tuple[StudySpec, list[str]]:
+def load_study_with_problems(study: str | Path | None = None, *,
+                             parsed: Mapping[str, Any] | None = None) -> tuple[StudySpec, list[str]]:
     """The spec as far as it loads, and every problem found (for `check-spec`, which goes on to check the other
-    layers' sections of a spec with problems).  SpecError only when there is no study.yaml."""
-    return _Loader(resolve_study(study)).load(strict=False)
+    layers' sections of a spec with problems).  SpecError only when there is no study.yaml.  `parsed` holds YAML
+    documents of the folder already read by `specs.safe_yaml.load_yaml` (file relative to the folder -> document,
+    as `check-spec` reads them first): those are not read again, and must not be changed by the caller."""
+    return _Loader(resolve_study(study), parsed).load(strict=False)
 
 class _Loader(MappingLoader):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, parsed: Mapping[str, Any] | None = None):
         self.path = path
         self.problems: list[str] = []
+        self.parsed = parsed or {}
 
     def problem(self, where: str, msg: str) -> None:
         self.problems.append(f"{where}: {msg}")
@@ -66,6 +70,8 @@ class _Loader(MappingLoader):
             if required:
                 self.problem(rel, "file is missing")
             return None
+        if rel in self.parsed:
+            return self.parsed[rel]
         try:
             return load_yaml(p, rel)[0]
         except YamlProblem as exc:

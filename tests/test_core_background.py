@@ -139,3 +139,30 @@ def test_not_available_in_a_daemonic_process():
     answer = queue.get(timeout=60)
     child.join()
     assert answer is False and background.available() is True
+
+
+def test_send_returns_while_the_child_is_still_preparing(tmp_path):
+    # a payload far larger than a pipe's buffer is only taken when the child reads it: send() must not wait for that
+    # (the run goes on with its stages while the worker is still importing great-expectations)
+    flag = tmp_path / "sent"
+
+    def prepare():
+        deadline = time.monotonic() + 30
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ready_after_send = flag.exists()
+        return lambda payload: (ready_after_send, len(payload), payload[-3:])
+
+    with ForkedWorker(prepare) as worker:
+        worker.send(b"x" * 5_000_000 + b"end")
+        flag.touch()  # only reached if send() returned while the child was still in prepare()
+        assert worker.result() == (True, 5_000_003, b"end")
+    assert worker.timeline["sent"] <= worker.timeline["received"] <= worker.timeline["done"]
+
+
+def test_a_payload_is_what_it_was_when_sent():
+    table = {"rows": [1, 2, 3]}
+    with ForkedWorker(lambda: (lambda payload: payload)) as worker:
+        worker.send(table)
+        table["rows"].append(4)  # changed after send: the child has the copy pickled by send()
+        assert worker.result() == {"rows": [1, 2, 3]}

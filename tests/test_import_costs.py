@@ -31,3 +31,31 @@ def test_report_names_still_resolve():
     assert set(report.__all__) == set(report._HOME)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         report.nothing
+
+
+@pytest.mark.slow
+def test_great_expectations_is_imported_without_the_modules_it_defers_and_they_still_work():
+    # the Data Docs import great_expectations without scipy.stats and altair (one expectation cdiscflow never builds
+    # uses them); they are imported, whole and working, the first time anything reads from them
+    code = ("import sys\n"
+            "from cdiscflow.validation.datadocs import _great_expectations\n"
+            "_great_expectations()\n"
+            "heavy = ('scipy.linalg', 'scipy.stats._stats_py', 'altair.vegalite')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n"
+            "from scipy import stats\n"
+            "print(round(float(stats.norm.cdf(1.0)), 6), type(sys.modules['scipy.stats']).__name__)\n"
+            "import scipy.stats\n"
+            "print(scipy.stats.chi2.ppf(0.95, 1).round(4), 'scipy.linalg' in sys.modules)\n"
+            "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl\n"
+            "print(round(float(kl.stats.entropy([0.5, 0.5], [0.25, 0.75])), 6), kl.alt.__name__)\n")
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines == ["[]", "0.841345 module", "3.8415 True", "0.143841 altair"]
+
+
+def test_a_deferred_module_that_is_not_installed_is_left_alone():
+    from cdiscflow.validation.datadocs import _defer_imports
+
+    _defer_imports(("cdiscflow_no_such_module.sub", "cdiscflow_no_such_module"))
+    assert "cdiscflow_no_such_module" not in sys.modules
+    with pytest.raises(ImportError):
+        __import__("cdiscflow_no_such_module")

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,9 @@ def test_a_report_failure_is_the_report_stages_failure(raw_small, tmp_path, monk
     assert (out / "validation" / "datadocs" / "index.html").is_file()  # the Data Docs worker finished its job
 
 
-def test_a_blocked_export_stops_the_report_worker_before_it_writes(raw_small, tmp_path, monkeypatch):
+def test_a_blocked_export_stops_the_report_worker_and_leaves_no_report(raw_small, tmp_path, monkeypatch):
+    # the report worker gets ADaM before validation: when the findings block the export it is stopped and what it
+    # may have written goes (no report, as in process, where the report stage never runs then)
     workers = []
     real_worker, real_validate = background.ForkedWorker, pipeline._validate
 
@@ -160,9 +163,31 @@ def test_a_blocked_export_stops_the_report_worker_before_it_writes(raw_small, tm
     out = tmp_path / "out"
     pipeline.run(raw_dir=raw_small, out_dir=out)
     docs, report = workers
-    assert docs.sent and not report.sent and not report._process.is_alive()
+    assert docs.sent and report.sent and not report.answered and not report._process.is_alive()
     assert not (out / "report").exists() and not (out / "adam").exists()
     assert (out / "validation" / "datadocs" / "index.html").is_file()
+
+
+def test_what_the_report_worker_wrote_goes_when_the_findings_block_the_export(raw_small, tmp_path, monkeypatch):
+    real_validate = pipeline._validate
+    seen = []
+
+    def blocking_once_the_report_is_being_written(result, *args):
+        real_validate(result, *args)
+        deadline = time.monotonic() + 120
+        while not list((result.target / "report").glob("*.png")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.extend(p.name for p in (result.target / "report").glob("*.png"))
+        return True  # the findings block the export
+
+    monkeypatch.setattr(pipeline, "_validate", blocking_once_the_report_is_being_written)
+    out = tmp_path / "out"
+    result = pipeline.run(raw_dir=raw_small, out_dir=out)
+    assert seen  # the worker had written part of the report when the export was blocked
+    assert not (out / "report").exists() and not (out / "adam").exists()
+    assert [s.name for s in result.stages] == ["sdtm", "adam", "validate"]
+    assert "report" not in {Path(f).parts[0] for f in json.loads((out / "run.json").read_text())["files"]}
+    assert _leftovers(tmp_path) == []
 
 
 def test_workers_die_with_a_killed_run_and_never_hold_its_lock(tmp_path):

@@ -23,11 +23,17 @@ great-expectations takes seconds to import, so it is imported inside `write_data
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
+import importlib
+import importlib.util
 import itertools
 import logging
 import re
+import sys
+import threading
+import types
 from pathlib import Path
 from typing import Mapping
 
@@ -106,9 +112,10 @@ def check_page_names(datasets: Mapping[str, object]) -> None:
 
 
 def prepared_writer(spec: StudySpec | None, **options):
-    """`write_data_docs` for `spec` with great-expectations imported now (seconds), for a worker started ahead of the
-    data: returns job((datasets, out_dir, findings, plans)) -> index.html (`pipeline` runs it in a forked child)."""
-    _great_expectations()
+    """`write_data_docs` for `spec` with great-expectations imported and its page templates compiled now (seconds),
+    for a worker started ahead of the data: returns job((datasets, out_dir, findings, plans)) -> index.html
+    (`pipeline` runs it in a forked child)."""
+    _great_expectations()[1].compile_templates()
 
     def job(payload) -> Path:
         datasets, out_dir, findings, plans = payload
@@ -213,19 +220,71 @@ def _sample(frame: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str]:
 # great-expectations plumbing
 
 
+# Modules great-expectations imports for one expectation cdiscflow never builds (the KL divergence's statistics and
+# charts): imported when first used, not with GE (scipy.stats and altair are 0.6 s of GE's 1.5 s import).
+DEFERRED_BY_GE = ("scipy.stats", "altair")
+
+
+class _Deferred(types.ModuleType):
+    """Stands in sys.modules for a module not imported yet: the first attribute read imports the real module (which
+    then replaces this one in sys.modules) and every read is answered by it, so that code holding this object
+    behaves as with the real module, only later."""
+
+    def __getattr__(self, attr: str):
+        name = self.__name__
+        with _DEFER_LOCK:
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            module = importlib.import_module(name)
+        return getattr(module, attr)
+
+
+_DEFER_LOCK = threading.RLock()
+
+
+def _defer_imports(names: tuple[str, ...] = DEFERRED_BY_GE) -> None:
+    """Put a `_Deferred` in sys.modules for each module of `names` that is not imported yet (its parent package
+    is imported now, as `find_spec` needs it; a module that is not installed is left alone)."""
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        module = _Deferred(name)
+        module.__spec__ = spec  # what the import system reads of a module in sys.modules, without importing it
+        sys.modules[name] = module
+
+
 def _great_expectations():
-    import great_expectations as gx  # lazy: 2-5 s
+    """great_expectations and the page view (made once per process: its compiled templates are kept)."""
+    if _GE:
+        return _GE[0]
+    _defer_imports()
+    import great_expectations as gx  # lazy: 1-3 s
     from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
     from jinja2 import ChoiceLoader, FileSystemLoader
 
     class PageView(DefaultJinjaPageView):
-        """GE's page view with cdiscflow's offline templates first and element ids that do not change per run."""
+        """GE's page view with cdiscflow's offline templates first and element ids that do not change per run.
+        Templates are compiled once and not looked up on disk again (GE asks for a template for every block of a
+        page: 13,000 times a run, each a `stat` of the template file with jinja's auto-reload)."""
 
         def __init__(self) -> None:
             super().__init__()
             self.env.loader = ChoiceLoader([FileSystemLoader(str(ASSETS / "templates")), self.env.loader])
+            self.env.auto_reload = False
             self._ids = itertools.count(1)
+
+        def compile_templates(self) -> None:
+            """Compile every template the pages use now (a worker does it before the data arrive)."""
+            for name in self.env.list_templates():
+                with contextlib.suppress(Exception):  # a template that fails to compile fails when used, as before
+                    self.env.get_template(name)
 
         def generate_html_element_uuid(self, prefix=None):
             return f"{prefix or ''}cdiscflow-{next(self._ids)}"
@@ -238,9 +297,11 @@ def _great_expectations():
             self._ids = itertools.count(1)
             return self.render(ExpectationSuitePageRenderer().render(suite), **kwargs)
 
-    return gx, PageView()
+    _GE.append((gx, PageView()))
+    return _GE[0]
 
 
+_GE: list = []  # (great_expectations, page view) once made
 ENGINES = ("cdiscflow", "great-expectations")
 _NO_EXCEPTION = {"raised_exception": False, "exception_traceback": None, "exception_message": None}
 
