@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import os
 import re
 import string
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from cdiscflow.core.errors import SpecError
+from cdiscflow.specs import typed, typed_problems
 from cdiscflow.specs.safe_yaml import YamlProblem, line_of, load_yaml
 
 # The YAML files a spec folder may hold at its top level (besides sdtm/*.yaml and adam/*.yaml).
@@ -69,120 +69,13 @@ def check_spec(study: str | Path | None, layer_checks: LayerChecks | None = None
 
 
 def require_valid_spec(study: str | Path | None, layer_checks: LayerChecks | None = None):
-    """The loaded StudySpec when check-spec finds nothing; else SpecError listing every problem (file:line).
+    """The loaded StudySpec when check-spec finds nothing; else SpecError listing every problem (file:line)."""
+    from cdiscflow.specs.load import resolve_study
 
-    A spec that passed is remembered by the fingerprint of everything the verdict depends on (`passed_key`: the
-    spec folder's files, cdiscflow's code and standards, the libraries that read them): the same spec with the same
-    code is then only loaded, not checked again.  Any change to the spec gives another fingerprint, so it is checked;
-    problems are never remembered.  The record lives in the user's cache folder (`spec_cache_dir`), never in the
-    spec folder or the package."""
-    from cdiscflow.specs.load import load_study, resolve_study
-
-    path = resolve_study(study)
-    key = passed_key(path, layer_checks)
-    if key is not None and _passed(key):
-        return load_study(path)  # the loader's own checks still run (a spec that fails them raises as before)
     spec, problems = _Check(study, layer_checks).run()
     if problems or spec is None:
-        raise SpecError([str(p) for p in problems] or ["the spec cannot be loaded"], path=str(path))
-    if key is not None:
-        _remember_passed(key)
+        raise SpecError([str(p) for p in problems] or ["the spec cannot be loaded"], path=str(resolve_study(study)))
     return spec
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# specs that passed, remembered by fingerprint
-
-SPEC_CACHE_ENV = "CDISCFLOW_SPEC_CACHE"  # a folder for the records, or "0"/"off" to check every spec every time
-_HASHED_BYTES = 4_000_000  # files up to this size are fingerprinted by content, larger ones (a raw export kept in
-# the spec folder, which no check reads) by size and modification time
-
-
-def spec_cache_dir() -> Path | None:
-    """Where passed specs are recorded: $CDISCFLOW_SPEC_CACHE, else $XDG_CACHE_HOME/cdiscflow/spec-checks (default
-    ~/.cache); None when switched off."""
-    setting = os.environ.get(SPEC_CACHE_ENV, "")
-    if setting.lower() in ("0", "off", "no", "false"):
-        return None
-    if setting:
-        return Path(setting)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cdiscflow" / "spec-checks"
-
-
-def passed_key(path: Path, layer_checks: LayerChecks | None = None) -> str | None:
-    """SHA-256 over what a check's verdict depends on: every file of the spec folder (relative path, and content --
-    or size and modification time for files over 4 MB; where a link points), cdiscflow's version and the path,
-    size and modification time of each of its modules and standards files, the Python, pydantic and PyYAML
-    versions, and which layer checks ran.  None when the cache is off or the folder cannot be read whole."""
-    if spec_cache_dir() is None:
-        return None
-    import hashlib
-    import sys
-    from importlib.metadata import PackageNotFoundError, version
-
-    from cdiscflow import __version__
-
-    digest = hashlib.sha256()
-
-    def add(*parts: object) -> None:
-        digest.update(repr(parts).encode() + b"\n")
-
-    try:
-        root = Path(path).resolve()
-        add("spec", str(root))
-        for folder, dirs, files in os.walk(root):
-            dirs.sort()
-            for name in sorted(files):
-                p = Path(folder) / name
-                st = p.stat()
-                rel = p.relative_to(root).as_posix()
-                if st.st_size > _HASHED_BYTES:
-                    add("file", rel, st.st_size, st.st_mtime_ns)
-                else:
-                    add("file", rel, hashlib.sha256(p.read_bytes()).hexdigest())
-                if p.is_symlink():
-                    add("link", rel, os.path.realpath(p))
-        package = Path(__file__).resolve().parents[1]
-        add("code", __version__, str(package), sys.version, getattr(layer_checks, "__module__", None),
-            getattr(layer_checks, "__qualname__", None))
-        for name in ("pydantic", "PyYAML"):
-            try:
-                add("library", name, version(name))
-            except PackageNotFoundError:
-                add("library", name, None)
-        for folder, dirs, files in os.walk(package):
-            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__")) and d != "tests")
-            in_standards = Path(folder).is_relative_to(package / "specs" / "standards")
-            for name in sorted(files):
-                if name.endswith(".py") or in_standards:
-                    st = os.stat(os.path.join(folder, name))
-                    add("module", os.path.relpath(os.path.join(folder, name), package), st.st_size, st.st_mtime_ns)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def _passed(key: str) -> bool:
-    folder = spec_cache_dir()
-    try:
-        return folder is not None and (folder / key).read_text(encoding="ascii") == key
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _remember_passed(key: str) -> None:
-    """Record the pass (atomically; a cache folder that cannot be written is no error: the next run checks again)."""
-    folder = spec_cache_dir()
-    if folder is None:
-        return
-    from cdiscflow.core.atomic import write_text
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / key, key)
-    except OSError:
-        pass
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -241,8 +134,6 @@ class _Check:
         yaml_files += [n for n in ADAM_FILES if (root / n).is_file()]
         for rel in yaml_files:
             self.check_yaml(rel)
-        from cdiscflow.specs import typed  # the typed models (pydantic): imported when a spec is checked
-
         for name in typed.CSV_MODELS:
             if (root / name).is_file():
                 self.check_csv(name)
@@ -258,8 +149,6 @@ class _Check:
             self.add(rel, exc.line, "", str(exc))
             return
         self.docs[rel], self.lines[rel] = data, lines
-        from cdiscflow.specs import typed, typed_problems
-
         kind = typed.file_kind(rel)
         if kind is None:
             return
@@ -278,8 +167,6 @@ class _Check:
         except UnicodeDecodeError as exc:
             self.add(name, None, "", f"is not UTF-8 text ({exc.reason} at byte {exc.start})")
             return
-        from cdiscflow.specs import typed, typed_problems
-
         reader = csv.DictReader(io.StringIO(text))
         header = [h.strip() for h in (reader.fieldnames or [])]
         model = typed.CSV_MODELS[name]

@@ -12,13 +12,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CDISCFLOW_SHARED", REPO.parent / "shared"))
 
 
-@pytest.fixture(autouse=True)
-def _every_spec_checked(monkeypatch):
-    """Tests check every spec every time (no record of passed specs, which a test that breaks a loader on purpose
-    must not meet); tests/test_spec_check_cache.py switches the record on where it tests it."""
-    monkeypatch.setenv("CDISCFLOW_SPEC_CACHE", "off")
-
-
 @pytest.fixture
 def shared() -> Path:
     if not SHARED.is_dir():

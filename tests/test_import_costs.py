@@ -38,8 +38,8 @@ def test_great_expectations_is_imported_without_the_modules_it_defers_and_they_s
     # the Data Docs import great_expectations without scipy.stats and altair (one expectation cdiscflow never builds
     # uses them); they are imported, whole and working, the first time anything reads from them
     code = ("import sys\n"
-            "from cdiscflow.validation.datadocs import _great_expectations\n"
-            "_great_expectations()\n"
+            "from cdiscflow.validation.datadocs import prepared_writer\n"
+            "prepared_writer(None)\n"
             "heavy = ('scipy.linalg', 'scipy.stats._stats_py', 'altair.vegalite')\n"
             "print(sorted(m for m in heavy if m in sys.modules))\n"
             "from scipy import stats\n"
@@ -50,6 +50,17 @@ def test_great_expectations_is_imported_without_the_modules_it_defers_and_they_s
             "print(round(float(kl.stats.entropy([0.5, 0.5], [0.25, 0.75])), 6), kl.alt.__name__)\n")
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert lines == ["[]", "0.841345 module", "3.8415 True", "0.143841 altair"]
+
+
+@pytest.mark.slow
+def test_in_a_callers_process_great_expectations_is_imported_as_it_is():
+    # the stand-ins are for the forked Data Docs worker only: a library caller's sys.modules is left alone
+    code = ("import sys\n"
+            "from cdiscflow.validation.datadocs import _great_expectations\n"
+            "_great_expectations()\n"
+            "print(type(sys.modules['scipy.stats']).__name__, 'scipy.stats._stats_py' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["module", "True"]
 
 
 def test_a_deferred_module_that_is_not_installed_is_left_alone():

@@ -114,7 +114,10 @@ def check_page_names(datasets: Mapping[str, object]) -> None:
 def prepared_writer(spec: StudySpec | None, **options):
     """`write_data_docs` for `spec` with great-expectations imported and its page templates compiled now (seconds),
     for a worker started ahead of the data: returns job((datasets, out_dir, findings, plans)) -> index.html
-    (`pipeline` runs it in a forked child)."""
+    (`pipeline` runs it in a forked child).  Only here, in a process of its own, are the modules GE imports for an
+    expectation cdiscflow never builds deferred (`_defer_imports`: a stand-in in sys.modules until first used);
+    a caller's process (`write_data_docs` in a library) gets great_expectations imported as it is."""
+    _defer_imports()
     _great_expectations()[1].compile_templates()
 
     def job(payload) -> Path:
@@ -263,7 +266,6 @@ def _great_expectations():
     """great_expectations and the page view (made once per process: its compiled templates are kept)."""
     if _GE:
         return _GE[0]
-    _defer_imports()
     import great_expectations as gx  # lazy: 1-3 s
     from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
