@@ -25,7 +25,8 @@ from cdiscflow import __version__
 from cdiscflow.core.atomic import atomic_write
 from cdiscflow.core.errors import InputError
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths
+from cdiscflow.core.frames import is_text_category
+from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths, text_categories
 
 DSJ_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
@@ -207,6 +208,8 @@ def _orjson_writes_as_json(values: pd.Series, col: ColumnMeta) -> bool:
         return not np.isinf(x).any() and not ((np.abs(x) < 1e-4) & (x != 0)).any()
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.categories.to_series()
+    if isinstance(values.dtype, pd.StringDtype):
+        return True  # holds str (or missing) only
     return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
@@ -231,13 +234,17 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
     value is encoded once; b"null" for missing."""
     before, after = (b"[" if first else b""), (b"]," if last else b",")
     if not col.is_numeric or col.kind:
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+        if is_text_category(values) and not col.kind:
+            codes, distinct = text_categories(values)
         else:
-            codes, distinct = pd.factorize(values)  # missing -> -1
-        if col.kind:  # each distinct date, datetime or time once as ISO 8601 text
-            distinct = _iso(pd.Series(distinct), col.kind)
-        table = _text_tokens(distinct.tolist(), before, after)
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+            else:
+                codes, distinct = pd.factorize(values)  # missing -> -1
+            if col.kind:  # each distinct date, datetime or time once as ISO 8601 text
+                distinct = _iso(pd.Series(distinct), col.kind)
+            distinct = distinct.tolist()
+        table = _text_tokens(distinct, before, after)
         codes = codes.astype(np.int64)
         codes[codes < 0] = len(table) - 1
         return table, codes
@@ -268,18 +275,23 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
     return table, codes
 
 
-def _text_tokens(distinct: list, before: bytes, after: bytes) -> pa.Array:
-    """The JSON tokens of distinct texts, then b"null": a text without a quote, backslash or control character is
-    itself between quotes (both encoders write it so, UTF-8 unescaped), joined by Arrow; the others by orjson."""
-    if distinct and set(map(type, distinct)) != {str}:  # orjson decides (and refuses what json would write otherwise)
+def _text_tokens(distinct: list | pa.Array, before: bytes, after: bytes) -> pa.Array:
+    """The JSON tokens of distinct texts (a list, or an Arrow string array), then b"null": a text without a quote,
+    backslash or control character is itself between quotes (both encoders write it so, UTF-8 unescaped), joined
+    by Arrow; the others by orjson."""
+    if isinstance(distinct, pa.Array):
+        strings = distinct.cast(pa.large_string())
+    elif distinct and set(map(type, distinct)) != {str}:  # orjson decides (and refuses what json would write otherwise)
         tokens = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in distinct]
         return pa.array(tokens + [before + b"null" + after], type=pa.large_binary())
-    strings = pa.array(distinct, type=pa.large_string())
+    else:
+        strings = pa.array(distinct, type=pa.large_string())
     quoted = pc.binary_join_element_wise(pa.scalar(before + b'"', pa.large_binary()), strings.cast(pa.large_binary()),
                                          pa.scalar(b'"' + after, pa.large_binary()), pa.scalar(b"", pa.large_binary()))
     escaped = pc.match_substring_regex(strings, r'["\\\x00-\x1f]').to_numpy(zero_copy_only=False)
     if escaped.any():
-        rewritten = [before + orjson.dumps(distinct[i], option=_ORJSON_STRICT) + after for i in np.flatnonzero(escaped)]
+        odd = strings.take(pa.array(np.flatnonzero(escaped))).to_pylist()
+        rewritten = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in odd]
         quoted = pc.replace_with_mask(quoted, pa.array(escaped), pa.array(rewritten, type=pa.large_binary()))
     return pa.concat_arrays([quoted, pa.array([before + b"null" + after], type=pa.large_binary())])
 

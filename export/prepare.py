@@ -25,7 +25,7 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import is_text_category
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.core.xpt_limits import MAX_VALUE_BYTES, MAX_IBM, MIN_IBM, utf8_array
-from cdiscflow.export.xpt import format_kind, parse_format
+from cdiscflow.export.xpt import format_kind, parse_format, text_categories
 from cdiscflow.specs.model import NAME_RE, Dataset, Variable
 
 MAX_LABEL = 40
@@ -149,9 +149,8 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
     None when the data cannot take the spec's type without a change of meaning (reported as XPT-TYPE).
     """
     if is_text_category(col) and not var.is_numeric:  # compacted text stays compact: blanks become missing
-        cats = pd.Series(col.cat.categories, dtype=object).astype(str)
-        blank = col.cat.categories[(cats.str.strip() == "").to_numpy()]
-        return col.cat.remove_categories(blank) if len(blank) else col
+        blank = _blank_strings(text_categories(col)[1])
+        return col.cat.remove_categories(col.cat.categories[blank]) if blank.any() else col
     if isinstance(col.dtype, pd.CategoricalDtype):
         col = col.astype(object)
     have = _data_type(col)
@@ -204,6 +203,20 @@ def _blank(text: pd.Series) -> np.ndarray:
     return np.append(blank, False)[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
 
 
+_ASCII_BLANK = r"^[\t\n\x0b\x0c\r\x1c-\x1f ]*$"  # what Python's str.strip() removes, among ASCII characters
+
+
+def _blank_strings(strings: pa.Array) -> np.ndarray:
+    """Which of these (distinct) texts are empty or whitespace only, exactly as `str.strip() == ""` says: ASCII
+    texts by a regular expression over the whole array, the few others by Python's strip."""
+    blank = pc.match_substring_regex(strings, _ASCII_BLANK).to_numpy(zero_copy_only=False)
+    other = np.flatnonzero(~pc.string_is_ascii(strings).to_numpy(zero_copy_only=False))
+    if len(other):
+        text = pd.Series(strings.take(pa.array(other)).to_pylist(), dtype=object)
+        blank[other] = (text.str.strip() == "").to_numpy()
+    return blank
+
+
 def check_numbers(col: pd.Series, var: Variable, report: _Report) -> None:
     """Numbers an XPT cannot hold (infinite, beyond the IBM range) and non-whole values of integer variables."""
     if col.dtype.kind != "f":
@@ -226,8 +239,7 @@ def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
     # measured once per distinct value (categories, or the text dictionary-encoded); rows take their value's
     # result by code
     if is_text_category(col):
-        codes = col.cat.codes.to_numpy()
-        strings = pa.array(pd.Series(col.cat.categories, dtype=object), type=pa.large_string())
+        codes, strings = text_categories(col)
     else:
         arr = pa.array(col, from_pandas=True, type=pa.large_string())
         if isinstance(arr, pa.ChunkedArray):  # a column concatenated from several frames comes in chunks
