@@ -382,8 +382,46 @@ def _validator():
 
 def validate_dataset_json(doc: dict) -> list[str]:
     """Every breach of the Dataset-JSON 1.1 schema, as 'path: message' texts (empty when valid)."""
+    if _valid_by_parts(doc):
+        return []
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors]
+
+
+def _valid_by_parts(doc: dict) -> bool:
+    """True when `doc` is valid, proved cheaply: the schema says of `columns` only that it is an array whose items
+    each match one schema, so the document is valid exactly when it is valid with no columns and each column is
+    valid on its own -- and most columns are alike across a study's datasets (judged once each).  False (then the
+    full validation, and its messages, decide) when it cannot be proved so."""
+    items = _column_validator()
+    columns = doc.get("columns")
+    if items is None or not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+        return False
+    try:  # keyed with the values' types: True == 1 for the cache, not for the schema
+        if not all(_column_valid(tuple((k, type(v), v) for k, v in c.items())) for c in columns):
+            return False
+    except TypeError:  # a value that is not hashable (a list ...): no shortcut
+        return False
+    return _validator().is_valid({**doc, "columns": []})
+
+
+@lru_cache(maxsize=1)
+def _column_validator():
+    """A validator of one column (the schema's `columns.items`, with the schema's definitions), or None when the
+    schema says more about `columns` than 'an array of such items' (no shortcut then)."""
+    schema = _validator().schema
+    columns = schema.get("properties", {}).get("columns")
+    if not isinstance(columns, dict) or set(columns) - {"type", "items", "description"} or \
+            columns.get("type") != "array" or not isinstance(columns.get("items"), dict):
+        return None
+    item = {k: v for k, v in schema.items() if k in ("$schema", "$defs", "definitions")}
+    item.update(columns["items"])
+    return type(_validator())(item)
+
+
+@lru_cache(maxsize=4096)
+def _column_valid(column: tuple) -> bool:
+    return _column_validator().is_valid({k: v for k, _, v in column})
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -59,11 +59,21 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
+def _attr_name(key: str) -> str:
+    """'def:Label' -> '{DEF namespace}Label' (and xlink:); other names as they are; each worked out once."""
+    name = _ATTR_NAMES.get(key)
+    if name is None:
+        name = _ATTR_NAMES[key] = (_q(DEF, key[4:]) if key.startswith("def:") else
+                                   _q(XLINK, key[6:]) if key.startswith("xlink:") else key)
+    return name
+
+
+_ATTR_NAMES: dict[str, str] = {}
+
+
 def _el(parent: etree._Element | None, tag: str, attrib: Mapping[str, object] | None = None,
         ns: str = ODM, nsmap: Mapping[str | None, str] | None = None) -> etree._Element:
-    attrs = {k: str(v) for k, v in (attrib or {}).items() if v is not None and v != ""}
-    qattrs = {(_q(DEF, k[4:]) if k.startswith("def:") else _q(XLINK, k[6:]) if k.startswith("xlink:") else k): v
-              for k, v in attrs.items()}
+    qattrs = {_attr_name(k): str(v) for k, v in attrib.items() if v is not None and v != ""} if attrib else {}
     if parent is None:
         return etree.Element(_q(ns, tag), qattrs, nsmap=nsmap or NSMAP)
     return etree.SubElement(parent, _q(ns, tag), qattrs)
