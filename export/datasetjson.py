@@ -30,7 +30,7 @@ from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths, text_categorie
 
 DSJ_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
-_ROWS_PER_CHUNK = 32_768
+_ROWS_PER_CHUNK = 16_384  # rows laid out and written at a time: ~2 MB, written while still in the cache
 
 
 @dataclass(frozen=True)
@@ -172,9 +172,12 @@ def _chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Itera
         _check_integers(columns, meta.columns)
         tokens = [_column_tokens(v, c, k == 0, k == len(columns) - 1)
                   for k, (v, c) in enumerate(zip(columns, meta.columns))]
-        pieces = list(_rows_by_column(tokens, n))
-        yield from pieces[:-1]
-        yield pieces[-1][:-1]  # every row ends "],"; the last one without the comma
+        pieces = _rows_by_column(tokens, n)
+        held = next(pieces)
+        for piece in pieces:  # each piece is written while it is fresh in the cache, one behind
+            yield held
+            held = piece
+        yield held[:-1]  # every row ends "],"; the last one without the comma
     else:
         for start in range(0, n, _ROWS_PER_CHUNK):
             part = frame.iloc[start:start + _ROWS_PER_CHUNK]
@@ -250,24 +253,17 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
         return table, codes
     x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(x)
+    has_missing = bool(missing.any())
     if col.dsj_types()[0] == "integer":
-        x = np.nan_to_num(x).astype(np.int64)
-    codes, distinct = _number_codes(x)
-    text = orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]  # "1.5,2.0,..."
-    if len(distinct):
-        widths = np.diff(np.flatnonzero(np.frombuffer(b"," + text + b",", dtype=np.uint8) == ord(","))) - 1
-        data = before + text.replace(b",", after + before) + after
-    else:
-        widths, data = np.zeros(0, dtype=np.int64), b""
-    offsets = np.concatenate([[0], np.cumsum(widths + len(before) + len(after))]).astype(np.int64)
-    numbers = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(distinct),
-                                               [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        x = (np.where(missing, 0.0, x) if has_missing else x).astype(np.int64)
+    codes, distinct = _number_codes(x, missing if has_missing else None)
+    numbers = _number_table(distinct, before, after)
     extra = pa.array([before + t + after for t in (b"null", b"-0.0", b"0.0")], type=pa.large_binary())
     table = pa.concat_arrays([numbers, extra])
     null, negative_zero, zero = len(distinct), len(distinct) + 1, len(distinct) + 2
     codes = codes.astype(np.int64, copy=True)
-    if missing.any():
-        codes[missing] = null
+    if has_missing:  # arithmetic, not a masked assignment: missing values are often scattered (branches mispredict)
+        codes += missing * (null - codes)
     is_zero = x == 0
     if x.dtype.kind == "f" and is_zero.any():  # factorize takes -0.0 and 0.0 as one value; json writes each as it is
         codes[is_zero & np.signbit(x)] = negative_zero
@@ -296,10 +292,31 @@ def _text_tokens(distinct: list | pa.Array, before: bytes, after: bytes) -> pa.A
     return pa.concat_arrays([quoted, pa.array([before + b"null" + after], type=pa.large_binary())])
 
 
-def _number_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _number_table(distinct: np.ndarray, before: bytes, after: bytes) -> pa.Array:
+    """The JSON tokens of numbers (`before` + number + `after` each), from one orjson call over them all."""
+    raw = orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)  # b"[1.5,2.0,...]"
+    if not len(distinct):
+        return pa.array([], type=pa.large_binary())
+    # where each number ends: the commas between them and the closing bracket (numbers hold no comma)
+    ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == ord(","))
+    ends = np.concatenate([[0], ends, [len(raw) - 1]]).astype(np.int64)
+    if (before, after) == (b"", b","):  # a middle column: raw without "[", its "]" made a comma, is the tokens
+        data = bytearray(raw)
+        data[-1] = ord(",")
+        data, offsets = memoryview(data)[1:], ends
+    else:  # the first or last column: brackets around the row
+        data = before + raw[1:-1].replace(b",", after + before) + after
+        offsets = np.concatenate([[0], np.cumsum(np.diff(ends) - 1 + len(before) + len(after))]).astype(np.int64)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(distinct),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _number_codes(x: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Numbers to encode and each row's index among them, found without hashing where possible: whole numbers in a
     narrow range index the range (sequence numbers, study days); mostly distinct floats are encoded row by row;
-    other columns by their distinct values (`pd.factorize`, NaN -> -1)."""
+    floats with few decimals in a narrow range index the range of their scaled values (`_decimal_codes`); other
+    columns by their distinct values (`pd.factorize`, NaN -> -1).  `missing`: where x is NaN (None: nowhere); those
+    rows' codes are set by the caller."""
     n = len(x)
     if x.dtype.kind == "i" and n:
         low, high = int(x.min()), int(x.max())
@@ -307,7 +324,41 @@ def _number_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return x - low, np.arange(low, high + 1, dtype=np.int64)
     elif n > 4 * _SAMPLE and len(pd.unique(x[:_SAMPLE])) > _SAMPLE // 2:
         return np.arange(n), x  # NaN rows are given the null token by the caller
+    elif x.dtype.kind == "f" and n >= _DECIMAL_MIN_ROWS:
+        found = _decimal_codes(x, missing)
+        if found is not None:
+            return found
     return pd.factorize(x)
+
+
+_DECIMAL_SCALES = (1, 10, 100, 1000)
+_DECIMAL_MIN_ROWS = 4096  # below this pd.factorize is as quick
+
+
+def _decimal_codes(x: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Floats that are all k / scale for whole k in a narrow range (results with one decimal, reference limits,
+    doses): each row's code is k - lowest k, and the numbers to encode are every (lowest k + i) / scale.  Exact: a
+    scale is taken only when k / scale gives back every value bit for bit (IEEE division is correctly rounded, so
+    the number encoded for a row is the row's own float; -0.0 and 0.0 are told apart by the caller).  None when no
+    scale fits.  The scale is chosen on a sample and checked on every row."""
+    low, high = float(np.fmin.reduce(x)), float(np.fmax.reduce(x))  # NaN left out (all NaN: NaN)
+    if np.isnan(low):
+        return None
+    if missing is not None:  # NaN rows take the lowest value (any code will do: the caller gives them null); fmax
+        x = np.fmax(x, low)  # fills without branching on the mask, and the arithmetic below meets no NaN
+    sample = x[:_SAMPLE]
+    for scale in _DECIMAL_SCALES:
+        if max(abs(low), abs(high)) * scale >= 2.0 ** 52 or (high - low) * scale > len(x) // 4 + 1024:
+            return None  # larger scales only widen the range
+        if not np.array_equal(np.rint(sample * scale) / scale, sample):
+            continue
+        k = np.rint(x * scale)
+        if not np.array_equal(k / scale, x):
+            continue
+        k_low, k_high = int(np.rint(low * scale)), int(np.rint(high * scale))
+        codes = k.astype(np.int64) - k_low
+        return codes, np.arange(k_low, k_high + 1, dtype=np.int64) / scale
+    return None
 
 
 _SAMPLE = 10_000
