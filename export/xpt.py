@@ -242,7 +242,7 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
             columns.append((offset, 8, "num", to_sas_numbers(col, format_kind(v.format))))
         elif is_text_category(col):  # distinct values laid out once; rows pick theirs by code, chunk by chunk
             codes, strings = text_categories(col)
-            cats = utf8_array(strings)
+            cats = strings.cast(pa.large_binary())  # categories are never missing
             used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
             lengths = pc.binary_length(cats).to_numpy(zero_copy_only=False)
             longest = int(lengths[used].max()) if used.any() else 0
@@ -261,16 +261,22 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
     row_len = offset
     n = len(frame)
     written = 0
+    # one observation is a record whose fields are the variables' bytes: each column's chunk is taken straight into
+    # its field (no temporary per column), and the chunk is written as it lies in memory
+    record = np.dtype({"names": [f"v{j}" for j in range(len(columns))],
+                       "formats": [f"V{width}" for _, width, _, _ in columns],
+                       "offsets": [off for off, _, _, _ in columns], "itemsize": row_len}) if columns else None
     for start in range(0, n, _ROWS_PER_CHUNK):
         stop = min(start + _ROWS_PER_CHUNK, n)
-        block = np.empty((stop - start, row_len), dtype=np.uint8)
-        for off, width, kind, data in columns:
+        block = np.empty(stop - start, dtype=record)
+        for j, (off, width, kind, data) in enumerate(columns):
+            field = block[f"v{j}"]
             if kind == "num":
-                block[:, off:off + 8] = ieee_to_ibm(data[start:stop])
+                field[...] = ieee_to_ibm(data[start:stop]).view("V8").reshape(stop - start)
             else:  # the table's rows as single fixed-width items: numpy takes those faster than rows of bytes
-                block[:, off:off + width] = data[0][data[1][start:stop]].view(np.uint8).reshape(stop - start, width)
-        fh.write(block.tobytes())
-        written += block.size
+                np.take(data[0], data[1][start:stop], out=field, mode="wrap")  # codes are in range (-1: the last)
+        fh.write(block.view(np.uint8) if row_len else b"")
+        written += (stop - start) * row_len
     tail = written % RECORD
     if tail:
         fh.write(b" " * (RECORD - tail))
