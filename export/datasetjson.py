@@ -25,8 +25,7 @@ from cdiscflow import __version__
 from cdiscflow.core.atomic import atomic_write
 from cdiscflow.core.errors import InputError
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.core.frames import is_text_category
-from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths, text_categories
+from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths, is_text_category, text_categories
 
 DSJ_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
@@ -209,10 +208,11 @@ def _orjson_writes_as_json(values: pd.Series, col: ColumnMeta) -> bool:
             return True  # ISO 8601 text
         x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)  # NaN (missing) passes both tests
         return not np.isinf(x).any() and not ((np.abs(x) < 1e-4) & (x != 0)).any()
+    dtype = values.dtype.categories.dtype if isinstance(values.dtype, pd.CategoricalDtype) else values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return True  # holds str (or missing) only
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.categories.to_series()
-    if isinstance(values.dtype, pd.StringDtype):
-        return True  # holds str (or missing) only
     return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 

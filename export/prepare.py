@@ -22,10 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import is_text_category
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
 from cdiscflow.core.xpt_limits import MAX_VALUE_BYTES, MAX_IBM, MIN_IBM
-from cdiscflow.export.xpt import format_kind, parse_format, text_categories
+from cdiscflow.export.xpt import format_kind, is_text_category, parse_format, text_categories
 from cdiscflow.specs.model import NAME_RE, Dataset, Variable
 
 MAX_LABEL = 40

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.atomic import atomic_write
-from cdiscflow.core.frames import is_text_category
+from cdiscflow.core.frames import is_text_category as _is_text_category
 from cdiscflow.core.sasformats import SAS_EPOCH_DAYS, SAS_EPOCH_SECONDS  # noqa: F401 (re-exported)
 from cdiscflow.core.sasformats import (DATE_FORMATS, DATETIME_FORMATS, TIME_FORMATS,  # noqa: F401 (re-exported)
                                       format_kind, parse_format)
@@ -116,6 +116,14 @@ def to_sas_numbers(values: pd.Series, kind: str = "") -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------------------------
 # characters
+
+
+def is_text_category(col: pd.Series) -> bool:
+    """`core.frames.is_text_category`, answered at once for Arrow-backed text categories (the pipeline's)."""
+    dtype = col.dtype
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return False
+    return isinstance(dtype.categories.dtype, pd.StringDtype) or _is_text_category(col)
 
 
 def text_categories(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
