@@ -251,7 +251,7 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
         elif is_text_category(col):  # distinct values laid out once; rows pick theirs by code, chunk by chunk
             codes, strings = text_categories(col)
             cats = strings.cast(pa.large_binary())  # categories are never missing
-            used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+            used = np.bincount(codes.astype(np.int64) + 1, minlength=len(cats) + 1)[1:] > 0
             lengths = pc.binary_length(cats).to_numpy(zero_copy_only=False)
             longest = int(lengths[used].max()) if used.any() else 0
             if longest > v.length:
@@ -282,7 +282,7 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
             if kind == "num":
                 field[...] = ieee_to_ibm(data[start:stop]).view("V8").reshape(stop - start)
             else:  # the table's rows as single fixed-width items: numpy takes those faster than rows of bytes
-                np.take(data[0], data[1][start:stop], out=field, mode="wrap")  # codes are in range (-1: the last)
+                np.take(data[0], data[1][start:stop], out=field, mode="wrap")  # codes in range (-1: the last)
         fh.write(block.view(np.uint8) if row_len else b"")
         written += (stop - start) * row_len
     tail = written % RECORD
