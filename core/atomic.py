@@ -65,7 +65,7 @@ def _durable_at_swap(target: Path) -> bool:
     if not _STAGING:
         return False
     path = os.path.abspath(target)
-    return any(path.startswith(root) for root in _STAGING)
+    return any(path.startswith(root) for root in tuple(_STAGING))  # a copy: other threads may stage meanwhile
 
 
 _STAGING: set[str] = set()  # staging folders of this process (each with a trailing separator)
