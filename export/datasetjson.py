@@ -10,6 +10,7 @@ documents, numbers with Python's shortest round-trip representation.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -440,11 +441,11 @@ def validate_dataset_json(doc: dict) -> list[str]:
 
 
 def _valid_by_parts(doc: dict) -> bool:
-    """True when `doc` is valid, proved cheaply: the schema says of `columns` only that it is an array whose items
-    each match one schema, so the document is valid exactly when it is valid with no columns and each column is
-    valid on its own -- and most columns are alike across a study's datasets (judged once each).  False (then the
-    full validation, and its messages, decide) when it cannot be proved so."""
-    items = _column_validator()
+    """True when `doc` is valid, proved cheaply (without importing jsonschema): the schema says of `columns` only
+    that it is an array whose items each match one schema, so the document is valid exactly when it is valid with no
+    columns and each column is valid on its own -- and most columns are alike across a study's datasets (judged once
+    each).  False (then the full validation, and its messages, decide) when it cannot be proved so."""
+    items = _column_schema()
     columns = doc.get("columns")
     if items is None or not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
         return False
@@ -453,26 +454,85 @@ def _valid_by_parts(doc: dict) -> bool:
             return False
     except TypeError:  # a value that is not hashable (a list ...): no shortcut
         return False
-    return _validator().is_valid({**doc, "columns": []})
+    return _proves_valid({**doc, "columns": []}, _schema_doc())
 
 
 @lru_cache(maxsize=1)
-def _column_validator():
-    """A validator of one column (the schema's `columns.items`, with the schema's definitions), or None when the
-    schema says more about `columns` than 'an array of such items' (no shortcut then)."""
-    schema = _validator().schema
-    columns = schema.get("properties", {}).get("columns")
+def _schema_doc() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _column_schema() -> dict | None:
+    """The schema of one column (`columns.items`), or None when the schema says more about `columns` than 'an
+    array of such items' (no shortcut then)."""
+    columns = _schema_doc().get("properties", {}).get("columns")
     if not isinstance(columns, dict) or set(columns) - {"type", "items", "description"} or \
             columns.get("type") != "array" or not isinstance(columns.get("items"), dict):
         return None
-    item = {k: v for k, v in schema.items() if k in ("$schema", "$defs", "definitions")}
-    item.update(columns["items"])
-    return type(_validator())(item)
+    return columns["items"]
 
 
 @lru_cache(maxsize=4096)
 def _column_valid(column: tuple) -> bool:
-    return _column_validator().is_valid({k: v for k, _, v in column})
+    return _proves_valid({k: v for k, _, v in column}, _column_schema())
+
+
+_PROVABLE = frozenset({"type", "properties", "required", "additionalProperties", "items", "$ref", "enum", "pattern",
+                       "minimum",
+                       # no constraint: annotations, the root's identity and definitions (refs are "#/..." in it),
+                       # and the LinkML generator's own keys (not JSON Schema keywords: jsonschema ignores them)
+                       "description", "title", "$schema", "$id", "$defs", "$comment", "metamodel_version", "version"})
+_TYPES = {"string": lambda v: isinstance(v, str), "array": lambda v: isinstance(v, list),
+          "object": lambda v: isinstance(v, dict),
+          "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _proves_valid(value: object, schema: object) -> bool:
+    """True only when `value` is valid against `schema` (a part of the Dataset-JSON schema, its `$ref`s resolved in
+    that schema), judged by the few keywords this schema's header parts use, as jsonschema judges them; False when
+    it is not valid or when the schema asks anything else (another keyword, type or form: the caller then validates
+    with jsonschema).  Stricter where that is simpler (1.0 is not proved an integer, nor a pattern on a non-text)."""
+    if not isinstance(schema, dict) or not schema.keys() <= _PROVABLE:
+        return False
+    ref = schema.get("$ref")
+    if ref is not None:  # draft 2019-09: the referenced schema applies beside the other keywords
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return False
+        target: object = _schema_doc()
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if not _proves_valid(value, target):
+            return False
+    kind = schema.get("type")
+    if kind is not None and not (kind in _TYPES and _TYPES[kind](value)):
+        return False
+    if "enum" in schema and not (isinstance(value, str) and all(isinstance(e, str) for e in schema["enum"])
+                                 and value in schema["enum"]):
+        return False
+    if "pattern" in schema and not (isinstance(value, str) and re.search(schema["pattern"], value)):
+        return False
+    if "minimum" in schema and not (_TYPES["integer"](value) and isinstance(schema["minimum"], int)
+                                    and value >= schema["minimum"]):
+        return False
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        if not isinstance(properties, dict) or extra not in (True, False):
+            return False
+        if not all(key in value for key in schema.get("required", ())):
+            return False
+        for key, item in value.items():  # over the header's keys
+            if key in properties:
+                if not _proves_valid(item, properties[key]):
+                    return False
+            elif extra is False:
+                return False
+    elif "properties" in schema or "required" in schema or "additionalProperties" in schema:
+        return False  # they say nothing of a non-object, but proving that is not needed here
+    if isinstance(value, list) and "items" in schema:
+        return isinstance(schema["items"], dict) and all(_proves_valid(item, schema["items"]) for item in value)
+    return True
 
 
 # ----------------------------------------------------------------------------------------------------------------
