@@ -5,8 +5,9 @@ flushed to disk, and only then renamed over the target.  A run killed mid-write 
 (or none), never a truncated one.  Inside a folder that `staged_output` is building, the flush to disk waits:
 every file of the folder is flushed together just before the folder is swapped in (`make_durable`), which keeps
 the same guarantee for the swapped-in folder (after a crash or power cut: the old output or the new one, each
-file whole) at a fraction of the cost of one fsync per file; a killed process never needed the flush (its
-written bytes are the kernel's already).
+file whole) while the work that writes the files no longer waits for the disk file by file (big files are written
+back by the kernel while later work runs); a killed process never needed the flush (its written bytes are the
+kernel's already).
 
 The temporary files are hidden and end in `.part` (`.dm.xpt.k3j9x.part`): no reader takes them for a dataset.  A
 run killed with SIGKILL cannot remove its own; the next run into the same folder does (`remove_stale_parts`).  One
@@ -73,9 +74,9 @@ _STAGING: set[str] = set()  # staging folders of this process (each with a trail
 
 def make_durable(folder: str | os.PathLike) -> None:
     """fsync every file and folder under `folder`, so that it survives a power cut as it is now.  The write-back of
-    every file is started first (Linux sync_file_range, where available) and only then is each file fsynced: the
-    kernel writes them together and most fsyncs find their data already on disk and commit nothing new, where an
-    fsync per file as it is written waits for one journal commit each."""
+    every file is started first (Linux sync_file_range, where available) and only then is each file fsynced, so
+    that the kernel writes them together.  (Linux's syncfs would be one call, but it also waits for every other
+    process's unwritten data on the file system.)"""
     files, folders = [], []
     for dirpath, _, filenames in os.walk(folder):  # over the staged folders
         folders.append(dirpath)
