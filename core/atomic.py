@@ -2,7 +2,12 @@
 
 Every file cdiscflow writes goes through `atomic_write`: the bytes go to a temporary file in the same folder, are
 flushed to disk, and only then renamed over the target.  A run killed mid-write leaves the previous complete file
-(or none), never a truncated one.
+(or none), never a truncated one.  Inside a folder that `staged_output` is building, the flush to disk waits:
+every file of the folder is flushed together just before the folder is swapped in (`make_durable`), which keeps
+the same guarantee for the swapped-in folder (after a crash or power cut: the old output or the new one, each
+file whole) while the work that writes the files no longer waits for the disk file by file (big files are written
+back by the kernel while later work runs); a killed process never needed the flush (its written bytes are the
+kernel's already).
 
 The temporary files are hidden and end in `.part` (`.dm.xpt.k3j9x.part`): no reader takes them for a dataset.  A
 run killed with SIGKILL cannot remove its own; the next run into the same folder does (`remove_stale_parts`).  One
@@ -45,13 +50,75 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if not _durable_at_swap(target):
+                os.fsync(fh.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _durable_at_swap(target: Path) -> bool:
+    """Whether `target` is inside a folder this process is staging (`staged_output`): its files are flushed to disk
+    all together just before the folder is swapped in (`make_durable`), not one by one as they are written."""
+    if not _STAGING:
+        return False
+    path = os.path.abspath(target)
+    return any(path.startswith(root) for root in tuple(_STAGING))  # a copy: other threads may stage meanwhile
+
+
+_STAGING: set[str] = set()  # staging folders of this process (each with a trailing separator)
+
+
+def make_durable(folder: str | os.PathLike) -> None:
+    """fsync every file and folder under `folder`, so that it survives a power cut as it is now.  The write-back of
+    every file is started first (Linux sync_file_range, where available) and only then is each file fsynced, so
+    that the kernel writes them together.  (Linux's syncfs would be one call, but it also waits for every other
+    process's unwritten data on the file system.)"""
+    files, folders = [], []
+    for dirpath, _, filenames in os.walk(folder):  # over the staged folders
+        folders.append(dirpath)
+        files += [os.path.join(dirpath, name) for name in filenames]
+    start = _sync_file_range()
+    for first in range(0, len(files), 256):  # over batches of files: a bounded number of open descriptors
+        fds = []
+        try:
+            for path in files[first:first + 256]:  # over files: start their write-back
+                try:
+                    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                except FileNotFoundError:  # removed meanwhile (a temporary of a writer that failed)
+                    continue
+                except OSError as exc:
+                    if exc.errno != errno.ELOOP:  # a symbolic link: not ours to flush
+                        raise
+                    continue
+                fds.append(fd)
+                if start is not None:
+                    start(fd, 0, 0, 2)  # SYNC_FILE_RANGE_WRITE: start write-back, do not wait
+            for fd in fds:  # over the same files: wait until each is on disk
+                os.fsync(fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    for path in reversed(folders):  # over folders, deepest first: their entries
+        _fsync_folder(Path(path))
+
+
+@functools.lru_cache(maxsize=1)
+def _sync_file_range():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        func = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -78,8 +145,9 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if not _durable_at_swap(target):
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp_path, _umask_mode())
         os.replace(tmp_path, target)
     except BaseException:
@@ -145,6 +213,8 @@ def write_folder(files: "dict[str, bytes | Path]", target: str | os.PathLike, *,
 # `out` then holds the previous complete output or the new complete one, never a mix:
 #   * the new output is built in a hidden sibling `.out.<pid>.<random>.staging/` (same file system: renames are
 #     atomic); an exception or Ctrl-C inside the block removes it and leaves `out` as it was;
+#   * before the swap every file and folder in the staging folder is flushed to disk (`make_durable`: the files
+#     written into it by this process were not fsynced one by one), so the swapped-in output is whole on disk;
 #   * at the end the two folders are exchanged in one atomic system call where the platform has one (Linux
 #     renameat2 RENAME_EXCHANGE); elsewhere `out` is renamed aside to `.out.<pid>.<random>.old`, the staging folder
 #     renamed onto `out`, and the old one removed: between those two renames (microseconds, no I/O but two
@@ -289,12 +359,16 @@ def staged_output(out: str | os.PathLike, *, owned_by: tuple[str, ...] = ()) -> 
         _check_replaceable(target, owned_by)
         build = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=STAGING_SUFFIX,
                                       dir=target.parent))
+        root = os.path.join(os.path.abspath(build), "")
+        _STAGING.add(root)  # files written into it are made durable all together before the swap
         try:
             yield build
             _swap_in(build, target)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
             raise
+        finally:
+            _STAGING.discard(root)
 
 
 def _check_replaceable(target: Path, owned_by: tuple[str, ...]) -> None:
@@ -309,6 +383,7 @@ def _check_replaceable(target: Path, owned_by: tuple[str, ...]) -> None:
 
 
 def _swap_in(build: Path, target: Path) -> None:
+    make_durable(build)  # every file and folder on disk before the swap: a power cut leaves old or new, both whole
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(build, 0o777 & ~mask)  # mkdtemp's 0700 is too private for an output folder people share

@@ -10,6 +10,7 @@ documents, numbers with Python's shortest round-trip representation.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -25,11 +26,11 @@ from cdiscflow import __version__
 from cdiscflow.core.atomic import atomic_write
 from cdiscflow.core.errors import InputError
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths
+from cdiscflow.export.xpt import SAS_EPOCH_SECONDS, byte_lengths, is_text_category, text_categories
 
 DSJ_VERSION = "1.1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
-_ROWS_PER_CHUNK = 32_768
+_ROWS_PER_CHUNK = 16_384  # rows laid out and written at a time: ~2 MB, written while still in the cache
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,12 @@ def _chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Itera
         _check_integers(columns, meta.columns)
         tokens = [_column_tokens(v, c, k == 0, k == len(columns) - 1)
                   for k, (v, c) in enumerate(zip(columns, meta.columns))]
-        pieces = list(_rows_by_column(tokens, n))
-        yield from pieces[:-1]
-        yield pieces[-1][:-1]  # every row ends "],"; the last one without the comma
+        pieces = _rows_by_column(tokens, n)
+        held = next(pieces)
+        for piece in pieces:  # each piece is written while it is fresh in the cache, one behind
+            yield held
+            held = piece
+        yield held[:-1]  # every row ends "],"; the last one without the comma
     else:
         for start in range(0, n, _ROWS_PER_CHUNK):
             part = frame.iloc[start:start + _ROWS_PER_CHUNK]
@@ -205,6 +209,9 @@ def _orjson_writes_as_json(values: pd.Series, col: ColumnMeta) -> bool:
             return True  # ISO 8601 text
         x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)  # NaN (missing) passes both tests
         return not np.isinf(x).any() and not ((np.abs(x) < 1e-4) & (x != 0)).any()
+    dtype = values.dtype.categories.dtype if isinstance(values.dtype, pd.CategoricalDtype) else values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return True  # holds str (or missing) only
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.cat.categories.to_series()
     return len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
@@ -231,36 +238,33 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
     value is encoded once; b"null" for missing."""
     before, after = (b"[" if first else b""), (b"]," if last else b",")
     if not col.is_numeric or col.kind:
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+        if is_text_category(values) and not col.kind:
+            codes, distinct = text_categories(values)
         else:
-            codes, distinct = pd.factorize(values)  # missing -> -1
-        if col.kind:  # each distinct date, datetime or time once as ISO 8601 text
-            distinct = _iso(pd.Series(distinct), col.kind)
-        table = _text_tokens(distinct.tolist(), before, after)
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+            else:
+                codes, distinct = pd.factorize(values)  # missing -> -1
+            if col.kind:  # each distinct date, datetime or time once as ISO 8601 text
+                distinct = _iso(pd.Series(distinct), col.kind)
+            distinct = distinct.tolist()
+        table = _text_tokens(distinct, before, after)
         codes = codes.astype(np.int64)
         codes[codes < 0] = len(table) - 1
         return table, codes
     x = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
     missing = np.isnan(x)
+    has_missing = bool(missing.any())
     if col.dsj_types()[0] == "integer":
-        x = np.nan_to_num(x).astype(np.int64)
-    codes, distinct = _number_codes(x)
-    text = orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]  # "1.5,2.0,..."
-    if len(distinct):
-        widths = np.diff(np.flatnonzero(np.frombuffer(b"," + text + b",", dtype=np.uint8) == ord(","))) - 1
-        data = before + text.replace(b",", after + before) + after
-    else:
-        widths, data = np.zeros(0, dtype=np.int64), b""
-    offsets = np.concatenate([[0], np.cumsum(widths + len(before) + len(after))]).astype(np.int64)
-    numbers = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(distinct),
-                                               [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        x = (np.where(missing, 0.0, x) if has_missing else x).astype(np.int64)
+    codes, distinct = _number_codes(x, missing if has_missing else None)
+    numbers = _number_table(distinct, before, after)
     extra = pa.array([before + t + after for t in (b"null", b"-0.0", b"0.0")], type=pa.large_binary())
     table = pa.concat_arrays([numbers, extra])
     null, negative_zero, zero = len(distinct), len(distinct) + 1, len(distinct) + 2
     codes = codes.astype(np.int64, copy=True)
-    if missing.any():
-        codes[missing] = null
+    if has_missing:  # arithmetic, not a masked assignment: missing values are often scattered (branches mispredict)
+        codes += missing * (null - codes)
     is_zero = x == 0
     if x.dtype.kind == "f" and is_zero.any():  # factorize takes -0.0 and 0.0 as one value; json writes each as it is
         codes[is_zero & np.signbit(x)] = negative_zero
@@ -268,26 +272,52 @@ def _column_tokens(values: pd.Series, col: ColumnMeta, first: bool, last: bool) 
     return table, codes
 
 
-def _text_tokens(distinct: list, before: bytes, after: bytes) -> pa.Array:
-    """The JSON tokens of distinct texts, then b"null": a text without a quote, backslash or control character is
-    itself between quotes (both encoders write it so, UTF-8 unescaped), joined by Arrow; the others by orjson."""
-    if distinct and set(map(type, distinct)) != {str}:  # orjson decides (and refuses what json would write otherwise)
+def _text_tokens(distinct: list | pa.Array, before: bytes, after: bytes) -> pa.Array:
+    """The JSON tokens of distinct texts (a list, or an Arrow string array), then b"null": a text without a quote,
+    backslash or control character is itself between quotes (both encoders write it so, UTF-8 unescaped), joined
+    by Arrow; the others by orjson."""
+    if isinstance(distinct, pa.Array):
+        strings = distinct.cast(pa.large_string())
+    elif distinct and set(map(type, distinct)) != {str}:  # orjson decides (and refuses what json would write otherwise)
         tokens = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in distinct]
         return pa.array(tokens + [before + b"null" + after], type=pa.large_binary())
-    strings = pa.array(distinct, type=pa.large_string())
+    else:
+        strings = pa.array(distinct, type=pa.large_string())
     quoted = pc.binary_join_element_wise(pa.scalar(before + b'"', pa.large_binary()), strings.cast(pa.large_binary()),
                                          pa.scalar(b'"' + after, pa.large_binary()), pa.scalar(b"", pa.large_binary()))
     escaped = pc.match_substring_regex(strings, r'["\\\x00-\x1f]').to_numpy(zero_copy_only=False)
     if escaped.any():
-        rewritten = [before + orjson.dumps(distinct[i], option=_ORJSON_STRICT) + after for i in np.flatnonzero(escaped)]
+        odd = strings.take(pa.array(np.flatnonzero(escaped))).to_pylist()
+        rewritten = [before + orjson.dumps(v, option=_ORJSON_STRICT) + after for v in odd]
         quoted = pc.replace_with_mask(quoted, pa.array(escaped), pa.array(rewritten, type=pa.large_binary()))
     return pa.concat_arrays([quoted, pa.array([before + b"null" + after], type=pa.large_binary())])
 
 
-def _number_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _number_table(distinct: np.ndarray, before: bytes, after: bytes) -> pa.Array:
+    """The JSON tokens of numbers (`before` + number + `after` each), from one orjson call over them all."""
+    raw = orjson.dumps(distinct, option=orjson.OPT_SERIALIZE_NUMPY)  # b"[1.5,2.0,...]"
+    if not len(distinct):
+        return pa.array([], type=pa.large_binary())
+    # where each number ends: the commas between them and the closing bracket (numbers hold no comma)
+    ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == ord(","))
+    ends = np.concatenate([[0], ends, [len(raw) - 1]]).astype(np.int64)
+    if (before, after) == (b"", b","):  # a middle column: raw without "[", its "]" made a comma, is the tokens
+        data = bytearray(raw)
+        data[-1] = ord(",")
+        data, offsets = memoryview(data)[1:], ends
+    else:  # the first or last column: brackets around the row
+        data = before + raw[1:-1].replace(b",", after + before) + after
+        offsets = np.concatenate([[0], np.cumsum(np.diff(ends) - 1 + len(before) + len(after))]).astype(np.int64)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(distinct),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _number_codes(x: np.ndarray, missing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Numbers to encode and each row's index among them, found without hashing where possible: whole numbers in a
     narrow range index the range (sequence numbers, study days); mostly distinct floats are encoded row by row;
-    other columns by their distinct values (`pd.factorize`, NaN -> -1)."""
+    floats with few decimals in a narrow range index the range of their scaled values (`_decimal_codes`); other
+    columns by their distinct values (`pd.factorize`, NaN -> -1).  `missing`: where x is NaN (None: nowhere); those
+    rows' codes are set by the caller."""
     n = len(x)
     if x.dtype.kind == "i" and n:
         low, high = int(x.min()), int(x.max())
@@ -295,7 +325,41 @@ def _number_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return x - low, np.arange(low, high + 1, dtype=np.int64)
     elif n > 4 * _SAMPLE and len(pd.unique(x[:_SAMPLE])) > _SAMPLE // 2:
         return np.arange(n), x  # NaN rows are given the null token by the caller
+    elif x.dtype.kind == "f" and n >= _DECIMAL_MIN_ROWS:
+        found = _decimal_codes(x, missing)
+        if found is not None:
+            return found
     return pd.factorize(x)
+
+
+_DECIMAL_SCALES = (1, 10, 100, 1000)
+_DECIMAL_MIN_ROWS = 4096  # below this pd.factorize is as quick
+
+
+def _decimal_codes(x: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Floats that are all k / scale for whole k in a narrow range (results with one decimal, reference limits,
+    doses): each row's code is k - lowest k, and the numbers to encode are every (lowest k + i) / scale.  Exact: a
+    scale is taken only when k / scale gives back every value bit for bit (IEEE division is correctly rounded, so
+    the number encoded for a row is the row's own float; -0.0 and 0.0 are told apart by the caller).  None when no
+    scale fits.  The scale is chosen on a sample and checked on every row."""
+    low, high = float(np.fmin.reduce(x)), float(np.fmax.reduce(x))  # NaN left out (all NaN: NaN)
+    if np.isnan(low):
+        return None
+    if missing is not None:  # NaN rows take the lowest value (any code will do: the caller gives them null); fmax
+        x = np.fmax(x, low)  # fills without branching on the mask, and the arithmetic below meets no NaN
+    sample = x[:_SAMPLE]
+    for scale in _DECIMAL_SCALES:
+        if max(abs(low), abs(high)) * scale >= 2.0 ** 52 or (high - low) * scale > len(x) // 4 + 1024:
+            return None  # larger scales only widen the range
+        if not np.array_equal(np.rint(sample * scale) / scale, sample):
+            continue
+        k = np.rint(x * scale)
+        if not np.array_equal(k / scale, x):
+            continue
+        k_low, k_high = int(np.rint(low * scale)), int(np.rint(high * scale))
+        codes = k.astype(np.int64) - k_low
+        return codes, np.arange(k_low, k_high + 1, dtype=np.int64) / scale
+    return None
 
 
 _SAMPLE = 10_000
@@ -370,8 +434,105 @@ def _validator():
 
 def validate_dataset_json(doc: dict) -> list[str]:
     """Every breach of the Dataset-JSON 1.1 schema, as 'path: message' texts (empty when valid)."""
+    if _valid_by_parts(doc):
+        return []
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors]
+
+
+def _valid_by_parts(doc: dict) -> bool:
+    """True when `doc` is valid, proved cheaply (without importing jsonschema): the schema says of `columns` only
+    that it is an array whose items each match one schema, so the document is valid exactly when it is valid with no
+    columns and each column is valid on its own -- and most columns are alike across a study's datasets (judged once
+    each).  False (then the full validation, and its messages, decide) when it cannot be proved so."""
+    items = _column_schema()
+    columns = doc.get("columns")
+    if items is None or not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+        return False
+    try:  # keyed with the values' types: True == 1 for the cache, not for the schema
+        if not all(_column_valid(tuple((k, type(v), v) for k, v in c.items())) for c in columns):
+            return False
+    except TypeError:  # a value that is not hashable (a list ...): no shortcut
+        return False
+    return _proves_valid({**doc, "columns": []}, _schema_doc())
+
+
+@lru_cache(maxsize=1)
+def _schema_doc() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _column_schema() -> dict | None:
+    """The schema of one column (`columns.items`), or None when the schema says more about `columns` than 'an
+    array of such items' (no shortcut then)."""
+    columns = _schema_doc().get("properties", {}).get("columns")
+    if not isinstance(columns, dict) or set(columns) - {"type", "items", "description"} or \
+            columns.get("type") != "array" or not isinstance(columns.get("items"), dict):
+        return None
+    return columns["items"]
+
+
+@lru_cache(maxsize=4096)
+def _column_valid(column: tuple) -> bool:
+    return _proves_valid({k: v for k, _, v in column}, _column_schema())
+
+
+_PROVABLE = frozenset({"type", "properties", "required", "additionalProperties", "items", "$ref", "enum", "pattern",
+                       "minimum",
+                       # no constraint: annotations, the root's identity and definitions (refs are "#/..." in it),
+                       # and the LinkML generator's own keys (not JSON Schema keywords: jsonschema ignores them)
+                       "description", "title", "$schema", "$id", "$defs", "$comment", "metamodel_version", "version"})
+_TYPES = {"string": lambda v: isinstance(v, str), "array": lambda v: isinstance(v, list),
+          "object": lambda v: isinstance(v, dict),
+          "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _proves_valid(value: object, schema: object) -> bool:
+    """True only when `value` is valid against `schema` (a part of the Dataset-JSON schema, its `$ref`s resolved in
+    that schema), judged by the few keywords this schema's header parts use, as jsonschema judges them; False when
+    it is not valid or when the schema asks anything else (another keyword, type or form: the caller then validates
+    with jsonschema).  Stricter where that is simpler (1.0 is not proved an integer, nor a pattern on a non-text)."""
+    if not isinstance(schema, dict) or not schema.keys() <= _PROVABLE:
+        return False
+    ref = schema.get("$ref")
+    if ref is not None:  # draft 2019-09: the referenced schema applies beside the other keywords
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return False
+        target: object = _schema_doc()
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if not _proves_valid(value, target):
+            return False
+    kind = schema.get("type")
+    if kind is not None and not (kind in _TYPES and _TYPES[kind](value)):
+        return False
+    if "enum" in schema and not (isinstance(value, str) and all(isinstance(e, str) for e in schema["enum"])
+                                 and value in schema["enum"]):
+        return False
+    if "pattern" in schema and not (isinstance(value, str) and re.search(schema["pattern"], value)):
+        return False
+    if "minimum" in schema and not (_TYPES["integer"](value) and isinstance(schema["minimum"], int)
+                                    and value >= schema["minimum"]):
+        return False
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        if not isinstance(properties, dict) or extra not in (True, False):
+            return False
+        if not all(key in value for key in schema.get("required", ())):
+            return False
+        for key, item in value.items():  # over the header's keys
+            if key in properties:
+                if not _proves_valid(item, properties[key]):
+                    return False
+            elif extra is False:
+                return False
+    elif "properties" in schema or "required" in schema or "additionalProperties" in schema:
+        return False  # they say nothing of a non-object, but proving that is not needed here
+    if isinstance(value, list) and "items" in schema:
+        return isinstance(schema["items"], dict) and all(_proves_valid(item, schema["items"]) for item in value)
+    return True
 
 
 # ----------------------------------------------------------------------------------------------------------------

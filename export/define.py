@@ -16,8 +16,6 @@ for each value-level subset).  `build_spec_define` writes the define.xml of a sp
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +23,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from lxml import etree
 
 from cdiscflow import __version__
@@ -59,11 +60,21 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
+def _attr_name(key: str) -> str:
+    """'def:Label' -> '{DEF namespace}Label' (and xlink:); other names as they are; each worked out once."""
+    name = _ATTR_NAMES.get(key)
+    if name is None:
+        name = _ATTR_NAMES[key] = (_q(DEF, key[4:]) if key.startswith("def:") else
+                                   _q(XLINK, key[6:]) if key.startswith("xlink:") else key)
+    return name
+
+
+_ATTR_NAMES: dict[str, str] = {}
+
+
 def _el(parent: etree._Element | None, tag: str, attrib: Mapping[str, object] | None = None,
         ns: str = ODM, nsmap: Mapping[str | None, str] | None = None) -> etree._Element:
-    attrs = {k: str(v) for k, v in (attrib or {}).items() if v is not None and v != ""}
-    qattrs = {(_q(DEF, k[4:]) if k.startswith("def:") else _q(XLINK, k[6:]) if k.startswith("xlink:") else k): v
-              for k, v in attrs.items()}
+    qattrs = {_attr_name(k): str(v) for k, v in attrib.items() if v is not None and v != ""} if attrib else {}
     if parent is None:
         return etree.Element(_q(ns, tag), qattrs, nsmap=nsmap or NSMAP)
     return etree.SubElement(parent, _q(ns, tag), qattrs)
@@ -95,10 +106,14 @@ def _ct_codelists(key: str, version: str) -> frozenset[str]:
     """C-codes of the codelists in one CDISC CT package of the project's standards copy (empty if absent)."""
     stem = f"ct-{key.lower()}-{version}.csv"
     for path in (STANDARDS_DIR / stem, STANDARDS_DIR / f"{stem}.gz"):
-        if path.exists():
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as fh:
-                return frozenset(r["Code"] for r in csv.DictReader(fh) if not r["Codelist Code"])
+        if path.exists():  # read by Arrow (gzip by the suffix): the SDTM package has 21,000 rows
+            table = pa_csv.read_csv(path, read_options=pa_csv.ReadOptions(use_threads=False),
+                                    parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                                    convert_options=pa_csv.ConvertOptions(
+                                        include_columns=["Code", "Codelist Code"], strings_can_be_null=False,
+                                        column_types={"Code": pa.string(), "Codelist Code": pa.string()}))
+            codelist_rows = pc.equal(table.column("Codelist Code"), "")  # a codelist's own row has no parent
+            return frozenset(table.column("Code").filter(codelist_rows).to_pylist())
     return frozenset()
 
 

@@ -22,10 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import is_text_category
 from cdiscflow.export.meta import ColumnMeta, DatasetMeta
-from cdiscflow.core.xpt_limits import MAX_VALUE_BYTES, MAX_IBM, MIN_IBM, utf8_array
-from cdiscflow.export.xpt import format_kind, parse_format
+from cdiscflow.core.xpt_limits import MAX_VALUE_BYTES, MAX_IBM, MIN_IBM
+from cdiscflow.export.xpt import format_kind, is_text_category, parse_format, text_categories
 from cdiscflow.specs.model import NAME_RE, Dataset, Variable
 
 MAX_LABEL = 40
@@ -149,9 +148,8 @@ def coerce_type(col: pd.Series, var: Variable, report: _Report) -> pd.Series | N
     None when the data cannot take the spec's type without a change of meaning (reported as XPT-TYPE).
     """
     if is_text_category(col) and not var.is_numeric:  # compacted text stays compact: blanks become missing
-        cats = pd.Series(col.cat.categories, dtype=object).astype(str)
-        blank = col.cat.categories[(cats.str.strip() == "").to_numpy()]
-        return col.cat.remove_categories(blank) if len(blank) else col
+        blank = _blank_strings(text_categories(col)[1])
+        return col.cat.remove_categories(col.cat.categories[blank]) if blank.any() else col
     if isinstance(col.dtype, pd.CategoricalDtype):
         col = col.astype(object)
     have = _data_type(col)
@@ -204,6 +202,20 @@ def _blank(text: pd.Series) -> np.ndarray:
     return np.append(blank, False)[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
 
 
+_ASCII_BLANK = r"^[\t\n\x0b\x0c\r\x1c-\x1f ]*$"  # what Python's str.strip() removes, among ASCII characters
+
+
+def _blank_strings(strings: pa.Array) -> np.ndarray:
+    """Which of these (distinct) texts are empty or whitespace only, exactly as `str.strip() == ""` says: ASCII
+    texts by a regular expression over the whole array, the few others by Python's strip."""
+    blank = pc.match_substring_regex(strings, _ASCII_BLANK).to_numpy(zero_copy_only=False)
+    other = np.flatnonzero(~pc.string_is_ascii(strings).to_numpy(zero_copy_only=False))
+    if len(other):
+        text = pd.Series(strings.take(pa.array(other)).to_pylist(), dtype=object)
+        blank[other] = (text.str.strip() == "").to_numpy()
+    return blank
+
+
 def check_numbers(col: pd.Series, var: Variable, report: _Report) -> None:
     """Numbers an XPT cannot hold (infinite, beyond the IBM range) and non-whole values of integer variables."""
     if col.dtype.kind != "f":
@@ -223,11 +235,11 @@ def check_numbers(col: pd.Series, var: Variable, report: _Report) -> None:
 
 def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
     """Byte lengths, the FDA limits (200 bytes, ASCII) and the spec length; returns the length to write."""
-    # measured once per distinct value (categories, or the text dictionary-encoded); rows take their value's
-    # result by code
+    # judged once per distinct value (categories, or the text dictionary-encoded); only a check that some value in
+    # the data fails looks at the rows (each row takes its value's result by code)
     if is_text_category(col):
-        codes = col.cat.codes.to_numpy()
-        strings = pa.array(pd.Series(col.cat.categories, dtype=object), type=pa.large_string())
+        codes, strings = text_categories(col)
+        used = np.bincount(codes.astype(np.int64) + 1, minlength=len(strings) + 1)[1:] > 0  # categories in the data
     else:
         arr = pa.array(col, from_pandas=True, type=pa.large_string())
         if isinstance(arr, pa.ChunkedArray):  # a column concatenated from several frames comes in chunks
@@ -235,41 +247,44 @@ def check_text(col: pd.Series, var: Variable, report: _Report) -> int:
         encoded = pc.dictionary_encode(arr)
         codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         strings = encoded.dictionary
+        used = np.ones(len(strings), dtype=bool)
 
     def per_row(result: np.ndarray, missing) -> np.ndarray:
         return np.append(result, missing)[codes]  # code -1 (missing) picks the appended value
 
     def rows_text(i: np.ndarray) -> pa.Array:
         return strings.take(pa.array(codes[i]))
-    nbytes = per_row(pc.binary_length(utf8_array(strings)).to_numpy(zero_copy_only=False).astype(np.int64), 0)
+    lengths = pc.binary_length(strings).to_numpy(zero_copy_only=False).astype(np.int64)  # distinct: no nulls
     values = col
 
     def sizes(i: np.ndarray) -> np.ndarray:
-        return nbytes[i].astype(str).astype(object)
+        return per_row(lengths, 0)[i].astype(str).astype(object)
 
-    too_long = nbytes > MAX_VALUE_BYTES
-    report.rows("error", "XPT-VALUE-200", var.name, too_long, values,
-                lambda i: f"{var.name}: value is " + sizes(i) + f" bytes; XPT character values hold at most "
-                          f"{MAX_VALUE_BYTES}", expected=f"<= {MAX_VALUE_BYTES} bytes")
+    too_long = lengths > MAX_VALUE_BYTES
+    if (too_long & used).any():
+        report.rows("error", "XPT-VALUE-200", var.name, per_row(too_long, False), values,
+                    lambda i: f"{var.name}: value is " + sizes(i) + f" bytes; XPT character values hold at most "
+                              f"{MAX_VALUE_BYTES}", expected=f"<= {MAX_VALUE_BYTES} bytes")
     if var.length is not None:
-        over = (nbytes > var.length) & ~too_long
-        report.rows("error", "XPT-LENGTH", var.name, over, values,
-                    lambda i: f"{var.name}: value is " + sizes(i) + f" bytes, length in spec {var.length}",
-                    expected=f"<= {var.length} bytes")
-    ascii_ok = per_row(pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False), True)
-    if not ascii_ok.all():
+        over = (lengths > var.length) & ~too_long
+        if (over & used).any():
+            report.rows("error", "XPT-LENGTH", var.name, per_row(over, False), values,
+                        lambda i: f"{var.name}: value is " + sizes(i) + f" bytes, length in spec {var.length}",
+                        expected=f"<= {var.length} bytes")
+    ascii_ok = pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False)
+    if (~ascii_ok & used).any():
         def non_ascii(i: np.ndarray) -> np.ndarray:
             first = pc.extract_regex(rows_text(i), r"(?P<c>[^\x00-\x7F])").field("c")
             chars = np.asarray(first.to_numpy(zero_copy_only=False), dtype="U1")
             codes = np.char.mod("%04X", chars.view(np.uint32))
             return np.char.add(np.char.add(np.char.add(f"{var.name}: non-ASCII character '", chars), "' U+"),
                                np.char.add(codes, "; XPT v5 values must be ASCII")).astype(object)
-        report.rows("error", "XPT-ASCII", var.name, ~ascii_ok, values, non_ascii, expected="ASCII only")
-    control = per_row(pc.fill_null(pc.match_substring_regex(strings, r"[\x00-\x1F\x7F]"), False)
-                      .to_numpy(zero_copy_only=False), False)
-    report.rows("warning", "XPT-CONTROL", var.name, control, values,
-                f"{var.name}: value contains a control character (tab, line break ...)", expected="printable text")
-    return max(1, int(nbytes.max()) if len(nbytes) else 1)
+        report.rows("error", "XPT-ASCII", var.name, ~per_row(ascii_ok, True), values, non_ascii, expected="ASCII only")
+    control = pc.fill_null(pc.match_substring_regex(strings, r"[\x00-\x1F\x7F]"), False).to_numpy(zero_copy_only=False)
+    if (control & used).any():
+        report.rows("warning", "XPT-CONTROL", var.name, per_row(control, False), values,
+                    f"{var.name}: value contains a control character (tab, line break ...)", expected="printable text")
+    return max(1, int(lengths[used].max()) if used.any() else 1)
 
 
 def check_label(text: str, what: str, report: _Report, variable: str = "") -> None:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.atomic import atomic_write
-from cdiscflow.core.frames import is_text_category
+from cdiscflow.core.frames import is_text_category as _is_text_category
 from cdiscflow.core.sasformats import SAS_EPOCH_DAYS, SAS_EPOCH_SECONDS  # noqa: F401 (re-exported)
 from cdiscflow.core.sasformats import (DATE_FORMATS, DATETIME_FORMATS, TIME_FORMATS,  # noqa: F401 (re-exported)
                                       format_kind, parse_format)
@@ -116,6 +116,24 @@ def to_sas_numbers(values: pd.Series, kind: str = "") -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------------------------
 # characters
+
+
+def is_text_category(col: pd.Series) -> bool:
+    """`core.frames.is_text_category`, answered at once for Arrow-backed text categories (the pipeline's)."""
+    dtype = col.dtype
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return False
+    return isinstance(dtype.categories.dtype, pd.StringDtype) or _is_text_category(col)
+
+
+def text_categories(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """A text categorical's codes (-1: missing) and its categories as an Arrow large_string array.  Arrow-backed
+    categories are handed over as they are (no round trip through Python objects: this runs for every column of
+    every dataset, and the conversion used to be most of its cost at small sizes)."""
+    cat = col.array
+    cats = cat.categories
+    values = cats.array if isinstance(cats.dtype, pd.StringDtype) else cats.to_numpy(dtype=object)
+    return cat.codes, pa.array(values, type=pa.large_string())
 
 
 def _char_block(arr: pa.Array, width: int) -> np.ndarray:
@@ -231,9 +249,9 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
         if v.is_numeric:
             columns.append((offset, 8, "num", to_sas_numbers(col, format_kind(v.format))))
         elif is_text_category(col):  # distinct values laid out once; rows pick theirs by code, chunk by chunk
-            codes = col.cat.codes.to_numpy()
-            cats = utf8_array(pd.Series(col.cat.categories, dtype=object))
-            used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+            codes, strings = text_categories(col)
+            cats = strings.cast(pa.large_binary())  # categories are never missing
+            used = np.bincount(codes.astype(np.int64) + 1, minlength=len(cats) + 1)[1:] > 0
             lengths = pc.binary_length(cats).to_numpy(zero_copy_only=False)
             longest = int(lengths[used].max()) if used.any() else 0
             if longest > v.length:
@@ -251,16 +269,22 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
     row_len = offset
     n = len(frame)
     written = 0
+    # one observation is a record whose fields are the variables' bytes: each column's chunk is taken straight into
+    # its field (no temporary per column), and the chunk is written as it lies in memory
+    record = np.dtype({"names": [f"v{j}" for j in range(len(columns))],
+                       "formats": [f"V{width}" for _, width, _, _ in columns],
+                       "offsets": [off for off, _, _, _ in columns], "itemsize": row_len}) if columns else None
     for start in range(0, n, _ROWS_PER_CHUNK):
         stop = min(start + _ROWS_PER_CHUNK, n)
-        block = np.empty((stop - start, row_len), dtype=np.uint8)
-        for off, width, kind, data in columns:
+        block = np.empty(stop - start, dtype=record)
+        for j, (off, width, kind, data) in enumerate(columns):
+            field = block[f"v{j}"]
             if kind == "num":
-                block[:, off:off + 8] = ieee_to_ibm(data[start:stop])
+                field[...] = ieee_to_ibm(data[start:stop]).view("V8").reshape(stop - start)
             else:  # the table's rows as single fixed-width items: numpy takes those faster than rows of bytes
-                block[:, off:off + width] = data[0][data[1][start:stop]].view(np.uint8).reshape(stop - start, width)
-        fh.write(block.tobytes())
-        written += block.size
+                np.take(data[0], data[1][start:stop], out=field, mode="wrap")  # codes in range (-1: the last)
+        fh.write(block.view(np.uint8) if row_len else b"")
+        written += (stop - start) * row_len
     tail = written % RECORD
     if tail:
         fh.write(b" " * (RECORD - tail))

@@ -141,3 +141,38 @@ def test_a_chunk_orjson_writes_differently_goes_through_json(tmp_path, monkeypat
     assert calls == [4, 2]  # rows 0-3 and 8-9 by columns; rows 4-7 (with 1e-05) by the json module
     assert (tmp_path / "x.json").read_bytes() == _reference(frame, meta)
     assert b"1e-05" in (tmp_path / "x.json").read_bytes()
+
+
+def test_decimal_floats_and_number_tables_give_the_json_module_bytes(tmp_path, monkeypatch):
+    """Floats with few decimals are coded by their scaled value (k / 10, k / 100 ...) without hashing; numbers first,
+    in the middle and last in the row; missing values scattered; -0.0 and 0.0 apart; a float that only looks like a
+    decimal (0.1 + 0.2) sends its column to pd.factorize."""
+    monkeypatch.setattr(datasetjson, "_ROWS_PER_CHUNK", 7)
+    monkeypatch.setattr(datasetjson, "_DECIMAL_MIN_ROWS", 1)
+    rng = np.random.default_rng(2)
+    n = 60
+    one_decimal = np.round(rng.normal(50, 20, n), 1)
+    one_decimal[[2, 9, 30]] = np.nan
+    one_decimal[[4, 5]] = [-0.0, 0.0]
+    cents = np.round(rng.uniform(-3, 3, n), 2)
+    almost = np.array([0.1 + 0.2, 0.3, 1.5, np.nan] * (n // 4))
+    frame = pd.DataFrame({
+        "SEQ": np.arange(1, n + 1, dtype=float),
+        "AVAL": one_decimal,
+        "CENTS": cents,
+        "ALMOST": almost,
+        "WHOLE": np.where(np.arange(n) % 5 == 0, np.nan, rng.integers(-5, 5, n)).astype(float),
+        "DY": np.where(np.arange(n) % 7 == 0, np.nan, np.arange(-30, n - 30)).astype(float),
+    })
+    meta = DatasetMeta("ADX", "x", (ColumnMeta("SEQ", "Sequence", "integer"), ColumnMeta("AVAL", "Value", "float"),
+                                    ColumnMeta("CENTS", "Cents", "float"), ColumnMeta("ALMOST", "Almost", "float"),
+                                    ColumnMeta("WHOLE", "Whole", "float"), ColumnMeta("DY", "Day", "integer")))
+    assert datasetjson._decimal_codes(one_decimal, np.isnan(one_decimal)) is not None
+    assert datasetjson._decimal_codes(cents, None)[1][1] == pytest.approx(cents.min() + 0.01)
+    assert datasetjson._decimal_codes(almost, np.isnan(almost)) is None  # 0.30000000000000004 is no k / 1000
+    write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
+    written = (tmp_path / "x.json").read_bytes()
+    assert written == _reference(frame, meta)
+    rows = json.loads(written)["rows"]
+    assert rows[0][0] == 1 and rows[2][1] is None and rows[0][5] is None and rows[1][5] == -29
+    assert b",-0.0," in written and b"0.30000000000000004" in written

@@ -169,3 +169,20 @@ def test_duplicate_columns_are_reported_not_crashed_on(frames, xspec):
     assert prep.blocked
     assert found[["rule_id", "variable", "message"]].values.tolist() == [
         ["XPT-VAR-DUPLICATE", "SEX", "SEX: column appears more than once in the data"]]
+
+
+def test_compacted_text_is_judged_by_the_values_in_the_data(frames, xspec):
+    """A categorical's unused categories (left by filtering) break nothing; a used one that breaks a limit is
+    reported on each of its rows, and the length written is the longest value in the data."""
+    ae = frames["AE"]
+    term = ae["AETERM"].astype("category")
+    ae["AETERM"] = term.cat.add_categories(["é" * 150, "tab\there"])  # unused: 300 bytes, non-ASCII, control
+    ae["AESEV"] = ae["AESEV"].astype("category").cat.add_categories(["VERY VERY SEVERE INDEED"])
+    prep, found = _prepare(ae, xspec, "AE")
+    assert not prep.blocked and found.empty
+    assert {c.name: c.length for c in prep.meta.columns}["AETERM"] == 25
+    assert {c.name: c.length for c in prep.meta.columns}["AESEV"] == len("MODERATE")
+    ae.loc[[1, 3], "AETERM"] = "tab\there"
+    prep, found = _prepare(ae, xspec, "AE")
+    hit = found[found.rule_id == "XPT-CONTROL"]
+    assert hit.row.tolist() == [2, 4] and set(hit.value) == {"tab\there"} and not prep.blocked
