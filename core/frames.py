@@ -46,7 +46,13 @@ def is_text_category(col: pd.Series) -> bool:
 
 def as_text(col: pd.Series) -> pd.Series:
     """A compacted text column back as plain text (for code that fills or overwrites values); others unchanged."""
-    return col.astype(str).where(col.notna()) if is_text_category(col) else col
+    if not is_text_category(col):
+        return col
+    categories = col.cat.categories
+    if categories.dtype == "str":  # each record's text taken from its category by code (missing: code -1)
+        values = pd.api.extensions.take(categories.array, col.cat.codes.to_numpy(), allow_fill=True)
+        return pd.Series(values, index=col.index, name=col.name)
+    return col.astype(str).where(col.notna())  # (astype goes through a Python object per record)
 
 
 def expand(frame: pd.DataFrame) -> pd.DataFrame:
@@ -55,6 +61,20 @@ def expand(frame: pd.DataFrame) -> pd.DataFrame:
         if is_text_category(frame[name]):
             frame[name] = as_text(frame[name]).astype("str")
     return frame
+
+
+def text_per_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`fn` (text -> a Series of the same length) applied to the distinct values of a text column only, its answers
+    taken back to every record by code; missing records give missing.  A text categorical (`compact`) is
+    evaluated on its categories.  The result has `fn`'s dtype, on `values`' index."""
+    if is_text_category(values):
+        codes, uniques = values.cat.codes.to_numpy(), pd.Series(values.cat.categories, dtype=str)
+    else:
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Series(found, dtype=str)
+    answers = fn(uniques.reset_index(drop=True))
+    taken = pd.api.extensions.take(answers.array, codes, allow_fill=True)
+    return pd.Series(taken, index=values.index, name=values.name)
 
 
 def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) -> np.ndarray:

@@ -47,6 +47,7 @@ from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 ON_ERROR = ("strict", "reject")
 REJECT_COLUMNS = ["form", "file", "row", "subject", "rule_id", "reason"]
 ACCOUNTING_COLUMNS = ["form", "file", "rows_in", "rows_mapped", "rows_rejected", "rows_lost", "datasets"]
+TEXT = pd.Series(dtype=str).dtype  # pandas' text dtype ("str")
 BUILDERS = {"subject_elements": build_se, "subject_visits": build_sv}
 DESIGN_BUILDERS = {"TE": build_te, "TA": build_ta, "TV": build_tv, "TI": build_ti}
 
@@ -287,20 +288,32 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     def write(name: str, rules, variable) -> pd.Series:
         codelist = spec.codelists.get(variable.codelist) if variable is not None and variable.codelist else None
         target = Target(mapping.dataset, name, variable, codelist, spec)
-        result = pd.Series(np.nan, index=index, dtype="float64" if target.numeric else str)
-        written = pd.Series(False, index=index)
+        dtype = np.dtype("float64") if target.numeric else TEXT
+        result, written = None, None  # nothing written yet: every record missing
         for rule in rules:  # over the rules of one variable: first matching `when` writes
-            mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists) & ~written
-            if not mask.any():
-                continue
-            everything = bool(mask.all())
+            if rule.when is None and written is None and len(index):  # every record (the usual rule): no masks
+                mask, everything = None, True
+            else:
+                mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists).to_numpy()
+                if written is not None:
+                    mask = mask & ~written
+                if not mask.any():
+                    continue
+                everything = bool(mask.all())
             w = run_rule(raw if everything else _subset(raw, mask), rule, target)
-            values = w.values.reindex(index).astype(result.dtype)
-            result = values if everything else result.mask(mask, values)
-            written |= mask
+            values = w.values if w.values.index.equals(index) else w.values.reindex(index)
+            values = values if values.dtype == dtype else values.astype(dtype)
+            if everything:
+                result, written = values, np.ones(len(index), dtype=bool)
+            elif mask is not None:
+                base = result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
+                result = base.mask(mask, values)
+                written = mask if written is None else written | mask
             if w.problems is not None:
                 probs.append(w.problems.assign(variable=name))
-        return result
+            if everything:
+                break  # every record written: later rules select none
+        return result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
 
     columns = {}  # the frames are assembled once at the end: a column inserted at a time costs ms each
     for var in target_ds.variables:  # over the dataset's variables
@@ -343,7 +356,9 @@ def map_dataset(state: StudyState, mapping: Mapping_):
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     frame = frame.reindex(columns=list(ds.names))
     for v in ds.variables:  # over columns: blocks that do not map a variable leave it missing
-        frame[v.name] = frame[v.name].astype("float64" if v.is_numeric else str)
+        dtype = np.dtype("float64") if v.is_numeric else TEXT
+        if frame[v.name].dtype != dtype:
+            frame[v.name] = frame[v.name].astype(dtype)
     prov = pd.concat(provs, ignore_index=True)
     prov["source"] = prov["source"].astype("category")  # a handful of form names over millions of records
     prov["row"] = prov["row"].astype("Int64")
