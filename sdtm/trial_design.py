@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.errors import SpecError
+from cdiscflow.core.frames import as_text
 from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.raw.dates import date_part
 from cdiscflow.core.text import isin, lookup
@@ -371,10 +372,10 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
     se = state.dataset("SE")
     out = pd.Series(np.nan, index=dates.index, dtype=str)
     d = date_part(dates)
-    left = pd.DataFrame({"USUBJID": usubjid.astype(str), "d": d, "i": np.arange(len(d))}).dropna(subset=["d"])
+    left = pd.DataFrame({"USUBJID": as_text(usubjid).astype(str), "d": d, "i": np.arange(len(d))}).dropna(subset=["d"])
     if left.empty or se.empty:
         return out
-    right = pd.DataFrame({"USUBJID": se["USUBJID"].astype(str), "s": date_part(se["SESTDTC"]),
+    right = pd.DataFrame({"USUBJID": as_text(se["USUBJID"]).astype(str), "s": date_part(se["SESTDTC"]),
                           "e": date_part(se["SEENDTC"]), "EPOCH": se["EPOCH"]}).dropna(subset=["s"])
     # the next element starts on the day the previous ends: that day belongs to the next element
     right = right.sort_values(["s"], kind="stable")

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.frames import as_text
+from cdiscflow.core.frames import as_text, text_per_distinct
 from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
 from cdiscflow.sdtm.raw.dates import age_in_years, date_part, study_day
 from cdiscflow.core.text import extract, isin, lookup
@@ -80,22 +80,23 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
     the number in its group `value` (`"^UNSCHEDULED (?P<value>\\d+(?:\\.\\d+)?)$"`: UNSCHEDULED 3.1 is VISITNUM 3.1).
     """
     visit = frame[rule.get("visit")]
+    upper = text_per_distinct(visit, lambda u: u.str.upper())  # visit names repeat: once per distinct name
     table = {str(v["VISIT"]).upper(): float(v["VISITNUM"]) for v in state.design.visits}
-    num = lookup(visit.astype(str).str.upper(), pd.Series(table, dtype="float64"))
+    num = lookup(upper, pd.Series(table, dtype="float64"))
     number_from = rule.get("number_from")
     if number_from:  # unplanned visits that carry their number in their name: "UNSCHEDULED 3.1" is visit 3.1
-        named = pd.to_numeric(extract(visit.astype(str).str.upper(), str(number_from))["value"], errors="coerce")
+        named = pd.to_numeric(extract(upper, str(number_from))["value"], errors="coerce")
         num = num.fillna(named)
     marker = rule.get("unplanned")
     if marker:
-        unplanned = visit.astype(str).str.upper().str.contains(str(marker).upper(), regex=False).fillna(False)
+        unplanned = upper.str.contains(str(marker).upper(), regex=False).fillna(False)
         num = num.mask(unplanned, _unplanned_visitnum(frame, num, unplanned.astype(bool), visit, str(marker),
                                                       rule.get("date")))
     bad = visit.notna() & num.isna()
     probs = None
     if bad.any():
         probs = pd.DataFrame({"rule_id": "MAP-VISIT", "message": f"{rule.get('visit')} is not a visit planned in TV",
-                              "value": visit[bad].astype(str), "expected": "a VISIT of trial_design.yaml visits"},
+                              "value": as_text(visit)[bad].astype(str), "expected": "a VISIT of trial_design.yaml visits"},
                              index=bad[bad].index)
     return Derived(num, probs)
 
@@ -105,7 +106,7 @@ def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: 
     """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
     whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
     d = date_part(_first_of(frame, date_var))
-    name = visit.astype(str).str.upper()
+    name = text_per_distinct(visit, lambda u: u.str.upper())
     prefix = extract(name, "^(?P<p>.*?)" + re.escape(marker.upper()))["p"].where(unplanned)
     anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
     todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})

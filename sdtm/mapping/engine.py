@@ -29,13 +29,13 @@ from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category
 from cdiscflow.sdtm.mapping import derivations as D
-from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
+from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule, subject_ids
 from cdiscflow.sdtm.mapping.record_errors import empty_errors, report_raw_rows, trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.mapping.value_checks import check_date_order, check_plausible_dates, check_storable
 from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw.files import form_file_problem
-from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
 from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
@@ -324,7 +324,7 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
         if name in target_ds and name not in block.rules:
             columns[name] = pd.Series(value, index=index, dtype=str)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
-        columns["USUBJID"] = usubjid(spec, raw.data)
+        columns["USUBJID"] = subject_ids(spec, raw.data)
     out = _assemble(columns, index)
     supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
@@ -352,18 +352,34 @@ def map_dataset(state: StudyState, mapping: Mapping_):
         supps.append(supp.reset_index(drop=True))
         if problems is not None:
             errors.append(report_raw_rows(state, mapping.dataset, raw, problems))
-    ds = state.spec.dataset(mapping.dataset)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    frame = frame.reindex(columns=list(ds.names))
-    for v in ds.variables:  # over columns: blocks that do not map a variable leave it missing
-        dtype = np.dtype("float64") if v.is_numeric else TEXT
-        if frame[v.name].dtype != dtype:
-            frame[v.name] = frame[v.name].astype(dtype)
+    frame = _stack(state.spec.dataset(mapping.dataset), frames)
     prov = pd.concat(provs, ignore_index=True)
     prov["source"] = prov["source"].astype("category")  # a handful of form names over millions of records
     prov["row"] = prov["row"].astype("Int64")
     supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
     return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
+
+
+def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The blocks' records one after the other, with every variable of the dataset in spec order and spec type
+    (text: str, numbers: float64); a block that does not map a variable leaves it missing.  Stacked column by column:
+    stacking the frames would make each column a block maps only sometimes Python objects, converted back per
+    record."""
+    index = pd.RangeIndex(sum(len(f) for f in frames))
+    columns = {}
+    for v in ds.variables:  # over columns
+        dtype = np.dtype("float64") if v.is_numeric else TEXT
+        parts = [f[v.name].reset_index(drop=True) if v.name in f else pd.Series(np.nan, index=pd.RangeIndex(len(f)),
+                                                                                 dtype=dtype)
+                 for f in frames]  # over blocks
+        parts = [p if p.dtype == dtype else p.astype(dtype) for p in parts]
+        if len(parts) == 1:
+            columns[v.name] = parts[0]
+        elif parts:
+            columns[v.name] = pd.concat(parts, ignore_index=True)
+        else:
+            columns[v.name] = pd.Series(np.nan, index=index, dtype=dtype)
+    return pd.DataFrame(columns, index=index)
 
 
 def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
@@ -412,12 +428,14 @@ def _mapped_rows(provenance: Mapping[str, pd.DataFrame], sizes: Mapping[str, int
     out = {form: pd.DataFrame(index=pd.RangeIndex(1, n + 1)) for form, n in sizes.items()}
     for name, prov in provenance.items():  # over datasets
         rows = prov["row"].to_numpy(dtype="float64", na_value=np.nan)
-        src = prov["source"].astype(str).to_numpy()
-        for form in pd.unique(src[~np.isnan(rows)]):  # over the forms feeding the dataset
-            if form not in out:
+        codes, sources = pd.factorize(prov["source"])  # by code: no text per record
+        codes = np.where(np.isnan(rows), -1, codes)
+        for k, form in enumerate(map(str, sources)):  # over the forms feeding the dataset
+            selected = codes == k
+            if form not in out or not selected.any():
                 continue
             hit = np.zeros(sizes[form], dtype=bool)
-            hit[rows[(src == form) & ~np.isnan(rows)].astype(np.int64) - 1] = True
+            hit[rows[selected].astype(np.int64) - 1] = True
             out[form][name] = hit
     return out
 
@@ -506,7 +524,7 @@ def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
     subj = []
     for name, rows in grouped.groupby("form")["row"]:  # over forms
         raw = export.forms[name]
-        subj.append(usubjid(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
+        subj.append(subject_ids(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
     grouped["subject"] = pd.concat(subj).reindex(grouped.index).fillna("")
     grouped["row"] = grouped["row"].astype("Int64")
     return grouped[REJECT_COLUMNS].reset_index(drop=True)
@@ -518,7 +536,7 @@ def _drop_rejected(state: StudyState, rejects: pd.DataFrame) -> None:
     bad = pd.MultiIndex.from_arrays([rejects["form"].astype(str), rejects["row"].astype(int)])
     for name in list(state.datasets):
         prov = state.provenance[name]
-        key = pd.MultiIndex.from_arrays([prov["source"].astype(str), prov["row"].fillna(-1).astype(int)])
+        key = pd.MultiIndex.from_arrays([as_text(prov["source"]).astype(str), prov["row"].fillna(-1).astype(int)])
         keep = ~key.isin(bad)
         state.datasets[name] = state.datasets[name][keep].reset_index(drop=True)
         state.provenance[name] = prov[keep].reset_index(drop=True)
@@ -567,7 +585,7 @@ def finalize(state: StudyState, name: str) -> None:
             frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
-    order = frame[keys].assign(_src=prov["source"].astype(str).to_numpy(), _row=prov["row"].to_numpy())
+    order = frame[keys].assign(_src=prov["source"].array, _row=prov["row"].array)  # (no Python object per record)
     pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
     state.datasets[name] = compact(frame.take(pos).reset_index(drop=True))
     state.provenance[name] = prov.take(pos).reset_index(drop=True)

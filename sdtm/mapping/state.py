@@ -16,8 +16,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.sdtm.mapping.algorithms import condition_mask
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
+from cdiscflow.core.frames import as_text
+from cdiscflow.sdtm.mapping.algorithms import condition_mask, subject_ids
+from cdiscflow.sdtm.raw.forms import RawForm
 from cdiscflow.specs.model import StudySpec
 
 
@@ -49,7 +50,7 @@ def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) 
         return out.reset_index(drop=True)
     raw = state.raw[str(src["form"])]
     mask = condition_mask(raw.data, where, raw.numbers, state.spec.codelists)
-    out = pd.DataFrame({"USUBJID": usubjid(state.spec, raw.data)})
+    out = pd.DataFrame({"USUBJID": subject_ids(state.spec, raw.data)})
     for c in columns:
         out[c] = raw.iso[c] if c in raw.iso else raw.data[c]
     return out.loc[mask].reset_index(drop=True)
@@ -69,6 +70,6 @@ def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "firs
         long = long[long["date"].str.len() >= 10]
     if long.empty:
         return pd.Series(dtype=str)
-    long = long.sort_values(["USUBJID", "date"], kind="stable")
-    agg = long.groupby("USUBJID", sort=True)["date"]
-    return (agg.first() if pick == "first" else agg.last()).astype(str)
+    # the earliest / latest date as text (ISO 8601 sorts as text): no sort of the records
+    agg = long.assign(date=as_text(long["date"])).groupby("USUBJID", sort=True)["date"]
+    return (agg.min() if pick == "first" else agg.max()).astype(str)
