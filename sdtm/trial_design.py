@@ -367,6 +367,19 @@ def build_se(state: StudyState) -> pd.DataFrame:
     return _frame(spec, "SE", long)
 
 
+def _elements_by_start(state: StudyState, se: pd.DataFrame) -> pd.DataFrame:
+    """SE's elements with their start and end dates, in start order (once per run: every EPOCH reads them)."""
+    cached = state.cache.get("se_by_start")
+    if cached is not None and cached[0] is se:
+        return cached[1]
+    right = pd.DataFrame({"USUBJID": as_text(se["USUBJID"]).astype(str), "s": date_part(se["SESTDTC"]),
+                          "e": date_part(se["SEENDTC"]), "EPOCH": se["EPOCH"]}).dropna(subset=["s"])
+    # the next element starts on the day the previous ends: that day belongs to the next element
+    right = right.sort_values(["s"], kind="stable")
+    state.cache["se_by_start"] = (se, right)
+    return right
+
+
 def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Series:
     """EPOCH of the SE element in which each date falls: SESTDTC <= date < SEENDTC (the last element: <= its end)."""
     se = state.dataset("SE")
@@ -375,10 +388,7 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
     left = pd.DataFrame({"USUBJID": as_text(usubjid).astype(str), "d": d, "i": np.arange(len(d))}).dropna(subset=["d"])
     if left.empty or se.empty:
         return out
-    right = pd.DataFrame({"USUBJID": as_text(se["USUBJID"]).astype(str), "s": date_part(se["SESTDTC"]),
-                          "e": date_part(se["SEENDTC"]), "EPOCH": se["EPOCH"]}).dropna(subset=["s"])
-    # the next element starts on the day the previous ends: that day belongs to the next element
-    right = right.sort_values(["s"], kind="stable")
+    right = _elements_by_start(state, se)
     left = left.sort_values(["d"], kind="stable")
     hit = pd.merge_asof(left, right, left_on="d", right_on="s", by="USUBJID", direction="backward")
     inside = hit["e"].isna() | (hit["d"] <= hit["e"])

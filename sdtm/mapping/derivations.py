@@ -107,7 +107,8 @@ def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: 
     whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
     d = date_part(_first_of(frame, date_var))
     name = text_per_distinct(visit, lambda u: u.str.upper())
-    prefix = extract(name, "^(?P<p>.*?)" + re.escape(marker.upper()))["p"].where(unplanned)
+    pattern = "^(?P<p>.*?)" + re.escape(marker.upper())
+    prefix = text_per_distinct(name, lambda u: extract(u, pattern)["p"]).where(unplanned)
     anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
     todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})
     todo = todo[unplanned.to_numpy()].dropna(subset=["d"]).sort_values("d", kind="stable")

@@ -291,7 +291,7 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
         dtype = np.dtype("float64") if target.numeric else TEXT
         result, written = None, None  # nothing written yet: every record missing
         for rule in rules:  # over the rules of one variable: first matching `when` writes
-            if rule.when is None and written is None and len(index):  # every record (the usual rule): no masks
+            if _selects_all(rule.when) and written is None and len(index):  # every record (the usual rule): no masks
                 mask, everything = None, True
             else:
                 mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists).to_numpy()
@@ -329,6 +329,11 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
     return out, supp, problems
+
+
+def _selects_all(condition) -> bool:
+    """A rule's `when` that selects every record: none, or the empty mapping form."""
+    return condition is None or (isinstance(condition, Mapping) and not condition)
 
 
 def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
@@ -587,7 +592,8 @@ def finalize(state: StudyState, name: str) -> None:
     prov = state.provenance[name]
     order = frame[keys].assign(_src=prov["source"].array, _row=prov["row"].array)  # (no Python object per record)
     pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
-    state.datasets[name] = compact(frame.take(pos).reset_index(drop=True))
+    # compacted before the records are put in order (the same columns compact in any order): codes are moved, not text
+    state.datasets[name] = compact(frame).take(pos).reset_index(drop=True)
     state.provenance[name] = prov.take(pos).reset_index(drop=True)
     supp = state.supp.get(name)
     state.supp[name] = supp.take(pos).reset_index(drop=True) if supp is not None else \

@@ -64,7 +64,11 @@ def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "firs
     """
     cols = src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]
     frame = source_frame(state, src, list(cols))
-    long = frame.melt(id_vars="USUBJID", value_vars=list(cols), value_name="date")["USUBJID date".split()]
+    if len(set(cols)) == len(cols) and "USUBJID" not in cols:  # the date columns one after the other, as text
+        long = pd.concat([pd.DataFrame({"USUBJID": frame["USUBJID"], "date": as_text(frame[c])}) for c in cols],
+                         ignore_index=True)  # (melting compacted columns would make Python objects of them)
+    else:
+        long = frame.melt(id_vars="USUBJID", value_vars=list(cols), value_name="date")["USUBJID date".split()]
     long = long.dropna(subset=["date"])
     if complete:
         long = long[long["date"].str.len() >= 10]

@@ -52,8 +52,18 @@ def _known_date(values: pd.Series) -> pd.Series:
     return text_per_distinct(values, lambda u: u.str.extract(_KNOWN_PREFIX, expand=False).astype(str))
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (0 = missing, 1.. = the distinct values) and the distinct values as text ("" first, for missing)."""
+def _known_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`_known_date` as codes and the known date of each code ("" for missing or unknown): see `_codes`."""
+    codes, uniques = _codes(values)
+    known = pd.Series(uniques[1:], dtype=str).str.extract(_KNOWN_PREFIX, expand=False).fillna("")
+    return codes, np.concatenate([[""], known.to_numpy(dtype=object)])
+
+
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (0 = missing, 1.. = the distinct values) and the distinct values as text ("" first, for missing); a
+    pair (codes, values) so made is returned as it is."""
+    if isinstance(values, tuple):
+        return values
     if is_text_category(values):
         codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
     else:
@@ -61,10 +71,10 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64) + 1, np.concatenate([[""], np.asarray(uniques, dtype=object)])
 
 
-def _compare_known(a: pd.Series, b: pd.Series | str) -> pd.Series:
+def _compare_known(a, b, index: pd.Index) -> pd.Series:
     """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing)."""
     # once per distinct pair of values (dates repeat; string slices per record cost ms per call, per date variable)
-    return pd.Series(per_pair(a, b, _compare_pairs), index=a.index)
+    return pd.Series(per_pair(a, b, _compare_pairs), index=index)
 
 
 def per_pair(a: pd.Series, b: pd.Series | str, fn) -> np.ndarray:
@@ -72,10 +82,19 @@ def per_pair(a: pd.Series, b: pd.Series | str, fn) -> np.ndarray:
     back to every record: fn(a, b) gets two object arrays of text, one item per distinct pair (missing is "")."""
     ca, ua = _codes(a)
     if isinstance(b, str):
-        cb, ub = np.zeros(len(a), dtype=np.int64), np.array([b], dtype=object)
+        cb, ub = np.zeros(len(ca), dtype=np.int64), np.array([b], dtype=object)
     else:
         cb, ub = _codes(b)
-    distinct, inverse = np.unique(ca * len(ub) + cb, return_inverse=True)
+    key, size = ca * len(ub) + cb, len(ua) * len(ub)
+    if size <= 2 * len(key) + 4096:  # the pairs that occur, by a table over all possible pairs (no sort)
+        seen = np.zeros(size, dtype=bool)
+        seen[key] = True
+        distinct = np.flatnonzero(seen)
+        position = np.zeros(size, dtype=np.int64)
+        position[distinct] = np.arange(len(distinct))
+        inverse = position[key]
+    else:
+        distinct, inverse = np.unique(key, return_inverse=True)
     return np.asarray(fn(ua[distinct // len(ub)], ub[distinct % len(ub)]))[inverse.reshape(-1)]
 
 
@@ -123,23 +142,24 @@ def check_plausible_dates(state: StudyState) -> pd.DataFrame | None:
     death = death_dates(state)
     errors = []
     for name, frame in state.datasets.items():
-        died = None
+        died = died_coded = None
         if "USUBJID" in frame and len(death):  # per subject, not per record
             died = text_per_distinct(frame["USUBJID"], lambda u: u.map(death).astype(str))
+            died_coded = _codes(died)
         for var in [c for c in frame.columns if c.endswith("DTC")]:  # over date variables
-            known = _known_date(frame[var])
-            if not known.notna().any():
+            known = _known_coded(frame[var])  # codes: every comparison below is per distinct pair of values
+            if not (known[1] != "")[known[0]].any():
                 continue
-            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor) < 0, f"on or after {floor}",
+            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor, frame.index) < 0, f"on or after {floor}",
                        f"{var} is before {floor}, the earliest plausible date (study.yaml raw.earliest_date)")]
             if cut:
-                checks.append(("MAP-DATE-CUT", _compare_known(known, cut) > 0, f"on or before {cut}",
+                checks.append(("MAP-DATE-CUT", _compare_known(known, cut, frame.index) > 0, f"on or before {cut}",
                                f"{var} is after the data cut {cut}"))
             collected = var == f"{name}DTC" and state.spec.dataset(name).cls in ("EVENTS", "INTERVENTIONS")
             if died is not None and var != "DTHDTC" and not collected:  # an event can be reported after death
                 reports = REPORTS_DEATH.get(name)
                 living = (as_text(frame[reports[0]]) != reports[1]) if reports and reports[0] in frame else True
-                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died) > 0),
+                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died_coded, frame.index) > 0),
                                "on or before the date of death", f"{var} is after the subject's death on "))
             for rule_id, bad, expected, message in checks:  # over the three limits
                 if bad.any():
@@ -171,6 +191,8 @@ def check_storable(state: StudyState) -> pd.DataFrame | None:
 
 
 def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.DataFrame | None:
+    if is_text_category(col) and byte_lengths(pd.Series(col.cat.categories, dtype=str)).max(initial=0) <= limit:
+        return None  # every distinct value fits (a compacted column: its categories)
     nbytes = pd.Series(byte_lengths(col), index=col.index)
     bad = nbytes > limit
     if not bad.any():
