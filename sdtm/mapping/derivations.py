@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.frames import as_text, text_per_distinct
-from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
-from cdiscflow.sdtm.raw.dates import age_in_years, date_part, study_day
+from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
+from cdiscflow.sdtm.raw.dates import age_in_years
 from cdiscflow.core.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.cdisc import pattern_problem
@@ -90,7 +90,7 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
     marker = rule.get("unplanned")
     if marker:
         unplanned = upper.str.contains(str(marker).upper(), regex=False).fillna(False)
-        num = num.mask(unplanned, _unplanned_visitnum(frame, num, unplanned.astype(bool), visit, str(marker),
+        num = num.mask(unplanned, _unplanned_visitnum(state, frame, num, unplanned.astype(bool), visit, str(marker),
                                                       rule.get("date")))
     bad = visit.notna() & num.isna()
     probs = None
@@ -101,11 +101,11 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
     return Derived(num, probs)
 
 
-def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series, visit: pd.Series,
+def _unplanned_visitnum(state: StudyState, frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series, visit: pd.Series,
                         marker: str, date_var) -> pd.Series:
     """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
     whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
-    d = date_part(_first_of(frame, date_var))
+    d = dates_of(state, _first_of(frame, date_var))
     name = text_per_distinct(visit, lambda u: u.str.upper())
     pattern = "^(?P<p>.*?)" + re.escape(marker.upper())
     prefix = text_per_distinct(name, lambda u: extract(u, pattern)["p"]).where(unplanned)
@@ -206,8 +206,8 @@ def derive_last_before(state, dataset, frame, rule) -> Derived:
     ref_var = rule.get("reference", "RFXSTDTC")
     by = list(rule.get("by") or ())
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
-    d = date_part(frame[rule.get("date")])
-    ref = date_part(lookup(frame["USUBJID"], dm))
+    d = dates_of(state, frame[rule.get("date")])
+    ref = dates_of(state, lookup(frame["USUBJID"], dm))
     eligible = d.notna() & ref.notna() & (d <= ref)
     work = frame.loc[eligible, ["USUBJID", *by]].assign(_d=d[eligible])
     work = work.sort_values(["USUBJID", *by, "_d"], kind="stable", na_position="first")
@@ -276,7 +276,10 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
     ref_var = rule.get("reference", "RFSTDTC")
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
     reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else lookup(frame["USUBJID"], dm)
-    return Derived(study_day(frame[rule.get("date")], reference))
+    d, r = dates_of(state, frame[rule.get("date")]), dates_of(state, reference)
+    diff = (d - r).dt.days  # as sdtm.raw.dates.study_day, on dates parsed once per run
+    out = diff.where(diff < 0, diff + 1)
+    return Derived(out.astype("Float64").astype("float64"))
 
 
 # ---------------------------------------------------------------------------------------------------------------

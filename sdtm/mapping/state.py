@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import as_text
+from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.algorithms import condition_mask, subject_ids
+from cdiscflow.sdtm.raw.dates import date_part
 from cdiscflow.sdtm.raw.forms import RawForm
 from cdiscflow.specs.model import StudySpec
 
@@ -38,6 +40,25 @@ class StudyState:
             return self.datasets[name]
         except KeyError:
             raise KeyError(f"dataset {name} is needed but was not mapped") from None
+
+
+def dates_of(state: StudyState, values: pd.Series) -> pd.Series:
+    """`sdtm.raw.dates.date_part` of a column (complete dates as datetime64, NaT otherwise), each distinct text parsed
+    once per run: the derivations read the same dates again and again (EPOCH, study days, visits, SE)."""
+    memo = state.cache.setdefault("date_part", {})
+    if is_text_category(values):
+        codes, uniques = values.cat.codes.to_numpy(), np.asarray(values.cat.categories, dtype=object)
+    else:
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = np.asarray(found, dtype=object)
+    new = [u for u in uniques if u not in memo]  # over distinct values
+    if new:
+        memo.update(zip(new, date_part(pd.Series(new, dtype=object)).to_numpy()))
+    table = np.array([memo[u] for u in uniques], dtype="datetime64[s]")
+    out = np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[s]")
+    present = codes >= 0
+    out[present] = table[codes[present]]
+    return pd.Series(out, index=values.index)
 
 
 def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) -> pd.DataFrame:
