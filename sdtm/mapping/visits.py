@@ -32,7 +32,8 @@ def build_sv(state: StudyState) -> pd.DataFrame:
         part = pd.DataFrame({"USUBJID": as_text(frame["USUBJID"]), "VISITNUM": frame["VISITNUM"],
                              "DTC": text_per_distinct(frame[date], _complete_date),
                              "VISIT": as_text(frame["VISIT"]) if "VISIT" in frame else np.nan})
-        parts.append(part.dropna(subset=["VISITNUM"]))
+        # a visit's many records (tests, ...) repeat the same values: one of each is enough for first/min/max
+        parts.append(part.dropna(subset=["VISITNUM"]).drop_duplicates())
     ds = state.spec.dataset("SV")
     if not parts:
         return pd.DataFrame(columns=list(ds.names))
