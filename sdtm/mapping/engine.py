@@ -590,7 +590,8 @@ def finalize(state: StudyState, name: str) -> None:
             frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
-    order = frame[keys].assign(_src=prov["source"].array, _row=prov["row"].array)  # (no Python object per record)
+    order = pd.DataFrame({**{k: frame[k].array for k in keys}, "_src": prov["source"].array,
+                          "_row": prov["row"].array})  # (the arrays as they are: no Python object per record)
     pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
     # compacted before the records are put in order (the same columns compact in any order): codes are moved, not text
     state.datasets[name] = compact(frame).take(pos).reset_index(drop=True)

@@ -204,6 +204,12 @@ def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.D
 
 
 def _unstorable_numbers(dataset: str, var: str, col: pd.Series, whole: bool) -> pd.DataFrame | None:
+    values = col.to_numpy(dtype="float64", na_value=np.nan) if col.dtype == "float64" else None
+    if values is not None:  # the usual case, in numpy: nothing to report?
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(values) >= MAX_IBM
+            if not (huge.any() or (whole and (values != np.round(values))[~np.isnan(values)].any())):
+                return None
     x = pd.to_numeric(col, errors="coerce").astype("float64")
     huge = (x.abs() >= MAX_IBM).fillna(False)  # inf included
     part = (x.notna() & (x != np.round(x)) & ~huge) if whole else huge & False
