@@ -280,8 +280,8 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     spec = state.spec
     target_ds = spec.dataset(mapping.dataset)
     form = state.raw[block.form]
-    raw = _subset(form, condition_mask(form.data, block.where, form.numbers, spec.codelists),
-                  block_fields(spec, block))
+    rows = None if _selects_all(block.where) else condition_mask(form.data, block.where, form.numbers, spec.codelists)
+    raw = _subset(form, rows, block_fields(spec, block))
     index = raw.data.index
     probs = []
 
@@ -401,16 +401,20 @@ def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
             frame = state.datasets[name]
             out = d.fn(state, name, frame, rule)
             variable = state.spec.dataset(name).variable(var)
-            values = out.values.reindex(frame.index)
-            current = as_text(frame[var]) if var in frame else pd.Series(np.nan, index=frame.index)
-            keep = pd.Series(False, index=frame.index)  # records whose current value stays
-            if rule.get("fill"):  # derive only where the blocks left the variable missing
-                keep |= current.notna()
-            if rule.when:  # derive only for the records meeting the condition (on the dataset's variables)
-                keep |= ~condition_mask(frame, rule.when, None, state.spec.codelists)
-            values = current.where(keep, values) if keep.any() else values
-            frame[var] = values.astype("float64") if variable.is_numeric else values.astype(str)
-            if out.problems is not None and len(out.problems):
+            values = out.values if out.values.index.equals(frame.index) else out.values.reindex(frame.index)
+            keep = None  # records whose current value stays (none unless `fill` or `when`)
+            if rule.get("fill") or rule.when:
+                current = as_text(frame[var]) if var in frame else pd.Series(np.nan, index=frame.index)
+                keep = pd.Series(False, index=frame.index)
+                if rule.get("fill"):  # derive only where the blocks left the variable missing
+                    keep |= current.notna()
+                if rule.when:  # derive only for the records meeting the condition (on the dataset's variables)
+                    keep |= ~condition_mask(frame, rule.when, None, state.spec.codelists)
+                values = current.where(keep, values) if keep.any() else values
+            dtype = np.dtype("float64") if variable.is_numeric else TEXT
+            values = as_text(values) if dtype == TEXT else values  # a text categorical: by code
+            frame[var] = values if values.dtype == dtype else values.astype(dtype)
+            if keep is not None and out.problems is not None and len(out.problems):
                 out.problems = out.problems[~keep.reindex(out.problems.index, fill_value=False).to_numpy()]
             if out.problems is not None and len(out.problems):
                 if stage == "record":
