@@ -27,9 +27,27 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
         col = frame[name]
         if not (pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype)):
             continue
-        if col.nunique(dropna=True) <= share * rows:
+        if col.dtype == "str":  # one hashing pass: counted and, when it pays, coded from the same factorization
+            categorical = _categorical(col, share * rows)
+            if categorical is not None:
+                frame[name] = categorical
+        elif col.nunique(dropna=True) <= share * rows:
             frame[name] = col.astype("category")
     return frame
+
+
+def _categorical(col: pd.Series, most: float) -> pd.Series | None:
+    """`col.astype("category")` of a text column with at most `most` distinct values, else None; the categories
+    sorted as pandas sorts them (the same codes and categories as astype)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    if len(uniques) > most:
+        return None
+    order = uniques.argsort()  # what pandas' factorize(sort=True) orders the categories by
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)]) if len(order) else codes
+    dtype = pd.CategoricalDtype(pd.Index(uniques.take(order)), ordered=False)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=col.index, name=col.name)
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:

@@ -110,3 +110,15 @@ def test_text_per_distinct_calls_fn_once_per_distinct_value_and_keeps_missing():
     pd.testing.assert_series_equal(coded, out)
     lengths = text_per_distinct(values, lambda u: u.str.len())  # other result types: missing records give NaN
     assert lengths.tolist()[:2] == [1.0, 1.0] and np.isnan(lengths.iloc[2])
+
+
+def test_compact_codes_text_exactly_as_astype_category():
+    rng = np.random.default_rng(7)
+    words = ["b", "a", "é", "Z", "", "a b", "ä", "ß", "ss", "10", "9", "\U0001F600", "Ω"]
+    text = pd.Series(rng.choice(words, 500), dtype="str", index=rng.permutation(500), name="X")
+    text[rng.random(500) < 0.2] = np.nan
+    got = compact(pd.DataFrame({"X": text}))["X"]
+    want = text.astype("category")
+    pd.testing.assert_series_equal(got, want)
+    assert got.cat.codes.tolist() == want.cat.codes.tolist() and got.cat.codes.dtype == want.cat.codes.dtype
+    assert got.cat.categories.dtype == "str" and list(got.cat.categories) == sorted(set(text.dropna()))
