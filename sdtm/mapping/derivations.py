@@ -96,13 +96,14 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
     probs = None
     if bad.any():
         probs = pd.DataFrame({"rule_id": "MAP-VISIT", "message": f"{rule.get('visit')} is not a visit planned in TV",
-                              "value": as_text(visit)[bad].astype(str), "expected": "a VISIT of trial_design.yaml visits"},
+                              "value": as_text(visit)[bad].astype(str),
+                              "expected": "a VISIT of trial_design.yaml visits"},
                              index=bad[bad].index)
     return Derived(num, probs)
 
 
-def _unplanned_visitnum(state: StudyState, frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series, visit: pd.Series,
-                        marker: str, date_var) -> pd.Series:
+def _unplanned_visitnum(state: StudyState, frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series,
+                        visit: pd.Series, marker: str, date_var) -> pd.Series:
     """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
     whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
     d = dates_of(state, _first_of(frame, date_var))

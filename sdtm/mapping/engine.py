@@ -366,17 +366,16 @@ def map_dataset(state: StudyState, mapping: Mapping_):
 
 
 def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The blocks' records one after the other, with every variable of the dataset in spec order and spec type
-    (text: str, numbers: float64); a block that does not map a variable leaves it missing.  Stacked column by column:
-    stacking the frames would make each column a block maps only sometimes Python objects, converted back per
-    record."""
+    """The blocks' records (each frame on 0..n-1) one after the other, with every variable of the dataset in spec
+    order and spec type (text: str, numbers: float64); a block that does not map a variable leaves it missing.
+    Stacked column by column: stacking the frames would make each column a block maps only sometimes Python
+    objects, converted back per record."""
     index = pd.RangeIndex(sum(len(f) for f in frames))
     columns = {}
     for v in ds.variables:  # over columns
         dtype = np.dtype("float64") if v.is_numeric else TEXT
-        parts = [f[v.name].reset_index(drop=True) if v.name in f else pd.Series(np.nan, index=pd.RangeIndex(len(f)),
-                                                                                 dtype=dtype)
-                 for f in frames]  # over blocks
+        parts = [f[v.name] if v.name in f else pd.Series(np.nan, index=pd.RangeIndex(len(f)), dtype=dtype)
+                 for f in frames]  # over blocks (each on 0..n-1)
         parts = [p if p.dtype == dtype else p.astype(dtype) for p in parts]
         if len(parts) == 1:
             columns[v.name] = parts[0]
