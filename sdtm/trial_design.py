@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.core.frames import as_text
+from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
@@ -384,12 +384,21 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
     se = state.dataset("SE")
     out = pd.Series(np.nan, index=dates.index, dtype=str)
     d = dates_of(state, dates)
-    left = pd.DataFrame({"USUBJID": as_text(usubjid).astype(str), "d": d, "i": np.arange(len(d))}).dropna(subset=["d"])
+    if is_text_category(usubjid):  # subjects joined by code (no text hashed per record): SE's subjects coded alike
+        key, subjects = usubjid.cat.codes.to_numpy().astype(np.int64), usubjid.cat.categories
+    else:
+        key, subjects = as_text(usubjid).astype(str), None
+    left = pd.DataFrame({"_k": key, "d": d, "i": np.arange(len(d))}, index=d.index).dropna(subset=["d"])
     if left.empty or se.empty:
         return out
     right = _elements_by_start(state, se)
+    if subjects is None:
+        right = right.assign(_k=right["USUBJID"])
+    else:  # a subject the records do not name: -2 (missing subjects of the records are -1)
+        code = subjects.get_indexer(right["USUBJID"])
+        right = right.assign(_k=np.where(code < 0, -2, code).astype(np.int64))
     left = left.sort_values(["d"], kind="stable")
-    hit = pd.merge_asof(left, right, left_on="d", right_on="s", by="USUBJID", direction="backward")
+    hit = pd.merge_asof(left, right, left_on="d", right_on="s", by="_k", direction="backward")
     inside = hit["e"].isna() | (hit["d"] <= hit["e"])
     hit = hit[inside & hit["EPOCH"].notna()]
     pos = np.full(len(out), -1, dtype=np.intp)  # each record's element among the hits (-1: none)

@@ -259,6 +259,8 @@ def derive_unplanned_arm(state, dataset, frame, rule) -> Derived:
 def _first_of(frame: pd.DataFrame, names) -> pd.Series:
     """The first non-missing of one or several date variables, per record."""
     names = list(names) if isinstance(names, (list, tuple)) else [names]
+    if len(names) == 1:  # as it is (a compacted column stays coded: its dates are parsed by code)
+        return frame[names[0]]
     out = as_text(frame[names[0]])
     for n in names[1:]:  # over variables
         out = out.fillna(as_text(frame[n]))
