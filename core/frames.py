@@ -27,9 +27,27 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
         col = frame[name]
         if not (pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype)):
             continue
-        if col.nunique(dropna=True) <= share * rows:
+        if col.dtype == "str":  # one hashing pass: counted and, when it pays, coded from the same factorization
+            categorical = _categorical(col, share * rows)
+            if categorical is not None:
+                frame[name] = categorical
+        elif col.nunique(dropna=True) <= share * rows:
             frame[name] = col.astype("category")
     return frame
+
+
+def _categorical(col: pd.Series, most: float) -> pd.Series | None:
+    """`col.astype("category")` of a text column with at most `most` distinct values, else None; the categories
+    sorted as pandas sorts them (the same codes and categories as astype)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    if len(uniques) > most:
+        return None
+    order = uniques.argsort()  # what pandas' factorize(sort=True) orders the categories by
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)]) if len(order) else codes
+    dtype = pd.CategoricalDtype(pd.Index(uniques.take(order)), ordered=False)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=col.index, name=col.name)
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:
@@ -46,7 +64,13 @@ def is_text_category(col: pd.Series) -> bool:
 
 def as_text(col: pd.Series) -> pd.Series:
     """A compacted text column back as plain text (for code that fills or overwrites values); others unchanged."""
-    return col.astype(str).where(col.notna()) if is_text_category(col) else col
+    if not is_text_category(col):
+        return col
+    categories = col.cat.categories
+    if categories.dtype == "str":  # each record's text taken from its category by code (missing: code -1)
+        values = pd.api.extensions.take(categories.array, col.cat.codes.to_numpy(), allow_fill=True)
+        return pd.Series(values, index=col.index, name=col.name)
+    return col.astype(str).where(col.notna())  # (astype goes through a Python object per record)
 
 
 def expand(frame: pd.DataFrame) -> pd.DataFrame:
@@ -55,6 +79,20 @@ def expand(frame: pd.DataFrame) -> pd.DataFrame:
         if is_text_category(frame[name]):
             frame[name] = as_text(frame[name]).astype("str")
     return frame
+
+
+def text_per_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`fn` (text -> a Series of the same length) applied to the distinct values of a text column only, its answers
+    taken back to every record by code; missing records give missing.  A text categorical (`compact`) is
+    evaluated on its categories.  The result has `fn`'s dtype, on `values`' index."""
+    if is_text_category(values):
+        codes, uniques = values.cat.codes.to_numpy(), pd.Series(values.cat.categories, dtype=str)
+    else:
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Series(found, dtype=str)
+    answers = fn(uniques.reset_index(drop=True))
+    taken = pd.api.extensions.take(answers.array, codes, allow_fill=True)
+    return pd.Series(taken, index=values.index, name=values.name)
 
 
 def per_unique(values: pd.Series, fn: Callable[[np.ndarray], np.ndarray], fill) -> np.ndarray:

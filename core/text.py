@@ -135,8 +135,8 @@ def _sortable(col: pd.Series) -> pa.Array:
         return arrow(col)
     if isinstance(col.dtype, pd.CategoricalDtype):
         if col.cat.categories.is_monotonic_increasing:
-            return pa.array(np.where(col.isna().to_numpy(), None, col.cat.codes.to_numpy()), type=pa.int32(),
-                            from_pandas=True)
+            codes = col.cat.codes.to_numpy()
+            return pa.array(codes.astype(np.int32), mask=codes < 0)
         return arrow(col.astype(str).where(col.notna()))
     return pa.array(col, from_pandas=True)
 

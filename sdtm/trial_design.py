@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.errors import SpecError
-from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
-from cdiscflow.sdtm.raw.dates import date_part
+from cdiscflow.core.frames import as_text, is_text_category
+from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
@@ -366,24 +366,45 @@ def build_se(state: StudyState) -> pd.DataFrame:
     return _frame(spec, "SE", long)
 
 
+def _elements_by_start(state: StudyState, se: pd.DataFrame) -> pd.DataFrame:
+    """SE's elements with their start and end dates, in start order (once per run: every EPOCH reads them)."""
+    cached = state.cache.get("se_by_start")
+    if cached is not None and cached[0] is se:
+        return cached[1]
+    right = pd.DataFrame({"USUBJID": as_text(se["USUBJID"]).astype(str), "s": dates_of(state, se["SESTDTC"]),
+                          "e": dates_of(state, se["SEENDTC"]), "EPOCH": se["EPOCH"]}).dropna(subset=["s"])
+    # the next element starts on the day the previous ends: that day belongs to the next element
+    right = right.sort_values(["s"], kind="stable")
+    state.cache["se_by_start"] = (se, right)
+    return right
+
+
 def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Series:
     """EPOCH of the SE element in which each date falls: SESTDTC <= date < SEENDTC (the last element: <= its end)."""
     se = state.dataset("SE")
     out = pd.Series(np.nan, index=dates.index, dtype=str)
-    d = date_part(dates)
-    left = pd.DataFrame({"USUBJID": usubjid.astype(str), "d": d, "i": np.arange(len(d))}).dropna(subset=["d"])
+    d = dates_of(state, dates)
+    if is_text_category(usubjid):  # subjects joined by code (no text hashed per record): SE's subjects coded alike
+        key, subjects = usubjid.cat.codes.to_numpy().astype(np.int64), usubjid.cat.categories
+    else:
+        key, subjects = as_text(usubjid).astype(str), None
+    left = pd.DataFrame({"_k": key, "d": d, "i": np.arange(len(d))}, index=d.index).dropna(subset=["d"])
     if left.empty or se.empty:
         return out
-    right = pd.DataFrame({"USUBJID": se["USUBJID"].astype(str), "s": date_part(se["SESTDTC"]),
-                          "e": date_part(se["SEENDTC"]), "EPOCH": se["EPOCH"]}).dropna(subset=["s"])
-    # the next element starts on the day the previous ends: that day belongs to the next element
-    right = right.sort_values(["s"], kind="stable")
+    right = _elements_by_start(state, se)
+    if subjects is None:
+        right = right.assign(_k=right["USUBJID"])
+    else:  # a subject the records do not name: -2 (missing subjects of the records are -1)
+        code = subjects.get_indexer(right["USUBJID"])
+        right = right.assign(_k=np.where(code < 0, -2, code).astype(np.int64))
     left = left.sort_values(["d"], kind="stable")
-    hit = pd.merge_asof(left, right, left_on="d", right_on="s", by="USUBJID", direction="backward")
+    hit = pd.merge_asof(left, right, left_on="d", right_on="s", by="_k", direction="backward")
     inside = hit["e"].isna() | (hit["d"] <= hit["e"])
     hit = hit[inside & hit["EPOCH"].notna()]
-    out.iloc[hit["i"].to_numpy()] = hit["EPOCH"].to_numpy()
-    return out
+    pos = np.full(len(out), -1, dtype=np.intp)  # each record's element among the hits (-1: none)
+    pos[hit["i"].to_numpy()] = np.arange(len(hit))
+    epochs = as_text(hit["EPOCH"]).astype(str).array
+    return pd.Series(pd.api.extensions.take(epochs, pos, allow_fill=True), index=out.index, dtype=str)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -80,3 +80,45 @@ def test_sdtm_mapped_compact_equals_mapped_plain():
     assert not any(is_text_category(f[c]) for f in plain.values() for c in f.columns)
     for name in plain:
         pd.testing.assert_frame_equal(expand(small[name]), plain[name], obj=name)
+
+
+def test_as_text_of_a_categorical_is_its_text_by_code_with_index_and_name():
+    col = compact(_frame())["USUBJID"].set_axis([10, 11, 12, 13, 14, 15]).rename("USUBJID")
+    text = as_text(col)
+    assert text.dtype == "str" and text.name == "USUBJID" and text.index.tolist() == [10, 11, 12, 13, 14, 15]
+    assert text.tolist()[:3] == ["S-2", "S-1", "S-2"] and pd.isna(text.iloc[3])
+    pd.testing.assert_series_equal(text, col.astype(str).where(col.notna()))  # what astype gave, record by record
+
+
+def test_text_per_distinct_calls_fn_once_per_distinct_value_and_keeps_missing():
+    from cdiscflow.core.frames import text_per_distinct
+
+    seen = []
+
+    def upper(u: pd.Series) -> pd.Series:
+        seen.append(u.tolist())
+        return u.str.upper()
+
+    values = pd.Series(["b", "a", None, "b", "a"], dtype="str", index=[5, 6, 7, 8, 9])
+    out = text_per_distinct(values, upper)
+    assert seen == [["b", "a"]]  # each distinct value once, missing left out
+    assert out.index.tolist() == [5, 6, 7, 8, 9] and out.dtype == "str"
+    assert out.tolist()[:2] == ["B", "A"] and pd.isna(out.iloc[2]) and out.tolist()[3:] == ["B", "A"]
+    seen.clear()
+    coded = text_per_distinct(values.astype("category"), upper)  # a categorical: on its (sorted) categories
+    assert seen == [["a", "b"]]
+    pd.testing.assert_series_equal(coded, out)
+    lengths = text_per_distinct(values, lambda u: u.str.len())  # other result types: missing records give NaN
+    assert lengths.tolist()[:2] == [1.0, 1.0] and np.isnan(lengths.iloc[2])
+
+
+def test_compact_codes_text_exactly_as_astype_category():
+    rng = np.random.default_rng(7)
+    words = ["b", "a", "é", "Z", "", "a b", "ä", "ß", "ss", "10", "9", "\U0001F600", "Ω"]
+    text = pd.Series(rng.choice(words, 500), dtype="str", index=rng.permutation(500), name="X")
+    text[rng.random(500) < 0.2] = np.nan
+    got = compact(pd.DataFrame({"X": text}))["X"]
+    want = text.astype("category")
+    pd.testing.assert_series_equal(got, want)
+    assert got.cat.codes.tolist() == want.cat.codes.tolist() and got.cat.codes.dtype == want.cat.codes.dtype
+    assert got.cat.categories.dtype == "str" and list(got.cat.categories) == sorted(set(text.dropna()))

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.expr import evaluate_condition
+from cdiscflow.core.frames import text_per_distinct
 from cdiscflow.sdtm.raw.dates import combine_date_time
 from cdiscflow.sdtm.raw.forms import RawForm, usubjid
 from cdiscflow.core.text import extract
@@ -146,7 +147,8 @@ def ct(raw: RawForm, rule: Rule, target: Target) -> Written:
         lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
         lookup = {k: v for k, v in lookup.items() if v is not None}
     col = raw.data[rule.source]
-    mapped = lookup_text(normalised(col), pd.Series(lookup, dtype=str))
+    table = pd.Series(lookup, dtype=str)
+    mapped = text_per_distinct(col, lambda u: lookup_text(normalised(u), table))  # once per distinct value
     bad = col.notna() & mapped.isna()
     source = f"codelist {codelist.id}" + (f" {codelist.code}" if codelist.code else "") + (f" via {via}" if via else "")
     message = f"{target.name}: collected value is not a term or synonym of {source}"
@@ -186,7 +188,7 @@ def _fields_through_codelist(raw: RawForm, rule: Rule, target: Target):
     mapped, probs = [], []
     for f in rule.get("fields"):  # over fields
         col = raw.data[f]
-        mapped.append(lookup_text(normalised(col), table))
+        mapped.append(text_per_distinct(col, lambda u: lookup_text(normalised(u), table)))
         probs.append(problems(col.notna() & mapped[-1].isna(), "MAP-CT",
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               col, "|".join(codelist.values)))
@@ -267,7 +269,18 @@ def study_value(spec: StudySpec, key: str):
 
 
 def derive_usubjid(raw: RawForm, rule: Rule, target: Target) -> Written:
-    return Written(usubjid(target.spec, raw.data))
+    return Written(subject_ids(target.spec, raw.data))
+
+
+def subject_ids(spec: StudySpec, data: pd.DataFrame) -> pd.Series:
+    """USUBJID of every raw row (sdtm.raw.forms.usubjid), built once per distinct subject when the template reads
+    one text field (a subject's rows repeat it)."""
+    template = str(spec.study.get("raw", {}).get("usubjid", "{STUDYID}-{SUBJID}"))
+    fields = [n for _, n, _, _ in string.Formatter().parse(template) if n is not None and n != "STUDYID"]
+    if len(fields) == 1 and fields[0] in data and data[fields[0]].dtype == "str":
+        name = fields[0]
+        return text_per_distinct(data[name], lambda u: usubjid(spec, u.to_frame(name))).rename(None)
+    return usubjid(spec, data)
 
 
 def _concat(parts) -> pd.DataFrame | None:

@@ -25,9 +25,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.frames import as_text
-from cdiscflow.sdtm.mapping.state import StudyState, source_dates, source_frame
-from cdiscflow.sdtm.raw.dates import age_in_years, date_part, study_day
+from cdiscflow.core.frames import as_text, text_per_distinct
+from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
+from cdiscflow.sdtm.raw.dates import age_in_years
 from cdiscflow.core.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.cdisc import pattern_problem
@@ -80,33 +80,36 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
     the number in its group `value` (`"^UNSCHEDULED (?P<value>\\d+(?:\\.\\d+)?)$"`: UNSCHEDULED 3.1 is VISITNUM 3.1).
     """
     visit = frame[rule.get("visit")]
+    upper = text_per_distinct(visit, lambda u: u.str.upper())  # visit names repeat: once per distinct name
     table = {str(v["VISIT"]).upper(): float(v["VISITNUM"]) for v in state.design.visits}
-    num = lookup(visit.astype(str).str.upper(), pd.Series(table, dtype="float64"))
+    num = lookup(upper, pd.Series(table, dtype="float64"))
     number_from = rule.get("number_from")
     if number_from:  # unplanned visits that carry their number in their name: "UNSCHEDULED 3.1" is visit 3.1
-        named = pd.to_numeric(extract(visit.astype(str).str.upper(), str(number_from))["value"], errors="coerce")
+        named = pd.to_numeric(extract(upper, str(number_from))["value"], errors="coerce")
         num = num.fillna(named)
     marker = rule.get("unplanned")
     if marker:
-        unplanned = visit.astype(str).str.upper().str.contains(str(marker).upper(), regex=False).fillna(False)
-        num = num.mask(unplanned, _unplanned_visitnum(frame, num, unplanned.astype(bool), visit, str(marker),
+        unplanned = upper.str.contains(str(marker).upper(), regex=False).fillna(False)
+        num = num.mask(unplanned, _unplanned_visitnum(state, frame, num, unplanned.astype(bool), visit, str(marker),
                                                       rule.get("date")))
     bad = visit.notna() & num.isna()
     probs = None
     if bad.any():
         probs = pd.DataFrame({"rule_id": "MAP-VISIT", "message": f"{rule.get('visit')} is not a visit planned in TV",
-                              "value": visit[bad].astype(str), "expected": "a VISIT of trial_design.yaml visits"},
+                              "value": as_text(visit)[bad].astype(str),
+                              "expected": "a VISIT of trial_design.yaml visits"},
                              index=bad[bad].index)
     return Derived(num, probs)
 
 
-def _unplanned_visitnum(frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series, visit: pd.Series,
-                        marker: str, date_var) -> pd.Series:
+def _unplanned_visitnum(state: StudyState, frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series,
+                        visit: pd.Series, marker: str, date_var) -> pd.Series:
     """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
     whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
-    d = date_part(_first_of(frame, date_var))
-    name = visit.astype(str).str.upper()
-    prefix = extract(name, "^(?P<p>.*?)" + re.escape(marker.upper()))["p"].where(unplanned)
+    d = dates_of(state, _first_of(frame, date_var))
+    name = text_per_distinct(visit, lambda u: u.str.upper())
+    pattern = "^(?P<p>.*?)" + re.escape(marker.upper())
+    prefix = text_per_distinct(name, lambda u: extract(u, pattern)["p"]).where(unplanned)
     anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
     todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})
     todo = todo[unplanned.to_numpy()].dropna(subset=["d"]).sort_values("d", kind="stable")
@@ -204,8 +207,8 @@ def derive_last_before(state, dataset, frame, rule) -> Derived:
     ref_var = rule.get("reference", "RFXSTDTC")
     by = list(rule.get("by") or ())
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
-    d = date_part(frame[rule.get("date")])
-    ref = date_part(lookup(frame["USUBJID"], dm))
+    d = dates_of(state, frame[rule.get("date")])
+    ref = dates_of(state, lookup(frame["USUBJID"], dm))
     eligible = d.notna() & ref.notna() & (d <= ref)
     work = frame.loc[eligible, ["USUBJID", *by]].assign(_d=d[eligible])
     work = work.sort_values(["USUBJID", *by, "_d"], kind="stable", na_position="first")
@@ -256,6 +259,8 @@ def derive_unplanned_arm(state, dataset, frame, rule) -> Derived:
 def _first_of(frame: pd.DataFrame, names) -> pd.Series:
     """The first non-missing of one or several date variables, per record."""
     names = list(names) if isinstance(names, (list, tuple)) else [names]
+    if len(names) == 1:  # as it is (a compacted column stays coded: its dates are parsed by code)
+        return frame[names[0]]
     out = as_text(frame[names[0]])
     for n in names[1:]:  # over variables
         out = out.fillna(as_text(frame[n]))
@@ -274,7 +279,10 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
     ref_var = rule.get("reference", "RFSTDTC")
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
     reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else lookup(frame["USUBJID"], dm)
-    return Derived(study_day(frame[rule.get("date")], reference))
+    d, r = dates_of(state, frame[rule.get("date")]), dates_of(state, reference)
+    diff = (d - r).dt.days  # as sdtm.raw.dates.study_day, on dates parsed once per run
+    out = diff.where(diff < 0, diff + 1)
+    return Derived(out.astype("Float64").astype("float64"))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -29,13 +29,13 @@ from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category
 from cdiscflow.sdtm.mapping import derivations as D
-from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
+from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule, subject_ids
 from cdiscflow.sdtm.mapping.record_errors import empty_errors, report_raw_rows, trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.mapping.value_checks import check_date_order, check_plausible_dates, check_storable
 from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw.files import form_file_problem
-from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
 from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
@@ -47,6 +47,7 @@ from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 ON_ERROR = ("strict", "reject")
 REJECT_COLUMNS = ["form", "file", "row", "subject", "rule_id", "reason"]
 ACCOUNTING_COLUMNS = ["form", "file", "rows_in", "rows_mapped", "rows_rejected", "rows_lost", "datasets"]
+TEXT = pd.Series(dtype=str).dtype  # pandas' text dtype ("str")
 BUILDERS = {"subject_elements": build_se, "subject_visits": build_sv}
 DESIGN_BUILDERS = {"TE": build_te, "TA": build_ta, "TV": build_tv, "TI": build_ti}
 
@@ -279,28 +280,40 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     spec = state.spec
     target_ds = spec.dataset(mapping.dataset)
     form = state.raw[block.form]
-    raw = _subset(form, condition_mask(form.data, block.where, form.numbers, spec.codelists),
-                  block_fields(spec, block))
+    rows = None if _selects_all(block.where) else condition_mask(form.data, block.where, form.numbers, spec.codelists)
+    raw = _subset(form, rows, block_fields(spec, block))
     index = raw.data.index
     probs = []
 
     def write(name: str, rules, variable) -> pd.Series:
         codelist = spec.codelists.get(variable.codelist) if variable is not None and variable.codelist else None
         target = Target(mapping.dataset, name, variable, codelist, spec)
-        result = pd.Series(np.nan, index=index, dtype="float64" if target.numeric else str)
-        written = pd.Series(False, index=index)
+        dtype = np.dtype("float64") if target.numeric else TEXT
+        result, written = None, None  # nothing written yet: every record missing
         for rule in rules:  # over the rules of one variable: first matching `when` writes
-            mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists) & ~written
-            if not mask.any():
-                continue
-            everything = bool(mask.all())
+            if _selects_all(rule.when) and written is None and len(index):  # every record (the usual rule): no masks
+                mask, everything = None, True
+            else:
+                mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists).to_numpy()
+                if written is not None:
+                    mask = mask & ~written
+                if not mask.any():
+                    continue
+                everything = bool(mask.all())
             w = run_rule(raw if everything else _subset(raw, mask), rule, target)
-            values = w.values.reindex(index).astype(result.dtype)
-            result = values if everything else result.mask(mask, values)
-            written |= mask
+            values = w.values if w.values.index.equals(index) else w.values.reindex(index)
+            values = values if values.dtype == dtype else values.astype(dtype)
+            if everything:
+                result, written = values, np.ones(len(index), dtype=bool)
+            elif mask is not None:
+                base = result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
+                result = base.mask(mask, values)
+                written = mask if written is None else written | mask
             if w.problems is not None:
                 probs.append(w.problems.assign(variable=name))
-        return result
+            if everything:
+                break  # every record written: later rules select none
+        return result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
 
     columns = {}  # the frames are assembled once at the end: a column inserted at a time costs ms each
     for var in target_ds.variables:  # over the dataset's variables
@@ -311,11 +324,16 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
         if name in target_ds and name not in block.rules:
             columns[name] = pd.Series(value, index=index, dtype=str)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
-        columns["USUBJID"] = usubjid(spec, raw.data)
+        columns["USUBJID"] = subject_ids(spec, raw.data)
     out = _assemble(columns, index)
     supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
     return out, supp, problems
+
+
+def _selects_all(condition) -> bool:
+    """A rule's `when` that selects every record: none, or the empty mapping form."""
+    return condition is None or (isinstance(condition, Mapping) and not condition)
 
 
 def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
@@ -339,16 +357,33 @@ def map_dataset(state: StudyState, mapping: Mapping_):
         supps.append(supp.reset_index(drop=True))
         if problems is not None:
             errors.append(report_raw_rows(state, mapping.dataset, raw, problems))
-    ds = state.spec.dataset(mapping.dataset)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    frame = frame.reindex(columns=list(ds.names))
-    for v in ds.variables:  # over columns: blocks that do not map a variable leave it missing
-        frame[v.name] = frame[v.name].astype("float64" if v.is_numeric else str)
+    frame = _stack(state.spec.dataset(mapping.dataset), frames)
     prov = pd.concat(provs, ignore_index=True)
     prov["source"] = prov["source"].astype("category")  # a handful of form names over millions of records
     prov["row"] = prov["row"].astype("Int64")
     supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
     return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
+
+
+def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The blocks' records (each frame on 0..n-1) one after the other, with every variable of the dataset in spec
+    order and spec type (text: str, numbers: float64); a block that does not map a variable leaves it missing.
+    Stacked column by column: stacking the frames would make each column a block maps only sometimes Python
+    objects, converted back per record."""
+    index = pd.RangeIndex(sum(len(f) for f in frames))
+    columns = {}
+    for v in ds.variables:  # over columns
+        dtype = np.dtype("float64") if v.is_numeric else TEXT
+        parts = [f[v.name] if v.name in f else pd.Series(np.nan, index=pd.RangeIndex(len(f)), dtype=dtype)
+                 for f in frames]  # over blocks (each on 0..n-1)
+        parts = [p if p.dtype == dtype else p.astype(dtype) for p in parts]
+        if len(parts) == 1:
+            columns[v.name] = parts[0]
+        elif parts:
+            columns[v.name] = pd.concat(parts, ignore_index=True)
+        else:
+            columns[v.name] = pd.Series(np.nan, index=index, dtype=dtype)
+    return pd.DataFrame(columns, index=index)
 
 
 def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
@@ -365,16 +400,20 @@ def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
             frame = state.datasets[name]
             out = d.fn(state, name, frame, rule)
             variable = state.spec.dataset(name).variable(var)
-            values = out.values.reindex(frame.index)
-            current = as_text(frame[var]) if var in frame else pd.Series(np.nan, index=frame.index)
-            keep = pd.Series(False, index=frame.index)  # records whose current value stays
-            if rule.get("fill"):  # derive only where the blocks left the variable missing
-                keep |= current.notna()
-            if rule.when:  # derive only for the records meeting the condition (on the dataset's variables)
-                keep |= ~condition_mask(frame, rule.when, None, state.spec.codelists)
-            values = current.where(keep, values) if keep.any() else values
-            frame[var] = values.astype("float64") if variable.is_numeric else values.astype(str)
-            if out.problems is not None and len(out.problems):
+            values = out.values if out.values.index.equals(frame.index) else out.values.reindex(frame.index)
+            keep = None  # records whose current value stays (none unless `fill` or `when`)
+            if rule.get("fill") or rule.when:
+                current = as_text(frame[var]) if var in frame else pd.Series(np.nan, index=frame.index)
+                keep = pd.Series(False, index=frame.index)
+                if rule.get("fill"):  # derive only where the blocks left the variable missing
+                    keep |= current.notna()
+                if rule.when:  # derive only for the records meeting the condition (on the dataset's variables)
+                    keep |= ~condition_mask(frame, rule.when, None, state.spec.codelists)
+                values = current.where(keep, values) if keep.any() else values
+            dtype = np.dtype("float64") if variable.is_numeric else TEXT
+            values = as_text(values) if dtype == TEXT else values  # a text categorical: by code
+            frame[var] = values if values.dtype == dtype else values.astype(dtype)
+            if keep is not None and out.problems is not None and len(out.problems):
                 out.problems = out.problems[~keep.reindex(out.problems.index, fill_value=False).to_numpy()]
             if out.problems is not None and len(out.problems):
                 if stage == "record":
@@ -397,12 +436,14 @@ def _mapped_rows(provenance: Mapping[str, pd.DataFrame], sizes: Mapping[str, int
     out = {form: pd.DataFrame(index=pd.RangeIndex(1, n + 1)) for form, n in sizes.items()}
     for name, prov in provenance.items():  # over datasets
         rows = prov["row"].to_numpy(dtype="float64", na_value=np.nan)
-        src = prov["source"].astype(str).to_numpy()
-        for form in pd.unique(src[~np.isnan(rows)]):  # over the forms feeding the dataset
-            if form not in out:
+        codes, sources = pd.factorize(prov["source"])  # by code: no text per record
+        codes = np.where(np.isnan(rows), -1, codes)
+        for k, form in enumerate(map(str, sources)):  # over the forms feeding the dataset
+            selected = codes == k
+            if form not in out or not selected.any():
                 continue
             hit = np.zeros(sizes[form], dtype=bool)
-            hit[rows[(src == form) & ~np.isnan(rows)].astype(np.int64) - 1] = True
+            hit[rows[selected].astype(np.int64) - 1] = True
             out[form][name] = hit
     return out
 
@@ -491,7 +532,7 @@ def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
     subj = []
     for name, rows in grouped.groupby("form")["row"]:  # over forms
         raw = export.forms[name]
-        subj.append(usubjid(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
+        subj.append(subject_ids(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
     grouped["subject"] = pd.concat(subj).reindex(grouped.index).fillna("")
     grouped["row"] = grouped["row"].astype("Int64")
     return grouped[REJECT_COLUMNS].reset_index(drop=True)
@@ -503,7 +544,7 @@ def _drop_rejected(state: StudyState, rejects: pd.DataFrame) -> None:
     bad = pd.MultiIndex.from_arrays([rejects["form"].astype(str), rejects["row"].astype(int)])
     for name in list(state.datasets):
         prov = state.provenance[name]
-        key = pd.MultiIndex.from_arrays([prov["source"].astype(str), prov["row"].fillna(-1).astype(int)])
+        key = pd.MultiIndex.from_arrays([as_text(prov["source"]).astype(str), prov["row"].fillna(-1).astype(int)])
         keep = ~key.isin(bad)
         state.datasets[name] = state.datasets[name][keep].reset_index(drop=True)
         state.provenance[name] = prov[keep].reset_index(drop=True)
@@ -552,9 +593,11 @@ def finalize(state: StudyState, name: str) -> None:
             frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
-    order = frame[keys].assign(_src=prov["source"].astype(str).to_numpy(), _row=prov["row"].to_numpy())
+    order = pd.DataFrame({**{k: frame[k].array for k in keys}, "_src": prov["source"].array,
+                          "_row": prov["row"].array})  # (the arrays as they are: no Python object per record)
     pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
-    state.datasets[name] = compact(frame.take(pos).reset_index(drop=True))
+    # compacted before the records are put in order (the same columns compact in any order): codes are moved, not text
+    state.datasets[name] = compact(frame).take(pos).reset_index(drop=True)
     state.provenance[name] = prov.take(pos).reset_index(drop=True)
     supp = state.supp.get(name)
     state.supp[name] = supp.take(pos).reset_index(drop=True) if supp is not None else \

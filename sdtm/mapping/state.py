@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from cdiscflow.core.findings import Findings
-from cdiscflow.sdtm.mapping.algorithms import condition_mask
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
+from cdiscflow.core.frames import as_text, is_text_category
+from cdiscflow.sdtm.mapping.algorithms import condition_mask, subject_ids
+from cdiscflow.sdtm.raw.dates import date_part
+from cdiscflow.sdtm.raw.forms import RawForm
 from cdiscflow.specs.model import StudySpec
 
 
@@ -39,6 +42,25 @@ class StudyState:
             raise KeyError(f"dataset {name} is needed but was not mapped") from None
 
 
+def dates_of(state: StudyState, values: pd.Series) -> pd.Series:
+    """`sdtm.raw.dates.date_part` of a column (complete dates as datetime64, NaT otherwise), each distinct text parsed
+    once per run: the derivations read the same dates again and again (EPOCH, study days, visits, SE)."""
+    memo = state.cache.setdefault("date_part", {})
+    if is_text_category(values):
+        codes, uniques = values.cat.codes.to_numpy(), np.asarray(values.cat.categories, dtype=object)
+    else:
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = np.asarray(found, dtype=object)
+    new = [u for u in uniques if u not in memo]  # over distinct values
+    if new:
+        memo.update(zip(new, date_part(pd.Series(new, dtype=object)).to_numpy()))
+    table = np.array([memo[u] for u in uniques], dtype="datetime64[s]")
+    out = np.full(len(codes), np.datetime64("NaT"), dtype="datetime64[s]")
+    present = codes >= 0
+    out[present] = table[codes[present]]
+    return pd.Series(out, index=values.index)
+
+
 def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) -> pd.DataFrame:
     """USUBJID + `columns` (ISO text for raw date fields) of the rows of a source that meet its `where`."""
     where = src.get("where") or {}
@@ -49,7 +71,7 @@ def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) 
         return out.reset_index(drop=True)
     raw = state.raw[str(src["form"])]
     mask = condition_mask(raw.data, where, raw.numbers, state.spec.codelists)
-    out = pd.DataFrame({"USUBJID": usubjid(state.spec, raw.data)})
+    out = pd.DataFrame({"USUBJID": subject_ids(state.spec, raw.data)})
     for c in columns:
         out[c] = raw.iso[c] if c in raw.iso else raw.data[c]
     return out.loc[mask].reset_index(drop=True)
@@ -63,12 +85,16 @@ def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "firs
     """
     cols = src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]
     frame = source_frame(state, src, list(cols))
-    long = frame.melt(id_vars="USUBJID", value_vars=list(cols), value_name="date")["USUBJID date".split()]
+    if len(set(cols)) == len(cols) and "USUBJID" not in cols:  # the date columns one after the other, as text
+        long = pd.concat([pd.DataFrame({"USUBJID": frame["USUBJID"], "date": as_text(frame[c])}) for c in cols],
+                         ignore_index=True)  # (melting compacted columns would make Python objects of them)
+    else:
+        long = frame.melt(id_vars="USUBJID", value_vars=list(cols), value_name="date")["USUBJID date".split()]
     long = long.dropna(subset=["date"])
     if complete:
         long = long[long["date"].str.len() >= 10]
     if long.empty:
         return pd.Series(dtype=str)
-    long = long.sort_values(["USUBJID", "date"], kind="stable")
-    agg = long.groupby("USUBJID", sort=True)["date"]
-    return (agg.first() if pick == "first" else agg.last()).astype(str)
+    # the earliest / latest date as text (ISO 8601 sorts as text): no sort of the records
+    agg = long.assign(date=as_text(long["date"])).groupby("USUBJID", sort=True)["date"]
+    return (agg.min() if pick == "first" else agg.max()).astype(str)

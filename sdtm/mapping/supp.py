@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.sdtm.mapping.state import StudyState
+from cdiscflow.core.frames import as_text
 from cdiscflow.core.text import lookup
 
 
@@ -31,8 +32,12 @@ def build_supp(state: StudyState, parent: str) -> tuple[pd.DataFrame, pd.DataFra
         values = supp[qnam]
         has = values.notna().to_numpy()
         parts.append(pd.DataFrame({"_i": np.flatnonzero(has), "QNAM": qnam,
-                                   "QVAL": values[has].astype(str).reset_index(drop=True)}))
-    long = pd.concat(parts, ignore_index=True).sort_values(["_i", "QNAM"], kind="stable")
+                                   "QVAL": as_text(values)[has].astype(str).reset_index(drop=True)}))
+    long = pd.concat(parts, ignore_index=True)
+    # by record, then QNAM (each QNAM once per record): numbers sorted, not text
+    rank = {q: k for k, q in enumerate(sorted(str(q) for q in supp.columns))}
+    qnam_rank = np.repeat([rank[str(q)] for q in supp.columns], [len(p) for p in parts])
+    long = long.take(np.lexsort((qnam_rank, long["_i"].to_numpy())))
     idx = long["_i"].to_numpy()
     seq_var = f"{parent}SEQ"
     qnam = long["QNAM"].astype(str).reset_index(drop=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.frames import as_text, per_unique
+from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm.mapping.record_errors import trace_to_raw_rows
@@ -22,17 +22,24 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
             en = st[:-5] + "ENDTC"
             if en not in frame:
                 continue
-            s, e = frame[st].astype(str), frame[en].astype(str)
-            before = pd.Series(False, index=frame.index)
-            for width in (16, 10, 7, 4):  # over precisions: minute, day, month, year
-                both = (s.str.len() >= width) & (e.str.len() >= width)
-                before |= (both & (e.str.slice(0, width) < s.str.slice(0, width))).fillna(False).astype(bool)
+            # once per distinct pair of start and end (dates repeat)
+            before = pd.Series(per_pair(frame[st], frame[en], _ends_before), index=frame.index)
             if before.any():
-                p = pd.DataFrame({"rule_id": "MAP-DATE-ORDER", "value": e[before].astype(str),
-                                  "message": f"{en} is before {st} " + s[before].astype(str),
+                s, e = as_text(frame[st])[before].astype(str), as_text(frame[en])[before].astype(str)
+                p = pd.DataFrame({"rule_id": "MAP-DATE-ORDER", "value": e,
+                                  "message": f"{en} is before {st} " + s,
                                   "expected": f"on or after {st}"}, index=before[before].index)
                 errors.append(trace_to_raw_rows(state, name, p, en))
     return pd.concat(errors, ignore_index=True) if errors else None
+
+
+def _ends_before(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """True per pair of start and end where the end is before the start at a precision both have (minute, day,
+    month or year)."""
+    out = np.zeros(len(starts), dtype=bool)
+    for i, (s, e) in enumerate(zip(starts, ends)):  # over distinct pairs
+        out[i] = any(len(s) >= w and len(e) >= w and e[:w] < s[:w] for w in (16, 10, 7, 4))
+    return out
 
 
 EARLIEST_DATE = "1900-01-01"  # default of study.yaml raw.earliest_date: no clinical date is older
@@ -40,23 +47,62 @@ _KNOWN_PREFIX = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"  # the leading known parts of 
 
 
 def _known_date(values: pd.Series) -> pd.Series:
-    """The date's leading known parts as written (YYYY, YYYY-MM or YYYY-MM-DD); missing when the year is unknown."""
-    return as_text(values).str.extract(_KNOWN_PREFIX, expand=False)
+    """The date's leading known parts as written (YYYY, YYYY-MM or YYYY-MM-DD); missing when the year is unknown.
+    Evaluated once per distinct date (a compacted column: per category)."""
+    return text_per_distinct(values, lambda u: u.str.extract(_KNOWN_PREFIX, expand=False).astype(str))
 
 
-def _compare_known(a: pd.Series, b: pd.Series | str) -> pd.Series:
+def _known_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`_known_date` as codes and the known date of each code ("" for missing or unknown): see `_codes`."""
+    codes, uniques = _codes(values)
+    known = pd.Series(uniques[1:], dtype=str).str.extract(_KNOWN_PREFIX, expand=False).fillna("")
+    return codes, np.concatenate([[""], known.to_numpy(dtype=object)])
+
+
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (0 = missing, 1.. = the distinct values) and the distinct values as text ("" first, for missing); a
+    pair (codes, values) so made is returned as it is."""
+    if isinstance(values, tuple):
+        return values
+    if is_text_category(values):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64) + 1, np.concatenate([[""], np.asarray(uniques, dtype=object)])
+
+
+def _compare_known(a, b, index: pd.Index) -> pd.Series:
     """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing)."""
-    # once per distinct pair (dates repeat; pandas' string slices cost ms per call, and this runs per date variable)
-    pair = a.fillna("").astype(str) + "|" + (b if isinstance(b, str) else b.fillna("").astype(str))
-    return pd.Series(per_unique(pair, _compare_pairs, 0), index=a.index)
+    # once per distinct pair of values (dates repeat; string slices per record cost ms per call, per date variable)
+    return pd.Series(per_pair(a, b, _compare_pairs), index=index)
 
 
-def _compare_pairs(pairs: np.ndarray) -> np.ndarray:
-    """-1/0/1 per "a|b" (a is a known date, it holds no "|"): a against b on the shorter's precision, 0 when that is
-    not a day, month or year (or either is missing)."""
-    out = np.zeros(len(pairs), dtype="int64")
-    for i, pair in enumerate(pairs):  # over distinct pairs
-        a, _, b = pair.partition("|")
+def per_pair(a: pd.Series, b: pd.Series | str, fn) -> np.ndarray:
+    """`fn` over the distinct pairs of values of two text columns (or a column and one text), its answers taken
+    back to every record: fn(a, b) gets two object arrays of text, one item per distinct pair (missing is "")."""
+    ca, ua = _codes(a)
+    if isinstance(b, str):
+        cb, ub = np.zeros(len(ca), dtype=np.int64), np.array([b], dtype=object)
+    else:
+        cb, ub = _codes(b)
+    key, size = ca * len(ub) + cb, len(ua) * len(ub)
+    if size <= 2 * len(key) + 4096:  # the pairs that occur, by a table over all possible pairs (no sort)
+        seen = np.zeros(size, dtype=bool)
+        seen[key] = True
+        distinct = np.flatnonzero(seen)
+        position = np.zeros(size, dtype=np.int64)
+        position[distinct] = np.arange(len(distinct))
+        inverse = position[key]
+    else:
+        distinct, inverse = np.unique(key, return_inverse=True)
+    return np.asarray(fn(ua[distinct // len(ub)], ub[distinct % len(ub)]))[inverse.reshape(-1)]
+
+
+def _compare_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """-1/0/1 per pair of known dates a, b: a against b on the shorter's precision, 0 when that is not a day, month
+    or year (or either is missing)."""
+    out = np.zeros(len(first), dtype="int64")
+    for i, (a, b) in enumerate(zip(first, second)):  # over distinct pairs
         w = min(len(a), len(b))
         if w in (10, 7, 4):  # precisions: day, month, year
             out[i] = (a[:w] > b[:w]) - (a[:w] < b[:w])
@@ -96,27 +142,28 @@ def check_plausible_dates(state: StudyState) -> pd.DataFrame | None:
     death = death_dates(state)
     errors = []
     for name, frame in state.datasets.items():
-        subject = as_text(frame["USUBJID"]) if "USUBJID" in frame else None
-        died = subject.map(death) if subject is not None and len(death) else None
+        died = died_coded = None
+        if "USUBJID" in frame and len(death):  # per subject, not per record
+            died = text_per_distinct(frame["USUBJID"], lambda u: u.map(death).astype(str))
+            died_coded = _codes(died)
         for var in [c for c in frame.columns if c.endswith("DTC")]:  # over date variables
-            known = _known_date(frame[var])
-            if not known.notna().any():
+            known = _known_coded(frame[var])  # codes: every comparison below is per distinct pair of values
+            if not (known[1] != "")[known[0]].any():
                 continue
-            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor) < 0, f"on or after {floor}",
+            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor, frame.index) < 0, f"on or after {floor}",
                        f"{var} is before {floor}, the earliest plausible date (study.yaml raw.earliest_date)")]
             if cut:
-                checks.append(("MAP-DATE-CUT", _compare_known(known, cut) > 0, f"on or before {cut}",
+                checks.append(("MAP-DATE-CUT", _compare_known(known, cut, frame.index) > 0, f"on or before {cut}",
                                f"{var} is after the data cut {cut}"))
             collected = var == f"{name}DTC" and state.spec.dataset(name).cls in ("EVENTS", "INTERVENTIONS")
             if died is not None and var != "DTHDTC" and not collected:  # an event can be reported after death
                 reports = REPORTS_DEATH.get(name)
                 living = (as_text(frame[reports[0]]) != reports[1]) if reports and reports[0] in frame else True
-                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died) > 0),
-                               "on or before the date of death",
-                               f"{var} is after the subject's death on " + died.fillna("").astype(str)))
+                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died_coded, frame.index) > 0),
+                               "on or before the date of death", f"{var} is after the subject's death on "))
             for rule_id, bad, expected, message in checks:  # over the three limits
                 if bad.any():
-                    msg = message[bad] if isinstance(message, pd.Series) else message
+                    msg = message + died[bad].fillna("").astype(str) if rule_id == "MAP-DATE-DEATH" else message
                     p = pd.DataFrame({"rule_id": rule_id, "value": as_text(frame[var])[bad], "message": msg,
                                       "expected": expected}, index=bad[bad].index)
                     errors.append(trace_to_raw_rows(state, name, p, var))
@@ -144,6 +191,8 @@ def check_storable(state: StudyState) -> pd.DataFrame | None:
 
 
 def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.DataFrame | None:
+    if is_text_category(col) and byte_lengths(pd.Series(col.cat.categories, dtype=str)).max(initial=0) <= limit:
+        return None  # every distinct value fits (a compacted column: its categories)
     nbytes = pd.Series(byte_lengths(col), index=col.index)
     bad = nbytes > limit
     if not bad.any():
@@ -155,6 +204,12 @@ def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.D
 
 
 def _unstorable_numbers(dataset: str, var: str, col: pd.Series, whole: bool) -> pd.DataFrame | None:
+    values = col.to_numpy(dtype="float64", na_value=np.nan) if col.dtype == "float64" else None
+    if values is not None:  # the usual case, in numpy: nothing to report?
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(values) >= MAX_IBM
+            if not (huge.any() or (whole and (values != np.round(values))[~np.isnan(values)].any())):
+                return None
     x = pd.to_numeric(col, errors="coerce").astype("float64")
     huge = (x.abs() >= MAX_IBM).fillna(False)  # inf included
     part = (x.notna() & (x != np.round(x)) & ~huge) if whole else huge & False

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cdiscflow.core.frames import as_text, text_per_distinct
 from cdiscflow.sdtm.mapping.state import StudyState
+
+
+def _complete_date(values: pd.Series) -> pd.Series:
+    """The date part YYYY-MM-DD of complete dates; missing for partial ones."""
+    day = values.astype(str).str.slice(0, 10)
+    return day.where(day.str.len() == 10)
 
 
 def build_sv(state: StudyState) -> pd.DataFrame:
@@ -20,14 +27,17 @@ def build_sv(state: StudyState) -> pd.DataFrame:
         date = next((c for c in (f"{name}DTC", f"{name}STDTC") if c in frame), None)
         if date is None:
             continue
-        part = frame[["USUBJID", "VISITNUM", date]].rename(columns={date: "DTC"})
-        part["VISIT"] = frame["VISIT"] if "VISIT" in frame else np.nan
-        parts.append(part.dropna(subset=["VISITNUM"]))
+        # as text (datasets' categoricals differ: stacked they would be Python objects), complete dates once per
+        # distinct value
+        part = pd.DataFrame({"USUBJID": as_text(frame["USUBJID"]), "VISITNUM": frame["VISITNUM"],
+                             "DTC": text_per_distinct(frame[date], _complete_date),
+                             "VISIT": as_text(frame["VISIT"]) if "VISIT" in frame else np.nan})
+        # a visit's many records (tests, ...) repeat the same values: one of each is enough for first/min/max
+        parts.append(part.dropna(subset=["VISITNUM"]).drop_duplicates())
     ds = state.spec.dataset("SV")
     if not parts:
         return pd.DataFrame(columns=list(ds.names))
     visits = pd.concat(parts, ignore_index=True)
-    visits["DTC"] = visits["DTC"].astype(str).str.slice(0, 10).where(lambda s: s.str.len() == 10)
     g = visits.sort_values(["USUBJID", "VISITNUM", "DTC"], kind="stable").groupby(["USUBJID", "VISITNUM"], sort=True)
     out = g.agg(VISIT=("VISIT", "first"), SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
     planned = {float(v["VISITNUM"]) for v in state.design.visits} if state.design is not None else set()

@@ -1,0 +1,56 @@
+"""SDTM value checks and derivations evaluated once per distinct value or pair of values (issue 18): the answers
+are those of the record-by-record rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cdiscflow.sdtm.mapping.state import StudyState, dates_of
+from cdiscflow.sdtm.mapping.value_checks import _compare_known, _ends_before, _known_coded, _known_date, per_pair
+from cdiscflow.sdtm.raw.dates import date_part
+
+
+def test_per_pair_answers_each_distinct_pair_once_for_every_record():
+    a = pd.Series(["2020-01-05", "2020-01", None, "2020-01-05", "2019"], dtype="str")
+    b = pd.Series(["2020-01-04", "2020-01-04", "2020-01-04", "2020-01-04", None], dtype="str").astype("category")
+    calls = []
+
+    def fn(x, y):
+        calls.append(list(zip(x, y)))
+        return np.array([f"{p}|{q}" for p, q in zip(x, y)], dtype=object)
+
+    out = per_pair(a, b, fn)
+    assert len(calls) == 1 and len(calls[0]) == 4  # (2020-01-05, 2020-01-04) occurs twice, computed once
+    assert out.tolist() == ["2020-01-05|2020-01-04", "2020-01|2020-01-04", "|2020-01-04", "2020-01-05|2020-01-04",
+                            "2019|"]
+    assert per_pair(a, "2020-01-01", fn).tolist() == ["2020-01-05|2020-01-01", "2020-01|2020-01-01", "|2020-01-01",
+                                                      "2020-01-05|2020-01-01", "2019|2020-01-01"]
+
+
+def test_known_dates_compare_at_the_precision_both_have():
+    dates = pd.Series(["2021-03-04T10:00", "2021-03", "2021", None, "-----T10:00", "2021-02-28"], dtype="str")
+    assert _known_date(dates).fillna("").tolist() == ["2021-03-04", "2021-03", "2021", "", "", "2021-02-28"]
+    known = _known_coded(dates)
+    assert known[1][known[0]].tolist() == ["2021-03-04", "2021-03", "2021", "", "", "2021-02-28"]
+    index = pd.RangeIndex(6)
+    assert _compare_known(known, "2021-03-01", index).tolist() == [1, 0, 0, 0, 0, -1]
+    death = pd.Series(["2021-03-04", "2021-02", None, "2021-03-01", "2021-03-01", "2021-03-01"], dtype="str")
+    assert _compare_known(known, death, index).tolist() == [0, 1, 0, 0, 0, -1]
+
+
+def test_end_before_start_at_minute_day_month_or_year():
+    starts = np.array(["2021-03-04T10:00", "2021-03-04T10:00", "2021-03", "2021", "", "2021-03-04"], dtype=object)
+    ends = np.array(["2021-03-04T09:59", "2021-03-04", "2021-02-28", "2021-05", "2020", "2021-03-04T00:00"],
+                    dtype=object)
+    assert _ends_before(starts, ends).tolist() == [True, False, True, False, False, False]
+
+
+def test_dates_of_is_date_part_and_parses_each_text_once_per_run():
+    state = StudyState(spec=None, design=None, raw={}, findings=None)
+    values = pd.Series(["2021-03-04", "2021-03", None, "2021-03-04", "2021-02-30"], dtype="str", index=[3, 1, 4, 1, 5])
+    got = dates_of(state, values)
+    pd.testing.assert_series_equal(got, date_part(values))
+    assert set(state.cache["date_part"]) == {"2021-03-04", "2021-03", "2021-02-30"}
+    state.cache["date_part"]["2021-03-04"] = np.datetime64("1999-01-01")  # a later call reads the parsed value
+    assert dates_of(state, values.astype("category")).iloc[0] == pd.Timestamp("1999-01-01")
