@@ -269,18 +269,7 @@ def study_value(spec: StudySpec, key: str):
 
 
 def derive_usubjid(raw: RawForm, rule: Rule, target: Target) -> Written:
-    return Written(subject_ids(target.spec, raw.data))
-
-
-def subject_ids(spec: StudySpec, data: pd.DataFrame) -> pd.Series:
-    """USUBJID of every raw row (sdtm.raw.forms.usubjid), built once per distinct subject when the template reads
-    one text field (a subject's rows repeat it)."""
-    template = str(spec.study.get("raw", {}).get("usubjid", "{STUDYID}-{SUBJID}"))
-    fields = [n for _, n, _, _ in string.Formatter().parse(template) if n is not None and n != "STUDYID"]
-    if len(fields) == 1 and fields[0] in data and data[fields[0]].dtype == "str":
-        name = fields[0]
-        return text_per_distinct(data[name], lambda u: usubjid(spec, u.to_frame(name))).rename(None)
-    return usubjid(spec, data)
+    return Written(usubjid(target.spec, raw.data))  # formatted once per distinct subject (sdtm.raw.forms.usubjid)
 
 
 def _concat(parts) -> pd.DataFrame | None:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from cdiscflow.core.frames import as_text, text_per_distinct
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
-from cdiscflow.sdtm.raw.dates import age_in_years
+from cdiscflow.sdtm.raw.dates import age_in_years, study_day_of_dates
 from cdiscflow.core.text import extract, isin, lookup
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.cdisc import pattern_problem
@@ -279,10 +279,8 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
     ref_var = rule.get("reference", "RFSTDTC")
     dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
     reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else lookup(frame["USUBJID"], dm)
-    d, r = dates_of(state, frame[rule.get("date")]), dates_of(state, reference)
-    diff = (d - r).dt.days  # as sdtm.raw.dates.study_day, on dates parsed once per run
-    out = diff.where(diff < 0, diff + 1)
-    return Derived(out.astype("Float64").astype("float64"))
+    # dates parsed once per run (dates_of), then sdtm.raw.dates' formula
+    return Derived(study_day_of_dates(dates_of(state, frame[rule.get("date")]), dates_of(state, reference)))
 
 
 # ---------------------------------------------------------------------------------------------------------------

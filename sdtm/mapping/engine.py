@@ -29,13 +29,13 @@ from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category
 from cdiscflow.sdtm.mapping import derivations as D
-from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule, subject_ids
+from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.mapping.record_errors import empty_errors, report_raw_rows, trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.mapping.value_checks import check_date_order, check_plausible_dates, check_storable
 from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw.files import form_file_problem
-from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
 from cdiscflow.sdtm.mapping.supp import build_supp
 from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
@@ -324,7 +324,7 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
         if name in target_ds and name not in block.rules:
             columns[name] = pd.Series(value, index=index, dtype=str)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
-        columns["USUBJID"] = subject_ids(spec, raw.data)
+        columns["USUBJID"] = usubjid(spec, raw.data)
     out = _assemble(columns, index)
     supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
@@ -532,7 +532,7 @@ def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
     subj = []
     for name, rows in grouped.groupby("form")["row"]:  # over forms
         raw = export.forms[name]
-        subj.append(subject_ids(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
+        subj.append(usubjid(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
     grouped["subject"] = pd.concat(subj).reindex(grouped.index).fillna("")
     grouped["row"] = grouped["row"].astype("Int64")
     return grouped[REJECT_COLUMNS].reset_index(drop=True)

@@ -218,7 +218,11 @@ def date_part(iso: pd.Series) -> pd.Series:
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM study day: on/after the reference date `d - ref + 1`, before it `d - ref` (no day 0); both complete."""
-    d, r = date_part(dates), date_part(reference)
+    return study_day_of_dates(date_part(dates), date_part(reference))
+
+
+def study_day_of_dates(d: pd.Series, r: pd.Series) -> pd.Series:
+    """`study_day` of dates already parsed (datetime64, NaT where not complete)."""
     diff = (d - r).dt.days
     out = diff.where(diff < 0, diff + 1)
     return out.astype("Float64").astype("float64")
