@@ -38,7 +38,7 @@ from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.adam.verbs.sources import SourceData, supp_qualifiers
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import REPEAT_SHARE, compact
+from cdiscflow.core.frames import REPEAT_SHARE, as_text, compact
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.specs.model import Dataset, StudySpec
 
@@ -177,7 +177,8 @@ def _text_by_values(col: pd.Series, rows: int) -> pd.Series | None:
 
 
 def _coerce_plain_text(col: pd.Series) -> pd.Series:
-    out = col.astype("str")
+    # a text categorical by code (core.frames.as_text): astype("str") builds a Python object per record
+    out = as_text(col).astype("str")
     return out.mask(out.str.strip() == "")
 
 

@@ -35,6 +35,7 @@ from cdiscflow.adam.verbs.checks import check_frame, describe_rows, require_colu
 from cdiscflow.core import iso8601
 from cdiscflow.core.calendar import _completed_months, compute_completed_years  # noqa: F401 (ADaM verb)
 from cdiscflow.core.errors import InputError
+from cdiscflow.core.frames import as_text
 
 DATE_LEVELS = ("n", "D", "M", "Y")
 DATETIME_LEVELS = ("n", "s", "m", "h", "D", "M", "Y")
@@ -54,7 +55,7 @@ def parse_dtc(dtc: pd.Series, *, variable: str = "--DTC", dataset: str = "datase
     Blank/missing text gives all-NaN components.  Text that is not ISO 8601, or names an impossible date or time,
     raises InputError listing the rows (with the subject when `context` has USUBJID)."""
     # dates repeat: each distinct text is parsed once and the result is spread back over the rows
-    codes, distinct = pd.factorize(dtc.astype("str").str.strip(), use_na_sentinel=True)
+    codes, distinct = pd.factorize(as_text(dtc).astype("str").str.strip(), use_na_sentinel=True)  # by code
     parsed, bad_distinct = _parse_distinct(pd.Series(distinct, dtype="str"))
     rows = np.where(codes >= 0, codes, len(distinct))  # the extra last row of `parsed` is all missing
     comp = pd.DataFrame(parsed.to_numpy()[rows], columns=parsed.columns, index=dtc.index)

@@ -24,6 +24,7 @@ import pandas as pd
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, as_mapping, check_frame, require_columns, require_unique
 from cdiscflow.adam.verbs.ordering import check_mode, extreme_rows, order_columns
 from cdiscflow.core.expr import Condition, Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
+from cdiscflow.core import frames
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
 
@@ -230,7 +231,7 @@ def _idvar_text(col: pd.Series) -> pd.Series:
         as_text = num.astype("str")
         as_text[integral] = num[integral].astype("int64").astype("str")
         return as_text
-    return col.astype("str")
+    return frames.as_text(col).astype("str")  # a text categorical by code, not a Python object per record
 
 
 # ----------------------------------------------------------------------------------------------------------------
