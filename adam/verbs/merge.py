@@ -167,14 +167,22 @@ def inner_join_positions(left: pd.DataFrame, right: pd.DataFrame,
     return left_pos, by_group[starts[left_ids[left_pos]] + offset]
 
 
+def _text(col: pd.Series) -> bool:
+    return col.dtype == "str" or frames.is_text_category(col)
+
+
 def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """One integer per distinct key combination over both frames: (left ids, right ids, number of ids)."""
-    if any(left[k].dtype != right[k].dtype for k in keys):
+    """One integer per distinct key combination over both frames: (left ids, right ids, number of ids).  A text key
+    held as text on one side and as a text categorical (`core.frames.compact`) on the other is compared as text."""
+    pairs = [(left[k], right[k]) for k in keys]
+    pairs = [(frames.as_text(a), frames.as_text(b)) if a.dtype != b.dtype and _text(a) and _text(b) else (a, b)
+             for a, b in pairs]
+    if any(a.dtype != b.dtype for a, b in pairs):
         return None
     n = len(left)
     ids = None
-    for k in keys:
-        codes, uniques = pd.factorize(pd.concat([left[k], right[k]], ignore_index=True), use_na_sentinel=False)
+    for a, b in pairs:
+        codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), use_na_sentinel=False)
         ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
     ids = np.asarray(ids, dtype=np.intp)
     return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0

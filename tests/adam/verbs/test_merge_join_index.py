@@ -53,3 +53,18 @@ def test_derive_vars_merged_all_matched_keeps_integer_dtype():
     assert out.index.tolist() == [10, 20]
     assert out["LASTDOSE"].tolist() == [9, 5] and out["LASTDOSE"].dtype == "int64"
     assert out["EXFL"].tolist() == ["Y", "Y"]
+
+
+def test_text_key_as_categorical_on_one_side_joins_as_text_like_merge():
+    # the pipeline compacts SDTM text into categoricals while derived frames hold plain text: such a key pair is
+    # joined by the row indexer as text, with what pandas' merge gives (missing keys meet each other)
+    right = pd.DataFrame({"k": pd.Series(["A", "B", None, "D"], dtype="str").astype("category"),
+                          "v": np.array([1.5, 2.5, 3.5, 4.5])})
+    dataset = pd.DataFrame({"k": pd.Series(["B", "Z", None, "A", "B"], dtype="str")})
+    out = _left_join(dataset, right, ["k"], ["v"])
+    assert out["__hit__"].tolist() == [True, False, True, True, True]
+    assert out["v"].tolist()[0] == 2.5 and np.isnan(out["v"][1]) and out["v"].tolist()[2:] == [3.5, 1.5, 2.5]
+    reference = dataset.merge(right, how="left", on="k", sort=False)
+    pd.testing.assert_series_equal(out["v"], reference["v"], check_names=False)
+    lpos, rpos = inner_join_positions(dataset, right, ["k"])
+    assert lpos.tolist() == [0, 2, 3, 4] and rpos.tolist() == [1, 2, 0, 1]
