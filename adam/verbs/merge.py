@@ -216,16 +216,29 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
             left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
             keys = keys + ["IDVARVAL"]
         wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
-        left[_ROW] = np.arange(len(left))
-        merged = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
-        matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
-        orphans = matched["_merge"] == "left_only"
+        qnams = list(wide.columns.difference(keys))
+        ids = _key_ids(left, wide, keys)  # by row indexer; pandas' merge when a key's dtypes differ
+        if ids is not None:
+            left_ids, wide_ids, groups = ids
+            orphans = ~np.isin(wide_ids, left_ids)
+            position = np.full(groups, -1, dtype=np.intp)
+            position[wide_ids] = np.arange(len(wide), dtype=np.intp)
+            indexer = position[left_ids]
+            merged = {q: pd.api.extensions.take(wide[q]._values, indexer, allow_fill=True) for q in qnams}
+            shown = wide.loc[orphans, keys]
+        else:
+            left[_ROW] = np.arange(len(left))
+            joined = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
+            merged = {q: joined[q] for q in qnams}
+            matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
+            orphans = (matched["_merge"] == "left_only").to_numpy()
+            shown = matched.loc[orphans, keys]
         if orphans.any():
-            ex = matched.loc[orphans, keys].head(3).to_dict("records")
+            ex = shown.head(3).to_dict("records")
             raise InputError(f"{supp_name}: {int(orphans.sum())} qualifier record group(s) with IDVAR "
                              f"'{idvar or '(blank)'}' match no {dataset_name} record, e.g. {ex}")
-        for qnam in wide.columns.difference(keys):
-            values = merged[qnam].to_numpy()
+        for qnam in qnams:
+            values = pd.Series(merged[qnam]).to_numpy()
             have = pd.notna(values)
             out.loc[have, qnam] = values[have]
     return out

@@ -78,3 +78,10 @@ def test_combine_supp_by_seq_and_subject():
     assert out["NACTDT"].tolist()[2] == "2020-05-01" and out["NACTDT"].isna().tolist()[:2] == [True, True]
     with pytest.raises(InputError, match="match no rs record"):
         combine_supp(rs, supp.assign(IDVARVAL=["9", "9", None]), dataset_name="rs")
+    # the pipeline's compacted frames (text categoricals) against plain-text SUPP--: the same qualifiers, the same
+    # orphan error (joined by row indexer, compared as text)
+    compacted = rs.astype({"STUDYID": "category", "USUBJID": "category"})
+    pd.testing.assert_frame_equal(combine_supp(compacted, supp).astype({"STUDYID": "str", "USUBJID": "str"}),
+                                  out.astype({"STUDYID": "str", "USUBJID": "str"}))
+    with pytest.raises(InputError, match=r"1 qualifier record group\(s\) with IDVAR 'RSSEQ' match no rs record"):
+        combine_supp(compacted, supp.assign(IDVARVAL=["9", "9", None]), dataset_name="rs")
