@@ -251,8 +251,9 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
 
 
 def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
-    """The Data Docs are rendered by a forked child started with the run: great-expectations' import (seconds) and
-    the rendering overlap SDTM, ADaM, export and report on a second core.  The child writes into the same staging
+    """The Data Docs are rendered by a forked child started with the run: great-expectations' import (seconds)
+    overlaps SDTM and ADaM, and the pages of the datasets (sent when ADaM is derived) validation and export, on a
+    second core; index.html follows once validation has sent the findings.  The child writes into the same staging
     folder and the run waits for it before the swap.  In process where fork is not available or Data Docs are off."""
     if not (data_docs and background.available()):
         return None
