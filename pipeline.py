@@ -257,7 +257,8 @@ def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
     folder and the run waits for it before the swap.  In process where fork is not available or Data Docs are off."""
     if not (data_docs and background.available()):
         return None
-    return ForkedWorker(lambda: _data_docs_writer(spec), parts=2)  # the pages (datasets), then index.html (findings)
+    # the pages (datasets), then index.html (findings)
+    return ForkedWorker(lambda: _data_docs_writer(spec), parts=2, nice=WORKER_NICE)
 
 
 def _report_worker(spec: StudySpec) -> ForkedWorker | None:
@@ -266,7 +267,13 @@ def _report_worker(spec: StudySpec) -> ForkedWorker | None:
     for it."""
     if not background.available():
         return None
-    return ForkedWorker(lambda: _report_writer(spec))
+    return ForkedWorker(lambda: _report_writer(spec), nice=WORKER_NICE)
+
+
+# the workers run at a lower CPU priority than the main process: on two cores the run's three processes want more
+# CPU than there is while SDTM and ADaM run, and the main process is the critical path (the workers import ahead,
+# with time to spare, and render while validation and export run)
+WORKER_NICE = 10
 
 
 def _page_names_ok(datasets) -> bool:

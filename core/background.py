@@ -64,11 +64,14 @@ class Continue:
 
 
 class ForkedWorker:
-    def __init__(self, prepare: Callable[[], Callable[[Any], Any]], *, parts: int = 1):
-        """`parts`: how many payloads the job takes (a job in parts returns Continue from all but its last)."""
+    def __init__(self, prepare: Callable[[], Callable[[Any], Any]], *, parts: int = 1, nice: int = 0):
+        """`parts`: how many payloads the job takes (a job in parts returns Continue from all but its last).  `nice`:
+        the child runs that much lower in CPU priority (os.nice) than the caller, so that the caller's own work (the
+        critical path) is not slowed by a worker that has time to spare."""
         ctx = multiprocessing.get_context("fork")
         self._conn, child_conn = ctx.Pipe(duplex=True)
-        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn, os.getpid()), daemon=True)
+        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn, os.getpid(), nice),
+                                    daemon=True)
         self.timeline: dict[str, float] = {"forked": time.monotonic()}  # when each step happened (see timeline)
         self._process.start()
         child_conn.close()
@@ -157,9 +160,12 @@ class ForkedWorker:
                           f"{self._process.exitcode} before it answered")
 
 
-def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent: int) -> None:
+def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent: int, nice: int = 0) -> None:
     times = {"child started": time.monotonic()}
     _die_with(parent)
+    if nice:
+        with contextlib.suppress(OSError):  # a priority that cannot be lowered leaves the child as it is
+            os.nice(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this child
     parent_end.close()  # so that the parent's death reads as end of file here, not as a wait for ever
     job = failure = None

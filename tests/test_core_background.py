@@ -231,3 +231,12 @@ def test_stopping_a_child_that_waits_for_its_second_payload():
         time.sleep(0.2)
         worker.stop()
         assert not worker._process.is_alive()
+
+
+def test_a_worker_can_run_at_a_lower_cpu_priority():
+    with ForkedWorker(lambda: (lambda payload: os.nice(0)), nice=5) as worker:
+        worker.send(None)
+        assert worker.result() == min(os.nice(0) + 5, 19)  # niceness is capped at 19
+    with ForkedWorker(lambda: (lambda payload: os.nice(0))) as worker:
+        worker.send(None)
+        assert worker.result() == os.nice(0)
