@@ -183,6 +183,9 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
         try:
             written = _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
         except CdiscflowError:  # a run stopped by its input is still written: with the Data Docs it handed over
+            if docs is not None and docs.sent and not docs.complete:  # pages begun, the run stopped before the
+                docs.stop()                                            # findings: no Data Docs, as in process
+                shutil.rmtree(result.target / "validation" / "datadocs", ignore_errors=True)
             _wait_for(docs)
             raise
         finally:
@@ -214,7 +217,7 @@ def _stopping(workers):
 def _wait_for(docs: ForkedWorker | None) -> None:
     """The Data Docs are part of the run: wait for them (their failure is the run's; not listed in run.json's files,
     as before)."""
-    if docs is not None and docs.sent:
+    if docs is not None and docs.complete:
         docs.result()
 
 
@@ -229,6 +232,8 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
     result.datasets = {**sdtm.datasets, **adam}
     if report is not None and adam:  # the report reads ADaM only: it is computed while validation and export run
         report.send((adam, out / "report"))
+    if docs is not None and _page_names_ok(result.datasets):  # the Data Docs pages need no findings: they are
+        docs.send((dict(result.datasets), out / "validation" / "datadocs", None))  # rendered while validation runs
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log, docs))
     if blocked:
         from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
@@ -246,12 +251,14 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
 
 
 def _data_docs_worker(spec: StudySpec, data_docs: bool) -> ForkedWorker | None:
-    """The Data Docs are rendered by a forked child started with the run: great-expectations' import (seconds) and
-    the rendering overlap SDTM, ADaM, export and report on a second core.  The child writes into the same staging
+    """The Data Docs are rendered by a forked child started with the run: great-expectations' import (seconds)
+    overlaps SDTM and ADaM, and the pages of the datasets (sent when ADaM is derived) validation and export, on a
+    second core; index.html follows once validation has sent the findings.  The child writes into the same staging
     folder and the run waits for it before the swap.  In process where fork is not available or Data Docs are off."""
     if not (data_docs and background.available()):
         return None
-    return ForkedWorker(lambda: _data_docs_writer(spec))
+    # the pages (datasets), then index.html (findings)
+    return ForkedWorker(lambda: _data_docs_writer(spec), parts=2, nice=WORKER_NICE)
 
 
 def _report_worker(spec: StudySpec) -> ForkedWorker | None:
@@ -260,7 +267,23 @@ def _report_worker(spec: StudySpec) -> ForkedWorker | None:
     for it."""
     if not background.available():
         return None
-    return ForkedWorker(lambda: _report_writer(spec))
+    return ForkedWorker(lambda: _report_writer(spec), nice=WORKER_NICE)
+
+
+# the workers run at a lower CPU priority than the main process: on two cores the run's three processes want more
+# CPU than there is while SDTM and ADaM run, and the main process is the critical path (the workers import ahead,
+# with time to spare, and render while validation and export run)
+WORKER_NICE = 10
+
+
+def _page_names_ok(datasets) -> bool:
+    from cdiscflow.validation.datadocs import check_page_names
+
+    try:
+        check_page_names(datasets)
+    except CdiscflowError:  # raised by the validate stage, where it stops the run as in process
+        return False
+    return True
 
 
 def _data_docs_writer(spec: StudySpec):
@@ -317,7 +340,7 @@ def _validate(result: RunResult, data_docs: bool, log: StageLog, docs: ForkedWor
         from cdiscflow.validation.datadocs import check_page_names
 
         check_page_names(result.datasets)  # the one input error of the Data Docs stops the run here, as in process
-        docs.send((dict(result.datasets), folder / "datadocs", validation.findings, validation.plans))
+        docs.send(validation.findings)  # the worker has the datasets since ADaM: it writes index.html with these
     result.written.append(write_reviewers_guide(result.spec, validation.findings, result.target,
                                                 core_report=result.core_report))
     counts = validation.findings.counts()

@@ -66,8 +66,8 @@ def _record_workers(pipeline) -> list:
     made = []
 
     class Recorded(pipeline.ForkedWorker):
-        def __init__(self, prepare):
-            super().__init__(prepare)
+        def __init__(self, prepare, **options):
+            super().__init__(prepare, **options)
             name = "Data Docs" if "data_docs" in prepare.__qualname__ else "report" if "report" in \
                 prepare.__qualname__ else prepare.__qualname__
             made.append((name, self))
@@ -79,10 +79,12 @@ def _record_workers(pipeline) -> list:
 def _worker_times(timeline: dict, run_started: float, run_ended: float) -> dict:
     """A worker's timeline in seconds from the start of pipeline.run: when it was forked, ready (its imports done),
     handed its payload, done; when the main process began to wait for it, and how long it waited (0: the worker
-    was done before the main process needed it, i.e. it is not on the critical path)."""
+    was done before the main process needed it, i.e. it is not on the critical path).  A job in two parts (the Data
+    Docs: the pages from the datasets, then index.html from the findings) also has "part done" (its first part
+    ended) and "sent more" (the main process sent the second payload)."""
     at = {k: round(v - run_started, 3) for k, v in timeline.items()}
     out = {"forked": at.get("forked"), "ready": at.get("prepared"), "sent": at.get("sent"),
-           "handed": at.get("handed"),
+           "handed": at.get("handed"), "part done": at.get("part done"), "sent more": at.get("sent more"),
            "done": at.get("done"), "waited from": at.get("waited")}
     if "waited" in timeline and "answered" in timeline:
         out["main waited"] = round(max(0.0, timeline["answered"] - timeline["waited"]), 3)
@@ -123,7 +125,8 @@ def worker_table(records: list[dict]) -> str:
     """The forked workers' timelines, seconds from the start of pipeline.run, of the run whose main process waited
     least for them (its "main waited" is how much of the run's wall time the worker added)."""
     best = min(records, key=lambda r: sum(w.get("main waited", 0.0) for w in r.get("workers", {}).values()))
-    cols = ("forked", "ready", "sent", "handed", "waited from", "done", "main waited", "run ended", "cpu")
+    cols = ("forked", "ready", "sent", "handed", "part done", "sent more", "waited from", "done", "main waited",
+            "run ended", "cpu")
     lines = ["| worker (s from run start) | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, w in best.get("workers", {}).items():
         lines.append(f"| {name} | " + " | ".join("-" if w.get(c) is None else f"{w[c]:.2f}" for c in cols) + " |")

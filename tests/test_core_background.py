@@ -10,7 +10,7 @@ import time
 import pytest
 
 from cdiscflow.core import background
-from cdiscflow.core.background import ForkedWorker, WorkerDied
+from cdiscflow.core.background import Continue, ForkedWorker, WorkerDied
 
 pytestmark = pytest.mark.skipif(not background.available(), reason="forking workers are used on Linux only")
 
@@ -166,3 +166,77 @@ def test_a_payload_is_what_it_was_when_sent():
         worker.send(table)
         table["rows"].append(4)  # changed after send: the child has the copy pickled by send()
         assert worker.result() == {"rows": [1, 2, 3]}
+
+
+def test_a_job_in_two_parts_starts_its_first_part_before_the_second_payload_is_sent(tmp_path):
+    # the Data Docs worker renders the dataset pages while the main process validates; index.html needs the findings
+    made = tmp_path / "pages"
+
+    def prepare():
+        def job(datasets):
+            made.write_text(",".join(datasets))  # the first part: needs only the first payload
+            return Continue(lambda findings: (made.read_text(), findings, os.getpid()))
+        return job
+
+    with ForkedWorker(prepare, parts=2) as worker:
+        worker.send(["AE", "DM"])
+        deadline = time.monotonic() + 60
+        while not made.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert made.read_text() == "AE,DM"  # written before the second payload exists
+        assert not worker.complete
+        with pytest.raises(RuntimeError, match="before the last of the job's 2 payloads"):
+            worker.result()  # would wait for ever: the child waits for the second payload
+        worker.send({"error": 3})
+        assert worker.complete
+        with pytest.raises(RuntimeError, match="one job"):
+            worker.send("a third")
+        pages, findings, pid = worker.result()
+    assert (pages, findings) == ("AE,DM", {"error": 3}) and pid != os.getpid()
+    t = worker.timeline
+    assert t["sent"] <= t["received"] <= t["part done"] <= t["received more"] <= t["done"]
+    assert t["sent more"] <= t["received more"]
+
+
+def test_a_first_part_that_fails_is_reported_even_when_its_payload_never_comes(tmp_path):
+    def prepare():
+        def job(payload):
+            raise ValueError(f"the {payload} page could not be rendered")
+        return job
+
+    with ForkedWorker(prepare, parts=2) as worker:
+        worker.send("DM")
+        time.sleep(0.2)  # the child has failed and may have exited before the second payload is written
+        worker.send(b"x" * 5_000_000)  # larger than the pipe's buffer: the child never takes it
+        with pytest.raises(ValueError, match="the DM page could not be rendered"):
+            worker.result()
+
+
+def test_a_child_killed_between_the_parts_is_a_failure_not_a_hang():
+    def prepare():
+        def job(payload):
+            return Continue(lambda more: os.kill(os.getpid(), signal.SIGKILL))
+        return job
+
+    with ForkedWorker(prepare, parts=2) as worker:
+        worker.send(1)
+        worker.send(2)
+        with pytest.raises(WorkerDied, match="exit code -9"):
+            worker.result()
+
+
+def test_stopping_a_child_that_waits_for_its_second_payload():
+    with ForkedWorker(lambda: (lambda payload: Continue(lambda more: more)), parts=2) as worker:
+        worker.send(1)
+        time.sleep(0.2)
+        worker.stop()
+        assert not worker._process.is_alive()
+
+
+def test_a_worker_can_run_at_a_lower_cpu_priority():
+    with ForkedWorker(lambda: (lambda payload: os.nice(0)), nice=5) as worker:
+        worker.send(None)
+        assert worker.result() == min(os.nice(0) + 5, 19)  # niceness is capped at 19
+    with ForkedWorker(lambda: (lambda payload: os.nice(0))) as worker:
+        worker.send(None)
+        assert worker.result() == os.nice(0)

@@ -70,7 +70,7 @@ def test_a_data_docs_failure_fails_the_run_and_nothing_is_written(raw_small, tmp
         raise RuntimeError("the DM page could not be rendered")
 
     parent = os.getpid()
-    monkeypatch.setattr(datadocs, "write_data_docs", broken)  # the forked child starts with this
+    monkeypatch.setattr(datadocs, "write_dataset_pages", broken)  # the forked child starts with this
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="the DM page could not be rendered") as info:
         pipeline.run(raw_dir=raw_small, out_dir=out, data_docs=True)
@@ -87,7 +87,7 @@ def test_a_killed_worker_fails_the_run_and_keeps_the_previous_output(raw_small, 
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(datadocs, "write_data_docs", killed)
+    monkeypatch.setattr(datadocs, "write_dataset_pages", killed)
     with pytest.raises(WorkerDied, match="exit code -9"):
         pipeline.run(raw_dir=raw_small, out_dir=out, data_docs=True)
     assert _files(out) == before
@@ -217,3 +217,57 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead, waiting for its reaper
     except FileNotFoundError:
         return False
+
+
+def test_the_data_docs_pages_are_rendered_while_the_datasets_are_validated(raw_small, tmp_path, monkeypatch):
+    """The worker gets the datasets once ADaM is derived and renders the per-dataset pages while the main process
+    validates; index.html (it needs the findings) is written only after validation has sent them."""
+    real_validate = pipeline._validate
+    seen = {}
+
+    def validate_once_the_pages_are_there(result, *args):
+        docs = result.target / "validation" / "datadocs"
+        deadline = time.monotonic() + 120
+        while not (docs / "expectations" / "VS.html").is_file() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the last dataset's pages (in name order) are written before validation begins
+        seen["pages"] = sorted(p.name for p in (docs / "validations").glob("*.html"))
+        seen["index before the findings"] = (docs / "index.html").exists()
+        return real_validate(result, *args)
+
+    monkeypatch.setattr(pipeline, "_validate", validate_once_the_pages_are_there)
+    out = tmp_path / "out"
+    result = pipeline.run(raw_dir=raw_small, out_dir=out, data_docs=True)
+    assert result.exit_code == 0
+    assert seen["index before the findings"] is False
+    assert seen["pages"] == sorted(f"{name}.html" for name in result.datasets) and "DM.html" in seen["pages"]
+    index = (out / "validation" / "datadocs" / "index.html").read_text()
+    assert "Findings over all records" in index
+
+
+def test_a_run_stopped_in_validation_after_the_pages_were_begun_leaves_no_data_docs(raw_small, tmp_path,
+                                                                                    monkeypatch):
+    workers = []
+    real = background.ForkedWorker
+
+    def recording(*args, **kwargs):
+        workers.append(real(*args, **kwargs))
+        return workers[-1]
+
+    def stopping(result, *args):
+        deadline = time.monotonic() + 120
+        while not list((result.target / "validation" / "datadocs").rglob("*.html")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list((result.target / "validation" / "datadocs").rglob("*.html"))  # the worker had begun
+        raise InputError("the validation found an unusable dataset")
+
+    monkeypatch.setattr(pipeline, "ForkedWorker", recording)
+    monkeypatch.setattr(pipeline, "_validate", stopping)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="unusable dataset"):
+        pipeline.run(raw_dir=raw_small, out_dir=out, data_docs=True)
+    docs = workers[0]
+    assert docs.sent and not docs.complete and not docs.answered and not docs._process.is_alive()
+    log = json.loads((out / "run.json").read_text())
+    assert [s["stage"] for s in log["stages"]] == ["sdtm", "adam", "validate"] and log["exit_code"] == 2
+    assert not (out / "validation" / "datadocs").exists() and not (out / "report").exists()
+    assert _leftovers(tmp_path) == []

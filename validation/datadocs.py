@@ -65,6 +65,15 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
     great-expectations' validator, so that the unexpected values, counts and indices on the pages are GE's own;
     "great-expectations" runs GE's validator on every expectation (about 20 ms each: 28 s on the embedded study).
     """
+    return write_dataset_pages(datasets, spec, out_dir, plans=plans, max_rows=max_rows, engine=engine)(findings)
+
+
+def write_dataset_pages(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None, out_dir: str | Path, *,
+                        plans: Mapping[str, DatasetPlan] | None = None, max_rows: int = MAX_ROWS,
+                        engine: str = "cdiscflow"):
+    """The first part of `write_data_docs`, which needs no findings: the expectation-suite and validation-result
+    pages of every dataset.  Returns index(findings) -> Path, which writes index.html (the datasets' summary and
+    the findings per rule): the pages can be rendered while the datasets are still being validated."""
     from cdiscflow.validation.plans import dataset_plans
 
     out_dir = Path(out_dir)
@@ -98,8 +107,12 @@ def write_data_docs(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None
         summary.append(dict(name=name, basis=plan.basis, rows=len(frame), checked=len(sample),
                             evaluated=int(stats["evaluated_expectations"]),
                             failed=int(stats["unsuccessful_expectations"]), success=bool(result.success)))
-    index = out_dir / "index.html"
-    write_text(index, _index_page(summary, findings, spec, css, synthetic, max_rows))
+
+    def index(findings: Findings | None = None) -> Path:
+        path = out_dir / "index.html"
+        write_text(path, _index_page(summary, findings, spec, css, synthetic, max_rows))
+        return path
+
     return index
 
 
@@ -113,16 +126,20 @@ def check_page_names(datasets: Mapping[str, object]) -> None:
 
 def prepared_writer(spec: StudySpec | None, **options):
     """`write_data_docs` for `spec` with great-expectations imported and its page templates compiled now (seconds),
-    for a worker started ahead of the data: returns job((datasets, out_dir, findings, plans)) -> index.html
-    (`pipeline` runs it in a forked child).  Only here, in a process of its own, are the modules GE imports for an
-    expectation cdiscflow never builds deferred (`_defer_imports`: a stand-in in sys.modules until first used);
-    a caller's process (`write_data_docs` in a library) gets great_expectations imported as it is."""
+    for a worker started ahead of the data: returns a job in two parts (`core.background.Continue`) that
+    `pipeline` runs in a forked child: job((datasets, out_dir, plans)) writes the pages of the datasets (`plans`
+    None: computed from `datasets` and the spec, as `run_validation` does), then its next part takes the findings
+    and writes index.html, whose path it returns.  Only here, in a process of its own, are the modules GE imports
+    for an expectation cdiscflow never builds deferred (`_defer_imports`: a stand-in in sys.modules until first
+    used); a caller's process (`write_data_docs` in a library) gets great_expectations imported as it is."""
     _defer_imports()
     _great_expectations()[1].compile_templates()
 
-    def job(payload) -> Path:
-        datasets, out_dir, findings, plans = payload
-        return write_data_docs(datasets, spec, out_dir, findings=findings, plans=plans, **options)
+    from cdiscflow.core.background import Continue
+
+    def job(payload) -> Continue:
+        datasets, out_dir, plans = payload
+        return Continue(write_dataset_pages(datasets, spec, out_dir, plans=plans, **options))
 
     return job
 
