@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_child"]:
         child(*argv[1:])
-        return 0
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # as the `cdiscflow` console script ends (cli.entry): without Python's shutdown
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="Also write every measurement as JSON here")
