@@ -104,12 +104,12 @@ class ForkedWorker:
             raise RuntimeError(f"a ForkedWorker runs one job ({self._parts} payload(s))")
         self.timeline["sent" if not self._sent else "sent more"] = time.monotonic()
         self._sent += 1
-        data = bytes(ForkingPickler.dumps(payload))  # as Connection.send pickles it
+        data = ForkingPickler.dumps(payload)  # as Connection.send pickles it; the buffer itself, not a copy of it
         self._sender = threading.Thread(target=self._write, args=(data, self._sender), name="ForkedWorker.send",
                                         daemon=True)
         self._sender.start()
 
-    def _write(self, data: bytes, before: threading.Thread | None) -> None:
+    def _write(self, data: memoryview, before: threading.Thread | None) -> None:
         if before is not None:
             before.join()  # the payloads reach the child in the order they were sent
         if self._send_failed is not None:
