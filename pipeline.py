@@ -327,8 +327,9 @@ def _derive_adam(spec, sdtm_datasets, log: StageLog) -> dict[str, pd.DataFrame]:
 
 
 def _validate(result: RunResult, data_docs: bool, log: StageLog, docs: ForkedWorker | None = None) -> bool:
-    """Validate everything before anything is written; True when the findings block the export.  With `docs` the
-    Data Docs are handed to that worker (the caller waits for them)."""
+    """Validate everything before anything is written; True when the findings block the export.  With `docs` (a
+    Data Docs worker already rendering the dataset pages, sent the datasets when ADaM was derived) the findings are
+    sent to it for index.html (the caller waits for it); without, the Data Docs are written here."""
     from cdiscflow.validation.api import run_validation, write_outputs
     from cdiscflow.validation.reviewers_guide import write_reviewers_guide
 

@@ -87,7 +87,7 @@ def make_durable(folder: str | os.PathLike) -> None:
         try:
             for path in files[first:first + 256]:  # over files: start their write-back
                 try:
-                    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                    fd = os.open(path, _FLUSH_FLAGS)
                 except FileNotFoundError:  # removed meanwhile (a temporary of a writer that failed)
                     continue
                 except OSError as exc:
@@ -104,6 +104,12 @@ def make_durable(folder: str | os.PathLike) -> None:
                 os.close(fd)
     for path in reversed(folders):  # over folders, deepest first: their entries
         _fsync_folder(Path(path))
+
+
+# Windows' fsync (_commit) needs a descriptor open for writing; elsewhere read-only is enough (and works on files the
+# process may not write)
+_FLUSH_FLAGS = (os.O_RDWR | getattr(os, "O_BINARY", 0) if os.name == "nt"
+                else os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
 
 
 @functools.lru_cache(maxsize=1)

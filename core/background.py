@@ -20,11 +20,13 @@ child got it ("received") and the caller's send was written ("handed"), when the
 when the job ended ("done") and its answer arrived ("answered"); and "cpu", the CPU seconds the child had used by
 then.  `benchmarks/embedded.py` shows from it whether a worker holds the caller up.
 
-A job in parts (work that can start before all its input is known) returns `Continue(step)` from its first part:
-the child then waits for the next payload and runs `step(payload)`, and so on until a part returns a value.  The
-caller says how many parts (`ForkedWorker(prepare, parts=2)`) and sends one payload per part, in order; a part that fails is reported at once (the child does not wait for the
-payloads of the parts that follow).  The timeline then also has "part done" (the child's last part that returned
-Continue ended), "sent more" and "received more" (the last payload after the first).
+A job in parts (work that can start before all its input is known) returns `Continue(step)` from its first part: the
+child then waits for the next payload and runs `step(payload)`, and so on until a part returns a value. The caller
+says how many parts (`ForkedWorker(prepare, parts=2)`) and sends one payload per part, in order; a part that fails
+is reported at once (the child does not wait for the payloads of the parts that follow), and so is a part that
+asks for more payloads than the caller said. The timeline then also has
+"part done" (the child's last part that returned Continue ended), "sent more" and "received more" (the last payload
+after the first).
 
 `available()` says whether this platform can fork safely (Linux); elsewhere callers do the work in process.
 """
@@ -70,7 +72,7 @@ class ForkedWorker:
         critical path) is not slowed by a worker that has time to spare."""
         ctx = multiprocessing.get_context("fork")
         self._conn, child_conn = ctx.Pipe(duplex=True)
-        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn, os.getpid(), nice),
+        self._process = ctx.Process(target=_child, args=(prepare, child_conn, self._conn, os.getpid(), nice, parts),
                                     daemon=True)
         self.timeline: dict[str, float] = {"forked": time.monotonic()}  # when each step happened (see timeline)
         self._process.start()
@@ -102,9 +104,9 @@ class ForkedWorker:
         child reads it).  Send once per part of the job (see Continue), before `result()`."""
         if self._sent >= self._parts:
             raise RuntimeError(f"a ForkedWorker runs one job ({self._parts} payload(s))")
+        data = ForkingPickler.dumps(payload)  # as Connection.send pickles it; the buffer itself, not a copy of it
         self.timeline["sent" if not self._sent else "sent more"] = time.monotonic()
         self._sent += 1
-        data = ForkingPickler.dumps(payload)  # as Connection.send pickles it; the buffer itself, not a copy of it
         self._sender = threading.Thread(target=self._write, args=(data, self._sender), name="ForkedWorker.send",
                                         daemon=True)
         self._sender.start()
@@ -160,7 +162,8 @@ class ForkedWorker:
                           f"{self._process.exitcode} before it answered")
 
 
-def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent: int, nice: int = 0) -> None:
+def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent: int, nice: int = 0,
+           parts: int = 1) -> None:
     times = {"child started": time.monotonic()}
     _die_with(parent)
     if nice:
@@ -182,8 +185,11 @@ def _child(prepare: Callable[[], Callable[[Any], Any]], conn, parent_end, parent
     try:
         if failure is not None:
             raise failure
-        value = job(payload)
+        value, part = job(payload), 1
         while isinstance(value, Continue):  # a job in parts: the next part waits for its payload
+            if part == parts:  # the parent sends no more: answer now rather than wait for ever
+                raise RuntimeError(f"the background job asked for payload {part + 1} of a job in {parts} part(s)")
+            part += 1
             times["part done"] = time.monotonic()
             try:
                 payload = conn.recv()

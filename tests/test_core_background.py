@@ -212,6 +212,16 @@ def test_a_first_part_that_fails_is_reported_even_when_its_payload_never_comes(t
             worker.result()
 
 
+def test_a_job_asking_for_more_parts_than_declared_is_an_error_not_a_hang():
+    def prepare():
+        return lambda payload: Continue(lambda more: more)  # two parts, declared as one
+
+    with ForkedWorker(prepare) as worker:
+        worker.send(1)
+        with pytest.raises(RuntimeError, match="asked for payload 2 of a job in 1 part"):
+            worker.result()
+
+
 def test_a_child_killed_between_the_parts_is_a_failure_not_a_hang():
     def prepare():
         def job(payload):

@@ -281,8 +281,14 @@ def _defer_imports(names: tuple[str, ...] = DEFERRED_BY_GE) -> None:
 
 def _great_expectations():
     """great_expectations and the page view (made once per process: its compiled templates are kept)."""
-    if _GE:
-        return _GE[0]
+    if not _GE:
+        with _GE_LOCK:  # threads of one process (`batch --scheduler`) make it once
+            if not _GE:
+                _GE.append(_make_page_view())
+    return _GE[0]
+
+
+def _make_page_view():
     import great_expectations as gx  # lazy: 1-3 s
     from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
@@ -297,7 +303,8 @@ def _great_expectations():
             super().__init__()
             self.env.loader = ChoiceLoader([FileSystemLoader(str(ASSETS / "templates")), self.env.loader])
             self.env.auto_reload = False
-            self._ids = itertools.count(1)
+            self._page = threading.local()  # the element-id counter of the page being rendered, per thread: one
+            # view serves every render of the process (`batch --scheduler` validates exports in threads)
 
         def compile_templates(self) -> None:
             """Compile every template the pages use now (a worker does it before the data arrive)."""
@@ -306,21 +313,21 @@ def _great_expectations():
                     self.env.get_template(name)
 
         def generate_html_element_uuid(self, prefix=None):
-            return f"{prefix or ''}cdiscflow-{next(self._ids)}"
+            return f"{prefix or ''}cdiscflow-{next(self._page.ids)}"
 
         def render_validation(self, result, **kwargs) -> str:
-            self._ids = itertools.count(1)
+            self._page.ids = itertools.count(1)
             return self.render(ValidationResultsPageRenderer().render(_data_escaped(result)), **kwargs)
 
         def render_suite(self, suite, **kwargs) -> str:
-            self._ids = itertools.count(1)
+            self._page.ids = itertools.count(1)
             return self.render(ExpectationSuitePageRenderer().render(suite), **kwargs)
 
-    _GE.append((gx, PageView()))
-    return _GE[0]
+    return gx, PageView()
 
 
 _GE: list = []  # (great_expectations, page view) once made
+_GE_LOCK = threading.Lock()
 ENGINES = ("cdiscflow", "great-expectations")
 _NO_EXCEPTION = {"raised_exception": False, "exception_traceback": None, "exception_message": None}
 

@@ -87,3 +87,28 @@ def test_large_datasets_are_sampled_and_say_so(tmp_path, clean, spec):
     ae = (tmp_path / "dd" / "validations" / "AE.html").read_text()
     assert "deterministic random sample of 2 of 3 records" in ae
     assert "2 (sample)" in index.read_text()
+
+
+
+def test_each_thread_counts_its_own_page_element_ids():
+    # one page view serves the process; `batch --scheduler` validates exports in threads: a page's element ids
+    # (cdiscflow-1, -2, ...) must count per page in each thread, not run on from another thread's page
+    import itertools
+    import threading
+
+    from cdiscflow.validation.datadocs import _great_expectations
+
+    _, view = _great_expectations()
+    view._page.ids = itertools.count(1)  # what render_suite/render_validation do at the start of a page
+    assert view.generate_html_element_uuid("a-") == "a-cdiscflow-1"
+    seen = []
+
+    def other_page():
+        view._page.ids = itertools.count(1)
+        seen.extend(view.generate_html_element_uuid("b-") for _ in range(3))
+
+    thread = threading.Thread(target=other_page)
+    thread.start()
+    thread.join()
+    assert seen == ["b-cdiscflow-1", "b-cdiscflow-2", "b-cdiscflow-3"]
+    assert view.generate_html_element_uuid("a-") == "a-cdiscflow-2"

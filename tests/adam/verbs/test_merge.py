@@ -85,3 +85,23 @@ def test_combine_supp_by_seq_and_subject():
                                   out.astype({"STUDYID": "str", "USUBJID": "str"}))
     with pytest.raises(InputError, match=r"1 qualifier record group\(s\) with IDVAR 'RSSEQ' match no rs record"):
         combine_supp(compacted, supp.assign(IDVARVAL=["9", "9", None]), dataset_name="rs")
+
+
+def test_combine_supp_by_pandas_merge_when_keys_cannot_be_indexed(monkeypatch):
+    # keys of differing non-text dtypes go through pandas' merge: the same qualifiers and the same orphan error as
+    # the row indexer
+    from cdiscflow.adam.verbs import merge
+
+    rs = pd.DataFrame({"STUDYID": "S", "USUBJID": ["01", "01", "02"], "RSSEQ": [1, 2, 1]})
+    supp = pd.DataFrame({"STUDYID": "S", "RDOMAIN": "RS", "USUBJID": ["01", "02"], "IDVAR": ["RSSEQ", None],
+                         "IDVARVAL": ["2", None], "QNAM": ["PDIFL", "NACTDT"], "QVAL": ["Y", "2020-05-01"]})
+    by_indexer = combine_supp(rs, supp)
+    orphan = supp.assign(IDVARVAL=["9", None])
+    with pytest.raises(InputError) as indexed_error:
+        combine_supp(rs, orphan, dataset_name="rs")
+    monkeypatch.setattr(merge, "_key_ids", lambda *args: None)
+    pd.testing.assert_frame_equal(combine_supp(rs, supp), by_indexer)
+    assert by_indexer["PDIFL"].tolist()[1] == "Y" and by_indexer["NACTDT"].tolist()[2] == "2020-05-01"
+    with pytest.raises(InputError) as merged_error:
+        combine_supp(rs, orphan, dataset_name="rs")
+    assert str(merged_error.value) == str(indexed_error.value)
