@@ -133,7 +133,10 @@ def text_categories(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
     cat = col.array
     cats = cat.categories
     values = cats.array if isinstance(cats.dtype, pd.StringDtype) else cats.to_numpy(dtype=object)
-    return cat.codes, pa.array(values, type=pa.large_string())
+    arr = pa.array(values, type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):  # categories joined from partitions (union_categoricals) keep their chunks
+        arr = arr.combine_chunks()
+    return cat.codes, arr
 
 
 def _char_block(arr: pa.Array, width: int) -> np.ndarray:

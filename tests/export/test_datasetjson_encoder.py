@@ -176,3 +176,17 @@ def test_decimal_floats_and_number_tables_give_the_json_module_bytes(tmp_path, m
     rows = json.loads(written)["rows"]
     assert rows[0][0] == 1 and rows[2][1] is None and rows[0][5] is None and rows[1][5] == -29
     assert b",-0.0," in written and b"0.30000000000000004" in written
+
+
+def test_categories_held_in_arrow_chunks_give_the_json_module_bytes(tmp_path):
+    # a partitioned run joins the partitions' categoricals; their categories may come back as chunked Arrow text
+    import pyarrow as pa
+
+    from cdiscflow.export.xpt import text_categories
+
+    cats = pd.Index(pd.array(pa.chunked_array([["x"], ["y", 'q"uote']], type=pa.large_string()), dtype="str"))
+    frame = pd.DataFrame({"CAT": pd.Categorical.from_codes([2, 0, -1, 1, 0], dtype=pd.CategoricalDtype(cats))})
+    assert isinstance(text_categories(frame["CAT"])[1], pa.Array)
+    meta = DatasetMeta("ADX", "Chunked categories", (ColumnMeta("CAT", "Category", "text", 7),))
+    write_dataset_json(tmp_path / "adx.json", frame, meta, HEADER)
+    assert (tmp_path / "adx.json").read_bytes() == _reference(frame, meta)
