@@ -10,7 +10,7 @@ import click
 
 from cdiscflow.cli_commands.shared import (EXIT_CODES, data_docs_option, error_lines, fail_on_exit_option,
                                            fail_on_option, on_error_option, progress_mode_from_flags,
-                                           quiet_option, verbose_option)
+                                           quiet_option, study_option, verbose_option)
 from cdiscflow.core.errors import exit_code_for
 
 
@@ -18,7 +18,7 @@ from cdiscflow.core.errors import exit_code_for
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of the raw EDC export, or an ODM-XML file (or a folder holding one). Default: the "
                    "study's embedded export (raw/ in the spec folder).")
-@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@study_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="Output folder: sdtm/, adam/, validation/, report/, findings.*, run.json. Built "
                                       "beside it and swapped in whole at the end (Ctrl-C keeps the previous run).")
@@ -158,7 +158,7 @@ def _partition_count(value: str | None) -> int | str:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: one sub-folder per export, named after its folder (the layout of `cdiscflow "
                    "run`), plus batch_summary.csv and batch_summary.json.")
-@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@study_option
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Exports converted at the same time, each in its own process; 0 = one per CPU.")
 @on_error_option

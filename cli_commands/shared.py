@@ -48,6 +48,8 @@ class CommandGroup(click.Group):
         return list(self.commands)  # in the order of a working day (run, batch, check-spec ...), not alphabetical
 
 # Options shared by `run` and `batch`.
+study_option = click.option(
+    "--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
 on_error_option = click.option(
     "--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
     help="strict: a raw-data error stops the run before anything is written. reject: write the good records, log "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cdiscflow.cli_commands.shared import EXIT_CODES, error_lines, fail_on_exit_option
+from cdiscflow.cli_commands.shared import EXIT_CODES, error_lines, fail_on_exit_option, study_option
 from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.errors import InputError, exit_code_for
 from cdiscflow.core.outputs import check_output
@@ -18,7 +18,7 @@ from cdiscflow.core.outputs import check_output
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of the raw EDC export (one file per form of forms.yaml), or an ODM-XML file (or a "
                    "folder holding one). Default: the study's raw/.")
-@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@study_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/sdtm"),
               show_default=True, help="Output folder for dm.xpt ..., _rejects.csv, _accounting.csv, _findings.*")
 @click.option("--on-error", type=click.Choice(["strict", "reject"]), default="strict", show_default=True,
@@ -52,7 +52,7 @@ def sdtm_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_erro
 @click.command("adam", epilog=EXIT_CODES)
 @click.option("--sdtm", "sdtm_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of SDTM datasets (.xpt or Dataset-JSON), e.g. the output of `cdiscflow sdtm`.")
-@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@study_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/adam"),
               show_default=True, help="Output folder for adsl.xpt, adsl.json ..., define.xml, _findings.csv/.json")
 @fail_on_exit_option
@@ -101,7 +101,7 @@ def _jemalloc_arrow_pool() -> None:
 @click.command("report", epilog=EXIT_CODES)
 @click.option("--adam", "adam_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of ADaM datasets (.xpt or Dataset-JSON), e.g. the output of `cdiscflow adam`.")
-@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@study_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/report"),
               show_default=True, help="Output folder for index.html, the tables as CSV, statistics.csv and the PNGs.")
 def report_command(adam_dir: Path, study: str | None, out_dir: Path) -> None:
@@ -195,7 +195,7 @@ def compare_command(study: str, raw_dir: Path | None, sdtm_dir: Path | None, ref
               help="Folder of SDTM/ADaM datasets (.xpt or Dataset-JSON .json).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; gets sdtm/ and adam/ subfolders.")
-@click.option("--study", default=None, help="Study spec folder or embedded study name (default: dara_atra).")
+@study_option
 @click.option("--format", "formats", multiple=True, type=click.Choice(["xpt", "json"]),
               help="Formats to write (repeatable; default: both).")
 @fail_on_exit_option

@@ -114,15 +114,23 @@ _FLUSH_FLAGS = (os.O_RDWR | getattr(os, "O_BINARY", 0) if os.name == "nt"
 
 @functools.lru_cache(maxsize=1)
 def _sync_file_range():
+    import ctypes
+
+    return _libc("sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint])
+
+
+def _libc(name: str, argtypes: list):
+    """The C library's function `name` (Linux; None elsewhere or when this libc lacks it), returning an int and
+    setting errno."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         import ctypes
 
-        func = ctypes.CDLL(None, use_errno=True).sync_file_range
+        func = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
-    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.argtypes = argtypes
     func.restype = ctypes.c_int
     return func
 
@@ -457,17 +465,9 @@ def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _renameat2():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
+    import ctypes
 
-        func = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return func
+    return _libc("renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint])
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -31,3 +31,11 @@ def test_exit_handlers_still_run():
             "sys.argv = ['cdiscflow', '--version']; entry()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.splitlines() == ["cdiscflow, version 0.1.0", "handler ran"]
+
+
+def test_a_running_thread_is_waited_for_as_in_a_normal_exit():
+    code = ("import sys, threading, time; from cdiscflow.cli import entry\n"
+            "threading.Thread(target=lambda: (time.sleep(0.5), print('thread done', flush=True))).start()\n"
+            "sys.argv = ['cdiscflow', '--version']; entry()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.splitlines() == ["cdiscflow, version 0.1.0", "thread done"]
