@@ -86,6 +86,8 @@ class RunResult:
     error: CdiscflowError | None = None  # set when the run stopped early (the error is re-raised)
     core_report: str | Path | None = None  # a CDISC CORE report JSON for reviewers_guide.html
     build_dir: Path | None = None  # while the run is writing: its staging folder (swapped onto out_dir at the end)
+    rows: dict[str, int] = field(default_factory=dict)  # records per dataset (a partitioned run keeps no datasets)
+    subject_count: int | None = None  # DM's subjects, when the datasets are not kept
 
     @property
     def target(self) -> Path:
@@ -106,7 +108,13 @@ class RunResult:
     @property
     def subjects(self) -> int:
         dm = self.datasets.get("DM")
-        return 0 if dm is None else int(dm["USUBJID"].nunique())
+        if dm is None:
+            return self.subject_count or 0
+        return int(dm["USUBJID"].nunique())
+
+    @property
+    def dataset_count(self) -> int:
+        return len(self.datasets) or len(self.rows)
 
 
 def run(study: str | Path | None = None, raw_dir: str | Path | None = None, out_dir: str | Path = "out", *,
@@ -304,14 +312,15 @@ def _map_sdtm(spec, raw_dir, on_error, log: StageLog):
     return sdtm
 
 
-def log_sdtm(log: StageLog, sdtm, *, skip_steps: tuple[str, ...] = ()) -> None:
-    """The SDTM stage's entry of run.json: findings, rows in/rejected per raw form, rows out per dataset, timings."""
+def log_sdtm(log: StageLog, sdtm, *, skip_steps: tuple[str, ...] = (), rows: dict[str, int] | None = None) -> None:
+    """The SDTM stage's entry of run.json: findings, rows in/rejected per raw form, rows out per dataset (`rows`, or
+    counted in `sdtm.datasets`), timings."""
     log.findings.extend(sdtm.findings)
     acc = sdtm.accounting
     if len(acc):
         log.rows_in = {str(r.form): int(r.rows_in) for r in acc.itertuples(index=False)}
         log.rows_rejected = {str(r.form): int(r.rows_rejected) for r in acc.itertuples(index=False) if r.rows_rejected}
-    log.rows_out = {n: len(f) for n, f in sdtm.datasets.items()}
+    log.rows_out = dict(rows) if rows is not None else {n: len(f) for n, f in sdtm.datasets.items()}
     log.steps = {k: round(v, 3) for k, v in sdtm.timings.items() if k not in skip_steps}
     log.note = f"{len(sdtm.rejects)} raw row(s) rejected"
 

@@ -87,7 +87,7 @@ def run_command(raw_dir: Path | None, study: str | None, out_dir: Path, on_error
         click.echo(error_lines(exc.findings), err=True)
         click.echo(f"all findings: {out_dir / 'findings.csv'}", err=True)
         raise
-    click.echo(f"{result.spec.studyid}: {result.subjects} subjects, {len(result.datasets)} datasets -> {out_dir}")
+    click.echo(f"{result.spec.studyid}: {result.subjects} subjects, {result.dataset_count} datasets -> {out_dir}")
     click.echo(result.findings.summary())
     if result.rejected_rows:
         click.echo(f"{result.rejected_rows} raw row(s) rejected: see {out_dir / 'sdtm' / '_rejects.csv'}", err=True)

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "specs", "sdtm", "adam", "validation", "export", "report", "studies")
 COMMAND_LINE = ("cli_commands",)  # the commands cli.py assembles: the top row, with cli itself
+USE_CASES = ("scale",)  # use cases grown into a package (beside pipeline.py, batch.py ...)
 
 
 def _module_name(path: Path) -> str:
@@ -25,7 +26,7 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    files = [p for p in ROOT.glob("*.py")] + [p for pkg in PACKAGES + COMMAND_LINE for p in (ROOT / pkg).rglob("*.py")]
+    files = [p for p in ROOT.glob("*.py")] + [p for pkg in PACKAGES + USE_CASES + COMMAND_LINE for p in (ROOT / pkg).rglob("*.py")]
     return {_module_name(p): p for p in files if ".venv" not in p.parts}
 
 

@@ -195,7 +195,7 @@ def test_a_partitioned_run_does_not_replace_a_folder_that_is_not_a_run_output(tm
 
 @pytest.mark.slow
 def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
-    import cdiscflow.scale as scale
+    import cdiscflow.scale.stream as stream
 
     out = tmp_path / "out"
     out.mkdir()
@@ -204,7 +204,7 @@ def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(scale, "map_partitions", crash)
+    monkeypatch.setattr(stream, "map_and_derive", crash)
     with pytest.raises(RuntimeError, match="boom"):
         run_partitioned(None, None, out, partitions=2)
     assert _files(out) == {"run.json": b'{"old": true}'}
@@ -215,7 +215,7 @@ def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
 def test_map_partitions_in_this_process_returns_every_partition_in_order():
     parts = map_partitions(str(load_study("dara_atra").path), load_study("dara_atra").raw_dir, 3, "strict")
     assert [p.index for p in parts] == [0, 1, 2]
-    subjects = [set(p.sdtm["DM"]["USUBJID"]) for p in parts]
+    subjects = [set(p.kept["DM"]["USUBJID"]) for p in parts]  # the partitions keep DM's subjects (TS counts them)
     assert sum(len(s) for s in subjects) == 63 and not (subjects[0] & subjects[1] or subjects[1] & subjects[2])
     ids = pd.Series(sorted(set().union(*subjects))).str.replace("DARA-ATRA-", "", regex=False)
     expected = {i: set("DARA-ATRA-" + ids[subject_partition(ids, 3) == i]) for i in range(3)}
@@ -260,7 +260,7 @@ def test_a_dask_scheduler_and_worker_started_apart_run_the_partitions(plain_run,
 
 
 def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_path, monkeypatch):
-    import cdiscflow.scale as scale
+    import cdiscflow.scale.partitions as scale
 
     (tmp_path / "ae.csv").write_bytes(b"x" * 1000)
     (tmp_path / "dm.csv").write_bytes(b"x" * 500)
@@ -274,7 +274,7 @@ def test_auto_partitions_fit_one_partition_in_a_workers_share_of_the_memory(tmp_
 
 
 def test_the_reject_log_names_the_raw_files_rows_also_in_its_reasons():
-    from cdiscflow.scale import _rejects_in_file_rows
+    from cdiscflow.scale.partitions import _rejects_in_file_rows
     from cdiscflow.sdtm.raw.forms import roster_form
 
     spec = load_study("dara_atra")
@@ -338,9 +338,9 @@ def _die_once(marker: str) -> None:
     would) the first time only; the marker file says it happened."""
     import os
 
-    import cdiscflow.scale as scale
+    import cdiscflow.scale.stream as stream
 
-    original = scale.run_partition
+    original = stream.run_partition
 
     def run_partition(*args, **kwargs):
         try:
@@ -349,7 +349,7 @@ def _die_once(marker: str) -> None:
             return original(*args, **kwargs)
         os._exit(9)
 
-    scale.run_partition = run_partition  # a submitted function is looked up by name in the worker
+    stream.run_partition = run_partition  # a submitted function is looked up by name in the worker
 
 
 @pytest.mark.slow
