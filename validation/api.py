@@ -97,11 +97,15 @@ def default_out_dir(directory: str | Path) -> Path:
     return folder.parent / f"{folder.name or 'datasets'}-validation"
 
 
-def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame], spec: StudySpec | None,
+def write_outputs(result: ValidationResult, datasets: Mapping[str, pd.DataFrame] | None, spec: StudySpec | None,
                   out_dir: str | Path, *, data_docs: bool = True, max_rows: int | None = None,
                   data_docs_engine: str = "cdiscflow") -> list[Path]:
     """Write a validation run into `out_dir`: findings.csv, findings.json, rules.csv and datadocs/ (the layout of
-    `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`."""
+    `out/validation/` in a pipeline run).  Returns the paths written.  `data_docs_engine`: see `write_data_docs`.
+    The datasets are read by the Data Docs only: a partitioned run (validation/partitioned.py) passes None with
+    data_docs=False and renders the Data Docs itself."""
+    if data_docs and datasets is None:
+        raise ValueError("write_outputs: the Data Docs need the datasets (pass data_docs=False without them)")
     out_dir = Path(out_dir)
     written = list(result.findings.write(out_dir))
     written.append(write_findings_workbook(result.findings, out_dir / "findings.xlsx"))

@@ -94,8 +94,15 @@ class RuleContext:
     def finding(self, dataset: str, variable: str = "", *, value="", expected="", message=None, subject="",
                 row: int | None = None) -> pd.DataFrame:
         """One finding that is not tied to a record mask (a dataset, a variable, a codelist ...)."""
-        return pd.DataFrame([{"dataset": dataset, "variable": variable, "subject": subject, "row": row,
-                              "value": value, "expected": expected, "message": message}])
+        return finding(dataset, variable, value=value, expected=expected, message=message, subject=subject, row=row)
+
+
+def finding(dataset: str, variable: str = "", *, value="", expected="", message=None, subject="",
+            row: int | None = None) -> pd.DataFrame:
+    """One finding as a rule yields it (`RuleContext.finding`, and a whole-study rule's `finish`, which has no
+    context)."""
+    return pd.DataFrame([{"dataset": dataset, "variable": variable, "subject": subject, "row": row,
+                          "value": value, "expected": expected, "message": message}])
 
 
 def _pick(x, pos: np.ndarray):
@@ -124,6 +131,29 @@ class Scope:
     find: Callable[[RuleContext], list[str]]
 
 
+RowMap = Callable[[str, np.ndarray], np.ndarray]  # (dataset, 0-based rows of a partition) -> rows of the study
+
+
+def same_rows(dataset: str, rows: np.ndarray) -> np.ndarray:
+    """The row map of a study validated whole: a record's row is its row."""
+    return rows
+
+
+@dataclass(frozen=True)
+class WholeStudy:
+    """A rule whose findings depend on records of other subjects (a count, a mix over the whole dataset), split for
+    validation by partitions of subjects (validation/partitioned.py): `part(ctx, targets)` summarises one
+    partition's records (small, picklable; rows 0-based in the partition), `finish(summaries, row_maps)` makes the
+    findings (rows 1-based in the study) from every partition's summary and row map, in partition order.  The
+    rule's own check is `finish([part(ctx, targets)], [same_rows])`, so both paths share every text."""
+
+    part: Callable[[RuleContext, list[str]], object]
+    finish: Callable[[list, list[RowMap]], Iterable[pd.DataFrame]]
+
+    def check(self, ctx: RuleContext, targets: list[str]) -> Iterable[pd.DataFrame]:
+        return self.finish([self.part(ctx, targets)], [same_rows])
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -134,6 +164,7 @@ class Rule:
     scope: Scope | None = None
     references: str = ""
     standard: str = "SDTM"
+    whole_study: WholeStudy | None = None
 
     @property
     def reads(self) -> str:
@@ -159,29 +190,34 @@ class Rule:
         targets, skipped = self.targets(ctx)
         if skipped:
             return pd.DataFrame(columns=list(COLUMNS)), skipped
-        parts = [p for p in self.check(ctx, targets) if p is not None and len(p)]
+        return self.complete(self.check(ctx, targets)), ""
+
+    def complete(self, yielded: Iterable[pd.DataFrame]) -> pd.DataFrame:
+        """The frames a check yielded as findings in core.findings COLUMNS (default message, severity, rule ID)."""
+        parts = [p for p in yielded if p is not None and len(p)]
         if not parts:
-            return pd.DataFrame(columns=list(COLUMNS)), ""
+            return pd.DataFrame(columns=list(COLUMNS))
         out = pd.concat(parts, ignore_index=True)
         default = out["dataset"].astype(str) + ": " + self.message
         out["message"] = out["message"].where(out["message"].notna(), default)
         out["severity"], out["rule_id"], out["source"] = self.severity, self.id, SOURCE
-        return out.reindex(columns=list(COLUMNS)), ""
+        return out.reindex(columns=list(COLUMNS))
 
 
 _REGISTRY: dict[str, Rule] = {}  # id -> rule, as registered; validation/rules.py orders it into the catalogue RULES
 
 
 def rule(id: str, severity: str, message: str, *, requires: Sequence[str] = (), scope: Scope | None = None,
-         references: str = "", standard: str = "SDTM"):
-    """Register the decorated function as the check of a catalogue rule."""
+         references: str = "", standard: str = "SDTM", whole_study: WholeStudy | None = None):
+    """Register the decorated function as the check of a catalogue rule (`whole_study`: its split for partitions;
+    the decorated function is then `whole_study.check`)."""
     if severity not in SEVERITIES:
         raise ValueError(f"rule {id}: unknown severity {severity!r}")
 
     def register(fn: Callable[[RuleContext, list[str]], Iterable[pd.DataFrame]]):
         if id in _REGISTRY:
             raise ValueError(f"rule {id} registered twice")
-        _REGISTRY[id] = Rule(id, severity, message, tuple(requires), fn, scope, references, standard)
+        _REGISTRY[id] = Rule(id, severity, message, tuple(requires), fn, scope, references, standard, whole_study)
         return fn
 
     return register

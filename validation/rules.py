@@ -51,10 +51,7 @@ def run_rules(ctx: RuleContext, rules: Iterable[Rule] | None = None) -> tuple[pd
         try:
             found, skipped = r.run(ctx)
         except Exception as exc:  # reported, not swallowed: the finding names the rule and the error
-            frames.append(pd.DataFrame([{
-                "severity": "error", "rule_id": "CF-ERR-001", "dataset": "", "variable": "", "subject": "",
-                "row": None, "value": r.id, "expected": "",
-                "message": f"rule {r.id} could not run: {type(exc).__name__}: {exc}", "source": SOURCE}]))
+            frames.append(failure_finding(r, exc))
             runs.append(RuleRun(r, "failed", f"{type(exc).__name__}: {exc}"))
             continue
         if skipped:
@@ -65,6 +62,14 @@ def run_rules(ctx: RuleContext, rules: Iterable[Rule] | None = None) -> tuple[pd
     frames = [f for f in frames if len(f)]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
     return out, runs
+
+
+def failure_finding(r: Rule, exc: Exception) -> pd.DataFrame:
+    """CF-ERR-001: rule `r` raised `exc` (its other findings are lost; the other rules still run)."""
+    return pd.DataFrame([{
+        "severity": "error", "rule_id": "CF-ERR-001", "dataset": "", "variable": "", "subject": "",
+        "row": None, "value": r.id, "expected": "",
+        "message": f"rule {r.id} could not run: {type(exc).__name__}: {exc}", "source": SOURCE}])
 
 
 def catalogue() -> pd.DataFrame:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.validation.metadata import response_criteria
-from cdiscflow.validation.rulebook import RuleContext, Scope, rule, datasets_with, _text, _date_text, _days
+from cdiscflow.validation.rulebook import (RuleContext, Scope, WholeStudy, rule, datasets_with, _text, _date_text,
+                                          _days)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -68,22 +71,79 @@ def tte_cnsr_values(ctx: RuleContext, targets: list[str]):
         yield ctx.hits(name, bad, "CNSR", value=_text(cnsr), expected="0, 1, 2 ...")
 
 
-@rule("CF-ADTTE-003", "error", "EVNTDESC is used both for events (CNSR = 0) and censorings (CNSR > 0) of a parameter",
-      scope=_TTE, references="ADaM BDS for time-to-event analysis: EVNTDESC describes the event or censoring",
-      standard="ADaM")
-def tte_event_descriptions(ctx: RuleContext, targets: list[str]):
-    for name in targets:
+@dataclass(frozen=True)
+class _Descriptions:
+    """One partition's EVNTDESC use in one time-to-event dataset: the distinct (PARAMCD, EVNTDESC) pairs, whether
+    each describes an event and a censoring there, and the records with an EVNTDESC (0-based), their pair and
+    subject as codes."""
+
+    params: np.ndarray
+    descriptions: np.ndarray
+    events: np.ndarray  # bool per pair
+    censorings: np.ndarray  # bool per pair
+    rows: np.ndarray
+    pair: np.ndarray  # int32 per row: index of its pair
+    subject: np.ndarray  # int32 per row: index into subjects
+    subjects: np.ndarray
+
+
+def _event_descriptions(ctx: RuleContext, targets: list[str]) -> dict[str, _Descriptions]:
+    out = {}
+    for name in targets:  # over the time-to-event datasets
         df = ctx[name]
         if "EVNTDESC" not in df.columns:
             continue
         param = _text(df["PARAMCD"]) if "PARAMCD" in df.columns else pd.Series("", index=df.index, dtype=object)
-        event = pd.to_numeric(df["CNSR"], errors="coerce").eq(0)
-        key = param + "\x1f" + _text(df["EVNTDESC"])
-        kinds = event.groupby(key).nunique()
-        mixed = key.map(kinds).gt(1) & df["EVNTDESC"].notna()
-        yield ctx.hits(name, mixed, "EVNTDESC", value=df["EVNTDESC"],
-                       expected="one kind per parameter: event or censoring",
-                       message=f"{name}: the same EVNTDESC describes events and censorings of " + param)
+        event = pd.to_numeric(df["CNSR"], errors="coerce").eq(0).to_numpy()
+        pair, pairs = pd.factorize(param + "\x1f" + _text(df["EVNTDESC"]))
+        first = np.unique(pair, return_index=True)[1]  # first record of each pair (pairs in order of appearance)
+        rows = np.flatnonzero(df["EVNTDESC"].notna().to_numpy())
+        subject, subjects = pd.factorize(df["USUBJID"].to_numpy(dtype=object)[rows]
+                                         if "USUBJID" in df.columns else np.full(len(rows), "", dtype=object),
+                                         use_na_sentinel=False)  # a missing subject is a subject code too
+        out[name] = _Descriptions(param.to_numpy(dtype=object)[first],
+                                  _text(df["EVNTDESC"]).to_numpy(dtype=object)[first],
+                                  np.bincount(pair[event], minlength=len(pairs)) > 0,
+                                  np.bincount(pair[~event], minlength=len(pairs)) > 0,
+                                  rows, pair[rows].astype(np.int32), subject.astype(np.int32),
+                                  np.asarray(subjects, dtype=object))
+    return out
+
+
+def _mixed_description_findings(summaries: list[dict[str, _Descriptions]], row_maps: list):
+    """The records of every (PARAMCD, EVNTDESC) pair that describes an event in some record of the study and a
+    censoring in another, in the order of the study's rows."""
+    for name in sorted({n for s in summaries for n in s}):  # over the time-to-event datasets
+        parts = [(s[name], where) for s, where in zip(summaries, row_maps) if name in s]
+        keys = pd.MultiIndex.from_arrays([np.concatenate([p.params for p, _ in parts]),
+                                          np.concatenate([p.descriptions for p, _ in parts])])
+        kinds = pd.DataFrame({"event": np.concatenate([p.events for p, _ in parts]),
+                              "censoring": np.concatenate([p.censorings for p, _ in parts])}, index=keys)
+        kinds = kinds.groupby(level=[0, 1], sort=False).any()
+        mixed = kinds.index[(kinds["event"] & kinds["censoring"]).to_numpy()]
+        if not len(mixed):
+            continue
+        found = []
+        for p, where in parts:  # over partitions: their records of a mixed pair, in rows of the study
+            hit = pd.MultiIndex.from_arrays([p.params, p.descriptions]).isin(mixed)[p.pair]
+            found.append(pd.DataFrame({"row": where(name, p.rows[hit]), "subject": p.subjects[p.subject[hit]],
+                                       "param": p.params[p.pair[hit]], "value": p.descriptions[p.pair[hit]]}))
+        rows = pd.concat(found, ignore_index=True).sort_values("row", kind="stable")
+        yield pd.DataFrame({"dataset": name, "variable": "EVNTDESC", "subject": rows["subject"].to_numpy(),
+                            "row": rows["row"].to_numpy() + 1, "value": rows["value"].to_numpy(),
+                            "expected": "one kind per parameter: event or censoring",
+                            "message": f"{name}: the same EVNTDESC describes events and censorings of "
+                                       + rows["param"].astype(str).to_numpy()})
+
+
+_DESCRIPTIONS = WholeStudy(_event_descriptions, _mixed_description_findings)  # a pair is mixed over the study
+
+
+@rule("CF-ADTTE-003", "error", "EVNTDESC is used both for events (CNSR = 0) and censorings (CNSR > 0) of a parameter",
+      scope=_TTE, references="ADaM BDS for time-to-event analysis: EVNTDESC describes the event or censoring",
+      standard="ADaM", whole_study=_DESCRIPTIONS)
+def tte_event_descriptions(ctx: RuleContext, targets: list[str]):
+    return _DESCRIPTIONS.check(ctx, targets)
 
 
 @rule("CF-ADTTE-004", "warning", "CNSDTDSC is populated on an event record (CNSR = 0)", scope=_TTE,

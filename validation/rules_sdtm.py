@@ -10,7 +10,8 @@ from cdiscflow.validation import iso8601
 from cdiscflow.core.text import isin, lookup
 from cdiscflow.validation.metadata import response_criteria
 from cdiscflow.validation.schema import repeats_a_key
-from cdiscflow.validation.rulebook import RuleContext, Scope, rule, datasets_with, _text, _is, _domain_prefix
+from cdiscflow.validation.rulebook import (RuleContext, Scope, WholeStudy, rule, datasets_with, finding, _text, _is,
+                                          _domain_prefix)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -366,25 +367,48 @@ def response_result_valid(ctx: RuleContext, targets: list[str]):
                        message=f"RS: RSSTRESC is not a {c or 'any-category'} {t} result ({origin})")
 
 
-@rule("CF-RS-002", "note", "no list of valid results is known for this RSCAT/RSTESTCD; its results were not checked",
-      requires=("RS",), scope=Scope("RS with RSTESTCD", lambda ctx: ["RS"] if "RSTESTCD" in ctx["RS"] else []))
-def response_criteria_known(ctx: RuleContext, targets: list[str]):
+def _unchecked_criteria(ctx: RuleContext, targets: list[str]) -> list[tuple[str, str, int, int]]:
+    """(RSCAT, RSTESTCD, records, first record 0-based) of each criterion without a list of valid results, in the
+    order of their first records."""
     rs = ctx["RS"]
     table = _rs_results(ctx)
     cat = _text(rs["RSCAT"]) if "RSCAT" in rs.columns else pd.Series("", index=rs.index, dtype=object)
     test = _text(rs["RSTESTCD"])
     codes, combos = pd.factorize(cat + "\x1f" + test)
     counts = np.bincount(codes[codes >= 0], minlength=len(combos))
-    for i, combo in enumerate(combos):
+    out = []
+    for i, combo in enumerate(combos):  # over the distinct criteria
         c, t = combo.split("\x1f")
         if (c, t) in table or ("*", t) in table:
             continue
-        first = int(np.flatnonzero(codes == i)[0])
-        yield ctx.finding("RS", "RSCAT, RSTESTCD", value=f"RSCAT={c} RSTESTCD={t}", row=first + 1,
-                          expected="a criterion in specs/standards/response-criteria.csv or the study's "
-                                   "value-level metadata",
-                          message=f"RS: {counts[i]} records of RSCAT '{c}' / RSTESTCD '{t}' were not checked: no "
-                                  f"list of valid results is known for this criterion")
+        out.append((c, t, int(counts[i]), int(np.flatnonzero(codes == i)[0])))
+    return out
+
+
+def _unchecked_criteria_findings(summaries: list, row_maps: list):
+    """One note per criterion over every partition: records counted, the first record of the study named."""
+    seen: dict[tuple[str, str], list[int]] = {}  # (RSCAT, RSTESTCD) -> [records, first row of the study]
+    for summary, where in zip(summaries, row_maps):  # over partitions
+        for c, t, n, first in summary:  # over its unchecked criteria
+            row = int(where("RS", np.array([first]))[0])
+            got = seen.setdefault((c, t), [0, row])
+            got[0], got[1] = got[0] + n, min(got[1], row)
+    for (c, t), (n, first) in sorted(seen.items(), key=lambda item: item[1][1]):
+        yield finding("RS", "RSCAT, RSTESTCD", value=f"RSCAT={c} RSTESTCD={t}", row=first + 1,
+                      expected="a criterion in specs/standards/response-criteria.csv or the study's "
+                               "value-level metadata",
+                      message=f"RS: {n} records of RSCAT '{c}' / RSTESTCD '{t}' were not checked: no "
+                              f"list of valid results is known for this criterion")
+
+
+_UNCHECKED = WholeStudy(_unchecked_criteria, _unchecked_criteria_findings)  # counts records over the whole study
+
+
+@rule("CF-RS-002", "note", "no list of valid results is known for this RSCAT/RSTESTCD; its results were not checked",
+      requires=("RS",), scope=Scope("RS with RSTESTCD", lambda ctx: ["RS"] if "RSTESTCD" in ctx["RS"] else []),
+      whole_study=_UNCHECKED)
+def response_criteria_known(ctx: RuleContext, targets: list[str]):
+    return _UNCHECKED.check(ctx, targets)
 
 
 # ----------------------------------------------------------------------------------------------------------------
