@@ -55,7 +55,7 @@ class PartitionResult:
     adam_findings: pd.DataFrame
     validation: object  # validation.partitioned.validate_partition's result
     stats: dict[str, object]  # export.pieces.export_stats per dataset
-    kept: dict[str, pd.DataFrame]  # the columns TS derives from, the report's ADaM datasets
+    kept: dict[str, dict[str, pd.DataFrame]]  # "ts": the columns TS derives from; "report": ADaM as the report reads it
     timings: dict[str, float]
     error: CdiscflowError | None = None  # a partition that stopped on its data (strict mapping errors)
     subjects: int = 0  # DM's subjects
@@ -92,7 +92,7 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
     t = time.perf_counter()
     stats = {n: export_stats(n, f, spec) for n, f in datasets.items()}
     timings["export statistics"] = time.perf_counter() - t
-    kept = kept_datasets(spec, datasets)
+    kept = kept_datasets(spec, datasets, list(adam.datasets))
     spill = None
     if scratch is not None:
         spill = str(Path(scratch) / f"partition-{index}.pkl")
@@ -143,25 +143,17 @@ def export_stats(name, frame, spec):
     return stats(name, frame, spec)
 
 
-def kept_datasets(spec: StudySpec, datasets: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """What the client needs of a partition's records: the columns TS derives from (trial_design.yaml summary:
-    `count: DM`, `first: DM.RFICDTC` ...) and the ADaM datasets the report reads."""
-    from cdiscflow.report import report_inputs
+def kept_datasets(spec: StudySpec, datasets: dict[str, pd.DataFrame],
+                  adam_names: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """What the client needs of a partition's records: "ts", the columns TS derives from (trial_design.yaml
+    summary: `count: DM`, `first: DM.RFICDTC` ...); "report", ADaM as the report reads it (`report.report_frames`:
+    the variables it reads; the other datasets as their record count)."""
+    from cdiscflow.report import report_frames, report_inputs
 
-    kept: dict[str, list[str]] = {}
-    for name, columns in ts_sources(spec).items():  # over the datasets TS reads
-        kept.setdefault(name, []).extend(columns)
-    for name, columns in report_inputs(spec).items():  # over the report's datasets (None: every column)
-        if columns is None:
-            kept[name] = None
-        elif kept.get(name, []) is not None:
-            kept.setdefault(name, []).extend(columns)
-    out = {}
-    for name, columns in kept.items():  # over datasets
-        if name in datasets:
-            frame = datasets[name]
-            out[name] = frame if columns is None else frame[[c for c in dict.fromkeys(columns) if c in frame]]
-    return out
+    ts = {n: datasets[n][list(dict.fromkeys(c for c in columns if c in datasets[n]))]
+          for n, columns in ts_sources(spec).items() if n in datasets}
+    adam = {n: datasets[n] for n in adam_names if n in datasets}
+    return {"ts": ts, "report": report_frames(adam, report_inputs(spec))}
 
 
 def ts_sources(spec: StudySpec) -> dict[str, list[str]]:
@@ -218,13 +210,16 @@ def in_final_rows(findings: pd.DataFrame, order: FinalOrder, index: int, which: 
     return findings
 
 
-def combined_kept(parts: list[PartitionResult], order: FinalOrder, name: str) -> pd.DataFrame | None:
-    """A dataset (the columns the partitions kept) over all partitions, in final order."""
-    having = [p for p in parts if name in p.kept]
+def combined_kept(parts: list[PartitionResult], order: FinalOrder, group: str, name: str) -> pd.DataFrame | None:
+    """A dataset as the partitions kept it for `group` ("ts", "report"), over all partitions, in final order."""
+    having = [p for p in parts if name in p.kept.get(group, {})]
     if not having:
         return None
-    frame = concat_frames([p.kept[name] for p in having])
+    frames = [p.kept[group][name] for p in having]
     final = np.concatenate([order(name)[p.index] for p in having])
+    if not len(frames[0].columns):  # the record count only
+        return pd.DataFrame(index=pd.RangeIndex(len(final)))
+    frame = concat_frames(frames)
     return frame.take(np.argsort(final, kind="stable")).reset_index(drop=True)
 
 
@@ -238,7 +233,7 @@ def trial_design(spec: StudySpec, parts: list[PartitionResult], order: FinalOrde
     design = check_sdtm_spec(spec)
     state = StudyState(spec, design, {}, Findings())
     for name in ts_sources(spec):  # over the datasets TS reads: the kept columns, every subject
-        frame = combined_kept(parts, order, name)
+        frame = combined_kept(parts, order, "ts", name)
         if frame is not None:
             state.datasets[name] = frame
     add_trial_design(state, spec, design)
@@ -303,6 +298,7 @@ class Study:
     timings: dict[str, float]
     sdtm_rows: dict[str, int]  # records per SDTM dataset, in the spec's order
     adam_rows: dict[str, int]
+    validation: object = None  # validation.api.ValidationResult, once combined
 
     def rows(self, name: str) -> int:
         return self.sdtm_rows.get(name, self.adam_rows.get(name, 0))
@@ -350,7 +346,7 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
                  {n: k for n, k in rows.items() if n in adam_names})
 
 
-def validate(study: Study, result, log) -> bool:
+def validate(study: Study, result, log, data_docs: bool) -> bool:
     """The partitions' validation combined (findings in final record numbers), the trial design validated here;
     findings.*, rules.csv and the reviewer's guide written (the Data Docs follow once the samples are picked out).
     True when the findings block the export."""
@@ -361,6 +357,10 @@ def validate(study: Study, result, log) -> bool:
 
     validation = combine_validation([p.validation for p in study.parts], study.order, study.design, study.spec)
     study.validation = validation
+    if data_docs:
+        from cdiscflow.validation.datadocs import check_page_names
+
+        check_page_names(validation.rows)  # the one input error of the Data Docs stops the run here, as in process
     log.findings.extend(validation.findings)
     write_outputs(validation, {}, study.spec, result.target / "validation", data_docs=False)
     result.written.append(write_reviewers_guide(study.spec, validation.findings, result.target,
@@ -371,17 +371,18 @@ def validate(study: Study, result, log) -> bool:
     return any(n and at_or_above(s, result.fail_on) for s, n in counts.items())
 
 
-def sample_rows(study: Study, max_rows: int) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-    """The final rows of each dataset's Data Docs sample (every row of a dataset of at most `max_rows`; else the
-    rows `DataFrame.sample(n=max_rows, random_state=0)` takes, which depend on the record count only), and per
-    partition its rows of them (dataset -> partition rows, in final order)."""
+def sample_rows(study: Study) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """The final rows of each dataset's Data Docs sample (`validation.datadocs.data_docs_sample_positions`: they
+    depend on the record count only), and per partition its rows of them (dataset -> partition rows, in final
+    order)."""
+    from cdiscflow.validation.datadocs import data_docs_sample_positions
+
     final: dict[str, np.ndarray] = {}
     wanted: list[dict[str, np.ndarray]] = [{} for _ in study.parts]
     for name in [*study.sdtm_rows, *study.adam_rows]:  # over datasets
         n = study.rows(name)
-        rows = np.arange(n) if n <= max_rows else \
-            np.sort(pd.Series(np.arange(n)).sample(n=max_rows, random_state=0).to_numpy())
-        final[name] = rows
+        positions = data_docs_sample_positions(n)
+        final[name] = rows = np.arange(n) if positions is None else np.sort(positions)
         if name in study.design:
             continue
         partition, local = study.order.sources(name)
@@ -392,8 +393,8 @@ def sample_rows(study: Study, max_rows: int) -> tuple[dict[str, np.ndarray], lis
 
 
 def samples_in_order(study: Study, final: dict[str, np.ndarray], written: list[Written]) -> dict[str, pd.DataFrame]:
-    """Each dataset's sample as `DataFrame.sample(...).sort_index()` gives it on the whole dataset: the rows in
-    final order, labelled with their final row numbers."""
+    """Each dataset's sample as `data_docs_sample` takes it from the whole dataset: the rows in final order,
+    labelled with their final row numbers."""
     out = {}
     for name, rows in final.items():  # over datasets
         if name in study.design:
@@ -405,6 +406,28 @@ def samples_in_order(study: Study, final: dict[str, np.ndarray], written: list[W
             frame = frame.take(np.argsort(at, kind="stable"))
         out[name] = frame.set_axis(pd.Index(rows))
     return out
+
+
+def phase_two(study: Study, runner, folder: Path, finals: dict[str, object], data_docs: bool
+              ) -> tuple[list[Written], dict[str, np.ndarray]]:
+    """Phase 2 over every partition (pieces of the datasets in `finals`, the Data Docs samples); the spilled
+    partitions go once every partition is done (a retried task reads its spill again)."""
+    final, wanted = sample_rows(study) if data_docs else ({}, [{} for _ in study.parts])
+    tasks = [(p.spill, p.index, finals, str(folder), wanted[p.index]) for p in study.parts]
+    written = runner.map(write_partition, tasks)
+    for p in study.parts:  # over partitions
+        Path(p.spill).unlink(missing_ok=True)
+    return written, final
+
+
+def write_data_docs(study: Study, result, written: list[Written], final: dict[str, np.ndarray]) -> None:
+    """The Data Docs from the samples the partitions picked out (the pages a plain run writes)."""
+    from cdiscflow.validation.datadocs import write_data_docs_from_samples
+
+    samples = samples_in_order(study, final, written)
+    write_data_docs_from_samples(samples, {n: study.rows(n) for n in samples}, study.spec,
+                                 result.target / "validation" / "datadocs", findings=study.validation.findings,
+                                 plans=study.validation.plans)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -429,11 +452,11 @@ def run_stages(result, study: str, raw: Path, count: int, runner, folder: Path, 
     result.rows = {**mapped.sdtm_rows, **mapped.adam_rows}
     result.subject_count = sum(p.subjects for p in mapped.parts)
     _stage(result, "adam", say, lambda log: log_adam(mapped, log))
-    blocked = _stage(result, "validate", say, lambda log: validate(mapped, result, log))
+    blocked = _stage(result, "validate", say, lambda log: validate(mapped, result, log, data_docs))
     if blocked:
         write_bookkeeping(mapped, result.target / "sdtm")
         if data_docs:  # the Data Docs as a plain run writes them when the findings block the export
-            write_data_docs(mapped, result, runner, folder, {})
+            write_data_docs(mapped, result, *phase_two(mapped, runner, folder, {}, data_docs))
         say("export", f"skipped: {result.failing} finding(s) at or above '{result.fail_on}' "
                       f"(see {result.out_dir / 'validation'})")
         return
@@ -450,35 +473,43 @@ def log_adam(study: Study, log) -> None:
 
 def report(study: Study, result, log) -> None:
     """The report from the ADaM datasets it reads (the partitions kept them), put together in final order."""
-    from cdiscflow.report import build_report, report_inputs
+    from cdiscflow.report import build_report
 
     if not study.adam_rows:
         log.note = "skipped: no ADaM datasets"
         return
-    adam = {n: combined_kept(study.parts, study.order, n) for n in report_inputs(study.spec)
-            if n in study.adam_rows}
+    adam = {n: combined_kept(study.parts, study.order, "report", n) for n in study.adam_rows}
     result.written += build_report(study.spec, adam, result.target / "report")
 
 
 def export(study: Study, result, log, runner, folder: Path, data_docs: bool) -> None:
-    """The export stage by partition: final metadata from the statistics, pieces written by the partitions, files
-    assembled here in final order, define.xml; then the Data Docs from the samples the partitions picked out."""
-    from cdiscflow.export import pieces as export_pieces
+    """The export stage by partition: final metadata from the statistics (`export.pieces.combine_stats`), pieces
+    written by the partitions, every file assembled here in final order with define.xml (`assemble_export`); then
+    the Data Docs from the samples the partitions picked out, and the SDTM bookkeeping."""
+    from cdiscflow.export.pieces import assemble_export, combine_stats, write_pieces
     from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
     spec = study.spec
     names = [n for n in spec.datasets if n in study.sdtm_rows or n in study.adam_rows]
-    finals = {}
-    for name in names:  # over datasets, in the spec's order (the plain export's order of findings and files)
+    finals, rows = {}, {}
+    for name in names:  # over datasets, in the spec's order
         if name in study.design:
-            stats, rows = [export_stats(name, study.design[name], spec)], [np.arange(len(study.design[name]))]
+            stats, rows[name] = [export_stats(name, study.design[name], spec)], [np.arange(len(study.design[name]))]
         else:
-            stats, rows = [p.stats.get(name) for p in study.parts], study.order(name)
-        finals[name] = export_pieces.combine_stats(name, stats, spec, rows)
-    exported = export_pieces.assemble_study(study, finals, runner, folder, result.target)
+            having = [p for p in study.parts if name in p.stats]  # a partition may have no records of a SUPP--
+            stats, rows[name] = [p.stats[name] for p in having], [study.order(name)[p.index] for p in having]
+        finals[name] = combine_stats(name, stats, spec, rows[name])
+    written, samples = phase_two(study, runner, folder / "pieces", {n: f for n, f in finals.items()
+                                                                      if n not in study.design}, data_docs)
+    pieces = {name: [w.pieces[name] for w in written if name in w.pieces] for name in names if name not in study.design}
+    for name, frame in study.design.items():  # over the trial design datasets: one piece each, written here
+        pieces[name] = [write_pieces(name, frame, finals[name], folder / "pieces", len(study.parts))]
+    exported = assemble_export(finals, pieces, rows, spec, result.target)
     log.findings.extend(exported.findings)
     write_bookkeeping(study, result.target / "sdtm")
     result.written += exported.files
     log.rows_out = {n: study.rows(n) for n in exported.written}
     if exported.blocked:
         log.note = f"not written: {', '.join(exported.blocked)}"
+    if data_docs:
+        write_data_docs(study, result, written, samples)

@@ -215,7 +215,7 @@ def test_a_crash_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch):
 def test_map_partitions_in_this_process_returns_every_partition_in_order():
     parts = map_partitions(str(load_study("dara_atra").path), load_study("dara_atra").raw_dir, 3, "strict")
     assert [p.index for p in parts] == [0, 1, 2]
-    subjects = [set(p.kept["DM"]["USUBJID"]) for p in parts]  # the partitions keep DM's subjects (TS counts them)
+    subjects = [set(p.kept["ts"]["DM"]["USUBJID"]) for p in parts]  # kept: DM's subjects (TS counts them)
     assert sum(len(s) for s in subjects) == 63 and not (subjects[0] & subjects[1] or subjects[1] & subjects[2])
     ids = pd.Series(sorted(set().union(*subjects))).str.replace("DARA-ATRA-", "", regex=False)
     expected = {i: set("DARA-ATRA-" + ids[subject_partition(ids, 3) == i]) for i in range(3)}
