@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,8 @@ from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.outputs import check_output
 from cdiscflow.core.findings import Findings
 from cdiscflow.export.datasetjson import JsonHeader, write_dataset_json
-from cdiscflow.export.define import DefineContext, build_define, validate_define, write_define_files
+from cdiscflow.export.define import (DefineContext, ValueLevelData, build_define, validate_define, valuelevel_lengths,
+                                    write_define_files)
 from cdiscflow.export.meta import DatasetMeta
 from cdiscflow.export.prepare import Prepared, prepare_dataset
 from cdiscflow.export.read import apply_define, read_dataset
@@ -65,63 +66,100 @@ def write_datasets(datasets: Mapping[str, pd.DataFrame], spec: StudySpec, out_di
     `datasets` maps dataset name -> frame (cdiscflow conventions, see ARCHITECTURE.md).  Files go to
     `out_dir/sdtm/` and `out_dir/adam/` (`by_standard=False`: straight into `out_dir`, for one standard).  Returns the
     files written, the metadata written and every finding (`XPT-...`, `DEFINE-...`), also added to `findings`.
+    A partitioned run writes the same files from the partitions' pieces (`export.pieces.assemble_export`).
     """
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise ValueError(f"unknown format(s) {bad}; use {FORMATS}")
+    check_formats(formats)
     out_dir = Path(out_dir)
     result = ExportResult(findings=findings if findings is not None else Findings())
-    written: dict[str, dict[str, tuple[DatasetMeta, pd.DataFrame | None]]] = {}
-    leaves: dict[str, str] = {}
+    written = Written()
     frames = {str(k).upper(): v for k, v in datasets.items()}
-    ordered = [n for n in spec.datasets if n in frames] + sorted(n for n in frames if n not in spec.datasets)
-    for name in ordered:
-        if name not in spec.datasets:
-            result.findings.add(severity="error", rule_id="XPT-DATASET-NOT-IN-SPEC", dataset=name, source="export",
-                                message=f"{name} is not declared in datasets.csv of study {spec.studyid}; not written")
-            result.blocked.append(name)
+    for name in export_order(frames, spec):
+        if not_in_spec(name, spec, result):
             continue
         prep = prepare_dataset(frames[name], spec.dataset(name), result.findings)
         if prep.blocked:
             result.blocked.append(name)
             continue
-        folder = out_dir / prep.standard.lower() if by_standard else out_dir
-        if "xpt" in formats:
-            path = folder / f"{name.lower()}.xpt"
-            write_xpt(path, prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name, label=prep.meta.label,
-                      created=spec.datacut)
-            result.files.append(path)
-            leaves[name] = path.name
-        if "json" in formats:
-            path = folder / f"{name.lower()}.json"
-            write_dataset_json(path, prep.frame, prep.meta, json_header(spec, prep.standard, name))
-            result.files.append(path)
-            leaves.setdefault(name, path.name)
-        result.written[name] = prep.meta
-        written.setdefault(prep.standard, {})[name] = (prep.meta, _valuelevel_columns(prep.frame, spec, name))
+        paths = dataset_paths(out_dir, prep.standard, name, formats, by_standard)
+        if "xpt" in paths:
+            write_xpt(paths["xpt"], prep.frame, [c.xpt() for c in prep.meta.columns], dataset=name,
+                      label=prep.meta.label, created=spec.datacut)
+        if "json" in paths:
+            write_dataset_json(paths["json"], prep.frame, prep.meta, json_header(spec, prep.standard, name))
+        written.add(result, prep.standard, prep.meta, valuelevel_stats(prep.frame, spec, name), paths)
         del prep  # the written frame is not kept: at 100,000 subjects the datasets do not fit in memory twice
+    finish_export(result, spec, written, out_dir, define=define, by_standard=by_standard)
+    return result
+
+
+def check_formats(formats: tuple[str, ...]) -> None:
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f"unknown format(s) {bad}; use {FORMATS}")
+
+
+def export_order(names: Iterable[str], spec: StudySpec) -> list[str]:
+    """The order datasets are exported in (findings, files, define.xml): the spec's, then undeclared ones by name."""
+    names = set(names)
+    return [n for n in spec.datasets if n in names] + sorted(n for n in names if n not in spec.datasets)
+
+
+def not_in_spec(name: str, spec: StudySpec, result: ExportResult) -> bool:
+    """True (with the finding, the dataset blocked) when `name` is not a dataset of the spec."""
+    if name in spec.datasets:
+        return False
+    result.findings.add(severity="error", rule_id="XPT-DATASET-NOT-IN-SPEC", dataset=name, source="export",
+                        message=f"{name} is not declared in datasets.csv of study {spec.studyid}; not written")
+    result.blocked.append(name)
+    return True
+
+
+def dataset_paths(out_dir: Path, standard: str, name: str, formats: tuple[str, ...], by_standard: bool) -> dict[str, Path]:
+    """Format -> the file a dataset is written to (out_dir/sdtm/dm.xpt ...), in the order the files are written."""
+    folder = out_dir / standard.lower() if by_standard else out_dir
+    return {fmt: folder / f"{name.lower()}.{fmt}" for fmt in FORMATS if fmt in formats}
+
+
+def valuelevel_stats(frame: pd.DataFrame, spec: StudySpec, name: str) -> dict | None:
+    """What define.xml reads of a written dataset's records (`define.valuelevel_lengths`); None when the dataset has
+    no value-level metadata."""
+    rows = [r for r in spec.valuelevel if r.dataset == name]
+    return valuelevel_lengths(frame, rows) if rows else None
+
+
+@dataclass
+class Written:
+    """The datasets written so far, for define.xml: standard -> dataset -> (metadata, value-level lengths), and each
+    dataset's file name (its .xpt, else its .json)."""
+
+    groups: dict[str, dict[str, tuple[DatasetMeta, dict | None]]] = field(default_factory=dict)
+    leaves: dict[str, str] = field(default_factory=dict)
+
+    def add(self, result: ExportResult, standard: str, meta: DatasetMeta, valuelevel: dict | None,
+            paths: Mapping[str, Path]) -> None:
+        result.files += list(paths.values())
+        if paths:
+            self.leaves[meta.name] = next(iter(paths.values())).name
+        result.written[meta.name] = meta
+        self.groups.setdefault(standard, {})[meta.name] = (meta, valuelevel)
+
+
+def finish_export(result: ExportResult, spec: StudySpec, written: Written, out_dir: Path, *, define: bool,
+                  by_standard: bool) -> None:
+    """After the datasets: a finding per dataset not written, then one define.xml per standard written."""
     for name in result.blocked:
         if name in spec.datasets:
             result.findings.add(severity="error", rule_id="XPT-NOT-WRITTEN", dataset=name, source="export",
                                 message=f"{name} not written (and left out of define.xml): fix the errors above")
     if define:
-        for standard, group in written.items():
+        for standard, group in written.groups.items():
             folder = out_dir / standard.lower() if by_standard else out_dir
-            path = _write_define(spec, standard, group, folder, leaves, result.findings)
+            path = _write_define(spec, standard, group, folder, written.leaves, result.findings)
             result.defines[standard] = path
             result.files += [path, path.with_name("define2-1.xsl")]
-    return result
 
 
-def _valuelevel_columns(frame: pd.DataFrame, spec: StudySpec, name: str) -> pd.DataFrame | None:
-    """The columns of a written dataset that define.xml reads (value-level lengths): the VLM variables and the
-    variables of their where clauses; None when the dataset has no value-level metadata."""
-    rows = [r for r in spec.valuelevel if r.dataset == name]
-    needed = {r.variable for r in rows} | {w.variable for r in rows for w in r.where}
-    return frame[[c for c in frame.columns if c in needed]] if needed else None
-
-
-def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]],
+def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[DatasetMeta, ValueLevelData]],
                   folder: Path, leaves: Mapping[str, str], findings: Findings | None) -> Path:
     tree = build_define(spec, standard, group, leaves)
     problems = validate_define(tree)
@@ -137,7 +175,7 @@ def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[Data
     return path
 
 
-def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]], findings: Findings) -> None:
+def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, ValueLevelData]], findings: Findings) -> None:
     """What define.xml cannot say because the spec does not: origins, SUPP-- value-level metadata."""
     for name, (meta, _) in group.items():
         for var in spec.dataset(name).variables:

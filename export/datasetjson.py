@@ -154,45 +154,88 @@ def dataset_json_chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHead
 
 
 def _chunks(frame: pd.DataFrame, meta: DatasetMeta, header: JsonHeader) -> Iterator[bytes | memoryview]:
-    """The file's UTF-8 bytes in pieces (what `dataset_json_chunks` decodes).
+    """The file's UTF-8 bytes in pieces (what `dataset_json_chunks` decodes): the head, the rows, the end."""
+    yield head_bytes(meta, header, len(frame))
+    yield from _rows_and_end(frame, meta)
+
+
+def _rows_and_end(frame: pd.DataFrame, meta: DatasetMeta) -> Iterator[bytes | memoryview]:
+    held = None
+    for piece, _ in row_chunks(frame, meta):  # each piece is written while it is fresh in the cache, one behind
+        if held is not None:
+            yield held
+        held = piece
+    if held is not None:
+        yield held[:-1]  # every row ends "],"; the last one without the comma
+    yield END
+
+
+END = b"]}\n"  # after the last row
+
+
+def head_bytes(meta: DatasetMeta, header: JsonHeader, records: int) -> bytes:
+    """Everything before the first row: the header, the columns and the opening of `rows`."""
+    head = json.dumps(header_json(meta, header, records), ensure_ascii=False, separators=(",", ":"))
+    return (head[:-1] + ',"rows":[').encode("utf-8")
+
+
+def row_chunks(frame: pd.DataFrame, meta: DatasetMeta) -> Iterator[tuple[bytes | memoryview, np.ndarray]]:
+    """The rows' UTF-8 bytes a chunk at a time, every row followed by a comma (the last one too), each chunk with
+    where its rows end (n + 1 byte offsets from 0).
 
     The rows are the bytes of `json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))`.  When
     orjson writes every column's values the json module's way (nearly always), each column is encoded once for the
     whole dataset: its distinct values become JSON tokens (with the row's brackets and commas around them), the
     rows pick theirs by code, and the rows are joined from the columns' tokens a chunk at a time.  Otherwise each
     chunk is written that way when its values allow it and through the json module when not (same bytes, same
-    errors).
+    errors).  A row's bytes depend on that row only, so the rows of a dataset's parts written apart are the rows of
+    the dataset (`export.pieces`).
     """
-    doc = header_json(meta, header, len(frame))
-    head = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    yield (head[:-1] + ',"rows":[').encode("utf-8")
     n = len(frame)
     columns = [frame[c.name] for c in meta.columns]
     if n and columns and all(_orjson_writes_as_json(v, c) for v, c in zip(columns, meta.columns)):
         _check_integers(columns, meta.columns)
         tokens = [_column_tokens(v, c, k == 0, k == len(columns) - 1)
                   for k, (v, c) in enumerate(zip(columns, meta.columns))]
-        pieces = _rows_by_column(tokens, n)
-        held = next(pieces)
-        for piece in pieces:  # each piece is written while it is fresh in the cache, one behind
-            yield held
-            held = piece
-        yield held[:-1]  # every row ends "],"; the last one without the comma
+        yield from _row_runs(tokens, n)
     else:
         for start in range(0, n, _ROWS_PER_CHUNK):
             part = frame.iloc[start:start + _ROWS_PER_CHUNK]
-            if start:
-                yield b","
             if meta.columns and all(_orjson_writes_as_json(part[c.name], c) for c in meta.columns):
                 _check_integers([part[c.name] for c in meta.columns], meta.columns)
                 tokens = [_column_tokens(part[c.name], c, k == 0, k == len(meta.columns) - 1)
                           for k, c in enumerate(meta.columns)]
-                yield b"".join(_rows_by_column(tokens, len(part)))[:-1]
+                runs = list(_row_runs(tokens, len(part)))
+                yield b"".join(piece for piece, _ in runs), _joined_ends([ends for _, ends in runs])
             else:
                 cols = [_column_values(part[c.name], c) for c in meta.columns]
                 rows = list(zip(*cols)) if cols else [() for _ in range(len(part))]
-                yield json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))[1:-1].encode("utf-8")
-    yield b"]}\n"
+                text = json.dumps(rows, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                data = text[1:-1].encode("utf-8") + b","
+                yield data, _row_ends(data)
+
+
+def _row_ends(data: bytes) -> np.ndarray:
+    """Where each row of `[...],[...],` ends (n + 1 byte offsets from 0): a row holds scalars only, so each `]`
+    outside a string closes one; a quote is a string's boundary unless an odd number of backslashes precede it."""
+    b = np.frombuffer(data, dtype=np.uint8)
+    position = np.arange(len(b))
+    not_slash = np.maximum.accumulate(np.where(b == 0x5C, -1, position))  # last byte at or before that is no backslash
+    quotes = np.flatnonzero(b == 0x22)  # never the first byte (a row starts with "[")
+    bounds = quotes[(quotes - 1 - not_slash[quotes - 1]) % 2 == 0]
+    toggles = np.zeros(len(b), dtype=np.int8)
+    toggles[bounds] = 1
+    outside = np.cumsum(toggles, dtype=np.int64) % 2 == 0
+    return np.concatenate([[0], np.flatnonzero((b == 0x5D) & outside) + 2]).astype(np.int64)
+
+
+def _joined_ends(ends: list[np.ndarray]) -> np.ndarray:
+    """The row ends of chunks laid back to back (each list of ends starts at 0)."""
+    out, base = [np.zeros(1, dtype=np.int64)], 0
+    for e in ends:  # over chunks
+        out.append(e[1:] + base)
+        base += int(e[-1])
+    return np.concatenate(out)
 
 
 # orjson refuses (TypeError) what it would write differently from the json module: subclasses of str/int/float,
@@ -365,11 +408,11 @@ def _decimal_codes(x: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarra
 _SAMPLE = 10_000
 
 
-def _rows_by_column(tokens: list[tuple[pa.Array, np.ndarray]], n: int) -> Iterator[memoryview]:
+def _row_runs(tokens: list[tuple[pa.Array, np.ndarray]], n: int) -> Iterator[tuple[memoryview, np.ndarray]]:
     """The rows `[a,b,...],[c,d,...],` from the columns' tokens (each token already followed by its separator), a
-    chunk at a time: adjacent columns with few distinct values are first paired into one token per row
-    (`_paired`); then one Arrow `take` over all the columns' tokens, row by row, lays the rows out back to back in
-    its data buffer."""
+    chunk at a time, with where each row of the chunk ends: adjacent columns with few distinct values are first
+    paired into one token per row (`_paired`); then one Arrow `take` over all the columns' tokens, row by row, lays
+    the rows out back to back in its data buffer (a row ends where its last token does)."""
     tokens = _paired(tokens, max(_PAIR_LIMIT, n // _PAIR_SHARE))
     table = pa.concat_arrays([t for t, _ in tokens])
     first = np.cumsum([0] + [len(t) for t, _ in tokens[:-1]])
@@ -380,7 +423,8 @@ def _rows_by_column(tokens: list[tuple[pa.Array, np.ndarray]], n: int) -> Iterat
             np.add(codes[start:stop], first[j], out=picks[:, j])
         rows = table.take(pa.array(picks.ravel()))
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
-        yield memoryview(rows.buffers()[2])[int(offsets[0]):int(offsets[-1])]
+        ends = offsets[::len(tokens)] - offsets[0]
+        yield memoryview(rows.buffers()[2])[int(offsets[0]):int(offsets[-1])], ends
 
 
 _PAIR_LIMIT, _PAIR_SHARE = 4_096, 64  # adjacent columns are paired while their tokens multiply to at most this (or n/64)
@@ -408,15 +452,22 @@ def write_dataset_json(path: str | Path, frame: pd.DataFrame, meta: DatasetMeta,
 
     The header and column metadata are checked against the Dataset-JSON schema before anything is written.
     """
-    problems = validate_dataset_json(header_json(meta, header, len(frame)))
-    if problems:
-        raise ValueError(f"{meta.name}: Dataset-JSON metadata does not match the schema: " + "; ".join(problems))
-    size = 0
+    head = checked_head(meta, header, len(frame))
+    size = len(head)
     with atomic_write(path, "wb") as fh:
-        for piece in _chunks(frame, meta, header):
+        fh.write(head)
+        for piece in _rows_and_end(frame, meta):
             fh.write(piece)
             size += len(piece)
     return size
+
+
+def checked_head(meta: DatasetMeta, header: JsonHeader, records: int) -> bytes:
+    """`head_bytes`, once the header and column metadata are checked against the Dataset-JSON schema (ValueError)."""
+    problems = validate_dataset_json(header_json(meta, header, records))
+    if problems:
+        raise ValueError(f"{meta.name}: Dataset-JSON metadata does not match the schema: " + "; ".join(problems))
+    return head_bytes(meta, header, records)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Union
 
 import numpy as np
 import pandas as pd
@@ -177,6 +177,10 @@ def where_mask(frame: pd.DataFrame, clauses: Iterable[WhereClause]) -> np.ndarra
     return mask
 
 
+# what define.xml reads of a dataset's records: the frame, its `valuelevel_lengths`, or None (no data: the spec's)
+ValueLevelData = Union[pd.DataFrame, Mapping[ValueLevel, tuple[int, int]], None]
+
+
 def _where_suffix(clauses: Iterable[WhereClause]) -> str:
     return ".".join(f"{wc.variable}.{wc.comparator}.{'_'.join(wc.values)}" for wc in clauses)
 
@@ -185,10 +189,11 @@ def _where_suffix(clauses: Iterable[WhereClause]) -> str:
 # building
 
 
-def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[DatasetMeta, pd.DataFrame | None]],
+def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[DatasetMeta, ValueLevelData]],
                  leaves: Mapping[str, str] | None = None, *, unreferenced: bool = False,
                  analysis_metadata: bool = True) -> etree._ElementTree:
-    """The define.xml tree for `standard` covering the datasets written (name -> (metadata written, frame)).
+    """The define.xml tree for `standard` covering the datasets written (name -> (metadata written, the data's
+    value-level lengths: the frame, or what `valuelevel_lengths` says of it, or None without data)).
 
     `leaves` maps a dataset name to its file name (default: lower-case name + .xpt).  `unreferenced` adds the
     codelists, methods and comments of the spec that no dataset refers to (a spec's define keeps all of them).
@@ -262,10 +267,12 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
         return doc, refs
 
     for ds in datasets:
-        meta, frame = written[ds.name]
+        meta, data = written[ds.name]
         cols = {c.name: c for c in meta.columns}
         written_vars = [v for v in ds.variables if v.name in cols]
         vlm_by_var = _valuelevel(spec.valuelevel, ds, cols)
+        lengths = (valuelevel_lengths(data, [r for rs in vlm_by_var.values() for r in rs])
+                   if isinstance(data, pd.DataFrame) else data)
         group = _el(None, "ItemGroupDef", {
             "OID": f"IG.{ds.name}", "Name": ds.name, "SASDatasetName": ds.name,
             "Domain": (ds.name[4:] if ds.name.startswith("SUPP") else ds.name) if standard == "SDTM" else None,
@@ -314,7 +321,7 @@ def build_define(spec: StudySpec, standard: str, written: Mapping[str, tuple[Dat
                 if wc_oid not in where_defs:
                     where_defs[wc_oid] = _where_clause_def(wc_oid, ds.name, row.where)
                 item_defs.append(_item_def(
-                    item_oid, v.name, row.datatype, _vlm_length(row, v, frame),
+                    item_oid, v.name, row.datatype, _vlm_length(row, v, lengths),
                     row.significant_digits if row.significant_digits is not None else v.significant_digits,
                     row.display_format or v.display_format, row.label or v.label,
                     use_codelist(row.codelist), row.origin or v.origin, row.source if row.origin else v.source,
@@ -385,19 +392,30 @@ def _valuelevel(rows: Iterable[ValueLevel], ds: Dataset, cols: Mapping[str, obje
     return out
 
 
-def _vlm_length(row: ValueLevel, var: Variable, frame: pd.DataFrame | None) -> int | None:
-    """Length of a value-level subset: longest value written in the rows the where clause selects (without data:
-    the spec's length of the row, else of its variable)."""
+def valuelevel_lengths(frame: pd.DataFrame, rows: Iterable[ValueLevel]) -> dict[ValueLevel, tuple[int, int]]:
+    """What define.xml needs of the data for value-level lengths: per value-level row whose variable is text in
+    `frame`, how many records its where clause selects and the longest value among them in bytes (0: all missing).
+    Counts add up and longest values take the maximum over parts of a dataset (a partitioned export)."""
+    out: dict[ValueLevel, tuple[int, int]] = {}
+    for row in rows:  # over the dataset's value-level rows
+        if row.variable in frame.columns and frame[row.variable].dtype.kind not in "iufMm":
+            subset = frame.loc[where_mask(frame, row.where), row.variable]
+            out[row] = (len(subset), int(byte_lengths(subset).max()) if len(subset) else 0)
+    return out
+
+
+def _vlm_length(row: ValueLevel, var: Variable, lengths: Mapping[ValueLevel, tuple[int, int]] | None) -> int | None:
+    """Length of a value-level subset: longest value written in the records the where clause selects (`lengths`, from
+    `valuelevel_lengths`; without data: the spec's length of the row, else of its variable)."""
     if row.datatype not in _LENGTH_TYPES:
         return None
     if row.datatype != "text":
         return row.length or 8
-    if frame is None:
+    if lengths is None:
         return row.length or (var.length if var.datatype == "text" else None)
-    if var.name in frame.columns and frame[var.name].dtype.kind not in "iufMm":
-        subset = frame.loc[where_mask(frame, row.where), var.name]
-        if len(subset):
-            return max(1, int(byte_lengths(subset).max()))
+    selected, longest = lengths.get(row, (0, 0))
+    if selected:
+        return max(1, longest)
     return row.length or var.length or 1
 
 

@@ -209,7 +209,8 @@ def header_bytes(variables: Sequence[XptVariable], *, dataset: str, label: str, 
     return b"".join(parts)
 
 
-def _check(frame: pd.DataFrame, variables: Sequence[XptVariable], dataset: str, label: str) -> None:
+def check_xpt(frame: pd.DataFrame, variables: Sequence[XptVariable], dataset: str, label: str) -> None:
+    """What the format cannot hold (names, labels, lengths) or the frame lacks, as a ValueError naming it."""
     if not re.match(r"^[A-Z_][A-Z0-9_]{0,7}$", dataset):
         raise ValueError(f"dataset name {dataset!r} is not a SAS V5 name (1-8 of A-Z, 0-9, _)")
     if len(label.encode("ascii", "replace")) > 40:
@@ -236,7 +237,7 @@ def write_xpt(path: str | Path, frame: pd.DataFrame, variables: Sequence[XptVari
     timedelta64 (converted to SAS days or seconds by the variable's display format).  A value longer than its
     variable's length is an error, never truncated.
     """
-    _check(frame, variables, dataset, label)
+    check_xpt(frame, variables, dataset, label)
     with atomic_write(path, "wb") as fh:
         return write_xpt_stream(fh, frame, variables, dataset=dataset, label=label, created=created)
 
@@ -245,6 +246,21 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
                      label: str, created: date | datetime) -> int:
     head = header_bytes(variables, dataset=dataset, label=label, created=created)
     fh.write(head)
+    written = write_observations(fh, frame, variables, dataset=dataset)
+    tail = end_padding(written)
+    fh.write(tail)
+    return len(head) + written + len(tail)
+
+
+def end_padding(observation_bytes: int) -> bytes:
+    """The blanks that fill the last 80-byte record after `observation_bytes` bytes of observations."""
+    return b" " * (-observation_bytes % RECORD)
+
+
+def write_observations(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptVariable], *, dataset: str) -> int:
+    """Write the observations of `frame` (no header, no end padding) and return the bytes written: one fixed-width
+    row of `sum(v.length)` bytes per record, so the rows of several frames written apart can be laid side by side
+    (a partitioned export assembles a file from such pieces, `export.pieces`)."""
     columns = []  # (offset, width, kind, data) with data prepared once for the whole column: numbers or codes
     offset = 0
     for v in variables:
@@ -288,8 +304,4 @@ def write_xpt_stream(fh: BinaryIO, frame: pd.DataFrame, variables: Sequence[XptV
                 np.take(data[0], data[1][start:stop], out=field, mode="wrap")  # codes in range (-1: the last)
         fh.write(block.view(np.uint8) if row_len else b"")
         written += (stop - start) * row_len
-    tail = written % RECORD
-    if tail:
-        fh.write(b" " * (RECORD - tail))
-        written += RECORD - tail
-    return len(head) + written
+    return written

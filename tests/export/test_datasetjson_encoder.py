@@ -67,8 +67,8 @@ def test_orjson_writes_the_plain_chunks(tmp_path, monkeypatch):
     frame, meta = _tricky()
     plain = frame[(frame["AVAL"].abs() >= 1e-4) | (frame["AVAL"] == 0) | frame["AVAL"].isna()].reset_index(drop=True)
     calls = []
-    real = datasetjson._rows_by_column
-    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens, n: calls.append(len(tokens)) or real(tokens, n))
+    real = datasetjson._row_runs
+    monkeypatch.setattr(datasetjson, "_row_runs", lambda tokens, n: calls.append(len(tokens)) or real(tokens, n))
     write_dataset_json(tmp_path / "plain.json", plain, meta, HEADER)
     write_dataset_json(tmp_path / "tricky.json", frame, meta, HEADER)
     assert calls == [len(meta.columns)]  # the plain file by columns, the tricky one by the json module
@@ -135,8 +135,8 @@ def test_a_chunk_orjson_writes_differently_goes_through_json(tmp_path, monkeypat
     frame.loc[6, "AVAL"] = 1e-05
     meta = DatasetMeta("ADX", "x", (ColumnMeta("USUBJID", "Subject", "text", 4), ColumnMeta("AVAL", "Value", "float")))
     calls = []
-    real = datasetjson._rows_by_column
-    monkeypatch.setattr(datasetjson, "_rows_by_column", lambda tokens, n: calls.append(n) or real(tokens, n))
+    real = datasetjson._row_runs
+    monkeypatch.setattr(datasetjson, "_row_runs", lambda tokens, n: calls.append(n) or real(tokens, n))
     write_dataset_json(tmp_path / "x.json", frame, meta, HEADER)
     assert calls == [4, 2]  # rows 0-3 and 8-9 by columns; rows 4-7 (with 1e-05) by the json module
     assert (tmp_path / "x.json").read_bytes() == _reference(frame, meta)
