@@ -9,6 +9,8 @@ Public API:
     write_data_docs(datasets, spec, out_dir, *, findings=None) -> Path of index.html
     run_validation(datasets, spec=None, *, define=None) -> ValidationResult (findings, plans, rule runs, timings)
     write_outputs(result, datasets, spec, out_dir) -> findings.csv/json, rules.csv, datadocs/ (out/validation/)
+    validate_partition(datasets, spec=None, *, define=None) -> PartValidation (one partition of subjects)
+    combine_validation(parts, final_rows, client_datasets, spec=None, ...) -> ValidationResult (== the whole study's)
 
 A folder is validated by `cdiscflow.usecases.validate_folder` (`cdiscflow validate`).
 """
@@ -21,6 +23,7 @@ from importlib import import_module
 _HOME = {
     **dict.fromkeys(("run_validation", "validate_datasets", "write_outputs"), "api"),
     "write_data_docs": "datadocs",
+    **dict.fromkeys(("validate_partition", "combine_validation"), "partitioned"),
     "RULES": "rules",
     **dict.fromkeys(("SCHEMA_CHECKS", "build_schema"), "schema"),
 }
@@ -34,5 +37,5 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = ["RULES", "SCHEMA_CHECKS", "build_schema", "run_validation", "validate_datasets",
-           "write_data_docs", "write_outputs"]
+__all__ = ["RULES", "SCHEMA_CHECKS", "build_schema", "combine_validation", "run_validation", "validate_datasets",
+           "validate_partition", "write_data_docs", "write_outputs"]

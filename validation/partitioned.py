@@ -61,7 +61,7 @@ SUBJECT = "USUBJID"
 RowMaps = Mapping[str, Sequence[np.ndarray]]  # dataset -> per partition: final row of each local row (0-based)
 
 
-def client_datasets_of(spec: StudySpec | None) -> tuple[str, ...]:
+def client_dataset_names() -> tuple[str, ...]:
     """The datasets the client validates on its own copies: the trial design (TS counts every subject)."""
     from cdiscflow.sdtm.mapping.engine import DESIGN_BUILDERS
 
@@ -92,7 +92,7 @@ def validate_partition(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | N
     validated here; TS is ignored (see combine_validation)."""
     t0 = time.perf_counter()
     datasets = {k.upper(): v for k, v in datasets.items()}
-    client = client_datasets_of(spec)
+    client = client_dataset_names()
     own = {n: f for n, f in datasets.items() if n not in client}
     design = {n: datasets[n] for n in client if n in datasets and n != "TS"}
     if spec is not None:
@@ -221,11 +221,9 @@ def _repeated_keys(name: str, keyed: list[tuple[int, pd.DataFrame]], final_rows:
                    plan: DatasetPlan) -> pd.DataFrame:
     """SCH-KEY-001 over the study: the key columns of every partition put at their final rows."""
     keys = list(plan.keys)
-    total = sum(len(f) for _, f in keyed)
     position = np.concatenate([np.asarray(final_rows[name][i], dtype=np.int64) for i, _ in keyed])
     whole = pd.concat([f for _, f in keyed], ignore_index=True)
     whole = whole.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)  # the study's order
-    assert len(whole) == total
     repeated = np.flatnonzero(whole.duplicated(keys, keep=False).to_numpy())
     if not len(repeated):
         return pd.DataFrame(columns=list(COLUMNS))

@@ -16,7 +16,8 @@ import pytest
 
 from cdiscflow.scale import subject_partition
 from cdiscflow.validation.api import ValidationResult, run_validation, write_outputs
-from cdiscflow.validation.partitioned import client_datasets_of, combine_validation, validate_partition
+from cdiscflow.validation.partitioned import (client_dataset_names, combine_validation,
+                                              validate_partition)
 
 S1, S2, S3 = "VALTEST-001", "VALTEST-002", "VALTEST-003"  # the VALTEST study's subjects (conftest.py)
 
@@ -28,7 +29,7 @@ def split(datasets: dict[str, pd.DataFrame], count: int, spec, *, design_in_part
     subject_partition(USUBJID), each partition's in the study's order (as `finalize` leaves them); the trial design
     stays with the client and, when `design_in_partitions`, is also given to every partition (as its own mapping
     gives it), else each partition builds it from the spec."""
-    client = {n: f for n, f in datasets.items() if n in client_datasets_of(spec)}
+    client = {n: f for n, f in datasets.items() if n in client_dataset_names()}
     parts: list[dict[str, pd.DataFrame]] = [dict(client) if design_in_partitions else {} for _ in range(count)]
     final_rows = {}
     for name, frame in datasets.items():
