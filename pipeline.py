@@ -239,9 +239,9 @@ def _run_stages_with(result: RunResult, raw_dir: Path | None, on_error: str, dat
     compact_all(adam)
     result.datasets = {**sdtm.datasets, **adam}
     if report is not None and adam:  # the report reads ADaM only: it is computed while validation and export run
-        report.send((adam, out / "report"))
+        report.send((_report_payload(adam, spec), out / "report"))
     if docs is not None and _page_names_ok(result.datasets):  # the Data Docs pages need no findings: they are
-        docs.send((dict(result.datasets), out / "validation" / "datadocs", None))  # rendered while validation runs
+        docs.send(_data_docs_payload(result.datasets, spec, out / "validation" / "datadocs"))  # rendered meanwhile
     blocked = _stage(result, "validate", say, lambda log: _validate(result, data_docs, log, docs))
     if blocked:
         from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
@@ -294,10 +294,30 @@ def _page_names_ok(datasets) -> bool:
     return True
 
 
-def _data_docs_writer(spec: StudySpec):
-    from cdiscflow.validation.datadocs import prepared_writer  # in the child: its imports overlap the run's
+def _report_payload(adam: dict[str, pd.DataFrame], spec: StudySpec) -> dict[str, pd.DataFrame]:
+    """What the report worker computes the report from: the ADaM datasets and variables the report reads
+    (report.inputs), not the whole of ADaM."""
+    from cdiscflow.report.inputs import report_frames, report_inputs
 
-    return prepared_writer(spec)
+    return report_frames(adam, report_inputs(spec))
+
+
+def _data_docs_payload(datasets: dict[str, pd.DataFrame], spec: StudySpec, out_dir: Path) -> tuple:
+    """What the Data Docs worker's pages are made from: each dataset's sample (at most datadocs.MAX_ROWS records),
+    row count and plan, not the datasets (at 100,000 subjects a pickled copy of every dataset while it was sent,
+    and another in the worker)."""
+    from cdiscflow.validation import datadocs
+    from cdiscflow.validation.plans import dataset_plans
+
+    plans, _ = dataset_plans(datasets, spec)  # from the whole datasets, as run_validation makes them
+    samples = {name: datadocs.data_docs_sample(frame, datadocs.MAX_ROWS) for name, frame in datasets.items()}
+    return samples, {name: len(frame) for name, frame in datasets.items()}, out_dir, plans
+
+
+def _data_docs_writer(spec: StudySpec):
+    from cdiscflow.validation import datadocs  # in the child: its imports overlap the run's
+
+    return datadocs.prepared_writer(spec, max_rows=datadocs.MAX_ROWS)  # the bound the samples were taken with
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from importlib import import_module
 _HOME = {
     **dict.fromkeys(("ReportResult", "build_report", "make_report"), "build"),
     **dict.fromkeys(("Figure", "Section", "Table", "Text", "write_html_report"), "html"),
+    **dict.fromkeys(("report_frames", "report_inputs"), "inputs"),
     **dict.fromkeys(("km_plot_png", "plot_km"), "kmplot"),
     **dict.fromkeys(("clopper_pearson", "format_estimate_ci", "format_median_range", "format_n_pct", "format_pct",
                      "format_pvalue"), "proportions"),
@@ -45,6 +46,7 @@ __all__ = [
     "Table", "Text", "build_report", "check_report_spec", "clopper_pearson", "format_estimate_ci",
     "format_median_range", "format_n_pct", "format_pct", "format_pvalue", "km_estimates", "km_fit", "km_median",
     "km_plot_png", "load_report_spec", "logrank", "logrank_pairwise", "make_report", "median_ci_brookmeyer_crowley",
-    "median_ci_spss", "median_follow_up", "numbers_at_risk", "plot_km", "survival_summary", "tte_arrays",
+    "median_ci_spss", "median_follow_up", "numbers_at_risk", "plot_km", "report_frames", "report_inputs",
+    "survival_summary", "tte_arrays",
     "write_html_report",
 ]

@@ -14,9 +14,7 @@ import pandas as pd
 
 from cdiscflow.core.expr import evaluate_condition
 from cdiscflow.core.errors import InputError
-from cdiscflow.specs.report.model import Population
-
-SUBJECT = "USUBJID"
+from cdiscflow.specs.report.model import SUBJECT, Population
 MASK_CACHE = 32  # conditions kept evaluated: a table's columns and its current row; bounded for big datasets
 
 

@@ -61,8 +61,53 @@ def test_background_data_docs_are_the_same_bytes_as_in_process(raw_small, tmp_pa
             assert forked[name] == inline[name], name
 
 
+def test_the_workers_are_sent_samples_not_the_datasets(raw_small, tmp_path, monkeypatch):
+    """The Data Docs worker gets each dataset's Data Docs sample (at most MAX_ROWS records, here with MAX_ROWS
+    lowered to 10), row count and plan; the report worker the ADaM datasets the report reads, with the columns it
+    reads, and every other ADaM dataset as its row count only."""
+    from cdiscflow.report import report_inputs
+
+    sent = []
+    real_send = background.ForkedWorker.send
+
+    def recording(self, payload):
+        sent.append(payload)
+        return real_send(self, payload)
+
+    monkeypatch.setattr(background.ForkedWorker, "send", recording)
+    monkeypatch.setattr(datadocs, "MAX_ROWS", 10)  # the worker (forked after this) renders with the same bound
+    result = pipeline.run(raw_dir=raw_small, out_dir=tmp_path / "out", data_docs=True)
+    report_payload, docs_payload, findings = sent
+    samples, rows, out_dir, plans = docs_payload
+    datasets = result.datasets
+    assert sorted(samples) == sorted(rows) == sorted(plans) == sorted(datasets)
+    assert out_dir.parts[-2:] == ("validation", "datadocs")
+    for name, frame in datasets.items():
+        assert rows[name] == len(frame)
+        assert len(samples[name]) == min(len(frame), 10)
+        assert samples[name].equals(frame.sample(n=10, random_state=0).sort_index() if len(frame) > 10 else frame)
+    biggest = max(rows, key=rows.get)
+    assert rows[biggest] > 10 and len(samples[biggest]) == 10  # a sampled dataset
+    assert len(findings) == 0  # the validation findings, for index.html
+    index = (tmp_path / "out" / "validation" / "datadocs" / "index.html").read_text()
+    assert f'{rows[biggest]:,}</td><td class="num">10 (sample)' in index
+
+    adam, report_dir = report_payload
+    assert report_dir.name == "report"
+    inputs = report_inputs(result.spec)
+    for name, frame in adam.items():
+        full = datasets[name]
+        assert len(frame) == len(full)
+        if name in inputs:
+            assert list(frame.columns) == [c for c in full.columns if c in inputs[name]]
+            assert frame.equals(full[list(frame.columns)])
+        else:
+            assert list(frame.columns) == []
+    assert set(adam["ADBASE"].columns) < set(datasets["ADBASE"].columns)
+
+
 def test_a_data_docs_failure_fails_the_run_and_nothing_is_written(raw_small, tmp_path, monkeypatch):
-    def broken(datasets, spec, out_dir, **kwargs):
+    def broken(samples, rows, spec, out_dir, **kwargs):
         if os.getpid() == parent:
             raise AssertionError("Data Docs were rendered in the main process")
         Path(out_dir).mkdir(parents=True)
@@ -70,7 +115,7 @@ def test_a_data_docs_failure_fails_the_run_and_nothing_is_written(raw_small, tmp
         raise RuntimeError("the DM page could not be rendered")
 
     parent = os.getpid()
-    monkeypatch.setattr(datadocs, "write_dataset_pages", broken)  # the forked child starts with this
+    monkeypatch.setattr(datadocs, "write_sample_pages", broken)  # the forked child starts with this
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="the DM page could not be rendered") as info:
         pipeline.run(raw_dir=raw_small, out_dir=out, data_docs=True)
@@ -87,7 +132,7 @@ def test_a_killed_worker_fails_the_run_and_keeps_the_previous_output(raw_small, 
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr(datadocs, "write_dataset_pages", killed)
+    monkeypatch.setattr(datadocs, "write_sample_pages", killed)
     with pytest.raises(WorkerDied, match="exit code -9"):
         pipeline.run(raw_dir=raw_small, out_dir=out, data_docs=True)
     assert _files(out) == before

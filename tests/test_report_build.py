@@ -366,3 +366,33 @@ sections:
     # S1's worst grade is 3 (counted once, in 3+), S2's 2; S4 is not in the safety set
     assert (_stat(result, "aes", "any", "low", "all"), _stat(result, "aes", "any", "high", "all")) == (1, 1)
     assert result.checks.empty and "reproduction.csv" not in {p.name for p in result.written}
+
+
+@pytest.mark.slow
+def test_the_report_from_the_variables_it_reads_is_the_same_report(spec, adam, report, tmp_path):
+    """`report_inputs` names what the report reads (what `cdiscflow run` sends its report worker): the report from
+    ADaM cut down to it has the same bytes, and a dataset it does not read travels as its record count."""
+    from cdiscflow.report import report_frames, report_inputs
+
+    inputs = report_inputs(spec)
+    assert inputs["ADBASE"] == ("AVAL", "AVALC", "AVISITN", "PARAMCD", "USUBJID")
+    assert inputs["ADTTE"] == ("AVAL", "BORAGR1", "CNSR", "PARAMCD", "USUBJID")
+    assert sorted(inputs) == ["ADAE", "ADBASE", "ADRS", "ADSL", "ADTTE"]
+    cut = report_frames({**adam, "ADXX": adam["ADSL"]}, inputs)
+    assert list(cut["ADBASE"].columns) == ["USUBJID", "PARAMCD", "AVISITN", "AVAL", "AVALC"]  # ADBASE's order
+    assert cut["ADBASE"].equals(adam["ADBASE"][list(cut["ADBASE"].columns)])
+    assert cut["ADXX"].shape == (63, 0)
+    again = build_report(spec, {n: f for n, f in cut.items() if n != "ADXX"}, tmp_path / "cut")
+    assert {p.name: p.read_bytes() for p in again} == {p.name: p.read_bytes() for p in report.written}
+
+
+def test_without_report_yaml_the_report_reads_only_the_subjects(study_copy, adam, tmp_path):
+    from cdiscflow.report import report_frames, report_inputs
+
+    (study_copy / "report.yaml").unlink()
+    inputs = report_inputs(load_study(study_copy))
+    assert inputs is None
+    cut = report_frames(adam, inputs)
+    assert all(list(frame.columns) == ["USUBJID"] for frame in cut.values())
+    build_report(load_study(study_copy), {"ADSL": cut["ADSL"]}, tmp_path)
+    assert pd.read_csv(tmp_path / "datasets.csv").values.tolist() == [["ADSL", 63, 63]]

@@ -7,6 +7,9 @@ Public API:
     RULES                                   the conformance rule registry (rule ID -> Rule)
     SCHEMA_CHECKS                           the schema checks (SCH-... ID -> SchemaCheck)
     write_data_docs(datasets, spec, out_dir, *, findings=None) -> Path of index.html
+    data_docs_sample(frame, max_rows=MAX_ROWS) -> the records the Data Docs of a dataset are made from
+    write_data_docs_from_samples(samples, rows, spec, out_dir, *, findings=None, plans=None) -> the same pages
+                                            from each dataset's sample and row count (what a worker is sent)
     run_validation(datasets, spec=None, *, define=None) -> ValidationResult (findings, plans, rule runs, timings)
     write_outputs(result, datasets, spec, out_dir) -> findings.csv/json, rules.csv, datadocs/ (out/validation/)
     validate_partition(datasets, spec=None, *, define=None) -> PartValidation (one partition of subjects)
@@ -22,7 +25,7 @@ from importlib import import_module
 # (`validation.define`, e.g. `cdiscflow adam` through the export layer's readers) need none of it.
 _HOME = {
     **dict.fromkeys(("run_validation", "validate_datasets", "write_outputs"), "api"),
-    "write_data_docs": "datadocs",
+    **dict.fromkeys(("write_data_docs", "write_data_docs_from_samples", "data_docs_sample"), "datadocs"),
     **dict.fromkeys(("validate_partition", "combine_validation"), "partitioned"),
     "RULES": "rules",
     **dict.fromkeys(("SCHEMA_CHECKS", "build_schema"), "schema"),
@@ -37,5 +40,6 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = ["RULES", "SCHEMA_CHECKS", "build_schema", "combine_validation", "run_validation", "validate_datasets",
-           "validate_partition", "write_data_docs", "write_outputs"]
+__all__ = ["RULES", "SCHEMA_CHECKS", "build_schema", "combine_validation", "data_docs_sample", "run_validation",
+           "validate_datasets", "validate_partition", "write_data_docs", "write_data_docs_from_samples",
+           "write_outputs"]

@@ -76,21 +76,72 @@ def write_dataset_pages(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | 
     the findings per rule): the pages can be rendered while the datasets are still being validated."""
     from cdiscflow.validation.plans import dataset_plans
 
-    out_dir = Path(out_dir)
     datasets = {k.upper(): v for k, v in datasets.items()}
     check_page_names(datasets)
     if plans is None:
         plans, _ = dataset_plans(datasets, spec)
+    samples = {name: data_docs_sample(frame, max_rows) for name, frame in datasets.items()}
+    return write_sample_pages(samples, {name: len(frame) for name, frame in datasets.items()}, spec, out_dir,
+                              plans=plans, max_rows=max_rows, engine=engine)
+
+
+def data_docs_sample(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> pd.DataFrame:
+    """The records of `frame` that great-expectations validates for its Data Docs: the frame itself when it has at
+    most `max_rows` records, else a deterministic random sample of `max_rows` of them (seed 0; which positions
+    depends on the row count only, see `data_docs_sample_positions`), in index order with the frame's index labels
+    (the pages cite them).  The pages of a dataset are made from this sample, its row count and its plan alone, so
+    a caller holding the data (a run's main process, a partitioned run) takes the sample and hands over only that
+    (`write_data_docs_from_samples`)."""
+    if len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=0).sort_index()
+
+
+def data_docs_sample_positions(rows: int, max_rows: int = MAX_ROWS) -> np.ndarray | None:
+    """The row positions `data_docs_sample` takes from a frame of `rows` records (what pandas' `sample(n=max_rows,
+    random_state=0)` draws, in draw order), or None when it takes the whole frame: for a caller that assembles the
+    sample from pieces of the data (a frame with a default RangeIndex gives `frame.take(sorted(positions))`)."""
+    if rows <= max_rows:
+        return None
+    return np.random.RandomState(0).choice(rows, size=max_rows, replace=False)
+
+
+def write_data_docs_from_samples(samples: Mapping[str, pd.DataFrame], rows: Mapping[str, int],
+                                 spec: StudySpec | None, out_dir: str | Path, *, findings: Findings | None = None,
+                                 plans: Mapping[str, DatasetPlan] | None = None, max_rows: int = MAX_ROWS,
+                                 engine: str = "cdiscflow") -> Path:
+    """`write_data_docs` from each dataset's `data_docs_sample` and row count instead of the datasets: the same
+    pages, byte for byte, with a fraction of the data (at most `max_rows` records per dataset) in memory or sent to
+    another process.  `plans`: each dataset's plan (`validation.plans.dataset_plans` of the datasets); None takes
+    them from the spec, or for a dataset the spec does not declare from the guides and the sample (its columns,
+    types and first RDOMAIN/DOMAIN value)."""
+    return write_sample_pages(samples, rows, spec, out_dir, plans=plans, max_rows=max_rows, engine=engine)(findings)
+
+
+def write_sample_pages(samples: Mapping[str, pd.DataFrame], rows: Mapping[str, int], spec: StudySpec | None,
+                       out_dir: str | Path, *, plans: Mapping[str, DatasetPlan] | None = None,
+                       max_rows: int = MAX_ROWS, engine: str = "cdiscflow"):
+    """The first part of `write_data_docs_from_samples` (as `write_dataset_pages` is of `write_data_docs`): the
+    pages of every dataset; returns index(findings) -> Path."""
+    from cdiscflow.validation.plans import dataset_plans
+
+    out_dir = Path(out_dir)
+    samples = {k.upper(): v for k, v in samples.items()}
+    rows = {k.upper(): int(v) for k, v in rows.items()}
+    check_page_names(samples)
+    _check_samples(samples, rows, max_rows)
+    if plans is None:
+        plans, _ = dataset_plans(samples, spec)
     synthetic = bool(spec is not None and spec.study.get("synthetic"))
     gx, view = _great_expectations()
     engine = _Engine(gx, engine)
     css = (ASSETS / "datadocs.css").read_text(encoding="utf-8")
     js = (ASSETS / "datadocs.js").read_text(encoding="utf-8")
     summary = []
-    for name in sorted(datasets):
-        frame, plan = datasets[name], plans[name]
-        sample, notice = _sample(frame, max_rows)
-        suite = engine.suite(name, _expectations(gx, plan, frame), _suite_notes(plan, notice))
+    for name in sorted(samples):
+        sample, plan = samples[name], plans[name]
+        notice = _sample_notice(rows[name], max_rows)
+        suite = engine.suite(name, _expectations(gx, plan, sample), _suite_notes(plan, notice))
         result = engine.validate(name, suite, sample)
         _deterministic(result)
         text = _text  # our own page parts are written raw by the templates: escape what they say
@@ -104,7 +155,7 @@ def write_dataset_pages(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | 
             suite, cdiscflow_title=text(f"{name} expectations"), page_title=text(f"{name}: expectation suite"),
             **extra)))
         stats = result.statistics
-        summary.append(dict(name=name, basis=plan.basis, rows=len(frame), checked=len(sample),
+        summary.append(dict(name=name, basis=plan.basis, rows=rows[name], checked=len(sample),
                             evaluated=int(stats["evaluated_expectations"]),
                             failed=int(stats["unsuccessful_expectations"]), success=bool(result.success)))
 
@@ -114,6 +165,16 @@ def write_dataset_pages(datasets: Mapping[str, pd.DataFrame], spec: StudySpec | 
         return path
 
     return index
+
+
+def _check_samples(samples: Mapping[str, pd.DataFrame], rows: Mapping[str, int], max_rows: int) -> None:
+    """Each sample is what `data_docs_sample` takes from a dataset of its row count: all of it, or `max_rows`."""
+    for name, sample in samples.items():
+        if name not in rows:
+            raise ValueError(f"Data Docs: no row count for dataset {name}")
+        if len(sample) != min(rows[name], max_rows):
+            raise ValueError(f"Data Docs: the sample of {name} has {len(sample):,} records; a dataset of "
+                             f"{rows[name]:,} records gives {min(rows[name], max_rows):,} (data_docs_sample)")
 
 
 def check_page_names(datasets: Mapping[str, object]) -> None:
@@ -127,9 +188,9 @@ def check_page_names(datasets: Mapping[str, object]) -> None:
 def prepared_writer(spec: StudySpec | None, **options):
     """`write_data_docs` for `spec` with great-expectations imported and its page templates compiled now (seconds),
     for a worker started ahead of the data: returns a job in two parts (`core.background.Continue`) that
-    `pipeline` runs in a forked child: job((datasets, out_dir, plans)) writes the pages of the datasets (`plans`
-    None: computed from `datasets` and the spec, as `run_validation` does), then its next part takes the findings
-    and writes index.html, whose path it returns.  Only here, in a process of its own, are the modules GE imports
+    `pipeline` runs in a forked child: job((samples, rows, out_dir, plans)) writes the pages of the datasets from
+    their `data_docs_sample`s and row counts (`write_sample_pages`; the datasets themselves are not sent), then its
+    next part takes the findings and writes index.html, whose path it returns.  Only here, in a process of its own, are the modules GE imports
     for an expectation cdiscflow never builds deferred (`_defer_imports`: a stand-in in sys.modules until first
     used); a caller's process (`write_data_docs` in a library) gets great_expectations imported as it is."""
     _defer_imports()
@@ -138,8 +199,8 @@ def prepared_writer(spec: StudySpec | None, **options):
     from cdiscflow.core.background import Continue
 
     def job(payload) -> Continue:
-        datasets, out_dir, plans = payload
-        return Continue(write_dataset_pages(datasets, spec, out_dir, plans=plans, **options))
+        samples, rows, out_dir, plans = payload
+        return Continue(write_sample_pages(samples, rows, spec, out_dir, plans=plans, **options))
 
     return job
 
@@ -227,13 +288,12 @@ def _suite_notes(plan: DatasetPlan, notice: str) -> list[str]:
     return lines
 
 
-def _sample(frame: pd.DataFrame, max_rows: int) -> tuple[pd.DataFrame, str]:
-    n = len(frame)
-    if n <= max_rows:
-        return frame, f"all {n:,} records were checked."
-    sample = frame.sample(n=max_rows, random_state=0).sort_index()
-    return sample, (f"great-expectations checked a deterministic random sample of {max_rows:,} of {n:,} records "
-                    f"(seed 0); cdiscflow's schema checks and conformance rules (findings.csv) cover all records.")
+def _sample_notice(rows: int, max_rows: int) -> str:
+    """What every page of a dataset of `rows` records says about the records great-expectations checked."""
+    if rows <= max_rows:
+        return f"all {rows:,} records were checked."
+    return (f"great-expectations checked a deterministic random sample of {max_rows:,} of {rows:,} records "
+            f"(seed 0); cdiscflow's schema checks and conformance rules (findings.csv) cover all records.")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -28,10 +28,9 @@ from typing import Iterable
 from cdiscflow.core.expr import parse
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.specs.report.load import load_report_spec
-from cdiscflow.specs.report.model import (DEFAULT_PURPOSE, DEFAULT_REASON, Category, Column, ReportSpec, Row,
-                                          TableSpec, TimeToEventSpec)
+from cdiscflow.specs.report.model import (DEFAULT_PURPOSE, DEFAULT_REASON, SUBJECT, Category, Column, ReportSpec,
+                                          Row, TableSpec, TimeToEventSpec)
 
-SUBJECT = "USUBJID"
 _COMPARATORS = {ast.Eq: "EQ", ast.NotEq: "NE", ast.Lt: "LT", ast.LtE: "LE", ast.Gt: "GT", ast.GtE: "GE",
                 ast.In: "IN", ast.NotIn: "NOTIN"}
 _MIRROR = {"LT": "GT", "LE": "GE", "GT": "LT", "GE": "LE", "EQ": "EQ", "NE": "NE"}

@@ -20,6 +20,7 @@ class Checks:
         self.facts: Mapping[str, Any] | None = None
         self.table_names: set[str] = set(RESERVED)
         self.populations: dict[str, Any] = {}  # id -> Population, once report.yaml's populations are read
+        self.reads: dict[str, set[str]] = {}  # dataset -> the variables the report reads (every one checked here)
 
     def problem(self, where: str, msg: str) -> None:
         self.problems.append(f"{where}: {msg}")
@@ -34,6 +35,7 @@ class Checks:
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def dataset_names(self, where: str, dataset: str) -> tuple[str, ...] | None:
+        self.reads.setdefault(dataset, set())
         try:
             ds = self.spec.dataset(dataset)
         except KeyError:
@@ -58,6 +60,7 @@ class Checks:
 
     def variables(self, where: str, names: tuple[str, ...] | list[str], dataset: str) -> None:
         known = self.dataset_names(where, dataset)
+        self.reads[dataset].update(names)
         if known is None:
             return
         missing = [n for n in names if n not in known]

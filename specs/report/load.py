@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs.model import StudySpec
 from cdiscflow.specs.report.checks import Checks, as_list
-from cdiscflow.specs.report.model import (NAME_RE, SECTION, TRANSFORMS, UNITS, Band, ByTerm, Category, Column,
+from cdiscflow.specs.report.model import (NAME_RE, SECTION, SUBJECT, TRANSFORMS, UNITS, Band, ByTerm, Category, Column,
                                           Endpoint, Groups, NotCovered, Percent, Population, ReportSpec,
                                           ReproductionSpec, Row, SectionSpec, TableSpec, TextItem, TimeToEventSpec)
 from cdiscflow.specs.report.targets import expand_links
@@ -59,8 +59,9 @@ class _Loader(Checks):
             sections.append(self.load_section(f"sections[{i}]", s))
         if self.problems:
             raise SpecError(self.problems, path=path)
+        reads = {dataset: tuple(sorted(names | {SUBJECT})) for dataset, names in sorted(self.reads.items())}
         return ReportSpec(title=str(doc.get("title") or self.spec.studyid), populations=self.populations,
-                          sections=tuple(sections), facts=self.facts, facts_name=facts_name, path=path)
+                          sections=tuple(sections), facts=self.facts, facts_name=facts_name, path=path, reads=reads)
 
     def load_populations(self, node: Any) -> dict[str, Population]:
         out = {}
@@ -296,6 +297,8 @@ class _Loader(Checks):
                 self.problem(where, "pair must name two parameters")
             pair = tuple(Category(str(p), label, (), f"PARAMCD == '{p}'") for p, label in zip(items, pair_labels))
             self.variables(where, ["PARAMCD"], dataset)
+            if "value" in node:  # the value of each parameter of the pair (report.tables: its AVALC by default)
+                self.variables(where, [str(variable or "AVALC")], dataset)
         elif stat == "median_range":
             kind = "median_range"
             variable = variable or ("AVAL" if param is not None else None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 SECTION = "report"  # report.yaml in the study folder
+SUBJECT = "USUBJID"  # the subject key of every dataset the report reads (populations, counts, Kaplan-Meier)
 DIMENSIONS = ("row", "category", "column")
 UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -220,6 +221,9 @@ class ReportSpec:
     facts: Mapping[str, Any] | None  # the facts section itself
     facts_name: str = ""
     path: str = ""
+    # the ADaM datasets the report reads and, for each, the variables it reads (the subject key always): what the
+    # loader checked the report's conditions, rows, grades, groups and endpoints against
+    reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def items(self, kind: type) -> list:
         return [i for s in self.sections for i in s.items if isinstance(i, kind)]

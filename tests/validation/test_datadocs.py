@@ -89,6 +89,35 @@ def test_large_datasets_are_sampled_and_say_so(tmp_path, clean, spec):
     assert "2 (sample)" in index.read_text()
 
 
+def test_pages_from_samples_are_the_pages_from_the_datasets(tmp_path, make_clean, spec):
+    """What the run's Data Docs worker is sent (each dataset's sample, its row count and its plan) gives the same
+    bytes as the datasets themselves, with a sampled dataset and a failed expectation among them."""
+    from cdiscflow.validation import data_docs_sample, write_data_docs_from_samples
+    from cdiscflow.validation.plans import dataset_plans
+
+    data = make_clean()
+    data["AE"].loc[2, "AESEV"] = "mild"
+    findings = validate_datasets(data, spec)
+    write_data_docs(data, spec, tmp_path / "whole", findings=findings, max_rows=2)
+    samples = {name: data_docs_sample(frame, 2) for name, frame in data.items()}
+    assert len(samples["AE"]) == 2 < len(data["AE"])
+    plans, _ = dataset_plans(data, spec)
+    write_data_docs_from_samples(samples, {n: len(f) for n, f in data.items()}, spec, tmp_path / "samples",
+                                 findings=findings, plans=plans, max_rows=2)
+    pages = _pages(tmp_path / "whole")
+    assert pages == _pages(tmp_path / "samples") and len(pages) == 21
+    for p in pages:
+        assert (tmp_path / "whole" / p).read_bytes() == (tmp_path / "samples" / p).read_bytes(), p
+    assert "2 (sample)" in (tmp_path / "samples" / "index.html").read_text()
+
+
+def test_a_sample_that_does_not_fit_its_row_count_is_refused(tmp_path, clean, spec):
+    from cdiscflow.validation import write_data_docs_from_samples
+
+    with pytest.raises(ValueError, match="the sample of AE has 3 records; a dataset of 10 records gives 2"):
+        write_data_docs_from_samples({"AE": clean["AE"]}, {"AE": 10}, spec, tmp_path / "dd", max_rows=2)
+
+
 
 def test_each_thread_counts_its_own_page_element_ids():
     # one page view serves the process; `batch --scheduler` validates exports in threads: a page's element ids
