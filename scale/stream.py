@@ -19,7 +19,6 @@ DM's subjects and the report's ADaM datasets; a partition's is one partition.
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -87,7 +86,8 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
         blocks[name] = _adam_blocks(name, frame)
         datasets[name] = frame
     t = time.perf_counter()
-    validation = validate_partition(datasets, spec)
+    design = {n: f for n, f in sdtm.datasets.items() if n in DESIGN_DATASETS and n != "TS"}  # read by rules
+    validation = validate_partition({**datasets, **design}, spec)
     timings["validate"] = time.perf_counter() - t
     t = time.perf_counter()
     stats = {n: export_stats(n, f, spec) for n, f in datasets.items()}
@@ -308,7 +308,6 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
                    say=None) -> Study:
     """Phase 1 over every partition, then what spans them: trial design, SDTM findings in final record numbers,
     accounting and rejects summed (`scale`'s combine steps)."""
-    from cdiscflow.core.findings import Findings
     from cdiscflow.core.terminal import UNDER_WAY
 
     def done(finished: int, total: int) -> None:

@@ -440,3 +440,26 @@ def test_partitions_text_categoricals_are_joined_by_code_into_the_categories_a_p
     assert list(joined["T"].cat.categories) == ["a", "b", "c"]  # sorted, only the values used: as `compact` gives
     assert joined["T"].cat.categories.dtype == pd.Series(["a"], dtype=object).astype("category").cat.categories.dtype
     assert joined["N"].tolist() == [1.0, 2, 3, 4, 5, 6, 7] and joined.index.tolist() == list(range(7))
+
+
+@pytest.mark.slow
+def test_validation_errors_block_a_partitioned_runs_export_as_a_plain_runs(tmp_path, study_copy):
+    """Each partition validates its own records: DM.DTHDTC declared Required makes every living subject an
+    SCH-NULL-001 error in its partition; the combined findings carry the final record numbers, nothing is exported,
+    and the Data Docs (made from the samples the partitions pick out) are the plain run's, byte for byte."""
+    from cdiscflow.specs.model import SPECS_DIR
+
+    shutil.copytree(SPECS_DIR / "dara_atra" / "raw", study_copy / "raw")
+    text = (study_copy / "variables.csv").read_text()
+    (study_copy / "variables.csv").write_text(
+        text.replace("DM,11,DTHDTC,,date,,,Derived,,,", "DM,11,DTHDTC,,date,,,Derived,,Req,", 1))
+    plain = run(study_copy, None, tmp_path / "plain")
+    parted = run_partitioned(study_copy, None, tmp_path / "parted", partitions=3)
+    assert plain.exit_code == parted.exit_code == 1
+    findings = pd.read_csv(tmp_path / "parted" / "validation" / "findings.csv")
+    nulls = findings[(findings["rule_id"] == "SCH-NULL-001") & (findings["dataset"] == "DM")]
+    assert len(nulls) == 63 - 49  # the living subjects (49 deaths in the embedded study)
+    assert nulls["row"].tolist() == sorted(nulls["row"]) and nulls["row"].max() <= 63
+    assert not list((tmp_path / "parted").glob("*/*.xpt"))
+    assert (tmp_path / "parted" / "validation" / "datadocs" / "index.html").is_file()
+    _assert_same_output(tmp_path / "plain", tmp_path / "parted", 3)
