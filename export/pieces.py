@@ -5,6 +5,8 @@ the whole dataset in one process.  The export is then four steps, the partitions
 
     export_stats(name, frame, spec) -> ExportStats                    partition, phase 1: what the metadata and
                                                                       define.xml need of its records, its findings
+                                                                      (`prepare_partition`: also the records as
+                                                                      written, to spill instead of the frame)
     combine_stats(name, stats, spec, final_rows) -> ExportFinal       client: the final metadata (lengths over all
                                                                       records), findings in final row numbers, blocked
     write_pieces(name, frame, final, folder, partition) -> PieceInfo partition, phase 2: its XPT observations and
@@ -93,12 +95,20 @@ class PieceInfo:
 
 def export_stats(name: str, frame: pd.DataFrame, spec: StudySpec) -> ExportStats:
     """The export statistics of one partition's records of dataset `name` (in the partition's final order)."""
+    return prepare_partition(name, frame, spec)[0]
+
+
+def prepare_partition(name: str, frame: pd.DataFrame, spec: StudySpec) -> tuple[ExportStats, pd.DataFrame | None]:
+    """`export_stats`, and the partition's records as they are written (spec order and types; None when the
+    dataset is not the spec's): spilled for phase 2 instead of `frame`, `write_pieces(..., prepared=True)` writes
+    them without preparing them again."""
     name = name.upper()
     if name not in spec.datasets:
-        return ExportStats(name, len(frame), None, Findings().frame(), None)
+        return ExportStats(name, len(frame), None, Findings().frame(), None), None
     findings = Findings()
     prep = prepare_dataset(frame, spec.dataset(name), findings)
-    return ExportStats(name, len(frame), prep.meta, findings.frame(), valuelevel_stats(prep.frame, spec, name))
+    stats = ExportStats(name, len(frame), prep.meta, findings.frame(), valuelevel_stats(prep.frame, spec, name))
+    return stats, prep.frame
 
 
 def combine_stats(name: str, stats: Sequence[ExportStats], spec: StudySpec,
@@ -148,24 +158,21 @@ def _final_findings(parts: list[pd.DataFrame], final_rows: Sequence[np.ndarray])
     """The partitions' findings as the whole dataset's: row numbers made final; the findings without a row (about
     the dataset or a variable: the same in every partition) once each; a variable's type error (XPT-TYPE) once,
     without the value checks a partition whose values had the type ran (the whole column has no such type)."""
-    frames = []
+    rowless, per_row = [], []
     for p, found in enumerate(parts):  # over partitions
-        found = found.copy()
         has_row = found["row"].notna().to_numpy()
-        local = found["row"].to_numpy(dtype=np.float64, na_value=np.nan)[has_row].astype(np.int64) - 1
-        found["row"] = found["row"].astype("Int64")
-        found.loc[has_row, "row"] = final_rows[p][local] + 1
-        found["_occurrence"] = found.groupby(list(COLUMNS), dropna=False, sort=False).cumcount()
-        frames.append(found)
-    combined = pd.concat(frames, ignore_index=True)
-    rowless = combined["row"].isna()
-    once = combined[rowless].drop_duplicates(subset=[*COLUMNS, "_occurrence"])
-    type_error = once["rule_id"] == "XPT-TYPE"
-    once = pd.concat([once[~type_error], once[type_error].drop_duplicates(subset=["variable"])])
-    mistyped = set(once.loc[once["rule_id"] == "XPT-TYPE", "variable"])
-    per_row = combined[~rowless & ~combined["variable"].isin(mistyped)]
+        about = found[~has_row]  # the n-th of identical findings of a partition is the n-th of the dataset's
+        rowless.append(about.assign(_nth=about.groupby(list(COLUMNS), dropna=False, sort=False).cumcount()))
+        located = found[has_row]
+        local = located["row"].to_numpy(dtype=np.int64) - 1
+        per_row.append(located.assign(row=pd.array(final_rows[p][local] + 1, dtype="Int64")))
+    once = pd.concat(rowless, ignore_index=True).drop_duplicates(subset=[*COLUMNS, "_nth"]).drop(columns="_nth")
+    typed = once["rule_id"] == "XPT-TYPE"
+    once = pd.concat([once[~typed], once[typed].drop_duplicates(subset=["variable"])])
+    mistyped = once.loc[once["rule_id"] == "XPT-TYPE", "variable"]
+    located = pd.concat(per_row, ignore_index=True)
     out = Findings()
-    out.extend(pd.concat([once, per_row]).drop(columns="_occurrence"))
+    out.extend(pd.concat([once, located[~located["variable"].isin(mistyped)]]))
     return out.frame()
 
 
@@ -174,34 +181,36 @@ def _final_findings(parts: list[pd.DataFrame], final_rows: Sequence[np.ndarray])
 
 
 def write_pieces(name: str, frame: pd.DataFrame, final: ExportFinal, folder: str | Path, partition: int, *,
-                 formats: tuple[str, ...] = FORMATS) -> PieceInfo | None:
+                 formats: tuple[str, ...] = FORMATS, prepared: bool = False) -> PieceInfo | None:
     """Write one partition's records of dataset `name` (in its final order) with the final metadata into `folder`:
-    `<name>.<partition>.xpt` (the XPT observations), `.json` (the Dataset-JSON rows, each followed by a comma) and
-    `.idx` (where the rows end).  None for a blocked dataset (nothing is written)."""
+    `<name>.<partition>.xpt-rows` (the XPT observations), `.json-rows` (the Dataset-JSON rows, each followed by a
+    comma) and `.json-ends` (where the rows end).  `prepared`: `frame` is the one `prepare_partition` returned.
+    None for a blocked dataset (nothing is written)."""
     check_formats(formats)
     if final.blocked:
         return None
-    prep = prepare_dataset(frame, final.dataset, Findings())  # the types and order the whole-dataset path writes
+    if not prepared:  # the types and order the whole-dataset path writes
+        frame = prepare_dataset(frame, final.dataset, Findings()).frame
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{final.name.lower()}.{partition}"
+    stem = folder / f"{final.name.lower()}.{partition}"
     files = {}
     if "xpt" in formats:
         variables = [c.xpt() for c in final.meta.columns]
-        check_xpt(prep.frame, variables, final.name, final.meta.label)
-        files["xpt"] = str(folder / f"{stem}.xpt")
+        check_xpt(frame, variables, final.name, final.meta.label)
+        files["xpt"] = f"{stem}.xpt-rows"
         with open(files["xpt"], "wb") as fh:
-            write_observations(fh, prep.frame, variables, dataset=final.name)
+            write_observations(fh, frame, variables, dataset=final.name)
     if "json" in formats:
-        files["json"], files["idx"] = str(folder / f"{stem}.json"), str(folder / f"{stem}.idx")
+        files["json"], files["idx"] = f"{stem}.json-rows", f"{stem}.json-ends"
         base = 0
         with open(files["json"], "wb") as rows, open(files["idx"], "wb") as ends:
             ends.write(np.zeros(1, dtype=np.int64).tobytes())
-            for piece, chunk_ends in row_chunks(prep.frame, final.meta):  # over chunks of rows
+            for piece, chunk_ends in row_chunks(frame, final.meta):  # over chunks of rows
                 rows.write(piece)
                 ends.write((chunk_ends[1:] + base).astype(np.int64).tobytes())
                 base += int(chunk_ends[-1])
-    return PieceInfo(final.name, partition, len(prep.frame), files)
+    return PieceInfo(final.name, partition, len(frame), files)
 
 
 # ----------------------------------------------------------------------------------------------------------------
