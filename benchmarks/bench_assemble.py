@@ -3,16 +3,19 @@
     .venv/bin/python benchmarks/bench_assemble.py [ROWS] [--partitions P] [--subject-rows K] [--keep]
 
 Builds the dataset partition by partition (subjects of K records each, every subject in a random partition; the
-final order is subject order, so each subject is a run of K rows from one piece), then times each step: the
-partitions' statistics (`export_stats`), `combine_stats`, the pieces (`write_pieces`), and the assembly of the final
-.xpt and .json (`assemble`) in a fresh process, whose peak RSS is that of assembly alone (imports included; the
-row maps, 8 bytes per row, are the only thing in it that grows with the dataset).  Prints wall and CPU seconds and
-MB/s of the files assembled.
+final order is subject order, so each subject is a run of K rows from one piece), then times each step as a
+partitioned run takes it: each partition's statistics and prepared records (`prepare_partition`; the records are
+spilled), `combine_stats`, the pieces from the spill (`write_pieces(..., prepared=True)`), and the assembly of the
+final .xpt and .json (`assemble`) in a fresh process, into a staged folder as a run writes (flushed to disk when
+the folder is swapped in, timed apart).  The peak RSS printed is that process's (VmHWM): assembly's own, with the
+imports and the row maps (8 bytes per row, the one thing in it that grows with the dataset).  Prints wall and CPU
+seconds and MB/s of the files assembled.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
 import os
 import pickle
@@ -27,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.atomic import staged_output
+from cdiscflow.export.api import write_datasets
 from cdiscflow.export.pieces import assemble, combine_stats, prepare_partition, write_pieces
 from cdiscflow.specs.load import load_study
 
@@ -70,6 +74,9 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--subject-rows", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--plain", action="store_true",
+                        help="also write the whole dataset with write_datasets (timed; needs it in memory) and "
+                             "compare the files")
     parser.add_argument("--assemble-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.assemble_only:
@@ -124,12 +131,30 @@ def run(spec, scratch: Path, args) -> None:
     print(f"AE-like dataset: {args.rows:,} rows in {count} partitions, subjects of {k} rows "
           f"({args.rows // k:,} subjects); files {', '.join(f'{n} {s / 1e6:,.0f} MB' for n, s in report['sizes'].items())}")
     for step, (sw, sc) in times.items():
-        print(f"  {step:<14} {sw:7.2f} s wall {sc:7.2f} s CPU")
-    print(f"  {'assemble':<14} {report['wall']:7.2f} s wall {report['cpu']:7.2f} s CPU  "
+        print(f"  {step:<17} {sw:7.2f} s wall {sc:7.2f} s CPU")
+    print(f"  {'assemble':<17} {report['wall']:7.2f} s wall {report['cpu']:7.2f} s CPU  "
           f"{size / 1e6 / report['wall']:,.0f} MB/s (wall), {size / 1e6 / max(report['cpu'], 1e-9):,.0f} MB/s (CPU); "
           f"peak RSS {report['rss_mb']:.0f} MB (before assembly, with imports and the row maps: "
           f"{report['rss_before_mb']:.0f} MB); then flushed to disk in {report['durable']:.2f} s; "
           f"process {wall:.2f} s wall {cpu_s:.2f} s CPU")
+    if args.plain:
+        plain(spec, scratch, owners, k, report)
+
+
+def plain(spec, scratch: Path, owners: list[np.ndarray], k: int, report: dict) -> None:
+    """The whole dataset (the partitions' records in final order) written by `write_datasets`; the files compared."""
+    parts = [partition_frame(owners[p], k, p) for p in range(len(owners))]
+    order = np.argsort(np.concatenate([(s[:, None] * k + np.arange(k)).ravel() for s in owners]), kind="stable")
+    whole = pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+    del parts
+    w, c = time.perf_counter(), cpu()
+    with staged_output(scratch / "plain") as build:
+        write_datasets({"AE": whole}, spec, build, define=False)
+        wall, spent = time.perf_counter() - w, cpu() - c
+    same = all(filecmp.cmp(scratch / "plain" / "sdtm" / f"ae.{fmt}", scratch / "out" / "sdtm" / f"ae.{fmt}",
+                           shallow=False) for fmt in report["sizes"])
+    print(f"  {'write_datasets':<17} {wall:7.2f} s wall {spent:7.2f} s CPU  (the whole dataset in one process); "
+          f"files {'byte-identical to' if same else 'DIFFERENT from'} the assembled ones")
 
 
 def assemble_only(job: Path) -> None:

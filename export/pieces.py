@@ -18,7 +18,10 @@ and writes define.xml, giving what `write_datasets` gives on the whole datasets:
 same findings and result.
 
 `final_rows` (per dataset) is a list with one int64 array per partition: `final_rows[p][r]` is the 0-based row of
-the final dataset that local row r of partition p becomes (increasing: a partition's rows keep their order).
+the final dataset that local row r of partition p becomes (increasing: a partition's rows keep their order).  The
+lists of statistics, row maps and pieces of a dataset are aligned (the same partitions in the same order); a
+partition without records of the dataset may be left out of all three, and a dataset built whole in the client
+(trial design) is a dataset of one partition, `final_rows = [np.arange(n)]`.
 
 Every fact is computed by the code the whole-dataset path uses: `prepare_dataset` (types, checks, lengths: a text
 variable's length is the longest value over the partitions), `define.valuelevel_lengths` (counts add up, longest
@@ -117,7 +120,7 @@ def combine_stats(name: str, stats: Sequence[ExportStats], spec: StudySpec,
     `write_datasets` computes it on the whole dataset: text lengths the longest over all partitions, findings once
     each (those about the dataset and its variables are the same in every partition), rows in final numbers."""
     name = name.upper()
-    if len(stats) != len(final_rows) or any(s.rows != len(r) for s, r in zip(stats, final_rows)):
+    if not stats or len(stats) != len(final_rows) or any(s.rows != len(r) for s, r in zip(stats, final_rows)):
         raise ValueError(f"{name}: {len(stats)} partitions' statistics ({[s.rows for s in stats]} rows) do not match "
                          f"the row maps ({[len(r) for r in final_rows]} rows)")
     rows = sum(s.rows for s in stats)
@@ -127,11 +130,11 @@ def combine_stats(name: str, stats: Sequence[ExportStats], spec: StudySpec,
         return ExportFinal(name, rows, None, None, result.findings.frame(), True, None)
     findings = _final_findings([s.findings for s in stats], final_rows)
     blocked = bool((findings["severity"] == "error").any())
-    return ExportFinal(name, rows, spec.dataset(name), _final_meta(name, [s.meta for s in stats]), findings, blocked,
+    return ExportFinal(name, rows, spec.dataset(name), _final_meta([s.meta for s in stats]), findings, blocked,
                        _final_valuelevel([s.valuelevel for s in stats]))
 
 
-def _final_meta(name: str, metas: list[DatasetMeta]) -> DatasetMeta:
+def _final_meta(metas: list[DatasetMeta]) -> DatasetMeta:
     """The partitions' metadata with each text length the longest of any partition (the partitions write the same
     variables unless a type error blocks the dataset)."""
     longest: dict[str, int] = {}
