@@ -280,6 +280,9 @@ def _check_pieces(name: str, pieces: Sequence[PieceInfo], final_rows: Sequence[n
     if len(pieces) != len(final_rows) or [p.rows for p in pieces] != counts or sum(counts) != total:
         raise ValueError(f"{name}: pieces of {[p.rows for p in pieces]} rows do not match the row maps ({counts} "
                          f"rows) and the final {total} rows")
+    for p, rows in enumerate(final_rows):  # over partitions
+        if len(rows) and (rows[0] < 0 or rows[-1] >= total or (np.diff(rows) <= 0).any()):
+            raise ValueError(f"{name}: the row map of partition {p} is not increasing within 0..{total - 1}")
 
 
 @dataclass

@@ -165,7 +165,9 @@ def test_pieces_match_their_row_maps_or_assembly_refuses(frames, xspec, tmp_path
     swapped = [rows[1], rows[0]]
     with pytest.raises(ValueError, match="DM: pieces of"):
         pieces.assemble("DM", infos, swapped, final, tmp_path / "out", xspec)
-    overlapping = [rows[0], np.concatenate([rows[0][:1], rows[1][1:]])]
+    with pytest.raises(ValueError, match="row map of partition 1 is not increasing"):
+        pieces.assemble("DM", infos, [rows[0], rows[1][::-1]], final, tmp_path / "out", xspec)
+    overlapping = [rows[0], np.sort(np.concatenate([rows[0][:1], rows[1][1:]]))]
     with pytest.raises(ValueError, match="do not cover final rows"):
         pieces.assemble("DM", infos, overlapping, final, tmp_path / "out", xspec)
     assert not (tmp_path / "out" / "sdtm" / "dm.xpt").exists()
