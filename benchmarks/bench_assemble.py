@@ -129,7 +129,8 @@ def run(spec, scratch: Path, args) -> None:
     report = json.loads(child.stdout)
     size = sum(report["sizes"].values())
     print(f"AE-like dataset: {args.rows:,} rows in {count} partitions, subjects of {k} rows "
-          f"({args.rows // k:,} subjects); files {', '.join(f'{n} {s / 1e6:,.0f} MB' for n, s in report['sizes'].items())}")
+          f"({args.rows // k:,} subjects); files "
+          + ", ".join(f"{n} {s / 1e6:,.0f} MB" for n, s in report["sizes"].items()))
     for step, (sw, sc) in times.items():
         print(f"  {step:<17} {sw:7.2f} s wall {sc:7.2f} s CPU")
     print(f"  {'assemble':<17} {report['wall']:7.2f} s wall {report['cpu']:7.2f} s CPU  "

@@ -114,7 +114,8 @@ def not_in_spec(name: str, spec: StudySpec, result: ExportResult) -> bool:
     return True
 
 
-def dataset_paths(out_dir: Path, standard: str, name: str, formats: tuple[str, ...], by_standard: bool) -> dict[str, Path]:
+def dataset_paths(out_dir: Path, standard: str, name: str, formats: tuple[str, ...],
+                  by_standard: bool) -> dict[str, Path]:
     """Format -> the file a dataset is written to (out_dir/sdtm/dm.xpt ...), in the order the files are written."""
     folder = standard_folder(out_dir, standard, by_standard)
     return {fmt: folder / f"{name.lower()}.{fmt}" for fmt in FORMATS if fmt in formats}
@@ -180,7 +181,8 @@ def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[Data
     return path
 
 
-def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, ValueLevelData]], findings: Findings) -> None:
+def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, ValueLevelData]],
+                   findings: Findings) -> None:
     """What define.xml cannot say because the spec does not: origins, SUPP-- value-level metadata."""
     for name, (meta, _) in group.items():
         for var in spec.dataset(name).variables:

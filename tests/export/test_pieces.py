@@ -178,6 +178,11 @@ def test_an_undeclared_dataset_is_blocked_as_in_the_whole_export(frames, xspec, 
     assert "XX" in plain.blocked and finals["XX"].blocked
 
 
+def test_a_dataset_without_records(frames, xspec, tmp_path):
+    plain, finals = same_export({"RS": frames["RS"].iloc[:0], "DM": frames["DM"]}, xspec, tmp_path, 2)
+    assert finals["RS"].rows == 0 and json.loads((tmp_path / "pieces2" / "sdtm" / "rs.json").read_bytes())["rows"] == []
+
+
 def test_one_standard_and_one_format(frames, xspec, tmp_path):
     adam = {n: frames[n] for n in ("ADSL", "ADTTE")}
     same_export(adam, xspec, tmp_path, 2, formats=("json",), by_standard=False)
