@@ -4,6 +4,8 @@
     write_define(datasets, spec, standard, out_dir)
     read_dataset(path) / read_datasets(dir)   XPT or Dataset-JSON back into frames (+ metadata)
     convert_dataset_file(path, out)           one .xpt <-> Dataset-JSON file
+    export.pieces                             the same files from a partitioned run's partitions: statistics per
+                                              partition, combined, pieces per partition, assembled (its docstring)
 """
 
 from cdiscflow.export.api import ExportResult, convert_dataset_file, json_header, write_datasets, write_define

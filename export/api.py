@@ -114,10 +114,16 @@ def not_in_spec(name: str, spec: StudySpec, result: ExportResult) -> bool:
     return True
 
 
-def dataset_paths(out_dir: Path, standard: str, name: str, formats: tuple[str, ...], by_standard: bool) -> dict[str, Path]:
+def dataset_paths(out_dir: Path, standard: str, name: str, formats: tuple[str, ...],
+                  by_standard: bool) -> dict[str, Path]:
     """Format -> the file a dataset is written to (out_dir/sdtm/dm.xpt ...), in the order the files are written."""
-    folder = out_dir / standard.lower() if by_standard else out_dir
+    folder = standard_folder(out_dir, standard, by_standard)
     return {fmt: folder / f"{name.lower()}.{fmt}" for fmt in FORMATS if fmt in formats}
+
+
+def standard_folder(out_dir: Path, standard: str, by_standard: bool) -> Path:
+    """Where a standard's files go: out_dir/sdtm, out_dir/adam (`by_standard=False`: out_dir)."""
+    return out_dir / standard.lower() if by_standard else out_dir
 
 
 def valuelevel_stats(frame: pd.DataFrame, spec: StudySpec, name: str) -> dict | None:
@@ -153,8 +159,8 @@ def finish_export(result: ExportResult, spec: StudySpec, written: Written, out_d
                                 message=f"{name} not written (and left out of define.xml): fix the errors above")
     if define:
         for standard, group in written.groups.items():
-            folder = out_dir / standard.lower() if by_standard else out_dir
-            path = _write_define(spec, standard, group, folder, written.leaves, result.findings)
+            path = _write_define(spec, standard, group, standard_folder(out_dir, standard, by_standard),
+                                 written.leaves, result.findings)
             result.defines[standard] = path
             result.files += [path, path.with_name("define2-1.xsl")]
 
@@ -175,7 +181,8 @@ def _write_define(spec: StudySpec, standard: str, group: Mapping[str, tuple[Data
     return path
 
 
-def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, ValueLevelData]], findings: Findings) -> None:
+def _metadata_gaps(spec: StudySpec, group: Mapping[str, tuple[DatasetMeta, ValueLevelData]],
+                   findings: Findings) -> None:
     """What define.xml cannot say because the spec does not: origins, SUPP-- value-level metadata."""
     for name, (meta, _) in group.items():
         for var in spec.dataset(name).variables:

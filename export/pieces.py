@@ -5,6 +5,8 @@ the whole dataset in one process.  The export is then four steps, the partitions
 
     export_stats(name, frame, spec) -> ExportStats                    partition, phase 1: what the metadata and
                                                                       define.xml need of its records, its findings
+                                                                      (`prepare_partition`: also the records as
+                                                                      written, to spill instead of the frame)
     combine_stats(name, stats, spec, final_rows) -> ExportFinal       client: the final metadata (lengths over all
                                                                       records), findings in final row numbers, blocked
     write_pieces(name, frame, final, folder, partition) -> PieceInfo partition, phase 2: its XPT observations and
@@ -16,7 +18,10 @@ and writes define.xml, giving what `write_datasets` gives on the whole datasets:
 same findings and result.
 
 `final_rows` (per dataset) is a list with one int64 array per partition: `final_rows[p][r]` is the 0-based row of
-the final dataset that local row r of partition p becomes (increasing: a partition's rows keep their order).
+the final dataset that local row r of partition p becomes (increasing: a partition's rows keep their order).  The
+lists of statistics, row maps and pieces of a dataset are aligned (the same partitions in the same order); a
+partition without records of the dataset may be left out of all three, and a dataset built whole in the client
+(trial design) is a dataset of one partition, `final_rows = [np.arange(n)]`.
 
 Every fact is computed by the code the whole-dataset path uses: `prepare_dataset` (types, checks, lengths: a text
 variable's length is the longest value over the partitions), `define.valuelevel_lengths` (counts add up, longest
@@ -93,12 +98,20 @@ class PieceInfo:
 
 def export_stats(name: str, frame: pd.DataFrame, spec: StudySpec) -> ExportStats:
     """The export statistics of one partition's records of dataset `name` (in the partition's final order)."""
+    return prepare_partition(name, frame, spec)[0]
+
+
+def prepare_partition(name: str, frame: pd.DataFrame, spec: StudySpec) -> tuple[ExportStats, pd.DataFrame | None]:
+    """`export_stats`, and the partition's records as they are written (spec order and types; None when the
+    dataset is not the spec's): spilled for phase 2 instead of `frame`, `write_pieces(..., prepared=True)` writes
+    them without preparing them again."""
     name = name.upper()
     if name not in spec.datasets:
-        return ExportStats(name, len(frame), None, Findings().frame(), None)
+        return ExportStats(name, len(frame), None, Findings().frame(), None), None
     findings = Findings()
     prep = prepare_dataset(frame, spec.dataset(name), findings)
-    return ExportStats(name, len(frame), prep.meta, findings.frame(), valuelevel_stats(prep.frame, spec, name))
+    stats = ExportStats(name, len(frame), prep.meta, findings.frame(), valuelevel_stats(prep.frame, spec, name))
+    return stats, prep.frame
 
 
 def combine_stats(name: str, stats: Sequence[ExportStats], spec: StudySpec,
@@ -107,7 +120,7 @@ def combine_stats(name: str, stats: Sequence[ExportStats], spec: StudySpec,
     `write_datasets` computes it on the whole dataset: text lengths the longest over all partitions, findings once
     each (those about the dataset and its variables are the same in every partition), rows in final numbers."""
     name = name.upper()
-    if len(stats) != len(final_rows) or any(s.rows != len(r) for s, r in zip(stats, final_rows)):
+    if not stats or len(stats) != len(final_rows) or any(s.rows != len(r) for s, r in zip(stats, final_rows)):
         raise ValueError(f"{name}: {len(stats)} partitions' statistics ({[s.rows for s in stats]} rows) do not match "
                          f"the row maps ({[len(r) for r in final_rows]} rows)")
     rows = sum(s.rows for s in stats)
@@ -117,11 +130,11 @@ def combine_stats(name: str, stats: Sequence[ExportStats], spec: StudySpec,
         return ExportFinal(name, rows, None, None, result.findings.frame(), True, None)
     findings = _final_findings([s.findings for s in stats], final_rows)
     blocked = bool((findings["severity"] == "error").any())
-    return ExportFinal(name, rows, spec.dataset(name), _final_meta(name, [s.meta for s in stats]), findings, blocked,
+    return ExportFinal(name, rows, spec.dataset(name), _final_meta([s.meta for s in stats]), findings, blocked,
                        _final_valuelevel([s.valuelevel for s in stats]))
 
 
-def _final_meta(name: str, metas: list[DatasetMeta]) -> DatasetMeta:
+def _final_meta(metas: list[DatasetMeta]) -> DatasetMeta:
     """The partitions' metadata with each text length the longest of any partition (the partitions write the same
     variables unless a type error blocks the dataset)."""
     longest: dict[str, int] = {}
@@ -148,24 +161,21 @@ def _final_findings(parts: list[pd.DataFrame], final_rows: Sequence[np.ndarray])
     """The partitions' findings as the whole dataset's: row numbers made final; the findings without a row (about
     the dataset or a variable: the same in every partition) once each; a variable's type error (XPT-TYPE) once,
     without the value checks a partition whose values had the type ran (the whole column has no such type)."""
-    frames = []
+    rowless, per_row = [], []
     for p, found in enumerate(parts):  # over partitions
-        found = found.copy()
         has_row = found["row"].notna().to_numpy()
-        local = found["row"].to_numpy(dtype=np.float64, na_value=np.nan)[has_row].astype(np.int64) - 1
-        found["row"] = found["row"].astype("Int64")
-        found.loc[has_row, "row"] = final_rows[p][local] + 1
-        found["_occurrence"] = found.groupby(list(COLUMNS), dropna=False, sort=False).cumcount()
-        frames.append(found)
-    combined = pd.concat(frames, ignore_index=True)
-    rowless = combined["row"].isna()
-    once = combined[rowless].drop_duplicates(subset=[*COLUMNS, "_occurrence"])
-    type_error = once["rule_id"] == "XPT-TYPE"
-    once = pd.concat([once[~type_error], once[type_error].drop_duplicates(subset=["variable"])])
-    mistyped = set(once.loc[once["rule_id"] == "XPT-TYPE", "variable"])
-    per_row = combined[~rowless & ~combined["variable"].isin(mistyped)]
+        about = found[~has_row]  # the n-th of identical findings of a partition is the n-th of the dataset's
+        rowless.append(about.assign(_nth=about.groupby(list(COLUMNS), dropna=False, sort=False).cumcount()))
+        located = found[has_row]
+        local = located["row"].to_numpy(dtype=np.int64) - 1
+        per_row.append(located.assign(row=pd.array(final_rows[p][local] + 1, dtype="Int64")))
+    once = pd.concat(rowless, ignore_index=True).drop_duplicates(subset=[*COLUMNS, "_nth"]).drop(columns="_nth")
+    typed = once["rule_id"] == "XPT-TYPE"
+    once = pd.concat([once[~typed], once[typed].drop_duplicates(subset=["variable"])])
+    mistyped = once.loc[once["rule_id"] == "XPT-TYPE", "variable"]
+    located = pd.concat(per_row, ignore_index=True)
     out = Findings()
-    out.extend(pd.concat([once, per_row]).drop(columns="_occurrence"))
+    out.extend(pd.concat([once, located[~located["variable"].isin(mistyped)]]))
     return out.frame()
 
 
@@ -174,34 +184,36 @@ def _final_findings(parts: list[pd.DataFrame], final_rows: Sequence[np.ndarray])
 
 
 def write_pieces(name: str, frame: pd.DataFrame, final: ExportFinal, folder: str | Path, partition: int, *,
-                 formats: tuple[str, ...] = FORMATS) -> PieceInfo | None:
+                 formats: tuple[str, ...] = FORMATS, prepared: bool = False) -> PieceInfo | None:
     """Write one partition's records of dataset `name` (in its final order) with the final metadata into `folder`:
-    `<name>.<partition>.xpt` (the XPT observations), `.json` (the Dataset-JSON rows, each followed by a comma) and
-    `.idx` (where the rows end).  None for a blocked dataset (nothing is written)."""
+    `<name>.<partition>.xpt-rows` (the XPT observations), `.json-rows` (the Dataset-JSON rows, each followed by a
+    comma) and `.json-ends` (where the rows end).  `prepared`: `frame` is the one `prepare_partition` returned.
+    None for a blocked dataset (nothing is written)."""
     check_formats(formats)
     if final.blocked:
         return None
-    prep = prepare_dataset(frame, final.dataset, Findings())  # the types and order the whole-dataset path writes
+    if not prepared:  # the types and order the whole-dataset path writes
+        frame = prepare_dataset(frame, final.dataset, Findings()).frame
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{final.name.lower()}.{partition}"
+    stem = folder / f"{final.name.lower()}.{partition}"
     files = {}
     if "xpt" in formats:
         variables = [c.xpt() for c in final.meta.columns]
-        check_xpt(prep.frame, variables, final.name, final.meta.label)
-        files["xpt"] = str(folder / f"{stem}.xpt")
+        check_xpt(frame, variables, final.name, final.meta.label)
+        files["xpt"] = f"{stem}.xpt-rows"
         with open(files["xpt"], "wb") as fh:
-            write_observations(fh, prep.frame, variables, dataset=final.name)
+            write_observations(fh, frame, variables, dataset=final.name)
     if "json" in formats:
-        files["json"], files["idx"] = str(folder / f"{stem}.json"), str(folder / f"{stem}.idx")
+        files["json"], files["idx"] = f"{stem}.json-rows", f"{stem}.json-ends"
         base = 0
         with open(files["json"], "wb") as rows, open(files["idx"], "wb") as ends:
             ends.write(np.zeros(1, dtype=np.int64).tobytes())
-            for piece, chunk_ends in row_chunks(prep.frame, final.meta):  # over chunks of rows
+            for piece, chunk_ends in row_chunks(frame, final.meta):  # over chunks of rows
                 rows.write(piece)
                 ends.write((chunk_ends[1:] + base).astype(np.int64).tobytes())
                 base += int(chunk_ends[-1])
-    return PieceInfo(final.name, partition, len(prep.frame), files)
+    return PieceInfo(final.name, partition, len(frame), files)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -268,6 +280,9 @@ def _check_pieces(name: str, pieces: Sequence[PieceInfo], final_rows: Sequence[n
     if len(pieces) != len(final_rows) or [p.rows for p in pieces] != counts or sum(counts) != total:
         raise ValueError(f"{name}: pieces of {[p.rows for p in pieces]} rows do not match the row maps ({counts} "
                          f"rows) and the final {total} rows")
+    for p, rows in enumerate(final_rows):  # over partitions
+        if len(rows) and (rows[0] < 0 or rows[-1] >= total or (np.diff(rows) <= 0).any()):
+            raise ValueError(f"{name}: the row map of partition {p} is not increasing within 0..{total - 1}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from cdiscflow.export import pieces
 from cdiscflow.export.api import write_datasets
 from cdiscflow.export.datasetjson import _row_ends
-from cdiscflow.export.pieces import assemble_export, combine_stats, export_stats, write_pieces
+from cdiscflow.export.pieces import assemble_export, combine_stats, export_stats, prepare_partition, write_pieces
 from cdiscflow.scale import subject_partition
 
 
@@ -25,16 +25,22 @@ def split(frame: pd.DataFrame, count: int) -> list[np.ndarray]:
     return [np.flatnonzero(part == p) for p in range(count)]
 
 
-def export_by_pieces(frames: dict[str, pd.DataFrame], spec, out: Path, scratch: Path, count: int, **options):
-    """What a partitioned run does: statistics per partition (pickled, as they cross processes), combined, pieces,
-    assembled.  Returns the ExportResult and the finals."""
+def export_by_pieces(frames: dict[str, pd.DataFrame], spec, out: Path, scratch: Path, count: int, *,
+                     spill_prepared: bool = True, **options):
+    """What a partitioned run does: statistics per partition (pickled, as they cross processes), combined, pieces
+    (from the prepared records `prepare_partition` returns, or from the partition's frames), assembled.  Returns the
+    ExportResult and the finals."""
     finals, piece_infos, rows = {}, {}, {}
     for name, frame in frames.items():
         rows[name] = split(frame, count)
         parts = [frame.iloc[r].reset_index(drop=True) for r in rows[name]]
-        stats = [pickle.loads(pickle.dumps(export_stats(name, part, spec))) for part in parts]
+        prepared = [prepare_partition(name, part, spec) for part in parts]
+        stats = [pickle.loads(pickle.dumps(s)) for s, _ in prepared]
+        assert [s.findings.to_dict() for s in stats] == [export_stats(name, p, spec).findings.to_dict() for p in parts]
         finals[name] = pickle.loads(pickle.dumps(combine_stats(name, stats, spec, rows[name])))
-        piece_infos[name] = [write_pieces(name, part, finals[name], scratch, p) for p, part in enumerate(parts)]
+        spilled = [f for _, f in prepared] if spill_prepared else parts
+        piece_infos[name] = [write_pieces(name, part, finals[name], scratch, p, prepared=spill_prepared)
+                             for p, part in enumerate(spilled)]
     return assemble_export(finals, piece_infos, rows, spec, out, **options), finals
 
 
@@ -42,10 +48,10 @@ def files_of(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def same_export(frames, spec, tmp_path: Path, count: int, **options):
+def same_export(frames, spec, tmp_path: Path, count: int, spill_prepared: bool = True, **options):
     plain = write_datasets(frames, spec, tmp_path / "plain", **options)
     by_pieces, finals = export_by_pieces(frames, spec, tmp_path / f"pieces{count}", tmp_path / f"scratch{count}",
-                                         count, **options)
+                                         count, spill_prepared=spill_prepared, **options)
     want, got = files_of(tmp_path / "plain"), files_of(tmp_path / f"pieces{count}")
     assert sorted(got) == sorted(want)
     assert [k for k in want if got[k] != want[k]] == []
@@ -56,9 +62,9 @@ def same_export(frames, spec, tmp_path: Path, count: int, **options):
     return plain, finals
 
 
-@pytest.mark.parametrize("count", [1, 2, 3])
-def test_pieces_give_the_bytes_of_the_whole_export(frames, xspec, tmp_path, count):
-    plain, _ = same_export(frames, xspec, tmp_path, count)
+@pytest.mark.parametrize("count, spill_prepared", [(1, True), (2, True), (2, False), (3, True)])
+def test_pieces_give_the_bytes_of_the_whole_export(frames, xspec, tmp_path, count, spill_prepared):
+    plain, _ = same_export(frames, xspec, tmp_path, count, spill_prepared)
     assert plain.ok and len(plain.files) == 2 * len(frames) + 4  # a .xpt and .json each, two define.xml + .xsl
 
 
@@ -115,7 +121,16 @@ def test_windows_copied_run_by_run_and_gathered_give_the_same_bytes(frames, xspe
     monkeypatch.setattr(pieces, "WINDOW_BYTES", 300)
     for long_run, label in ((0, "copied"), (1 << 40, "gathered")):
         monkeypatch.setattr(pieces, "LONG_RUN", long_run)
-        same_export(frames, xspec, tmp_path / label, 3)
+        same_export({n: frames[n] for n in ("AE", "RS", "ADTTE")}, xspec, tmp_path / label, 3)
+
+
+def test_runs_are_read_and_written_where_the_kernel_cannot_copy_them(frames, xspec, tmp_path, monkeypatch):
+    def refused(*args):
+        raise OSError(18, "Invalid cross-device link")
+    monkeypatch.setattr(pieces.os, "copy_file_range", refused)
+    monkeypatch.setattr(pieces, "LONG_RUN", 0)
+    monkeypatch.setattr(pieces, "_CHUNK", 5)  # several reads and writes per run
+    same_export({n: frames[n] for n in ("AE", "ADSL")}, xspec, tmp_path, 2)
 
 
 def test_rows_the_json_module_writes_are_cut_at_their_ends(xspec, tmp_path, monkeypatch):
@@ -150,16 +165,22 @@ def test_pieces_match_their_row_maps_or_assembly_refuses(frames, xspec, tmp_path
     swapped = [rows[1], rows[0]]
     with pytest.raises(ValueError, match="DM: pieces of"):
         pieces.assemble("DM", infos, swapped, final, tmp_path / "out", xspec)
-    overlapping = [rows[0], np.concatenate([rows[0][:1], rows[1][1:]])]
+    with pytest.raises(ValueError, match="row map of partition 1 is not increasing"):
+        pieces.assemble("DM", infos, [rows[0], rows[1][::-1]], final, tmp_path / "out", xspec)
+    overlapping = [rows[0], np.sort(np.concatenate([rows[0][:1], rows[1][1:]]))]
     with pytest.raises(ValueError, match="do not cover final rows"):
         pieces.assemble("DM", infos, overlapping, final, tmp_path / "out", xspec)
     assert not (tmp_path / "out" / "sdtm" / "dm.xpt").exists()
 
 
 def test_an_undeclared_dataset_is_blocked_as_in_the_whole_export(frames, xspec, tmp_path):
-    frames["XX"] = frames["DM"].copy()
-    plain, finals = same_export(frames, xspec, tmp_path, 2)
+    plain, finals = same_export({"DM": frames["DM"], "XX": frames["DM"].copy()}, xspec, tmp_path, 2)
     assert "XX" in plain.blocked and finals["XX"].blocked
+
+
+def test_a_dataset_without_records(frames, xspec, tmp_path):
+    plain, finals = same_export({"RS": frames["RS"].iloc[:0], "DM": frames["DM"]}, xspec, tmp_path, 2)
+    assert finals["RS"].rows == 0 and json.loads((tmp_path / "pieces2" / "sdtm" / "rs.json").read_bytes())["rows"] == []
 
 
 def test_one_standard_and_one_format(frames, xspec, tmp_path):
