@@ -26,7 +26,8 @@ OUTPUT_FILES = ("findings.csv", "findings.json", "findings.xlsx", "rules.csv")
 
 def split(datasets: dict[str, pd.DataFrame], count: int, spec, *, design_in_partitions: bool = True):
     """(datasets of each partition, final_rows, the client's datasets): the records of each subject dataset by
-    subject_partition(USUBJID), each partition's in the study's order (as `finalize` leaves them); the trial design
+    subject_partition(USUBJID), each partition's in the study's order (as `finalize` leaves them) with the text
+    categories of its own records; the trial design
     stays with the client and, when `design_in_partitions`, is also given to every partition (as its own mapping
     gives it), else each partition builds it from the spec."""
     client = {n: f for n, f in datasets.items() if n in client_dataset_names()}
@@ -38,8 +39,16 @@ def split(datasets: dict[str, pd.DataFrame], count: int, spec, *, design_in_part
         where = subject_partition(frame["USUBJID"], count)
         final_rows[name] = [np.flatnonzero(where == i) for i in range(count)]
         for i in range(count):
-            parts[i][name] = frame.iloc[final_rows[name][i]].reset_index(drop=True)
+            parts[i][name] = own_categories(frame.iloc[final_rows[name][i]].reset_index(drop=True))
     return parts, final_rows, client
+
+
+def own_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """A partition's records with the categories of its own text only, as its own mapping compacts them."""
+    for name in frame.columns:  # over columns
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
+    return frame
 
 
 def partitioned(datasets, spec, count, *, define=None, design_in_partitions=True) -> ValidationResult:
