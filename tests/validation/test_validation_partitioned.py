@@ -163,6 +163,18 @@ def test_keys_without_usubjid_are_checked_over_the_study(spec, clean, tmp_path):
                                           ("RS", S2, 4, "VALTEST / OVRLRESP / 2020-02-10")]
 
 
+def test_a_rule_that_cannot_run_is_reported_once(spec, clean, tmp_path, monkeypatch):
+    from cdiscflow.validation import rules_sdtm
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(rules_sdtm, "_rs_results", broken)  # CF-RS-001 (per record) and CF-RS-002 (whole study)
+    whole = run_validation(clean, spec)
+    frame = assert_same(whole, partitioned(clean, spec, 2), spec, tmp_path)
+    assert hits(frame, "CF-ERR-001") == [("", "", None, "CF-RS-001"), ("", "", None, "CF-RS-002")]
+    assert [r.rule.id for r in whole.rule_runs if r.status == "failed"] == ["CF-RS-001", "CF-RS-002"]
+
 def test_a_partition_returns_no_dataset(spec, clean):
     parts, _, _ = split(planted_defects(clean), 2, spec)
     part = validate_partition(parts[0], spec)
