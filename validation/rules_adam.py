@@ -97,7 +97,7 @@ def _event_descriptions(ctx: RuleContext, targets: list[str]) -> dict[str, _Desc
         event = pd.to_numeric(df["CNSR"], errors="coerce").eq(0).to_numpy()
         pair, pairs = pd.factorize(param + "\x1f" + _text(df["EVNTDESC"]))
         first = np.unique(pair, return_index=True)[1]  # first record of each pair (pairs in order of appearance)
-        rows = np.flatnonzero(df["EVNTDESC"].notna().to_numpy())
+        rows = np.flatnonzero(df["EVNTDESC"].notna().to_numpy()).astype(np.int32)
         subject, subjects = pd.factorize(df["USUBJID"].to_numpy(dtype=object)[rows]
                                          if "USUBJID" in df.columns else np.full(len(rows), "", dtype=object),
                                          use_na_sentinel=False)  # a missing subject is a subject code too

@@ -26,7 +26,8 @@ OUTPUT_FILES = ("findings.csv", "findings.json", "findings.xlsx", "rules.csv")
 
 def split(datasets: dict[str, pd.DataFrame], count: int, spec, *, design_in_partitions: bool = True):
     """(datasets of each partition, final_rows, the client's datasets): the records of each subject dataset by
-    subject_partition(USUBJID), each partition's in the study's order (as `finalize` leaves them); the trial design
+    subject_partition(USUBJID), each partition's in the study's order (as `finalize` leaves them) with the text
+    categories of its own records; the trial design
     stays with the client and, when `design_in_partitions`, is also given to every partition (as its own mapping
     gives it), else each partition builds it from the spec."""
     client = {n: f for n, f in datasets.items() if n in client_dataset_names()}
@@ -38,8 +39,16 @@ def split(datasets: dict[str, pd.DataFrame], count: int, spec, *, design_in_part
         where = subject_partition(frame["USUBJID"], count)
         final_rows[name] = [np.flatnonzero(where == i) for i in range(count)]
         for i in range(count):
-            parts[i][name] = frame.iloc[final_rows[name][i]].reset_index(drop=True)
+            parts[i][name] = own_categories(frame.iloc[final_rows[name][i]].reset_index(drop=True))
     return parts, final_rows, client
+
+
+def own_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """A partition's records with the categories of its own text only, as its own mapping compacts them."""
+    for name in frame.columns:  # over columns
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
+    return frame
 
 
 def partitioned(datasets, spec, count, *, define=None, design_in_partitions=True) -> ValidationResult:
@@ -153,6 +162,18 @@ def test_keys_without_usubjid_are_checked_over_the_study(spec, clean, tmp_path):
     assert hits(frame, "SCH-KEY-001") == [("RS", S1, 1, "VALTEST / OVRLRESP / 2020-02-10"),
                                           ("RS", S2, 4, "VALTEST / OVRLRESP / 2020-02-10")]
 
+
+def test_a_rule_that_cannot_run_is_reported_once(spec, clean, tmp_path, monkeypatch):
+    from cdiscflow.validation import rules_sdtm
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(rules_sdtm, "_rs_results", broken)  # CF-RS-001 (per record) and CF-RS-002 (whole study)
+    whole = run_validation(clean, spec)
+    frame = assert_same(whole, partitioned(clean, spec, 2), spec, tmp_path)
+    assert hits(frame, "CF-ERR-001") == [("", "", None, "CF-RS-001"), ("", "", None, "CF-RS-002")]
+    assert [r.rule.id for r in whole.rule_runs if r.status == "failed"] == ["CF-RS-001", "CF-RS-002"]
 
 def test_a_partition_returns_no_dataset(spec, clean):
     parts, _, _ = split(planted_defects(clean), 2, spec)
