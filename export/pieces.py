@@ -255,9 +255,11 @@ def assemble(name: str, pieces: Sequence[PieceInfo], final_rows: Sequence[np.nda
 def assemble_export(finals: Mapping[str, ExportFinal], pieces: Mapping[str, Sequence[PieceInfo]],
                     final_rows: Mapping[str, Sequence[np.ndarray]], spec: StudySpec, out_dir: str | Path, *,
                     formats: tuple[str, ...] = FORMATS, define: bool = True, by_standard: bool = True,
-                    findings: Findings | None = None) -> ExportResult:
+                    findings: Findings | None = None, remove_pieces: bool = False) -> ExportResult:
     """`write_datasets` from the partitions: every dataset of `finals` assembled from its pieces (blocked ones not
-    written), then define.xml per standard; the same files, findings and result."""
+    written), then define.xml per standard; the same files, findings and result.  `remove_pieces`: each dataset's
+    piece files are deleted once its files are assembled (the disk holds the output and the pieces not yet used,
+    not both whole)."""
     check_formats(formats)
     out_dir = Path(out_dir)
     result = ExportResult(findings=findings if findings is not None else Findings())
@@ -271,6 +273,10 @@ def assemble_export(finals: Mapping[str, ExportFinal], pieces: Mapping[str, Sequ
         paths = dataset_paths(out_dir, final.dataset.standard, name, formats, by_standard)
         assemble(name, pieces[name], final_rows[name], final, out_dir, spec, formats=formats, by_standard=by_standard)
         written.add(result, final.dataset.standard, final.meta, final.valuelevel, paths)
+        if remove_pieces:
+            for piece in pieces[name]:  # over partitions
+                for file in piece.files.values():
+                    Path(file).unlink(missing_ok=True)
     finish_export(result, spec, written, out_dir, define=define, by_standard=by_standard)
     return result
 

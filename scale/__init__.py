@@ -37,6 +37,7 @@ partitions on one cluster (`batch._execute_on_dask`).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -45,7 +46,8 @@ from pathlib import Path
 from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.errors import CdiscflowError, InputError
 from cdiscflow.core.outputs import check_output
-from cdiscflow.pipeline import Progress, RunResult, _check_reviewers_guide_inputs, _finish
+from cdiscflow.pipeline import (Progress, RunResult, _check_reviewers_guide_inputs, _data_docs_worker,
+                                _discard_unused_report, _finish, _report_worker, _stopping, _wait_for)
 from cdiscflow.scale.cluster import RETRIES, dask_client, map_partitions, partition_runner
 from cdiscflow.scale.combine import combine_findings, concat_frames
 from cdiscflow.scale.partitions import (RAW_MEMORY_FACTOR, SubjectSelection, auto_partitions, available_memory,
@@ -84,16 +86,20 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
                                 **({"core_report": str(core_report)} if core_report is not None else {}),
                                 "partitions": count, "jobs": jobs, "scheduler": scheduler or "none"})
     result.core_report = core_report
+    # the plain run's forked Data Docs and report workers (not in a batch's thread, whose process runs a Dask client),
+    # forked before the output lock is taken and before any cluster starts
+    workers = (_data_docs_worker(spec, data_docs), _report_worker(spec)) if client is None else (None, None)
     # the plain run's staging, swap and lock (core.atomic.staged_output): --out holds the previous run or this one
-    with staged_output(out, owned_by=("run.json", "crash.log")) as build:
+    with _stopping(workers), staged_output(out, owned_by=("run.json", "crash.log")) as build:
         result.build_dir = build
         try:
-            _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs, say, client)
+            findings_written = _run_stages(result, str(spec.path), raw, count, jobs, scheduler, on_error, data_docs,
+                                           say, client, workers)
         except CdiscflowError as exc:  # unusable input, strict mapping errors: log what happened, then propagate
             result.error = exc
             _finish(result, t0)
         else:
-            _finish(result, t0)
+            _finish(result, t0, findings_written)
     result.build_dir = None
     result.written = [out / p.relative_to(build) for p in result.written if build in p.parents]
     if result.error is not None:
@@ -102,7 +108,21 @@ def run_partitioned(study: str | Path | None = None, raw_dir: str | Path | None 
 
 
 def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int, scheduler: str | None,
-                on_error: str, data_docs: bool, say: Progress, client=None) -> None:
+                on_error: str, data_docs: bool, say: Progress, client=None, workers=(None, None)) -> int | None:
+    """The stages (`stream.run_stages`) in a scratch folder beside the staging folder, with the workers handled as
+    a plain run handles them (`pipeline._run_stages`)."""
+    docs, report = workers
     with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=Path(result.build_dir).parent) as folder, \
             partition_runner(scheduler, jobs, client) as runner:
-        run_stages(result, study, raw, count, runner, Path(folder), on_error, data_docs, say)
+        try:
+            written = run_stages(result, study, raw, count, runner, Path(folder), on_error, data_docs, say, docs, report)
+        except CdiscflowError:  # a run stopped by its input: no Data Docs begun without their index, as in process
+            if docs is not None and docs.sent and not docs.complete:
+                docs.stop()
+                shutil.rmtree(result.target / "validation" / "datadocs", ignore_errors=True)
+            _wait_for(docs)
+            raise
+        finally:
+            _discard_unused_report(report, result.target)
+    _wait_for(docs)
+    return written

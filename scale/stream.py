@@ -419,13 +419,20 @@ def phase_two(study: Study, runner, folder: Path, finals: dict[str, object], dat
     return written, final
 
 
-def write_data_docs(study: Study, result, written: list[Written], final: dict[str, np.ndarray]) -> None:
-    """The Data Docs from the samples the partitions picked out (the pages a plain run writes)."""
+def write_data_docs(study: Study, result, written: list[Written], final: dict[str, np.ndarray], docs=None) -> None:
+    """The Data Docs from the samples the partitions picked out (the pages a plain run writes): sent to the forked
+    Data Docs worker (the samples, then the findings for index.html; the run waits for it before the swap), or
+    written here."""
     from cdiscflow.validation.datadocs import write_data_docs_from_samples
 
     samples = samples_in_order(study, final, written)
-    write_data_docs_from_samples(samples, {n: study.rows(n) for n in samples}, study.spec,
-                                 result.target / "validation" / "datadocs", findings=study.validation.findings,
+    rows = {n: study.rows(n) for n in samples}
+    folder = result.target / "validation" / "datadocs"
+    if docs is not None:
+        docs.send((samples, rows, folder, study.validation.plans))
+        docs.send(study.validation.findings)
+        return
+    write_data_docs_from_samples(samples, rows, study.spec, folder, findings=study.validation.findings,
                                  plans=study.validation.plans)
 
 
@@ -434,9 +441,11 @@ def write_data_docs(study: Study, result, written: list[Written], final: dict[st
 
 
 def run_stages(result, study: str, raw: Path, count: int, runner, folder: Path, on_error: str, data_docs: bool,
-               say) -> None:
-    """The plain run's stages over partitions (`runner`: where they run; `folder`: the scratch folder)."""
-    from cdiscflow.pipeline import _stage, log_sdtm
+               say, docs=None, report_worker=None) -> int | None:
+    """The plain run's stages over partitions (`runner`: where they run; `folder`: the scratch folder; `docs`,
+    `report_worker`: the plain run's forked workers, or None to work here).  Returns the number of findings the
+    findings tables were written with (None: not written yet), as `pipeline._run_stages` does."""
+    from cdiscflow.pipeline import _discard_unused_report, _stage, _write_findings, log_sdtm
     from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
     spec = result.spec
@@ -451,16 +460,21 @@ def run_stages(result, study: str, raw: Path, count: int, runner, folder: Path, 
     result.rows = {**mapped.sdtm_rows, **mapped.adam_rows}
     result.subject_count = sum(p.subjects for p in mapped.parts)
     _stage(result, "adam", say, lambda log: log_adam(mapped, log))
+    if report_worker is not None and mapped.adam_rows:  # computed while validation and export run, as in a plain run
+        report_worker.send((report_inputs(mapped), result.target / "report"))
     blocked = _stage(result, "validate", say, lambda log: validate(mapped, result, log, data_docs))
     if blocked:
+        _discard_unused_report(report_worker, result.target)  # the report never runs when the findings block
         write_bookkeeping(mapped, result.target / "sdtm")
         if data_docs:  # the Data Docs as a plain run writes them when the findings block the export
-            write_data_docs(mapped, result, *phase_two(mapped, runner, folder, {}, data_docs))
+            write_data_docs(mapped, result, *phase_two(mapped, runner, folder, {}, data_docs), docs)
         say("export", f"skipped: {result.failing} finding(s) at or above '{result.fail_on}' "
                       f"(see {result.out_dir / 'validation'})")
-        return
-    _stage(result, "export", say, lambda log: export(mapped, result, log, runner, folder, data_docs))
-    _stage(result, "report", say, lambda log: report(mapped, result, log))
+        return None
+    _stage(result, "export", say, lambda log: export(mapped, result, log, runner, folder, data_docs, docs))
+    written = _write_findings(result)  # every finding is in now: the tables are written while the workers finish
+    _stage(result, "report", say, lambda log: report(mapped, result, log, report_worker))
+    return written
 
 
 def log_adam(study: Study, log) -> None:
@@ -470,18 +484,25 @@ def log_adam(study: Study, log) -> None:
     log.steps = {"derive": round(study.timings.get("adam", 0.0), 3)}  # summed over partitions
 
 
-def report(study: Study, result, log) -> None:
-    """The report from the ADaM datasets it reads (the partitions kept them), put together in final order."""
+def report_inputs(study: Study) -> dict[str, pd.DataFrame]:
+    """ADaM as the report reads it (`report.report_frames`), from what the partitions kept, in final order."""
+    return {n: combined_kept(study.parts, study.order, "report", n) for n in study.adam_rows}
+
+
+def report(study: Study, result, log, worker=None) -> None:
+    """The report: the forked worker's (sent its inputs once ADaM was combined), or computed here."""
     from cdiscflow.report import build_report
 
     if not study.adam_rows:
         log.note = "skipped: no ADaM datasets"
         return
-    adam = {n: combined_kept(study.parts, study.order, "report", n) for n in study.adam_rows}
-    result.written += build_report(study.spec, adam, result.target / "report")
+    if worker is not None and worker.sent:
+        result.written += worker.result()
+        return
+    result.written += build_report(study.spec, report_inputs(study), result.target / "report")
 
 
-def export(study: Study, result, log, runner, folder: Path, data_docs: bool) -> None:
+def export(study: Study, result, log, runner, folder: Path, data_docs: bool, docs=None) -> None:
     """The export stage by partition: final metadata from the statistics (`export.pieces.combine_stats`), pieces
     written by the partitions, every file assembled here in final order with define.xml (`assemble_export`); then
     the Data Docs from the samples the partitions picked out, and the SDTM bookkeeping."""
@@ -503,12 +524,12 @@ def export(study: Study, result, log, runner, folder: Path, data_docs: bool) -> 
     pieces = {name: [w.pieces[name] for w in written if name in w.pieces] for name in names if name not in study.design}
     for name, frame in study.design.items():  # over the trial design datasets: one piece each, written here
         pieces[name] = [write_pieces(name, frame, finals[name], folder / "pieces", len(study.parts))]
-    exported = assemble_export(finals, pieces, rows, spec, result.target)
+    if data_docs:  # sent to the Data Docs worker now: its pages are made while the files are assembled
+        write_data_docs(study, result, written, samples, docs)
+    exported = assemble_export(finals, pieces, rows, spec, result.target, remove_pieces=True)
     log.findings.extend(exported.findings)
     write_bookkeeping(study, result.target / "sdtm")
     result.written += exported.files
     log.rows_out = {n: study.rows(n) for n in exported.written}
     if exported.blocked:
         log.note = f"not written: {', '.join(exported.blocked)}"
-    if data_docs:
-        write_data_docs(study, result, written, samples)
