@@ -66,7 +66,9 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
     raw file, already read by `split_export`), derive ADaM, validate, compute the export statistics, spill the
     datasets into `scratch`."""
     from cdiscflow.adam import derive_study
+    from cdiscflow.export.pieces import export_stats
     from cdiscflow.sdtm import map_study
+    from cdiscflow.validation.partitioned import validate_partition
 
     spec = load_study(study)
     select = SubjectSelection(str(spec.study.get("raw", {}).get("subject", "SUBJID")), index, count, pieces=pieces)
@@ -125,22 +127,6 @@ def _adam_blocks(name: str, frame: pd.DataFrame) -> Blocks:
         raise RuntimeError(f"{name} of a partition is not in subject order ({', '.join(keys)}): a partitioned run "
                            "cannot give the plain run's record order")
     return dataset_blocks(frame, keys)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# the layers' parts of a partition (one place each, so the flow above reads as a recipe)
-
-
-def validate_partition(datasets, spec):
-    from cdiscflow.validation.partitioned import validate_partition as validate
-
-    return validate(datasets, spec)
-
-
-def export_stats(name, frame, spec):
-    from cdiscflow.export.pieces import export_stats as stats
-
-    return stats(name, frame, spec)
 
 
 def kept_datasets(spec: StudySpec, datasets: dict[str, pd.DataFrame],
@@ -225,7 +211,7 @@ def combined_kept(parts: list[PartitionResult], order: FinalOrder, group: str, n
 
 def trial_design(spec: StudySpec, parts: list[PartitionResult], order: FinalOrder):
     """TE, TA, TV, TI and TS as the plain run builds them, TS from every subject (the kept columns it derives from),
-    with the key check and their provenance; a StudyState holding them."""
+    and the findings of their key check."""
     from cdiscflow.core.findings import Findings
     from cdiscflow.sdtm.mapping.engine import add_trial_design, check_keys, check_sdtm_spec
     from cdiscflow.sdtm.mapping.state import StudyState
@@ -239,14 +225,7 @@ def trial_design(spec: StudySpec, parts: list[PartitionResult], order: FinalOrde
     add_trial_design(state, spec, design)
     datasets = {n: state.datasets[n] for n in spec.datasets if n in DESIGN_DATASETS and n in state.datasets}
     check_keys(state, datasets)
-    return datasets, {n: state.provenance[n] for n in datasets}, state.findings
-
-
-def spilled(part: PartitionResult) -> dict[str, pd.DataFrame]:
-    with open(part.spill, "rb") as handle:
-        return pickle.load(handle)
-
-
+    return datasets, state.findings
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -314,9 +293,12 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
         if say is not None:
             say("sdtm", f"{UNDER_WAY}{finished}/{total} partitions mapped and derived")
 
+    clock = {"split": time.perf_counter()}
     pieces = split_export(spec, raw, count, folder) or [None] * count
+    clock["partitions"] = time.perf_counter()
     tasks = [(study, str(raw), i, count, on_error, pieces[i], str(folder)) for i in range(count)]
     parts = runner.map(run_partition, tasks, done)
+    clock["combine"] = time.perf_counter()
     for piece in (f for p in pieces if p for f in p.values()):  # the raw rows are read: their copies go
         Path(piece).unlink(missing_ok=True)
     failed = [p for p in parts if p.error is not None]
@@ -329,7 +311,7 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
     order = FinalOrder(parts)
     findings = combine_findings([in_final_rows(p.sdtm_findings, order, p.index,
                                                p.sdtm_findings["rule_id"] == "MAP-KEY-DUP") for p in parts])
-    design, _, design_findings = trial_design(spec, parts, order)
+    design, design_findings = trial_design(spec, parts, order)
     findings.extend(design_findings)
     adam_names = {d.name for d in spec.standard("ADaM")}
     present = {n for p in parts for n in p.rows} | set(design)
@@ -339,6 +321,9 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
     for p in parts:  # over partitions: seconds summed
         for k, v in p.timings.items():
             timings[k] = timings.get(k, 0.0) + v
+    clock["end"] = time.perf_counter()
+    steps = list(clock)
+    timings.update({f"client {a}": clock[b] - clock[a] for a, b in zip(steps, steps[1:])})  # wall, this process
     return Study(spec, parts, order, design, findings, _sum_accounting([p.accounting for p in parts]),
                  _all_rejects([p.rejects for p in parts]), timings,
                  {n: k for n, k in rows.items() if n not in adam_names},
@@ -506,10 +491,11 @@ def export(study: Study, result, log, runner, folder: Path, data_docs: bool, doc
     """The export stage by partition: final metadata from the statistics (`export.pieces.combine_stats`), pieces
     written by the partitions, every file assembled here in final order with define.xml (`assemble_export`); then
     the Data Docs from the samples the partitions picked out, and the SDTM bookkeeping."""
-    from cdiscflow.export.pieces import assemble_export, combine_stats, write_pieces
+    from cdiscflow.export.pieces import assemble_export, combine_stats, export_stats, write_pieces
     from cdiscflow.sdtm.mapping.bookkeeping import write_bookkeeping
 
     spec = study.spec
+    clock = {"metadata": time.perf_counter()}
     names = [n for n in spec.datasets if n in study.sdtm_rows or n in study.adam_rows]
     finals, rows = {}, {}
     for name in names:  # over datasets, in the spec's order
@@ -519,14 +505,20 @@ def export(study: Study, result, log, runner, folder: Path, data_docs: bool, doc
             having = [p for p in study.parts if name in p.stats]  # a partition may have no records of a SUPP--
             stats, rows[name] = [p.stats[name] for p in having], [study.order(name)[p.index] for p in having]
         finals[name] = combine_stats(name, stats, spec, rows[name])
+    clock["pieces"] = time.perf_counter()
     written, samples = phase_two(study, runner, folder / "pieces", {n: f for n, f in finals.items()
                                                                       if n not in study.design}, data_docs)
     pieces = {name: [w.pieces[name] for w in written if name in w.pieces] for name in names if name not in study.design}
     for name, frame in study.design.items():  # over the trial design datasets: one piece each, written here
         pieces[name] = [write_pieces(name, frame, finals[name], folder / "pieces", len(study.parts))]
+    clock["samples"] = time.perf_counter()
     if data_docs:  # sent to the Data Docs worker now: its pages are made while the files are assembled
         write_data_docs(study, result, written, samples, docs)
+    clock["assemble"] = time.perf_counter()
     exported = assemble_export(finals, pieces, rows, spec, result.target, remove_pieces=True)
+    clock["end"] = time.perf_counter()
+    steps = list(clock)
+    log.steps = {a: round(clock[b] - clock[a], 3) for a, b in zip(steps, steps[1:])}
     log.findings.extend(exported.findings)
     write_bookkeeping(study, result.target / "sdtm")
     result.written += exported.files
