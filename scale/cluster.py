@@ -64,7 +64,7 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
     study, raw_dir = str(Path(study).resolve()), Path(raw_dir).resolve()  # workers may run in another folder
     with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=scratch) as folder, \
             partition_runner(scheduler, jobs, client, retries) as runner:
-        pieces = split_export(load_study(study), raw_dir, count, Path(folder)) or [None] * count
+        pieces = split_export(load_study(study), raw_dir, count, Path(folder), runner) or [None] * count
         return runner.map(run_partition, [(study, str(raw_dir), i, count, on_error, pieces[i]) for i in range(count)],
                           done)
 

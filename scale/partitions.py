@@ -115,40 +115,67 @@ class ReadForm:
     error: InputError | None = None
 
 
-def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path) -> list[dict[str, str]] | None:
-    """Read every raw file of the export once, here, and write each partition's rows of it to `folder` (one pickle
-    per partition and form); return, per partition, form -> file.  A partition then reads only its rows instead of
-    every raw file whole (`SubjectSelection.read_file`).  One form is in memory at a time.  None for an ODM-XML
-    export (each partition reads it, and is refused as before)."""
-    from cdiscflow.sdtm.raw.files import locate, read_file
+def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path, runner=None) -> list[dict[str, str]] | None:
+    """Read every raw file of the export once and write each partition's rows of it to `folder` (one pickle per
+    partition and form); return, per partition, form -> file.  A partition then reads only its rows instead of
+    every raw file whole (`SubjectSelection.read_file`).  The files are split one per task on `runner`
+    (`scale.cluster`: here one after another, or on the cluster's workers side by side, largest first); one raw
+    file is in a task's memory at a time.  None for an ODM-XML export (each partition reads it, and is refused as
+    before)."""
+    from cdiscflow.sdtm.raw.files import locate
     from cdiscflow.sdtm.raw.forms import is_odm_export
 
     if is_odm_export(spec, raw_dir) or not raw_dir.is_dir():
         return None
+    forms = list(spec.forms.values())
+
+    def size(position: int) -> int:
+        try:
+            return locate(raw_dir, forms[position]).stat().st_size
+        except (InputError, OSError):
+            return 0
+
+    order = sorted(range(len(forms)), key=lambda i: -size(i))  # the largest files first: the workers end together
+    tasks = [(str(spec.path), str(raw_dir), i, count, str(folder)) for i in order]  # (a spec does not pickle)
+    split = runner.map(split_form, tasks) if runner is not None else [split_form(*task) for task in tasks]
+    pieces: list[dict[str, str]] = [{} for _ in range(count)]
+    for position in range(len(forms)):  # over forms, in the spec's order
+        for i, file in enumerate(split[order.index(position)]):  # over partitions
+            pieces[i][forms[position].name] = file
+    return pieces
+
+
+def split_form(study: str, raw_dir: str, position: int, count: int, folder: str) -> list[str]:
+    """Read the raw file of form number `position` of the study's forms and write each partition's rows of it (with
+    what reading it found, or the error that makes it unusable) to `folder`; the files, by partition."""
+    from cdiscflow.sdtm.raw.files import locate, read_file
+    from cdiscflow.specs.load import load_study
+
+    spec = load_study(study)
+    form = list(spec.forms.values())[position]
     settings = spec.study.get("raw", {})
     subject = str(settings.get("subject", "SUBJID"))
-    pieces: list[dict[str, str]] = [{} for _ in range(count)]
-    for position, form in enumerate(spec.forms.values()):  # over forms: one raw file in memory at a time
-        findings = Findings()
-        try:
-            path = locate(raw_dir, form)
-            frame, broken = read_file(path, form, settings, findings)
-            if subject not in frame.columns:
-                SubjectSelection(subject, 0, count)(form, frame, broken)  # raises its InputError
-        except InputError as exc:
-            parts = [ReadForm(None, None, None, exc)] * count
-        else:
-            which = subject_partition(frame[subject], count)
-            broken_which = None if broken is None else \
-                pd.Series(which, index=frame.index).reindex(broken.index).to_numpy()
-            parts = [ReadForm(frame[which == i], None if broken is None else broken[broken_which == i],
-                              findings.frame()) for i in range(count)]
-        for i, part in enumerate(parts):  # over partitions
-            file = folder / f"{i}-{position}.pkl"
-            with atomic_write(file) as handle:
-                pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            pieces[i][form.name] = str(file)
-    return pieces
+    findings = Findings()
+    try:
+        path = locate(Path(raw_dir), form)
+        frame, broken = read_file(path, form, settings, findings)
+        if subject not in frame.columns:
+            SubjectSelection(subject, 0, count)(form, frame, broken)  # raises its InputError
+    except InputError as exc:
+        parts = [ReadForm(None, None, None, exc)] * count
+    else:
+        which = subject_partition(frame[subject], count)
+        broken_which = None if broken is None else \
+            pd.Series(which, index=frame.index).reindex(broken.index).to_numpy()
+        parts = [ReadForm(frame[which == i], None if broken is None else broken[broken_which == i],
+                          findings.frame()) for i in range(count)]
+    files = []
+    for i, part in enumerate(parts):  # over partitions
+        file = Path(folder) / f"{i}-{position}.pkl"
+        with atomic_write(file) as handle:
+            pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        files.append(str(file))
+    return files
 
 
 def auto_partitions(raw_dir: Path, jobs: int) -> int:

@@ -294,7 +294,7 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
             say("sdtm", f"{UNDER_WAY}{finished}/{total} partitions mapped and derived")
 
     clock = {"split": time.perf_counter()}
-    pieces = split_export(spec, raw, count, folder) or [None] * count
+    pieces = split_export(spec, raw, count, folder, runner) or [None] * count
     clock["partitions"] = time.perf_counter()
     tasks = [(study, str(raw), i, count, on_error, pieces[i], str(folder)) for i in range(count)]
     parts = runner.map(run_partition, tasks, done)
