@@ -201,6 +201,7 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
         if par.keep:
             records.append(rec)
     out = pd.concat(records, ignore_index=True)
+    records.clear()  # the parameters' records are in `out` now: not held while it is sorted (a copy of it)
     out = out.sort_values([*SUBJECT_KEYS, "AVISITN", "PARAMN"], kind="stable", ignore_index=True)
     out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
     return out

@@ -1,0 +1,36 @@
+"""conform_to_spec's compacted text from a categorical (ADSL variables carried by code, compacted working frames):
+what coercing the column to plain text and compacting it gives, without the plain text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscflow.adam.study import _coerce_plain_text, _compact_text
+from cdiscflow.core.frames import compact
+
+
+def _categorical(values, categories) -> pd.Series:
+    return pd.Series(pd.Categorical(values, categories=pd.Index(categories, dtype="str")), index=range(10, 10 + len(values)))
+
+
+@pytest.mark.parametrize("values, categories", [
+    (["Y", "N", None, "Y", "N", "Y"], ["N", "Y"]),                       # as compact makes them
+    (["b", " ", "a", None, "b", "a", "b", "a"], ["b", " ", "a", "zz"]),  # unsorted, a blank and an unused category
+    (["", "", "x", "x"], ["", "x", "é", "Z"]),                           # code point order: 'Z' < 'x' < 'é'
+])
+def test_the_same_as_coercing_to_text_and_compacting(values, categories):
+    col = _categorical(values, categories)
+    ours = _compact_text(col, len(col))
+    expected = compact(pd.DataFrame({"V": _coerce_plain_text(col)}))["V"]
+    assert isinstance(ours.dtype, pd.CategoricalDtype)
+    assert ours.dtype == expected.dtype and list(ours.cat.categories) == list(expected.cat.categories)
+    assert np.array_equal(ours.cat.codes.to_numpy(), expected.cat.codes.to_numpy())
+    assert ours.index.equals(col.index)
+
+
+def test_mostly_distinct_text_stays_plain_text():
+    col = _categorical(["a", "b", "c", "d"], ["a", "b", "c", "d"])
+    assert _compact_text(col, len(col)) is None  # coerced to plain text by the caller, as compact leaves it
+    assert not isinstance(compact(pd.DataFrame({"V": _coerce_plain_text(col)}))["V"].dtype, pd.CategoricalDtype)
