@@ -265,8 +265,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_data_docs_pages_are_rendered_while_the_datasets_are_validated(raw_small, tmp_path, monkeypatch):
-    """The worker gets the datasets once ADaM is derived and renders the per-dataset pages while the main process
-    validates; index.html (it needs the findings) is written only after validation has sent them."""
+    """The worker gets the datasets' samples once ADaM is derived and renders the per-dataset pages while the main
+    process validates; index.html (it needs the findings) is written only after validation has sent them."""
     real_validate = pipeline._validate
     seen = {}
 

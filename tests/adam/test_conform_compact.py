@@ -12,7 +12,8 @@ from cdiscflow.core.frames import compact
 
 
 def _categorical(values, categories) -> pd.Series:
-    return pd.Series(pd.Categorical(values, categories=pd.Index(categories, dtype="str")), index=range(10, 10 + len(values)))
+    return pd.Series(pd.Categorical(values, categories=pd.Index(categories, dtype="str")),
+                     index=range(10, 10 + len(values)))
 
 
 @pytest.mark.parametrize("values, categories", [
