@@ -38,7 +38,7 @@ from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.adam.verbs.sources import SourceData, supp_qualifiers
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import REPEAT_SHARE, as_text, compact
+from cdiscflow.core.frames import REPEAT_SHARE, as_text, compact, is_text_category
 from cdiscflow.core.sasformats import format_kind
 from cdiscflow.specs.model import Dataset, StudySpec
 
@@ -128,8 +128,11 @@ def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame
     carry = [n for n in names if n not in frame.columns and adsl is not None and n in adsl.columns
              and dataset.name != "ADSL"]
     if carry:
-        frame = derive_vars_merged(frame, dataset_add=adsl[[*SUBJECT_KEYS, *carry]], new_vars=carry,
-                                   dataset_name=dataset.name, dataset_add_name="ADSL")
+        add = adsl[[*SUBJECT_KEYS, *carry]]
+        if compact_text:  # carried by code: ADSL's text is not repeated as text on every record (ADBASE: 97 a subject)
+            add = pd.concat([add[list(SUBJECT_KEYS)], compact(add[carry].copy())], axis=1)
+        frame = derive_vars_merged(frame, dataset_add=add, new_vars=carry, dataset_name=dataset.name,
+                                   dataset_add_name="ADSL")
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise SpecError(f"{dataset.name}: variables.csv declares {', '.join(missing)}, which no step of the "
@@ -137,7 +140,7 @@ def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame
     out = pd.DataFrame(index=frame.index)
     rest = []  # text variables to compact after coercion (not held as Arrow text)
     for var in dataset.variables:
-        col = _text_by_values(frame[var.name], len(frame)) if compact_text and not var.is_numeric else None
+        col = _compact_text(frame[var.name], len(frame)) if compact_text and not var.is_numeric else None
         if col is None:
             col = _coerce(frame[var.name], var, dataset.name, frame)
             rest += [var.name] if compact_text and not var.is_numeric else []
@@ -148,6 +151,34 @@ def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame
         for name in rest:
             out[name] = done[name]
     return out
+
+
+def _compact_text(col: pd.Series, rows: int) -> pd.Series | None:
+    """`compact(_coerce(col))` of a text variable from its distinct values (Arrow text or a text categorical), or
+    None when the column is neither or stays plain text."""
+    if is_text_category(col):
+        return _text_by_categories(col, rows)
+    return _text_by_values(col, rows)
+
+
+def _text_by_categories(col: pd.Series, rows: int) -> pd.Series | None:
+    """`compact(_coerce(col))` of a text categorical (e.g. an ADSL variable carried by code), from the categories
+    in use: blank ones (Python's str.strip) become missing, the others the sorted categories, when there are at
+    most REPEAT_SHARE per record (else None: the column is coerced to plain text as before)."""
+    categories = col.cat.categories
+    if rows < 2 or categories.dtype != "str":
+        return None
+    codes = col.cat.codes.to_numpy()
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+    words = categories[used]
+    kept = used[~np.asarray(words.str.strip() == "", dtype=bool)]
+    if len(kept) > REPEAT_SHARE * rows:
+        return None
+    order = kept[categories[kept].argsort()]  # code point order, as compact sorts
+    code_of = np.full(len(categories) + 1, -1, dtype=np.int64)  # unused, blank and missing (code -1) -> -1
+    code_of[order] = np.arange(len(order), dtype=np.int64)
+    dtype = pd.CategoricalDtype(categories[order], ordered=False)
+    return pd.Series(pd.Categorical.from_codes(code_of[codes], dtype=dtype), index=col.index, name=col.name)
 
 
 def _text_by_values(col: pd.Series, rows: int) -> pd.Series | None:

@@ -182,8 +182,10 @@ def test_a_report_failure_is_the_report_stages_failure(raw_small, tmp_path, monk
 
     import cdiscflow.report as report_package
 
-    monkeypatch.setattr(report_build, "build_report", broken)
+    # the package first: reading it there imports it from report.build (PEP 562) and keeps it, so report.build must
+    # not be patched yet, or the package would keep `broken` after the test (a later test's report worker runs it)
     monkeypatch.setattr(report_package, "build_report", broken, raising=False)  # the package may hold it already
+    monkeypatch.setattr(report_build, "build_report", broken)
     out = tmp_path / "out"
     with pytest.raises(InputError, match="ADTTE: variable AVAL is missing"):
         pipeline.run(raw_dir=raw_small, out_dir=out)
@@ -265,8 +267,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_data_docs_pages_are_rendered_while_the_datasets_are_validated(raw_small, tmp_path, monkeypatch):
-    """The worker gets the datasets once ADaM is derived and renders the per-dataset pages while the main process
-    validates; index.html (it needs the findings) is written only after validation has sent them."""
+    """The worker gets the datasets' samples once ADaM is derived and renders the per-dataset pages while the main
+    process validates; index.html (it needs the findings) is written only after validation has sent them."""
     real_validate = pipeline._validate
     seen = {}
 

@@ -190,9 +190,10 @@ def prepared_writer(spec: StudySpec | None, **options):
     for a worker started ahead of the data: returns a job in two parts (`core.background.Continue`) that
     `pipeline` runs in a forked child: job((samples, rows, out_dir, plans)) writes the pages of the datasets from
     their `data_docs_sample`s and row counts (`write_sample_pages`; the datasets themselves are not sent), then its
-    next part takes the findings and writes index.html, whose path it returns.  Only here, in a process of its own, are the modules GE imports
-    for an expectation cdiscflow never builds deferred (`_defer_imports`: a stand-in in sys.modules until first
-    used); a caller's process (`write_data_docs` in a library) gets great_expectations imported as it is."""
+    next part takes the findings and writes index.html, whose path it returns.  Only here, in a process of its own,
+    are the modules GE imports for an expectation cdiscflow never builds deferred (`_defer_imports`: a stand-in in
+    sys.modules until first used); a caller's process (`write_data_docs` in a library) gets great_expectations
+    imported as it is."""
     _defer_imports()
     _great_expectations()[1].compile_templates()
 

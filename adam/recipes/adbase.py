@@ -46,6 +46,7 @@ from cdiscflow.adam.verbs.merge import _left_join, inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.core.frames import is_text_category
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
 SECTION = "adam/adbase"
@@ -200,10 +201,29 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
         wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key)
         if par.keep:
             records.append(rec)
-    out = pd.concat(records, ignore_index=True)
+    out = _concat_by_code(records)
+    records.clear()  # the parameters' records are in `out` now: not held while it is sorted (a copy of it)
     out = out.sort_values([*SUBJECT_KEYS, "AVISITN", "PARAMN"], kind="stable", ignore_index=True)
     out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
     return out
+
+
+def _concat_by_code(records: list[pd.DataFrame]) -> pd.DataFrame:
+    """`pd.concat(records)` with every text column held by code (a categorical of its sorted values; the same
+    values, order and missingness): ADBASE has one record per subject, time point and parameter (9.7 million at
+    100,000 subjects), and its text repeats a few values (PARAMCD, PARAM, AVISIT, SRCDOM ...).  Each parameter's
+    records are coded as they come, on categories shared by all, so that neither they nor the result hold the
+    text itself on every record.  A column that is not text in every parameter's records is left as it is."""
+    text = [c for c in records[0].columns
+            if all(c in r.columns and (r[c].dtype == "str" or is_text_category(r[c])) for r in records)]
+    categories = {}
+    for name in text:  # a loop over columns: each parameter's values coded, then on the categories of all
+        codes = [r[name] if is_text_category(r[name]) else r[name].astype("category") for r in records]
+        every = pd.Index(pd.concat([pd.Series(c.cat.categories, dtype="str") for c in codes], ignore_index=True))
+        categories[name] = pd.CategoricalDtype(every.unique().sort_values(), ordered=False)
+        for r, coded in zip(records, codes):  # a loop over parameters
+            r[name] = coded.cat.set_categories(categories[name].categories)
+    return pd.concat(records, ignore_index=True)
 
 
 class _Wide:
