@@ -148,11 +148,22 @@ def same_as_previous(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         return same
     same[1:] = True
     for c in columns:  # over key columns
-        col = frame[c]
-        now, before = col.iloc[1:].reset_index(drop=True), col.iloc[:-1].reset_index(drop=True)
-        equal = ((now == before).fillna(False) | (now.isna() & before.isna())).to_numpy(dtype=bool)
-        same[1:] &= equal
+        same[1:] &= _equal_to_previous(frame[c])
     return same
+
+
+def _equal_to_previous(col: pd.Series) -> np.ndarray:
+    """For each value but the first, whether it equals the value before it (missing equal to missing).  A
+    categorical compares codes (missing is code -1) and a numpy column its array: no pandas operation per column."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        return codes[1:] == codes[:-1]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
+        values = col.to_numpy()
+        equal = values[1:] == values[:-1]
+        return equal | (np.isnan(values[1:]) & np.isnan(values[:-1])) if col.dtype.kind == "f" else equal
+    now, before = col.iloc[1:].reset_index(drop=True), col.iloc[:-1].reset_index(drop=True)
+    return ((now == before).fillna(False) | (now.isna() & before.isna())).to_numpy(dtype=bool)
 
 
 def join_columns(frame: pd.DataFrame, sep: str, *, names: bool = False) -> pd.Series:
