@@ -298,13 +298,12 @@ def _with_timepoints(data: pd.DataFrame, mask: pd.Series, cols: list[str], grid:
     """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
     the subject keys in pandas' merge order (record, then time point), built from row positions."""
     rows = data.loc[mask, cols]
-    points = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]]
-    pairs = inner_join_positions(rows, points, list(SUBJECT_KEYS))
+    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # reads only the keys of the grid
     if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
-        return rows.merge(points, how="inner", on=list(SUBJECT_KEYS), sort=False)
+        return rows.merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
     left, right = pairs
     return pd.concat([rows.iloc[left].reset_index(drop=True),
-                      points[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
+                      grid[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
 
 
 Values = dict[str, Any]  # a parameter's value and source columns: Series on its points' index, or scalars
