@@ -16,7 +16,9 @@ from cdiscflow.core.frames import is_text_category
 
 
 def arrow(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype(str), type=pa.large_string(), from_pandas=True)
+    """The column as Arrow large_string (a text column as it is: astype would cost a pandas call per use)."""
+    text = values if values.dtype == "str" else values.astype(str)
+    return pa.array(text, type=pa.large_string(), from_pandas=True)
 
 
 def _series(arr, index) -> pd.Series:
