@@ -312,11 +312,9 @@ Values = dict[str, Any]  # a parameter's value and source columns: Series on its
 def _records(points: pd.DataFrame, values: Values) -> pd.DataFrame:
     """A parameter's records on 0..n-1: the subject and time point columns of `points`, then `values` in order,
     made as one frame (inserting the dozen columns one at a time cost more than the data, 57 parameters a study)."""
-    keys = points[[*SUBJECT_KEYS, *TIMEPOINT_VARS]]
-    index = pd.RangeIndex(len(keys))
-    rest = pd.DataFrame({name: v.reset_index(drop=True) if isinstance(v, pd.Series) else v
-                         for name, v in values.items()}, index=index)
-    return pd.concat([keys.reset_index(drop=True), rest], axis=1)
+    columns = {name: points[name].array for name in (*SUBJECT_KEYS, *TIMEPOINT_VARS)}
+    columns.update({name: v.array if isinstance(v, pd.Series) else v for name, v in values.items()})
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(points)))  # arrays: by position, no index alignment
 
 
 def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
