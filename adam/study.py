@@ -137,20 +137,19 @@ def conform_to_spec(frame: pd.DataFrame, dataset: Dataset, *, adsl: pd.DataFrame
     if missing:
         raise SpecError(f"{dataset.name}: variables.csv declares {', '.join(missing)}, which no step of the "
                         f"{dataset.name} recipe derives (check the spec section adam/{dataset.name.lower()}.yaml)")
-    out = pd.DataFrame(index=frame.index)
+    columns = {}  # the frame is made once at the end: a column inserted at a time costs more than the data here
     rest = []  # text variables to compact after coercion (not held as Arrow text)
     for var in dataset.variables:
         col = _compact_text(frame[var.name], len(frame)) if compact_text and not var.is_numeric else None
         if col is None:
             col = _coerce(frame[var.name], var, dataset.name, frame)
             rest += [var.name] if compact_text and not var.is_numeric else []
-        out[var.name] = col
-    out = out.reset_index(drop=True)
+        columns[var.name] = col.array  # every column on the frame's rows, in its order
+    index = pd.RangeIndex(len(frame))
     if rest:
-        done = compact(out[rest])
-        for name in rest:
-            out[name] = done[name]
-    return out
+        done = compact(pd.DataFrame({name: columns[name] for name in rest}, index=index))
+        columns.update({name: done[name].array for name in rest})
+    return pd.DataFrame(columns, index=index)
 
 
 def _compact_text(col: pd.Series, rows: int) -> pd.Series | None:

@@ -384,13 +384,17 @@ class _Evaluator:
         except TypeError as exc:
             raise InputError(f"cannot evaluate {self.source!r}: {exc}") from None
         result = self._series(result).astype("boolean")
-        result[lmiss | rmiss] = pd.NA
+        missing = lmiss | rmiss
+        if missing.any():  # (a masked assignment costs as much as the comparison, even when it sets nothing)
+            result[missing] = pd.NA
         return result
 
     def _isin(self, left: Any, values: list) -> pd.Series:
         left = self._series(left)
         result = left.isin(values).astype("boolean")
-        result[left.isna().to_numpy()] = pd.NA
+        missing = left.isna().to_numpy()
+        if missing.any():
+            result[missing] = pd.NA
         return result
 
     def _missing(self, value: Any) -> np.ndarray:

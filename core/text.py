@@ -16,7 +16,9 @@ from cdiscflow.core.frames import is_text_category
 
 
 def arrow(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype(str), type=pa.large_string(), from_pandas=True)
+    """The column as Arrow large_string (a text column as it is: astype would cost a pandas call per use)."""
+    text = values if values.dtype == "str" else values.astype(str)
+    return pa.array(text, type=pa.large_string(), from_pandas=True)
 
 
 def _series(arr, index) -> pd.Series:
@@ -148,11 +150,22 @@ def same_as_previous(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         return same
     same[1:] = True
     for c in columns:  # over key columns
-        col = frame[c]
-        now, before = col.iloc[1:].reset_index(drop=True), col.iloc[:-1].reset_index(drop=True)
-        equal = ((now == before).fillna(False) | (now.isna() & before.isna())).to_numpy(dtype=bool)
-        same[1:] &= equal
+        same[1:] &= _equal_to_previous(frame[c])
     return same
+
+
+def _equal_to_previous(col: pd.Series) -> np.ndarray:
+    """For each value but the first, whether it equals the value before it (missing equal to missing).  A
+    categorical compares codes (missing is code -1) and a numpy column its array: no pandas operation per column."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        return codes[1:] == codes[:-1]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
+        values = col.to_numpy()
+        equal = values[1:] == values[:-1]
+        return equal | (np.isnan(values[1:]) & np.isnan(values[:-1])) if col.dtype.kind == "f" else equal
+    now, before = col.iloc[1:].reset_index(drop=True), col.iloc[:-1].reset_index(drop=True)
+    return ((now == before).fillna(False) | (now.isna() & before.isna())).to_numpy(dtype=bool)
 
 
 def join_columns(frame: pd.DataFrame, sep: str, *, names: bool = False) -> pd.Series:

@@ -1,11 +1,11 @@
-"""core/text.py isin and lookup: the one membership and key-lookup helper of the mapping and the checks."""
+"""core/text.py isin, lookup and same_as_previous: the membership, key-lookup and neighbour helpers of the mapping and the checks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.text import isin, lookup
+from cdiscflow.core.text import isin, lookup, same_as_previous
 
 
 def test_isin_on_text_plain_and_compacted():
@@ -88,3 +88,22 @@ def test_lookup_on_a_categorical_by_codes_equals_lookup_on_its_text():
         want, got = lookup(keys, table), lookup(compacted, table)
         pd.testing.assert_series_equal(got, want)
     assert np.allclose(lookup(compacted, tables[1]).to_numpy(), [np.nan, 1.0, np.nan, 2.5, 1.0], equal_nan=True)
+
+
+def test_same_as_previous_per_dtype_equals_the_text_comparison():
+    # keys as finalize leaves them: a compacted text column, float --SEQ with missing, plain text, integers
+    frame = pd.DataFrame({
+        "USUBJID": pd.Series(["S-1", "S-1", None, None, "S-2", "S-2", "S-2"], dtype="str").astype("category"),
+        "SEQ": [1.0, 1.0, np.nan, np.nan, 2.0, 3.0, 3.0],
+        "TEST": pd.Series(["A", "A", "B", "B", None, "C", "C"], dtype="str"),
+        "N": np.array([1, 1, 1, 1, 1, 2, 2], dtype=np.int64),
+    })
+    assert same_as_previous(frame, ["USUBJID"]).tolist() == [False, True, False, True, False, True, True]
+    assert same_as_previous(frame, ["SEQ"]).tolist() == [False, True, False, True, False, False, True]
+    assert same_as_previous(frame, ["N"]).tolist() == [False, True, True, True, True, False, True]
+    assert same_as_previous(frame, ["USUBJID", "SEQ", "TEST", "N"]).tolist() == \
+        [False, True, False, True, False, False, True]
+    text = frame.assign(USUBJID=frame["USUBJID"].astype("str"), SEQ=frame["SEQ"].astype(object),
+                        N=frame["N"].astype(object))  # the general path: the same answers
+    for keys in (["USUBJID"], ["SEQ"], ["N"], ["USUBJID", "SEQ", "TEST", "N"]):
+        assert same_as_previous(text, keys).tolist() == same_as_previous(frame, keys).tolist()

@@ -44,6 +44,21 @@ def test_usubjid_per_subject_equals_the_row_formatting():
     assert got.isna().sum() == 3 and got.iloc[0] == want.iloc[0] and got.iloc[0].endswith("101-001")
 
 
+def test_usubjid_rows_join_literals_and_fields_missing_where_a_field_is():
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(studyid="ST1")
+    frame = pd.DataFrame({"SUBJID": pd.array(["001", None, "003"], dtype="str"), "SITE": [1.0, 2.0, np.nan]},
+                         index=[5, 6, 7])
+    got = _usubjid_rows(spec, "{STUDYID}-{SUBJID}", frame)
+    assert got.dtype == "str" and got.index.tolist() == [5, 6, 7]
+    assert got.tolist()[0::2] == ["ST1-001", "ST1-003"] and pd.isna(got.iloc[1])
+    mixed = _usubjid_rows(spec, "{STUDYID}-{SITE}/{SUBJID}", frame)  # a number field as astype(str) writes it
+    assert mixed.iloc[0] == "ST1-1.0/001" and mixed.iloc[1:].isna().all()
+    assert _usubjid_rows(spec, "X{SUBJID}Y", frame).iloc[2] == "X003Y"
+    assert _usubjid_rows(spec, "{STUDYID}", frame).tolist() == ["ST1"] * 3  # no raw field: one text everywhere
+
+
 def test_trimmed_is_pandas_strip_then_blank_as_missing():
     from cdiscflow.sdtm.raw.files import _trimmed
 

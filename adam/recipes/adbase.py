@@ -42,7 +42,7 @@ import pandas as pd
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
-from cdiscflow.adam.verbs.merge import _left_join, inner_join_positions
+from cdiscflow.adam.verbs.merge import _HIT, _left_join, inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
@@ -189,13 +189,13 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
         if par.paramcd in (*SUBJECT_KEYS, *TIMEPOINT_VARS):
             raise SpecError(f"adbase.yaml: parameter {par.paramcd} has the name of a key or time point variable")
         if par.kind == "from":
-            rec = _from_source(par, sources, adsl, grid)
+            points, values = _from_source(par, sources, adsl, grid)
         elif par.kind == "exists":
-            rec = _exists(par, sources, adsl, grid)
+            points, values = _exists(par, sources, adsl, grid)
         else:
-            rec = _from_rule(par, wide.frame())
-        rec = rec.assign(PARAMCD=par.paramcd, PARAM=par.param, PARAMN=float(number))
-        rec["PARCAT1"] = pd.Series(par.parcat1, index=rec.index, dtype="str")
+            points, values = _from_rule(par, wide.frame())
+        rec = _records(points, {**values, "PARAMCD": par.paramcd, "PARAM": par.param, "PARAMN": float(number),
+                                "PARCAT1": pd.Series(par.parcat1, index=points.index, dtype="str")})
         value = rec["AVAL"] if rec["AVAL"].notna().any() else rec["AVALC"]
         key = [*SUBJECT_KEYS, "AVISITN"]
         wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key)
@@ -307,9 +307,10 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
     joined = _with_timepoints(data, mask, cols, grid)
-    joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
-    if seq:
-        joined = joined.rename(columns={seq: "__SEQ__"})
+    if late is not None:
+        joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
+    if seq:  # renamed in place: `joined` is a new frame here
+        joined.columns = ["__SEQ__" if c == seq else c for c in joined.columns]
     return joined
 
 
@@ -317,16 +318,27 @@ def _with_timepoints(data: pd.DataFrame, mask: pd.Series, cols: list[str], grid:
     """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
     the subject keys in pandas' merge order (record, then time point), built from row positions."""
     rows = data.loc[mask, cols]
-    points = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]]
-    pairs = inner_join_positions(rows, points, list(SUBJECT_KEYS))
+    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # reads only the keys of the grid
     if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
-        return rows.merge(points, how="inner", on=list(SUBJECT_KEYS), sort=False)
+        return rows.merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
     left, right = pairs
     return pd.concat([rows.iloc[left].reset_index(drop=True),
-                      points[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
+                      grid[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
 
 
-def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:
+Values = dict[str, Any]  # a parameter's value and source columns: Series on its points' index, or scalars
+
+
+def _records(points: pd.DataFrame, values: Values) -> pd.DataFrame:
+    """A parameter's records on 0..n-1: the subject and time point columns of `points`, then `values` in order,
+    made as one frame (inserting the dozen columns one at a time cost more than the data, 57 parameters a study)."""
+    columns = {name: points[name].array for name in (*SUBJECT_KEYS, *TIMEPOINT_VARS)}
+    columns.update({name: v.array if isinstance(v, pd.Series) else v for name, v in values.items()})
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(points)))  # arrays: by position, no index alignment
+
+
+def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
+                 grid: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
     ref = par.source
     exprs = tuple(v for v in (ref.aval, ref.avalc) if v)
     rows = _joined(ref, sources, adsl, grid, exprs)
@@ -335,14 +347,13 @@ def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, gr
     if dup.any():
         raise InputError(f"adbase.yaml: parameter {par.paramcd}: {ref.dataset} has more than one record meeting "
                          f"{ref.filter!r} for a subject and time point: {describe_rows(rows, dup, key)}")
-    out = rows[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].copy()
-    out["AVAL"] = _value(ref.aval, ref.aval_is_expr, rows, ref.dataset, numeric=True)
-    out["AVALC"] = _value(ref.avalc, ref.avalc_is_expr, rows, ref.dataset, numeric=False)
-    out["SRCDOM"] = pd.Series(ref.dataset, index=out.index, dtype="str")
     plain = ref.avalc if (ref.avalc and not ref.avalc_is_expr) else ref.aval if not ref.aval_is_expr else None
-    out["SRCVAR"] = pd.Series(plain, index=out.index, dtype="str")
-    out["SRCSEQ"] = rows["__SEQ__"].astype("float64") if "__SEQ__" in rows.columns else np.nan
-    return out.reset_index(drop=True)
+    return rows, {
+        "AVAL": _value(ref.aval, ref.aval_is_expr, rows, ref.dataset, numeric=True),
+        "AVALC": _value(ref.avalc, ref.avalc_is_expr, rows, ref.dataset, numeric=False),
+        "SRCDOM": pd.Series(ref.dataset, index=rows.index, dtype="str"),
+        "SRCVAR": pd.Series(plain, index=rows.index, dtype="str"),
+        "SRCSEQ": rows["__SEQ__"].astype("float64") if "__SEQ__" in rows.columns else np.nan}
 
 
 def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, *, numeric: bool) -> pd.Series:
@@ -356,26 +367,30 @@ def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, 
     return value.astype("str")
 
 
-def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:
+def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
+            grid: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
+    """Y/N per subject and time point of the grid: whether any of the sources has a record there."""
     key = [*SUBJECT_KEYS, "AVISITN"]
     hits = [_joined(ref, sources, adsl, grid)[key] for ref in par.exists]
-    found = pd.concat(hits, ignore_index=True).drop_duplicates().assign(__HIT__=True)
-    out = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].merge(found, how="left", on=key, sort=False)
-    out["AVALC"] = pd.Series(np.where(out["__HIT__"].notna(), "Y", "N"), index=out.index, dtype="str")
-    out["AVAL"] = np.nan
-    return out.drop(columns="__HIT__").assign(SRCDOM=pd.Series(np.nan, index=out.index, dtype="str"),
-                                              SRCVAR=pd.Series(np.nan, index=out.index, dtype="str"), SRCSEQ=np.nan)
+    found = pd.concat(hits, ignore_index=True).drop_duplicates()
+    hit = _left_join(grid, found, key, [])[_HIT]
+    return grid, {"AVALC": pd.Series(np.where(hit, "Y", "N"), index=grid.index, dtype="str"), "AVAL": np.nan,
+                  "SRCDOM": _missing_text(grid.index), "SRCVAR": _missing_text(grid.index), "SRCSEQ": np.nan}
 
 
-def _from_rule(par: BaseParameter, wide: pd.DataFrame) -> pd.DataFrame:
+def _missing_text(index: pd.Index) -> pd.Series:
+    return pd.Series(np.nan, index=index, dtype="str")
+
+
+def _from_rule(par: BaseParameter, wide: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
+    """The rule's value per subject and time point, where it has one."""
     result = par.rule.apply(wide.drop(columns=[par.paramcd], errors="ignore"), dataset_name="ADBASE")[par.paramcd]
-    out = wide[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].copy()
     numeric = pd.api.types.is_numeric_dtype(result)
-    out["AVAL"] = result.astype("float64") if numeric else np.nan
-    out["AVALC"] = pd.Series(np.nan, index=out.index, dtype="str") if numeric else result.astype("str")
-    out = out[(out["AVAL"].notna() | out["AVALC"].notna()).to_numpy()]
-    return out.assign(SRCDOM=pd.Series(np.nan, index=out.index, dtype="str"),
-                      SRCVAR=pd.Series(np.nan, index=out.index, dtype="str"), SRCSEQ=np.nan).reset_index(drop=True)
+    kept = result.notna().to_numpy()
+    points, result = wide[[*SUBJECT_KEYS, *TIMEPOINT_VARS]][kept], result[kept]
+    return points, {"AVAL": result.astype("float64") if numeric else np.nan,
+                    "AVALC": _missing_text(points.index) if numeric else result.astype("str"),
+                    "SRCDOM": _missing_text(points.index), "SRCVAR": _missing_text(points.index), "SRCSEQ": np.nan}
 
 
 __all__ = ["AdbaseSpec", "BaseParameter", "Timepoint", "derive_adbase", "load_adbase_spec", "timepoint_grid"]

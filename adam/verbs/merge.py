@@ -182,10 +182,16 @@ def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[
     n = len(left)
     ids = None
     for a, b in pairs:
-        codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), use_na_sentinel=False)
+        codes, uniques = pd.factorize(_stacked(a, b), use_na_sentinel=False)
         ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
     ids = np.asarray(ids, dtype=np.intp)
     return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0
+
+
+def _stacked(a: pd.Series, b: pd.Series):
+    """The values of two columns of one dtype one after the other, as one array (the extension array interface's
+    concatenation): `pd.concat` of the Series and factorizing a Series cost about four times as much per join."""
+    return type(a.array)._concat_same_type([a.array, b.array])
 
 
 def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str = "dataset",

@@ -22,10 +22,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
+from cdiscflow.core.text import arrow
 from cdiscflow.sdtm.raw import odm
 from cdiscflow.sdtm.raw.dates import combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.raw.files import locate, read_file
@@ -82,20 +84,19 @@ def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
 
 
 def _usubjid_rows(spec: StudySpec, template: str, frame: pd.DataFrame) -> pd.Series:
-    """`usubjid` row by row: the formatting itself."""
-    out = pd.Series("", index=frame.index, dtype=str)
-    missing = pd.Series(False, index=frame.index)
+    """`usubjid` row by row: the formatting itself, the template's literals and fields joined in one Arrow call
+    (missing where a field is missing)."""
+    parts: list = []
     for literal, name, _, _ in string.Formatter().parse(template):
-        out = out + (literal or "")
-        if name is None:
-            continue
-        if name == "STUDYID":
-            out = out + spec.studyid
-        else:
-            col = frame[name].astype(str)
-            missing |= col.isna()
-            out = out + col.fillna("")
-    return out.mask(missing)
+        if literal:
+            parts.append(literal)
+        if name is not None:
+            parts.append(spec.studyid if name == "STUDYID" else arrow(frame[name].astype(str)))
+    if not any(isinstance(p, pa.Array) for p in parts):  # no raw field: the same text on every row
+        return pd.Series("".join(parts), index=frame.index, dtype=str)
+    text = [p if isinstance(p, pa.Array) else pa.scalar(p, pa.large_string()) for p in [*parts, ""]]
+    joined = pc.binary_join_element_wise(*text, null_handling="emit_null")  # the last part: the separator
+    return pd.Series(joined, index=frame.index, dtype=str)
 
 
 def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | None = None) -> RawExport:

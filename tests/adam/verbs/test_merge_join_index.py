@@ -68,3 +68,16 @@ def test_text_key_as_categorical_on_one_side_joins_as_text_like_merge():
     pd.testing.assert_series_equal(out["v"], reference["v"], check_names=False)
     lpos, rpos = inner_join_positions(dataset, right, ["k"])
     assert lpos.tolist() == [0, 2, 3, 4] and rpos.tolist() == [1, 2, 0, 1]
+
+
+def test_inner_join_positions_on_categoricals_with_categories_in_another_order():
+    # equal unordered dtypes whose categories are listed in another order: the values are joined, not the codes
+    left = pd.DataFrame({"k": pd.Categorical(["b", "a", None, "c"], categories=["a", "b", "c"]),
+                         "d": [1.0, np.nan, 2.0, 3.0]})
+    right = pd.DataFrame({"k": pd.Categorical(["a", "c", None, "b"], categories=["c", "b", "a"]),
+                          "d": [np.nan, 3.0, 2.0, 1.0]})
+    assert left["k"].dtype == right["k"].dtype
+    lpos, rpos = inner_join_positions(left, right, ["k", "d"])
+    merged = left.assign(v=range(4)).merge(right.assign(w=range(4)), how="inner", on=["k", "d"], sort=False)
+    assert lpos.tolist() == merged["v"].tolist() == [0, 1, 2, 3]
+    assert rpos.tolist() == merged["w"].tolist() == [3, 0, 2, 1]
