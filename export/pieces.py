@@ -1,6 +1,6 @@
 """Export from partitions: the files `write_datasets` writes, built from per-partition statistics and pieces.
 
-A partitioned run (`scale.py`) holds each dataset as partitions of subjects, each in its own final order, and never
+A partitioned run (`scale/`) holds each dataset as partitions of subjects, each in its own final order, and never
 the whole dataset in one process.  The export is then four steps, the partitions' in their own processes:
 
     export_stats(name, frame, spec) -> ExportStats                    partition, phase 1: what the metadata and

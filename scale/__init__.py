@@ -11,8 +11,8 @@ study's records:
                    UTF-8 bytes of the raw subject field (study.yaml `raw.subject`, e.g. SUBJID; blank = ""), modulo
                    the partition count.  The same subject lands in the same partition for a given count, on every
                    machine and Python version (no salted `hash()`), and all its rows in every form go together.
-                   The raw files are read once, in the client, and split into a scratch folder beside --out
-                   (`partitions.split_export`).
+                   The raw files are read once, one per task where the partitions run, and split into a
+                   scratch folder beside --out (`partitions.split_export`).
     2. phase 1     per partition (`stream.run_partition`, a Dask task or a loop here): map to SDTM and derive ADaM,
                    each dataset in the plain run's order inside the partition; validate (schema checks and rules,
                    `validation.partitioned`); the export statistics (`export.pieces`); the datasets spilled to the

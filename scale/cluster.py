@@ -15,7 +15,9 @@ from cdiscflow.scale.partitions import split_export
 from cdiscflow.scale.stream import PartitionResult, run_partition
 from cdiscflow.specs.load import load_study
 
-RETRIES = 2  # times Dask runs a partition again when its worker dies
+# times Dask runs a task again when it raises: none (a partition's error is its data's, the same on a rerun); a task
+# whose worker dies is run again on a live worker by Dask itself (distributed.scheduler.allowed-failures, 3 by default)
+RETRIES = 0
 
 
 class InProcess:
@@ -31,8 +33,9 @@ class InProcess:
 
 
 class OnDask:
-    """Partitions as Dask tasks on `client`; a task whose worker dies is run again (`retries` times): a partition's
-    phase is a pure function of its inputs (files in, files and a small answer out)."""
+    """Partitions as Dask tasks on `client`; a task whose worker dies is run again on a live worker (Dask's
+    allowed-failures), one that raises `retries` times (RETRIES: none): a partition's phase is a pure function of its
+    inputs (files in, files and a small answer out), so a rerun gives the same answer."""
 
     def __init__(self, client, retries: int):
         self.client, self.retries = client, retries
@@ -43,10 +46,14 @@ class OnDask:
         stamp = f"{os.getpid()}-{time.monotonic_ns()}"
         futures = [self.client.submit(fn, *task, pure=False, retries=self.retries,
                                       key=f"cdiscflow-{fn.__name__}-{i}-{stamp}") for i, task in enumerate(tasks)]
-        for finished, _ in enumerate(as_completed(futures), start=1):  # over partitions as the cluster ends them
-            if done is not None:
-                done(finished, len(futures))
-        return self.client.gather(futures)
+        try:
+            for finished, _ in enumerate(as_completed(futures), start=1):  # over partitions as the cluster ends them
+                if done is not None:
+                    done(finished, len(futures))
+            return self.client.gather(futures)
+        except BaseException:  # a partition failed, or Ctrl-C: the others stop too (the scratch folder goes)
+            self.client.cancel(futures)
+            raise
 
 
 def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs: int = 1,
@@ -56,10 +63,9 @@ def map_partitions(study: str, raw_dir: Path, count: int, on_error: str, *, jobs
     partition order: here one after another (no scheduler and one job), on a Dask LocalCluster of `jobs` worker
     processes (`scheduler="local"`), or on the cluster at a `tcp://` address.
 
-    The raw files are read once, here, and split by partition into a temporary folder in `scratch` (default: the
-    system's; on a cluster it must be a folder the workers can read, as --out is); each partition reads its rows
-    only.  A Dask task whose worker dies (killed, out of memory) is run again on another worker, up to `retries`
-    times.  `client`: a Dask client to submit to (a batch shares one); `done(finished, count)` is called as
+    The raw files are read once, one per task, and split by partition into a temporary folder in `scratch`
+    (default: the system's; on a cluster it must be a folder the workers can read, as --out is); each partition
+    reads its rows only.  A Dask task whose worker dies (killed, out of memory) is run again on another worker.  `client`: a Dask client to submit to (a batch shares one); `done(finished, count)` is called as
     partitions finish."""
     study, raw_dir = str(Path(study).resolve()), Path(raw_dir).resolve()  # workers may run in another folder
     with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=scratch) as folder, \

@@ -68,8 +68,11 @@ def final_rows(parts: list[Blocks | None]) -> list[np.ndarray]:
     present = [b for b in parts if b is not None and len(b.starts)]
     if not present:
         return [np.zeros(0, dtype=np.int64) for _ in parts]
-    keys = concat_frames([b.keys for b in present])
-    order = sort_order(keys, list(keys.columns))  # final position -> block (in concatenated order)
+    if len(present[0].keys.columns):
+        keys = concat_frames([b.keys for b in present])
+        order = sort_order(keys, list(keys.columns))  # final position -> block (in concatenated order)
+    else:  # no keys: one block a partition, the partitions one after another
+        order = np.arange(len(present), dtype=np.int64)
     lengths = np.concatenate([b.lengths for b in present])
     first = np.empty(len(order), dtype=np.int64)  # each block's first final row
     first[order] = np.concatenate(([0], np.cumsum(lengths[order])[:-1]))

@@ -180,7 +180,10 @@ def split_form(study: str, raw_dir: str, position: int, count: int, folder: str)
 
 def auto_partitions(raw_dir: Path, jobs: int) -> int:
     """`--partitions auto`: enough partitions that one fits in the memory available per worker (RAW_MEMORY_FACTOR
-    bytes a raw byte, at least 256 MiB a worker), and at least one per worker."""
+    bytes a raw byte, at least 256 MiB a worker), and at least one per worker.  A raw export that is not a folder
+    (missing, an ODM-XML file) gets one per worker: the run then reports it as a plain run does."""
+    if not Path(raw_dir).is_dir():
+        return max(jobs, 1)
     raw_bytes = sum(p.stat().st_size for p in Path(raw_dir).iterdir() if p.is_file())
     per_worker = max(available_memory() // max(jobs, 1), 1 << 28)
     return max(jobs, math.ceil(raw_bytes * RAW_MEMORY_FACTOR / per_worker))
@@ -218,12 +221,28 @@ def _rejects_in_file_rows(rejects: pd.DataFrame, select: SubjectSelection, spec:
     for form in pd.unique(rejects["form"]):  # over forms
         hit = rejects["form"] == form
         rejects.loc[hit, "row"] = select.original(form, rejects.loc[hit, "row"])
+        named = hit & rejects["reason"].str.contains(_ROWS_IN_TEXT, regex=True)
+        if named.any():  # a duplicate key's rows, in the reason
+            rejects.loc[named, "reason"] = _file_rows_in_text(rejects.loc[named, "reason"], form, select)
     roster = roster_form(spec)
     pattern = r"(the subject's enrolment row )(\d+)( in )"
     rejects["reason"] = rejects["reason"].str.replace(  # over the rejected rows that name an enrolment row
         pattern, lambda m: f"{m.group(1)}{select.original(roster, pd.Series([int(m.group(2))])).iloc[0]}{m.group(3)}",
         regex=True)
     return rejects
+
+
+_ROWS_IN_TEXT = r"\(rows (\d+(?:, \d+)*)\)"  # RAW-DUPKEY's "(rows 3, 17)": the duplicates' rows of the file
+
+
+def _file_rows_in_text(text: pd.Series, form: str, select: SubjectSelection) -> pd.Series:
+    """Messages naming the partition's rows of `form` ("duplicate key ... (rows 3, 17)") with the file's rows;
+    one call per message that names rows (duplicate keys: few)."""
+    def original(match) -> str:
+        rows = pd.Series([int(r) for r in match.group(1).split(", ")])
+        return "(rows " + ", ".join(str(r) for r in select.original(form, rows)) + ")"
+
+    return text.str.replace(_ROWS_IN_TEXT, original, regex=True)
 
 
 def _raw_rows(findings: pd.DataFrame, select: SubjectSelection, spec: StudySpec) -> pd.DataFrame:
@@ -236,4 +255,7 @@ def _raw_rows(findings: pd.DataFrame, select: SubjectSelection, spec: StudySpec)
         hit = (findings["source"] == file) & findings["row"].notna()
         if hit.any():
             findings.loc[hit, "row"] = select.original(form, findings.loc[hit, "row"])
+        named = (findings["source"] == file) & (findings["rule_id"] == "RAW-DUPKEY")
+        if named.any():
+            findings.loc[named, "message"] = _file_rows_in_text(findings.loc[named, "message"], form, select)
     return findings

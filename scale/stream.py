@@ -100,8 +100,9 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
         spill = str(Path(scratch) / f"partition-{index}.pkl")
         with atomic_write(Path(spill)) as handle:
             pickle.dump(datasets, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return PartitionResult(index, spill, {n: len(f) for n, f in datasets.items()}, blocks,
-                           _raw_rows(sdtm.findings.frame(), select, spec), sdtm.accounting,
+    findings = _raw_rows(sdtm.findings.frame(), select, spec)
+    findings = findings[~findings["dataset"].isin(DESIGN_DATASETS)]  # the client builds and checks them once
+    return PartitionResult(index, spill, {n: len(f) for n, f in datasets.items()}, blocks, findings, sdtm.accounting,
                            _rejects_in_file_rows(sdtm.rejects, select, spec), adam.findings.frame(), validation,
                            stats, kept, timings,
                            subjects=int(datasets["DM"]["USUBJID"].nunique()) if "DM" in datasets else 0)

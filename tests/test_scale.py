@@ -115,7 +115,7 @@ def plain_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("partitions", [1, 2, 4])
+@pytest.mark.parametrize("partitions", [1, 2, 4, 18])  # 18: partition 0 has no subject
 def test_a_partitioned_run_writes_the_plain_runs_bytes(plain_run, tmp_path, partitions):
     result = run_partitioned(None, None, tmp_path / "out", partitions=partitions, data_docs=False)
     assert result.exit_code == 0 and result.subjects == 63
@@ -148,6 +148,7 @@ def _broken_export(tmp_path: Path) -> Path:
     ae[5] = ",".join(fields)
     ae[9] = ae[9] + ",extra"  # one field too many (RAW-FIELDS, row 8)
     ae.append(ae[2].replace(",01-001,", ",99-999,"))  # a subject nobody enrolled (RAW-NOT-ENROLLED)
+    ae.append(ae[40])  # a record twice (RAW-DUPKEY: its message names both rows of the file)
     (raw / "ae.csv").write_bytes(b"\xef\xbb\xbf" + ("\n".join(ae) + "\n").encode())  # and a BOM (once per file)
     enrol = (raw / "enrol.csv").read_text().splitlines()
     fields = enrol[12].split(",")
@@ -167,6 +168,7 @@ def test_rejected_rows_are_reported_with_the_raw_files_row_numbers(tmp_path):
     assert {"RAW-DATE", "RAW-FIELDS", "RAW-NOT-ENROLLED", "MAP-SUBJECT-REJECTED"} <= \
         set(";".join(rejects["rule_id"]).split(";"))
     assert 4 in rejects.loc[rejects["form"] == "ae", "row"].tolist()
+    assert rejects["reason"].str.contains(r"duplicate key .* \(rows 39, 227\)").any()  # the file's rows
     _assert_same_output(tmp_path / "plain", tmp_path / "parted", 3)
 
 
@@ -463,3 +465,21 @@ def test_validation_errors_block_a_partitioned_runs_export_as_a_plain_runs(tmp_p
     assert not list((tmp_path / "parted").glob("*/*.xpt"))
     assert (tmp_path / "parted" / "validation" / "datadocs" / "index.html").is_file()
     _assert_same_output(tmp_path / "plain", tmp_path / "parted", 3)
+
+
+@pytest.mark.slow
+def test_a_duplicate_key_in_the_trial_design_is_found_once_as_in_a_plain_run(tmp_path, study_copy):
+    """Every partition builds TE/TA/TV/TI (rules read them) but the client builds and checks them once: an I/E
+    criterion listed twice in trial_design.yaml gives the plain run's two MAP-KEY-DUP findings on TI."""
+    from cdiscflow.specs.model import SPECS_DIR
+
+    shutil.copytree(SPECS_DIR / "dara_atra" / "raw", study_copy / "raw")
+    text = (study_copy / "trial_design.yaml").read_text()
+    line = '  - {IETESTCD: INCLB02, IECAT: INCLUSION, TIVERS: "1", IETEST: "Part B: creatinine clearance >= 30 mL/min"}\n'
+    (study_copy / "trial_design.yaml").write_text(text.replace(line, line + line))
+    plain = run(study_copy, None, tmp_path / "plain", data_docs=False)
+    parted = run_partitioned(study_copy, None, tmp_path / "parted", partitions=2, data_docs=False)
+    assert plain.exit_code == parted.exit_code == 1
+    found = pd.read_csv(tmp_path / "parted" / "sdtm" / "_findings.csv")
+    assert found.loc[found["rule_id"] == "MAP-KEY-DUP", "dataset"].tolist() == ["TI", "TI"]
+    _assert_same_output(tmp_path / "plain", tmp_path / "parted", 2)

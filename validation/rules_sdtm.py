@@ -86,6 +86,8 @@ def _study_days(ctx: RuleContext, name: str) -> list[tuple]:
         ref_date = ctx.cached(("reference dates",), lambda: iso8601.to_date(ref) if len(ref)
                               else pd.Series(dtype="datetime64[s]"))  # one parse for every dataset
         df = ctx[name]
+        if not len(df):  # no records (a partition without subjects): no study days to check
+            return []
         in_dm = pd.Series(isin(df["USUBJID"], ref.index), index=df.index)
         r = lookup(df["USUBJID"], ref_date)
         out = []
