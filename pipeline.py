@@ -187,19 +187,27 @@ def _run_stages(result: RunResult, raw_dir: Path | None, on_error: str, data_doc
     # the workers were forked as the run started, so that their imports overlap SDTM and ADaM; each is stopped,
     # whatever happens, before the staging folder goes (stop() again on the way out is a no-op)
     docs, report = workers
-    with _stopping(workers):
-        try:
-            written = _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
-        except CdiscflowError:  # a run stopped by its input is still written: with the Data Docs it handed over
-            if docs is not None and docs.sent and not docs.complete:  # pages begun, the run stopped before the
-                docs.stop()                                            # findings: no Data Docs, as in process
-                shutil.rmtree(result.target / "validation" / "datadocs", ignore_errors=True)
-            _wait_for(docs)
-            raise
-        finally:
-            _discard_unused_report(report, result.target)
-        _wait_for(docs)
+    with _stopping(workers), handing_over(result, docs, report):
+        written = _run_stages_with(result, raw_dir, on_error, data_docs, say, docs, report)
     return written
+
+
+@contextlib.contextmanager
+def handing_over(result: RunResult, docs: ForkedWorker | None, report: ForkedWorker | None):
+    """The stages with the forked workers: the run waits for the Data Docs at the end; a run stopped by its input is
+    still written, with the Data Docs it handed over (pages begun without their findings go, as in process), and a
+    report the run never came to goes (also used by a partitioned run)."""
+    try:
+        yield
+    except CdiscflowError:
+        if docs is not None and docs.sent and not docs.complete:
+            docs.stop()
+            shutil.rmtree(result.target / "validation" / "datadocs", ignore_errors=True)
+        _wait_for(docs)
+        raise
+    finally:
+        _discard_unused_report(report, result.target)
+    _wait_for(docs)
 
 
 def _discard_unused_report(report: ForkedWorker | None, out: Path) -> None:
@@ -360,7 +368,6 @@ def _validate(result: RunResult, data_docs: bool, log: StageLog, docs: ForkedWor
     Data Docs worker already rendering the dataset pages, sent the datasets when ADaM was derived) the findings are
     sent to it for index.html (the caller waits for it); without, the Data Docs are written here."""
     from cdiscflow.validation.api import run_validation, write_outputs
-    from cdiscflow.validation.reviewers_guide import write_reviewers_guide
 
     validation = run_validation(result.datasets, result.spec)
     log.findings.extend(validation.findings)
@@ -371,6 +378,14 @@ def _validate(result: RunResult, data_docs: bool, log: StageLog, docs: ForkedWor
 
         check_page_names(result.datasets)  # the one input error of the Data Docs stops the run here, as in process
         docs.send(validation.findings)  # the worker has the datasets since ADaM: it writes index.html with these
+    return validation_written(result, validation, log)
+
+
+def validation_written(result: RunResult, validation, log: StageLog) -> bool:
+    """The validate stage's end (a plain or partitioned run): the reviewer's guide, the stage's log; True when the
+    findings block the export."""
+    from cdiscflow.validation.reviewers_guide import write_reviewers_guide
+
     result.written.append(write_reviewers_guide(result.spec, validation.findings, result.target,
                                                 core_report=result.core_report))
     counts = validation.findings.counts()

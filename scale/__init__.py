@@ -37,7 +37,6 @@ partitions on one cluster (`batch._execute_on_dask`).
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -46,8 +45,8 @@ from pathlib import Path
 from cdiscflow.core.atomic import staged_output
 from cdiscflow.core.errors import CdiscflowError, InputError
 from cdiscflow.core.outputs import check_output
-from cdiscflow.pipeline import (Progress, RunResult, _check_reviewers_guide_inputs, _data_docs_worker,
-                                _discard_unused_report, _finish, _report_worker, _stopping, _wait_for)
+from cdiscflow.pipeline import (Progress, RunResult, _check_reviewers_guide_inputs, _data_docs_worker, _finish,
+                                _report_worker, _stopping, handing_over)
 from cdiscflow.scale.cluster import RETRIES, dask_client, map_partitions, partition_runner
 from cdiscflow.scale.combine import combine_findings, concat_frames
 from cdiscflow.scale.partitions import (RAW_MEMORY_FACTOR, SubjectSelection, auto_partitions, available_memory,
@@ -114,15 +113,6 @@ def _run_stages(result: RunResult, study: str, raw: Path, count: int, jobs: int,
     docs, report = workers
     with tempfile.TemporaryDirectory(prefix=".cdiscflow-partitions-", dir=Path(result.build_dir).parent) as folder, \
             partition_runner(scheduler, jobs, client) as runner:
-        try:
+        with handing_over(result, docs, report):
             written = run_stages(result, study, raw, count, runner, Path(folder), on_error, data_docs, say, docs, report)
-        except CdiscflowError:  # a run stopped by its input: no Data Docs begun without their index, as in process
-            if docs is not None and docs.sent and not docs.complete:
-                docs.stop()
-                shutil.rmtree(result.target / "validation" / "datadocs", ignore_errors=True)
-            _wait_for(docs)
-            raise
-        finally:
-            _discard_unused_report(report, result.target)
-    _wait_for(docs)
     return written

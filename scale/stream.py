@@ -335,10 +335,9 @@ def validate(study: Study, result, log, data_docs: bool) -> bool:
     """The partitions' validation combined (findings in final record numbers), the trial design validated here;
     findings.*, rules.csv and the reviewer's guide written (the Data Docs follow once the samples are picked out).
     True when the findings block the export."""
-    from cdiscflow.core.findings import at_or_above
+    from cdiscflow.pipeline import validation_written
     from cdiscflow.validation.api import write_outputs
     from cdiscflow.validation.partitioned import combine_validation
-    from cdiscflow.validation.reviewers_guide import write_reviewers_guide
 
     validation = combine_validation([p.validation for p in study.parts], study.order, study.design, study.spec)
     study.validation = validation
@@ -348,12 +347,7 @@ def validate(study: Study, result, log, data_docs: bool) -> bool:
         check_page_names(validation.rows)  # the one input error of the Data Docs stops the run here, as in process
     log.findings.extend(validation.findings)
     write_outputs(validation, {}, study.spec, result.target / "validation", data_docs=False)
-    result.written.append(write_reviewers_guide(study.spec, validation.findings, result.target,
-                                                core_report=result.core_report))
-    counts = validation.findings.counts()
-    log.rows_in = dict(validation.rows)
-    log.note = ", ".join(f"{n} {s}" for s, n in counts.items())
-    return any(n and at_or_above(s, result.fail_on) for s, n in counts.items())
+    return validation_written(result, validation, log)
 
 
 def sample_rows(study: Study) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
