@@ -212,18 +212,35 @@ def _concat_by_code(records: list[pd.DataFrame]) -> pd.DataFrame:
     """`pd.concat(records)` with every text column held by code (a categorical of its sorted values; the same
     values, order and missingness): ADBASE has one record per subject, time point and parameter (9.7 million at
     100,000 subjects), and its text repeats a few values (PARAMCD, PARAM, AVISIT, SRCDOM ...).  Each parameter's
-    records are coded as they come, on categories shared by all, so that neither they nor the result hold the
-    text itself on every record.  A column that is not text in every parameter's records is left as it is."""
+    values are factorized where they are, then recoded onto the sorted categories of all, so that the text itself
+    is never concatenated on every record.  A column that is not text in every parameter's records is left as it
+    is (concatenated by pandas)."""
     text = [c for c in records[0].columns
             if all(c in r.columns and (r[c].dtype == "str" or is_text_category(r[c])) for r in records)]
-    categories = {}
-    for name in text:  # a loop over columns: each parameter's values coded, then on the categories of all
-        codes = [r[name] if is_text_category(r[name]) else r[name].astype("category") for r in records]
-        every = pd.Index(pd.concat([pd.Series(c.cat.categories, dtype="str") for c in codes], ignore_index=True))
-        categories[name] = pd.CategoricalDtype(every.unique().sort_values(), ordered=False)
-        for r, coded in zip(records, codes):  # a loop over parameters
-            r[name] = coded.cat.set_categories(categories[name].categories)
-    return pd.concat(records, ignore_index=True)
+    coded = {name: _coded_column(name, records) for name in text}  # a loop over the text columns
+    order = pd.concat([r.iloc[:0] for r in records], ignore_index=True).columns  # pandas' union of the columns
+    rest = pd.concat([r.drop(columns=text) for r in records], ignore_index=True)
+    return pd.DataFrame({c: coded[c] if c in coded else rest[c] for c in order}, index=rest.index)
+
+
+def _coded_column(name: str, records: list[pd.DataFrame]) -> pd.Categorical:
+    """One text column of every parameter's records as one categorical on the sorted values of all."""
+    codes, uniques = [], []
+    for r in records:  # a loop over parameters: each column coded by itself (C), without its text copied
+        col = r[name]
+        if is_text_category(col):
+            codes.append(col.cat.codes.to_numpy())
+            uniques.append(pd.Index(col.cat.categories, dtype="str"))
+        else:
+            c, u = pd.factorize(col, use_na_sentinel=True)
+            codes.append(c)
+            uniques.append(pd.Index(u, dtype="str"))
+    categories = uniques[0].append(uniques[1:]).unique().sort_values()
+    small = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32  # as pandas
+    recoded = [np.where(c >= 0, categories.get_indexer(u)[c] if len(u) else -1, -1).astype(small, copy=False)
+               for c, u in zip(codes, uniques)]  # a loop over parameters
+    return pd.Categorical.from_codes(np.concatenate(recoded),
+                                     dtype=pd.CategoricalDtype(categories, ordered=False))
 
 
 class _Wide:
