@@ -39,6 +39,8 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
@@ -224,23 +226,26 @@ def _concat_by_code(records: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _coded_column(name: str, records: list[pd.DataFrame]) -> pd.Categorical:
-    """One text column of every parameter's records as one categorical on the sorted values of all."""
-    codes, uniques = [], []
-    for r in records:  # a loop over parameters: each column coded by itself (C), without its text copied
-        col = r[name]
-        if is_text_category(col):
-            codes.append(col.cat.codes.to_numpy())
-            uniques.append(pd.Index(col.cat.categories, dtype="str"))
-        else:
-            c, u = pd.factorize(col, use_na_sentinel=True)
-            codes.append(c)
-            uniques.append(pd.Index(u, dtype="str"))
-    categories = uniques[0].append(uniques[1:]).unique().sort_values()
-    small = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32  # as pandas
-    recoded = [np.where(c >= 0, categories.get_indexer(u)[c] if len(u) else -1, -1).astype(small, copy=False)
-               for c, u in zip(codes, uniques)]  # a loop over parameters
-    return pd.Categorical.from_codes(np.concatenate(recoded),
-                                     dtype=pd.CategoricalDtype(categories, ordered=False))
+    """One text column of every parameter's records as one categorical on the sorted values of all: each
+    parameter's column dictionary-encoded by Arrow (a categorical already is), the dictionaries unified, then the
+    codes renumbered in the order of the sorted values (Arrow's binary order, as pandas sorts text)."""
+    chunks = []
+    for r in records:  # a loop over parameters: Arrow codes each column where it is (C), its text never copied
+        col = pa.array(r[name])
+        if not pa.types.is_dictionary(col.type):
+            col = pc.dictionary_encode(col)
+        chunks.append(col.cast(pa.dictionary(pa.int32(), pa.large_string())))
+    unified = pa.chunked_array(chunks, type=pa.dictionary(pa.int32(), pa.large_string())).unify_dictionaries()
+    values = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.large_string())
+    order = pc.array_sort_indices(values).to_numpy()
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    indices = pa.chunked_array([c.indices for c in unified.chunks], type=pa.int32())
+    codes = np.where(pc.is_valid(indices).to_numpy(zero_copy_only=False),
+                     rank[pc.fill_null(indices, 0).to_numpy(zero_copy_only=False)], -1) if len(order) else \
+        np.full(len(indices), -1)
+    categories = pd.Index(values.take(pa.array(order)), dtype="str")
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False))
 
 
 class _Wide:
