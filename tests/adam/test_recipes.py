@@ -280,6 +280,36 @@ def test_baseline_parameters_per_time_point():
         load_adbase_spec(_fake_spec("adam/adbase", {**section, "parameters": {"X": {"param": "x"}}}))
 
 
+def test_baseline_exists_parameters_with_and_without_a_time_point_filter():
+    """`exists` is Y at a subject's time point when any source has a qualifying record there: a filter that does
+    not read the time point qualifies the subject at every time point, one on ADT only at the time points after the
+    record; two sources are or-ed (checked by hand from the records below)."""
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "ENRLDT": [D("2020-01-10"), D("2020-02-01")],
+                         "PARTBDT": [D("2021-01-10"), pd.NaT]})
+    cm = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "CMSEQ": [1.0, 1.0],
+                       "CMDECOD": ["LENALIDOMIDE", "DEXAMETHASONE"]})
+    ae = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "AESEQ": [1.0, 1.0],
+                       "AESTDTC": ["2020-06-01", "2020-01-15"]})
+    section = {
+        "timepoints": [{"avisit": "A", "avisitn": 100, "date": "ENRLDT"},
+                       {"avisit": "B", "avisitn": 200, "date": "PARTBDT"}],
+        "parameters": {
+            "LEN": {"param": "Lenalidomide", "exists": {"dataset": "CM", "filter": "CMDECOD == 'LENALIDOMIDE'"}},
+            "AEBEF": {"param": "AE before", "exists": {"dataset": "AE", "filter": "AESTDT < ADT"}},
+            "EITHER": {"param": "Either", "exists": [{"dataset": "CM", "filter": "CMDECOD == 'LENALIDOMIDE'"},
+                                                     {"dataset": "AE", "filter": "AESTDT < ADT"}]},
+        },
+    }
+    cfg = load_adbase_spec(_fake_spec("adam/adbase", section))
+    out = derive_adbase(None, SourceData({"CM": cm, "AE": ae}), adsl, settings=cfg)
+    got = {(r.USUBJID, r.AVISIT, r.PARAMCD): r.AVALC for r in out.itertuples(index=False)}
+    assert got == {
+        ("1", "A", "LEN"): "Y", ("1", "A", "AEBEF"): "N", ("1", "A", "EITHER"): "Y",
+        ("1", "B", "LEN"): "Y", ("1", "B", "AEBEF"): "Y", ("1", "B", "EITHER"): "Y",
+        ("2", "A", "LEN"): "N", ("2", "A", "AEBEF"): "Y", ("2", "A", "EITHER"): "Y",
+    }
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # the spec's variables
 
