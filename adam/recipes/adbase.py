@@ -193,15 +193,18 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
             raise SpecError(f"adbase.yaml: parameter {par.paramcd} has the name of a key or time point variable")
         if par.kind == "from":
             points, values = _from_source(par, sources, adsl, grid, joins)
+            at = points[_GRID_ROW].to_numpy() if _GRID_ROW in points.columns else None
         elif par.kind == "exists":
             points, values = _exists(par, sources, adsl, grid, joins)
+            at = points.index.to_numpy()  # the grid itself
         else:
             points, values = _from_rule(par, wide.frame())
+            at = points.index.to_numpy()  # rows of the grid (the wide frame is on the grid's index)
         rec = _records(points, {**values, "PARAMCD": par.paramcd, "PARAM": par.param, "PARAMN": float(number),
                                 "PARCAT1": pd.Series(par.parcat1, index=points.index, dtype="str")})
         value = rec["AVAL"] if rec["AVAL"].notna().any() else rec["AVALC"]
         key = [*SUBJECT_KEYS, "AVISITN"]
-        wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key)
+        wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key, at)
         if par.keep:
             records.append(rec)
     out = _concat_by_code(records)
@@ -264,7 +267,9 @@ class _Wide:
         self.merged: pd.DataFrame | None = None if not grid.duplicated([*SUBJECT_KEYS, "AVISITN"]).any() else grid
         self._frame: pd.DataFrame | None = None
 
-    def add(self, name: str, lookup: pd.DataFrame, key: list[str]) -> None:
+    def add(self, name: str, lookup: pd.DataFrame, key: list[str], at: np.ndarray | None = None) -> None:
+        """Join `lookup` (unique by `key`) onto the grid as column `name`; `at`: the grid row of each lookup row
+        when known (its key is that row's key), which spares matching the keys."""
         self._frame = None
         if self.merged is not None:  # pandas' merge path (duplicated grid keys: its MergeError)
             self.merged = self.merged.drop(columns=[name], errors="ignore")
@@ -273,7 +278,13 @@ class _Wide:
         if name in self.grid.columns and name not in self.hidden:
             self.hidden.append(name)
         self.columns.pop(name, None)
-        self.columns[name] = _left_join(self.grid, lookup, key, [name])[name]
+        if at is None:
+            self.columns[name] = _left_join(self.grid, lookup, key, [name])[name]
+            return
+        indexer = np.full(len(self.grid), -1, dtype=np.intp)  # as _left_join takes it: -1 where no lookup row
+        indexer[at] = np.arange(len(lookup), dtype=np.intp)
+        values = pd.api.extensions.take(lookup[name]._values, indexer, allow_fill=True)
+        self.columns[name] = pd.Series(values, dtype=values.dtype)
 
     def frame(self) -> pd.DataFrame:
         if self.merged is not None:
@@ -315,6 +326,7 @@ def _names(node: ast.AST) -> list[str]:
     return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
 
 
+_GRID_ROW = "__GRID_ROW__"  # in joined records: the grid row (subject and time point) each was joined with
 Joins = dict[str, "tuple[np.ndarray, np.ndarray] | None"]  # dataset -> inner_join_positions(dataset, grid)
 
 
@@ -359,7 +371,8 @@ def _with_timepoints(data: pd.DataFrame, mask: np.ndarray, cols: list[str], grid
     keep = mask[pairs[0]]
     left, right = pairs[0][keep], pairs[1][keep]
     return pd.concat([data[cols].iloc[left].reset_index(drop=True),
-                      grid[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True)], axis=1)
+                      grid[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True),
+                      pd.DataFrame({_GRID_ROW: right})], axis=1)
 
 
 Values = dict[str, Any]  # a parameter's value and source columns: Series on its points' index, or scalars
