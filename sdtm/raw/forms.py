@@ -18,7 +18,7 @@ import csv
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.text import arrow
 from cdiscflow.sdtm.raw import odm
-from cdiscflow.sdtm.raw.dates import combine_date_time, parse_date, parse_time
+from cdiscflow.sdtm.raw.dates import Converted, combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.raw.files import locate, read_file
 from cdiscflow.core.text import arrow, isin, join_columns, lookup
 from cdiscflow.specs.model import Form, StudySpec
@@ -126,6 +126,7 @@ def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | 
     unusable: list[str] = []
     findings = Findings()
     forms: dict[str, RawForm] = {}
+    broken_rows: dict[str, pd.DataFrame | None] = {}
     for form in spec.forms.values():
         try:
             path = locate(raw_dir, form)
@@ -136,10 +137,13 @@ def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | 
         except InputError as exc:
             unusable.append(str(exc))
             continue
-        forms[form.name] = _check_form(spec, RawForm(form, path, frame), findings, broken)
+        forms[form.name], broken_rows[form.name] = RawForm(form, path, frame), broken
     if unusable:
         head = f"raw export {raw_dir}: {len(unusable)} file(s) cannot be used"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    dates = _dates_together(list(forms.values()))
+    for name, raw in forms.items():  # over forms
+        _check_form(spec, raw, findings, broken_rows[name], dates)
     _check_enrolled(spec, forms, roster, subject, findings)
     if settings.get("site"):
         _check_site(spec, forms, roster, subject, str(settings["site"]), findings)
@@ -196,10 +200,13 @@ def _read_odm_export(spec: StudySpec, raw: Path) -> RawExport:
         except InputError as exc:
             unusable.append(str(exc))
             continue
-        forms[form.name] = _check_form(spec, RawForm(_odm_typed(form, export, group), source, frame), findings)
+        forms[form.name] = RawForm(_odm_typed(form, export, group), source, frame)
     if unusable:
         head = f"raw export {raw}: {len(unusable)} form(s) cannot be read from the ODM export"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    dates = _dates_together(list(forms.values()))
+    for raw_form in forms.values():  # over forms
+        _check_form(spec, raw_form, findings, None, dates)
     _odm_findings(export, used, findings)
     _check_enrolled(spec, forms, roster, subject, findings)
     return RawExport(forms, findings, subject, roster)
@@ -281,7 +288,11 @@ def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series, rule_id: str, v
     findings.extend(frame)
 
 
-def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.DataFrame | None = None) -> RawForm:
+def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.DataFrame | None = None,
+                dates: Mapping[tuple[str, str], Converted] | None = None) -> RawForm:
+    """Every field of a form checked (RAW-... findings) and its dates, times and numbers converted (`raw.iso`,
+    `raw.numbers`, in place); `dates`: the date and time fields already converted ({(form, field): Converted},
+    `_dates_together`)."""
     data = raw.data
     subject_field = str(spec.study.get("raw", {}).get("subject", "SUBJID"))
     subject = usubjid(spec, data) if subject_field in data else pd.Series("", index=data.index)
@@ -289,7 +300,7 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
         _bad_rows(findings, raw, pd.Series(data.index.isin(broken.index), index=data.index), "RAW-FIELDS", "",
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
                   values=broken["value"].reindex(data.index))
-    together = _dates_together(data, raw.form)
+    dates = dates if dates is not None else _dates_together([raw])
     for f in raw.form.fields:
         col = data[f.name]
         present = col.notna()
@@ -311,7 +322,7 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
                       f"{f.name} ({f.label}) is too large to store as a number", subject)
             raw.numbers[f.name] = number.where(~huge)
         elif f.datatype in ("date", "time", "datetime"):
-            converted = together.get(f.name) or _convert_datetime(col, f.datatype, f.format)
+            converted = dates.get((raw.name, f.name)) or _convert_datetime(col, f.datatype, f.format)
             bad = converted.problem.notna()
             msg = (f"{f.name} ({f.label}) " + converted.problem.astype(str)) if bad.any() else ""
             rule = "RAW-TIME" if f.datatype == "time" else "RAW-DATE"
@@ -332,24 +343,24 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
     return raw
 
 
-def _dates_together(data: pd.DataFrame, form: Form) -> dict:
-    """The date (or time) fields of a form that share a format converted in one call: the distinct values of all of
-    them read once (a value converts the same whichever column holds it, see dates.per_distinct), each field's rows
-    taken back from the joint answer.  {field name: Converted} for the fields of such groups."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for f in form.fields:  # over the form's fields
-        if f.datatype in ("date", "time"):
-            groups.setdefault((f.datatype, f.format), []).append(f.name)
+def _dates_together(raws: list[RawForm]) -> dict[tuple[str, str], Converted]:
+    """The date (or time) fields of all forms that share a format converted in one call: the distinct values of all
+    of them read once (a value converts the same whichever column or form holds it, see dates.per_distinct), each
+    field's rows taken back from the joint answer.  {(form name, field name): Converted} for the date and time
+    fields (datetime fields are converted on their own)."""
+    groups: dict[tuple[str, str], list[tuple[RawForm, str]]] = {}
+    for raw in raws:  # over forms
+        for f in raw.form.fields:  # over the form's fields
+            if f.datatype in ("date", "time"):
+                groups.setdefault((f.datatype, f.format), []).append((raw, f.name))
     out = {}
-    for (datatype, fmt), names in groups.items():  # over (type, format) groups, few
-        if len(names) < 2:
-            continue
-        joint = _convert_datetime(pd.concat([data[n] for n in names], ignore_index=True), datatype, fmt)
+    for (datatype, fmt), fields in groups.items():  # over (type, format) groups, few
+        joint = _convert_datetime(pd.concat([raw.data[n] for raw, n in fields], ignore_index=True), datatype, fmt)
         start = 0
-        for n in names:  # over the group's fields
-            stop = start + len(data)
-            out[n] = type(joint)(joint.iso.iloc[start:stop].set_axis(data.index),
-                                 joint.problem.iloc[start:stop].set_axis(data.index))
+        for raw, n in fields:  # over the group's fields
+            stop = start + len(raw.data)
+            out[raw.name, n] = Converted(joint.iso.iloc[start:stop].set_axis(raw.data.index),
+                                         joint.problem.iloc[start:stop].set_axis(raw.data.index))
             start = stop
     return out
 
