@@ -1,0 +1,50 @@
+"""EPOCH by binary search over SE (issue 18): each record's element is its subject's last one starting on or before
+its date, the end day belonging to the next element, the last element closed by its end; subjects joined by code
+or by text alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdiscflow.core.findings import Findings
+from cdiscflow.sdtm.mapping.state import StudyState
+from cdiscflow.sdtm.trial_design import epoch_of
+from cdiscflow.specs.load import load_study
+
+SE = pd.DataFrame({
+    "USUBJID": ["B", "A", "A", "A", "C", "C"],
+    "SESTDTC": ["2021-05-01", "2020-01-01", "2020-01-10", "2020-02-01", "2019-01-01", "2019-01-01"],
+    "SEENDTC": ["2021-05-20", "2020-01-10", "2020-02-01", np.nan, "2019-02-01", "2019-03-01"],
+    "EPOCH": ["TREATMENT", "SCREENING", "TREATMENT", "FOLLOW-UP", "SCREENING", "TREATMENT"],
+}).astype(str)
+
+RECORDS = [  # (subject, date, expected EPOCH)
+    ("A", "2019-12-31", None),  # before the subject's first element
+    ("A", "2020-01-01", "SCREENING"),  # an element's start day belongs to it
+    ("A", "2020-01-09", "SCREENING"),
+    ("A", "2020-01-10", "TREATMENT"),  # the day one ends and the next starts: the next
+    ("A", "2020-02-01T10:00", "FOLLOW-UP"),
+    ("A", "2031-01-01", "FOLLOW-UP"),  # the last element has no end
+    ("B", "2021-05-20", "TREATMENT"),  # the last element's end day is inside it
+    ("B", "2021-05-21", None),  # after it
+    ("B", "2021-04-30", None),  # before B's only element (A's elements are not B's)
+    ("A", "2020-01", None),  # a partial date falls in no element
+    ("A", None, None),
+    (None, "2020-01-05", None),  # no subject
+    ("D", "2020-01-05", None),  # a subject SE does not have
+    ("C", "2019-01-15", "TREATMENT"),  # two elements starting the same day: the later one in SE's order
+]
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_epoch_of_each_record(coded):
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), datasets={"SE": SE})
+    usubjid = pd.Series([r[0] for r in RECORDS], dtype=str, index=np.arange(len(RECORDS)) + 100)
+    dates = pd.Series([r[1] for r in RECORDS], dtype=str, index=usubjid.index)
+    if coded:  # as compact() holds them
+        usubjid, dates = usubjid.astype("category"), dates.astype("category")
+    got = epoch_of(state, usubjid, dates)
+    assert got.dtype == "str" and got.index.equals(usubjid.index)
+    assert [None if pd.isna(v) else v for v in got] == [r[2] for r in RECORDS]
