@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.frames import as_text, text_per_distinct
+from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
 from cdiscflow.sdtm.raw.dates import age_in_years, study_day_of_dates
 from cdiscflow.core.text import extract, isin, lookup
@@ -277,10 +277,26 @@ def derive_epoch(state, dataset, frame, rule) -> Derived:
 def derive_study_day(state, dataset, frame, rule) -> Derived:
     """--DY: date - reference + 1 on/after the reference (DM.RFSTDTC unless `reference`), date - reference before."""
     ref_var = rule.get("reference", "RFSTDTC")
-    dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
-    reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else lookup(frame["USUBJID"], dm)
+    if dataset == "DM" and ref_var in frame:
+        reference = dates_of(state, frame[ref_var])
+    else:
+        reference = _subject_dates(state, frame["USUBJID"], ref_var)
     # dates parsed once per run (dates_of), then sdtm.raw.dates' formula
-    return Derived(study_day_of_dates(dates_of(state, frame[rule.get("date")]), dates_of(state, reference)))
+    return Derived(study_day_of_dates(dates_of(state, frame[rule.get("date")]), reference))
+
+
+def _subject_dates(state: StudyState, usubjid: pd.Series, variable: str) -> pd.Series:
+    """A date variable of DM (its first record per subject) parsed (`dates_of`), per record of `usubjid`: DM's dates
+    parsed per subject and taken to the records by subject code (no text per record); NaT where DM has none."""
+    dm = state.dataset("DM").drop_duplicates("USUBJID")
+    dates = np.append(dates_of(state, dm[variable]).to_numpy(), np.datetime64("NaT", "s"))  # last: not in DM
+    if is_text_category(usubjid):
+        codes, subjects = usubjid.cat.codes.to_numpy(), usubjid.cat.categories
+    else:
+        codes, subjects = pd.factorize(usubjid, use_na_sentinel=True)
+    row = pd.Index(as_text(dm["USUBJID"]).astype(str)).get_indexer(subjects)  # DM's record of each subject, or -1
+    row = np.append(row, -1)[codes]  # per record (code -1, a missing subject: -1)
+    return pd.Series(dates[row], index=usubjid.index)
 
 
 # ---------------------------------------------------------------------------------------------------------------

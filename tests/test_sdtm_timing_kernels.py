@@ -1,6 +1,7 @@
-"""EPOCH by binary search over SE (issue 18): each record's element is its subject's last one starting on or before
-its date, the end day belonging to the next element, the last element closed by its end; subjects joined by code
-or by text alike."""
+"""The timing derivations' kernels (issue 18).  EPOCH by binary search over SE: each record's element is its subject's
+last one starting on or before its date, the end day belonging to the next element, the last element closed by its
+end.  Study days against DM's reference date taken to the records by subject code.  Subjects joined by code (compact
+text) or by text alike."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pandas as pd
 import pytest
 
 from cdiscflow.core.findings import Findings
+from cdiscflow.sdtm.mapping.derivations import derive_study_day
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.trial_design import epoch_of
 from cdiscflow.specs.load import load_study
+from cdiscflow.specs.model import Rule
 
 SE = pd.DataFrame({
     "USUBJID": ["B", "A", "A", "A", "C", "C"],
@@ -48,3 +51,33 @@ def test_epoch_of_each_record(coded):
     got = epoch_of(state, usubjid, dates)
     assert got.dtype == "str" and got.index.equals(usubjid.index)
     assert [None if pd.isna(v) else v for v in got] == [r[2] for r in RECORDS]
+
+
+DM = pd.DataFrame({"USUBJID": ["A", "B", "A", "C", "E"],
+                   "RFSTDTC": ["2020-01-10", "2021-05-01T09:30", "2099-01-01", "2020-01", np.nan]}).astype(str)
+
+DAYS = [  # (subject, date, expected study day)
+    ("A", "2020-01-10", 1.0),  # the reference day is day 1
+    ("A", "2020-01-09", -1.0),  # the day before: -1 (no day 0)
+    ("A", "2021-01-10T08:00", 367.0),  # DM's first record of A is the reference
+    ("B", "2021-05-03", 3.0),
+    ("C", "2020-01-15", None),  # partial reference
+    ("E", "2020-01-15", None),  # no reference
+    ("D", "2020-01-15", None),  # a subject DM does not have
+    (None, "2020-01-15", None),
+    ("A", "2020-01", None),  # partial date
+    ("B", None, None),
+]
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_study_day_against_dm_reference_per_subject(coded):
+    dm = DM.astype("category") if coded else DM
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), datasets={"DM": dm})
+    frame = pd.DataFrame({"USUBJID": [r[0] for r in DAYS], "XXDTC": [r[1] for r in DAYS]},
+                         index=np.arange(len(DAYS)) + 7).astype(str)
+    if coded:
+        frame = frame.astype("category")
+    got = derive_study_day(state, "XX", frame, Rule("derive", {"derive": "study_day", "date": "XXDTC"})).values
+    assert got.dtype == "float64" and got.index.equals(frame.index)
+    assert [None if pd.isna(v) else v for v in got] == [r[2] for r in DAYS]
