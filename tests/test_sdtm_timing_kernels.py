@@ -81,3 +81,29 @@ def test_study_day_against_dm_reference_per_subject(coded):
     got = derive_study_day(state, "XX", frame, Rule("derive", {"derive": "study_day", "date": "XXDTC"})).values
     assert got.dtype == "float64" and got.index.equals(frame.index)
     assert [None if pd.isna(v) else v for v in got] == [r[2] for r in DAYS]
+
+
+EX = pd.DataFrame({
+    "USUBJID": ["B", "A", "A", "B", "C", "A", "D"],
+    "EXTRT": ["X", "X", "Y", "X", "X", "X", "X"],
+    "EXSTDTC": ["2020-03-01", "2020-01-10T10:00", "2020-01-05", "2020-02-01", "2020-05", "2020-01-20", np.nan],
+    "EXENDTC": ["2020-03-02", np.nan, "2020-02-28", "2020-02-01", np.nan, "2020-01-21T08:00", "2021"],
+}).astype(str)
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_source_dates_first_and_last_complete_date_per_subject(coded):
+    from cdiscflow.sdtm.mapping.state import source_dates
+
+    ex = EX.astype("category") if coded else EX
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), datasets={"EX": ex})
+    both = {"dataset": "EX", "date": ["EXENDTC", "EXSTDTC"]}
+    first = source_dates(state, both, pick="first")
+    last = source_dates(state, both, pick="last")
+    assert first.dtype == "str" and first.index.name == "USUBJID" and first.name == "date"
+    # C has a partial date only, D a year: neither takes part; ISO 8601 text order (the time after the day)
+    assert dict(first) == {"A": "2020-01-05", "B": "2020-02-01"}
+    assert dict(last) == {"A": "2020-02-28", "B": "2020-03-02"}
+    x_only = source_dates(state, {"dataset": "EX", "where": {"EXTRT": "X"}, "date": "EXSTDTC"}, pick="first")
+    assert dict(x_only) == {"A": "2020-01-10T10:00", "B": "2020-02-01"}
+    assert list(x_only.index) == ["A", "B"]  # by subject
