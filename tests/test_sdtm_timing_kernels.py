@@ -107,3 +107,21 @@ def test_source_dates_first_and_last_complete_date_per_subject(coded):
     x_only = source_dates(state, {"dataset": "EX", "where": {"EXTRT": "X"}, "date": "EXSTDTC"}, pick="first")
     assert dict(x_only) == {"A": "2020-01-10T10:00", "B": "2020-02-01"}
     assert list(x_only.index) == ["A", "B"]  # by subject
+
+
+def test_sv_first_and_last_complete_date_of_each_visit_over_datasets():
+    from cdiscflow.sdtm.mapping.visits import build_sv
+
+    lb = pd.DataFrame({"USUBJID": ["A", "A", "A", "A", "A", "B"], "VISITNUM": [1.0, 1.0, 1.0, 1.0, 2.0, 1.0],
+                       "VISIT": ["V1", "V1", "V1", "V1", "V2", "V1"],
+                       "LBDTC": ["2020-01-03", "2020-01-01T10:00", np.nan, "2020-01", np.nan, "2020-02-01"]})
+    vs = pd.DataFrame({"USUBJID": ["A", "B"], "VISITNUM": [1.0, 1.0], "VISIT": ["V1", "V1"],
+                       "VSDTC": ["2020-01-05", "2020-01-30"]})
+    lb = lb.astype({c: str for c in ("USUBJID", "VISIT", "LBDTC")}).astype({"USUBJID": "category"})
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), datasets={"LB": lb, "VS": vs.astype(
+        {c: str for c in ("USUBJID", "VISIT", "VSDTC")})})
+    sv = build_sv(state)
+    got = {(r.USUBJID, r.VISITNUM): (r.SVSTDTC, r.SVENDTC) for r in sv.itertuples()}
+    na = got["A", 2.0]
+    assert got["A", 1.0] == ("2020-01-01", "2020-01-05") and got["B", 1.0] == ("2020-01-30", "2020-02-01")
+    assert pd.isna(na[0]) and pd.isna(na[1])  # a visit without a complete date
