@@ -25,6 +25,14 @@ def _series(arr, index) -> pd.Series:
     return pd.Series(arr, index=index, dtype=str)
 
 
+def constant(value: str | None, index: pd.Index) -> pd.Series:
+    """The same text on every row of `index` (None: missing), made by Arrow: pandas broadcasts a scalar to a text
+    column through a Python sequence (about 4x slower on 2,000 rows, 18x on 200,000)."""
+    n = len(index)
+    arr = pa.nulls(n, pa.large_string()) if value is None else pa.repeat(pa.scalar(value, pa.large_string()), n)
+    return _series(arr, index)
+
+
 def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
     """Named groups of `pattern` (which must match the whole text) as columns; NaN where it does not match."""
     found = pc.extract_regex(arrow(values), pattern)

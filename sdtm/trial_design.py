@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import SpecError
 from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
-from cdiscflow.core.text import isin, lookup
+from cdiscflow.core.text import constant, isin, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
 
@@ -386,7 +386,6 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
     binary search over SE's elements ordered by (subject, start day); subjects are joined by code (no text hashed
     per record)."""
     se = state.dataset("SE")
-    out = pd.Series(np.nan, index=dates.index, dtype=str)
     d = dates_of(state, dates).to_numpy()
     if is_text_category(usubjid):  # the records' subjects by code (missing: -1)
         key, subjects = usubjid.cat.codes.to_numpy().astype(np.int64), usubjid.cat.categories
@@ -395,7 +394,7 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
         key, subjects = key.astype(np.int64), pd.Index(subjects)
     dated = ~np.isnat(d)
     if not dated.any() or se.empty:
-        return out
+        return constant(None, dates.index)
     right = _elements_by_start(state, se)
     code = subjects.get_indexer(right["USUBJID"])
     code = np.where(code < 0, -2, code).astype(np.int64)  # a subject the records do not name: -2
@@ -408,7 +407,7 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
     hit = (dated & (found >= 0) & (code[element] == key) & (np.isnat(ends) | (d <= ends))
            & epochs.notna().to_numpy()[element])
     pos = np.where(hit, element, -1)
-    return pd.Series(pd.api.extensions.take(epochs.array, pos, allow_fill=True), index=out.index, dtype=str)
+    return pd.Series(pd.api.extensions.take(epochs.array, pos, allow_fill=True), index=dates.index, dtype=str)
 
 
 def _subject_day(subject: np.ndarray, day: np.ndarray) -> np.ndarray:

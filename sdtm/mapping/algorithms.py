@@ -34,7 +34,7 @@ from cdiscflow.core.expr import evaluate_condition
 from cdiscflow.core.frames import text_per_distinct
 from cdiscflow.sdtm.raw.dates import combine_date_time
 from cdiscflow.sdtm.raw.forms import RawForm, usubjid
-from cdiscflow.core.text import extract
+from cdiscflow.core.text import constant, extract
 from cdiscflow.core.text import lookup as lookup_text
 from cdiscflow.core.text import squash_upper
 from cdiscflow.specs.conditions import compile_condition
@@ -168,7 +168,7 @@ def hardcode(raw: RawForm, rule: Rule, target: Target) -> Written:
     value = rule.source
     if target.numeric:
         return Written(pd.Series(float(value), index=raw.data.index))
-    return Written(pd.Series(str(value), index=raw.data.index, dtype=str))
+    return Written(constant(str(value), raw.data.index))
 
 
 def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
@@ -258,7 +258,7 @@ def plain_number_text(values: pd.Series) -> pd.Series:
 def derive_study(raw: RawForm, rule: Rule, target: Target) -> Written:
     """A value from study.yaml (`key`, dotted for nested keys), e.g. COUNTRY from `country`."""
     value = study_value(target.spec, str(rule.get("key")))
-    return Written(pd.Series(str(value), index=raw.data.index, dtype=str))
+    return Written(constant(str(value), raw.data.index))
 
 
 def study_value(spec: StudySpec, key: str):

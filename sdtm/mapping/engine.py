@@ -37,7 +37,7 @@ from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unk
 from cdiscflow.sdtm.raw.files import form_file_problem
 from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
 from cdiscflow.sdtm.mapping.supp import build_supp
-from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
+from cdiscflow.core.text import constant, isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.mapping.visits import build_sv
@@ -306,14 +306,14 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
             if everything:
                 result, written = values, np.ones(len(index), dtype=bool)
             elif mask is not None:
-                base = result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
+                base = result if result is not None else missing(index, dtype)
                 result = base.mask(mask, values)
                 written = mask if written is None else written | mask
             if w.problems is not None:
                 probs.append(w.problems.assign(variable=name))
             if everything:
                 break  # every record written: later rules select none
-        return result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
+        return result if result is not None else missing(index, dtype)
 
     columns = {}  # the frames are assembled once at the end: a column inserted at a time costs ms each
     for var in target_ds.variables:  # over the dataset's variables
@@ -322,13 +322,18 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     ids = {"STUDYID": spec.studyid, "DOMAIN": mapping.dataset}
     for name, value in ids.items():
         if name in target_ds and name not in block.rules:
-            columns[name] = pd.Series(value, index=index, dtype=str)
+            columns[name] = constant(value, index)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
         columns["USUBJID"] = usubjid(spec, raw.data)
     out = _assemble(columns, index)
     supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
     return out, supp, problems
+
+
+def missing(index: pd.Index, dtype) -> pd.Series:
+    """A column of missing values of `dtype` (text: str, numbers: float64) on `index`."""
+    return constant(None, index) if dtype == TEXT else pd.Series(np.nan, index=index, dtype=dtype)
 
 
 def _selects_all(condition) -> bool:
@@ -374,7 +379,7 @@ def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = {}
     for v in ds.variables:  # over columns
         dtype = np.dtype("float64") if v.is_numeric else TEXT
-        parts = [f[v.name] if v.name in f else pd.Series(np.nan, index=pd.RangeIndex(len(f)), dtype=dtype)
+        parts = [f[v.name] if v.name in f else missing(pd.RangeIndex(len(f)), dtype)
                  for f in frames]  # over blocks (each on 0..n-1)
         parts = [p if p.dtype == dtype else p.astype(dtype) for p in parts]
         if len(parts) == 1:
@@ -382,7 +387,7 @@ def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
         elif parts:
             columns[v.name] = pd.concat(parts, ignore_index=True)
         else:
-            columns[v.name] = pd.Series(np.nan, index=index, dtype=dtype)
+            columns[v.name] = missing(index, dtype)
     return pd.DataFrame(columns, index=index)
 
 
