@@ -280,8 +280,11 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     spec = state.spec
     target_ds = spec.dataset(mapping.dataset)
     form = state.raw[block.form]
-    rows = None if _selects_all(block.where) else condition_mask(form.data, block.where, form.numbers, spec.codelists)
-    raw = _subset(form, rows, block_fields(spec, block))
+    if _selects_all(block.where):  # every row: the form as it is (nothing copied)
+        raw = form
+    else:
+        raw = _subset(form, condition_mask(form.data, block.where, form.numbers, spec.codelists),
+                      block_fields(spec, block))
     index = raw.data.index
     probs = []
 
@@ -300,7 +303,8 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
                 if not mask.any():
                     continue
                 everything = bool(mask.all())
-            w = run_rule(raw if everything else _subset(raw, mask), rule, target)
+            # run on every record of the block (an algorithm reads each record alone), kept where `mask` selects
+            w = run_rule(raw, rule, target)
             values = w.values if w.values.index.equals(index) else w.values.reindex(index)
             values = values if values.dtype == dtype else values.astype(dtype)
             if everything:
@@ -309,8 +313,10 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
                 base = result if result is not None else missing(index, dtype)
                 result = base.mask(mask, values)
                 written = mask if written is None else written | mask
-            if w.problems is not None:
-                probs.append(w.problems.assign(variable=name))
+            if w.problems is not None:  # the problems of the records written
+                chosen = w.problems if everything else w.problems[mask[index.get_indexer(w.problems.index)]]
+                if len(chosen):
+                    probs.append(chosen.assign(variable=name))
             if everything:
                 break  # every record written: later rules select none
         return result if result is not None else missing(index, dtype)
