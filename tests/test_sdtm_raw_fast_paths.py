@@ -102,3 +102,19 @@ def test_dates_of_one_format_converted_together_across_forms_equal_each_field_al
     first = raws[1]
     assert together[first.name, first.form.fields[0].name].problem.notna().sum() >= 4  # the bad ones are still bad
     assert together[first.name, first.form.fields[0].name].iso.loc[4] == "2017-03"  # UN-MAR-2017 on row 4
+
+
+def test_usubjid_formatted_once_per_form_and_kept_by_subsets():
+    from cdiscflow.sdtm.mapping.engine import _subset
+    from cdiscflow.sdtm.raw.forms import form_usubjid, read_export
+
+    spec = load_study("dara_atra")
+    export = read_export(spec, spec.raw_dir)
+    ae = export.forms["ae"]
+    assert ae.subjects is not None
+    pd.testing.assert_series_equal(form_usubjid(spec, ae), usubjid(spec, ae.data), check_exact=True)
+    assert form_usubjid(spec, ae).iloc[0] == "DARA-ATRA-" + ae.data["SUBJID"].iloc[0]
+    rows = pd.Series(np.arange(len(ae)) % 3 == 1, index=ae.data.index)
+    part = _subset(ae, rows, {"SUBJID"})
+    assert len(part.subjects) == rows.sum() and part.subjects.index.equals(part.data.index)
+    pd.testing.assert_series_equal(form_usubjid(spec, part), usubjid(spec, part.data), check_exact=True)

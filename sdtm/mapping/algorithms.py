@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from cdiscflow.core.expr import evaluate_condition
 from cdiscflow.core.frames import text_per_distinct
 from cdiscflow.sdtm.raw.dates import combine_date_time
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
 from cdiscflow.core.text import constant, extract
 from cdiscflow.core.text import lookup as lookup_text
 from cdiscflow.core.text import squash_upper
@@ -269,7 +269,7 @@ def study_value(spec: StudySpec, key: str):
 
 
 def derive_usubjid(raw: RawForm, rule: Rule, target: Target) -> Written:
-    return Written(usubjid(target.spec, raw.data))  # formatted once per distinct subject (sdtm.raw.forms.usubjid)
+    return Written(form_usubjid(target.spec, raw))  # formatted once per form (sdtm.raw.forms.form_usubjid)
 
 
 def _concat(parts) -> pd.DataFrame | None:

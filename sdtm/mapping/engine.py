@@ -35,7 +35,7 @@ from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.mapping.value_checks import check_date_order, check_plausible_dates, check_storable
 from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw.files import form_file_problem
-from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_usubjid, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
 from cdiscflow.core.text import constant, isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
@@ -243,7 +243,8 @@ def _subset(raw: RawForm, mask: pd.Series | None = None, fields: set[str] | None
     rows = slice(None) if mask is None else mask
     return RawForm(raw.form, raw.path, raw.data.loc[rows, keep],
                    {k: v.loc[rows] for k, v in raw.iso.items() if k in keep},
-                   {k: v.loc[rows] for k, v in raw.numbers.items() if k in keep})
+                   {k: v.loc[rows] for k, v in raw.numbers.items() if k in keep},
+                   raw.subjects.loc[rows] if raw.subjects is not None else None)
 
 
 def rule_fields(rule: Rule) -> set[str]:
@@ -330,7 +331,7 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
         if name in target_ds and name not in block.rules:
             columns[name] = constant(value, index)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
-        columns["USUBJID"] = usubjid(spec, raw.data)
+        columns["USUBJID"] = form_usubjid(spec, raw)
     out = _assemble(columns, index)
     supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
@@ -543,7 +544,7 @@ def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
     subj = []
     for name, rows in grouped.groupby("form")["row"]:  # over forms
         raw = export.forms[name]
-        subj.append(usubjid(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
+        subj.append(form_usubjid(state.spec, raw).reindex(rows.to_numpy()).set_axis(rows.index))
     grouped["subject"] = pd.concat(subj).reindex(grouped.index).fillna("")
     grouped["row"] = grouped["row"].astype("Int64")
     return grouped[REJECT_COLUMNS].reset_index(drop=True)

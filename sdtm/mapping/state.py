@@ -20,7 +20,7 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.algorithms import condition_mask
 from cdiscflow.sdtm.raw.dates import date_part
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
 from cdiscflow.specs.model import StudySpec
 
 
@@ -71,7 +71,7 @@ def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) 
         return out.reset_index(drop=True)
     raw = state.raw[str(src["form"])]
     mask = condition_mask(raw.data, where, raw.numbers, state.spec.codelists)
-    out = pd.DataFrame({"USUBJID": usubjid(state.spec, raw.data)})
+    out = pd.DataFrame({"USUBJID": form_usubjid(state.spec, raw)})
     for c in columns:
         out[c] = raw.iso[c] if c in raw.iso else raw.data[c]
     return out.loc[mask].reset_index(drop=True)

@@ -45,6 +45,7 @@ class RawForm:
     data: pd.DataFrame  # text, NA for blank, index = data row number (1-based)
     iso: dict[str, pd.Series] = field(default_factory=dict)  # date/time fields as ISO 8601 text
     numbers: dict[str, pd.Series] = field(default_factory=dict)  # integer/float fields as float
+    subjects: pd.Series | None = None  # USUBJID per row, formatted once when the form is checked (form_usubjid)
 
     @property
     def name(self) -> str:
@@ -81,6 +82,12 @@ def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
         text = _usubjid_rows(spec, template, pd.DataFrame({name: distinct}))
         return pd.Series(text.array.take(codes), index=frame.index)
     return _usubjid_rows(spec, template, frame)
+
+
+def form_usubjid(spec: StudySpec, raw: RawForm) -> pd.Series:
+    """USUBJID of each row of a raw form: formatted once when the form was checked (`RawForm.subjects`, kept by
+    every subset of its rows), else now."""
+    return raw.subjects if raw.subjects is not None else usubjid(spec, raw.data)
 
 
 def _usubjid_rows(spec: StudySpec, template: str, frame: pd.DataFrame) -> pd.Series:
@@ -295,7 +302,10 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
     `_dates_together`)."""
     data = raw.data
     subject_field = str(spec.study.get("raw", {}).get("subject", "SUBJID"))
-    subject = usubjid(spec, data) if subject_field in data else pd.Series("", index=data.index)
+    if subject_field in data:
+        raw.subjects = subject = usubjid(spec, data)
+    else:
+        subject = pd.Series("", index=data.index)
     if broken is not None:
         _bad_rows(findings, raw, pd.Series(data.index.isin(broken.index), index=data.index), "RAW-FIELDS", "",
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
@@ -404,7 +414,7 @@ def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, sub
         if not stranger.any():
             continue
         _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
-                  f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))
+                  f"subject {subject} is not enrolled (no row in {forms[roster].file})", form_usubjid(spec, raw))
 
 
 def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject: str, site: str,
@@ -424,4 +434,4 @@ def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject
         message = (f"subject {subject} " + raw.data[subject].astype(str) + f" is at {site} "
                    + expected.astype(str) + f" in {forms[roster].file}, not " + raw.data[site].astype(str))
         _bad_rows(findings, raw, other.fillna(False).astype(bool), "RAW-SITE", site,
-                  f"the subject's {site} in {forms[roster].file}", message, usubjid(spec, raw.data))
+                  f"the subject's {site} in {forms[roster].file}", message, form_usubjid(spec, raw))
