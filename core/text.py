@@ -42,8 +42,12 @@ def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
 
 def squash_upper(values: pd.Series) -> pd.Series:
     """Blanks collapsed and trimmed, upper case: how collected text is compared with codelist terms."""
-    arr = pc.utf8_upper(pc.utf8_trim_whitespace(pc.replace_substring_regex(arrow(values), r"\s+", " ")))
-    return _series(arr, values.index)
+    return _series(squash_upper_arrow(arrow(values)), values.index)
+
+
+def squash_upper_arrow(arr: pa.Array) -> pa.Array:
+    """`squash_upper` of an Arrow text array."""
+    return pc.utf8_upper(pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " ")))
 
 
 def strip_blank(values: pd.Series) -> pd.Series:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -31,12 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.expr import evaluate_condition
-from cdiscflow.core.frames import text_per_distinct
 from cdiscflow.sdtm.raw.dates import combine_date_time
 from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
 from cdiscflow.core.text import constant, extract
 from cdiscflow.core.text import lookup as lookup_text
-from cdiscflow.core.text import squash_upper
+from cdiscflow.core.text import arrow, squash_upper_arrow
 from cdiscflow.specs.conditions import compile_condition
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
@@ -73,11 +73,6 @@ def problems(mask: pd.Series, rule_id: str, message, value: pd.Series, expected:
 
 # ---------------------------------------------------------------------------------------------------------------
 # conditions
-
-
-def normalised(col: pd.Series) -> pd.Series:
-    """Collected text compared the way codelists compare it: blanks collapsed, upper case."""
-    return squash_upper(col)
 
 
 def condition_mask(data: pd.DataFrame, cond: Any, numbers: Mapping[str, pd.Series] | None = None,
@@ -140,21 +135,38 @@ def _format(raw: RawForm, template: str, fields) -> pd.Series:
 def ct(raw: RawForm, rule: Rule, target: Target) -> Written:
     codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
     via = rule.get("via")
-    lookup = dict(codelist.lookup())
-    if via:
-        paired = target.spec.codelist(via)
-        by_code = {t.code: t.value for t in codelist.terms if t.code}
-        lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
-        lookup = {k: v for k, v in lookup.items() if v is not None}
     col = raw.data[rule.source]
-    table = pd.Series(lookup, dtype=str)
-    mapped = text_per_distinct(col, lambda u: lookup_text(normalised(u), table))  # once per distinct value
+    mapped = through_codelist(col, synonym_table(codelist, target.spec.codelist(via) if via else None))
     bad = col.notna() & mapped.isna()
     source = f"codelist {codelist.id}" + (f" {codelist.code}" if codelist.code else "") + (f" via {via}" if via else "")
     message = f"{target.name}: collected value is not a term or synonym of {source}"
     expected = "|".join((target.spec.codelist(via) if via else codelist).values[:12])
     w = _typed(mapped.astype(str), target, raw, None)
     return Written(w.values, problems(bad, "MAP-CT", message, col, expected))
+
+
+@lru_cache(maxsize=None)
+def synonym_table(codelist: Codelist, paired: Codelist | None = None) -> tuple[pa.Array, pa.Array]:
+    """(normalised collected values, their submission values) of a codelist as Arrow text, made once per codelist;
+    with `paired` (a rule's `via`) the paired codelist's values and synonyms, each to the term of `codelist` with
+    the same C-code."""
+    lookup = dict(codelist.lookup())
+    if paired is not None:
+        by_code = {t.code: t.value for t in codelist.terms if t.code}
+        lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
+        lookup = {k: v for k, v in lookup.items() if v is not None}
+    return pa.array(list(lookup), type=pa.large_string()), pa.array(list(lookup.values()), type=pa.large_string())
+
+
+def through_codelist(col: pd.Series, table: tuple[pa.Array, pa.Array]) -> pd.Series:
+    """Collected text as submission values (`synonym_table`), missing where it is no term or synonym: each distinct
+    value normalised as codelists compare text (core.text.squash_upper) and looked up once, in Arrow."""
+    values = arrow(col)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    encoded = pc.dictionary_encode(values)  # the distinct values; missing stays missing
+    keys, terms = table
+    found = pc.take(terms, pc.index_in(squash_upper_arrow(encoded.dictionary), value_set=keys))
+    return pd.Series(pc.take(found, encoded.indices), index=col.index, name=col.name, dtype=str)
 
 
 def _code(cl: Codelist, value: str) -> str | None:
@@ -184,11 +196,11 @@ def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
 def _fields_through_codelist(raw: RawForm, rule: Rule, target: Target):
     """Each of the rule's `fields` mapped to submission values of the codelist, and the values that did not map."""
     codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
-    table = pd.Series(dict(codelist.lookup()), dtype=str)
+    table = synonym_table(codelist)
     mapped, probs = [], []
     for f in rule.get("fields"):  # over fields
         col = raw.data[f]
-        mapped.append(text_per_distinct(col, lambda u: lookup_text(normalised(u), table)))
+        mapped.append(through_codelist(col, table))
         probs.append(problems(col.notna() & mapped[-1].isna(), "MAP-CT",
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               col, "|".join(codelist.values)))
