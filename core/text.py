@@ -138,8 +138,15 @@ def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Row positions that sort `frame` by `columns` (ascending, missing first, stable), computed by Arrow."""
     if not columns:
         return np.arange(len(frame))
-    table = pa.table({c: _sortable(frame[c]) for c in columns})
-    return pc.sort_indices(table, sort_keys=[(c, "ascending", "at_start") for c in columns]).to_numpy()
+    return sort_positions([frame[c] for c in columns])
+
+
+def sort_positions(keys: list[pd.Series], *, missing: str = "first") -> np.ndarray:
+    """Row positions that sort by the key columns (of equal length, taken by position), ascending and stable, with
+    missing values first or last in each key, as pandas' sort_values orders them; computed by Arrow."""
+    table = pa.table({str(k): _sortable(col) for k, col in enumerate(keys)})
+    placement = "at_start" if missing == "first" else "at_end"
+    return pc.sort_indices(table, sort_keys=[(str(k), "ascending", placement) for k in range(len(keys))]).to_numpy()
 
 
 def _sortable(col: pd.Series) -> pa.Array:

@@ -125,3 +125,26 @@ def test_sv_first_and_last_complete_date_of_each_visit_over_datasets():
     na = got["A", 2.0]
     assert got["A", 1.0] == ("2020-01-01", "2020-01-05") and got["B", 1.0] == ("2020-01-30", "2020-02-01")
     assert pd.isna(na[0]) and pd.isna(na[1])  # a visit without a complete date
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_seq_within_subject_by_keys_missing_last_then_raw_origin(coded):
+    from cdiscflow.sdtm.mapping.derivations import derive_seq
+
+    frame = pd.DataFrame({
+        "USUBJID": ["A", "B", "A", "A", None, "B", "A", "A"],
+        "XXSTDTC": ["2020-02-01", "2020-01-01", np.nan, "2020-01-15", "2020-01-01", "2020-01-01", "2020-01-15",
+                    "2020-01-15"],
+        "XXTERM": ["X", "Y", "Z", "W", "V", "Y", "W", "A"],
+    }, index=np.arange(8) + 10).astype(str)
+    prov = pd.DataFrame({"source": pd.Categorical(["f2", "f1", "f1", "f2", "f1", "f1", "f1", "f2"]),
+                         "row": pd.array([1, 2, 3, 4, 5, 1, 6, 7], dtype="Int64")}, index=frame.index)
+    if coded:
+        frame = frame.astype("category")
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), provenance={"XX": prov})
+    got = derive_seq(state, "XX", frame, Rule("derive", {"derive": "seq", "by": ["XXSTDTC", "XXTERM"]})).values
+    assert got.index.equals(frame.index) and got.dtype == "float64"
+    # A: 01-15 A (f2), 01-15 W (f1 row 6 before f2 row 4), 01-15 W, 02-01, missing date last; B: same keys, f1 row 1
+    # before f1 row 2; no subject: none
+    want = [4.0, 2.0, 5.0, 3.0, None, 1.0, 2.0, 1.0]
+    assert [None if pd.isna(v) else v for v in got] == want

@@ -28,7 +28,7 @@ import pandas as pd
 from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
 from cdiscflow.sdtm.raw.dates import age_in_years, study_day_of_dates
-from cdiscflow.core.text import extract, isin, lookup
+from cdiscflow.core.text import extract, isin, lookup, sort_positions
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.cdisc import pattern_problem
 from cdiscflow.specs.model import Rule
@@ -307,13 +307,18 @@ def _subject_dates(state: StudyState, usubjid: pd.Series, variable: str) -> pd.S
 def derive_seq(state, dataset, frame, rule) -> Derived:
     """--SEQ: 1, 2, ... within subject, ordered by `by` then by raw origin (stable for the same input)."""
     by = list(rule.get("by") or ())
-    prov = state.provenance.get(dataset)
-    order = frame[["USUBJID", *by]].copy()
-    if prov is not None:
-        order["_src"], order["_row"] = prov["source"], prov["row"]
-    order = order.sort_values(list(order.columns), kind="stable", na_position="last")
-    seq = order.groupby("USUBJID", sort=False).cumcount() + 1
-    return Derived(seq.reindex(frame.index).astype("float64"))
+    prov = state.provenance.get(dataset)  # aligned on the frame's index
+    keys = [frame["USUBJID"], *(frame[b] for b in by), *((prov["source"], prov["row"]) if prov is not None else ())]
+    pos = sort_positions(keys, missing="last")  # by subject, `by`, raw origin
+    subject = frame["USUBJID"]
+    codes = subject.cat.codes.to_numpy() if is_text_category(subject) else pd.factorize(subject)[0]
+    ordered = codes[pos]
+    first = np.ones(len(pos), dtype=bool)  # where each subject's records start in that order
+    first[1:] = ordered[1:] != ordered[:-1]
+    at = np.arange(len(pos))
+    seq = np.empty(len(pos), dtype="float64")
+    seq[pos] = at - np.maximum.accumulate(np.where(first, at, 0)) + 1
+    return Derived(pd.Series(np.where(codes < 0, np.nan, seq), index=frame.index))  # no subject: no --SEQ
 
 
 def check_derive(rule: Rule) -> str | None:
