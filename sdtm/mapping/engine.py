@@ -24,6 +24,7 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
@@ -37,7 +38,7 @@ from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unk
 from cdiscflow.sdtm.raw.files import form_file_problem
 from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_usubjid, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
-from cdiscflow.core.text import constant, isin, join_columns, same_as_previous, sort_order
+from cdiscflow.core.text import arrow, constant, isin, join_columns, same_as_previous, sort_order
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.mapping.visits import build_sv
@@ -380,22 +381,30 @@ def map_dataset(state: StudyState, mapping: Mapping_):
 def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The blocks' records (each frame on 0..n-1) one after the other, with every variable of the dataset in spec
     order and spec type (text: str, numbers: float64); a block that does not map a variable leaves it missing.
-    Stacked column by column: stacking the frames would make each column a block maps only sometimes Python
+    Stacked column by column, the blocks' arrays joined as they are (text: the Arrow chunks, numbers: numpy), with no
+    pandas concatenation per column; stacking the frames would make each column a block maps only sometimes Python
     objects, converted back per record."""
     index = pd.RangeIndex(sum(len(f) for f in frames))
     columns = {}
     for v in ds.variables:  # over columns
         dtype = np.dtype("float64") if v.is_numeric else TEXT
-        parts = [f[v.name] if v.name in f else missing(pd.RangeIndex(len(f)), dtype)
-                 for f in frames]  # over blocks (each on 0..n-1)
-        parts = [p if p.dtype == dtype else p.astype(dtype) for p in parts]
-        if len(parts) == 1:
-            columns[v.name] = parts[0]
-        elif parts:
-            columns[v.name] = pd.concat(parts, ignore_index=True)
+        if len(frames) == 1 and v.name in frames[0] and frames[0][v.name].dtype == dtype:
+            columns[v.name] = frames[0][v.name]  # one block: its column as it is
+        elif v.is_numeric:
+            columns[v.name] = np.concatenate([f[v.name].to_numpy(dtype="float64", na_value=np.nan) if v.name in f
+                                              else np.full(len(f), np.nan) for f in frames] or [np.empty(0)])
         else:
-            columns[v.name] = missing(index, dtype)
+            chunks = [c for f in frames for c in _text_chunks(f[v.name] if v.name in f else None, len(f))]
+            columns[v.name] = pd.Series(pa.chunked_array(chunks, type=pa.large_string()), index=index, dtype=TEXT)
     return pd.DataFrame(columns, index=index)
+
+
+def _text_chunks(col: pd.Series | None, n: int) -> list[pa.Array]:
+    """A block's text column as Arrow arrays (no copy), or `n` missing values when the block does not map it."""
+    if col is None:
+        return [pa.nulls(n, pa.large_string())]
+    arr = arrow(col)
+    return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
 
 
 def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
