@@ -26,10 +26,12 @@ def test_numbers_are_read_as_pandas_reads_each_row():
              "007", "-0", "3.14159265358979323846", "nan", "inf", "1.5", "1.5"]
     col = pd.Series(texts, index=range(10, 10 + len(texts)), dtype="str", name="LBORRES")
     want = pd.to_numeric(col, errors="coerce").astype("float64")
-    got = _numbers(col)
+    got = _numbers(col, np.ones(len(col), dtype=bool))
     pd.testing.assert_series_equal(got, want, check_exact=True)
     assert got.index.equals(col.index) and got.name == "LBORRES"
-    assert _numbers(pd.Series([None, None], dtype="str")).isna().all()
+    assert _numbers(pd.Series([None, None], dtype="str"), np.ones(2, dtype=bool)).isna().all()
+    ok = np.arange(len(col)) % 2 == 0  # rows that are not `ok` (not of the field's number shape) stay missing
+    pd.testing.assert_series_equal(_numbers(col, ok), want.where(ok), check_exact=True)
 
 
 def test_usubjid_per_subject_equals_the_row_formatting():

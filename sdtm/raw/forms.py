@@ -279,12 +279,14 @@ def roster_form(spec: StudySpec) -> str:
     return dm.blocks[0].form
 
 
-def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series, rule_id: str, variable: str, expected: str,
-              message: str, subject: pd.Series, values: pd.Series | None = None, severity: str = "error") -> None:
-    """Add one finding per row where `mask` is true (vectorised)."""
+def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series | np.ndarray, rule_id: str, variable: str,
+              expected: str, message: str, subject: pd.Series, values: pd.Series | None = None,
+              severity: str = "error") -> None:
+    """Add one finding per row where `mask` (booleans per row of the form, in its order) is true (vectorised)."""
+    mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return
-    idx = mask[mask].index
+    idx = raw.data.index[mask]
     frame = pd.DataFrame({
         "severity": severity, "rule_id": rule_id, "dataset": raw.name, "variable": variable,
         "subject": subject.reindex(idx).fillna("").astype(str).to_numpy(), "row": idx.to_numpy(),
@@ -311,11 +313,10 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
                   values=broken["value"].reindex(data.index))
     dates = dates if dates is not None else _dates_together([raw])
-    for f in raw.form.fields:
+    for f in raw.form.fields:  # over fields: the masks in numpy, findings only where a mask is set
         col = data[f.name]
-        present = col.notna()
-        nonascii = present & _non_ascii(col)
-        _bad_rows(findings, raw, nonascii, "RAW-NONASCII", f.name, "ASCII text",
+        present = col.notna().to_numpy()
+        _bad_rows(findings, raw, present & _non_ascii(col), "RAW-NONASCII", f.name, "ASCII text",
                   f"{f.name} has non-ASCII characters; SAS XPT v5 carries ASCII only (replace them at the source)",
                   subject)
         if f.required:
@@ -323,17 +324,17 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
                       f"required field {f.name} ({f.label}) is blank", subject)
         if f.datatype in ("integer", "float"):
             pattern = _INT_RE if f.datatype == "integer" else _FLOAT_RE
-            ok = col.str.match(pattern, na=False)
+            ok = col.str.match(pattern, na=False).to_numpy(dtype=bool)  # (pandas: Python's re where RE2 differs)
             _bad_rows(findings, raw, present & ~ok, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is not a{'n' if f.datatype == 'integer' else ''} {f.datatype}", subject)
-            number = _numbers(col.where(ok))
-            huge = ok & ~np.isfinite(number)  # 1e400, or 400 digits: no floating-point number holds it
+            number = _numbers(col, ok)
+            huge = ok & ~np.isfinite(number.to_numpy())  # 1e400, or 400 digits: no floating-point number holds it
             _bad_rows(findings, raw, huge, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is too large to store as a number", subject)
-            raw.numbers[f.name] = number.where(~huge)
+            raw.numbers[f.name] = number.where(~huge) if huge.any() else number
         elif f.datatype in ("date", "time", "datetime"):
             converted = dates.get((raw.name, f.name)) or _convert_datetime(col, f.datatype, f.format)
-            bad = converted.problem.notna()
+            bad = converted.problem.notna().to_numpy()
             msg = (f"{f.name} ({f.label}) " + converted.problem.astype(str)) if bad.any() else ""
             rule = "RAW-TIME" if f.datatype == "time" else "RAW-DATE"
             _bad_rows(findings, raw, bad, rule, f.name, f.format, msg, subject)
@@ -380,12 +381,12 @@ def _non_ascii(col: pd.Series) -> np.ndarray:
     return ~pc.fill_null(pc.string_is_ascii(arrow(col)), True).to_numpy(zero_copy_only=False)
 
 
-def _numbers(text: pd.Series) -> pd.Series:
-    """The text as float64 (NaN where missing or not a number), each distinct value read once by pandas and the
-    result taken back to the rows by code (raw numbers repeat: doses, lab results, visit numbers)."""
+def _numbers(text: pd.Series, ok: np.ndarray) -> pd.Series:
+    """The text as float64 where `ok` (NaN where missing, not `ok` or not a number), each distinct value read once
+    by pandas and the result taken back to the rows by code (raw numbers repeat: doses, lab results, visit numbers)."""
     codes, distinct = pd.factorize(text, use_na_sentinel=True)
     values = pd.to_numeric(pd.Series(distinct), errors="coerce").astype("float64").to_numpy()
-    return pd.Series(np.append(values, np.nan)[codes], index=text.index, name=text.name)
+    return pd.Series(np.where(ok, np.append(values, np.nan)[codes], np.nan), index=text.index, name=text.name)
 
 
 def _convert_datetime(col: pd.Series, datatype: str, fmt: str):
