@@ -25,10 +25,10 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
     rows = len(frame)
     if rows < 2:
         return frame
-    for name in frame.columns:
-        col = frame[name]
-        if not (pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype)):
+    for name, dtype in list(frame.dtypes.items()):  # over columns (their dtypes read once, not a column each)
+        if not (pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)):
             continue
+        col = frame[name]
         if col.dtype == "str":  # one hashing pass: counted and, when it pays, coded from the same factorization
             categorical = _categorical(col, share * rows)
             if categorical is not None:
@@ -66,8 +66,13 @@ def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = R
 
 def is_text_category(col: pd.Series) -> bool:
     """A categorical column whose categories are text (what `compact` makes of a text column)."""
-    return isinstance(col.dtype, pd.CategoricalDtype) and (
-        len(col.dtype.categories) == 0 or pd.api.types.is_string_dtype(col.dtype.categories.dtype))
+    return is_text_category_dtype(col.dtype)
+
+
+def is_text_category_dtype(dtype) -> bool:
+    """`is_text_category` of a column's dtype."""
+    return isinstance(dtype, pd.CategoricalDtype) and (
+        len(dtype.categories) == 0 or pd.api.types.is_string_dtype(dtype.categories.dtype))
 
 
 def as_text(col: pd.Series) -> pd.Series:

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import as_text, compact, expand, is_text_category
+from cdiscflow.core.frames import as_text, compact, expand, is_text_category_dtype
 from cdiscflow.sdtm.mapping import derivations as D
 from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
 from cdiscflow.sdtm.mapping.record_errors import empty_errors, report_raw_rows, trace_to_raw_rows
@@ -605,13 +605,14 @@ def finalize(state: StudyState, name: str) -> None:
     """Spec columns in spec order with spec types (text: str with NaN; numbers: float64); sorted by the keys."""
     ds = state.spec.dataset(name)
     frame = state.datasets[name].reindex(columns=list(ds.names))
-    for v in ds.variables:  # over columns
-        col = frame[v.name]
+    dtypes = dict(zip(frame.columns, frame.dtypes))
+    for v in ds.variables:  # over columns: converted where the dtype is not the spec's
+        dtype = dtypes[v.name]
         if v.is_numeric:
-            if col.dtype != "float64":
-                frame[v.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif col.dtype != "str" and not is_text_category(col):
-            frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
+            if dtype != "float64":
+                frame[v.name] = pd.to_numeric(frame[v.name], errors="coerce").astype("float64")
+        elif dtype != "str" and not is_text_category_dtype(dtype):
+            frame[v.name] = frame[v.name].astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
     order = pd.DataFrame({**{k: frame[k].array for k in keys}, "_src": prov["source"].array,
