@@ -33,6 +33,21 @@ def constant(value: str | None, index: pd.Index) -> pd.Series:
     return _series(arr, index)
 
 
+def join_text(parts: list, index: pd.Index) -> pd.Series:
+    """Literal texts and text columns (on `index`) joined per row in one Arrow call, missing where a column is
+    missing: how a template such as "PART {PART} {VISIT}" is filled."""
+    arrays = [_one_array(arrow(p)) if isinstance(p, pd.Series) else p for p in parts]
+    if not any(isinstance(a, pa.Array) for a in arrays):  # no column: the same text on every row
+        return constant("".join(arrays), index)
+    text = [a if isinstance(a, pa.Array) else pa.scalar(a, pa.large_string()) for a in [*arrays, ""]]
+    return _series(pc.binary_join_element_wise(*text, null_handling="emit_null"), index)  # the last: the separator
+
+
+def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array (a column of no rows, or of several buffers, comes as a ChunkedArray)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
     """Named groups of `pattern` (which must match the whole text) as columns; NaN where it does not match."""
     found = pc.extract_regex(arrow(values), pattern)

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from cdiscflow.core.expr import evaluate_condition
 from cdiscflow.sdtm.raw.dates import combine_date_time
 from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
-from cdiscflow.core.text import constant, extract
+from cdiscflow.core.text import constant, extract, join_text
 from cdiscflow.core.text import lookup as lookup_text
 from cdiscflow.core.text import arrow, squash_upper_arrow
 from cdiscflow.specs.conditions import compile_condition
@@ -89,7 +89,7 @@ def condition_mask(data: pd.DataFrame, cond: Any, numbers: Mapping[str, pd.Serie
 
 def _typed(values: pd.Series, target: Target, raw: RawForm, fieldname: str | None) -> Written:
     if not target.numeric:
-        return Written(values.astype(str))
+        return Written(values if values.dtype == "str" else values.astype(str))
     if fieldname is not None and fieldname in raw.numbers:
         return Written(raw.numbers[fieldname].reindex(values.index))
     num = pd.to_numeric(values, errors="coerce")
@@ -121,15 +121,11 @@ def _extract(values: pd.Series, pattern: str, target: Target) -> tuple[pd.Series
 
 def _format(raw: RawForm, template: str, fields) -> pd.Series:
     """Fill a template such as "PART {PART} {VISIT}" from raw fields; missing if any field is missing."""
-    out = pd.Series("", index=raw.data.index, dtype=str)
-    missing = pd.Series(False, index=raw.data.index)
+    parts: list = []
     for literal, name, _, _ in string.Formatter().parse(template):
-        out = out + (literal or "")
-        if name:
-            col = raw.data[name]
-            missing |= col.isna()
-            out = out + col.fillna("")
-    return out.mask(missing)
+        parts += [literal] if literal else []
+        parts += [raw.data[name]] if name else []
+    return join_text(parts, raw.data.index)
 
 
 def ct(raw: RawForm, rule: Rule, target: Target) -> Written:

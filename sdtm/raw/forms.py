@@ -22,7 +22,6 @@ from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError
@@ -31,7 +30,7 @@ from cdiscflow.core.text import arrow
 from cdiscflow.sdtm.raw import odm
 from cdiscflow.sdtm.raw.dates import Converted, combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.raw.files import locate, read_file
-from cdiscflow.core.text import arrow, isin, join_columns, lookup
+from cdiscflow.core.text import arrow, isin, join_columns, join_text, lookup
 from cdiscflow.specs.model import Form, StudySpec
 
 _INT_RE = r"^[+-]?\d+$"
@@ -98,17 +97,8 @@ def _usubjid_rows(spec: StudySpec, template: str, frame: pd.DataFrame) -> pd.Ser
         if literal:
             parts.append(literal)
         if name is not None:
-            parts.append(spec.studyid if name == "STUDYID" else _array(arrow(frame[name].astype(str))))
-    if not any(isinstance(p, pa.Array) for p in parts):  # no raw field: the same text on every row
-        return pd.Series("".join(parts), index=frame.index, dtype=str)
-    text = [p if isinstance(p, pa.Array) else pa.scalar(p, pa.large_string()) for p in [*parts, ""]]
-    joined = pc.binary_join_element_wise(*text, null_handling="emit_null")  # the last part: the separator
-    return pd.Series(joined, index=frame.index, dtype=str)
-
-
-def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One Arrow array (a column of no rows, or of several buffers, comes as a ChunkedArray)."""
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+            parts.append(spec.studyid if name == "STUDYID" else frame[name])
+    return join_text(parts, frame.index)
 
 
 def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | None = None) -> RawExport:
