@@ -352,7 +352,7 @@ def _selects_all(condition) -> bool:
 def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
     """The columns as one frame on `index`, in their order (as inserting them one by one would make it)."""
     if columns and index.is_unique and all(c.index.equals(index) for c in columns.values()):
-        return pd.concat(columns, axis=1)
+        return pd.DataFrame(columns, index=index, copy=False)  # (the columns as they are: no alignment, no copy)
     frame = pd.DataFrame(index=index)
     for name, column in columns.items():  # over columns not on the index as it is (none in a mapping)
         frame[name] = column
