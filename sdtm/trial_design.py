@@ -393,9 +393,9 @@ def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Seri
         key, subjects = pd.factorize(as_text(usubjid), use_na_sentinel=True)
         key, subjects = key.astype(np.int64), pd.Index(subjects)
     dated = ~np.isnat(d)
-    if not dated.any() or se.empty:
+    right = _elements_by_start(state, se) if dated.any() and not se.empty else None
+    if right is None or right.empty:  # no dated record, or no element with a start
         return constant(None, dates.index)
-    right = _elements_by_start(state, se)
     code = subjects.get_indexer(right["USUBJID"])
     code = np.where(code < 0, -2, code).astype(np.int64)  # a subject the records do not name: -2
     by_subject = np.argsort(code, kind="stable")  # subject, then start (SE's elements are in start order)

@@ -51,6 +51,9 @@ def test_epoch_of_each_record(coded):
     got = epoch_of(state, usubjid, dates)
     assert got.dtype == "str" and got.index.equals(usubjid.index)
     assert [None if pd.isna(v) else v for v in got] == [r[2] for r in RECORDS]
+    undated = StudyState(state.spec, None, {}, Findings(), datasets={"SE": SE.assign(SESTDTC=np.nan)})
+    assert epoch_of(undated, usubjid, dates).isna().all()  # no element starts: no EPOCH
+    assert epoch_of(state, usubjid, dates.where(dates.isna())).isna().all()  # no dated record
 
 
 DM = pd.DataFrame({"USUBJID": ["A", "B", "A", "C", "E"],
