@@ -361,19 +361,20 @@ def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
 
 def map_dataset(state: StudyState, mapping: Mapping_):
     """All blocks of a dataset, stacked in block order, with provenance and the problems as raw-row errors."""
-    frames, provs, supps, errors = [], [], [], []
+    frames, rows, supps, errors = [], [], [], []
     for block in mapping.blocks:  # over blocks
         frame, supp, problems = map_block(state, mapping, block)
         raw = state.raw[block.form]
-        provs.append(pd.DataFrame({"source": block.form, "row": frame.index.to_numpy(dtype="int64")}))
+        rows.append(frame.index.to_numpy(dtype="int64"))
         frames.append(frame.reset_index(drop=True))
         supps.append(supp.reset_index(drop=True))
         if problems is not None:
             errors.append(report_raw_rows(state, mapping.dataset, raw, problems))
     frame = _stack(state.spec.dataset(mapping.dataset), frames)
-    prov = pd.concat(provs, ignore_index=True)
-    prov["source"] = prov["source"].astype("category")  # a handful of form names over millions of records
-    prov["row"] = prov["row"].astype("Int64")
+    forms = sorted({block.form for block in mapping.blocks})  # a handful of form names over millions of records
+    codes = np.concatenate([np.full(len(r), forms.index(block.form)) for r, block in zip(rows, mapping.blocks)])
+    source = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(forms, dtype=str)))
+    prov = pd.DataFrame({"source": source, "row": pd.array(np.concatenate(rows), dtype="Int64")})
     supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
     return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
 
