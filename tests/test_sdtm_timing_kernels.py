@@ -84,6 +84,9 @@ def test_study_day_against_dm_reference_per_subject(coded):
     got = derive_study_day(state, "XX", frame, Rule("derive", {"derive": "study_day", "date": "XXDTC"})).values
     assert got.dtype == "float64" and got.index.equals(frame.index)
     assert [None if pd.isna(v) else v for v in got] == [r[2] for r in DAYS]
+    no_dm = StudyState(state.spec, None, {}, Findings(), datasets={"DM": dm.iloc[:0]})
+    rule = Rule("derive", {"derive": "study_day", "date": "XXDTC"})
+    assert derive_study_day(no_dm, "XX", frame, rule).values.isna().all()  # no DM record: no reference
 
 
 EX = pd.DataFrame({

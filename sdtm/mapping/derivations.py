@@ -288,14 +288,16 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
 def _subject_dates(state: StudyState, usubjid: pd.Series, variable: str) -> pd.Series:
     """A date variable of DM (its first record per subject) parsed (`dates_of`), per record of `usubjid`: DM's dates
     parsed per subject and taken to the records by subject code (no text per record); NaT where DM has none."""
-    dm = state.dataset("DM").drop_duplicates("USUBJID")
+    dm = state.dataset("DM")
     dates = np.append(dates_of(state, dm[variable]).to_numpy(), np.datetime64("NaT", "s"))  # last: not in DM
+    dm_subjects = pd.Index(as_text(dm["USUBJID"]).astype(str))
+    first = ~dm_subjects.duplicated()  # each subject's first DM record
     if is_text_category(usubjid):
         codes, subjects = usubjid.cat.codes.to_numpy(), usubjid.cat.categories
     else:
         codes, subjects = pd.factorize(usubjid, use_na_sentinel=True)
-    row = pd.Index(as_text(dm["USUBJID"]).astype(str)).get_indexer(subjects)  # DM's record of each subject, or -1
-    row = np.append(row, -1)[codes]  # per record (code -1, a missing subject: -1)
+    at = dm_subjects[first].get_indexer(subjects)  # each subject's place among DM's first records, or -1
+    row = np.append(np.append(np.flatnonzero(first), -1)[at], -1)[codes]  # per record: DM's row, or -1 (NaT)
     return pd.Series(dates[row], index=usubjid.index)
 
 
