@@ -38,7 +38,7 @@ from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unk
 from cdiscflow.sdtm.raw.files import form_file_problem
 from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_usubjid, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
-from cdiscflow.core.text import arrow, constant, isin, join_columns, same_as_previous, sort_order
+from cdiscflow.core.text import arrow, constant, isin, join_columns, same_as_previous, sort_positions
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.mapping.visits import build_sv
@@ -616,9 +616,8 @@ def finalize(state: StudyState, name: str) -> None:
             frame[v.name] = frame[v.name].astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
-    order = pd.DataFrame({**{k: frame[k].array for k in keys}, "_src": prov["source"].array,
-                          "_row": prov["row"].array})  # (the arrays as they are: no Python object per record)
-    pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
+    # keys, then raw origin: the same input gives the same order (the columns as they are, taken by position)
+    pos = sort_positions([*(frame[k] for k in keys), prov["source"], prov["row"]])
     # compacted before the records are put in order (the same columns compact in any order): codes are moved, not text
     state.datasets[name] = compact(frame).take(pos).reset_index(drop=True)
     state.provenance[name] = prov.take(pos).reset_index(drop=True)
