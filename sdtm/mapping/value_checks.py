@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.text import arrow
 from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm.mapping.record_errors import trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
@@ -191,8 +193,8 @@ def check_storable(state: StudyState) -> pd.DataFrame | None:
 
 
 def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.DataFrame | None:
-    if is_text_category(col) and byte_lengths(pd.Series(col.cat.categories, dtype=str)).max(initial=0) <= limit:
-        return None  # every distinct value fits (a compacted column: its categories)
+    if (is_text_category(col) or col.dtype == "str") and _most_bytes(col) <= limit:
+        return None  # every value fits (a compacted column: every category)
     nbytes = pd.Series(byte_lengths(col), index=col.index)
     bad = nbytes > limit
     if not bad.any():
@@ -201,6 +203,13 @@ def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.D
     return pd.DataFrame({"rule_id": "MAP-LENGTH", "value": col[bad].astype(str).str.slice(0, 60),
                          "message": f"{dataset}.{var} is " + nbytes[bad].astype(str) + f" bytes long, over {what} "
                                     f"of {limit}", "expected": f"at most {limit} bytes"}, index=bad[bad].index)
+
+
+def _most_bytes(col: pd.Series) -> int:
+    """The UTF-8 byte length of the longest value of a text column (of its categories when compacted), 0 when there
+    is none: one Arrow reduction."""
+    text = pd.Series(col.cat.categories, dtype=str) if is_text_category(col) else col
+    return int(pc.max(pc.binary_length(arrow(text))).as_py() or 0)
 
 
 def _unstorable_numbers(dataset: str, var: str, col: pd.Series, whole: bool) -> pd.DataFrame | None:
