@@ -102,12 +102,16 @@ def per_pair(a: pd.Series, b: pd.Series | str, fn) -> np.ndarray:
 
 def _compare_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """-1/0/1 per pair of known dates a, b: a against b on the shorter's precision, 0 when that is not a day, month
-    or year (or either is missing)."""
-    out = np.zeros(len(first), dtype="int64")
-    for i, (a, b) in enumerate(zip(first, second)):  # over distinct pairs
-        w = min(len(a), len(b))
-        if w in (10, 7, 4):  # precisions: day, month, year
-            out[i] = (a[:w] > b[:w]) - (a[:w] < b[:w])
+    or year (or either is missing).  In numpy, a precision at a time: the pairs of that shorter length cut to it
+    (a fixed-width text array of that width) and compared as text (known dates are digits and hyphens)."""
+    a, b = np.asarray(first, dtype=str), np.asarray(second, dtype=str)
+    width = np.minimum(np.char.str_len(a), np.char.str_len(b))
+    out = np.zeros(len(a), dtype="int64")
+    for w in (10, 7, 4):  # over the precisions: day, month, year
+        at = width == w
+        if at.any():
+            x, y = a[at].astype(f"U{w}"), b[at].astype(f"U{w}")
+            out[at] = (x > y).astype("int64") - (x < y)
     return out
 
 
