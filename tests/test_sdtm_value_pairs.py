@@ -72,3 +72,15 @@ def test_compare_pairs_at_each_precision_equals_comparing_the_cut_texts():
     assert _compare_pairs(np.array(["2021-03-04", "2021-03"], dtype=object),
                           np.array(["2021-03-01", "2021-04-01"], dtype=object)).tolist() == [1, -1]
     assert len(_compare_pairs(np.array([], dtype=object), np.array([], dtype=object))) == 0
+
+
+def test_known_prefix_by_arrow_equals_pythons_regex_and_keeps_other_digits():
+    from cdiscflow.sdtm.mapping.value_checks import _KNOWN_PREFIX, _known_prefix
+
+    texts = pd.Series(["2021-03-04T10:00", "2021-03", "2021", "21-03", "-----T10:00", "2021-3-04", "2021-03-04-05",
+                       "x2021", "2021\n", "20210304", ""], dtype=str)
+    want = texts.str.extract(_KNOWN_PREFIX, expand=False).astype(str)  # pandas: Python's re
+    pd.testing.assert_series_equal(_known_prefix(texts), want, check_exact=True)
+    assert _known_prefix(texts).tolist()[:3] == ["2021-03-04", "2021-03", "2021"]
+    other = pd.Series(["\u0662\u0660\u0662\u0661-03", "2021-03"], dtype=str)  # Arabic-Indic digits: Python's \d
+    assert _known_prefix(other).tolist() == ["\u0662\u0660\u0662\u0661-03", "2021-03"]

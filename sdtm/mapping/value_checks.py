@@ -51,14 +51,25 @@ _KNOWN_PREFIX = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"  # the leading known parts of 
 def _known_date(values: pd.Series) -> pd.Series:
     """The date's leading known parts as written (YYYY, YYYY-MM or YYYY-MM-DD); missing when the year is unknown.
     Evaluated once per distinct date (a compacted column: per category)."""
-    return text_per_distinct(values, lambda u: u.str.extract(_KNOWN_PREFIX, expand=False).astype(str))
+    return text_per_distinct(values, _known_prefix)
 
 
 def _known_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """`_known_date` as codes and the known date of each code ("" for missing or unknown): see `_codes`."""
     codes, uniques = _codes(values)
-    known = pd.Series(uniques[1:], dtype=str).str.extract(_KNOWN_PREFIX, expand=False).fillna("")
+    known = _known_prefix(pd.Series(uniques[1:], dtype=str)).fillna("")
     return codes, np.concatenate([[""], known.to_numpy(dtype=object)])
+
+
+def _known_prefix(texts: pd.Series) -> pd.Series:
+    """`_KNOWN_PREFIX` of each text, missing where it does not match: by Arrow (RE2) when the texts are ASCII, where
+    it reads the pattern as Python's re does; by pandas (Python's re, whose \\d also takes other scripts' digits)
+    otherwise."""
+    arr = arrow(texts)
+    if len(texts) and pc.all(pc.string_is_ascii(arr)).as_py():
+        found = pc.struct_field(pc.extract_regex(arr, _KNOWN_PREFIX.replace("^(", "^(?P<known>", 1)), "known")
+        return pd.Series(found, index=texts.index, dtype=str)
+    return texts.str.extract(_KNOWN_PREFIX, expand=False).astype(str)
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
