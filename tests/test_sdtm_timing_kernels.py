@@ -154,3 +154,35 @@ def test_seq_within_subject_by_keys_missing_last_then_raw_origin(coded):
     # before f1 row 2; no subject: none
     want = [4.0, 2.0, 5.0, 3.0, None, 1.0, 2.0, 1.0]
     assert [None if pd.isna(v) else v for v in got] == want
+
+
+@pytest.mark.parametrize("coded", [False, True])
+def test_unplanned_visits_numbered_after_the_latest_planned_visit_of_their_part(coded):
+    from types import SimpleNamespace
+
+    from cdiscflow.sdtm.mapping.derivations import derive_visitnum
+
+    visits = [{"VISIT": "PART A DAY 1", "VISITNUM": 1.0}, {"VISIT": "PART A DAY 8", "VISITNUM": 2.0},
+              {"VISIT": "PART B DAY 1", "VISITNUM": 10.0}]
+    rows = [  # (subject, visit, date, expected VISITNUM)
+        ("A", "PART A DAY 1", "2020-01-01", 1.0),
+        ("A", "PART A DAY 8", "2020-01-08", 2.0),
+        ("A", "PART B DAY 1", "2020-01-05", 10.0),
+        ("A", "PART A UNSCHEDULED", "2020-01-03", 1.01),  # after PART A DAY 1 (PART B's visit does not count)
+        ("A", "PART A UNSCHEDULED", "2020-01-04T10:00", 1.02),  # a later date after the same visit: the next
+        ("A", "PART A UNSCHEDULED", "2020-01-03", 1.01),  # the same date: the same visit
+        ("A", "PART A UNSCHEDULED", "2020-01-08", 2.01),  # on the day of a planned visit: after it
+        ("A", "PART B UNSCHEDULED", "2020-01-06", 10.01),
+        ("A", "PART B UNSCHEDULED", "2020-01-04", None),  # before any PART B visit
+        ("B", "PART A UNSCHEDULED", "2020-01-03", None),  # B has no planned visit
+        ("A", "PART A UNSCHEDULED", None, None),  # no date
+    ]
+    frame = pd.DataFrame({"USUBJID": [r[0] for r in rows], "VISIT": [r[1] for r in rows],
+                          "XXDTC": [r[2] for r in rows]}, index=np.arange(len(rows)) + 3).astype(str)
+    if coded:
+        frame = frame.astype("category")
+    state = StudyState(load_study("dara_atra"), SimpleNamespace(visits=visits), {}, Findings())
+    rule = Rule("derive", {"derive": "visitnum", "visit": "VISIT", "unplanned": "UNSCHEDULED", "date": "XXDTC"})
+    got = derive_visitnum(state, "XX", frame, rule)
+    assert [None if pd.isna(v) else v for v in got.values] == [r[3] for r in rows]
+    assert got.values.index.equals(frame.index)

@@ -105,29 +105,48 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
 def _unplanned_visitnum(state: StudyState, frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series,
                         visit: pd.Series, marker: str, date_var) -> pd.Series:
     """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
-    whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
-    d = dates_of(state, _first_of(frame, date_var))
+    whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k.
+
+    In numpy: the anchors (dated planned records) ordered by (subject, day), the latest one on or before each
+    unplanned record's day found by binary search, per visit-name prefix."""
+    day = dates_of(state, _first_of(frame, date_var)).to_numpy()
+    dated = ~np.isnat(day)
+    day = np.where(dated, day, np.datetime64(0, "s")).astype("datetime64[D]").astype(np.int64)
     name = text_per_distinct(visit, lambda u: u.str.upper())
     pattern = "^(?P<p>.*?)" + re.escape(marker.upper())
     prefix = text_per_distinct(name, lambda u: extract(u, pattern)["p"]).where(unplanned)
-    anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
-    todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})
-    todo = todo[unplanned.to_numpy()].dropna(subset=["d"]).sort_values("d", kind="stable")
-    out = pd.Series(np.nan, index=frame.index)
-    hits = []
-    for pre in todo["prefix"].dropna().unique():  # over visit-name prefixes (PART A, PART B)
-        a = anchors[anchors["name"].str.startswith(pre)]
-        a = a.groupby(["USUBJID", "d"], as_index=False)["num"].max().sort_values("d")
-        t = todo[todo["prefix"] == pre]
-        if len(a) and len(t):
-            hits.append(pd.merge_asof(t, a, on="d", by="USUBJID", direction="backward").dropna(subset=["num"]))
-    if not hits:
-        return out
-    hit = pd.concat(hits)
-    # the same unplanned visit date is one visit; distinct dates after the same anchor count 1, 2 ...
-    rank = hit.groupby(["USUBJID", "num"])["d"].rank(method="dense")
-    out.iloc[hit["i"].to_numpy()] = (hit["num"] + rank / 100).round(2).to_numpy()
-    return out
+    subject = frame["USUBJID"]
+    subject = subject.cat.codes.to_numpy() if is_text_category(subject) else pd.factorize(subject)[0]
+    num = planned_num.to_numpy(dtype="float64", na_value=np.nan)
+    anchor = dated & (subject >= 0) & ~np.isnan(num) & name.notna().to_numpy()
+    todo = dated & (subject >= 0) & unplanned.to_numpy(dtype=bool)
+    key = subject.astype(np.int64) * (1 << 32) + (day + (1 << 31))  # orders as (subject, day)
+    rows, nums = [], []
+    for pre in prefix[todo].dropna().unique():  # over visit-name prefixes (PART A, PART B)
+        a = np.flatnonzero(anchor & name.str.startswith(pre).to_numpy(dtype=bool))
+        t = np.flatnonzero(todo & (prefix == pre).to_numpy(dtype=bool))
+        if not (len(a) and len(t)):
+            continue
+        a = a[np.lexsort((num[a], key[a]))]
+        a = a[np.append(key[a][1:] != key[a][:-1], True)]  # per subject and day: the highest planned number
+        at = np.searchsorted(key[a], key[t], side="right") - 1  # the latest anchor on or before, if the subject's
+        hit = (at >= 0) & (subject[a][np.maximum(at, 0)] == subject[t])
+        rows.append(t[hit])
+        nums.append(num[a][at[hit]])
+    out = np.full(len(frame), np.nan)
+    if rows:
+        rows, nums = np.concatenate(rows), np.concatenate(nums)
+        # the same unplanned visit date is one visit; distinct dates after the same anchor count 1, 2 ...
+        order = np.lexsort((day[rows], nums, subject[rows]))
+        r, n, d = rows[order], nums[order], day[rows][order]
+        group = np.ones(len(r), dtype=bool)
+        group[1:] = (subject[r][1:] != subject[r][:-1]) | (n[1:] != n[:-1])
+        new_day = group.copy()
+        new_day[1:] |= d[1:] != d[:-1]
+        count = np.cumsum(new_day)
+        rank = count - np.maximum.accumulate(np.where(group, count, 0)) + 1
+        out[r] = np.round(n + rank / 100, 2)
+    return pd.Series(out, index=frame.index)
 
 
 @derivation("visitdy", "record", ("visitnum",))
