@@ -35,7 +35,7 @@ def test_when_rules_write_and_report_only_the_records_they_select():
 
 
 def test_blocks_stacked_with_every_variable_in_spec_order_and_type():
-    from cdiscflow.sdtm.mapping.engine import _stack
+    from cdiscflow.sdtm.mapping.columns import stack
 
     ds = load_study("dara_atra").dataset("AE")
     two_chunks = pd.concat([pd.Series(["a", None], dtype="str"), pd.Series(["b"], dtype="str")], ignore_index=True)
@@ -43,12 +43,12 @@ def test_blocks_stacked_with_every_variable_in_spec_order_and_type():
     second = pd.DataFrame({"AEDECOD": pd.Series(["X", "Y"], dtype="str"), "AETERM": pd.Series([None, "c"],
                                                                                                dtype="str")})
     empty = pd.DataFrame({"AETERM": pd.Series([], dtype="str")})
-    out = _stack(ds, [first, empty, second])
+    out = stack(ds, [first, empty, second])
     assert list(out.columns) == list(ds.names) and out.index.equals(pd.RangeIndex(5))
     assert all(out[v.name].dtype == ("float64" if v.is_numeric else "str") for v in ds.variables)
     assert [None if pd.isna(v) else v for v in out["AETERM"]] == ["a", None, "b", None, "c"]
     assert [None if pd.isna(v) else v for v in out["AEDECOD"]] == [None, None, None, "X", "Y"]
     assert [None if pd.isna(v) else v for v in out["AESEQ"]] == [1.0, None, 3.0, None, None]
     assert out["AESTDTC"].isna().all()  # mapped by no block
-    one = _stack(ds, [first])
+    one = stack(ds, [first])
     assert one["AETERM"].tolist()[::2] == ["a", "b"] and one["AEDECOD"].isna().all() and len(one) == 3

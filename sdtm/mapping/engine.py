@@ -24,13 +24,13 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, compact, expand, is_text_category_dtype
 from cdiscflow.sdtm.mapping import derivations as D
 from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
+from cdiscflow.sdtm.mapping.columns import TEXT, assemble, missing, stack
 from cdiscflow.sdtm.mapping.record_errors import empty_errors, report_raw_rows, trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.mapping.value_checks import check_date_order, check_plausible_dates, check_storable
@@ -38,7 +38,7 @@ from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unk
 from cdiscflow.sdtm.raw.files import form_file_problem
 from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_usubjid, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
-from cdiscflow.core.text import arrow, constant, isin, join_columns, same_as_previous, sort_positions
+from cdiscflow.core.text import constant, isin, join_columns, same_as_previous, sort_positions
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.mapping.visits import build_sv
@@ -48,7 +48,6 @@ from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 ON_ERROR = ("strict", "reject")
 REJECT_COLUMNS = ["form", "file", "row", "subject", "rule_id", "reason"]
 ACCOUNTING_COLUMNS = ["form", "file", "rows_in", "rows_mapped", "rows_rejected", "rows_lost", "datasets"]
-TEXT = pd.Series(dtype=str).dtype  # pandas' text dtype ("str")
 BUILDERS = {"subject_elements": build_se, "subject_visits": build_sv}
 DESIGN_BUILDERS = {"TE": build_te, "TA": build_ta, "TV": build_tv, "TI": build_ti}
 
@@ -333,30 +332,15 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
             columns[name] = constant(value, index)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
         columns["USUBJID"] = form_usubjid(spec, raw)
-    out = _assemble(columns, index)
-    supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
+    out = assemble(columns, index)
+    supp = assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
     return out, supp, problems
-
-
-def missing(index: pd.Index, dtype) -> pd.Series:
-    """A column of missing values of `dtype` (text: str, numbers: float64) on `index`."""
-    return constant(None, index) if dtype == TEXT else pd.Series(np.nan, index=index, dtype=dtype)
 
 
 def _selects_all(condition) -> bool:
     """A rule's `when` that selects every record: none, or the empty mapping form."""
     return condition is None or (isinstance(condition, Mapping) and not condition)
-
-
-def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
-    """The columns as one frame on `index`, in their order (as inserting them one by one would make it)."""
-    if columns and index.is_unique and all(c.index.equals(index) for c in columns.values()):
-        return pd.DataFrame(columns, index=index, copy=False)  # (the columns as they are: no alignment, no copy)
-    frame = pd.DataFrame(index=index)
-    for name, column in columns.items():  # over columns not on the index as it is (none in a mapping)
-        frame[name] = column
-    return frame
 
 
 def map_dataset(state: StudyState, mapping: Mapping_):
@@ -370,42 +354,13 @@ def map_dataset(state: StudyState, mapping: Mapping_):
         supps.append(supp.reset_index(drop=True))
         if problems is not None:
             errors.append(report_raw_rows(state, mapping.dataset, raw, problems))
-    frame = _stack(state.spec.dataset(mapping.dataset), frames)
+    frame = stack(state.spec.dataset(mapping.dataset), frames)
     forms = sorted({block.form for block in mapping.blocks})  # a handful of form names over millions of records
     codes = np.concatenate([np.full(len(r), forms.index(block.form)) for r, block in zip(rows, mapping.blocks)])
     source = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(forms, dtype=str)))
     prov = pd.DataFrame({"source": source, "row": pd.array(np.concatenate(rows), dtype="Int64")})
     supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
     return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
-
-
-def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The blocks' records (each frame on 0..n-1) one after the other, with every variable of the dataset in spec
-    order and spec type (text: str, numbers: float64); a block that does not map a variable leaves it missing.
-    Stacked column by column, the blocks' arrays joined as they are (text: the Arrow chunks, numbers: numpy), with no
-    pandas concatenation per column; stacking the frames would make each column a block maps only sometimes Python
-    objects, converted back per record."""
-    index = pd.RangeIndex(sum(len(f) for f in frames))
-    columns = {}
-    for v in ds.variables:  # over columns
-        dtype = np.dtype("float64") if v.is_numeric else TEXT
-        if len(frames) == 1 and v.name in frames[0] and frames[0][v.name].dtype == dtype:
-            columns[v.name] = frames[0][v.name]  # one block: its column as it is
-        elif v.is_numeric:
-            columns[v.name] = np.concatenate([f[v.name].to_numpy(dtype="float64", na_value=np.nan) if v.name in f
-                                              else np.full(len(f), np.nan) for f in frames] or [np.empty(0)])
-        else:
-            chunks = [c for f in frames for c in _text_chunks(f[v.name] if v.name in f else None, len(f))]
-            columns[v.name] = pd.Series(pa.chunked_array(chunks, type=pa.large_string()), index=index, dtype=TEXT)
-    return pd.DataFrame(columns, index=index)
-
-
-def _text_chunks(col: pd.Series | None, n: int) -> list[pa.Array]:
-    """A block's text column as Arrow arrays (no copy), or `n` missing values when the block does not map it."""
-    if col is None:
-        return [pa.nulls(n, pa.large_string())]
-    arr = arrow(col)
-    return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
 
 
 def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
