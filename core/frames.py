@@ -14,6 +14,8 @@ from typing import Callable, MutableMapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 REPEAT_SHARE = 0.5  # a text column becomes categorical when it has at most this many distinct values per record
 
@@ -23,10 +25,10 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
     rows = len(frame)
     if rows < 2:
         return frame
-    for name in frame.columns:
-        col = frame[name]
-        if not (pd.api.types.is_string_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype)):
+    for name, dtype in list(frame.dtypes.items()):  # over columns (their dtypes read once, not a column each)
+        if not (pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)):
             continue
+        col = frame[name]
         if col.dtype == "str":  # one hashing pass: counted and, when it pays, coded from the same factorization
             categorical = _categorical(col, share * rows)
             if categorical is not None:
@@ -38,16 +40,22 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
 
 def _categorical(col: pd.Series, most: float) -> pd.Series | None:
     """`col.astype("category")` of a text column with at most `most` distinct values, else None; the categories
-    sorted as pandas sorts them (the same codes and categories as astype)."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    if len(uniques) > most:
+    sorted as pandas sorts them (the same codes and categories as astype).  Coded by Arrow (dictionary_encode: a
+    third of pandas' factorize on this Arrow-backed text, which matters over ~300 columns per SDTM stage)."""
+    values = pa.array(col.array)  # the column's Arrow text as it is
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    encoded = pc.dictionary_encode(values)  # distinct values in order of appearance; missing stays missing
+    distinct = encoded.dictionary
+    if len(distinct) > most:
         return None
-    order = uniques.argsort()  # what pandas' factorize(sort=True) orders the categories by
+    order = pc.array_sort_indices(distinct).to_numpy()  # text order, as pandas sorts Arrow text
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy()
     codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)]) if len(order) else codes
-    dtype = pd.CategoricalDtype(pd.Index(uniques.take(order)), ordered=False)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=col.index, name=col.name)
+    categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=col.dtype))
+    dtype = pd.CategoricalDtype(categories, ordered=False)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), index=col.index, name=col.name)
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:
@@ -58,8 +66,13 @@ def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = R
 
 def is_text_category(col: pd.Series) -> bool:
     """A categorical column whose categories are text (what `compact` makes of a text column)."""
-    return isinstance(col.dtype, pd.CategoricalDtype) and (
-        len(col.dtype.categories) == 0 or pd.api.types.is_string_dtype(col.dtype.categories.dtype))
+    return is_text_category_dtype(col.dtype)
+
+
+def is_text_category_dtype(dtype) -> bool:
+    """`is_text_category` of a column's dtype."""
+    return isinstance(dtype, pd.CategoricalDtype) and (
+        len(dtype.categories) == 0 or pd.api.types.is_string_dtype(dtype.categories.dtype))
 
 
 def as_text(col: pd.Series) -> pd.Series:

@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import SpecError
 from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
-from cdiscflow.core.text import isin, lookup
+from cdiscflow.core.text import constant, isin, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
 
@@ -380,31 +380,40 @@ def _elements_by_start(state: StudyState, se: pd.DataFrame) -> pd.DataFrame:
 
 
 def epoch_of(state: StudyState, usubjid: pd.Series, dates: pd.Series) -> pd.Series:
-    """EPOCH of the SE element in which each date falls: SESTDTC <= date < SEENDTC (the last element: <= its end)."""
+    """EPOCH of the SE element in which each date falls: SESTDTC <= date < SEENDTC (the last element: <= its end).
+
+    Each record takes its subject's last element (in start order) starting on or before its date, found by one
+    binary search over SE's elements ordered by (subject, start day); subjects are joined by code (no text hashed
+    per record)."""
     se = state.dataset("SE")
-    out = pd.Series(np.nan, index=dates.index, dtype=str)
-    d = dates_of(state, dates)
-    if is_text_category(usubjid):  # subjects joined by code (no text hashed per record): SE's subjects coded alike
+    d = dates_of(state, dates).to_numpy()
+    if is_text_category(usubjid):  # the records' subjects by code (missing: -1)
         key, subjects = usubjid.cat.codes.to_numpy().astype(np.int64), usubjid.cat.categories
     else:
-        key, subjects = as_text(usubjid).astype(str), None
-    left = pd.DataFrame({"_k": key, "d": d, "i": np.arange(len(d))}, index=d.index).dropna(subset=["d"])
-    if left.empty or se.empty:
-        return out
-    right = _elements_by_start(state, se)
-    if subjects is None:
-        right = right.assign(_k=right["USUBJID"])
-    else:  # a subject the records do not name: -2 (missing subjects of the records are -1)
-        code = subjects.get_indexer(right["USUBJID"])
-        right = right.assign(_k=np.where(code < 0, -2, code).astype(np.int64))
-    left = left.sort_values(["d"], kind="stable")
-    hit = pd.merge_asof(left, right, left_on="d", right_on="s", by="_k", direction="backward")
-    inside = hit["e"].isna() | (hit["d"] <= hit["e"])
-    hit = hit[inside & hit["EPOCH"].notna()]
-    pos = np.full(len(out), -1, dtype=np.intp)  # each record's element among the hits (-1: none)
-    pos[hit["i"].to_numpy()] = np.arange(len(hit))
-    epochs = as_text(hit["EPOCH"]).astype(str).array
-    return pd.Series(pd.api.extensions.take(epochs, pos, allow_fill=True), index=out.index, dtype=str)
+        key, subjects = pd.factorize(as_text(usubjid), use_na_sentinel=True)
+        key, subjects = key.astype(np.int64), pd.Index(subjects)
+    dated = ~np.isnat(d)
+    right = _elements_by_start(state, se) if dated.any() and not se.empty else None
+    if right is None or right.empty:  # no dated record, or no element with a start
+        return constant(None, dates.index)
+    code = subjects.get_indexer(right["USUBJID"])
+    code = np.where(code < 0, -2, code).astype(np.int64)  # a subject the records do not name: -2
+    by_subject = np.argsort(code, kind="stable")  # subject, then start (SE's elements are in start order)
+    starts = _subject_day(code[by_subject], right["s"].to_numpy()[by_subject])
+    found = np.searchsorted(starts, _subject_day(key, np.where(dated, d, np.datetime64(0, "s"))), side="right") - 1
+    element = by_subject[np.maximum(found, 0)]  # each record's candidate element (row of `right`)
+    ends = right["e"].to_numpy()[element]
+    epochs = as_text(right["EPOCH"]).astype(str)
+    hit = (dated & (found >= 0) & (code[element] == key) & (np.isnat(ends) | (d <= ends))
+           & epochs.notna().to_numpy()[element])
+    pos = np.where(hit, element, -1)
+    return pd.Series(pd.api.extensions.take(epochs.array, pos, allow_fill=True), index=dates.index, dtype=str)
+
+
+def _subject_day(subject: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """(subject code, day) as one int64 that orders as the pair (codes from -2 up; days since 1970 of either sign)."""
+    days = day.astype("datetime64[D]").astype(np.int64)
+    return subject.astype(np.int64) * (1 << 32) + (days + (1 << 31))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -122,3 +122,23 @@ def test_compact_codes_text_exactly_as_astype_category():
     pd.testing.assert_series_equal(got, want)
     assert got.cat.codes.tolist() == want.cat.codes.tolist() and got.cat.codes.dtype == want.cat.codes.dtype
     assert got.cat.categories.dtype == "str" and list(got.cat.categories) == sorted(set(text.dropna()))
+
+
+def test_compact_codes_as_astype_category_missing_chunked_and_wide_columns():
+    rng = np.random.default_rng(18)
+    many = pd.Series([f"T{i:03d}" for i in rng.integers(0, 300, 2000)], dtype="str", name="T")  # > 127: int16 codes
+    chunked = pd.concat([pd.Series(["b", None, "a"] * 5, dtype="str"), pd.Series(["c", "a"] * 5, dtype="str")],
+                        ignore_index=True)  # an Arrow column of two chunks
+    frame = pd.DataFrame({"MISSING": pd.Series([np.nan] * 6 + [np.nan] * 19, dtype="str"), "CHUNKED": chunked,
+                          "UNIQUE": pd.Series([f"U{i}" for i in range(25)], dtype="str")})
+    got = compact(frame.copy())
+    for name in ("MISSING", "CHUNKED"):
+        want = frame[name].astype("category")
+        pd.testing.assert_series_equal(got[name], want)
+        assert got[name].cat.codes.dtype == want.cat.codes.dtype
+    assert got["MISSING"].cat.categories.dtype == "str" and len(got["MISSING"].cat.categories) == 0
+    assert list(got["CHUNKED"].cat.categories) == ["a", "b", "c"]
+    assert got["UNIQUE"].dtype == "str"  # one distinct value per record: stays text
+    wide = compact(pd.DataFrame({"T": many}))["T"]
+    pd.testing.assert_series_equal(wide, many.astype("category"))
+    assert wide.cat.codes.dtype == np.int16

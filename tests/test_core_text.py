@@ -107,3 +107,30 @@ def test_same_as_previous_per_dtype_equals_the_text_comparison():
                         N=frame["N"].astype(object))  # the general path: the same answers
     for keys in (["USUBJID"], ["SEQ"], ["N"], ["USUBJID", "SEQ", "TEST", "N"]):
         assert same_as_previous(text, keys).tolist() == same_as_previous(frame, keys).tolist()
+
+
+def test_constant_text_column_is_pandas_broadcast_of_the_scalar():
+    from cdiscflow.core.text import constant
+
+    for index in (pd.RangeIndex(5), pd.Index([7, 3, 9], name="row"), pd.RangeIndex(0)):
+        for value in ("DARA-ATRA", "caf\u00e9", "", None):
+            got = constant(value, index)
+            want = pd.Series(np.nan if value is None else value, index=index, dtype=str)
+            pd.testing.assert_series_equal(got, want, check_exact=True)
+            assert got.dtype == "str" and got.index is index
+    assert constant("Y", pd.RangeIndex(3)).tolist() == ["Y", "Y", "Y"]
+    assert constant(None, pd.RangeIndex(2)).isna().all()
+
+
+def test_join_text_fills_a_template_missing_where_a_column_is():
+    from cdiscflow.core.text import join_text
+
+    index = pd.Index([4, 5, 6, 7], name="row")
+    part = pd.concat([pd.Series(["A", None], dtype=str), pd.Series(["B", "C"], dtype=str)], ignore_index=True)
+    visit = pd.Series(["CYCLE 1", "CYCLE 2", None, "\u00e9t\u00e9"], dtype=str)
+    part.index = visit.index = index
+    got = join_text(["PART ", part, " ", visit], index)
+    assert got.dtype == "str" and got.index is index
+    assert [None if pd.isna(v) else v for v in got] == ["PART A CYCLE 1", None, None, "PART C \u00e9t\u00e9"]
+    assert join_text(["STUDY-", "1"], index).tolist() == ["STUDY-1"] * 4  # no column: the same text on every row
+    assert join_text([part], index).tolist()[::2] == ["A", "B"]

@@ -149,3 +149,27 @@ def test_number_converts_units_for_text_and_numeric_targets():
     assert kg.tolist()[:2] == [53.98, 66.23]  # 119 * 0.4536 = 53.9784; 146 * 0.4536 = 66.2256
     plain = derive_number(raw, Rule("derive", {"derive": "number", "field": "WT"}), _target("text", "X")).values
     assert plain.tolist()[:2] == ["119", "146"]
+
+
+# -- controlled terms -------------------------------------------------------------------------------------------
+
+
+def test_collected_values_through_a_codelist_by_term_decode_and_synonym():
+    from cdiscflow.sdtm.mapping.algorithms import synonym_table, through_codelist
+
+    spec = load_study("dara_atra")
+    sex = synonym_table(spec.codelist("SEX"))
+    assert synonym_table(spec.codelist("SEX")) is sex  # made once per codelist
+    values = ["F", " female ", "MAN", "vrouw", "Woman  ", "X", None, "", "m", "Male\tperson"]
+    first = pd.Series(values[:5], dtype=str)
+    col = pd.concat([first, pd.Series(values[5:], dtype=str)], ignore_index=True)  # two Arrow chunks
+    col.index = pd.RangeIndex(3, 3 + len(col))
+    got = through_codelist(col.rename("SEX"), sex)
+    assert got.dtype == "str" and got.index.equals(col.index) and got.name == "SEX"
+    assert [None if pd.isna(v) else v for v in got] == ["F", "F", "M", "F", "F", None, None, None, "M", None]
+    lbtest = spec.codelist("LBTEST")
+    via = through_codelist(pd.Series(list(spec.codelist("LBTESTCD").values[:3]) + ["NOPE"], dtype=str),
+                           synonym_table(lbtest, spec.codelist("LBTESTCD")))  # the test code's name
+    by_code = {t.code: t.value for t in lbtest.terms}
+    assert via.tolist()[:3] == [by_code[t.code] for t in spec.codelist("LBTESTCD").terms[:3]]
+    assert pd.isna(via.iloc[3])

@@ -26,10 +26,12 @@ def test_numbers_are_read_as_pandas_reads_each_row():
              "007", "-0", "3.14159265358979323846", "nan", "inf", "1.5", "1.5"]
     col = pd.Series(texts, index=range(10, 10 + len(texts)), dtype="str", name="LBORRES")
     want = pd.to_numeric(col, errors="coerce").astype("float64")
-    got = _numbers(col)
+    got = _numbers(col, np.ones(len(col), dtype=bool))
     pd.testing.assert_series_equal(got, want, check_exact=True)
     assert got.index.equals(col.index) and got.name == "LBORRES"
-    assert _numbers(pd.Series([None, None], dtype="str")).isna().all()
+    assert _numbers(pd.Series([None, None], dtype="str"), np.ones(2, dtype=bool)).isna().all()
+    ok = np.arange(len(col)) % 2 == 0  # rows that are not `ok` (not of the field's number shape) stay missing
+    pd.testing.assert_series_equal(_numbers(col, ok), want.where(ok), check_exact=True)
 
 
 def test_usubjid_per_subject_equals_the_row_formatting():
@@ -74,24 +76,47 @@ def test_trimmed_is_pandas_strip_then_blank_as_missing():
         objects.astype(str).str.strip() == ""), check_exact=True)
 
 
-def test_dates_of_one_format_converted_together_equal_each_field_alone():
+def test_dates_of_one_format_converted_together_across_forms_equal_each_field_alone():
     from dataclasses import replace
+    from pathlib import Path
 
-    from cdiscflow.sdtm.raw.forms import _convert_datetime, _dates_together
+    from cdiscflow.sdtm.raw.forms import RawForm, _convert_datetime, _dates_together
 
     spec = load_study("dara_atra")
-    form = next(f for f in spec.forms.values() if sum(x.datatype == "date" for x in f.fields) >= 2)
-    dates = [x for x in form.fields if x.datatype == "date"]
+    with_dates = [f for f in spec.forms.values() if sum(x.datatype == "date" for x in f.fields) >= 2][:2]
     hostile = ["05-JUL-2016", "UN-MAR-2017", "30-FEB-2017", "05-XYZ-2016", None, "2016-07-05", " 05-jul-2016 ",
                "UN-UNK-2009", "00-JAN-2017", "31-APR-2017", "5-JUL-2016"]
-    rows = pd.Index(np.arange(3, 3 + len(hostile)), name="row")
-    data = pd.DataFrame({x.name: pd.array(hostile[i:] + hostile[:i], dtype="str") for i, x in enumerate(dates)},
-                        index=rows)
-    form = replace(form, fields=tuple(dates))
-    together = _dates_together(data, form)
-    assert set(together) == {x.name for x in dates}
-    for x in dates:  # over the date fields
-        alone = _convert_datetime(data[x.name], x.datatype, x.format)
-        pd.testing.assert_series_equal(together[x.name].iso, alone.iso, check_exact=True)
-        pd.testing.assert_series_equal(together[x.name].problem, alone.problem, check_exact=True)
-    assert together[dates[0].name].problem.notna().sum() >= 4  # the bad ones are still bad
+    raws = []
+    for k, form in enumerate(with_dates):  # two forms, of other lengths and row numbers
+        dates = [x for x in form.fields if x.datatype == "date"]
+        values = hostile[k:]
+        rows = pd.Index(np.arange(3 + k, 3 + k + len(values)), name="row")
+        data = pd.DataFrame({x.name: pd.array(values[i:] + values[:i], dtype="str") for i, x in enumerate(dates)},
+                            index=rows)
+        raws.append(RawForm(replace(form, fields=tuple(dates)), Path(form.file), data))
+    together = _dates_together(raws)
+    assert set(together) == {(r.name, x.name) for r in raws for x in r.form.fields}
+    for raw in raws:  # over the forms
+        for x in raw.form.fields:  # over their date fields
+            alone = _convert_datetime(raw.data[x.name], x.datatype, x.format)
+            pd.testing.assert_series_equal(together[raw.name, x.name].iso, alone.iso, check_exact=True)
+            pd.testing.assert_series_equal(together[raw.name, x.name].problem, alone.problem, check_exact=True)
+    first = raws[1]
+    assert together[first.name, first.form.fields[0].name].problem.notna().sum() >= 4  # the bad ones are still bad
+    assert together[first.name, first.form.fields[0].name].iso.loc[4] == "2017-03"  # UN-MAR-2017 on row 4
+
+
+def test_usubjid_formatted_once_per_form_and_kept_by_subsets():
+    from cdiscflow.sdtm.mapping.engine import _subset
+    from cdiscflow.sdtm.raw.forms import form_usubjid, read_export
+
+    spec = load_study("dara_atra")
+    export = read_export(spec, spec.raw_dir)
+    ae = export.forms["ae"]
+    assert ae.subjects is not None
+    pd.testing.assert_series_equal(form_usubjid(spec, ae), usubjid(spec, ae.data), check_exact=True)
+    assert form_usubjid(spec, ae).iloc[0] == "DARA-ATRA-" + ae.data["SUBJID"].iloc[0]
+    rows = pd.Series(np.arange(len(ae)) % 3 == 1, index=ae.data.index)
+    part = _subset(ae, rows, {"SUBJID"})
+    assert len(part.subjects) == rows.sum() and part.subjects.index.equals(part.data.index)
+    pd.testing.assert_series_equal(form_usubjid(spec, part), usubjid(spec, part.data), check_exact=True)

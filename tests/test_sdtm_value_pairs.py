@@ -54,3 +54,33 @@ def test_dates_of_is_date_part_and_parses_each_text_once_per_run():
     assert set(state.cache["date_part"]) == {"2021-03-04", "2021-03", "2021-02-30"}
     state.cache["date_part"]["2021-03-04"] = np.datetime64("1999-01-01")  # a later call reads the parsed value
     assert dates_of(state, values.astype("category")).iloc[0] == pd.Timestamp("1999-01-01")
+
+
+def test_compare_pairs_at_each_precision_equals_comparing_the_cut_texts():
+    from cdiscflow.sdtm.mapping.value_checks import _compare_pairs
+
+    pool = ["", "2021", "2020", "2021-03", "2021-02", "2021-12", "2021-03-04", "2021-03-01", "2021-03-31", "2022-01-01",
+            "1900-01-01", "0000"]
+    first = np.array([a for a in pool for _ in pool], dtype=object)
+    second = np.array([b for _ in pool for b in pool], dtype=object)
+    want = []
+    for a, b in zip(first, second):  # the rule, pair by pair
+        w = min(len(a), len(b))
+        want.append((a[:w] > b[:w]) - (a[:w] < b[:w]) if w in (10, 7, 4) else 0)
+    got = _compare_pairs(first, second)
+    assert got.tolist() == want and got.dtype == np.int64
+    assert _compare_pairs(np.array(["2021-03-04", "2021-03"], dtype=object),
+                          np.array(["2021-03-01", "2021-04-01"], dtype=object)).tolist() == [1, -1]
+    assert len(_compare_pairs(np.array([], dtype=object), np.array([], dtype=object))) == 0
+
+
+def test_known_prefix_by_arrow_equals_pythons_regex_and_keeps_other_digits():
+    from cdiscflow.sdtm.mapping.value_checks import _KNOWN_PREFIX, _known_prefix
+
+    texts = pd.Series(["2021-03-04T10:00", "2021-03", "2021", "21-03", "-----T10:00", "2021-3-04", "2021-03-04-05",
+                       "x2021", "2021\n", "20210304", ""], dtype=str)
+    want = texts.str.extract(_KNOWN_PREFIX, expand=False).astype(str)  # pandas: Python's re
+    pd.testing.assert_series_equal(_known_prefix(texts), want, check_exact=True)
+    assert _known_prefix(texts).tolist()[:3] == ["2021-03-04", "2021-03", "2021"]
+    other = pd.Series(["\u0662\u0660\u0662\u0661-03", "2021-03"], dtype=str)  # Arabic-Indic digits: Python's \d
+    assert _known_prefix(other).tolist() == ["\u0662\u0660\u0662\u0661-03", "2021-03"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -31,12 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.expr import evaluate_condition
-from cdiscflow.core.frames import text_per_distinct
 from cdiscflow.sdtm.raw.dates import combine_date_time
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
-from cdiscflow.core.text import extract
+from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
+from cdiscflow.core.text import constant, extract, join_text
 from cdiscflow.core.text import lookup as lookup_text
-from cdiscflow.core.text import squash_upper
+from cdiscflow.core.text import arrow, squash_upper_arrow
 from cdiscflow.specs.conditions import compile_condition
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
@@ -75,11 +75,6 @@ def problems(mask: pd.Series, rule_id: str, message, value: pd.Series, expected:
 # conditions
 
 
-def normalised(col: pd.Series) -> pd.Series:
-    """Collected text compared the way codelists compare it: blanks collapsed, upper case."""
-    return squash_upper(col)
-
-
 def condition_mask(data: pd.DataFrame, cond: Any, numbers: Mapping[str, pd.Series] | None = None,
                    codelists: Mapping[str, Codelist] | None = None) -> pd.Series:
     """Rows meeting a `where`/`when` condition: expression text, or the mapping form (see specs.model.Block) compiled
@@ -94,7 +89,7 @@ def condition_mask(data: pd.DataFrame, cond: Any, numbers: Mapping[str, pd.Serie
 
 def _typed(values: pd.Series, target: Target, raw: RawForm, fieldname: str | None) -> Written:
     if not target.numeric:
-        return Written(values.astype(str))
+        return Written(values if values.dtype == "str" else values.astype(str))
     if fieldname is not None and fieldname in raw.numbers:
         return Written(raw.numbers[fieldname].reindex(values.index))
     num = pd.to_numeric(values, errors="coerce")
@@ -126,35 +121,48 @@ def _extract(values: pd.Series, pattern: str, target: Target) -> tuple[pd.Series
 
 def _format(raw: RawForm, template: str, fields) -> pd.Series:
     """Fill a template such as "PART {PART} {VISIT}" from raw fields; missing if any field is missing."""
-    out = pd.Series("", index=raw.data.index, dtype=str)
-    missing = pd.Series(False, index=raw.data.index)
+    parts: list = []
     for literal, name, _, _ in string.Formatter().parse(template):
-        out = out + (literal or "")
-        if name:
-            col = raw.data[name]
-            missing |= col.isna()
-            out = out + col.fillna("")
-    return out.mask(missing)
+        parts += [literal] if literal else []
+        parts += [raw.data[name]] if name else []
+    return join_text(parts, raw.data.index)
 
 
 def ct(raw: RawForm, rule: Rule, target: Target) -> Written:
     codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
     via = rule.get("via")
-    lookup = dict(codelist.lookup())
-    if via:
-        paired = target.spec.codelist(via)
-        by_code = {t.code: t.value for t in codelist.terms if t.code}
-        lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
-        lookup = {k: v for k, v in lookup.items() if v is not None}
     col = raw.data[rule.source]
-    table = pd.Series(lookup, dtype=str)
-    mapped = text_per_distinct(col, lambda u: lookup_text(normalised(u), table))  # once per distinct value
+    mapped = through_codelist(col, synonym_table(codelist, target.spec.codelist(via) if via else None))
     bad = col.notna() & mapped.isna()
     source = f"codelist {codelist.id}" + (f" {codelist.code}" if codelist.code else "") + (f" via {via}" if via else "")
     message = f"{target.name}: collected value is not a term or synonym of {source}"
     expected = "|".join((target.spec.codelist(via) if via else codelist).values[:12])
     w = _typed(mapped.astype(str), target, raw, None)
     return Written(w.values, problems(bad, "MAP-CT", message, col, expected))
+
+
+@lru_cache(maxsize=None)
+def synonym_table(codelist: Codelist, paired: Codelist | None = None) -> tuple[pa.Array, pa.Array]:
+    """(normalised collected values, their submission values) of a codelist as Arrow text, made once per codelist;
+    with `paired` (a rule's `via`) the paired codelist's values and synonyms, each to the term of `codelist` with
+    the same C-code."""
+    lookup = dict(codelist.lookup())
+    if paired is not None:
+        by_code = {t.code: t.value for t in codelist.terms if t.code}
+        lookup = {k: by_code.get(_code(paired, v)) for k, v in paired.lookup().items()}
+        lookup = {k: v for k, v in lookup.items() if v is not None}
+    return pa.array(list(lookup), type=pa.large_string()), pa.array(list(lookup.values()), type=pa.large_string())
+
+
+def through_codelist(col: pd.Series, table: tuple[pa.Array, pa.Array]) -> pd.Series:
+    """Collected text as submission values (`synonym_table`), missing where it is no term or synonym: each distinct
+    value normalised as codelists compare text (core.text.squash_upper) and looked up once, in Arrow."""
+    values = arrow(col)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    encoded = pc.dictionary_encode(values)  # the distinct values; missing stays missing
+    keys, terms = table
+    found = pc.take(terms, pc.index_in(squash_upper_arrow(encoded.dictionary), value_set=keys))
+    return pd.Series(pc.take(found, encoded.indices), index=col.index, name=col.name, dtype=str)
 
 
 def _code(cl: Codelist, value: str) -> str | None:
@@ -168,7 +176,7 @@ def hardcode(raw: RawForm, rule: Rule, target: Target) -> Written:
     value = rule.source
     if target.numeric:
         return Written(pd.Series(float(value), index=raw.data.index))
-    return Written(pd.Series(str(value), index=raw.data.index, dtype=str))
+    return Written(constant(str(value), raw.data.index))
 
 
 def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
@@ -184,11 +192,11 @@ def dtc(raw: RawForm, rule: Rule, target: Target) -> Written:
 def _fields_through_codelist(raw: RawForm, rule: Rule, target: Target):
     """Each of the rule's `fields` mapped to submission values of the codelist, and the values that did not map."""
     codelist = target.spec.codelist(rule.get("codelist") or target.codelist.id)
-    table = pd.Series(dict(codelist.lookup()), dtype=str)
+    table = synonym_table(codelist)
     mapped, probs = [], []
     for f in rule.get("fields"):  # over fields
         col = raw.data[f]
-        mapped.append(text_per_distinct(col, lambda u: lookup_text(normalised(u), table)))
+        mapped.append(through_codelist(col, table))
         probs.append(problems(col.notna() & mapped[-1].isna(), "MAP-CT",
                               f"{target.name}: {f} is not a term or synonym of codelist {codelist.id}",
                               col, "|".join(codelist.values)))
@@ -258,7 +266,7 @@ def plain_number_text(values: pd.Series) -> pd.Series:
 def derive_study(raw: RawForm, rule: Rule, target: Target) -> Written:
     """A value from study.yaml (`key`, dotted for nested keys), e.g. COUNTRY from `country`."""
     value = study_value(target.spec, str(rule.get("key")))
-    return Written(pd.Series(str(value), index=raw.data.index, dtype=str))
+    return Written(constant(str(value), raw.data.index))
 
 
 def study_value(spec: StudySpec, key: str):
@@ -269,7 +277,7 @@ def study_value(spec: StudySpec, key: str):
 
 
 def derive_usubjid(raw: RawForm, rule: Rule, target: Target) -> Written:
-    return Written(usubjid(target.spec, raw.data))  # formatted once per distinct subject (sdtm.raw.forms.usubjid)
+    return Written(form_usubjid(target.spec, raw))  # formatted once per form (sdtm.raw.forms.form_usubjid)
 
 
 def _concat(parts) -> pd.DataFrame | None:

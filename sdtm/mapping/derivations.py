@@ -25,10 +25,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from cdiscflow.core.frames import as_text, text_per_distinct
+from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
 from cdiscflow.sdtm.raw.dates import age_in_years, study_day_of_dates
-from cdiscflow.core.text import extract, isin, lookup
+from cdiscflow.core.text import extract, isin, lookup, sort_positions
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
 from cdiscflow.specs.cdisc import pattern_problem
 from cdiscflow.specs.model import Rule
@@ -105,29 +105,48 @@ def derive_visitnum(state: StudyState, dataset: str, frame: pd.DataFrame, rule: 
 def _unplanned_visitnum(state: StudyState, frame: pd.DataFrame, planned_num: pd.Series, unplanned: pd.Series,
                         visit: pd.Series, marker: str, date_var) -> pd.Series:
     """Unplanned visits numbered after the latest planned visit on or before their date among the planned visits
-    whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k."""
-    d = dates_of(state, _first_of(frame, date_var))
+    whose name starts like theirs ("PART A UNSCHEDULED 1" follows a "PART A ..." visit): VISITNUM + 0.01 * k.
+
+    In numpy: the anchors (dated planned records) ordered by (subject, day), the latest one on or before each
+    unplanned record's day found by binary search, per visit-name prefix."""
+    day = dates_of(state, _first_of(frame, date_var)).to_numpy()
+    dated = ~np.isnat(day)
+    day = np.where(dated, day, np.datetime64(0, "s")).astype("datetime64[D]").astype(np.int64)
     name = text_per_distinct(visit, lambda u: u.str.upper())
     pattern = "^(?P<p>.*?)" + re.escape(marker.upper())
     prefix = text_per_distinct(name, lambda u: extract(u, pattern)["p"]).where(unplanned)
-    anchors = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "num": planned_num, "name": name}).dropna()
-    todo = pd.DataFrame({"USUBJID": frame["USUBJID"], "d": d, "prefix": prefix, "i": np.arange(len(frame))})
-    todo = todo[unplanned.to_numpy()].dropna(subset=["d"]).sort_values("d", kind="stable")
-    out = pd.Series(np.nan, index=frame.index)
-    hits = []
-    for pre in todo["prefix"].dropna().unique():  # over visit-name prefixes (PART A, PART B)
-        a = anchors[anchors["name"].str.startswith(pre)]
-        a = a.groupby(["USUBJID", "d"], as_index=False)["num"].max().sort_values("d")
-        t = todo[todo["prefix"] == pre]
-        if len(a) and len(t):
-            hits.append(pd.merge_asof(t, a, on="d", by="USUBJID", direction="backward").dropna(subset=["num"]))
-    if not hits:
-        return out
-    hit = pd.concat(hits)
-    # the same unplanned visit date is one visit; distinct dates after the same anchor count 1, 2 ...
-    rank = hit.groupby(["USUBJID", "num"])["d"].rank(method="dense")
-    out.iloc[hit["i"].to_numpy()] = (hit["num"] + rank / 100).round(2).to_numpy()
-    return out
+    subject = frame["USUBJID"]
+    subject = subject.cat.codes.to_numpy() if is_text_category(subject) else pd.factorize(subject)[0]
+    num = planned_num.to_numpy(dtype="float64", na_value=np.nan)
+    anchor = dated & (subject >= 0) & ~np.isnan(num) & name.notna().to_numpy()
+    todo = dated & (subject >= 0) & unplanned.to_numpy(dtype=bool)
+    key = subject.astype(np.int64) * (1 << 32) + (day + (1 << 31))  # orders as (subject, day)
+    rows, nums = [], []
+    for pre in prefix[todo].dropna().unique():  # over visit-name prefixes (PART A, PART B)
+        a = np.flatnonzero(anchor & name.str.startswith(pre).to_numpy(dtype=bool))
+        t = np.flatnonzero(todo & (prefix == pre).to_numpy(dtype=bool))
+        if not (len(a) and len(t)):
+            continue
+        a = a[np.lexsort((num[a], key[a]))]
+        a = a[np.append(key[a][1:] != key[a][:-1], True)]  # per subject and day: the highest planned number
+        at = np.searchsorted(key[a], key[t], side="right") - 1  # the latest anchor on or before, if the subject's
+        hit = (at >= 0) & (subject[a][np.maximum(at, 0)] == subject[t])
+        rows.append(t[hit])
+        nums.append(num[a][at[hit]])
+    out = np.full(len(frame), np.nan)
+    if rows:
+        rows, nums = np.concatenate(rows), np.concatenate(nums)
+        # the same unplanned visit date is one visit; distinct dates after the same anchor count 1, 2 ...
+        order = np.lexsort((day[rows], nums, subject[rows]))
+        r, n, d = rows[order], nums[order], day[rows][order]
+        group = np.ones(len(r), dtype=bool)
+        group[1:] = (subject[r][1:] != subject[r][:-1]) | (n[1:] != n[:-1])
+        new_day = group.copy()
+        new_day[1:] |= d[1:] != d[:-1]
+        count = np.cumsum(new_day)
+        rank = count - np.maximum.accumulate(np.where(group, count, 0)) + 1
+        out[r] = np.round(n + rank / 100, 2)
+    return pd.Series(out, index=frame.index)
 
 
 @derivation("visitdy", "record", ("visitnum",))
@@ -277,10 +296,28 @@ def derive_epoch(state, dataset, frame, rule) -> Derived:
 def derive_study_day(state, dataset, frame, rule) -> Derived:
     """--DY: date - reference + 1 on/after the reference (DM.RFSTDTC unless `reference`), date - reference before."""
     ref_var = rule.get("reference", "RFSTDTC")
-    dm = state.dataset("DM").drop_duplicates("USUBJID").set_index("USUBJID")[ref_var]
-    reference = frame[ref_var] if (dataset == "DM" and ref_var in frame) else lookup(frame["USUBJID"], dm)
+    if dataset == "DM" and ref_var in frame:
+        reference = dates_of(state, frame[ref_var])
+    else:
+        reference = _subject_dates(state, frame["USUBJID"], ref_var)
     # dates parsed once per run (dates_of), then sdtm.raw.dates' formula
-    return Derived(study_day_of_dates(dates_of(state, frame[rule.get("date")]), dates_of(state, reference)))
+    return Derived(study_day_of_dates(dates_of(state, frame[rule.get("date")]), reference))
+
+
+def _subject_dates(state: StudyState, usubjid: pd.Series, variable: str) -> pd.Series:
+    """A date variable of DM (its first record per subject) parsed (`dates_of`), per record of `usubjid`: DM's dates
+    parsed per subject and taken to the records by subject code (no text per record); NaT where DM has none."""
+    dm = state.dataset("DM")
+    dates = np.append(dates_of(state, dm[variable]).to_numpy(), np.datetime64("NaT", "s"))  # last: not in DM
+    dm_subjects = pd.Index(as_text(dm["USUBJID"]).astype(str))
+    first = ~dm_subjects.duplicated()  # each subject's first DM record
+    if is_text_category(usubjid):
+        codes, subjects = usubjid.cat.codes.to_numpy(), usubjid.cat.categories
+    else:
+        codes, subjects = pd.factorize(usubjid, use_na_sentinel=True)
+    at = dm_subjects[first].get_indexer(subjects)  # each subject's place among DM's first records, or -1
+    row = np.append(np.append(np.flatnonzero(first), -1)[at], -1)[codes]  # per record: DM's row, or -1 (NaT)
+    return pd.Series(dates[row], index=usubjid.index)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -291,13 +328,18 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
 def derive_seq(state, dataset, frame, rule) -> Derived:
     """--SEQ: 1, 2, ... within subject, ordered by `by` then by raw origin (stable for the same input)."""
     by = list(rule.get("by") or ())
-    prov = state.provenance.get(dataset)
-    order = frame[["USUBJID", *by]].copy()
-    if prov is not None:
-        order["_src"], order["_row"] = prov["source"], prov["row"]
-    order = order.sort_values(list(order.columns), kind="stable", na_position="last")
-    seq = order.groupby("USUBJID", sort=False).cumcount() + 1
-    return Derived(seq.reindex(frame.index).astype("float64"))
+    prov = state.provenance.get(dataset)  # aligned on the frame's index
+    keys = [frame["USUBJID"], *(frame[b] for b in by), *((prov["source"], prov["row"]) if prov is not None else ())]
+    pos = sort_positions(keys, missing="last")  # by subject, `by`, raw origin
+    subject = frame["USUBJID"]
+    codes = subject.cat.codes.to_numpy() if is_text_category(subject) else pd.factorize(subject)[0]
+    ordered = codes[pos]
+    first = np.ones(len(pos), dtype=bool)  # where each subject's records start in that order
+    first[1:] = ordered[1:] != ordered[:-1]
+    at = np.arange(len(pos))
+    seq = np.empty(len(pos), dtype="float64")
+    seq[pos] = at - np.maximum.accumulate(np.where(first, at, 0)) + 1
+    return Derived(pd.Series(np.where(codes < 0, np.nan, seq), index=frame.index))  # no subject: no --SEQ
 
 
 def check_derive(rule: Rule) -> str | None:

@@ -27,17 +27,18 @@ import pandas as pd
 
 from cdiscflow.core.errors import FindingsError, InputError, SpecError
 from cdiscflow.core.findings import Findings
-from cdiscflow.core.frames import as_text, compact, expand, is_text_category
+from cdiscflow.core.frames import as_text, compact, expand, is_text_category_dtype
 from cdiscflow.sdtm.mapping import derivations as D
 from cdiscflow.sdtm.mapping.algorithms import RECORD_DERIVATIONS, Target, condition_mask, run_rule
+from cdiscflow.sdtm.mapping.columns import TEXT, assemble, missing, stack
 from cdiscflow.sdtm.mapping.record_errors import empty_errors, report_raw_rows, trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
 from cdiscflow.sdtm.mapping.value_checks import check_date_order, check_plausible_dates, check_storable
 from cdiscflow.sdtm.raw.dates import DATE_FORMATS, TIME_FORMATS, formats_of, unknown_date_formats
 from cdiscflow.sdtm.raw.files import form_file_problem
-from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, read_export, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, RowSelection, form_usubjid, read_export
 from cdiscflow.sdtm.mapping.supp import build_supp
-from cdiscflow.core.text import isin, join_columns, same_as_previous, sort_order
+from cdiscflow.core.text import constant, isin, join_columns, same_as_previous, sort_positions
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.mapping.visits import build_sv
@@ -47,7 +48,6 @@ from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 ON_ERROR = ("strict", "reject")
 REJECT_COLUMNS = ["form", "file", "row", "subject", "rule_id", "reason"]
 ACCOUNTING_COLUMNS = ["form", "file", "rows_in", "rows_mapped", "rows_rejected", "rows_lost", "datasets"]
-TEXT = pd.Series(dtype=str).dtype  # pandas' text dtype ("str")
 BUILDERS = {"subject_elements": build_se, "subject_visits": build_sv}
 DESIGN_BUILDERS = {"TE": build_te, "TA": build_ta, "TV": build_tv, "TI": build_ti}
 
@@ -243,7 +243,8 @@ def _subset(raw: RawForm, mask: pd.Series | None = None, fields: set[str] | None
     rows = slice(None) if mask is None else mask
     return RawForm(raw.form, raw.path, raw.data.loc[rows, keep],
                    {k: v.loc[rows] for k, v in raw.iso.items() if k in keep},
-                   {k: v.loc[rows] for k, v in raw.numbers.items() if k in keep})
+                   {k: v.loc[rows] for k, v in raw.numbers.items() if k in keep},
+                   raw.subjects.loc[rows] if raw.subjects is not None else None)
 
 
 def rule_fields(rule: Rule) -> set[str]:
@@ -280,8 +281,11 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     spec = state.spec
     target_ds = spec.dataset(mapping.dataset)
     form = state.raw[block.form]
-    rows = None if _selects_all(block.where) else condition_mask(form.data, block.where, form.numbers, spec.codelists)
-    raw = _subset(form, rows, block_fields(spec, block))
+    if _selects_all(block.where):  # every row: the form as it is (nothing copied)
+        raw = form
+    else:
+        raw = _subset(form, condition_mask(form.data, block.where, form.numbers, spec.codelists),
+                      block_fields(spec, block))
     index = raw.data.index
     probs = []
 
@@ -300,20 +304,23 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
                 if not mask.any():
                     continue
                 everything = bool(mask.all())
-            w = run_rule(raw if everything else _subset(raw, mask), rule, target)
+            # run on every record of the block (an algorithm reads each record alone), kept where `mask` selects
+            w = run_rule(raw, rule, target)
             values = w.values if w.values.index.equals(index) else w.values.reindex(index)
             values = values if values.dtype == dtype else values.astype(dtype)
             if everything:
                 result, written = values, np.ones(len(index), dtype=bool)
             elif mask is not None:
-                base = result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
+                base = result if result is not None else missing(index, dtype)
                 result = base.mask(mask, values)
                 written = mask if written is None else written | mask
-            if w.problems is not None:
-                probs.append(w.problems.assign(variable=name))
+            if w.problems is not None:  # the problems of the records written
+                chosen = w.problems if everything else w.problems[mask[index.get_indexer(w.problems.index)]]
+                if len(chosen):
+                    probs.append(chosen.assign(variable=name))
             if everything:
                 break  # every record written: later rules select none
-        return result if result is not None else pd.Series(np.nan, index=index, dtype=dtype)
+        return result if result is not None else missing(index, dtype)
 
     columns = {}  # the frames are assembled once at the end: a column inserted at a time costs ms each
     for var in target_ds.variables:  # over the dataset's variables
@@ -322,11 +329,11 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
     ids = {"STUDYID": spec.studyid, "DOMAIN": mapping.dataset}
     for name, value in ids.items():
         if name in target_ds and name not in block.rules:
-            columns[name] = pd.Series(value, index=index, dtype=str)
+            columns[name] = constant(value, index)
     if "USUBJID" in target_ds and "USUBJID" not in block.rules:
-        columns["USUBJID"] = usubjid(spec, raw.data)
-    out = _assemble(columns, index)
-    supp = _assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
+        columns["USUBJID"] = form_usubjid(spec, raw)
+    out = assemble(columns, index)
+    supp = assemble({qnam: write(qnam, rules, None) for qnam, rules in block.supp.items()}, index)
     problems = pd.concat(probs) if probs else None
     return out, supp, problems
 
@@ -336,54 +343,24 @@ def _selects_all(condition) -> bool:
     return condition is None or (isinstance(condition, Mapping) and not condition)
 
 
-def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
-    """The columns as one frame on `index`, in their order (as inserting them one by one would make it)."""
-    if columns and index.is_unique and all(c.index.equals(index) for c in columns.values()):
-        return pd.concat(columns, axis=1)
-    frame = pd.DataFrame(index=index)
-    for name, column in columns.items():  # over columns not on the index as it is (none in a mapping)
-        frame[name] = column
-    return frame
-
-
 def map_dataset(state: StudyState, mapping: Mapping_):
     """All blocks of a dataset, stacked in block order, with provenance and the problems as raw-row errors."""
-    frames, provs, supps, errors = [], [], [], []
+    frames, rows, supps, errors = [], [], [], []
     for block in mapping.blocks:  # over blocks
         frame, supp, problems = map_block(state, mapping, block)
         raw = state.raw[block.form]
-        provs.append(pd.DataFrame({"source": block.form, "row": frame.index.to_numpy(dtype="int64")}))
+        rows.append(frame.index.to_numpy(dtype="int64"))
         frames.append(frame.reset_index(drop=True))
         supps.append(supp.reset_index(drop=True))
         if problems is not None:
             errors.append(report_raw_rows(state, mapping.dataset, raw, problems))
-    frame = _stack(state.spec.dataset(mapping.dataset), frames)
-    prov = pd.concat(provs, ignore_index=True)
-    prov["source"] = prov["source"].astype("category")  # a handful of form names over millions of records
-    prov["row"] = prov["row"].astype("Int64")
+    frame = stack(state.spec.dataset(mapping.dataset), frames)
+    forms = sorted({block.form for block in mapping.blocks})  # a handful of form names over millions of records
+    codes = np.concatenate([np.full(len(r), forms.index(block.form)) for r, block in zip(rows, mapping.blocks)])
+    source = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(forms, dtype=str)))
+    prov = pd.DataFrame({"source": source, "row": pd.array(np.concatenate(rows), dtype="Int64")})
     supp = pd.concat(supps, ignore_index=True) if supps else pd.DataFrame(index=frame.index)
     return frame, prov, supp, (pd.concat(errors, ignore_index=True) if errors else None)
-
-
-def _stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The blocks' records (each frame on 0..n-1) one after the other, with every variable of the dataset in spec
-    order and spec type (text: str, numbers: float64); a block that does not map a variable leaves it missing.
-    Stacked column by column: stacking the frames would make each column a block maps only sometimes Python
-    objects, converted back per record."""
-    index = pd.RangeIndex(sum(len(f) for f in frames))
-    columns = {}
-    for v in ds.variables:  # over columns
-        dtype = np.dtype("float64") if v.is_numeric else TEXT
-        parts = [f[v.name] if v.name in f else pd.Series(np.nan, index=pd.RangeIndex(len(f)), dtype=dtype)
-                 for f in frames]  # over blocks (each on 0..n-1)
-        parts = [p if p.dtype == dtype else p.astype(dtype) for p in parts]
-        if len(parts) == 1:
-            columns[v.name] = parts[0]
-        elif parts:
-            columns[v.name] = pd.concat(parts, ignore_index=True)
-        else:
-            columns[v.name] = pd.Series(np.nan, index=index, dtype=dtype)
-    return pd.DataFrame(columns, index=index)
 
 
 def run_stage(state: StudyState, stage: str) -> pd.DataFrame | None:
@@ -532,7 +509,7 @@ def _rejects(state: StudyState, export, problems: pd.DataFrame) -> pd.DataFrame:
     subj = []
     for name, rows in grouped.groupby("form")["row"]:  # over forms
         raw = export.forms[name]
-        subj.append(usubjid(state.spec, raw.data).reindex(rows.to_numpy()).set_axis(rows.index))
+        subj.append(form_usubjid(state.spec, raw).reindex(rows.to_numpy()).set_axis(rows.index))
     grouped["subject"] = pd.concat(subj).reindex(grouped.index).fillna("")
     grouped["row"] = grouped["row"].astype("Int64")
     return grouped[REJECT_COLUMNS].reset_index(drop=True)
@@ -584,18 +561,18 @@ def finalize(state: StudyState, name: str) -> None:
     """Spec columns in spec order with spec types (text: str with NaN; numbers: float64); sorted by the keys."""
     ds = state.spec.dataset(name)
     frame = state.datasets[name].reindex(columns=list(ds.names))
-    for v in ds.variables:  # over columns
-        col = frame[v.name]
+    dtypes = dict(zip(frame.columns, frame.dtypes))
+    for v in ds.variables:  # over columns: converted where the dtype is not the spec's
+        dtype = dtypes[v.name]
         if v.is_numeric:
-            if col.dtype != "float64":
-                frame[v.name] = pd.to_numeric(col, errors="coerce").astype("float64")
-        elif col.dtype != "str" and not is_text_category(col):
-            frame[v.name] = col.astype(str)  # blocks and derivations never write "" (raw blanks are missing)
+            if dtype != "float64":
+                frame[v.name] = pd.to_numeric(frame[v.name], errors="coerce").astype("float64")
+        elif dtype != "str" and not is_text_category_dtype(dtype):
+            frame[v.name] = frame[v.name].astype(str)  # blocks and derivations never write "" (raw blanks are missing)
     keys = [k for k in ds.keys if k in frame]
     prov = state.provenance[name]
-    order = pd.DataFrame({**{k: frame[k].array for k in keys}, "_src": prov["source"].array,
-                          "_row": prov["row"].array})  # (the arrays as they are: no Python object per record)
-    pos = sort_order(order, list(order.columns))  # keys, then raw origin: the same input gives the same order
+    # keys, then raw origin: the same input gives the same order (the columns as they are, taken by position)
+    pos = sort_positions([*(frame[k] for k in keys), prov["source"], prov["row"]])
     # compacted before the records are put in order (the same columns compact in any order): codes are moved, not text
     state.datasets[name] = compact(frame).take(pos).reset_index(drop=True)
     state.provenance[name] = prov.take(pos).reset_index(drop=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from cdiscflow.sdtm.mapping.state import StudyState
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
 
 
 def report_raw_rows(state: StudyState, dataset: str, raw: RawForm, problems: pd.DataFrame) -> pd.DataFrame:
     """Record-level problems on raw rows -> error findings + rows for the reject log."""
     rows = problems.index.to_numpy()
-    subject = usubjid(state.spec, raw.data).reindex(problems.index).fillna("").astype(str).to_numpy()
+    subject = form_usubjid(state.spec, raw).reindex(problems.index).fillna("").astype(str).to_numpy()
     state.findings.extend(pd.DataFrame({
         "severity": "error", "rule_id": problems["rule_id"].to_numpy(), "dataset": dataset,
         "variable": problems["variable"].to_numpy(), "subject": subject, "row": rows,

@@ -20,7 +20,7 @@ from cdiscflow.core.findings import Findings
 from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.algorithms import condition_mask
 from cdiscflow.sdtm.raw.dates import date_part
-from cdiscflow.sdtm.raw.forms import RawForm, usubjid
+from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
 from cdiscflow.specs.model import StudySpec
 
 
@@ -71,7 +71,7 @@ def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) 
         return out.reset_index(drop=True)
     raw = state.raw[str(src["form"])]
     mask = condition_mask(raw.data, where, raw.numbers, state.spec.codelists)
-    out = pd.DataFrame({"USUBJID": usubjid(state.spec, raw.data)})
+    out = pd.DataFrame({"USUBJID": form_usubjid(state.spec, raw)})
     for c in columns:
         out[c] = raw.iso[c] if c in raw.iso else raw.data[c]
     return out.loc[mask].reset_index(drop=True)
@@ -82,19 +82,34 @@ def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "firs
     """Per subject the first or last date (ISO text as recorded) of a source; `date` may list several columns.
 
     Only values with a complete date take part when `complete` (a partial date cannot be ordered against others).
+    ISO 8601 sorts as text: the distinct dates of all the columns are ranked once in text order and each subject's
+    lowest or highest rank kept, by code (no text per record, no sort of the records).  Indexed by USUBJID, in
+    its order.
     """
-    cols = src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]
-    frame = source_frame(state, src, list(cols))
-    if len(set(cols)) == len(cols) and "USUBJID" not in cols:  # the date columns one after the other, as text
-        long = pd.concat([pd.DataFrame({"USUBJID": frame["USUBJID"], "date": as_text(frame[c])}) for c in cols],
-                         ignore_index=True)  # (melting compacted columns would make Python objects of them)
-    else:
-        long = frame.melt(id_vars="USUBJID", value_vars=list(cols), value_name="date")["USUBJID date".split()]
-    long = long.dropna(subset=["date"])
+    cols = list(dict.fromkeys(src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]))
+    frame = source_frame(state, src, cols)
+    coded = [_codes_and_text(frame[c]) for c in cols]  # over the date columns
+    dates = pd.Index(np.concatenate([text for _, text in coded]), dtype=str).unique()
     if complete:
-        long = long[long["date"].str.len() >= 10]
-    if long.empty:
-        return pd.Series(dtype=str)
-    # the earliest / latest date as text (ISO 8601 sorts as text): no sort of the records
-    agg = long.assign(date=as_text(long["date"])).groupby("USUBJID", sort=True)["date"]
-    return (agg.min() if pick == "first" else agg.max()).astype(str)
+        dates = dates[dates.str.len() >= 10]
+    dates = dates.sort_values()
+    ranks = np.concatenate([np.append(dates.get_indexer(text), -1)[codes] for codes, text in coded])  # -1: none
+    who, subjects = _codes_and_text(frame["USUBJID"])
+    who = np.tile(who, len(cols))
+    kept = (ranks >= 0) & (who >= 0)
+    best = np.full(len(subjects), len(dates) if pick == "first" else -1)
+    (np.minimum if pick == "first" else np.maximum).at(best, who[kept], ranks[kept])
+    found = (best >= 0) & (best < len(dates))
+    order = np.argsort(subjects[found], kind="stable")  # by subject text
+    picked = best[found][order]
+    return pd.Series(dates[picked].to_numpy(), index=pd.Index(subjects[found][order], dtype=str, name="USUBJID"),
+                     name="date", dtype=str)
+
+
+def _codes_and_text(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code per record, -1 for missing; the distinct values as text): a compacted column's codes and categories,
+    any other column factorized."""
+    if is_text_category(col):
+        return col.cat.codes.to_numpy(), np.asarray(col.cat.categories, dtype=object)
+    codes, distinct = pd.factorize(as_text(col), use_na_sentinel=True)
+    return codes, np.asarray(distinct, dtype=object)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.text import arrow
 from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm.mapping.record_errors import trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
@@ -49,14 +51,25 @@ _KNOWN_PREFIX = r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)"  # the leading known parts of 
 def _known_date(values: pd.Series) -> pd.Series:
     """The date's leading known parts as written (YYYY, YYYY-MM or YYYY-MM-DD); missing when the year is unknown.
     Evaluated once per distinct date (a compacted column: per category)."""
-    return text_per_distinct(values, lambda u: u.str.extract(_KNOWN_PREFIX, expand=False).astype(str))
+    return text_per_distinct(values, _known_prefix)
 
 
 def _known_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """`_known_date` as codes and the known date of each code ("" for missing or unknown): see `_codes`."""
     codes, uniques = _codes(values)
-    known = pd.Series(uniques[1:], dtype=str).str.extract(_KNOWN_PREFIX, expand=False).fillna("")
+    known = _known_prefix(pd.Series(uniques[1:], dtype=str)).fillna("")
     return codes, np.concatenate([[""], known.to_numpy(dtype=object)])
+
+
+def _known_prefix(texts: pd.Series) -> pd.Series:
+    """`_KNOWN_PREFIX` of each text, missing where it does not match: by Arrow (RE2) when the texts are ASCII, where
+    it reads the pattern as Python's re does; by pandas (Python's re, whose \\d also takes other scripts' digits)
+    otherwise."""
+    arr = arrow(texts)
+    if len(texts) and pc.all(pc.string_is_ascii(arr)).as_py():
+        found = pc.struct_field(pc.extract_regex(arr, _KNOWN_PREFIX.replace("^(", "^(?P<known>", 1)), "known")
+        return pd.Series(found, index=texts.index, dtype=str)
+    return texts.str.extract(_KNOWN_PREFIX, expand=False).astype(str)
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
@@ -100,12 +113,16 @@ def per_pair(a: pd.Series, b: pd.Series | str, fn) -> np.ndarray:
 
 def _compare_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """-1/0/1 per pair of known dates a, b: a against b on the shorter's precision, 0 when that is not a day, month
-    or year (or either is missing)."""
-    out = np.zeros(len(first), dtype="int64")
-    for i, (a, b) in enumerate(zip(first, second)):  # over distinct pairs
-        w = min(len(a), len(b))
-        if w in (10, 7, 4):  # precisions: day, month, year
-            out[i] = (a[:w] > b[:w]) - (a[:w] < b[:w])
+    or year (or either is missing).  In numpy, a precision at a time: the pairs of that shorter length cut to it
+    (a fixed-width text array of that width) and compared as text (known dates are digits and hyphens)."""
+    a, b = np.asarray(first, dtype=str), np.asarray(second, dtype=str)
+    width = np.minimum(np.char.str_len(a), np.char.str_len(b))
+    out = np.zeros(len(a), dtype="int64")
+    for w in (10, 7, 4):  # over the precisions: day, month, year
+        at = width == w
+        if at.any():
+            x, y = a[at].astype(f"U{w}"), b[at].astype(f"U{w}")
+            out[at] = (x > y).astype("int64") - (x < y)
     return out
 
 
@@ -191,8 +208,8 @@ def check_storable(state: StudyState) -> pd.DataFrame | None:
 
 
 def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.DataFrame | None:
-    if is_text_category(col) and byte_lengths(pd.Series(col.cat.categories, dtype=str)).max(initial=0) <= limit:
-        return None  # every distinct value fits (a compacted column: its categories)
+    if (is_text_category(col) or col.dtype == "str") and _most_bytes(col) <= limit:
+        return None  # every value fits (a compacted column: every category)
     nbytes = pd.Series(byte_lengths(col), index=col.index)
     bad = nbytes > limit
     if not bad.any():
@@ -201,6 +218,13 @@ def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.D
     return pd.DataFrame({"rule_id": "MAP-LENGTH", "value": col[bad].astype(str).str.slice(0, 60),
                          "message": f"{dataset}.{var} is " + nbytes[bad].astype(str) + f" bytes long, over {what} "
                                     f"of {limit}", "expected": f"at most {limit} bytes"}, index=bad[bad].index)
+
+
+def _most_bytes(col: pd.Series) -> int:
+    """The UTF-8 byte length of the longest value of a text column (of its categories when compacted), 0 when there
+    is none: one Arrow reduction."""
+    text = pd.Series(col.cat.categories, dtype=str) if is_text_category(col) else col
+    return int(pc.max(pc.binary_length(arrow(text))).as_py() or 0)
 
 
 def _unstorable_numbers(dataset: str, var: str, col: pd.Series, whole: bool) -> pd.DataFrame | None:

@@ -39,7 +39,9 @@ def build_sv(state: StudyState) -> pd.DataFrame:
         return pd.DataFrame(columns=list(ds.names))
     visits = pd.concat(parts, ignore_index=True)
     g = visits.sort_values(["USUBJID", "VISITNUM", "DTC"], kind="stable").groupby(["USUBJID", "VISITNUM"], sort=True)
-    out = g.agg(VISIT=("VISIT", "first"), SVSTDTC=("DTC", "min"), SVENDTC=("DTC", "max")).reset_index()
+    # in date order (missing last) the first and last date are the earliest and latest (a text min/max would run an
+    # Arrow Acero plan)
+    out = g.agg(VISIT=("VISIT", "first"), SVSTDTC=("DTC", "first"), SVENDTC=("DTC", "last")).reset_index()
     planned = {float(v["VISITNUM"]) for v in state.design.visits} if state.design is not None else set()
     out["SVPRESP"] = out["VISITNUM"].isin(planned).map({True: "Y", False: None})
     out["SVOCCUR"] = out["SVPRESP"]

@@ -83,13 +83,13 @@ def read_file(path: Path, form: Form, settings, findings: Findings) -> tuple[pd.
 def _trimmed(col: pd.Series) -> pd.Series:
     """The column as text with surrounding blanks removed (pandas' str.strip: Arrow's utf8_trim_whitespace) and
     empty text as missing, computed on the Arrow array in two passes."""
-    text = col.astype(str)
+    text = col if col.dtype == "str" else col.astype(str)  # (text already: no copy)
     if text.dtype != "str":  # (not Arrow-backed text: pandas does it)
         text = text.str.strip()
         return text.mask(text == "")
     arr = pc.utf8_trim_whitespace(pa.array(text.array))
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
-    return pd.Series(pd.array(arr, dtype=text.dtype), index=col.index, name=col.name)
+    return pd.Series(arr, index=col.index, name=col.name, dtype=text.dtype)
 
 
 MAX_FILE_MB = "CDISCFLOW_MAX_FILE_MB"  # environment variable: the largest raw file read, in MB (default 1024)

@@ -18,20 +18,19 @@ import csv
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.text import arrow
 from cdiscflow.sdtm.raw import odm
-from cdiscflow.sdtm.raw.dates import combine_date_time, parse_date, parse_time
+from cdiscflow.sdtm.raw.dates import Converted, combine_date_time, parse_date, parse_time
 from cdiscflow.sdtm.raw.files import locate, read_file
-from cdiscflow.core.text import arrow, isin, join_columns, lookup
+from cdiscflow.core.text import arrow, isin, join_columns, join_text, lookup
 from cdiscflow.specs.model import Form, StudySpec
 
 _INT_RE = r"^[+-]?\d+$"
@@ -45,6 +44,7 @@ class RawForm:
     data: pd.DataFrame  # text, NA for blank, index = data row number (1-based)
     iso: dict[str, pd.Series] = field(default_factory=dict)  # date/time fields as ISO 8601 text
     numbers: dict[str, pd.Series] = field(default_factory=dict)  # integer/float fields as float
+    subjects: pd.Series | None = None  # USUBJID per row, formatted once when the form is checked (form_usubjid)
 
     @property
     def name(self) -> str:
@@ -83,6 +83,12 @@ def usubjid(spec: StudySpec, frame: pd.DataFrame) -> pd.Series:
     return _usubjid_rows(spec, template, frame)
 
 
+def form_usubjid(spec: StudySpec, raw: RawForm) -> pd.Series:
+    """USUBJID of each row of a raw form: formatted once when the form was checked (`RawForm.subjects`, kept by
+    every subset of its rows), else now."""
+    return raw.subjects if raw.subjects is not None else usubjid(spec, raw.data)
+
+
 def _usubjid_rows(spec: StudySpec, template: str, frame: pd.DataFrame) -> pd.Series:
     """`usubjid` row by row: the formatting itself, the template's literals and fields joined in one Arrow call
     (missing where a field is missing)."""
@@ -91,17 +97,8 @@ def _usubjid_rows(spec: StudySpec, template: str, frame: pd.DataFrame) -> pd.Ser
         if literal:
             parts.append(literal)
         if name is not None:
-            parts.append(spec.studyid if name == "STUDYID" else _array(arrow(frame[name].astype(str))))
-    if not any(isinstance(p, pa.Array) for p in parts):  # no raw field: the same text on every row
-        return pd.Series("".join(parts), index=frame.index, dtype=str)
-    text = [p if isinstance(p, pa.Array) else pa.scalar(p, pa.large_string()) for p in [*parts, ""]]
-    joined = pc.binary_join_element_wise(*text, null_handling="emit_null")  # the last part: the separator
-    return pd.Series(joined, index=frame.index, dtype=str)
-
-
-def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One Arrow array (a column of no rows, or of several buffers, comes as a ChunkedArray)."""
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+            parts.append(spec.studyid if name == "STUDYID" else frame[name])
+    return join_text(parts, frame.index)
 
 
 def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | None = None) -> RawExport:
@@ -126,6 +123,7 @@ def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | 
     unusable: list[str] = []
     findings = Findings()
     forms: dict[str, RawForm] = {}
+    broken_rows: dict[str, pd.DataFrame | None] = {}
     for form in spec.forms.values():
         try:
             path = locate(raw_dir, form)
@@ -136,10 +134,13 @@ def read_export(spec: StudySpec, raw_dir: str | Path, *, select: RowSelection | 
         except InputError as exc:
             unusable.append(str(exc))
             continue
-        forms[form.name] = _check_form(spec, RawForm(form, path, frame), findings, broken)
+        forms[form.name], broken_rows[form.name] = RawForm(form, path, frame), broken
     if unusable:
         head = f"raw export {raw_dir}: {len(unusable)} file(s) cannot be used"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    dates = _dates_together(list(forms.values()))
+    for name, raw in forms.items():  # over forms
+        _check_form(spec, raw, findings, broken_rows[name], dates)
     _check_enrolled(spec, forms, roster, subject, findings)
     if settings.get("site"):
         _check_site(spec, forms, roster, subject, str(settings["site"]), findings)
@@ -196,10 +197,13 @@ def _read_odm_export(spec: StudySpec, raw: Path) -> RawExport:
         except InputError as exc:
             unusable.append(str(exc))
             continue
-        forms[form.name] = _check_form(spec, RawForm(_odm_typed(form, export, group), source, frame), findings)
+        forms[form.name] = RawForm(_odm_typed(form, export, group), source, frame)
     if unusable:
         head = f"raw export {raw}: {len(unusable)} form(s) cannot be read from the ODM export"
         raise InputError(head + "\n" + "\n".join(f"  - {u}" for u in unusable))
+    dates = _dates_together(list(forms.values()))
+    for raw_form in forms.values():  # over forms
+        _check_form(spec, raw_form, findings, None, dates)
     _odm_findings(export, used, findings)
     _check_enrolled(spec, forms, roster, subject, findings)
     return RawExport(forms, findings, subject, roster)
@@ -265,12 +269,14 @@ def roster_form(spec: StudySpec) -> str:
     return dm.blocks[0].form
 
 
-def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series, rule_id: str, variable: str, expected: str,
-              message: str, subject: pd.Series, values: pd.Series | None = None, severity: str = "error") -> None:
-    """Add one finding per row where `mask` is true (vectorised)."""
+def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series | np.ndarray, rule_id: str, variable: str,
+              expected: str, message: str, subject: pd.Series, values: pd.Series | None = None,
+              severity: str = "error") -> None:
+    """Add one finding per row where `mask` (booleans per row of the form, in its order) is true (vectorised)."""
+    mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return
-    idx = mask[mask].index
+    idx = raw.data.index[mask]
     frame = pd.DataFrame({
         "severity": severity, "rule_id": rule_id, "dataset": raw.name, "variable": variable,
         "subject": subject.reindex(idx).fillna("").astype(str).to_numpy(), "row": idx.to_numpy(),
@@ -281,20 +287,26 @@ def _bad_rows(findings: Findings, raw: RawForm, mask: pd.Series, rule_id: str, v
     findings.extend(frame)
 
 
-def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.DataFrame | None = None) -> RawForm:
+def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.DataFrame | None = None,
+                dates: Mapping[tuple[str, str], Converted] | None = None) -> RawForm:
+    """Every field of a form checked (RAW-... findings) and its dates, times and numbers converted (`raw.iso`,
+    `raw.numbers`, in place); `dates`: the date and time fields already converted ({(form, field): Converted},
+    `_dates_together`)."""
     data = raw.data
     subject_field = str(spec.study.get("raw", {}).get("subject", "SUBJID"))
-    subject = usubjid(spec, data) if subject_field in data else pd.Series("", index=data.index)
+    if subject_field in data:
+        raw.subjects = subject = usubjid(spec, data)
+    else:
+        subject = pd.Series("", index=data.index)
     if broken is not None:
         _bad_rows(findings, raw, pd.Series(data.index.isin(broken.index), index=data.index), "RAW-FIELDS", "",
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
                   values=broken["value"].reindex(data.index))
-    together = _dates_together(data, raw.form)
-    for f in raw.form.fields:
+    dates = dates if dates is not None else _dates_together([raw])
+    for f in raw.form.fields:  # over fields: the masks in numpy, findings only where a mask is set
         col = data[f.name]
-        present = col.notna()
-        nonascii = present & _non_ascii(col)
-        _bad_rows(findings, raw, nonascii, "RAW-NONASCII", f.name, "ASCII text",
+        present = col.notna().to_numpy()
+        _bad_rows(findings, raw, present & _non_ascii(col), "RAW-NONASCII", f.name, "ASCII text",
                   f"{f.name} has non-ASCII characters; SAS XPT v5 carries ASCII only (replace them at the source)",
                   subject)
         if f.required:
@@ -302,17 +314,17 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
                       f"required field {f.name} ({f.label}) is blank", subject)
         if f.datatype in ("integer", "float"):
             pattern = _INT_RE if f.datatype == "integer" else _FLOAT_RE
-            ok = col.str.match(pattern, na=False)
+            ok = col.str.match(pattern, na=False).to_numpy(dtype=bool)  # (pandas: Python's re where RE2 differs)
             _bad_rows(findings, raw, present & ~ok, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is not a{'n' if f.datatype == 'integer' else ''} {f.datatype}", subject)
-            number = _numbers(col.where(ok))
-            huge = ok & ~np.isfinite(number)  # 1e400, or 400 digits: no floating-point number holds it
+            number = _numbers(col, ok)
+            huge = ok & ~np.isfinite(number.to_numpy())  # 1e400, or 400 digits: no floating-point number holds it
             _bad_rows(findings, raw, huge, "RAW-TYPE", f.name, f"{f.datatype} number",
                       f"{f.name} ({f.label}) is too large to store as a number", subject)
-            raw.numbers[f.name] = number.where(~huge)
+            raw.numbers[f.name] = number.where(~huge) if huge.any() else number
         elif f.datatype in ("date", "time", "datetime"):
-            converted = together.get(f.name) or _convert_datetime(col, f.datatype, f.format)
-            bad = converted.problem.notna()
+            converted = dates.get((raw.name, f.name)) or _convert_datetime(col, f.datatype, f.format)
+            bad = converted.problem.notna().to_numpy()
             msg = (f"{f.name} ({f.label}) " + converted.problem.astype(str)) if bad.any() else ""
             rule = "RAW-TIME" if f.datatype == "time" else "RAW-DATE"
             _bad_rows(findings, raw, bad, rule, f.name, f.format, msg, subject)
@@ -332,24 +344,24 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
     return raw
 
 
-def _dates_together(data: pd.DataFrame, form: Form) -> dict:
-    """The date (or time) fields of a form that share a format converted in one call: the distinct values of all of
-    them read once (a value converts the same whichever column holds it, see dates.per_distinct), each field's rows
-    taken back from the joint answer.  {field name: Converted} for the fields of such groups."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for f in form.fields:  # over the form's fields
-        if f.datatype in ("date", "time"):
-            groups.setdefault((f.datatype, f.format), []).append(f.name)
+def _dates_together(raws: list[RawForm]) -> dict[tuple[str, str], Converted]:
+    """The date (or time) fields of all forms that share a format converted in one call: the distinct values of all
+    of them read once (a value converts the same whichever column or form holds it, see dates.per_distinct), each
+    field's rows taken back from the joint answer.  {(form name, field name): Converted} for the date and time
+    fields (datetime fields are converted on their own)."""
+    groups: dict[tuple[str, str], list[tuple[RawForm, str]]] = {}
+    for raw in raws:  # over forms
+        for f in raw.form.fields:  # over the form's fields
+            if f.datatype in ("date", "time"):
+                groups.setdefault((f.datatype, f.format), []).append((raw, f.name))
     out = {}
-    for (datatype, fmt), names in groups.items():  # over (type, format) groups, few
-        if len(names) < 2:
-            continue
-        joint = _convert_datetime(pd.concat([data[n] for n in names], ignore_index=True), datatype, fmt)
+    for (datatype, fmt), fields in groups.items():  # over (type, format) groups, few
+        joint = _convert_datetime(pd.concat([raw.data[n] for raw, n in fields], ignore_index=True), datatype, fmt)
         start = 0
-        for n in names:  # over the group's fields
-            stop = start + len(data)
-            out[n] = type(joint)(joint.iso.iloc[start:stop].set_axis(data.index),
-                                 joint.problem.iloc[start:stop].set_axis(data.index))
+        for raw, n in fields:  # over the group's fields
+            stop = start + len(raw.data)
+            out[raw.name, n] = Converted(joint.iso.iloc[start:stop].set_axis(raw.data.index),
+                                         joint.problem.iloc[start:stop].set_axis(raw.data.index))
             start = stop
     return out
 
@@ -359,12 +371,12 @@ def _non_ascii(col: pd.Series) -> np.ndarray:
     return ~pc.fill_null(pc.string_is_ascii(arrow(col)), True).to_numpy(zero_copy_only=False)
 
 
-def _numbers(text: pd.Series) -> pd.Series:
-    """The text as float64 (NaN where missing or not a number), each distinct value read once by pandas and the
-    result taken back to the rows by code (raw numbers repeat: doses, lab results, visit numbers)."""
+def _numbers(text: pd.Series, ok: np.ndarray) -> pd.Series:
+    """The text as float64 where `ok` (NaN where missing, not `ok` or not a number), each distinct value read once
+    by pandas and the result taken back to the rows by code (raw numbers repeat: doses, lab results, visit numbers)."""
     codes, distinct = pd.factorize(text, use_na_sentinel=True)
     values = pd.to_numeric(pd.Series(distinct), errors="coerce").astype("float64").to_numpy()
-    return pd.Series(np.append(values, np.nan)[codes], index=text.index, name=text.name)
+    return pd.Series(np.where(ok, np.append(values, np.nan)[codes], np.nan), index=text.index, name=text.name)
 
 
 def _convert_datetime(col: pd.Series, datatype: str, fmt: str):
@@ -393,7 +405,7 @@ def _check_enrolled(spec: StudySpec, forms: dict[str, RawForm], roster: str, sub
         if not stranger.any():
             continue
         _bad_rows(findings, raw, stranger, "RAW-NOT-ENROLLED", subject, f"a subject in {forms[roster].file}",
-                  f"subject {subject} is not enrolled (no row in {forms[roster].file})", usubjid(spec, raw.data))
+                  f"subject {subject} is not enrolled (no row in {forms[roster].file})", form_usubjid(spec, raw))
 
 
 def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject: str, site: str,
@@ -413,4 +425,4 @@ def _check_site(spec: StudySpec, forms: dict[str, RawForm], roster: str, subject
         message = (f"subject {subject} " + raw.data[subject].astype(str) + f" is at {site} "
                    + expected.astype(str) + f" in {forms[roster].file}, not " + raw.data[site].astype(str))
         _bad_rows(findings, raw, other.fillna(False).astype(bool), "RAW-SITE", site,
-                  f"the subject's {site} in {forms[roster].file}", message, usubjid(spec, raw.data))
+                  f"the subject's {site} in {forms[roster].file}", message, form_usubjid(spec, raw))
