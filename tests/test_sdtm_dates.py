@@ -73,3 +73,10 @@ def test_age_in_completed_years():
 def test_date_part_takes_complete_real_dates_only():
     got = date_part(pd.Series(["2017-01-01T10:00", "2017-01", "2017-02-30", None, "2017-1-5", "2016-02-29"]))
     assert [None if pd.isna(x) else str(x.date()) for x in got] == ["2017-01-01", None, None, None, None, "2016-02-29"]
+
+
+def test_study_day_matches_dates_and_references_by_row_label_not_position():
+    """Day 5 and day 4 (2020-01-05 against 2020-01-01; 2020-01-06 against 2020-01-03), whatever the row order."""
+    dates = pd.Series(["2020-01-05", "2020-01-06"], index=[5, 6])
+    reference = pd.Series(["2020-01-03", "2020-01-01"], index=[6, 5])
+    assert study_day(dates, reference).tolist() == [5.0, 4.0]

@@ -186,16 +186,15 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
     cfg = settings or load_adbase_spec(spec)
     grid = timepoint_grid(adsl, cfg.timepoints)
     wide = _Wide(grid)  # the ADSL variables, the time point and every parameter derived so far (by PARAMCD)
-    joins: Joins = {}  # per source dataset, every record's pairs with the grid's time points (made once)
     records = []
     for number, par in enumerate(cfg.parameters, start=1):
         if par.paramcd in (*SUBJECT_KEYS, *TIMEPOINT_VARS):
             raise SpecError(f"adbase.yaml: parameter {par.paramcd} has the name of a key or time point variable")
         if par.kind == "from":
-            points, values = _from_source(par, sources, adsl, grid, joins)
+            points, values = _from_source(par, sources, adsl, grid)
             at = points[_GRID_ROW].to_numpy() if _GRID_ROW in points.columns else None
         elif par.kind == "exists":
-            points, values = _exists(par, sources, adsl, grid, joins)
+            points, values = _exists(par, sources, adsl, grid)
             at = points.index.to_numpy()  # the grid itself
         else:
             points, values = _from_rule(par, wide.frame())
@@ -327,11 +326,10 @@ def _names(node: ast.AST) -> list[str]:
 
 
 _GRID_ROW = "__GRID_ROW__"  # in joined records: the grid row (subject and time point) each was joined with
-Joins = dict[str, "tuple[np.ndarray, np.ndarray] | None"]  # dataset -> inner_join_positions(dataset, grid)
 
 
 def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
-            values: tuple[str, ...] = (), joins: Joins | None = None) -> pd.DataFrame:
+            values: tuple[str, ...] = ()) -> pd.DataFrame:
     """The source records meeting the filter, one row per record and time point of its subject."""
     data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
@@ -344,8 +342,7 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
-    joined = _with_timepoints(data, mask, cols, grid, _join_with_grid({} if joins is None else joins, ref.dataset,
-                                                                      data, grid))
+    joined = _with_timepoints(data, mask, cols, grid)
     if late is not None:
         joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:  # renamed in place: `joined` is a new frame here
@@ -353,24 +350,16 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     return joined
 
 
-def _join_with_grid(joins: Joins, name: str, data: pd.DataFrame, grid: pd.DataFrame):
-    """`inner_join_positions(data, grid)` on the subject keys, made once per dataset (`joins` keeps it)."""
-    if name not in joins:
-        joins[name] = inner_join_positions(data, grid, list(SUBJECT_KEYS))
-    return joins[name]
-
-
-def _with_timepoints(data: pd.DataFrame, mask: np.ndarray, cols: list[str], grid: pd.DataFrame,
-                     pairs: tuple[np.ndarray, np.ndarray] | None) -> pd.DataFrame:
+def _with_timepoints(data: pd.DataFrame, mask: np.ndarray, cols: list[str], grid: pd.DataFrame) -> pd.DataFrame:
     """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
-    the subject keys in pandas' merge order (record, then time point), taken from `pairs`, the join of every
-    record of `data` with the grid (`inner_join_positions`: the pairs of the `mask` rows keep that order)."""
+    the subject keys in pandas' merge order (record, then time point), built from row positions, with the grid row
+    of each (`_GRID_ROW`: the parameter's values go back onto the grid by it)."""
+    rows = data.loc[mask, cols]
+    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # reads only the keys of the grid
     if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
-        return data.loc[mask, cols].merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner",
-                                          on=list(SUBJECT_KEYS), sort=False)
-    keep = mask[pairs[0]]
-    left, right = pairs[0][keep], pairs[1][keep]
-    return pd.concat([data[cols].iloc[left].reset_index(drop=True),
+        return rows.merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
+    left, right = pairs
+    return pd.concat([rows.iloc[left].reset_index(drop=True),
                       grid[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True),
                       pd.DataFrame({_GRID_ROW: right})], axis=1)
 
@@ -386,11 +375,11 @@ def _records(points: pd.DataFrame, values: Values) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.RangeIndex(len(points)))  # arrays: by position, no index alignment
 
 
-def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
-                 joins: Joins | None = None) -> tuple[pd.DataFrame, Values]:
+def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
+                 grid: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
     ref = par.source
     exprs = tuple(v for v in (ref.aval, ref.avalc) if v)
-    rows = _joined(ref, sources, adsl, grid, exprs, joins)
+    rows = _joined(ref, sources, adsl, grid, exprs)
     key = [*SUBJECT_KEYS, "AVISITN"]
     dup = rows.duplicated(key, keep=False).to_numpy()
     if dup.any():
@@ -416,37 +405,35 @@ def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, 
     return value.astype("str")
 
 
-def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
-            joins: Joins | None = None) -> tuple[pd.DataFrame, Values]:
+def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
+            grid: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
     """Y/N per subject and time point of the grid: whether any of the sources has a record there."""
     key = [*SUBJECT_KEYS, "AVISITN"]
     hit = np.zeros(len(grid), dtype=bool)
     found = []
     for ref in par.exists:  # over the parameter's sources (one or two)
-        rows = _grid_rows(ref, sources, adsl, grid, joins)
+        rows = _grid_rows(ref, sources, adsl, grid)
         if rows is not None:
             hit[rows] = True
         else:
-            found.append(_joined(ref, sources, adsl, grid, joins=joins)[key])
+            found.append(_joined(ref, sources, adsl, grid)[key])
     if found:
         hit |= _left_join(grid, pd.concat(found, ignore_index=True).drop_duplicates(), key, [])[_HIT]
     return grid, {"AVALC": pd.Series(np.where(hit, "Y", "N"), index=grid.index, dtype="str"), "AVAL": np.nan,
                   "SRCDOM": _missing_text(grid.index), "SRCVAR": _missing_text(grid.index), "SRCSEQ": np.nan}
 
 
-def _grid_rows(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
-               joins: Joins | None) -> np.ndarray | None:
-    """The grid rows (subject and time point) with a record of `ref` meeting its filter, read from the join of the
-    dataset with the grid; None when the filter reads the time point or the keys need pandas' merge (then the
+def _grid_rows(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> np.ndarray | None:
+    """The grid rows (subject and time point) with a record of `ref` meeting its filter, from the join of those
+    records with the grid; None when the filter reads the time point or the keys need pandas' merge (then the
     joined records are built, `_joined`).  The same rows as the joined records' keys: a grid that is not unique
     by subject and AVISITN stops the run (`_Wide`)."""
-    if joins is None or _split(ref.filter, set(TIMEPOINT_VARS))[1] is not None:
+    if _split(ref.filter, set(TIMEPOINT_VARS))[1] is not None:
         return None
     data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
-    pairs = _join_with_grid(joins, ref.dataset, data, grid)
-    if pairs is None:
-        return None
-    return pairs[1][evaluate_condition(ref.filter, data, dataset=ref.dataset)[pairs[0]]]
+    rows = data.loc[evaluate_condition(ref.filter, data, dataset=ref.dataset), list(SUBJECT_KEYS)]
+    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # the selected records only
+    return None if pairs is None else pairs[1]
 
 
 def _missing_text(index: pd.Index) -> pd.Series:

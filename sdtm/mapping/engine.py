@@ -315,7 +315,10 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
                 result = base.mask(mask, values)
                 written = mask if written is None else written | mask
             if w.problems is not None:  # the problems of the records written
-                chosen = w.problems if everything else w.problems[mask[index.get_indexer(w.problems.index)]]
+                at = index.get_indexer(w.problems.index)
+                if (at < 0).any():
+                    raise RuntimeError(f"{mapping.dataset}.{name}: a rule reported problems on rows not in its block")
+                chosen = w.problems if everything else w.problems[mask[at]]
                 if len(chosen):
                     probs.append(chosen.assign(variable=name))
             if everything:

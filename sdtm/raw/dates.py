@@ -224,6 +224,8 @@ def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
 def study_day_of_dates(d: pd.Series, r: pd.Series) -> pd.Series:
     """`study_day` of dates already parsed (datetime64, NaT where not complete; both on the same index), in numpy:
     whole days between them (floored, NaN where either is NaT), plus one from the reference day on."""
+    if not r.index.equals(d.index):  # matched by label, as pandas' arithmetic on the two Series would
+        r = r.reindex(d.index)
     diff = np.floor((d.to_numpy() - r.to_numpy()) / np.timedelta64(1, "D"))
     return pd.Series(np.where(diff < 0, diff, diff + 1), index=d.index)
 
