@@ -41,8 +41,12 @@ def _umask_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
-    """Open a temporary sibling of `path` for writing; rename it onto `path` when the block ends without error."""
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None, *,
+                 durable: bool = True) -> Iterator[IO]:
+    """Open a temporary sibling of `path` for writing; rename it onto `path` when the block ends without error.
+    `durable=False`: a scratch file that lives only as long as the run writing it (a partitioned run's spills and
+    pieces), never flushed to disk: still whole or absent (a task run again writes it again), and a crash loses
+    the run, whose scratch folder goes with it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent)
@@ -50,7 +54,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
             yield fh
             fh.flush()
-            if not _durable_at_swap(target):
+            if durable and not _durable_at_swap(target):
                 os.fsync(fh.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, target)

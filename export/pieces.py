@@ -202,12 +202,13 @@ def write_pieces(name: str, frame: pd.DataFrame, final: ExportFinal, folder: str
         variables = [c.xpt() for c in final.meta.columns]
         check_xpt(frame, variables, final.name, final.meta.label)
         files["xpt"] = f"{stem}.xpt-rows"
-        with atomic_write(files["xpt"], "wb") as fh:  # whole or absent: a task run again writes it again
+        with atomic_write(files["xpt"], "wb", durable=False) as fh:  # whole or absent; scratch, never flushed
             write_observations(fh, frame, variables, dataset=final.name)
     if "json" in formats:
         files["json"], files["idx"] = f"{stem}.json-rows", f"{stem}.json-ends"
         base = 0
-        with atomic_write(files["json"], "wb") as rows, atomic_write(files["idx"], "wb") as ends:
+        with atomic_write(files["json"], "wb", durable=False) as rows, \
+                atomic_write(files["idx"], "wb", durable=False) as ends:
             ends.write(np.zeros(1, dtype=np.int64).tobytes())
             for piece, chunk_ends in row_chunks(frame, final.meta):  # over chunks of rows
                 rows.write(piece)

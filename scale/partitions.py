@@ -172,7 +172,7 @@ def split_form(study: str, raw_dir: str, position: int, count: int, folder: str)
     files = []
     for i, part in enumerate(parts):  # over partitions
         file = Path(folder) / f"{i}-{position}.pkl"
-        with atomic_write(file) as handle:
+        with atomic_write(file, durable=False) as handle:  # scratch: gone with the run
             pickle.dump(part, handle, protocol=pickle.HIGHEST_PROTOCOL)
         files.append(str(file))
     return files

@@ -98,7 +98,7 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
     spill = None
     if scratch is not None:
         spill = str(Path(scratch) / f"partition-{index}.pkl")
-        with atomic_write(Path(spill)) as handle:
+        with atomic_write(Path(spill), durable=False) as handle:  # scratch: gone with the run
             pickle.dump(datasets, handle, protocol=pickle.HIGHEST_PROTOCOL)
     findings = _raw_rows(sdtm.findings.frame(), select, spec)
     findings = findings[~findings["dataset"].isin(DESIGN_DATASETS)]  # the client builds and checks them once

@@ -4,6 +4,8 @@ written anywhere else are fsynced as they are renamed into place (core/atomic.py
 import os
 from pathlib import Path
 
+import pytest
+
 from cdiscflow.core import atomic
 
 
@@ -57,3 +59,23 @@ def test_a_failed_staging_leaves_nothing_registered(tmp_path):
     except RuntimeError:
         pass
     assert atomic._STAGING == set() and not (tmp_path / "out").exists()
+
+
+def test_a_scratch_file_is_renamed_into_place_but_never_flushed(tmp_path, monkeypatch):
+    synced = _recording(monkeypatch)
+    with atomic.atomic_write(tmp_path / "scratch" / "0-1.pkl", durable=False) as fh:
+        fh.write(b"rows")
+    assert synced == [] and (tmp_path / "scratch" / "0-1.pkl").read_bytes() == b"rows"
+    assert [p.name for p in (tmp_path / "scratch").iterdir()] == ["0-1.pkl"]  # no temporary sibling left
+
+
+@pytest.mark.slow
+def test_a_partitioned_run_flushes_its_output_but_not_its_scratch_files(tmp_path, monkeypatch):
+    """The raw rows split by partition, the spills and the export pieces live in a scratch folder for the length
+    of the run: flushing them (gigabytes at 100,000 subjects) only made the run wait for the disk."""
+    from cdiscflow.scale import run_partitioned
+
+    synced = _recording(monkeypatch)
+    run_partitioned(None, None, tmp_path / "out", partitions=2, data_docs=False)
+    assert not [p for p in synced if ".cdiscflow-partitions-" in p]
+    assert {"dm.xpt", "adsl.json", "define.xml"} <= {Path(p).name for p in synced}  # the output is, at the swap
