@@ -134,3 +134,16 @@ def test_join_text_fills_a_template_missing_where_a_column_is():
     assert [None if pd.isna(v) else v for v in got] == ["PART A CYCLE 1", None, None, "PART C \u00e9t\u00e9"]
     assert join_text(["STUDY-", "1"], index).tolist() == ["STUDY-1"] * 4  # no column: the same text on every row
     assert join_text([part], index).tolist()[::2] == ["A", "B"]
+
+
+def test_squash_upper_is_computed_per_distinct_value_with_the_same_answer_on_every_record():
+    from cdiscflow.core.text import squash_upper
+
+    answers = [" not  done", None, "Yes", "yes\t", " not  done", "", "Yes"] * 3  # repeats: coded, done per value
+    expected = ["NOT DONE", None, "YES", "YES", "NOT DONE", "", "YES"] * 3
+    for values in (pd.Series(answers, dtype="str", index=range(100, 121)),
+                   pd.Series(answers, dtype="str").astype("category"),  # a compacted column: by its categories
+                   pd.Series(answers[:4], dtype="str")):  # mostly distinct: record by record
+        got = squash_upper(values)
+        assert got.dtype == "str" and got.index.equals(values.index)
+        assert [None if pd.isna(v) else v for v in got] == expected[:len(values)]
