@@ -56,6 +56,17 @@ def test_dates_of_is_date_part_and_parses_each_text_once_per_run():
     assert dates_of(state, values.astype("category")).iloc[0] == pd.Timestamp("1999-01-01")
 
 
+def test_end_before_start_in_numpy_equals_the_rule_pair_by_pair():
+    pool = ["", "2021", "2020", "2021-03", "2021-02", "2021-03-04", "2021-03-03", "2021-03-04T10:00",
+            "2021-03-04T09:59", "2021-03-04T10", "2021-03-04T10:00:30", "2022-01-01T00:00", "2021-3", "\u00e92021"]
+    starts = np.array([a for a in pool for _ in pool], dtype=object)
+    ends = np.array([b for _ in pool for b in pool], dtype=object)
+    want = [any(len(s) >= w and len(e) >= w and e[:w] < s[:w] for w in (16, 10, 7, 4))  # the rule, pair by pair
+            for s, e in zip(starts, ends)]
+    assert _ends_before(starts, ends).tolist() == want and sum(want) == 47
+    assert len(_ends_before(np.array([], dtype=object), np.array([], dtype=object))) == 0
+
+
 def test_compare_pairs_at_each_precision_equals_comparing_the_cut_texts():
     from cdiscflow.sdtm.mapping.value_checks import _compare_pairs
 

@@ -38,9 +38,13 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
 def _ends_before(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """True per pair of start and end where the end is before the start at a precision both have (minute, day,
     month or year)."""
-    out = np.zeros(len(starts), dtype=bool)
-    for i, (s, e) in enumerate(zip(starts, ends)):  # over distinct pairs
-        out[i] = any(len(s) >= w and len(e) >= w and e[:w] < s[:w] for w in (16, 10, 7, 4))
+    s, e = np.asarray(starts, dtype=str), np.asarray(ends, dtype=str)
+    known = np.minimum(np.char.str_len(s), np.char.str_len(e))
+    out = np.zeros(len(s), dtype=bool)
+    for w in (16, 10, 7, 4):  # over the precisions: the pairs both known to it, cut to it and compared as text
+        at = known >= w
+        if at.any():
+            out[at] |= e[at].astype(f"U{w}") < s[at].astype(f"U{w}")
     return out
 
 
