@@ -151,6 +151,19 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     return taken.astype(str) if table.dtype == object else taken
 
 
+def join_per_group(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
+    """Each key's text values joined by `sep` in record order, indexed by the distinct keys in order of first
+    appearance (missing keys left out): `values.groupby(keys, sort=False).agg(sep.join)` in Arrow, without a Python
+    call per group (a subject's element path over SE: 100,000 calls at 100,000 subjects)."""
+    codes, uniques = pd.factorize(keys, sort=False)
+    rows = np.flatnonzero(codes >= 0)
+    rows = rows[np.argsort(codes[rows], kind="stable")]  # each group's records together, in record order
+    ends = np.cumsum(np.bincount(codes[rows], minlength=len(uniques)))
+    items = _one_array(arrow(values)).take(pa.array(rows))
+    lists = pa.LargeListArray.from_arrays(pa.array(np.concatenate([[0], ends]), pa.int64()), items)
+    return _series(pc.binary_join(lists, pa.scalar(sep, pa.large_string())), pd.Index(uniques, name=keys.name))
+
+
 def sort_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Row positions that sort `frame` by `columns` (ascending, missing first, stable), computed by Arrow."""
     if not columns:

@@ -25,7 +25,7 @@ import pandas as pd
 from cdiscflow.core.errors import SpecError
 from cdiscflow.core.frames import as_text, is_text_category
 from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
-from cdiscflow.core.text import constant, isin, lookup
+from cdiscflow.core.text import constant, isin, join_per_group, lookup
 from cdiscflow.specs.conditions import compile_condition, condition_codelists, condition_fields
 from cdiscflow.specs.model import StudySpec
 
@@ -452,7 +452,7 @@ def actual_arms(state: StudyState) -> pd.DataFrame:
     dm = state.dataset("DM")
     se = state.dataset("SE")
     planned = planned_arms(state)
-    paths = se.groupby("USUBJID", sort=False)["ETCD"].agg(" ".join)
+    paths = join_per_group(se["USUBJID"], se["ETCD"], " ")  # each subject's elements in SE's order
     arm_paths = {a["ARMCD"]: " ".join(a["elements"]) for a in state.design.arms}
     subj = pd.DataFrame(index=pd.Index(dm["USUBJID"], name="USUBJID"))
     subj["path"] = paths.reindex(subj.index)
@@ -476,7 +476,7 @@ def actual_arms(state: StudyState) -> pd.DataFrame:
     nrs = nrs.mask(unplanned, "UNPLANNED TREATMENT")
     names = {e["ETCD"]: e["ELEMENT"] for e in state.design.elements}
     steps = subj["path"].where(unplanned).dropna().str.split().explode()
-    ud = steps.map(names).groupby(level=0).agg("; ".join).reindex(subj.index)
+    ud = join_per_group(pd.Series(steps.index, index=steps.index), steps.map(names), "; ").reindex(subj.index)
     out = pd.DataFrame({"ACTARMCD": act.astype(str), "ARMNRS": nrs, "ACTARMUD": ud.astype(str)})
     state.cache["actual_arms"] = out
     return out

@@ -147,3 +147,15 @@ def test_squash_upper_is_computed_per_distinct_value_with_the_same_answer_on_eve
         got = squash_upper(values)
         assert got.dtype == "str" and got.index.equals(values.index)
         assert [None if pd.isna(v) else v for v in got] == expected[:len(values)]
+
+
+def test_join_per_group_joins_each_keys_values_in_record_order():
+    from cdiscflow.core.text import join_per_group
+
+    keys = pd.Series(["S2", "S1", "S2", None, "S1", "S2"], dtype="str")
+    values = pd.Series(["SCRN", "SCRN", "DARA", "X", "FU", "DATRA45"], dtype="str")
+    got = join_per_group(keys, values, " ")
+    assert got.index.tolist() == ["S2", "S1"] and got.tolist() == ["SCRN DARA DATRA45", "SCRN FU"]  # S2 came first
+    coded = join_per_group(keys.astype("category"), values.astype("category"), "; ")
+    assert dict(zip(coded.index, coded)) == {"S2": "SCRN; DARA; DATRA45", "S1": "SCRN; FU"}
+    assert len(join_per_group(keys[:0], values[:0], " ")) == 0
