@@ -49,13 +49,22 @@ def _categorical(col: pd.Series, most: float) -> pd.Series | None:
     if len(distinct) > most:
         return None
     order = pc.array_sort_indices(distinct).to_numpy()  # text order, as pandas sorts Arrow text
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = pc.fill_null(encoded.indices, -1).to_numpy()
-    codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)]) if len(order) else codes
+    # each value's code is its rank among the sorted values; missing (coded after the values) is -1: one take, in
+    # the integer type pandas keeps the codes in
+    rank = np.empty(len(order) + 1, dtype=_code_dtype(len(order)))
+    rank[order], rank[-1] = np.arange(len(order)), -1
+    codes = rank[pc.fill_null(encoded.indices, len(order)).to_numpy()]
     categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=col.dtype))
     dtype = pd.CategoricalDtype(categories, ordered=False)
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), index=col.index, name=col.name)
+
+
+def _code_dtype(categories: int) -> type:
+    """The integer type pandas holds the codes of a categorical of this many categories in (int8 below 127 ...)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:

@@ -142,3 +142,16 @@ def test_compact_codes_as_astype_category_missing_chunked_and_wide_columns():
     wide = compact(pd.DataFrame({"T": many}))["T"]
     pd.testing.assert_series_equal(wide, many.astype("category"))
     assert wide.cat.codes.dtype == np.int16
+
+
+def test_compact_codes_as_astype_category_at_the_code_type_boundaries():
+    from cdiscflow.core.frames import compact
+
+    for distinct, kind in ((1, "int8"), (126, "int8"), (127, "int16"), (32767, "int32")):
+        values = [f"v{i:05d}" for i in range(distinct)]
+        col = pd.Series([None, *values[::-1], *values], dtype="str")  # every value twice, missing first
+        got = compact(pd.DataFrame({"X": col}))["X"]
+        want = col.astype("category")
+        assert str(got.cat.codes.dtype) == kind == str(want.cat.codes.dtype)
+        assert got.cat.codes.tolist() == want.cat.codes.tolist() and got.cat.categories.equals(want.cat.categories)
+        assert got.cat.codes.iloc[0] == -1 and got.cat.codes.iloc[-1] == distinct - 1
