@@ -95,9 +95,8 @@ def derive_vars_merged(
         require_unique(selected, right_keys, dataset=dataset_add_name,
                        hint="Give order= and mode= to pick one record per group, or restrict filter_add.")
 
-    right = pd.DataFrame({lk: selected[rk].to_numpy() for lk, rk in keys.items()})
-    for new, src in add.items():
-        right[new] = selected[src].to_numpy()
+    right = pd.DataFrame({**{lk: selected[rk].to_numpy() for lk, rk in keys.items()},
+                          **{new: selected[src].to_numpy() for new, src in add.items()}})  # one frame, made at once
     columns = _left_join(dataset, right, left_keys, list(add))
     hit = columns.pop(_HIT)
 
@@ -175,17 +174,38 @@ def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[
     """One integer per distinct key combination over both frames: (left ids, right ids, number of ids).  A text key
     held as text on one side and as a text categorical (`core.frames.compact`) on the other is compared as text."""
     pairs = [(left[k], right[k]) for k in keys]
-    pairs = [(frames.as_text(a), frames.as_text(b)) if a.dtype != b.dtype and _text(a) and _text(b) else (a, b)
-             for a, b in pairs]
-    if any(a.dtype != b.dtype for a, b in pairs):
+    mixed = [a.dtype != b.dtype and _text(a) and _text(b) for a, b in pairs]
+    if any(a.dtype != b.dtype and not m for (a, b), m in zip(pairs, mixed)):
         return None
     n = len(left)
     ids = None
-    for a, b in pairs:
-        codes, uniques = pd.factorize(_stacked(a, b), use_na_sentinel=False)
-        ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
+    for (a, b), m in zip(pairs, mixed):
+        codes, distinct = _mixed_text_codes(a, b) if m else _codes_and_count(_stacked(a, b))
+        ids = codes if ids is None else pd.factorize(ids * distinct + codes)[0]
     ids = np.asarray(ids, dtype=np.intp)
     return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0
+
+
+def _codes_and_count(values) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # missing values: one code, as pandas matches them
+    return codes, len(uniques)
+
+
+def _mixed_text_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of two text columns held differently (plain text, text categoricals of other categories) over both,
+    one after the other, as factorizing their text would give them (missing values: one code of their own): each
+    side's distinct values come from its categories or one factorization of its own, and only those are matched."""
+    sides = [(c.cat.codes.to_numpy(), c.cat.categories) if frames.is_text_category(c) else
+             pd.factorize(c, use_na_sentinel=True) for c in (a, b)]
+    joint, words = pd.factorize(pd.Index(sides[0][1], dtype="str").append(pd.Index(sides[1][1], dtype="str")))
+    missing = len(words)
+    start = 0
+    codes = []
+    for side_codes, side_words in sides:  # the two sides
+        of_word = np.append(joint[start:start + len(side_words)], missing)  # code -1 (missing) reads `missing`
+        codes.append(of_word[side_codes])
+        start += len(side_words)
+    return np.concatenate(codes), missing + 1
 
 
 def _stacked(a: pd.Series, b: pd.Series):
