@@ -100,16 +100,20 @@ def derive_vars_merged(
     columns = _left_join(dataset, right, left_keys, list(add))
     hit = columns.pop(_HIT)
 
-    out = dataset.copy(deep=False)
+    new = {}
     for col in add:
-        values = columns[col].set_axis(out.index)
+        values = columns[col]
         if missing_values and col in missing_values:
             values = values.where(hit, missing_values[col])
-        out[col] = values
+        new[col] = values._values
     if exist_flag:
-        out[exist_flag] = pd.Series(np.where(hit, true_value, false_value), index=out.index,
-                                    dtype="str" if isinstance(true_value, str) else None)
-    return out
+        new[exist_flag] = pd.Series(np.where(hit, true_value, false_value),
+                                    dtype="str" if isinstance(true_value, str) else None)._values
+    if not new:
+        return dataset.copy(deep=False)
+    # the new columns joined on at once: inserting them one at a time also grows the frame's column labels (Arrow
+    # text) by one chunk each, which every later insert and column lookup of a wide frame (ADSL) pays for
+    return pd.concat([dataset, pd.DataFrame(new, index=dataset.index)], axis=1)
 
 
 def _left_join(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str], columns: list[str]) -> dict:
@@ -229,14 +233,13 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
     if collide:
         raise InputError(f"{supp_name}: QNAM {', '.join(collide)} already are variables of {dataset_name}")
     require_unique(supp, ["STUDYID", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"], dataset=supp_name)
-    out = dataset.copy(deep=False)
     idvars = supp["IDVAR"].fillna("")
-    for qnam in sorted(supp["QNAM"].dropna().unique()):
-        out[qnam] = pd.Series(np.nan, index=out.index, dtype="str")
+    # each qualifier's values gathered by row position, the variables joined on at once at the end
+    found = {qnam: np.full(len(dataset), np.nan, dtype=object) for qnam in sorted(supp["QNAM"].dropna().unique())}
     for idvar in sorted(idvars.unique()):
         part = supp.loc[idvars == idvar]
         keys = ["STUDYID", "USUBJID"]
-        left = out[keys].copy()
+        left = dataset[keys].copy()
         if idvar:
             require_columns(dataset, [idvar], dataset=dataset_name, purpose=f"{supp_name} IDVAR")
             left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
@@ -266,8 +269,12 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
         for qnam in qnams:
             values = pd.Series(merged[qnam]).to_numpy()
             have = pd.notna(values)
-            out.loc[have, qnam] = values[have]
-    return out
+            found.setdefault(qnam, np.full(len(dataset), np.nan, dtype=object))[have] = values[have]
+    if not found:
+        return dataset.copy(deep=False)
+    new = pd.DataFrame({qnam: pd.Series(values, dtype="str")._values for qnam, values in found.items()},
+                       index=dataset.index)
+    return pd.concat([dataset, new], axis=1)
 
 
 def _idvar_text(col: pd.Series) -> pd.Series:

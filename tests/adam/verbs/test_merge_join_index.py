@@ -93,3 +93,14 @@ def test_text_keys_as_categoricals_of_different_categories_join_as_text():
     reference = left.astype({"k": "str"}).merge(right.astype({"k": "str"}), how="left", on=["k", "j"], sort=False)
     pd.testing.assert_series_equal(out["v"], reference["v"], check_names=False)
     assert out["v"].tolist()[:2] == [2.0, 3.0] and np.isnan(out["v"][2]) and out["v"][3] == 1.0
+
+
+def test_new_variables_join_a_frame_with_a_repeated_index_by_position():
+    # the new columns are joined on at once by position: a repeated index label is kept, not aligned on
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2", "1"], "X": [1, 2, 3]}, index=[5, 5, 7])
+    add = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "V": ["a", "b"]})
+    out = derive_vars_merged(adsl, dataset_add=add, new_vars=["V"], exist_flag="F", missing_values={"V": "none"})
+    assert out.index.tolist() == [5, 5, 7] and list(out.columns) == ["STUDYID", "USUBJID", "X", "V", "F"]
+    assert out["V"].tolist() == ["a", "b", "a"] and out["F"].tolist() == ["Y", "Y", "Y"]
+    assert derive_vars_merged(adsl, dataset_add=add.iloc[:1], new_vars=["V"],
+                              missing_values={"V": "none"})["V"].tolist() == ["a", "none", "a"]
