@@ -244,6 +244,15 @@ def _impute_dates(comp: pd.DataFrame, *, highest: str, date_imputation: str, pre
     return dates, flag
 
 
+def dtc_as_dates(dataset: pd.DataFrame, dtc: str, *, dataset_name: str = "dataset") -> np.ndarray:
+    """The dates (datetime64[us], NaT where the text is partial or missing) that `derive_vars_dt` adds without
+    imputation, with its checks and messages: for a caller that adds several date variables at once."""
+    comp = parse_dtc(dataset[dtc], variable=dtc, dataset=dataset_name, context=dataset)
+    dates, _ = _impute_dates(comp, highest="n", date_imputation="first", preserve=False, min_dates=[], max_dates=[],
+                             invalid_context=(dataset[dtc], dataset, dtc, dataset_name))
+    return dates.astype("datetime64[us]")
+
+
 def convert_dtc_to_dt(dtc: pd.Series, *, highest_imputation: str = "n", date_imputation: str = "first",
                       min_dates: Sequence[pd.Series] = (), max_dates: Sequence[pd.Series] = (),
                       preserve: bool = False, variable: str = "--DTC") -> pd.Series:
