@@ -191,14 +191,17 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
                          f"subject, or two time points with one avisitn): "
                          f"{describe_rows(grid, dup, [*SUBJECT_KEYS, 'AVISITN'])}")
     wide = _Wide(grid)  # the ADSL variables, the time point and every parameter derived so far (by PARAMCD)
+    # the subject keys held by code: each parameter's join with the grid then matches the distinct subjects only
+    keyed = grid.assign(**{k: grid[k].astype("category") for k in SUBJECT_KEYS if grid[k].dtype == "str"})
+    inputs = _Inputs(sources, adsl, keyed)
     parts: list[tuple[np.ndarray, Values]] = []
     for number, par in enumerate(cfg.parameters, start=1):
         if par.paramcd in (*SUBJECT_KEYS, *TIMEPOINT_VARS):
             raise SpecError(f"adbase.yaml: parameter {par.paramcd} has the name of a key or time point variable")
         if par.kind == "from":
-            at, values = _from_source(par, sources, adsl, grid)
+            at, values = _from_source(par, inputs)
         elif par.kind == "exists":
-            at, values = _exists(par, sources, adsl, grid)
+            at, values = _exists(par, inputs)
         else:
             at, values = _from_rule(par, wide.frame())
         wide.add(par.paramcd, _wide_value(values, len(at)), at)
@@ -343,16 +346,16 @@ def timepoint_grid(adsl: pd.DataFrame, timepoints: tuple[Timepoint, ...]) -> pd.
     return pd.concat(parts, ignore_index=True)
 
 
-def _split(condition: str | None, late: set[str]) -> tuple[str | None, str | None]:
-    """Split an 'and' condition into the parts that do not use the time point (applied before the join with the
-    time points) and those that do."""
+def _split(condition: str | None, late: set[str]) -> tuple[list[str], str | None]:
+    """Split an 'and' condition into the conditions that do not use the time point (applied before the join with
+    the time points, each on its own) and the part that does."""
     if condition is None:
-        return None, None
+        return [], None
     body = parse(condition).body
     parts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
     early = [ast.unparse(p) for p in parts if not (set(_names(p)) & late)]
     rest = [ast.unparse(p) for p in parts if set(_names(p)) & late]
-    return (" and ".join(f"({p})" for p in early) or None), (" and ".join(f"({p})" for p in rest) or None)
+    return early, (" and ".join(f"({p})" for p in rest) or None)
 
 
 def _names(node: ast.AST) -> list[str]:
@@ -362,12 +365,34 @@ def _names(node: ast.AST) -> list[str]:
 _GRID_ROW = "__GRID_ROW__"  # in joined records: the grid row (subject and time point) each was joined with
 
 
-def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
-            values: tuple[str, ...] = ()) -> pd.DataFrame:
+class _Inputs:
+    """What the parameters read: the SDTM sources and ADSL, the time point grid, and which records of a source
+    meet each condition of a filter that does not read the time point, evaluated once per derivation (the
+    parameters of a source share some: CMCAT == 'PRIOR ANTI-MYELOMA THERAPY' is in 21 CM filters)."""
+
+    def __init__(self, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame):
+        self.sources, self.adsl, self.grid = sources, adsl, grid
+        self._met: dict[tuple[str, str], np.ndarray] = {}
+
+    def data(self, dataset: str) -> pd.DataFrame:
+        return self.adsl if dataset == "ADSL" else self.sources[dataset]
+
+    def meeting(self, dataset: str, conditions: list[str]) -> np.ndarray:
+        """The records of `dataset` meeting every one of `conditions` (a missing value meets none)."""
+        data = self.data(dataset)
+        mask = np.ones(len(data), dtype=bool)
+        for condition in conditions:  # over the 'and'-ed conditions of one filter
+            if (dataset, condition) not in self._met:
+                self._met[(dataset, condition)] = evaluate_condition(condition, data, dataset=dataset)
+            mask = mask & self._met[(dataset, condition)]
+        return mask
+
+
+def _joined(ref: SourceRef, inputs: _Inputs, values: tuple[str, ...] = ()) -> pd.DataFrame:
     """The source records meeting the filter, one row per record and time point of its subject."""
-    data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
+    data = inputs.data(ref.dataset)
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    mask = evaluate_condition(early, data, dataset=ref.dataset)
+    mask = inputs.meeting(ref.dataset, early)
     used = set(names(late)) if late else set()
     for v in values:
         used |= set(names(v))
@@ -376,7 +401,7 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
-    joined = _with_timepoints(data, mask, cols, grid)
+    joined = _with_timepoints(data, mask, cols, inputs.grid)
     if late is not None:
         joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:  # renamed in place: `joined` is a new frame here
@@ -401,14 +426,13 @@ def _with_timepoints(data: pd.DataFrame, mask: np.ndarray, cols: list[str], grid
     return pd.DataFrame(columns, index=pd.RangeIndex(len(right)))
 
 
-def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
-                 grid: pd.DataFrame) -> tuple[np.ndarray, Values]:
+def _from_source(par: BaseParameter, inputs: _Inputs) -> tuple[np.ndarray, Values]:
     """The grid row of each of the parameter's records and its values."""
     ref = par.source
     exprs = tuple(v for v in (ref.aval, ref.avalc) if v)
-    rows = _joined(ref, sources, adsl, grid, exprs)
+    rows = _joined(ref, inputs, exprs)
     at = rows[_GRID_ROW].to_numpy()
-    dup = np.bincount(at, minlength=len(grid))[at] > 1  # a grid row is one subject and time point
+    dup = np.bincount(at, minlength=len(inputs.grid))[at] > 1  # a grid row is one subject and time point
     if dup.any():
         key = [*SUBJECT_KEYS, "AVISITN"]
         raise InputError(f"adbase.yaml: parameter {par.paramcd}: {ref.dataset} has more than one record meeting "
@@ -432,26 +456,25 @@ def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, 
     return value.astype("str")
 
 
-def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
-            grid: pd.DataFrame) -> tuple[np.ndarray, Values]:
+def _exists(par: BaseParameter, inputs: _Inputs) -> tuple[np.ndarray, Values]:
     """Y/N per subject and time point of the grid: whether any of the sources has a record there."""
-    hit = np.zeros(len(grid), dtype=bool)
+    hit = np.zeros(len(inputs.grid), dtype=bool)
     for ref in par.exists:  # over the parameter's sources (one or two)
-        rows = _grid_rows(ref, sources, adsl, grid)
-        hit[rows if rows is not None else _joined(ref, sources, adsl, grid)[_GRID_ROW].to_numpy()] = True
-    return np.arange(len(grid)), {"AVALC": pd.Series(np.where(hit, "Y", "N"), dtype="str"), "AVAL": np.nan,
+        rows = _grid_rows(ref, inputs)
+        hit[rows if rows is not None else _joined(ref, inputs)[_GRID_ROW].to_numpy()] = True
+    return np.arange(len(inputs.grid)), {"AVALC": pd.Series(np.where(hit, "Y", "N"), dtype="str"), "AVAL": np.nan,
                                   "SRCDOM": None, "SRCVAR": None, "SRCSEQ": np.nan}
 
 
-def _grid_rows(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> np.ndarray | None:
+def _grid_rows(ref: SourceRef, inputs: _Inputs) -> np.ndarray | None:
     """The grid rows (subject and time point) with a record of `ref` meeting its filter, from the join of those
     records with the grid; None when the filter reads the time point or the keys need pandas' merge (then the
     joined records are built, `_joined`)."""
-    if _split(ref.filter, set(TIMEPOINT_VARS))[1] is not None:
+    early, late = _split(ref.filter, set(TIMEPOINT_VARS))
+    if late is not None:
         return None
-    data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
-    rows = data.loc[evaluate_condition(ref.filter, data, dataset=ref.dataset), list(SUBJECT_KEYS)]
-    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # the selected records only
+    rows = inputs.data(ref.dataset).loc[inputs.meeting(ref.dataset, early), list(SUBJECT_KEYS)]
+    pairs = inner_join_positions(rows, inputs.grid, list(SUBJECT_KEYS))  # the selected records only
     return None if pairs is None else pairs[1]
 
 
