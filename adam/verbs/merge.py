@@ -88,7 +88,8 @@ def derive_vars_merged(
 
     mask = evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)
     used = list(dict.fromkeys([*right_keys, *add.values(), *order_columns(order)]))
-    selected = dataset_add.loc[mask, used]  # only the columns the merge uses: wide SDTM frames are costly to copy
+    # only the columns the merge uses (wide SDTM frames are costly to copy), and their rows only when filtered
+    selected = dataset_add[used] if mask.all() else dataset_add.loc[mask, used]
     if order is not None:
         selected = extreme_rows(selected, right_keys, order, mode)
     else:
