@@ -245,37 +245,53 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
             require_columns(dataset, [idvar], dataset=dataset_name, purpose=f"{supp_name} IDVAR")
             left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
             keys = keys + ["IDVARVAL"]
-        wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
-        qnams = list(wide.columns.difference(keys))
-        ids = _key_ids(left, wide, keys)  # by row indexer; pandas' merge when a key's dtypes differ
-        if ids is not None:
-            left_ids, wide_ids, groups = ids
-            orphans = ~np.isin(wide_ids, left_ids)
+        ids = _key_ids(left, part, keys)  # by row indexer; pandas' merge when a key's dtypes differ
+        if ids is None:
+            _merge_supp_part(part, left, keys, found, idvar, supp_name, dataset_name)
+            continue
+        left_ids, part_ids, groups = ids
+        orphans = ~np.isin(part_ids, left_ids)
+        if orphans.any():  # the record groups (keys) in key order, as pandas' pivot of the part lists them
+            _orphan_error(part.loc[orphans, keys].drop_duplicates().sort_values(keys), idvar, supp_name,
+                          dataset_name)
+        qnam_of, qval = part["QNAM"].to_numpy(), part["QVAL"].to_numpy()
+        for qnam in sorted(set(qnam_of[pd.notna(qnam_of)])):  # over the qualifiers: each record's value, if any
+            rows = np.flatnonzero(qnam_of == qnam)
             position = np.full(groups, -1, dtype=np.intp)
-            position[wide_ids] = np.arange(len(wide), dtype=np.intp)
+            position[part_ids[rows]] = rows  # one row a record group and qualifier (require_unique above)
             indexer = position[left_ids]
-            merged = {q: pd.api.extensions.take(wide[q]._values, indexer, allow_fill=True) for q in qnams}
-            shown = wide.loc[orphans, keys]
-        else:
-            left[_ROW] = np.arange(len(left))
-            joined = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
-            merged = {q: joined[q] for q in qnams}
-            matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
-            orphans = (matched["_merge"] == "left_only").to_numpy()
-            shown = matched.loc[orphans, keys]
-        if orphans.any():
-            ex = shown.head(3).to_dict("records")
-            raise InputError(f"{supp_name}: {int(orphans.sum())} qualifier record group(s) with IDVAR "
-                             f"'{idvar or '(blank)'}' match no {dataset_name} record, e.g. {ex}")
-        for qnam in qnams:
-            values = pd.Series(merged[qnam]).to_numpy()
+            hit = np.flatnonzero(indexer >= 0)
+            values = qval[indexer[hit]]
             have = pd.notna(values)
-            found.setdefault(qnam, np.full(len(dataset), np.nan, dtype=object))[have] = values[have]
+            found.setdefault(qnam, np.full(len(dataset), np.nan, dtype=object))[hit[have]] = values[have]
     if not found:
         return dataset.copy(deep=False)
     new = pd.DataFrame({qnam: pd.Series(values, dtype="str")._values for qnam, values in found.items()},
                        index=dataset.index)
     return pd.concat([dataset, new], axis=1)
+
+
+def _merge_supp_part(part: pd.DataFrame, left: pd.DataFrame, keys: list[str], found: dict, idvar: str,
+                     supp_name: str, dataset_name: str) -> None:
+    """`combine_supp`'s join of one IDVAR's qualifiers by pandas' merge (key dtypes it cannot index, e.g. a
+    number against text): the values put into `found` by row position."""
+    wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
+    qnams = list(wide.columns.difference(keys))
+    left = left.assign(**{_ROW: np.arange(len(left))})
+    joined = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
+    matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
+    orphans = (matched["_merge"] == "left_only").to_numpy()
+    if orphans.any():
+        _orphan_error(matched.loc[orphans, keys], idvar, supp_name, dataset_name)
+    for qnam in qnams:
+        values = joined[qnam].to_numpy()
+        have = pd.notna(values)
+        found.setdefault(qnam, np.full(len(left), np.nan, dtype=object))[have] = values[have]
+
+
+def _orphan_error(shown: pd.DataFrame, idvar: str, supp_name: str, dataset_name: str) -> None:
+    raise InputError(f"{supp_name}: {len(shown)} qualifier record group(s) with IDVAR '{idvar or '(blank)'}' match "
+                     f"no {dataset_name} record, e.g. {shown.head(3).to_dict('records')}")
 
 
 def _idvar_text(col: pd.Series) -> pd.Series:
