@@ -169,14 +169,15 @@ def _text_by_categories(col: pd.Series, rows: int) -> pd.Series | None:
         return None
     codes = col.cat.codes.to_numpy()
     used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
-    words = categories[used]
-    kept = used[~np.asarray(words.str.strip() == "", dtype=bool)]
+    words = pa.array(categories.array).take(pa.array(used))  # the categories in use, by Arrow as pandas' .str does
+    blank = pc.equal(pc.utf8_trim_whitespace(words), "").to_numpy(zero_copy_only=False)
+    kept, words = used[~blank], words.filter(pa.array(~blank))
     if len(kept) > REPEAT_SHARE * rows:
         return None
-    order = kept[categories[kept].argsort()]  # code point order, as compact sorts
+    by_text = pc.array_sort_indices(words).to_numpy()  # code point order, as compact sorts
     code_of = np.full(len(categories) + 1, -1, dtype=np.int64)  # unused, blank and missing (code -1) -> -1
-    code_of[order] = np.arange(len(order), dtype=np.int64)
-    dtype = pd.CategoricalDtype(categories[order], ordered=False)
+    code_of[kept[by_text]] = np.arange(len(kept), dtype=np.int64)
+    dtype = pd.CategoricalDtype(pd.Index(words.take(pa.array(by_text)), dtype="str"), ordered=False)
     return pd.Series(pd.Categorical.from_codes(code_of[codes], dtype=dtype), index=col.index, name=col.name)
 
 

@@ -34,6 +34,7 @@ the filter).
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -44,7 +45,7 @@ import pyarrow.compute as pc
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
-from cdiscflow.adam.verbs.merge import _HIT, _left_join, inner_join_positions
+from cdiscflow.adam.verbs.merge import inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
@@ -185,60 +186,101 @@ def derive_adbase(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame,
     """ADBASE (working frame, ASEQ assigned) from the study's parameter definitions; see the module text."""
     cfg = settings or load_adbase_spec(spec)
     grid = timepoint_grid(adsl, cfg.timepoints)
+    dup = grid.duplicated([*SUBJECT_KEYS, "AVISITN"], keep=False).to_numpy()
+    if dup.any():  # each grid row is one subject and time point: the parameters' values are put on it by row
+        raise InputError(f"adbase.yaml: more than one time point row for a subject and AVISITN (ADSL not unique by "
+                         f"subject, or two time points with one avisitn): "
+                         f"{describe_rows(grid, dup, [*SUBJECT_KEYS, 'AVISITN'])}")
     wide = _Wide(grid)  # the ADSL variables, the time point and every parameter derived so far (by PARAMCD)
-    records = []
+    # the subject keys held by code: each parameter's join with the grid then matches the distinct subjects only
+    keyed = grid.assign(**{k: grid[k].astype("category") for k in SUBJECT_KEYS if grid[k].dtype == "str"})
+    refs = [ref for par in cfg.parameters for ref in ((par.source,) if par.kind == "from" else par.exists)]
+    inputs = _Inputs(sources, adsl, keyed, refs)
+    parts: list[tuple[np.ndarray, Values]] = []
     for number, par in enumerate(cfg.parameters, start=1):
         if par.paramcd in (*SUBJECT_KEYS, *TIMEPOINT_VARS):
             raise SpecError(f"adbase.yaml: parameter {par.paramcd} has the name of a key or time point variable")
         if par.kind == "from":
-            points, values = _from_source(par, sources, adsl, grid)
-            at = points[_GRID_ROW].to_numpy() if _GRID_ROW in points.columns else None
+            at, values = _from_source(par, inputs)
         elif par.kind == "exists":
-            points, values = _exists(par, sources, adsl, grid)
-            at = points.index.to_numpy()  # the grid itself
+            at, values = _exists(par, inputs)
         else:
-            points, values = _from_rule(par, wide.frame())
-            at = points.index.to_numpy()  # rows of the grid (the wide frame is on the grid's index)
-        rec = _records(points, {**values, "PARAMCD": par.paramcd, "PARAM": par.param, "PARAMN": float(number),
-                                "PARCAT1": pd.Series(par.parcat1, index=points.index, dtype="str")})
-        value = rec["AVAL"] if rec["AVAL"].notna().any() else rec["AVALC"]
-        key = [*SUBJECT_KEYS, "AVISITN"]
-        wide.add(par.paramcd, rec[key].assign(**{par.paramcd: value.to_numpy()}), key, at)
+            at, values = _from_rule(par, wide.frame())
+        wide.add(par.paramcd, _wide_value(values, len(at)), at)
         if par.keep:
-            records.append(rec)
-    out = _concat_by_code(records)
-    records.clear()  # the parameters' records are in `out` now: not held while it is sorted (a copy of it)
+            parts.append((at, {**values, "PARAMCD": par.paramcd, "PARAM": par.param, "PARAMN": float(number),
+                               "PARCAT1": None if par.parcat1 is None else str(par.parcat1)}))
+    out = _assemble(grid, parts)
+    parts.clear()  # the parameters' values are in `out` now: not held while it is sorted (a copy of it)
     out = out.sort_values([*SUBJECT_KEYS, "AVISITN", "PARAMN"], kind="stable", ignore_index=True)
     out["ASEQ"] = (out.groupby(list(SUBJECT_KEYS), sort=False).cumcount() + 1).astype("float64")
     return out
 
 
-def _concat_by_code(records: list[pd.DataFrame]) -> pd.DataFrame:
-    """`pd.concat(records)` with every text column held by code (a categorical of its sorted values; the same
-    values, order and missingness): ADBASE has one record per subject, time point and parameter (9.7 million at
-    100,000 subjects), and its text repeats a few values (PARAMCD, PARAM, AVISIT, SRCDOM ...).  Each parameter's
-    values are factorized where they are, then recoded onto the sorted categories of all, so that the text itself
-    is never concatenated on every record.  A column that is not text in every parameter's records is left as it
-    is (concatenated by pandas)."""
-    text = [c for c in records[0].columns
-            if all(c in r.columns and (r[c].dtype == "str" or is_text_category(r[c])) for r in records)]
-    coded = {name: _coded_column(name, records) for name in text}  # a loop over the text columns
-    order = pd.concat([r.iloc[:0] for r in records], ignore_index=True).columns  # pandas' union of the columns
-    rest = pd.concat([r.drop(columns=text) for r in records], ignore_index=True)
-    return pd.DataFrame({c: coded[c] if c in coded else rest[c] for c in order}, index=rest.index)
+Values = dict[str, Any]  # a parameter's values per record (Series or arrays, by position) or one for all (scalars)
+RECORD_COLUMNS = (*SUBJECT_KEYS, *TIMEPOINT_VARS, "AVAL", "AVALC", "SRCDOM", "SRCVAR", "SRCSEQ", "PARAMCD", "PARAM",
+                  "PARAMN", "PARCAT1")
+_TEXT_VALUES = ("AVALC", "SRCDOM", "SRCVAR", "PARAMCD", "PARAM", "PARCAT1")
 
 
-def _coded_column(name: str, records: list[pd.DataFrame]) -> pd.Categorical:
-    """One text column of every parameter's records as one categorical on the sorted values of all: each
-    parameter's column dictionary-encoded by Arrow (a categorical already is), the dictionaries unified, then the
-    codes renumbered in the order of the sorted values (Arrow's binary order, as pandas sorts text)."""
-    chunks = []
-    for r in records:  # a loop over parameters: Arrow codes each column where it is (C), its text never copied
-        col = pa.array(r[name])
-        if not pa.types.is_dictionary(col.type):
-            col = pc.dictionary_encode(col)
-        chunks.append(col.cast(pa.dictionary(pa.int32(), pa.large_string())))
-    unified = pa.chunked_array(chunks, type=pa.dictionary(pa.int32(), pa.large_string())).unify_dictionaries()
+def _wide_value(values: Values, rows: int) -> np.ndarray:
+    """What a parameter is referenced by in later rules: its AVAL when it has one, else its AVALC."""
+    aval = values["AVAL"]
+    if isinstance(aval, pd.Series) and aval.notna().any():
+        return aval.to_numpy()
+    avalc = values["AVALC"]
+    return (avalc if isinstance(avalc, pd.Series) else _missing_text(pd.RangeIndex(rows))).to_numpy()
+
+
+def _assemble(grid: pd.DataFrame, parts: list[tuple[np.ndarray, Values]]) -> pd.DataFrame:
+    """The records of every parameter as one frame, made once: the subject and time point of each from the grid
+    rows it belongs to (one take per grid column over all records), the values concatenated, and every text column
+    held by code (a categorical of its sorted values; the same values, order and missingness as concatenating the
+    parameters' records): ADBASE has one record per subject, time point and parameter (9.7 million at 100,000
+    subjects), and its text repeats a few values (PARAMCD, PARAM, AVISIT, SRCDOM ...), so the text itself is never
+    concatenated on every record.  A value given once for a parameter (PARAMCD, SRCDOM ...) is coded once."""
+    at = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.intp)
+    lengths = [len(p[0]) for p in parts]
+    columns: dict[str, Any] = {}
+    for name in (*SUBJECT_KEYS, *TIMEPOINT_VARS):  # a loop over the grid's columns
+        col = grid[name]
+        if col.dtype == "str" or is_text_category(col):
+            coded = _coded_text([pa.array(col.array)])  # the grid's few rows coded, then taken by code
+            columns[name] = _used_only(coded.codes[at], coded.categories)
+        else:
+            columns[name] = col._values.take(at)
+    for name in RECORD_COLUMNS[len(SUBJECT_KEYS) + len(TIMEPOINT_VARS):]:  # a loop over the value columns
+        given = [p[1][name] for p in parts]
+        if name in _TEXT_VALUES:
+            columns[name] = _text_values(given, lengths)
+        else:
+            columns[name] = np.concatenate([np.full(n, v, dtype="float64") if np.ndim(v) == 0 else
+                                            np.asarray(v, dtype="float64") for v, n in zip(given, lengths)]) \
+                if parts else np.zeros(0)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(at)))
+
+
+def _text_values(given: list, lengths: list[int]) -> pd.Categorical:
+    """One text column of the parameters' records as a categorical on the sorted values in use: each part's values
+    are one text (or None) for all its records, or (AVALC) a text Series or None."""
+    if all(isinstance(v, str) or v is None for v in given):  # one value per parameter: coded without Arrow
+        words = sorted({v for v in given if v is not None})
+        code = {w: i for i, w in enumerate(words)}
+        codes = np.repeat(np.array([code.get(v, -1) for v in given], dtype=np.int64), lengths)
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(words, dtype="str")))
+    # a loop over parameters: Arrow codes each part where it is (C), a missing part is nulls
+    chunks = [pa.nulls(n, pa.large_string()) if v is None else pa.array(v.array) for v, n in zip(given, lengths)]
+    coded = _coded_text(chunks)
+    return _used_only(np.asarray(coded.codes), coded.categories)
+
+
+def _coded_text(chunks: list[pa.Array]) -> pd.Categorical:
+    """Text arrays (plain or dictionary-encoded) one after the other as one categorical on the sorted values of
+    all: each dictionary-encoded by Arrow where it is, the dictionaries unified, then the codes renumbered in the
+    order of the sorted values (Arrow's binary order, as pandas sorts text)."""
+    kind = pa.dictionary(pa.int32(), pa.large_string())
+    coded = [(c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)).cast(kind) for c in chunks]
+    unified = pa.chunked_array(coded, type=kind).unify_dictionaries()
     values = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.large_string())
     order = pc.array_sort_indices(values).to_numpy()
     rank = np.empty(len(order), np.int64)
@@ -251,43 +293,40 @@ def _coded_column(name: str, records: list[pd.DataFrame]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False))
 
 
+def _used_only(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical of `codes` (-1: missing) keeping only the categories in use, in their order."""
+    used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+    if used.all():
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False))
+    renumber = np.append(np.cumsum(used) - 1, -1)  # code -1 (missing) reads the appended -1
+    return pd.Categorical.from_codes(renumber[codes], dtype=pd.CategoricalDtype(categories[used], ordered=False))
+
+
 class _Wide:
     """The time point grid with one column per parameter derived so far: what merging each parameter's values onto
     the grid (left join on subject and AVISITN) gives, without copying the growing frame once per parameter.
 
     A parameter's column replaces an ADSL variable or an earlier parameter of its name and goes last; the frame
-    is assembled only when a rule reads it.  A grid that is not unique by subject and AVISITN takes pandas' merge
-    (which stops with its error, as before)."""
+    is assembled only when a rule reads it."""
 
     def __init__(self, grid: pd.DataFrame):
         self.grid = grid
         self.hidden: list[str] = []  # grid columns a parameter of the same name replaces
         self.columns: dict[str, pd.Series] = {}
-        self.merged: pd.DataFrame | None = None if not grid.duplicated([*SUBJECT_KEYS, "AVISITN"]).any() else grid
         self._frame: pd.DataFrame | None = None
 
-    def add(self, name: str, lookup: pd.DataFrame, key: list[str], at: np.ndarray | None = None) -> None:
-        """Join `lookup` (unique by `key`) onto the grid as column `name`; `at`: the grid row of each lookup row
-        when known (its key is that row's key), which spares matching the keys."""
+    def add(self, name: str, values: np.ndarray, at: np.ndarray) -> None:
+        """Put `values` on the grid as column `name`, each on grid row `at` (missing on the other rows)."""
         self._frame = None
-        if self.merged is not None:  # pandas' merge path (duplicated grid keys: its MergeError)
-            self.merged = self.merged.drop(columns=[name], errors="ignore")
-            self.merged = self.merged.merge(lookup, how="left", on=key, sort=False, validate="one_to_one")
-            return
         if name in self.grid.columns and name not in self.hidden:
             self.hidden.append(name)
         self.columns.pop(name, None)
-        if at is None:
-            self.columns[name] = _left_join(self.grid, lookup, key, [name])[name]
-            return
-        indexer = np.full(len(self.grid), -1, dtype=np.intp)  # as _left_join takes it: -1 where no lookup row
-        indexer[at] = np.arange(len(lookup), dtype=np.intp)
-        values = pd.api.extensions.take(lookup[name]._values, indexer, allow_fill=True)
-        self.columns[name] = pd.Series(values, dtype=values.dtype)
+        indexer = np.full(len(self.grid), -1, dtype=np.intp)  # -1 where the parameter has no value
+        indexer[at] = np.arange(len(at), dtype=np.intp)
+        taken = pd.api.extensions.take(pd.Series(values)._values, indexer, allow_fill=True)  # (as a frame holds it)
+        self.columns[name] = pd.Series(taken, dtype=taken.dtype)
 
     def frame(self) -> pd.DataFrame:
-        if self.merged is not None:
-            return self.merged
         if self._frame is None:
             base = self.grid.drop(columns=self.hidden) if self.hidden else self.grid
             self._frame = pd.concat([base, pd.DataFrame(self.columns, index=base.index)], axis=1) \
@@ -309,16 +348,16 @@ def timepoint_grid(adsl: pd.DataFrame, timepoints: tuple[Timepoint, ...]) -> pd.
     return pd.concat(parts, ignore_index=True)
 
 
-def _split(condition: str | None, late: set[str]) -> tuple[str | None, str | None]:
-    """Split an 'and' condition into the parts that do not use the time point (applied before the join with the
-    time points) and those that do."""
+def _split(condition: str | None, late: set[str]) -> tuple[list[str], str | None]:
+    """Split an 'and' condition into the conditions that do not use the time point (applied before the join with
+    the time points, each on its own) and the part that does."""
     if condition is None:
-        return None, None
+        return [], None
     body = parse(condition).body
     parts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
     early = [ast.unparse(p) for p in parts if not (set(_names(p)) & late)]
     rest = [ast.unparse(p) for p in parts if set(_names(p)) & late]
-    return (" and ".join(f"({p})" for p in early) or None), (" and ".join(f"({p})" for p in rest) or None)
+    return early, (" and ".join(f"({p})" for p in rest) or None)
 
 
 def _names(node: ast.AST) -> list[str]:
@@ -328,12 +367,42 @@ def _names(node: ast.AST) -> list[str]:
 _GRID_ROW = "__GRID_ROW__"  # in joined records: the grid row (subject and time point) each was joined with
 
 
-def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame,
-            values: tuple[str, ...] = ()) -> pd.DataFrame:
+class _Inputs:
+    """What the parameters read: the SDTM sources and ADSL, the time point grid, and which records of a source
+    meet each condition of a filter that does not read the time point.  A condition several filters share
+    (CMCAT == 'PRIOR ANTI-MYELOMA THERAPY' is in 21 CM filters) is evaluated once and its records kept until its
+    last use; the others are evaluated where they are used, as before (a mask a source record: at 100,000 subjects
+    LB has 10 million records and nine parameters, each with its own LBTESTCD)."""
+
+    def __init__(self, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame, refs: list[SourceRef]):
+        self.sources, self.adsl, self.grid = sources, adsl, grid
+        self._uses = Counter((ref.dataset, c) for ref in refs for c in _split(ref.filter, set(TIMEPOINT_VARS))[0])
+        self._met: dict[tuple[str, str], np.ndarray] = {}
+
+    def data(self, dataset: str) -> pd.DataFrame:
+        return self.adsl if dataset == "ADSL" else self.sources[dataset]
+
+    def meeting(self, dataset: str, conditions: list[str]) -> np.ndarray:
+        """The records of `dataset` meeting every one of `conditions` (a missing value meets none)."""
+        data = self.data(dataset)
+        mask = np.ones(len(data), dtype=bool)
+        for condition in conditions:  # over the 'and'-ed conditions of one filter
+            key = (dataset, condition)
+            met = self._met.pop(key, None)
+            if met is None:
+                met = evaluate_condition(condition, data, dataset=dataset)
+            self._uses[key] -= 1
+            if self._uses[key] > 0:  # used again later
+                self._met[key] = met
+            mask = mask & met
+        return mask
+
+
+def _joined(ref: SourceRef, inputs: _Inputs, values: tuple[str, ...] = ()) -> pd.DataFrame:
     """The source records meeting the filter, one row per record and time point of its subject."""
-    data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
+    data = inputs.data(ref.dataset)
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    mask = evaluate_condition(early, data, dataset=ref.dataset)
+    mask = inputs.meeting(ref.dataset, early)
     used = set(names(late)) if late else set()
     for v in values:
         used |= set(names(v))
@@ -342,7 +411,7 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
     if missing:
         raise InputError(f"adbase.yaml: {ref.dataset} lacks variable(s) {', '.join(missing)}")
     cols = [c for c in data.columns if (c in used or c in SUBJECT_KEYS or c == seq) and c not in TIMEPOINT_VARS]
-    joined = _with_timepoints(data, mask, cols, grid)
+    joined = _with_timepoints(data, mask, cols, inputs.grid)
     if late is not None:
         joined = joined.loc[evaluate_condition(late, joined, dataset=ref.dataset)]
     if seq:  # renamed in place: `joined` is a new frame here
@@ -352,51 +421,43 @@ def _joined(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.Da
 
 def _with_timepoints(data: pd.DataFrame, mask: np.ndarray, cols: list[str], grid: pd.DataFrame) -> pd.DataFrame:
     """The `cols` of the `mask` rows of `data`, one row per time point of the record's subject: an inner join on
-    the subject keys in pandas' merge order (record, then time point), built from row positions, with the grid row
-    of each (`_GRID_ROW`: the parameter's values go back onto the grid by it)."""
-    rows = data.loc[mask, cols]
-    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # reads only the keys of the grid
+    the subject keys in pandas' merge order (record, then time point), each column taken once by row position,
+    with the grid row of each (`_GRID_ROW`: the parameter's values go back onto the grid by it)."""
+    selected = np.flatnonzero(mask)
+    pairs = inner_join_positions(data[list(SUBJECT_KEYS)].iloc[selected], grid, list(SUBJECT_KEYS))
     if pairs is None:  # key dtypes differ: pandas' merge and its casting rules
-        return rows.merge(grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]], how="inner", on=list(SUBJECT_KEYS), sort=False)
+        numbered = grid[[*SUBJECT_KEYS, *TIMEPOINT_VARS]].assign(**{_GRID_ROW: np.arange(len(grid))})
+        return data.loc[mask, cols].merge(numbered, how="inner", on=list(SUBJECT_KEYS), sort=False)
     left, right = pairs
-    return pd.concat([rows.iloc[left].reset_index(drop=True),
-                      grid[list(TIMEPOINT_VARS)].iloc[right].reset_index(drop=True),
-                      pd.DataFrame({_GRID_ROW: right})], axis=1)
+    records = selected[left]
+    columns = {c: data[c]._values.take(records) for c in cols}
+    columns.update({c: grid[c]._values.take(right) for c in TIMEPOINT_VARS})
+    columns[_GRID_ROW] = right
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(right)))
 
 
-Values = dict[str, Any]  # a parameter's value and source columns: Series on its points' index, or scalars
-
-
-def _records(points: pd.DataFrame, values: Values) -> pd.DataFrame:
-    """A parameter's records on 0..n-1: the subject and time point columns of `points`, then `values` in order,
-    made as one frame (inserting the dozen columns one at a time cost more than the data, 57 parameters a study)."""
-    columns = {name: points[name].array for name in (*SUBJECT_KEYS, *TIMEPOINT_VARS)}
-    columns.update({name: v.array if isinstance(v, pd.Series) else v for name, v in values.items()})
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(points)))  # arrays: by position, no index alignment
-
-
-def _from_source(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
-                 grid: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
+def _from_source(par: BaseParameter, inputs: _Inputs) -> tuple[np.ndarray, Values]:
+    """The grid row of each of the parameter's records and its values."""
     ref = par.source
     exprs = tuple(v for v in (ref.aval, ref.avalc) if v)
-    rows = _joined(ref, sources, adsl, grid, exprs)
-    key = [*SUBJECT_KEYS, "AVISITN"]
-    dup = rows.duplicated(key, keep=False).to_numpy()
+    rows = _joined(ref, inputs, exprs)
+    at = rows[_GRID_ROW].to_numpy()
+    dup = np.bincount(at, minlength=len(inputs.grid))[at] > 1  # a grid row is one subject and time point
     if dup.any():
+        key = [*SUBJECT_KEYS, "AVISITN"]
         raise InputError(f"adbase.yaml: parameter {par.paramcd}: {ref.dataset} has more than one record meeting "
                          f"{ref.filter!r} for a subject and time point: {describe_rows(rows, dup, key)}")
     plain = ref.avalc if (ref.avalc and not ref.avalc_is_expr) else ref.aval if not ref.aval_is_expr else None
-    return rows, {
+    return at, {
         "AVAL": _value(ref.aval, ref.aval_is_expr, rows, ref.dataset, numeric=True),
         "AVALC": _value(ref.avalc, ref.avalc_is_expr, rows, ref.dataset, numeric=False),
-        "SRCDOM": pd.Series(ref.dataset, index=rows.index, dtype="str"),
-        "SRCVAR": pd.Series(plain, index=rows.index, dtype="str"),
+        "SRCDOM": ref.dataset, "SRCVAR": plain,
         "SRCSEQ": rows["__SEQ__"].astype("float64") if "__SEQ__" in rows.columns else np.nan}
 
 
-def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, *, numeric: bool) -> pd.Series:
+def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, *, numeric: bool) -> Any:
     if source is None:
-        return pd.Series(np.nan, index=rows.index, dtype="float64" if numeric else "str")
+        return np.nan if numeric else None
     value = evaluate_value(Expr(source), rows, dataset=dataset) if is_expr else rows[source]
     if numeric:
         return pd.to_numeric(value, errors="raise").astype("float64")
@@ -405,34 +466,25 @@ def _value(source: str | None, is_expr: bool, rows: pd.DataFrame, dataset: str, 
     return value.astype("str")
 
 
-def _exists(par: BaseParameter, sources: SourceData, adsl: pd.DataFrame,
-            grid: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
+def _exists(par: BaseParameter, inputs: _Inputs) -> tuple[np.ndarray, Values]:
     """Y/N per subject and time point of the grid: whether any of the sources has a record there."""
-    key = [*SUBJECT_KEYS, "AVISITN"]
-    hit = np.zeros(len(grid), dtype=bool)
-    found = []
+    hit = np.zeros(len(inputs.grid), dtype=bool)
     for ref in par.exists:  # over the parameter's sources (one or two)
-        rows = _grid_rows(ref, sources, adsl, grid)
-        if rows is not None:
-            hit[rows] = True
-        else:
-            found.append(_joined(ref, sources, adsl, grid)[key])
-    if found:
-        hit |= _left_join(grid, pd.concat(found, ignore_index=True).drop_duplicates(), key, [])[_HIT]
-    return grid, {"AVALC": pd.Series(np.where(hit, "Y", "N"), index=grid.index, dtype="str"), "AVAL": np.nan,
-                  "SRCDOM": _missing_text(grid.index), "SRCVAR": _missing_text(grid.index), "SRCSEQ": np.nan}
+        rows = _grid_rows(ref, inputs)
+        hit[rows if rows is not None else _joined(ref, inputs)[_GRID_ROW].to_numpy()] = True
+    return np.arange(len(inputs.grid)), {"AVALC": pd.Series(np.where(hit, "Y", "N"), dtype="str"), "AVAL": np.nan,
+                                  "SRCDOM": None, "SRCVAR": None, "SRCSEQ": np.nan}
 
 
-def _grid_rows(ref: SourceRef, sources: SourceData, adsl: pd.DataFrame, grid: pd.DataFrame) -> np.ndarray | None:
+def _grid_rows(ref: SourceRef, inputs: _Inputs) -> np.ndarray | None:
     """The grid rows (subject and time point) with a record of `ref` meeting its filter, from the join of those
     records with the grid; None when the filter reads the time point or the keys need pandas' merge (then the
-    joined records are built, `_joined`).  The same rows as the joined records' keys: a grid that is not unique
-    by subject and AVISITN stops the run (`_Wide`)."""
-    if _split(ref.filter, set(TIMEPOINT_VARS))[1] is not None:
+    joined records are built, `_joined`)."""
+    early, late = _split(ref.filter, set(TIMEPOINT_VARS))
+    if late is not None:
         return None
-    data = adsl if ref.dataset == "ADSL" else sources[ref.dataset]
-    rows = data.loc[evaluate_condition(ref.filter, data, dataset=ref.dataset), list(SUBJECT_KEYS)]
-    pairs = inner_join_positions(rows, grid, list(SUBJECT_KEYS))  # the selected records only
+    rows = inputs.data(ref.dataset).loc[inputs.meeting(ref.dataset, early), list(SUBJECT_KEYS)]
+    pairs = inner_join_positions(rows, inputs.grid, list(SUBJECT_KEYS))  # the selected records only
     return None if pairs is None else pairs[1]
 
 
@@ -440,15 +492,15 @@ def _missing_text(index: pd.Index) -> pd.Series:
     return pd.Series(np.nan, index=index, dtype="str")
 
 
-def _from_rule(par: BaseParameter, wide: pd.DataFrame) -> tuple[pd.DataFrame, Values]:
-    """The rule's value per subject and time point, where it has one."""
+def _from_rule(par: BaseParameter, wide: pd.DataFrame) -> tuple[np.ndarray, Values]:
+    """The rule's value per subject and time point (grid row), where it has one."""
     result = par.rule.apply(wide.drop(columns=[par.paramcd], errors="ignore"), dataset_name="ADBASE")[par.paramcd]
     numeric = pd.api.types.is_numeric_dtype(result)
     kept = result.notna().to_numpy()
-    points, result = wide[[*SUBJECT_KEYS, *TIMEPOINT_VARS]][kept], result[kept]
-    return points, {"AVAL": result.astype("float64") if numeric else np.nan,
-                    "AVALC": _missing_text(points.index) if numeric else result.astype("str"),
-                    "SRCDOM": _missing_text(points.index), "SRCVAR": _missing_text(points.index), "SRCSEQ": np.nan}
+    result = result[kept]
+    return np.flatnonzero(kept), {"AVAL": result.astype("float64") if numeric else np.nan,
+                                  "AVALC": None if numeric else result.astype("str"),
+                                  "SRCDOM": None, "SRCVAR": None, "SRCSEQ": np.nan}
 
 
 __all__ = ["AdbaseSpec", "BaseParameter", "Timepoint", "derive_adbase", "load_adbase_spec", "timepoint_grid"]

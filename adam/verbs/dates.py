@@ -35,7 +35,7 @@ from cdiscflow.adam.verbs.checks import check_frame, describe_rows, require_colu
 from cdiscflow.core import iso8601
 from cdiscflow.core.calendar import _completed_months, compute_completed_years  # noqa: F401 (ADaM verb)
 from cdiscflow.core.errors import InputError
-from cdiscflow.core.frames import as_text
+from cdiscflow.core.frames import is_text_category
 
 DATE_LEVELS = ("n", "D", "M", "Y")
 DATETIME_LEVELS = ("n", "s", "m", "h", "D", "M", "Y")
@@ -55,10 +55,13 @@ def parse_dtc(dtc: pd.Series, *, variable: str = "--DTC", dataset: str = "datase
     Blank/missing text gives all-NaN components.  Text that is not ISO 8601, or names an impossible date or time,
     raises InputError listing the rows (with the subject when `context` has USUBJID)."""
     # dates repeat: each distinct text is parsed once and the result is spread back over the rows
-    codes, distinct = pd.factorize(as_text(dtc).astype("str").str.strip(), use_na_sentinel=True)  # by code
+    if is_text_category(dtc):  # compacted text (core.frames.compact): its categories parsed, by its codes
+        codes, distinct = dtc.cat.codes.to_numpy(), pd.Series(dtc.cat.categories, dtype="str").str.strip()
+    else:
+        codes, distinct = pd.factorize(dtc.astype("str").str.strip(), use_na_sentinel=True)
     parsed, bad_distinct = _parse_distinct(pd.Series(distinct, dtype="str"))
     rows = np.where(codes >= 0, codes, len(distinct))  # the extra last row of `parsed` is all missing
-    comp = pd.DataFrame(parsed.to_numpy()[rows], columns=parsed.columns, index=dtc.index)
+    comp = pd.DataFrame(parsed[rows], columns=list("YMDhms"), index=dtc.index)
     bad = np.append(bad_distinct, False)[rows]
     if bad.any():
         frame = context if context is not None else pd.DataFrame({variable: dtc})
@@ -71,15 +74,16 @@ def parse_dtc(dtc: pd.Series, *, variable: str = "--DTC", dataset: str = "datase
     return comp
 
 
-def _parse_distinct(raw: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
-    """Components of distinct ISO 8601 texts, plus one all-missing row at the end; and which texts are invalid.
+def _parse_distinct(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Components Y M D h m s (columns) of distinct ISO 8601 texts, plus one all-missing row at the end; and which
+    texts are invalid.
 
     The text is read by the one ISO 8601 kernel (core.iso8601), so ADaM accepts exactly what validation accepts
     (a UTC offset is set aside: the time as collected; decimal seconds of any length)."""
     blank = (raw == "").to_numpy()
     nums, status = iso8601.parse_text(raw)
-    comp = pd.DataFrame(np.vstack([nums, np.full((1, 6), np.nan)]), columns=list("YMDhms"), dtype="float64")
-    comp.loc[np.flatnonzero(blank)] = np.nan
+    comp = np.vstack([nums, np.full((1, 6), np.nan)]).astype("float64")
+    comp[np.flatnonzero(blank)] = np.nan
     return comp, ~blank & (status != iso8601.OK)
 
 
@@ -238,6 +242,15 @@ def _impute_dates(comp: pd.DataFrame, *, highest: str, date_imputation: str, pre
             dates = np.where(partial, _restrict(dates, lower, upper, max_dates, False, unbounded), dates)
     flag = np.where(np.isnat(dates), "", flag)
     return dates, flag
+
+
+def dtc_as_dates(dataset: pd.DataFrame, dtc: str, *, dataset_name: str = "dataset") -> np.ndarray:
+    """The dates (datetime64[us], NaT where the text is partial or missing) that `derive_vars_dt` adds without
+    imputation, with its checks and messages: for a caller that adds several date variables at once."""
+    comp = parse_dtc(dataset[dtc], variable=dtc, dataset=dataset_name, context=dataset)
+    dates, _ = _impute_dates(comp, highest="n", date_imputation="first", preserve=False, min_dates=[], max_dates=[],
+                             invalid_context=(dataset[dtc], dataset, dtc, dataset_name))
+    return dates.astype("datetime64[us]")
 
 
 def convert_dtc_to_dt(dtc: pd.Series, *, highest_imputation: str = "n", date_imputation: str = "first",

@@ -83,11 +83,8 @@ def select_extreme_event(
             rows = source.loc[mask, keep]
         else:
             rows = source.loc[mask]
-        rows = set_values(rows, event.set_values_to, dataset=name)
-        rows = rows.assign(**{_EVENT_NR: number})
-        if description_var:
-            rows = rows.assign(**{description_var: event.description})
-        parts.append(rows)
+        marks = {_EVENT_NR: number, **({description_var: event.description} if description_var else {})}
+        parts.append(set_values(rows, {**event.set_values_to, **marks}, dataset=name))
     # empty parts are left out of the concatenation but keep their variables, with their types
     combined = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     for part in parts:

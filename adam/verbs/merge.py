@@ -88,29 +88,33 @@ def derive_vars_merged(
 
     mask = evaluate_condition(filter_add, dataset_add, dataset=dataset_add_name)
     used = list(dict.fromkeys([*right_keys, *add.values(), *order_columns(order)]))
-    selected = dataset_add.loc[mask, used]  # only the columns the merge uses: wide SDTM frames are costly to copy
+    # only the columns the merge uses (wide SDTM frames are costly to copy), and their rows only when filtered
+    selected = dataset_add[used] if mask.all() else dataset_add.loc[mask, used]
     if order is not None:
         selected = extreme_rows(selected, right_keys, order, mode)
     else:
         require_unique(selected, right_keys, dataset=dataset_add_name,
                        hint="Give order= and mode= to pick one record per group, or restrict filter_add.")
 
-    right = pd.DataFrame({lk: selected[rk].to_numpy() for lk, rk in keys.items()})
-    for new, src in add.items():
-        right[new] = selected[src].to_numpy()
+    right = pd.DataFrame({**{lk: selected[rk].to_numpy() for lk, rk in keys.items()},
+                          **{new: selected[src].to_numpy() for new, src in add.items()}})  # one frame, made at once
     columns = _left_join(dataset, right, left_keys, list(add))
     hit = columns.pop(_HIT)
 
-    out = dataset.copy(deep=False)
+    new = {}
     for col in add:
-        values = columns[col].set_axis(out.index)
+        values = columns[col]
         if missing_values and col in missing_values:
             values = values.where(hit, missing_values[col])
-        out[col] = values
+        new[col] = values._values
     if exist_flag:
-        out[exist_flag] = pd.Series(np.where(hit, true_value, false_value), index=out.index,
-                                    dtype="str" if isinstance(true_value, str) else None)
-    return out
+        new[exist_flag] = pd.Series(np.where(hit, true_value, false_value),
+                                    dtype="str" if isinstance(true_value, str) else None)._values
+    if not new:
+        return dataset.copy(deep=False)
+    # the new columns joined on at once: inserting them one at a time also grows the frame's column labels (Arrow
+    # text) by one chunk each, which every later insert and column lookup of a wide frame (ADSL) pays for
+    return pd.concat([dataset, pd.DataFrame(new, index=dataset.index)], axis=1)
 
 
 def _left_join(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str], columns: list[str]) -> dict:
@@ -175,17 +179,38 @@ def _key_ids(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[
     """One integer per distinct key combination over both frames: (left ids, right ids, number of ids).  A text key
     held as text on one side and as a text categorical (`core.frames.compact`) on the other is compared as text."""
     pairs = [(left[k], right[k]) for k in keys]
-    pairs = [(frames.as_text(a), frames.as_text(b)) if a.dtype != b.dtype and _text(a) and _text(b) else (a, b)
-             for a, b in pairs]
-    if any(a.dtype != b.dtype for a, b in pairs):
+    mixed = [a.dtype != b.dtype and _text(a) and _text(b) for a, b in pairs]
+    if any(a.dtype != b.dtype and not m for (a, b), m in zip(pairs, mixed)):
         return None
     n = len(left)
     ids = None
-    for a, b in pairs:
-        codes, uniques = pd.factorize(_stacked(a, b), use_na_sentinel=False)
-        ids = codes if ids is None else pd.factorize(ids * len(uniques) + codes)[0]
+    for (a, b), m in zip(pairs, mixed):
+        codes, distinct = _mixed_text_codes(a, b) if m else _codes_and_count(_stacked(a, b))
+        ids = codes if ids is None else pd.factorize(ids * distinct + codes)[0]
     ids = np.asarray(ids, dtype=np.intp)
     return ids[:n], ids[n:], int(ids.max()) + 1 if len(ids) else 0
+
+
+def _codes_and_count(values) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # missing values: one code, as pandas matches them
+    return codes, len(uniques)
+
+
+def _mixed_text_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of two text columns held differently (plain text, text categoricals of other categories) over both,
+    one after the other, as factorizing their text would give them (missing values: one code of their own): each
+    side's distinct values come from its categories or one factorization of its own, and only those are matched."""
+    sides = [(c.cat.codes.to_numpy(), c.cat.categories) if frames.is_text_category(c) else
+             pd.factorize(c, use_na_sentinel=True) for c in (a, b)]
+    joint, words = pd.factorize(pd.Index(sides[0][1], dtype="str").append(pd.Index(sides[1][1], dtype="str")))
+    missing = len(words)
+    start = 0
+    codes = []
+    for side_codes, side_words in sides:  # the two sides
+        of_word = np.append(joint[start:start + len(side_words)], missing)  # code -1 (missing) reads `missing`
+        codes.append(of_word[side_codes])
+        start += len(side_words)
+    return np.concatenate(codes), missing + 1
 
 
 def _stacked(a: pd.Series, b: pd.Series):
@@ -209,45 +234,64 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
     if collide:
         raise InputError(f"{supp_name}: QNAM {', '.join(collide)} already are variables of {dataset_name}")
     require_unique(supp, ["STUDYID", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"], dataset=supp_name)
-    out = dataset.copy(deep=False)
     idvars = supp["IDVAR"].fillna("")
-    for qnam in sorted(supp["QNAM"].dropna().unique()):
-        out[qnam] = pd.Series(np.nan, index=out.index, dtype="str")
+    # each qualifier's values gathered by row position, the variables joined on at once at the end
+    found = {qnam: np.full(len(dataset), np.nan, dtype=object) for qnam in sorted(supp["QNAM"].dropna().unique())}
     for idvar in sorted(idvars.unique()):
         part = supp.loc[idvars == idvar]
         keys = ["STUDYID", "USUBJID"]
-        left = out[keys].copy()
+        left = dataset[keys].copy()
         if idvar:
             require_columns(dataset, [idvar], dataset=dataset_name, purpose=f"{supp_name} IDVAR")
             left["IDVARVAL"] = _idvar_text(dataset[idvar]).to_numpy()
             keys = keys + ["IDVARVAL"]
-        wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
-        qnams = list(wide.columns.difference(keys))
-        ids = _key_ids(left, wide, keys)  # by row indexer; pandas' merge when a key's dtypes differ
-        if ids is not None:
-            left_ids, wide_ids, groups = ids
-            orphans = ~np.isin(wide_ids, left_ids)
+        ids = _key_ids(left, part, keys)  # by row indexer; pandas' merge when a key's dtypes differ
+        if ids is None:
+            _merge_supp_part(part, left, keys, found, idvar, supp_name, dataset_name)
+            continue
+        left_ids, part_ids, groups = ids
+        orphans = ~np.isin(part_ids, left_ids)
+        if orphans.any():  # the record groups (keys) in key order, as pandas' pivot of the part lists them
+            _orphan_error(part.loc[orphans, keys].drop_duplicates().sort_values(keys), idvar, supp_name,
+                          dataset_name)
+        qnam_of, qval = part["QNAM"].to_numpy(), part["QVAL"].to_numpy()
+        for qnam in sorted(set(qnam_of[pd.notna(qnam_of)])):  # over the qualifiers: each record's value, if any
+            rows = np.flatnonzero(qnam_of == qnam)
             position = np.full(groups, -1, dtype=np.intp)
-            position[wide_ids] = np.arange(len(wide), dtype=np.intp)
+            position[part_ids[rows]] = rows  # one row a record group and qualifier (require_unique above)
             indexer = position[left_ids]
-            merged = {q: pd.api.extensions.take(wide[q]._values, indexer, allow_fill=True) for q in qnams}
-            shown = wide.loc[orphans, keys]
-        else:
-            left[_ROW] = np.arange(len(left))
-            joined = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
-            merged = {q: joined[q] for q in qnams}
-            matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
-            orphans = (matched["_merge"] == "left_only").to_numpy()
-            shown = matched.loc[orphans, keys]
-        if orphans.any():
-            ex = shown.head(3).to_dict("records")
-            raise InputError(f"{supp_name}: {int(orphans.sum())} qualifier record group(s) with IDVAR "
-                             f"'{idvar or '(blank)'}' match no {dataset_name} record, e.g. {ex}")
-        for qnam in qnams:
-            values = pd.Series(merged[qnam]).to_numpy()
+            hit = np.flatnonzero(indexer >= 0)
+            values = qval[indexer[hit]]
             have = pd.notna(values)
-            out.loc[have, qnam] = values[have]
-    return out
+            found.setdefault(qnam, np.full(len(dataset), np.nan, dtype=object))[hit[have]] = values[have]
+    if not found:
+        return dataset.copy(deep=False)
+    new = pd.DataFrame({qnam: pd.Series(values, dtype="str")._values for qnam, values in found.items()},
+                       index=dataset.index)
+    return pd.concat([dataset, new], axis=1)
+
+
+def _merge_supp_part(part: pd.DataFrame, left: pd.DataFrame, keys: list[str], found: dict, idvar: str,
+                     supp_name: str, dataset_name: str) -> None:
+    """`combine_supp`'s join of one IDVAR's qualifiers by pandas' merge (key dtypes it cannot index, e.g. a
+    number against text): the values put into `found` by row position."""
+    wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
+    qnams = list(wide.columns.difference(keys))
+    left = left.assign(**{_ROW: np.arange(len(left))})
+    joined = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
+    matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
+    orphans = (matched["_merge"] == "left_only").to_numpy()
+    if orphans.any():
+        _orphan_error(matched.loc[orphans, keys], idvar, supp_name, dataset_name)
+    for qnam in qnams:
+        values = joined[qnam].to_numpy()
+        have = pd.notna(values)
+        found.setdefault(qnam, np.full(len(left), np.nan, dtype=object))[have] = values[have]
+
+
+def _orphan_error(shown: pd.DataFrame, idvar: str, supp_name: str, dataset_name: str) -> None:
+    raise InputError(f"{supp_name}: {len(shown)} qualifier record group(s) with IDVAR '{idvar or '(blank)'}' match "
+                     f"no {dataset_name} record, e.g. {shown.head(3).to_dict('records')}")
 
 
 def _idvar_text(col: pd.Series) -> pd.Series:

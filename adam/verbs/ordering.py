@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.adam.verbs.checks import as_names
+from cdiscflow.core.frames import is_text_category
 
 MODES = ("first", "last")
 
@@ -99,7 +100,11 @@ def _stable_order(digits: list[tuple[np.ndarray, int]], n: int, *, ties_last_fir
 
 
 def _rank_codes(col: pd.Series) -> np.ndarray:
-    """Integer codes that sort like the column's values (missing get -1; the missing flag separates them)."""
+    """Integer codes that sort like the column's values (missing get -1; the missing flag separates them).  A
+    compacted text column (`core.frames.compact`: categories sorted) is ranked by its codes as they are; codes of
+    unused categories leave gaps, which order the same."""
+    if is_text_category(col) and col.cat.categories.is_monotonic_increasing and col.cat.categories.is_unique:
+        return col.cat.codes.to_numpy().astype(np.int64)
     codes, _ = pd.factorize(col, sort=True, use_na_sentinel=True)
     return codes.astype(np.int64)
 

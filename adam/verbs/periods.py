@@ -120,14 +120,14 @@ def create_period_dataset(adsl: pd.DataFrame, *, periods: Sequence[Period],
         start = f"AP{period.xx}SDT"
         require_columns(adsl, [start, f"AP{period.xx}EDT"], dataset="ADSL", purpose=f"period {period.number}")
         rows = adsl[adsl[start].notna()]
-        part = rows[[*SUBJECT_KEYS, *[k for k in keep if k not in SUBJECT_KEYS]]].copy()
-        part["APERIOD"] = float(period.number)
-        part["APERIODC"] = pd.Series(period.name, index=part.index, dtype="str")
-        part["APERSDT"] = rows[start]
-        part["APEREDT"] = rows[f"AP{period.xx}EDT"]
+        columns = {c: rows[c]._values for c in [*SUBJECT_KEYS, *[k for k in keep if k not in SUBJECT_KEYS]]}
+        columns.update(APERIOD=float(period.number), APERIODC=pd.Series(period.name, index=rows.index, dtype="str"),
+                       APERSDT=rows[start], APEREDT=rows[f"AP{period.xx}EDT"])
         for var, src in (("TRTP", f"TRT{period.xx}P"), ("TRTA", f"TRT{period.xx}A")):
-            part[var] = rows[src] if src in rows.columns else pd.Series(np.nan, index=part.index, dtype="str")
-        parts.append(part)
+            columns[var] = rows[src] if src in rows.columns else pd.Series(np.nan, index=rows.index, dtype="str")
+        # made at once, by position (a column inserted at a time costs more than the data)
+        parts.append(pd.DataFrame({c: v._values if isinstance(v, pd.Series) else v for c, v in columns.items()},
+                                  index=rows.index))
     if not parts:
         raise ValueError("periods must list at least one period")
     return pd.concat(parts, ignore_index=True).sort_values([*SUBJECT_KEYS, "APERIOD"], kind="stable",
@@ -175,9 +175,8 @@ def derive_vars_period_by_date(
     merged = derive_vars_merged(keyed, dataset_add=table, by_vars=(*SUBJECT_KEYS, "APERIOD"),
                                 new_vars=[v for v in PERIOD_VARS if v != "APERIOD"], dataset_name=dataset_name,
                                 dataset_add_name="the subjects' periods")
-    out = dataset.copy(deep=False)
-    for var in PERIOD_VARS:
-        out[var] = merged[var].to_numpy() if var != "APERIOD" else keyed["APERIOD"].to_numpy()
-        if var in ("APERIODC", "TRTP", "TRTA"):
-            out[var] = out[var].astype("str")
-    return out
+    added = {}
+    for var in PERIOD_VARS:  # joined on at once (a column inserted at a time also grows the column labels)
+        values = merged[var].to_numpy() if var != "APERIOD" else keyed["APERIOD"].to_numpy()
+        added[var] = pd.Series(values).astype("str")._values if var in ("APERIODC", "TRTP", "TRTA") else values
+    return pd.concat([dataset, pd.DataFrame(added, index=dataset.index)], axis=1)

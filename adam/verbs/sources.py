@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from cdiscflow.adam.verbs.dates import DATE_LEVELS, derive_vars_dt, derive_vars_dtm
+from cdiscflow.adam.verbs.dates import DATE_LEVELS, derive_vars_dt, derive_vars_dtm, dtc_as_dates
 from cdiscflow.adam.verbs.merge import combine_supp
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.specs.model import NAME_RE
@@ -85,16 +85,17 @@ def supp_qualifiers(spec) -> dict[str, list[str]]:
 
 
 def add_dates(frame: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataFrame:
-    """Add ``<x>DT`` for every ``<x>DTC`` text variable (unless the frame already has a variable of that name)."""
-    out = frame
+    """Add ``<x>DT`` for every ``<x>DTC`` text variable (unless the frame already has a variable of that name), as
+    `derive_vars_dt` without imputation derives it; the dates are joined on at once."""
+    dates = {}
     for col in [c for c in frame.columns if isinstance(c, str) and c.endswith("DTC") and len(c) > 3]:
         prefix = col[:-3]
         text = frame[col]
         if not (pd.api.types.is_string_dtype(text) or text.dtype == object or text.isna().all()):
             continue
-        if f"{prefix}DT" not in out.columns:
-            out = derive_vars_dt(out, new_vars_prefix=prefix, dtc=col, dataset_name=dataset_name)
-    return out
+        if f"{prefix}DT" not in frame.columns:
+            dates[f"{prefix}DT"] = dtc_as_dates(frame, col, dataset_name=dataset_name)
+    return pd.concat([frame, pd.DataFrame(dates, index=frame.index)], axis=1) if dates else frame
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -106,8 +106,11 @@ class TteParameter:
 
     def derive(self, dataset_adsl: pd.DataFrame, source_datasets: Mapping[str, pd.DataFrame],
                dataset: pd.DataFrame | None = None, *, selections: dict | None = None) -> pd.DataFrame:
-        if self.population is not None:
-            dataset_adsl = dataset_adsl.loc[evaluate_condition(self.population, dataset_adsl, dataset="ADSL")]
+        if self.population is not None:  # only the subjects' variables derive_param_tte reads are taken
+            read = [c for c in (*SUBJECT_KEYS, self.start_date, _flag_name(self.start_date))
+                    if c in dataset_adsl.columns]
+            dataset_adsl = dataset_adsl.loc[evaluate_condition(self.population, dataset_adsl, dataset="ADSL"),
+                                            list(dict.fromkeys(read))]
         return derive_param_tte(dataset_adsl, start_date=self.start_date, event_conditions=self.events,
                                 censor_conditions=self.censors, source_datasets=source_datasets,
                                 set_values_to=self.set_values_to, dataset=dataset, selections=selections)

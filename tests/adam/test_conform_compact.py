@@ -37,31 +37,40 @@ def test_mostly_distinct_text_stays_plain_text():
     assert not isinstance(compact(pd.DataFrame({"V": _coerce_plain_text(col)}))["V"].dtype, pd.CategoricalDtype)
 
 
-def test_adbase_records_are_concatenated_by_code():
-    """ADBASE's parameters' records joined with their text held by code: the same values, order and missingness
-    as pd.concat, on sorted categories shared by all; a column that is not text everywhere is left as it is."""
-    from cdiscflow.adam.recipes.adbase import _concat_by_code
+def test_adbase_records_are_assembled_by_code():
+    """ADBASE's parameters' records made as one frame: the subject and time point from the grid rows, the values
+    concatenated, every text column held by code on the sorted values in use (the same values, order and
+    missingness as concatenating the parameters' records as plain frames)."""
+    from cdiscflow.adam.recipes.adbase import RECORD_COLUMNS, _assemble
 
-    def records():
-        first = pd.DataFrame({"USUBJID": pd.Series(["S2", "S1"], dtype="category"),
-                              "PARAMCD": pd.Series(["AGE", "AGE"], dtype="str"),
-                              "AVALC": pd.Series([None, None], dtype="str"), "AVAL": [70.0, 64.0],
-                              "SRCSEQ": [1.0, np.nan]})
-        second = pd.DataFrame({"USUBJID": pd.Series(["S1", "S3"], dtype="str"),
-                               "PARAMCD": pd.Series(["LENEXP", "LENEXP"], dtype="str"),
-                               "AVALC": pd.Series(["Y", "N"], dtype="str"), "AVAL": [np.nan, np.nan],
-                               "SRCSEQ": pd.Series(["x", None], dtype="object")})
-        return [first, second]
-
-    ours = _concat_by_code(records())
-    plain = pd.concat(records(), ignore_index=True)
-    assert list(ours.columns) == list(plain.columns)
-    for name in ("USUBJID", "PARAMCD", "AVALC"):
+    grid = pd.DataFrame({"STUDYID": "S", "USUBJID": pd.Series(["S2", "S1", "S3", "S2"], dtype="str"),
+                         "AVISIT": pd.Series(["A", "A", "A", "B"], dtype="str"), "AVISITN": [1.0, 1.0, 1.0, 2.0],
+                         "ADT": pd.to_datetime(["2020-01-02", "2020-01-01", "2020-01-03", "2021-01-01"])})
+    parts = [
+        (np.array([1, 3]), {"AVAL": pd.Series([64.0, 70.0]), "AVALC": None, "SRCDOM": "DM", "SRCVAR": None,
+                            "SRCSEQ": pd.Series([1.0, np.nan]), "PARAMCD": "AGE", "PARAM": "Age", "PARAMN": 1.0,
+                            "PARCAT1": "DEMO"}),
+        (np.array([0, 1, 2]), {"AVAL": np.nan, "AVALC": pd.Series(["Y", None, "N"], dtype="str"), "SRCDOM": None,
+                               "SRCVAR": None, "SRCSEQ": np.nan, "PARAMCD": "LENEXP", "PARAM": "Len",
+                               "PARAMN": 2.0, "PARCAT1": None}),
+        (np.array([2]), {"AVAL": np.nan, "AVALC": pd.Series(["é"], dtype="str").astype("category"),
+                         "SRCDOM": "MH", "SRCVAR": "X", "SRCSEQ": np.nan, "PARAMCD": "Z", "PARAM": "z",
+                         "PARAMN": 3.0, "PARCAT1": "DEMO"}),
+    ]
+    ours = _assemble(grid, parts)
+    plain = pd.concat([pd.DataFrame({**{c: grid[c].to_numpy()[at] for c in grid.columns},
+                                     **{c: (v.to_numpy(dtype=object) if isinstance(v, pd.Series) else v)
+                                        for c, v in values.items()}}, index=range(len(at)))
+                       for at, values in parts], ignore_index=True)
+    assert list(ours.columns) == list(RECORD_COLUMNS)
+    for name in ("STUDYID", "USUBJID", "AVISIT", "AVALC", "SRCDOM", "SRCVAR", "PARAMCD", "PARAM", "PARCAT1"):
         assert isinstance(ours[name].dtype, pd.CategoricalDtype)
-        assert list(ours[name].cat.categories) == sorted(ours[name].cat.categories)
+        assert list(ours[name].cat.categories) == sorted(set(ours[name].dropna()))  # sorted, only those in use
         assert ours[name].astype(object).where(ours[name].notna(), None).tolist() == \
             plain[name].astype(object).where(plain[name].notna(), None).tolist()
-    assert list(ours["USUBJID"].cat.categories) == ["S1", "S2", "S3"]
-    assert ours["AVAL"].equals(plain["AVAL"]) and ours["SRCSEQ"].equals(plain["SRCSEQ"])  # not text everywhere
-    order = ours.sort_values(["USUBJID", "PARAMCD"], kind="stable").index.tolist()
-    assert order == plain.sort_values(["USUBJID", "PARAMCD"], kind="stable").index.tolist() == [1, 2, 0, 3]
+    assert ours["USUBJID"].tolist() == ["S1", "S2", "S2", "S1", "S3", "S3"]
+    assert ours["AVALC"].astype(object).where(ours["AVALC"].notna(), None).tolist() == \
+        [None, None, "Y", None, "N", "é"]
+    for name in ("AVISITN", "AVAL", "SRCSEQ", "PARAMN", "ADT"):
+        assert ours[name].equals(plain[name].astype(ours[name].dtype)), name
+    assert ours["ADT"].dtype == grid["ADT"].dtype and ours["AVAL"].dtype == "float64"

@@ -276,6 +276,10 @@ def test_baseline_parameters_per_time_point():
     twice = pd.concat([rs, rs.iloc[:1]], ignore_index=True)
     with pytest.raises(InputError, match="more than one record"):
         derive_adbase(None, SourceData({"DM": dm, "RS": twice, "CM": cm}), adsl, settings=cfg)
+    # a subject twice in ADSL would put two rows of the grid on one subject and time point
+    with pytest.raises(InputError, match="more than one time point row for a subject and AVISITN"):
+        derive_adbase(None, SourceData({"DM": dm, "RS": rs, "CM": cm}), pd.concat([adsl, adsl.iloc[:1]]),
+                      settings=cfg)
     with pytest.raises(SpecError, match="exactly one of from, exists, cases, expr"):
         load_adbase_spec(_fake_spec("adam/adbase", {**section, "parameters": {"X": {"param": "x"}}}))
 

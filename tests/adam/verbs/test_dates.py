@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cdiscflow.adam import (
-    derive_vars_aage, derive_vars_dt, derive_vars_dtm, derive_vars_duration, derive_vars_dy,
+    derive_vars_aage, derive_vars_dt, derive_vars_dtm, derive_vars_duration, derive_vars_dy, parse_dtc,
 )
 from cdiscflow.core.errors import InputError
 
@@ -122,3 +122,30 @@ def test_age_in_completed_years_around_a_leap_birthday():
                          "RANDDT": pd.to_datetime(["2001-02-28", "2001-03-01", "2020-06-14"])})
     out = derive_vars_aage(adsl)
     assert out["AAGE"].tolist() == [0.0, 1.0, 69.0] and out["AAGEU"].tolist() == ["YEARS"] * 3
+
+
+def test_parse_dtc_of_compacted_text_is_that_of_the_text():
+    """A text categorical (core.frames.compact) is parsed from its categories (blank, padded and unused ones
+    included) and spread by its codes: the components of the plain text, and its errors."""
+    plain = pd.Series(["2020-01-05", " 2020-02", None, "", "2020-01-05", "2021-03-04T10:20"], dtype="str")
+    coded = plain.astype(pd.CategoricalDtype(pd.Index(["", " 2020-02", "2020-01-05", "2021-03-04T10:20", "1999-13"],
+                                                      dtype="str")))
+    pd.testing.assert_frame_equal(parse_dtc(coded), parse_dtc(plain))
+    assert parse_dtc(coded)["M"].tolist()[:2] == [1.0, 2.0] and parse_dtc(coded)["h"].iloc[5] == 10.0
+    with pytest.raises(InputError, match="1 value"):
+        parse_dtc(pd.Series(["2020-01-05", "2020-13"], dtype="str").astype("category"))
+
+
+def test_add_dates_is_derive_vars_dt_of_each_dtc_at_once():
+    """SourceData's <x>DT for every <x>DTC: what derive_vars_dt without imputation adds, one after the other (a
+    partial date gives no date; a variable of the date's name is kept), and its message for invalid text."""
+    from cdiscflow.adam.verbs.sources import add_dates
+
+    cm = pd.DataFrame({"USUBJID": ["1", "2", "3"], "CMSTDTC": ["2020-01-05", "2020-02", None],
+                       "CMENDTC": pd.Series(["2020-03-01T10:00", "", "2021-01-01"], dtype="str").astype("category"),
+                       "CMDTC": ["2020-01-01", None, None], "CMDT": ["kept", None, None]}, index=[4, 5, 6])
+    expected = derive_vars_dt(derive_vars_dt(cm, new_vars_prefix="CMST", dtc="CMSTDTC"),
+                              new_vars_prefix="CMEN", dtc="CMENDTC")
+    pd.testing.assert_frame_equal(add_dates(cm, dataset_name="CM"), expected)
+    with pytest.raises(InputError, match=r"CM\.CMSTDTC: 1 value.*USUBJID=2"):
+        add_dates(cm.assign(CMSTDTC=["2020-01-05", "2020-02-30", None]), dataset_name="CM")

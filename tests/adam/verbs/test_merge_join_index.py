@@ -81,3 +81,26 @@ def test_inner_join_positions_on_categoricals_with_categories_in_another_order()
     merged = left.assign(v=range(4)).merge(right.assign(w=range(4)), how="inner", on=["k", "d"], sort=False)
     assert lpos.tolist() == merged["v"].tolist() == [0, 1, 2, 3]
     assert rpos.tolist() == merged["w"].tolist() == [3, 0, 2, 1]
+
+
+def test_text_keys_as_categoricals_of_different_categories_join_as_text():
+    # two compacted frames: each side's categories hold only its own values (one unused), matched as text
+    left = pd.DataFrame({"k": pd.Series(["b", None, "z", "a"], dtype="str").astype("category"),
+                         "j": ["x", "y", "x", "x"]})
+    right = pd.DataFrame({"k": pd.Series(["a", "b", None], dtype="str").astype(
+        pd.CategoricalDtype(pd.Index(["q", "b", "a"], dtype="str"))), "j": ["x", "x", "y"], "v": [1.0, 2.0, 3.0]})
+    out = _left_join(left, right, ["k", "j"], ["v"])
+    reference = left.astype({"k": "str"}).merge(right.astype({"k": "str"}), how="left", on=["k", "j"], sort=False)
+    pd.testing.assert_series_equal(out["v"], reference["v"], check_names=False)
+    assert out["v"].tolist()[:2] == [2.0, 3.0] and np.isnan(out["v"][2]) and out["v"][3] == 1.0
+
+
+def test_new_variables_join_a_frame_with_a_repeated_index_by_position():
+    # the new columns are joined on at once by position: a repeated index label is kept, not aligned on
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2", "1"], "X": [1, 2, 3]}, index=[5, 5, 7])
+    add = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "V": ["a", "b"]})
+    out = derive_vars_merged(adsl, dataset_add=add, new_vars=["V"], exist_flag="F", missing_values={"V": "none"})
+    assert out.index.tolist() == [5, 5, 7] and list(out.columns) == ["STUDYID", "USUBJID", "X", "V", "F"]
+    assert out["V"].tolist() == ["a", "b", "a"] and out["F"].tolist() == ["Y", "Y", "Y"]
+    assert derive_vars_merged(adsl, dataset_add=add.iloc[:1], new_vars=["V"],
+                              missing_values={"V": "none"})["V"].tolist() == ["a", "none", "a"]

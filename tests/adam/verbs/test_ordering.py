@@ -71,3 +71,16 @@ def test_extreme_rows_first_and_last_with_ties_and_missing():
     # groups in sorted order; a missing date never wins over a date; ties: first takes the earlier row, last the later
     assert first["ROW"].tolist() == [1, 0]
     assert last["ROW"].tolist() == [4, 3]
+
+
+def test_a_compacted_text_column_orders_as_its_text():
+    """A text categorical with sorted categories (core.frames.compact) is ranked by its codes, an unused category
+    leaving a gap: the order of the plain text.  Other categoricals keep pandas' order, that of their categories."""
+    frame = pd.DataFrame({"k": pd.Series(["b", "a", None, "b", "d", "a"], dtype="str"),
+                          "o": [3.0, 1.0, 2.0, 1.0, np.nan, 5.0]})
+    coded = frame.assign(k=frame["k"].astype(pd.CategoricalDtype(pd.Index(["a", "b", "c", "d"], dtype="str"))))
+    assert sort_rows(coded, ["k"], ["-o"]).tolist() == sort_rows(frame, ["k"], ["-o"]).tolist() == [5, 1, 0, 3, 4, 2]
+    assert extreme_rows(coded, ["k"], ["o"], "last").index.tolist() == \
+        extreme_rows(frame, ["k"], ["o"], "last").index.tolist() == [5, 0, 4, 2]
+    unsorted = frame.assign(k=frame["k"].astype(pd.CategoricalDtype(pd.Index(["d", "b", "a"], dtype="str"))))
+    assert sort_rows(unsorted, ["k"], ["-o"]).tolist() == [4, 0, 3, 5, 1, 2]
