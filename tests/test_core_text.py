@@ -143,10 +143,12 @@ def test_squash_upper_is_computed_per_distinct_value_with_the_same_answer_on_eve
     expected = ["NOT DONE", None, "YES", "YES", "NOT DONE", "", "YES"] * 3
     for values in (pd.Series(answers, dtype="str", index=range(100, 121)),
                    pd.Series(answers, dtype="str").astype("category"),  # a compacted column: by its categories
-                   pd.Series(answers[:4], dtype="str")):  # mostly distinct: record by record
+                   pd.Series(answers[:4], dtype="str")):  # few repeats
         got = squash_upper(values)
         assert got.dtype == "str" and got.index.equals(values.index)
         assert [None if pd.isna(v) else v for v in got] == expected[:len(values)]
+    # not text: each value as its own text, as before (True and 1 are equal keys to a factorization)
+    assert squash_upper(pd.Series([True, 1, 1.0, None], dtype=object)).tolist()[:3] == ["TRUE", "1", "1.0"]
 
 
 def test_join_per_group_joins_each_keys_values_in_record_order():

@@ -264,7 +264,7 @@ def _text_values(given: list, lengths: list[int]) -> pd.Categorical:
     """One text column of the parameters' records as a categorical on the sorted values in use: each part's values
     are one text (or None) for all its records, or (AVALC) a text Series or None."""
     if all(isinstance(v, str) or v is None for v in given):  # one value per parameter: coded without Arrow
-        words = sorted({v for v in given if v is not None})
+        words = sorted({v for v, n in zip(given, lengths) if v is not None and n})  # a part of no records: unused
         code = {w: i for i, w in enumerate(words)}
         codes = np.repeat(np.array([code.get(v, -1) for v in given], dtype=np.int64), lengths)
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(words, dtype="str")))

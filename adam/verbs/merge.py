@@ -257,8 +257,11 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
         qnam_of, qval = part["QNAM"].to_numpy(), part["QVAL"].to_numpy()
         for qnam in sorted(set(qnam_of[pd.notna(qnam_of)])):  # over the qualifiers: each record's value, if any
             rows = np.flatnonzero(qnam_of == qnam)
+            twice = np.bincount(part_ids[rows], minlength=groups) > 1
+            if twice.any():  # a blank IDVAR keys by subject only: records of other IDVARVALs meet here
+                _two_values_error(part.iloc[rows[twice[part_ids[rows]]]], keys, qnam, idvar, supp_name, dataset_name)
             position = np.full(groups, -1, dtype=np.intp)
-            position[part_ids[rows]] = rows  # one row a record group and qualifier (require_unique above)
+            position[part_ids[rows]] = rows  # one row a record group and qualifier
             indexer = position[left_ids]
             hit = np.flatnonzero(indexer >= 0)
             values = qval[indexer[hit]]
@@ -287,6 +290,14 @@ def _merge_supp_part(part: pd.DataFrame, left: pd.DataFrame, keys: list[str], fo
         values = joined[qnam].to_numpy()
         have = pd.notna(values)
         found.setdefault(qnam, np.full(len(left), np.nan, dtype=object))[have] = values[have]
+
+
+def _two_values_error(records: pd.DataFrame, keys: list[str], qnam: str, idvar: str, supp_name: str,
+                      dataset_name: str) -> None:
+    shown = records[[*keys, "IDVARVAL", "QVAL"]] if "IDVARVAL" not in keys else records[[*keys, "QVAL"]]
+    raise InputError(f"{supp_name}: QNAM {qnam} has {len(records)} values for the same {dataset_name} record(s) "
+                     f"(IDVAR '{idvar or '(blank)'}': matched on {', '.join(keys)}), e.g. "
+                     f"{shown.head(3).to_dict('records')}")
 
 
 def _orphan_error(shown: pd.DataFrame, idvar: str, supp_name: str, dataset_name: str) -> None:

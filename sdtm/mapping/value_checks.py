@@ -38,7 +38,7 @@ def check_date_order(state: StudyState) -> pd.DataFrame | None:
 def _ends_before(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """True per pair of start and end where the end is before the start at a precision both have (minute, day,
     month or year)."""
-    s, e = np.asarray(starts, dtype=str), np.asarray(ends, dtype=str)
+    s, e = np.asarray(starts, dtype="U16"), np.asarray(ends, dtype="U16")  # 16: the longest precision compared
     known = np.minimum(np.char.str_len(s), np.char.str_len(e))
     out = np.zeros(len(s), dtype=bool)
     for w in (16, 10, 7, 4):  # over the precisions: the pairs both known to it, cut to it and compared as text

@@ -56,6 +56,9 @@ def test_adbase_records_are_assembled_by_code():
         (np.array([2]), {"AVAL": np.nan, "AVALC": pd.Series(["é"], dtype="str").astype("category"),
                          "SRCDOM": "MH", "SRCVAR": "X", "SRCSEQ": np.nan, "PARAMCD": "Z", "PARAM": "z",
                          "PARAMN": 3.0, "PARCAT1": "DEMO"}),
+        (np.array([], dtype=np.intp), {"AVAL": np.nan, "AVALC": None, "SRCDOM": "RS", "SRCVAR": "RSSTRESN",
+                                       "SRCSEQ": np.nan, "PARAMCD": "NONE", "PARAM": "No records", "PARAMN": 4.0,
+                                       "PARCAT1": "RESP"}),  # a filter that matched nothing: none of its text
     ]
     ours = _assemble(grid, parts)
     plain = pd.concat([pd.DataFrame({**{c: grid[c].to_numpy()[at] for c in grid.columns},

@@ -87,6 +87,19 @@ def test_combine_supp_by_seq_and_subject():
         combine_supp(compacted, supp.assign(IDVARVAL=["9", "9", None]), dataset_name="rs")
 
 
+def test_combine_supp_stops_when_a_record_gets_two_values_of_one_qualifier():
+    # a blank IDVAR qualifies the whole subject: two such records of one QNAM (other IDVARVALs, so not duplicates
+    # by SUPP--'s keys) would give subject 01 two NACTDT values; the first version kept the last one silently
+    rs = pd.DataFrame({"STUDYID": "S", "USUBJID": ["01", "02"], "RSSEQ": [1, 1]})
+    supp = pd.DataFrame({"STUDYID": "S", "RDOMAIN": "RS", "USUBJID": ["01", "01", "02"], "IDVAR": None,
+                         "IDVARVAL": ["1", "2", None], "QNAM": "NACTDT",
+                         "QVAL": ["2020-05-01", "2020-06-01", "2020-07-01"]})
+    with pytest.raises(InputError, match=r"supp: QNAM NACTDT has 2 values for the same rs record\(s\) "
+                                         r"\(IDVAR '\(blank\)': matched on STUDYID, USUBJID\)"):
+        combine_supp(rs, supp, dataset_name="rs")
+    assert combine_supp(rs, supp.iloc[1:])["NACTDT"].tolist() == ["2020-06-01", "2020-07-01"]
+
+
 def test_combine_supp_by_pandas_merge_when_keys_cannot_be_indexed(monkeypatch):
     # keys of differing non-text dtypes go through pandas' merge: the same qualifiers and the same orphan error as
     # the row indexer
