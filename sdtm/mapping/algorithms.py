@@ -36,7 +36,7 @@ from cdiscflow.sdtm.raw.dates import combine_date_time
 from cdiscflow.sdtm.raw.forms import RawForm, form_usubjid
 from cdiscflow.core.text import constant, extract, join_text
 from cdiscflow.core.text import lookup as lookup_text
-from cdiscflow.core.text import arrow, squash_upper_arrow
+from cdiscflow.core.text import arrow, squash_upper_arrow, text_series
 from cdiscflow.specs.conditions import compile_condition
 from cdiscflow.specs.model import Codelist, Rule, StudySpec, Variable
 
@@ -162,7 +162,7 @@ def through_codelist(col: pd.Series, table: tuple[pa.Array, pa.Array]) -> pd.Ser
     encoded = pc.dictionary_encode(values)  # the distinct values; missing stays missing
     keys, terms = table
     found = pc.take(terms, pc.index_in(squash_upper_arrow(encoded.dictionary), value_set=keys))
-    return pd.Series(pc.take(found, encoded.indices), index=col.index, name=col.name, dtype=str)
+    return text_series(pc.take(found, encoded.indices), col.index, col.name)
 
 
 def _code(cl: Codelist, value: str) -> str | None:
@@ -260,7 +260,7 @@ def round_half_away(values: pd.Series, digits: int) -> pd.Series:
 def plain_number_text(values: pd.Series) -> pd.Series:
     """Numbers as the shortest text that reads back the same value: 37.0 -> "37", 36.50 -> "36.5" (Arrow's cast)."""
     arr = pa.array(values.to_numpy(dtype="float64"), from_pandas=True)
-    return pd.Series(pc.cast(arr, pa.string()), index=values.index, dtype=str)
+    return text_series(pc.cast(arr, pa.string()), values.index)
 
 
 def derive_study(raw: RawForm, rule: Rule, target: Target) -> Written:

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cdiscflow.core.text import arrow, constant
-
-TEXT = pd.Series(dtype=str).dtype  # pandas' text dtype ("str")
+from cdiscflow.core.text import TEXT, arrow, constant, text_series
 
 
 def missing(index: pd.Index, dtype) -> pd.Series:
@@ -44,7 +42,7 @@ def stack(ds, frames: list[pd.DataFrame]) -> pd.DataFrame:
                                               else np.full(len(f), np.nan) for f in frames] or [np.empty(0)])
         else:
             chunks = [c for f in frames for c in _text_chunks(f[v.name] if v.name in f else None, len(f))]
-            columns[v.name] = pd.Series(pa.chunked_array(chunks, type=pa.large_string()), index=index, dtype=TEXT)
+            columns[v.name] = text_series(pa.chunked_array(chunks, type=pa.large_string()), index)
     return pd.DataFrame(columns, index=index)
 
 

@@ -21,6 +21,7 @@ from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
 from cdiscflow.core.parquet_read import read_parquet
 from cdiscflow.core.sasformats import format_kind
+from cdiscflow.core.text import text_series
 from cdiscflow.core.xpt_read import read_xpt
 from cdiscflow.specs.model import Form
 
@@ -89,7 +90,7 @@ def _trimmed(col: pd.Series) -> pd.Series:
         return text.mask(text == "")
     arr = pc.utf8_trim_whitespace(pa.array(text.array))
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
-    return pd.Series(arr, index=col.index, name=col.name, dtype=text.dtype)
+    return text_series(arr, col.index, col.name)
 
 
 MAX_FILE_MB = "CDISCFLOW_MAX_FILE_MB"  # environment variable: the largest raw file read, in MB (default 1024)
