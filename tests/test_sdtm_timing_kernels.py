@@ -115,6 +115,25 @@ def test_source_dates_first_and_last_complete_date_per_subject(coded):
     assert list(x_only.index) == ["A", "B"]  # by subject
 
 
+@pytest.mark.parametrize("coded", [False, True])
+def test_sources_dates_first_and_last_over_several_sources(coded):
+    from cdiscflow.sdtm.mapping.state import sources_dates
+
+    ds = pd.DataFrame({"USUBJID": ["E", "B", "A", "C"],
+                       "DSSTDTC": ["2019-07-01", "2020-01-31", "2020-04-01", "2020-06"]})
+    ex, ds = (EX.astype("category"), ds.astype("category")) if coded else (EX, ds.astype(str))
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), datasets={"EX": ex, "DS": ds})
+    sources = [{"dataset": "EX", "where": {"EXTRT": "X"}, "date": ["EXSTDTC", "EXENDTC"]},
+               {"dataset": "DS", "date": "DSSTDTC"}]
+    first = sources_dates(state, sources, pick="first")
+    last = sources_dates(state, sources, pick="last")
+    assert first.dtype == "str" and first.index.name == "USUBJID" and first.name == "date"
+    # E only in DS, C's dates partial in both, D's EX dates partial or missing: neither C nor D has one
+    assert list(first.items()) == [("A", "2020-01-10T10:00"), ("B", "2020-01-31"), ("E", "2019-07-01")]
+    assert list(last.items()) == [("A", "2020-04-01"), ("B", "2020-03-02"), ("E", "2019-07-01")]
+    assert sources_dates(state, [], pick="last").empty
+
+
 def test_sv_first_and_last_complete_date_of_each_visit_over_datasets():
     from cdiscflow.sdtm.mapping.visits import build_sv
 

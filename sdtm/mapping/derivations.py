@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
-from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_dates, source_frame
+from cdiscflow.sdtm.mapping.state import StudyState, dates_of, source_frame, sources_dates
 from cdiscflow.sdtm.raw.dates import age_in_years, study_day_of_dates
 from cdiscflow.core.text import extract, isin, lookup, sort_positions
 from cdiscflow.sdtm.trial_design import actual_arms, epoch_of, planned_arms
@@ -169,13 +169,7 @@ def derive_numeric(state: StudyState, dataset: str, frame: pd.DataFrame, rule: R
 
 
 def _dates(state: StudyState, rule: Rule, pick: str) -> pd.Series:
-    found = [source_dates(state, src, pick=pick) for src in rule.get("sources")]  # over sources
-    found = [f for f in found if len(f)]
-    if not found:
-        return pd.Series(dtype=str)
-    both = pd.concat(found).rename("date").reset_index().sort_values(["USUBJID", "date"], kind="stable")
-    agg = both.groupby("USUBJID")["date"]
-    return (agg.first() if pick == "first" else agg.last()).astype(str)
+    return sources_dates(state, list(rule.get("sources")), pick=pick)
 
 
 @derivation("first_date", "subject", ("sources",))

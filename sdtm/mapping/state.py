@@ -86,16 +86,31 @@ def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "firs
     lowest or highest rank kept, by code (no text per record, no sort of the records).  Indexed by USUBJID, in
     its order.
     """
-    cols = list(dict.fromkeys(src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]))
-    frame = source_frame(state, src, cols)
-    coded = [_codes_and_text(frame[c]) for c in cols]  # over the date columns
-    dates = pd.Index(np.concatenate([text for _, text in coded]), dtype=str).unique()
+    return sources_dates(state, [src], pick=pick, complete=complete)
+
+
+def sources_dates(state: StudyState, sources: list[Mapping[str, Any]], *, pick: str = "first",
+                  complete: bool = True) -> pd.Series:
+    """`source_dates` over several sources at once (e.g. RFPENDTC: the last contact in any of seven): the distinct
+    dates and subjects of all of them coded together, one reduction (not a series per source, concatenated,
+    sorted and grouped)."""
+    parts = []  # per source and date column: (date code per record, dates as text, subject codes, subjects)
+    for src in sources:  # over sources
+        cols = list(dict.fromkeys(src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]))
+        frame = source_frame(state, src, cols)
+        who = _codes_and_text(frame["USUBJID"])
+        parts.extend((*_codes_and_text(frame[c]), *who) for c in cols)  # over the date columns
+    if not parts:
+        return pd.Series(dtype=str, name="date", index=pd.Index([], dtype=str, name="USUBJID"))
+    dates = pd.Index(np.concatenate([p[1] for p in parts]), dtype=str).unique()
     if complete:
         dates = dates[dates.str.len() >= 10]
     dates = dates.sort_values()
-    ranks = np.concatenate([np.append(dates.get_indexer(text), -1)[codes] for codes, text in coded])  # -1: none
-    who, subjects = _codes_and_text(frame["USUBJID"])
-    who = np.tile(who, len(cols))
+    subjects = pd.Index(np.concatenate([p[3] for p in parts]), dtype=str).unique()
+    # each record's date rank and subject code over all the sources (-1: none, or not a complete date)
+    ranks = np.concatenate([np.append(dates.get_indexer(text), -1)[codes] for codes, text, _, _ in parts])
+    who = np.concatenate([np.append(subjects.get_indexer(names), -1)[codes] for _, _, codes, names in parts])
+    subjects = np.asarray(subjects, dtype=object)
     kept = (ranks >= 0) & (who >= 0)
     best = np.full(len(subjects), len(dates) if pick == "first" else -1)
     (np.minimum if pick == "first" else np.maximum).at(best, who[kept], ranks[kept])
