@@ -42,7 +42,7 @@ from cdiscflow.core.text import constant, isin, join_columns, same_as_previous, 
 from cdiscflow.sdtm.trial_design import (TrialDesign, build_se, build_ta, build_te, build_ti, build_ts, build_tv,
                                          check_source, load_trial_design)
 from cdiscflow.sdtm.mapping.visits import build_sv
-from cdiscflow.specs.conditions import condition_fields
+from cdiscflow.specs.conditions import compile_condition, condition_fields
 from cdiscflow.specs.model import Block, Mapping_, Rule, StudySpec
 
 ON_ERROR = ("strict", "reject")
@@ -288,6 +288,13 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
                       block_fields(spec, block))
     index = raw.data.index
     probs = []
+    masks: dict[str | None, np.ndarray] = {}  # per `when`: the records it selects (variables' rules often share one)
+
+    def selected(when) -> np.ndarray:
+        key = compile_condition(when)
+        if key not in masks:
+            masks[key] = condition_mask(raw.data, when, raw.numbers, spec.codelists).to_numpy()
+        return masks[key]
 
     def write(name: str, rules, variable) -> pd.Series:
         codelist = spec.codelists.get(variable.codelist) if variable is not None and variable.codelist else None
@@ -298,7 +305,7 @@ def map_block(state: StudyState, mapping: Mapping_, block: Block) -> tuple[pd.Da
             if _selects_all(rule.when) and written is None and len(index):  # every record (the usual rule): no masks
                 mask, everything = None, True
             else:
-                mask = condition_mask(raw.data, rule.when, raw.numbers, spec.codelists).to_numpy()
+                mask = selected(rule.when)
                 if written is not None:
                     mask = mask & ~written
                 if not mask.any():
