@@ -418,29 +418,31 @@ def _warn(state: StudyState, dataset: str, var: str, problems: pd.DataFrame) -> 
         "expected": problems["expected"].to_numpy(), "message": problems["message"].to_numpy()}))
 
 
-def _mapped_rows(provenance: Mapping[str, pd.DataFrame], sizes: Mapping[str, int]) -> dict[str, pd.DataFrame]:
-    """Per raw form, one boolean column per dataset: which data rows (1..n) have records there."""
-    out = {form: pd.DataFrame(index=pd.RangeIndex(1, n + 1)) for form, n in sizes.items()}
+def _mapped_rows(provenance: Mapping[str, pd.DataFrame],
+                 sizes: Mapping[str, int]) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Per raw form: which data rows (1..n) have records in some dataset (a boolean per row, in numpy: a frame
+    with a column inserted per dataset cost more than the marking) and the datasets that have records of it."""
+    hit = {form: np.zeros(n, dtype=bool) for form, n in sizes.items()}
+    datasets: dict[str, list[str]] = {form: [] for form in sizes}
     for name, prov in provenance.items():  # over datasets
         rows = prov["row"].to_numpy(dtype="float64", na_value=np.nan)
         codes, sources = pd.factorize(prov["source"])  # by code: no text per record
         codes = np.where(np.isnan(rows), -1, codes)
         for k, form in enumerate(map(str, sources)):  # over the forms feeding the dataset
             selected = codes == k
-            if form not in out or not selected.any():
+            if form not in hit or not selected.any():
                 continue
-            hit = np.zeros(sizes[form], dtype=bool)
-            hit[rows[selected].astype(np.int64) - 1] = True
-            out[form][name] = hit
-    return out
+            hit[form][rows[selected].astype(np.int64) - 1] = True
+            datasets[form].append(name)
+    return {form: (hit[form], datasets[form]) for form in sizes}
 
 
 def _unmapped_rows(state: StudyState, export) -> pd.DataFrame | None:
     sizes = {name: len(raw) for name, raw in export.forms.items()}
     errors = []
-    for name, mapped in _mapped_rows(state.provenance, sizes).items():
+    for name, (mapped, _) in _mapped_rows(state.provenance, sizes).items():
         raw = export.forms[name]
-        lost = ~mapped.any(axis=1).to_numpy()
+        lost = ~mapped
         if lost.any():
             p = pd.DataFrame({"rule_id": "MAP-UNMAPPED", "variable": "",
                               "message": "no mapping block selects this row (check the blocks' where conditions)",
@@ -632,7 +634,8 @@ def _accounting(sizes: dict[str, tuple[int, str]], provenance: dict[str, pd.Data
     rej = rejects.groupby("form").size() if len(rejects) else pd.Series(dtype=int)
     rows = []
     for name, (n_in, file) in sizes.items():  # over forms
-        n_map, n_rej = int(mapped[name].any(axis=1).sum()), int(rej.get(name, 0))
+        hit, datasets = mapped[name]
+        n_map, n_rej = int(hit.sum()), int(rej.get(name, 0))
         rows.append({"form": name, "file": file, "rows_in": n_in, "rows_mapped": n_map, "rows_rejected": n_rej,
-                     "rows_lost": n_in - n_map - n_rej, "datasets": " ".join(sorted(mapped[name].columns))})
+                     "rows_lost": n_in - n_map - n_rej, "datasets": " ".join(sorted(datasets))})
     return pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)
