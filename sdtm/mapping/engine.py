@@ -563,14 +563,17 @@ def add_trial_design(state, spec: StudySpec, design: TrialDesign | None) -> None
 
 
 def _add_design(state: StudyState, name: str, frame: pd.DataFrame) -> None:
+    """A trial design dataset, kept as plain text: a few records per arm, element, visit or parameter whatever the
+    number of subjects, so compacting them saves no memory and costs a pass per column (~40 columns)."""
     state.datasets[name] = frame
     state.provenance[name] = _derived_provenance(frame, "trial_design.yaml")
     state.supp[name] = pd.DataFrame(index=frame.index)
-    finalize(state, name)
+    finalize(state, name, compact_text=False)
 
 
-def finalize(state: StudyState, name: str) -> None:
-    """Spec columns in spec order with spec types (text: str with NaN; numbers: float64); sorted by the keys."""
+def finalize(state: StudyState, name: str, *, compact_text: bool = True) -> None:
+    """Spec columns in spec order with spec types (text: str with NaN; numbers: float64); sorted by the keys;
+    repetitive text compacted (`core.frames.compact`) unless `compact_text` is False."""
     ds = state.spec.dataset(name)
     frame = state.datasets[name].reindex(columns=list(ds.names))
     dtypes = dict(zip(frame.columns, frame.dtypes))
@@ -586,7 +589,7 @@ def finalize(state: StudyState, name: str) -> None:
     # keys, then raw origin: the same input gives the same order (the columns as they are, taken by position)
     pos = sort_positions([*(frame[k] for k in keys), prov["source"], prov["row"]])
     # compacted before the records are put in order (the same columns compact in any order): codes are moved, not text
-    state.datasets[name] = compact(frame).take(pos).reset_index(drop=True)
+    state.datasets[name] = (compact(frame) if compact_text else frame).take(pos).reset_index(drop=True)
     state.provenance[name] = prov.take(pos).reset_index(drop=True)
     supp = state.supp.get(name)
     state.supp[name] = supp.take(pos).reset_index(drop=True) if supp is not None else \
