@@ -333,21 +333,24 @@ def build_se(state: StudyState) -> pd.DataFrame:
     starts: dict[str, pd.Series] = {}
     for e in design.elements:  # over elements (trial metadata)
         src = dict(e["start"])
+        pick = src.get("pick", "first")
+        after = [starts[a] for a in src.get("after") or () if a in starts]
+        if not after:  # the subject's first (last) complete date of the source, by code
+            starts[e["ETCD"]] = source_dates(state, src, pick=pick)
+            continue
         cols = src["date"] if isinstance(src["date"], (list, tuple)) else [src["date"]]
         frame = source_frame(state, src, list(cols)).melt(id_vars="USUBJID", value_name="date")[["USUBJID", "date"]]
         frame = frame.dropna(subset=["date"])
         frame = frame[frame["date"].str.len() >= 10]
-        after = [starts[a] for a in src.get("after") or () if a in starts]
-        if after:
-            floor = after[0]
-            for other in after[1:]:  # over earlier elements: the latest of their starts
-                floor = floor.reindex(floor.index.union(other.index))
-                other = other.reindex(floor.index)
-                floor = floor.where(floor.notna() & ((floor >= other) | other.isna()), other)
-            lim = lookup(frame["USUBJID"], floor)
-            frame = frame[lim.isna() | (frame["date"].str.slice(0, 10) >= lim.str.slice(0, 10))]
+        floor = after[0]
+        for other in after[1:]:  # over earlier elements: the latest of their starts
+            floor = floor.reindex(floor.index.union(other.index))
+            other = other.reindex(floor.index)
+            floor = floor.where(floor.notna() & ((floor >= other) | other.isna()), other)
+        lim = lookup(frame["USUBJID"], floor)
+        frame = frame[lim.isna() | (frame["date"].str.slice(0, 10) >= lim.str.slice(0, 10))]
         frame = frame.sort_values(["USUBJID", "date"], kind="stable").groupby("USUBJID")["date"]
-        starts[e["ETCD"]] = (frame.first() if src.get("pick", "first") == "first" else frame.last()).astype(str)
+        starts[e["ETCD"]] = (frame.first() if pick == "first" else frame.last()).astype(str)
     order = {e["ETCD"]: i for i, e in enumerate(design.elements)}
     long = pd.concat([s.rename("SESTDTC").to_frame().assign(ETCD=k) for k, s in starts.items()]).reset_index()
     long = long[isin(long["USUBJID"], subjects)]
