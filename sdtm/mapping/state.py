@@ -62,19 +62,20 @@ def dates_of(state: StudyState, values: pd.Series) -> pd.Series:
 
 
 def source_frame(state: StudyState, src: Mapping[str, Any], columns: list[str]) -> pd.DataFrame:
-    """USUBJID + `columns` (ISO text for raw date fields) of the rows of a source that meet its `where`."""
+    """USUBJID + `columns` (ISO text for raw date fields) of the rows of a source that meet its `where` (every row
+    when it has none: no mask is made or applied)."""
     where = src.get("where") or {}
     if "dataset" in src:
         frame = state.dataset(str(src["dataset"]))
-        mask = condition_mask(frame, where, None, state.spec.codelists)
-        out = frame.loc[mask, ["USUBJID", *[c for c in columns if c != "USUBJID"]]]
+        names = ["USUBJID", *[c for c in columns if c != "USUBJID"]]
+        out = frame.loc[condition_mask(frame, where, None, state.spec.codelists), names] if where else frame[names]
         return out.reset_index(drop=True)
     raw = state.raw[str(src["form"])]
-    mask = condition_mask(raw.data, where, raw.numbers, state.spec.codelists)
-    out = pd.DataFrame({"USUBJID": form_usubjid(state.spec, raw)})
-    for c in columns:
-        out[c] = raw.iso[c] if c in raw.iso else raw.data[c]
-    return out.loc[mask].reset_index(drop=True)
+    out = pd.DataFrame({"USUBJID": form_usubjid(state.spec, raw),
+                        **{c: raw.iso[c] if c in raw.iso else raw.data[c] for c in columns}})
+    if where:
+        out = out.loc[condition_mask(raw.data, where, raw.numbers, state.spec.codelists)]
+    return out.reset_index(drop=True)
 
 
 def source_dates(state: StudyState, src: Mapping[str, Any], *, pick: str = "first",
