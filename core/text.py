@@ -18,7 +18,7 @@ from cdiscflow.core.frames import is_text_category, text_per_distinct
 TEXT = pd.Series([], dtype=str).dtype  # pandas' text dtype ("str": Arrow-backed, missing is NaN)
 
 
-def arrow(values: pd.Series) -> pa.Array:
+def arrow(values: pd.Series | pd.Index) -> pa.Array:
     """The column as Arrow large_string (a text column as it is: astype would cost a pandas call per use).  Read
     from the column's array: pyarrow given the Series itself probes it for its protocols, each a failed pandas
     attribute lookup (~10x the conversion on a few thousand records)."""

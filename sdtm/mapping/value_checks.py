@@ -227,7 +227,7 @@ def _unstorable_text(dataset: str, var: str, col: pd.Series, limit: int) -> pd.D
 def _most_bytes(col: pd.Series) -> int:
     """The UTF-8 byte length of the longest value of a text column (of its categories when compacted), 0 when there
     is none: one Arrow reduction."""
-    text = pd.Series(col.cat.categories, dtype=str) if is_text_category(col) else col
+    text = col.cat.categories if is_text_category(col) else col  # (arrow reads an Index as it reads a Series)
     return int(pc.max(pc.binary_length(arrow(text))).as_py() or 0)
 
 
