@@ -89,6 +89,17 @@ def test_study_day_against_dm_reference_per_subject(coded):
     assert derive_study_day(no_dm, "XX", frame, rule).values.isna().all()  # no DM record: no reference
 
 
+def test_study_day_reads_dm_again_when_its_reference_changes():
+    """DM's reference dates are kept between calls (state.cache) only while DM holds the same columns."""
+    state = StudyState(load_study("dara_atra"), None, {}, Findings(), datasets={"DM": DM.copy()})
+    frame = pd.DataFrame({"USUBJID": ["A", "B"], "XXDTC": ["2020-01-12", "2021-05-01"]}).astype(str)
+    rule = Rule("derive", {"derive": "study_day", "date": "XXDTC"})
+    assert derive_study_day(state, "XX", frame, rule).values.tolist() == [3.0, 1.0]
+    assert derive_study_day(state, "XX", frame, rule).values.tolist() == [3.0, 1.0]  # (kept)
+    state.datasets["DM"]["RFSTDTC"] = pd.Series(["2020-01-11", "2021-04-30", np.nan, np.nan, np.nan], dtype=str)
+    assert derive_study_day(state, "XX", frame, rule).values.tolist() == [2.0, 2.0]
+
+
 EX = pd.DataFrame({
     "USUBJID": ["B", "A", "A", "B", "C", "A", "D"],
     "EXTRT": ["X", "X", "Y", "X", "X", "X", "X"],

@@ -301,17 +301,30 @@ def derive_study_day(state, dataset, frame, rule) -> Derived:
 def _subject_dates(state: StudyState, usubjid: pd.Series, variable: str) -> pd.Series:
     """A date variable of DM (its first record per subject) parsed (`dates_of`), per record of `usubjid`: DM's dates
     parsed per subject and taken to the records by subject code (no text per record); NaT where DM has none."""
-    dm = state.dataset("DM")
-    dates = np.append(dates_of(state, dm[variable]).to_numpy(), np.datetime64("NaT", "s"))  # last: not in DM
-    dm_subjects = pd.Index(as_text(dm["USUBJID"]).astype(str))
-    first = ~dm_subjects.duplicated()  # each subject's first DM record
+    dm_subjects, dm_dates = _dm_first_dates(state, variable)
     if is_text_category(usubjid):
         codes, subjects = usubjid.cat.codes.to_numpy(), usubjid.cat.categories
     else:
         codes, subjects = pd.factorize(usubjid, use_na_sentinel=True)
-    at = dm_subjects[first].get_indexer(subjects)  # each subject's place among DM's first records, or -1
-    row = np.append(np.append(np.flatnonzero(first), -1)[at], -1)[codes]  # per record: DM's row, or -1 (NaT)
-    return pd.Series(dates[row], index=usubjid.index)
+    at = dm_subjects.get_indexer(subjects)  # each subject's place among DM's subjects, or -1 (the NaT after them)
+    return pd.Series(np.append(dm_dates[at], np.datetime64("NaT", "s"))[codes], index=usubjid.index)  # -1: NaT
+
+
+def _dm_first_dates(state: StudyState, variable: str) -> tuple[pd.Index, np.ndarray]:
+    """DM's subjects (each once) and the parsed date of `variable` on each subject's first DM record, NaT appended
+    (for subjects DM lacks).  Kept while DM holds the same USUBJID and `variable` columns (the same arrays): every
+    study day of the timing stage reads them (23 calls on the embedded study)."""
+    dm = state.dataset("DM")
+    usubjid, values = dm["USUBJID"], dm[variable]
+    memo = state.cache.setdefault("dm_first_dates", {})
+    kept = memo.get(variable)
+    if kept is not None and kept[0] is usubjid.array and kept[1] is values.array:
+        return kept[2]
+    dm_subjects = pd.Index(as_text(usubjid).astype(str))
+    first = ~dm_subjects.duplicated()  # each subject's first DM record
+    dates = np.append(dates_of(state, values).to_numpy()[first], np.datetime64("NaT", "s"))
+    memo[variable] = (usubjid.array, values.array, (dm_subjects[first], dates))
+    return dm_subjects[first], dates
 
 
 # ---------------------------------------------------------------------------------------------------------------
