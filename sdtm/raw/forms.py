@@ -22,6 +22,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdiscflow.core.errors import InputError
@@ -303,12 +304,14 @@ def _check_form(spec: StudySpec, raw: RawForm, findings: Findings, broken: pd.Da
                   broken["expected"].iloc[0], broken["message"].reindex(data.index), subject,
                   values=broken["value"].reindex(data.index))
     dates = dates if dates is not None else _dates_together([raw])
+    ascii_only = _all_ascii([data[f.name] for f in raw.form.fields])  # the usual form: no field to look into
     for f in raw.form.fields:  # over fields: the masks in numpy, findings only where a mask is set
         col = data[f.name]
         present = col.notna().to_numpy()
-        _bad_rows(findings, raw, present & _non_ascii(col), "RAW-NONASCII", f.name, "ASCII text",
-                  f"{f.name} has non-ASCII characters; SAS XPT v5 carries ASCII only (replace them at the source)",
-                  subject)
+        if not ascii_only:
+            _bad_rows(findings, raw, present & _non_ascii(col), "RAW-NONASCII", f.name, "ASCII text",
+                      f"{f.name} has non-ASCII characters; SAS XPT v5 carries ASCII only "
+                      "(replace them at the source)", subject)
         if f.required:
             _bad_rows(findings, raw, ~present, "RAW-REQUIRED", f.name, "a value",
                       f"required field {f.name} ({f.label}) is blank", subject)
@@ -364,6 +367,16 @@ def _dates_together(raws: list[RawForm]) -> dict[tuple[str, str], Converted]:
                                          joint.problem.iloc[start:stop].set_axis(raw.data.index))
             start = stop
     return out
+
+
+def _all_ascii(columns: list[pd.Series]) -> bool:
+    """Whether every value of the text columns is ASCII: one Arrow pass over them all (their arrays as the chunks of
+    one), instead of a mask per column."""
+    chunks = []
+    for col in columns:  # over columns
+        arr = arrow(col)
+        chunks.extend(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
+    return bool(pc.all(pc.string_is_ascii(pa.chunked_array(chunks, type=pa.large_string()))).as_py())
 
 
 def _non_ascii(col: pd.Series) -> np.ndarray:
