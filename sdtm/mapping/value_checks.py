@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from cdiscflow.core.frames import as_text, is_text_category, text_per_distinct
 from cdiscflow.core.sasformats import format_kind
-from cdiscflow.core.text import arrow
+from cdiscflow.core.text import arrow, lookup
 from cdiscflow.core.xpt_limits import MAX_IBM, MAX_VALUE_BYTES, byte_lengths
 from cdiscflow.sdtm.mapping.record_errors import trace_to_raw_rows
 from cdiscflow.sdtm.mapping.state import StudyState
@@ -165,7 +165,7 @@ def check_plausible_dates(state: StudyState) -> pd.DataFrame | None:
     for name, frame in state.datasets.items():
         died = died_coded = None
         if "USUBJID" in frame and len(death):  # per subject, not per record
-            died = text_per_distinct(frame["USUBJID"], lambda u: u.map(death).astype(str))
+            died = text_per_distinct(frame["USUBJID"], lambda u: lookup(u, death).astype(str))  # (not pandas' map)
             died_coded = _codes(died)
         for var in [c for c in frame.columns if c.endswith("DTC")]:  # over date variables
             known = _known_coded(frame[var])  # codes: every comparison below is per distinct pair of values
