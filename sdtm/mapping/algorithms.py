@@ -137,7 +137,7 @@ def ct(raw: RawForm, rule: Rule, target: Target) -> Written:
     source = f"codelist {codelist.id}" + (f" {codelist.code}" if codelist.code else "") + (f" via {via}" if via else "")
     message = f"{target.name}: collected value is not a term or synonym of {source}"
     expected = "|".join((target.spec.codelist(via) if via else codelist).values[:12])
-    w = _typed(mapped.astype(str), target, raw, None)
+    w = _typed(mapped, target, raw, None)
     return Written(w.values, problems(bad, "MAP-CT", message, col, expected))
 
 
