@@ -33,10 +33,9 @@ def test_known_dates_compare_at_the_precision_both_have():
     assert _known_date(dates).fillna("").tolist() == ["2021-03-04", "2021-03", "2021", "", "", "2021-02-28"]
     known = _known_coded(dates)
     assert known[1][known[0]].tolist() == ["2021-03-04", "2021-03", "2021", "", "", "2021-02-28"]
-    index = pd.RangeIndex(6)
-    assert _compare_known(known, "2021-03-01", index).tolist() == [1, 0, 0, 0, 0, -1]
+    assert _compare_known(known, "2021-03-01").tolist() == [1, 0, 0, 0, 0, -1]
     death = pd.Series(["2021-03-04", "2021-02", None, "2021-03-01", "2021-03-01", "2021-03-01"], dtype="str")
-    assert _compare_known(known, death, index).tolist() == [0, 1, 0, 0, 0, -1]
+    assert _compare_known(known, death).tolist() == [0, 1, 0, 0, 0, -1]
 
 
 def test_end_before_start_at_minute_day_month_or_year():

@@ -88,10 +88,11 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64) + 1, np.concatenate([[""], np.asarray(uniques, dtype=object)])
 
 
-def _compare_known(a, b, index: pd.Index) -> pd.Series:
-    """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing)."""
+def _compare_known(a, b) -> np.ndarray:
+    """-1/0/1 where date a is before / the same as far as both are known / after b (0 when either is missing), per
+    record in numpy (a finding frame is made only where a limit is crossed)."""
     # once per distinct pair of values (dates repeat; string slices per record cost ms per call, per date variable)
-    return pd.Series(per_pair(a, b, _compare_pairs), index=index)
+    return per_pair(a, b, _compare_pairs)
 
 
 def per_pair(a: pd.Series, b: pd.Series | str, fn) -> np.ndarray:
@@ -171,22 +172,24 @@ def check_plausible_dates(state: StudyState) -> pd.DataFrame | None:
             known = _known_coded(frame[var])  # codes: every comparison below is per distinct pair of values
             if not (known[1] != "")[known[0]].any():
                 continue
-            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor, frame.index) < 0, f"on or after {floor}",
+            checks = [("MAP-DATE-FLOOR", _compare_known(known, floor) < 0, f"on or after {floor}",
                        f"{var} is before {floor}, the earliest plausible date (study.yaml raw.earliest_date)")]
             if cut:
-                checks.append(("MAP-DATE-CUT", _compare_known(known, cut, frame.index) > 0, f"on or before {cut}",
+                checks.append(("MAP-DATE-CUT", _compare_known(known, cut) > 0, f"on or before {cut}",
                                f"{var} is after the data cut {cut}"))
             collected = var == f"{name}DTC" and state.spec.dataset(name).cls in ("EVENTS", "INTERVENTIONS")
             if died is not None and var != "DTHDTC" and not collected:  # an event can be reported after death
                 reports = REPORTS_DEATH.get(name)
-                living = (as_text(frame[reports[0]]) != reports[1]) if reports and reports[0] in frame else True
-                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died_coded, frame.index) > 0),
+                living = True
+                if reports and reports[0] in frame:  # the records that report the death are not after it
+                    living = (as_text(frame[reports[0]]) != reports[1]).to_numpy()
+                checks.append(("MAP-DATE-DEATH", living & (_compare_known(known, died_coded) > 0),
                                "on or before the date of death", f"{var} is after the subject's death on "))
             for rule_id, bad, expected, message in checks:  # over the three limits
                 if bad.any():
                     msg = message + died[bad].fillna("").astype(str) if rule_id == "MAP-DATE-DEATH" else message
                     p = pd.DataFrame({"rule_id": rule_id, "value": as_text(frame[var])[bad], "message": msg,
-                                      "expected": expected}, index=bad[bad].index)
+                                      "expected": expected}, index=frame.index[bad])
                     errors.append(trace_to_raw_rows(state, name, p, var))
     return pd.concat(errors, ignore_index=True) if errors else None
 
