@@ -13,6 +13,7 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,8 @@ def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path, runne
             return 0
 
     order = sorted(range(len(forms)), key=lambda i: -size(i))  # the largest files first: the workers end together
-    tasks = [(str(spec.path), str(raw_dir), i, count, str(folder)) for i in order]  # (a spec does not pickle)
+    settings = raw_settings(spec)
+    tasks = [(forms[i], settings, str(raw_dir), i, count, str(folder)) for i in order]  # (a spec does not pickle)
     split = runner.map(split_form, tasks) if runner is not None else [split_form(*task) for task in tasks]
     pieces: list[dict[str, str]] = [{} for _ in range(count)]
     for position in range(len(forms)):  # over forms, in the spec's order
@@ -145,15 +147,23 @@ def split_export(spec: StudySpec, raw_dir: Path, count: int, folder: Path, runne
     return pieces
 
 
-def split_form(study: str, raw_dir: str, position: int, count: int, folder: str) -> list[str]:
-    """Read the raw file of form number `position` of the study's forms and write each partition's rows of it (with
-    what reading it found, or the error that makes it unusable) to `folder`; the files, by partition."""
-    from cdiscflow.sdtm.raw.files import locate, read_file
-    from cdiscflow.specs.load import load_study
+def raw_settings(spec: StudySpec) -> dict:
+    """The study's `raw:` settings (study.yaml) as plain dicts and lists, which a task to a worker can carry."""
+    def plain(value):
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        return [plain(v) for v in value] if isinstance(value, tuple) else value
 
-    spec = load_study(study)
-    form = list(spec.forms.values())[position]
-    settings = spec.study.get("raw", {})
+    return plain(spec.study.get("raw", {}))
+
+
+def split_form(form: Form, settings: dict, raw_dir: str, position: int, count: int, folder: str) -> list[str]:
+    """Read the raw file of `form` (number `position` of the study's forms; `settings`: the study's `raw_settings`)
+    and write each partition's rows of it (with what reading it found, or the error that makes it unusable) to
+    `folder`; the files, by partition.  The task carries the form, not the study: loading the spec once per form
+    cost more than reading the file (15 loads: 9 of the 13 s of the split at 10,000 subjects)."""
+    from cdiscflow.sdtm.raw.files import locate, read_file
+
     subject = str(settings.get("subject", "SUBJID"))
     findings = Findings()
     try:
