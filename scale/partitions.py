@@ -97,12 +97,12 @@ class SubjectSelection:
     def original(self, form: str, rows: pd.Series) -> pd.Series:
         """Partition row numbers (1-based, missing allowed) of `form` as the raw file's row numbers."""
         table = self.rows.get(form)
-        out = pd.array([pd.NA] * len(rows), dtype="Int64")
         number = pd.to_numeric(rows, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        ok = ~np.isnan(number)
-        if table is not None and ok.any():
-            out[ok] = table[number[ok].astype(np.int64) - 1]
-        return pd.Series(out, index=rows.index)
+        ok = ~np.isnan(number) if table is not None else np.zeros(len(rows), dtype=bool)
+        values = np.zeros(len(rows), dtype=np.int64)  # read only where ok: the rest is missing
+        if ok.any():
+            values[ok] = table[number[ok].astype(np.int64) - 1]
+        return pd.Series(pd.arrays.IntegerArray(values, ~ok), index=rows.index)
 
 
 @dataclass
@@ -212,9 +212,10 @@ def translate_provenance(provenance: dict[str, pd.DataFrame], select: SubjectSel
     out = {}
     for name, prov in provenance.items():  # over datasets: partition rows back to the file's rows
         row = prov["row"].copy()
-        for form in pd.unique(prov["source"].astype(str)):  # over source forms
-            hit = (prov["source"].astype(str) == form).to_numpy()
+        codes, forms = pd.factorize(prov["source"])  # the forms coded once (a categorical: its codes), then by code
+        for code, form in enumerate(forms):  # over source forms
             if form in select.rows:
+                hit = codes == code
                 row[hit] = select.original(form, prov["row"][hit])
         out[name] = prov.assign(row=row)
     return out

@@ -522,3 +522,17 @@ def test_split_export_reads_the_spec_once_not_once_per_form(tmp_path, monkeypatc
     rows = [pickle.loads(Path(p["ae"]).read_bytes()).frame for p in pieces]
     assert sum(len(r) for r in rows) == 225  # the embedded export's AE rows, all of them, once
     assert sorted(rows[0].index.tolist() + rows[1].index.tolist()) == list(range(1, 226))
+
+
+def test_provenance_gets_the_raw_files_row_numbers_form_by_form():
+    from cdiscflow.scale.partitions import translate_provenance
+
+    select = SubjectSelection("SUBJID", 0, 2, rows={"ae": np.array([4, 9, 17]), "cm": np.array([2, 3])})
+    prov = pd.DataFrame({"source": pd.Categorical(["ae", "cm", "ae", "derived", None, "ae"]),
+                         "row": pd.array([1, 2, 3, 1, None, None], dtype="Int64")})
+    out = translate_provenance({"AE": prov}, select)["AE"]
+    # ae rows 1 and 3 of the partition are the file's rows 4 and 17, cm row 2 is row 3; rows of a source that is
+    # not a raw form ("derived") and of a missing source keep their numbers; missing rows stay missing
+    assert out["row"].tolist() == [4, 3, 17, 1, pd.NA, pd.NA]
+    assert str(out["row"].dtype) == "Int64" and out["source"].tolist()[:4] == ["ae", "cm", "ae", "derived"]
+    assert prov["row"].tolist() == [1, 2, 3, 1, pd.NA, pd.NA]  # the partition's frame is not changed
