@@ -83,8 +83,10 @@ class SubjectSelection:
         if self.subject_field not in frame.columns:
             raise InputError(f"form {form.name!r} has no subject field {self.subject_field} (study.yaml raw.subject): "
                              "a partitioned run splits every form by subject; run without --partitions")
-        keep = subject_partition(frame[self.subject_field], self.count) == self.index
-        kept = frame[keep]
+        if self.pieces is not None:  # read from this partition's piece: `split_export` kept its subjects' rows only
+            kept = frame
+        else:
+            kept = frame[subject_partition(frame[self.subject_field], self.count) == self.index]
         self.rows[form.name] = kept.index.to_numpy(dtype=np.int64)
         numbers = pd.RangeIndex(1, len(kept) + 1, name=frame.index.name)
         if broken is not None:

@@ -536,3 +536,22 @@ def test_provenance_gets_the_raw_files_row_numbers_form_by_form():
     assert out["row"].tolist() == [4, 3, 17, 1, pd.NA, pd.NA]
     assert str(out["row"].dtype) == "Int64" and out["source"].tolist()[:4] == ["ae", "cm", "ae", "derived"]
     assert prov["row"].tolist() == [1, 2, 3, 1, pd.NA, pd.NA]  # the partition's frame is not changed
+
+
+def test_a_selection_reading_its_piece_keeps_every_row_without_hashing_again(monkeypatch):
+    import cdiscflow.scale.partitions as partitions
+
+    def no_hash(*args, **kwargs):
+        raise AssertionError("hashed the subjects of a piece again")
+
+    class _F:
+        name = "f"
+
+    monkeypatch.setattr(partitions, "subject_partition", no_hash)
+    select = SubjectSelection("SUBJID", 1, 2, pieces={"f": "unused.pkl"})  # the piece's rows: file rows 2, 5, 6
+    piece = pd.DataFrame({"SUBJID": ["b", "b", "d"], "X": ["2", "5", "6"]}, index=pd.Index([2, 5, 6], name="row"))
+    broken = pd.DataFrame({"rule_id": ["RAW-FIELDS"]}, index=pd.Index([5], name="row"))
+    kept, kept_broken = select(_F(), piece, broken)
+    assert kept["X"].tolist() == ["2", "5", "6"] and kept.index.tolist() == [1, 2, 3]
+    assert select.rows["f"].tolist() == [2, 5, 6] and kept_broken.index.tolist() == [2]
+    assert select.original("f", pd.Series([3, 1])).tolist() == [6, 2]
