@@ -555,3 +555,30 @@ def test_a_selection_reading_its_piece_keeps_every_row_without_hashing_again(mon
     assert kept["X"].tolist() == ["2", "5", "6"] and kept.index.tolist() == [1, 2, 3]
     assert select.rows["f"].tolist() == [2, 5, 6] and kept_broken.index.tolist() == [2]
     assert select.original("f", pd.Series([3, 1])).tolist() == [6, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data_docs", [False, True])
+def test_phase_two_prepares_the_records_again_only_when_data_docs_need_them_as_validated(
+        plain_run, tmp_path, monkeypatch, data_docs):
+    """Without Data Docs a partition spills its records as written: each is prepared for export once (phase 1),
+    not again for its pieces; with Data Docs the spill holds them as validated and phase 2 prepares them."""
+    import cdiscflow.export.pieces as pieces
+
+    prepared: dict[str, int] = {}
+    original = pieces.prepare_dataset
+
+    def counted(frame, dataset, findings):
+        prepared[dataset.name] = prepared.get(dataset.name, 0) + 1
+        return original(frame, dataset, findings)
+
+    monkeypatch.setattr(pieces, "prepare_dataset", counted)
+    run_partitioned(None, None, tmp_path / "out", partitions=2, data_docs=data_docs)
+    per_partition = 2 if data_docs else 1
+    assert prepared["AE"] == prepared["ADSL"] == prepared["SUPPEX"] == 2 * per_partition
+    assert prepared["TA"] == 2  # a trial design dataset: statistics and pieces in the client, as before
+    a, b = _files(plain_run), _files(tmp_path / "out")
+    docs = [n for n in b if n.startswith("validation/datadocs/")]
+    assert bool(docs) == data_docs
+    assert sorted(a) == sorted(set(b) - set(docs))
+    assert [n for n in a if n != "run.json" and a[n] != b[n]] == []  # the plain run's bytes
