@@ -3,7 +3,8 @@ holds the blocks, findings and statistics, never the study's records.
 
     phase 1, per partition (`run_partition`)   map + derive (each dataset in its final order inside the partition),
         validate (`validation.partitioned.validate_partition`), export statistics (`export.pieces.export_stats`),
-        the datasets spilled to a scratch file; back to the client go the blocks of the final order
+        the datasets spilled to a scratch file one at a time (as written, when no Data Docs need the records as
+        validated: phase 2 does not prepare them again); back to the client go the blocks of the final order
         (`scale.order`), the findings, the statistics, the columns TS derives from and the report's ADaM datasets.
     client                                     final order of every dataset from the blocks; SDTM bookkeeping,
         trial design (TS counts every subject), findings in final row numbers, validation combined, export
@@ -19,6 +20,7 @@ DM's subjects and the report's ADaM datasets; a partition's is one partition.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -45,7 +47,7 @@ class PartitionResult:
     """What a partition sends back: no records but those the client needs whole (`kept`)."""
 
     index: int
-    spill: str | None  # the partition's datasets (SDTM and ADaM, final order inside the partition), pickled
+    spill: str | None  # the partition's datasets (SDTM and ADaM, final order inside the partition): `_spilled`
     rows: dict[str, int]  # records per dataset, in the spec's order (SDTM, then ADaM)
     blocks: dict[str, Blocks]
     sdtm_findings: pd.DataFrame  # raw rows as the raw file's; MAP-KEY-DUP rows as the partition's records
@@ -61,12 +63,14 @@ class PartitionResult:
 
 
 def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: str,
-                  pieces: dict[str, str] | None = None, scratch: str | None = None) -> PartitionResult:
+                  pieces: dict[str, str] | None = None, scratch: str | None = None,
+                  prepared: bool = False) -> PartitionResult:
     """Phase 1 of partition `index` of `count`: map its rows of the export in `raw_dir` (`pieces`: its rows of every
     raw file, already read by `split_export`), derive ADaM, validate, compute the export statistics, spill the
-    datasets into `scratch`."""
+    datasets into `scratch` (`prepared`: as they are written, which phase 2 then writes without preparing them
+    again; else as validated, which the Data Docs samples need)."""
     from cdiscflow.adam import derive_study
-    from cdiscflow.export.pieces import export_stats
+    from cdiscflow.export.pieces import prepare_partition
     from cdiscflow.sdtm import map_study
     from cdiscflow.validation.partitioned import validate_partition
 
@@ -91,15 +95,19 @@ def run_partition(study: str, raw_dir: str, index: int, count: int, on_error: st
     design = {n: f for n, f in sdtm.datasets.items() if n in DESIGN_DATASETS and n != "TS"}  # read by rules
     validation = validate_partition({**datasets, **design}, spec)
     timings["validate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    stats = {n: export_stats(n, f, spec) for n, f in datasets.items()}
-    timings["export statistics"] = time.perf_counter() - t
+    spill = None if scratch is None else str(Path(scratch) / f"partition-{index}.pkl")
+    stats, timings["export statistics"] = {}, 0.0
+    with atomic_write(Path(spill), durable=False) if spill else contextlib.nullcontext() as handle:  # scratch
+        for name, frame in datasets.items():  # over datasets: statistics, then the records spilled one at a time
+            t = time.perf_counter()
+            stats[name], written = prepare_partition(name, frame, spec)  # written: None if not the spec's
+            timings["export statistics"] += time.perf_counter() - t
+            if handle is not None:
+                as_written = prepared and written is not None
+                pickle.dump((name, written if as_written else frame, as_written), handle,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            del written
     kept = kept_datasets(spec, datasets, list(adam.datasets))
-    spill = None
-    if scratch is not None:
-        spill = str(Path(scratch) / f"partition-{index}.pkl")
-        with atomic_write(Path(spill), durable=False) as handle:  # scratch: gone with the run
-            pickle.dump(datasets, handle, protocol=pickle.HIGHEST_PROTOCOL)
     findings = _raw_rows(sdtm.findings.frame(), select, spec)
     findings = findings[~findings["dataset"].isin(DESIGN_DATASETS)]  # the client builds and checks them once
     return PartitionResult(index, spill, {n: len(f) for n, f in datasets.items()}, blocks, findings, sdtm.accounting,
@@ -246,18 +254,30 @@ class Written:
 def write_partition(spill: str, index: int, finals: dict[str, object], folder: str,
                     wanted: dict[str, np.ndarray]) -> Written:
     """Phase 2 of partition `index`: its records of each dataset in `finals` written as pieces into `folder` with
-    the final metadata; its rows `wanted` (dataset -> partition rows, increasing) picked out for the Data Docs."""
+    the final metadata; its rows `wanted` (dataset -> partition rows, increasing) picked out for the Data Docs.
+    The spill is read a dataset at a time."""
     from cdiscflow.export.pieces import write_pieces
 
-    with open(spill, "rb") as handle:
-        datasets: dict[str, pd.DataFrame] = pickle.load(handle)
     out = Written(index, rows=wanted)
-    for name, rows in wanted.items():  # over datasets sampled
-        out.samples[name] = datasets[name].take(rows)
-    for name, final in finals.items():  # over datasets to write
-        if name in datasets:
-            out.pieces[name] = write_pieces(name, datasets.pop(name), final, folder, index)
+    with open(spill, "rb") as handle:
+        for name, frame, as_written in _spilled(handle):  # over datasets, one in memory at a time
+            if name in wanted:
+                if as_written:
+                    raise RuntimeError(f"{name}: the Data Docs sample needs the records as validated, and the "
+                                       "partition spilled them as written")
+                out.samples[name] = frame.take(wanted[name])
+            if name in finals:
+                out.pieces[name] = write_pieces(name, frame, finals[name], folder, index, prepared=as_written)
     return out
+
+
+def _spilled(handle):
+    """The (dataset name, records, as written) entries `run_partition` spilled, one after another."""
+    while True:
+        try:
+            yield pickle.load(handle)
+        except EOFError:
+            return
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -285,9 +305,10 @@ class Study:
 
 
 def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, folder: Path, on_error: str,
-                   say=None) -> Study:
+                   say=None, *, data_docs: bool = True) -> Study:
     """Phase 1 over every partition, then what spans them: trial design, SDTM findings in final record numbers,
-    accounting and rejects summed (`scale`'s combine steps)."""
+    accounting and rejects summed (`scale`'s combine steps).  Without `data_docs` the partitions spill their records
+    as written (no Data Docs sample needs them as validated)."""
     from cdiscflow.core.terminal import UNDER_WAY
 
     def done(finished: int, total: int) -> None:
@@ -297,7 +318,7 @@ def map_and_derive(spec: StudySpec, study: str, raw: Path, count: int, runner, f
     clock = {"split": time.perf_counter()}
     pieces = split_export(spec, raw, count, folder, runner) or [None] * count
     clock["partitions"] = time.perf_counter()
-    tasks = [(study, str(raw), i, count, on_error, pieces[i], str(folder)) for i in range(count)]
+    tasks = [(study, str(raw), i, count, on_error, pieces[i], str(folder), not data_docs) for i in range(count)]
     parts = runner.map(run_partition, tasks, done)
     clock["combine"] = time.perf_counter()
     for piece in (f for p in pieces if p for f in p.values()):  # the raw rows are read: their copies go
@@ -431,7 +452,7 @@ def run_stages(result, study: str, raw: Path, count: int, runner, folder: Path, 
     spec = result.spec
 
     def sdtm_stage(log):
-        mapped = map_and_derive(spec, study, raw, count, runner, folder, on_error, say)
+        mapped = map_and_derive(spec, study, raw, count, runner, folder, on_error, say, data_docs=data_docs)
         log_sdtm(log, mapped, skip_steps=("adam", "validate", "export statistics"), rows=mapped.sdtm_rows)
         return mapped
 

@@ -497,3 +497,88 @@ def test_a_duplicate_key_in_the_trial_design_is_found_once_as_in_a_plain_run(tmp
     found = pd.read_csv(tmp_path / "parted" / "sdtm" / "_findings.csv")
     assert found.loc[found["rule_id"] == "MAP-KEY-DUP", "dataset"].tolist() == ["TI", "TI"]
     _assert_same_output(tmp_path / "plain", tmp_path / "parted", 2)
+
+
+def test_split_export_reads_the_spec_once_not_once_per_form(tmp_path, monkeypatch):
+    """The tasks carry the form and the raw settings: the split loads no spec (it loaded one per form, 15 loads that
+    cost more than reading the files at 10,000 subjects)."""
+    import pickle
+
+    import cdiscflow.specs.load as spec_load
+    from cdiscflow.scale import split_export
+    from cdiscflow.scale.partitions import raw_settings
+
+    spec = load_study("dara_atra")
+    settings = raw_settings(spec)
+    assert settings == {"dir": "raw", "subject": "SUBJID", "site": "SITEID", "usubjid": "{STUDYID}-{SUBJID}",
+                        "encoding": "utf-8", "delimiter": ",", "comment": "#"}
+    assert type(settings) is dict and pickle.loads(pickle.dumps(settings)) == settings
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("split_export loaded the spec again")
+
+    monkeypatch.setattr(spec_load._Loader, "load", no_load)
+    pieces = split_export(spec, spec.raw_dir, 2, tmp_path)
+    rows = [pickle.loads(Path(p["ae"]).read_bytes()).frame for p in pieces]
+    assert sum(len(r) for r in rows) == 225  # the embedded export's AE rows, all of them, once
+    assert sorted(rows[0].index.tolist() + rows[1].index.tolist()) == list(range(1, 226))
+
+
+def test_provenance_gets_the_raw_files_row_numbers_form_by_form():
+    from cdiscflow.scale.partitions import translate_provenance
+
+    select = SubjectSelection("SUBJID", 0, 2, rows={"ae": np.array([4, 9, 17]), "cm": np.array([2, 3])})
+    prov = pd.DataFrame({"source": pd.Categorical(["ae", "cm", "ae", "derived", None, "ae"]),
+                         "row": pd.array([1, 2, 3, 1, None, None], dtype="Int64")})
+    out = translate_provenance({"AE": prov}, select)["AE"]
+    # ae rows 1 and 3 of the partition are the file's rows 4 and 17, cm row 2 is row 3; rows of a source that is
+    # not a raw form ("derived") and of a missing source keep their numbers; missing rows stay missing
+    assert out["row"].tolist() == [4, 3, 17, 1, pd.NA, pd.NA]
+    assert str(out["row"].dtype) == "Int64" and out["source"].tolist()[:4] == ["ae", "cm", "ae", "derived"]
+    assert prov["row"].tolist() == [1, 2, 3, 1, pd.NA, pd.NA]  # the partition's frame is not changed
+
+
+def test_a_selection_reading_its_piece_keeps_every_row_without_hashing_again(monkeypatch):
+    import cdiscflow.scale.partitions as partitions
+
+    def no_hash(*args, **kwargs):
+        raise AssertionError("hashed the subjects of a piece again")
+
+    class _F:
+        name = "f"
+
+    monkeypatch.setattr(partitions, "subject_partition", no_hash)
+    select = SubjectSelection("SUBJID", 1, 2, pieces={"f": "unused.pkl"})  # the piece's rows: file rows 2, 5, 6
+    piece = pd.DataFrame({"SUBJID": ["b", "b", "d"], "X": ["2", "5", "6"]}, index=pd.Index([2, 5, 6], name="row"))
+    broken = pd.DataFrame({"rule_id": ["RAW-FIELDS"]}, index=pd.Index([5], name="row"))
+    kept, kept_broken = select(_F(), piece, broken)
+    assert kept["X"].tolist() == ["2", "5", "6"] and kept.index.tolist() == [1, 2, 3]
+    assert select.rows["f"].tolist() == [2, 5, 6] and kept_broken.index.tolist() == [2]
+    assert select.original("f", pd.Series([3, 1])).tolist() == [6, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data_docs", [False, True])
+def test_phase_two_prepares_the_records_again_only_when_data_docs_need_them_as_validated(
+        plain_run, tmp_path, monkeypatch, data_docs):
+    """Without Data Docs a partition spills its records as written: each is prepared for export once (phase 1),
+    not again for its pieces; with Data Docs the spill holds them as validated and phase 2 prepares them."""
+    import cdiscflow.export.pieces as pieces
+
+    prepared: dict[str, int] = {}
+    original = pieces.prepare_dataset
+
+    def counted(frame, dataset, findings):
+        prepared[dataset.name] = prepared.get(dataset.name, 0) + 1
+        return original(frame, dataset, findings)
+
+    monkeypatch.setattr(pieces, "prepare_dataset", counted)
+    run_partitioned(None, None, tmp_path / "out", partitions=2, data_docs=data_docs)
+    per_partition = 2 if data_docs else 1
+    assert prepared["AE"] == prepared["ADSL"] == prepared["SUPPEX"] == 2 * per_partition
+    assert prepared["TA"] == 2  # a trial design dataset: statistics and pieces in the client, as before
+    a, b = _files(plain_run), _files(tmp_path / "out")
+    docs = [n for n in b if n.startswith("validation/datadocs/")]
+    assert bool(docs) == data_docs
+    assert sorted(a) == sorted(set(b) - set(docs))
+    assert [n for n in a if n != "run.json" and a[n] != b[n]] == []  # the plain run's bytes
