@@ -10,7 +10,7 @@ sorts, filters and writes like the text: the categories are sorted).
 
 from __future__ import annotations
 
-from typing import Callable, MutableMapping
+from typing import Callable, Mapping, MutableMapping
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,18 @@ def _code_dtype(categories: int) -> type:
         if categories < np.iinfo(kind).max:
             return kind
     return np.int64
+
+
+def with_columns(frame: pd.DataFrame, new: Mapping[str, object]) -> pd.DataFrame:
+    """`frame` with the columns of `new` ({name: values on `frame`'s rows}) added after its own, as one new frame;
+    `frame` itself when `new` is empty.
+
+    Joined on at once (one concatenation): inserting the columns one at a time copies the frame's blocks into one
+    block again and again and grows its column labels (Arrow text) by one chunk each, which every later insert and
+    column lookup of a wide frame (ADSL) pays for."""
+    if not new:
+        return frame
+    return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:

@@ -155,3 +155,22 @@ def test_compact_codes_as_astype_category_at_the_code_type_boundaries():
         assert str(got.cat.codes.dtype) == kind == str(want.cat.codes.dtype)
         assert got.cat.codes.tolist() == want.cat.codes.tolist() and got.cat.categories.equals(want.cat.categories)
         assert got.cat.codes.iloc[0] == -1 and got.cat.codes.iloc[-1] == distinct - 1
+
+
+def test_with_columns_adds_the_new_columns_after_the_frame_s_on_its_index():
+    from cdiscflow.core.frames import with_columns
+
+    frame = compact(_frame()).set_axis([7, 3, 5, 1, 9, 2])
+    new = {"AVAL": np.array([1.5, 2.0, np.nan, 4.0, 5.0, 6.0]),
+           "FLAG": pd.Series(["Y", None, "Y", "Y", None, "Y"], dtype="str")._values,
+           "N": np.arange(6, dtype=np.int64)}
+    out = with_columns(frame, new)
+    assert out.columns.tolist() == ["USUBJID", "AETERM", "AESEQ", "AVAL", "FLAG", "N"]
+    assert out.index.tolist() == [7, 3, 5, 1, 9, 2]
+    assert [str(t) for t in out.dtypes] == ["category", "str", "float64", "float64", "str", "int64"]
+    assert out["FLAG"].isna().tolist() == [False, True, False, False, True, False]
+    assert out["N"].tolist() == [0, 1, 2, 3, 4, 5] and out["AESEQ"].tolist() == frame["AESEQ"].tolist()
+    assert "AVAL" not in frame.columns  # a new frame; the caller's is left as it was
+    assert with_columns(frame, {}) is frame
+    empty = with_columns(frame.iloc[:0], {"AVAL": np.zeros(0)})
+    assert empty.columns.tolist()[-1] == "AVAL" and len(empty) == 0 and empty["AVAL"].dtype == "float64"

@@ -49,7 +49,7 @@ from cdiscflow.adam.verbs.merge import inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
-from cdiscflow.core.frames import is_text_category
+from cdiscflow.core.frames import is_text_category, with_columns
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
 SECTION = "adam/adbase"
@@ -329,8 +329,7 @@ class _Wide:
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
             base = self.grid.drop(columns=self.hidden) if self.hidden else self.grid
-            self._frame = pd.concat([base, pd.DataFrame(self.columns, index=base.index)], axis=1) \
-                if self.columns else base.copy()
+            self._frame = with_columns(base, self.columns) if self.columns else base.copy()
         return self._frame
 
 

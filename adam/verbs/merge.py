@@ -110,11 +110,7 @@ def derive_vars_merged(
     if exist_flag:
         new[exist_flag] = pd.Series(np.where(hit, true_value, false_value),
                                     dtype="str" if isinstance(true_value, str) else None)._values
-    if not new:
-        return dataset.copy(deep=False)
-    # the new columns joined on at once: inserting them one at a time also grows the frame's column labels (Arrow
-    # text) by one chunk each, which every later insert and column lookup of a wide frame (ADSL) pays for
-    return pd.concat([dataset, pd.DataFrame(new, index=dataset.index)], axis=1)
+    return frames.with_columns(dataset, new) if new else dataset.copy(deep=False)
 
 
 def _left_join(dataset: pd.DataFrame, right: pd.DataFrame, keys: list[str], columns: list[str]) -> dict:
@@ -269,9 +265,8 @@ def combine_supp(dataset: pd.DataFrame, supp: pd.DataFrame, *, dataset_name: str
             found.setdefault(qnam, np.full(len(dataset), np.nan, dtype=object))[hit[have]] = values[have]
     if not found:
         return dataset.copy(deep=False)
-    new = pd.DataFrame({qnam: pd.Series(values, dtype="str")._values for qnam, values in found.items()},
-                       index=dataset.index)
-    return pd.concat([dataset, new], axis=1)
+    return frames.with_columns(dataset, {qnam: pd.Series(values, dtype="str")._values
+                                         for qnam, values in found.items()})
 
 
 def _merge_supp_part(part: pd.DataFrame, left: pd.DataFrame, keys: list[str], found: dict, idvar: str,
