@@ -41,7 +41,6 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
@@ -49,7 +48,7 @@ from cdiscflow.adam.verbs.merge import inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
-from cdiscflow.core.frames import is_text_category, with_columns
+from cdiscflow.core.frames import is_text_category, text_categorical, with_columns
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
 SECTION = "adam/adbase"
@@ -245,7 +244,7 @@ def _assemble(grid: pd.DataFrame, parts: list[tuple[np.ndarray, Values]]) -> pd.
     for name in (*SUBJECT_KEYS, *TIMEPOINT_VARS):  # a loop over the grid's columns
         col = grid[name]
         if col.dtype == "str" or is_text_category(col):
-            coded = _coded_text([pa.array(col.array)])  # the grid's few rows coded, then taken by code
+            coded = text_categorical([pa.array(col.array)])  # the grid's few rows coded, then taken by code
             columns[name] = _used_only(coded.codes[at], coded.categories)
         else:
             columns[name] = col._values.take(at)
@@ -270,27 +269,8 @@ def _text_values(given: list, lengths: list[int]) -> pd.Categorical:
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(words, dtype="str")))
     # a loop over parameters: Arrow codes each part where it is (C), a missing part is nulls
     chunks = [pa.nulls(n, pa.large_string()) if v is None else pa.array(v.array) for v, n in zip(given, lengths)]
-    coded = _coded_text(chunks)
+    coded = text_categorical(chunks)
     return _used_only(np.asarray(coded.codes), coded.categories)
-
-
-def _coded_text(chunks: list[pa.Array]) -> pd.Categorical:
-    """Text arrays (plain or dictionary-encoded) one after the other as one categorical on the sorted values of
-    all: each dictionary-encoded by Arrow where it is, the dictionaries unified, then the codes renumbered in the
-    order of the sorted values (Arrow's binary order, as pandas sorts text)."""
-    kind = pa.dictionary(pa.int32(), pa.large_string())
-    coded = [(c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)).cast(kind) for c in chunks]
-    unified = pa.chunked_array(coded, type=kind).unify_dictionaries()
-    values = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.large_string())
-    order = pc.array_sort_indices(values).to_numpy()
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    indices = pa.chunked_array([c.indices for c in unified.chunks], type=pa.int32())
-    codes = np.where(pc.is_valid(indices).to_numpy(zero_copy_only=False),
-                     rank[pc.fill_null(indices, 0).to_numpy(zero_copy_only=False)], -1) if len(order) else \
-        np.full(len(indices), -1)
-    categories = pd.Index(values.take(pa.array(order)), dtype="str")
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False))
 
 
 def _used_only(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
