@@ -377,11 +377,14 @@ class _Inputs:
         return mask
 
 
-def _joined(ref: SourceRef, inputs: _Inputs, values: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The source records meeting the filter, one row per record and time point of its subject."""
+def _joined(ref: SourceRef, inputs: _Inputs, values: tuple[str, ...] = (),
+            mask: np.ndarray | None = None) -> pd.DataFrame:
+    """The source records meeting the filter, one row per record and time point of its subject (`mask`: the
+    records meeting the filter's conditions that do not read the time point, when the caller has them)."""
     data = inputs.data(ref.dataset)
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    mask = inputs.meeting(ref.dataset, early)
+    if mask is None:
+        mask = inputs.meeting(ref.dataset, early)
     used = set(names(late)) if late else set()
     for v in values:
         used |= set(names(v))
@@ -449,22 +452,23 @@ def _exists(par: BaseParameter, inputs: _Inputs) -> tuple[np.ndarray, Values]:
     """Y/N per subject and time point of the grid: whether any of the sources has a record there."""
     hit = np.zeros(len(inputs.grid), dtype=bool)
     for ref in par.exists:  # over the parameter's sources (one or two)
-        rows = _grid_rows(ref, inputs)
-        hit[rows if rows is not None else _joined(ref, inputs)[_GRID_ROW].to_numpy()] = True
+        hit[_grid_rows(ref, inputs)] = True
     return np.arange(len(inputs.grid)), {"AVALC": pd.Series(np.where(hit, "Y", "N"), dtype="str"), "AVAL": np.nan,
                                   "SRCDOM": None, "SRCVAR": None, "SRCSEQ": np.nan}
 
 
-def _grid_rows(ref: SourceRef, inputs: _Inputs) -> np.ndarray | None:
-    """The grid rows (subject and time point) with a record of `ref` meeting its filter, from the join of those
-    records with the grid; None when the filter reads the time point or the keys need pandas' merge (then the
-    joined records are built, `_joined`)."""
+def _grid_rows(ref: SourceRef, inputs: _Inputs) -> np.ndarray:
+    """The grid rows (subject and time point) with a record of `ref` meeting its filter: from the join of those
+    records' keys with the grid, or, when the filter reads the time point or the keys need pandas' merge, from the
+    joined records (`_joined`, given the records already selected)."""
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    if late is not None:
-        return None
-    rows = inputs.data(ref.dataset).loc[inputs.meeting(ref.dataset, early), list(SUBJECT_KEYS)]
-    pairs = inner_join_positions(rows, inputs.grid, list(SUBJECT_KEYS))  # the selected records only
-    return None if pairs is None else pairs[1]
+    mask = inputs.meeting(ref.dataset, early)  # each condition evaluated (or taken from the shared ones) once
+    if late is None:
+        rows = inputs.data(ref.dataset).loc[mask, list(SUBJECT_KEYS)]
+        pairs = inner_join_positions(rows, inputs.grid, list(SUBJECT_KEYS))  # the selected records only
+        if pairs is not None:
+            return pairs[1]
+    return _joined(ref, inputs, mask=mask)[_GRID_ROW].to_numpy()
 
 
 def _missing_text(index: pd.Index) -> pd.Series:
