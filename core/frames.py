@@ -10,7 +10,7 @@ sorts, filters and writes like the text: the categories are sorted).
 
 from __future__ import annotations
 
-from typing import Callable, MutableMapping
+from typing import Callable, Mapping, MutableMapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,24 +39,41 @@ def compact(frame: pd.DataFrame, *, share: float = REPEAT_SHARE) -> pd.DataFrame
 
 
 def _categorical(col: pd.Series, most: float) -> pd.Series | None:
-    """`col.astype("category")` of a text column with at most `most` distinct values, else None; the categories
-    sorted as pandas sorts them (the same codes and categories as astype).  Coded by Arrow (dictionary_encode: a
-    third of pandas' factorize on this Arrow-backed text, which matters over ~300 columns per SDTM stage)."""
-    values = pa.array(col.array)  # the column's Arrow text as it is
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    encoded = pc.dictionary_encode(values)  # distinct values in order of appearance; missing stays missing
-    distinct = encoded.dictionary
+    """`col.astype("category")` of a text column with at most `most` distinct values, else None (`text_categorical`
+    of the column's Arrow text as it is)."""
+    categorical = text_categorical([pa.array(col.array)], most=most)
+    return None if categorical is None else pd.Series(categorical, index=col.index, name=col.name)
+
+
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+
+
+def text_categorical(arrays: Sequence[pa.Array | pa.ChunkedArray], *, most: float = np.inf) -> pd.Categorical | None:
+    """Arrow text arrays (plain or dictionary-encoded), one after the other, as one categorical on their sorted
+    distinct values, or None when they have more than `most`: what `astype("category")` of the text gives (the
+    categories in text order, as pandas sorts Arrow text; missing is code -1; the codes in the integer type pandas
+    keeps them in).  Each array is coded by Arrow where it is (dictionary_encode: a third of pandas' factorize on
+    Arrow-backed text, which matters over ~300 columns per SDTM stage), the dictionaries unified when there are
+    several; each value's code is then its rank among the sorted values, taken in one pass."""
+    chunks = [a for c in arrays for a in (c.chunks if isinstance(c, pa.ChunkedArray) else (c,))]
+    if len(chunks) == 1 and not pa.types.is_dictionary(chunks[0].type):  # one plain array: coded as it is
+        encoded = pc.dictionary_encode(chunks[0])  # distinct values in order of appearance; missing stays missing
+        distinct, indices = encoded.dictionary, encoded.indices
+    else:
+        kind = pa.dictionary(pa.int32(), pa.large_string())
+        coded = [(c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)).cast(kind) for c in chunks]
+        unified = pa.chunked_array(coded, type=kind).unify_dictionaries()
+        distinct = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.large_string())
+        indices = pa.chunked_array([c.indices for c in unified.chunks], type=pa.int32())
     if len(distinct) > most:
         return None
     order = pc.array_sort_indices(distinct).to_numpy()  # text order, as pandas sorts Arrow text
-    # each value's code is its rank among the sorted values; missing (coded after the values) is -1: one take, in
-    # the integer type pandas keeps the codes in
+    # each value's code is its rank among the sorted values; missing (read as one past the values) is -1
     rank = np.empty(len(order) + 1, dtype=_code_dtype(len(order)))
     rank[order], rank[-1] = np.arange(len(order)), -1
-    codes = rank[pc.fill_null(encoded.indices, len(order)).to_numpy()]
-    categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=col.dtype))
-    dtype = pd.CategoricalDtype(categories, ordered=False)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), index=col.index, name=col.name)
+    codes = rank[pc.fill_null(indices, len(order)).to_numpy(zero_copy_only=False)]
+    categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=_TEXT))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False), validate=False)
 
 
 def _code_dtype(categories: int) -> type:
@@ -65,6 +82,18 @@ def _code_dtype(categories: int) -> type:
         if categories < np.iinfo(kind).max:
             return kind
     return np.int64
+
+
+def with_columns(frame: pd.DataFrame, new: Mapping[str, object]) -> pd.DataFrame:
+    """`frame` with the columns of `new` ({name: values on `frame`'s rows}) added after its own, as one new frame;
+    `frame` itself when `new` is empty.
+
+    Joined on at once (one concatenation): inserting the columns one at a time copies the frame's blocks into one
+    block again and again and grows its column labels (Arrow text) by one chunk each, which every later insert and
+    column lookup of a wide frame (ADSL) pays for."""
+    if not new:
+        return frame
+    return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
 def compact_all(datasets: MutableMapping[str, pd.DataFrame], *, share: float = REPEAT_SHARE) -> None:

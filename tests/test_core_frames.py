@@ -155,3 +155,59 @@ def test_compact_codes_as_astype_category_at_the_code_type_boundaries():
         assert str(got.cat.codes.dtype) == kind == str(want.cat.codes.dtype)
         assert got.cat.codes.tolist() == want.cat.codes.tolist() and got.cat.categories.equals(want.cat.categories)
         assert got.cat.codes.iloc[0] == -1 and got.cat.codes.iloc[-1] == distinct - 1
+
+
+def test_with_columns_adds_the_new_columns_after_the_frame_s_on_its_index():
+    from cdiscflow.core.frames import with_columns
+
+    frame = compact(_frame()).set_axis([7, 3, 5, 1, 9, 2])
+    new = {"AVAL": np.array([1.5, 2.0, np.nan, 4.0, 5.0, 6.0]),
+           "FLAG": pd.Series(["Y", None, "Y", "Y", None, "Y"], dtype="str")._values,
+           "N": np.arange(6, dtype=np.int64)}
+    out = with_columns(frame, new)
+    assert out.columns.tolist() == ["USUBJID", "AETERM", "AESEQ", "AVAL", "FLAG", "N"]
+    assert out.index.tolist() == [7, 3, 5, 1, 9, 2]
+    assert [str(t) for t in out.dtypes] == ["category", "str", "float64", "float64", "str", "int64"]
+    assert out["FLAG"].isna().tolist() == [False, True, False, False, True, False]
+    assert out["N"].tolist() == [0, 1, 2, 3, 4, 5] and out["AESEQ"].tolist() == frame["AESEQ"].tolist()
+    assert "AVAL" not in frame.columns  # a new frame; the caller's is left as it was
+    assert with_columns(frame, {}) is frame
+    empty = with_columns(frame.iloc[:0], {"AVAL": np.zeros(0)})
+    assert empty.columns.tolist()[-1] == "AVAL" and len(empty) == 0 and empty["AVAL"].dtype == "float64"
+
+
+def test_text_categorical_of_several_arrays_is_astype_category_of_their_text_one_after_the_other():
+    import pyarrow as pa
+
+    from cdiscflow.core.frames import text_categorical
+
+    plain = pd.Series(["b", None, "é", "a"], dtype="str")
+    coded = pd.Series(["Z", "b", None, "10", "Z"], dtype="str").astype("category")  # dictionary-encoded in Arrow
+    chunked = pd.concat([pd.Series(["9", "a"], dtype="str"), pd.Series(["ß"], dtype="str")], ignore_index=True)
+    arrays = [pa.array(plain.array), pa.array(coded.array), pa.nulls(2, pa.large_string()), pa.array(chunked.array)]
+    got = text_categorical(arrays)
+    text = pd.Series(["b", None, "é", "a", "Z", "b", None, "10", "Z", None, None, "9", "a", "ß"], dtype="str")
+    want = text.astype("category")
+    assert list(got.categories) == ["10", "9", "Z", "a", "b", "ß", "é"] == list(want.cat.categories)
+    assert got.codes.tolist() == [4, -1, 6, 3, 2, 4, -1, 0, 2, -1, -1, 1, 3, 5] == want.cat.codes.tolist()
+    assert got.categories.dtype == "str" and got.codes.dtype == want.cat.codes.dtype == np.int8
+    assert text_categorical(arrays, most=6) is None and text_categorical(arrays, most=7) is not None
+    none = text_categorical([pa.nulls(3, pa.large_string())])
+    assert len(none.categories) == 0 and none.codes.tolist() == [-1, -1, -1] and none.categories.dtype == "str"
+    assert len(text_categorical([]).codes) == 0
+
+
+def test_text_categorical_code_type_at_the_boundaries_one_array_or_split():
+    import pyarrow as pa
+
+    from cdiscflow.core.frames import text_categorical
+
+    for distinct, kind in ((126, np.int8), (127, np.int16), (32766, np.int16), (32767, np.int32)):
+        values = [f"v{i:05d}" for i in range(distinct)]
+        col = pd.Series([*values[::-1], None, *values], dtype="str")
+        want = col.astype("category")
+        halves = [pa.array(col.iloc[:distinct].array), pa.array(col.iloc[distinct:].astype("category").array)]
+        for got in (text_categorical([pa.array(col.array)]), text_categorical(halves)):
+            assert got.codes.dtype == kind == want.cat.codes.dtype
+            assert got.codes.tolist() == want.cat.codes.tolist() and got.categories.equals(want.cat.categories)
+            assert got.codes[distinct] == -1 and got.codes[-1] == distinct - 1

@@ -41,7 +41,6 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, describe_rows
 from cdiscflow.adam.verbs.categories import VariableRule, variable_rule
@@ -49,7 +48,7 @@ from cdiscflow.adam.verbs.merge import inner_join_positions
 from cdiscflow.core.expr import Expr, ExpressionError, evaluate_condition, evaluate_value, names, parse
 from cdiscflow.adam.verbs.sources import SourceData
 from cdiscflow.core.errors import InputError, SpecError
-from cdiscflow.core.frames import is_text_category
+from cdiscflow.core.frames import is_text_category, text_categorical, with_columns
 from cdiscflow.specs.model import NAME_RE, StudySpec
 
 SECTION = "adam/adbase"
@@ -245,7 +244,7 @@ def _assemble(grid: pd.DataFrame, parts: list[tuple[np.ndarray, Values]]) -> pd.
     for name in (*SUBJECT_KEYS, *TIMEPOINT_VARS):  # a loop over the grid's columns
         col = grid[name]
         if col.dtype == "str" or is_text_category(col):
-            coded = _coded_text([pa.array(col.array)])  # the grid's few rows coded, then taken by code
+            coded = text_categorical([pa.array(col.array)])  # the grid's few rows coded, then taken by code
             columns[name] = _used_only(coded.codes[at], coded.categories)
         else:
             columns[name] = col._values.take(at)
@@ -270,27 +269,8 @@ def _text_values(given: list, lengths: list[int]) -> pd.Categorical:
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(words, dtype="str")))
     # a loop over parameters: Arrow codes each part where it is (C), a missing part is nulls
     chunks = [pa.nulls(n, pa.large_string()) if v is None else pa.array(v.array) for v, n in zip(given, lengths)]
-    coded = _coded_text(chunks)
+    coded = text_categorical(chunks)
     return _used_only(np.asarray(coded.codes), coded.categories)
-
-
-def _coded_text(chunks: list[pa.Array]) -> pd.Categorical:
-    """Text arrays (plain or dictionary-encoded) one after the other as one categorical on the sorted values of
-    all: each dictionary-encoded by Arrow where it is, the dictionaries unified, then the codes renumbered in the
-    order of the sorted values (Arrow's binary order, as pandas sorts text)."""
-    kind = pa.dictionary(pa.int32(), pa.large_string())
-    coded = [(c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)).cast(kind) for c in chunks]
-    unified = pa.chunked_array(coded, type=kind).unify_dictionaries()
-    values = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.large_string())
-    order = pc.array_sort_indices(values).to_numpy()
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    indices = pa.chunked_array([c.indices for c in unified.chunks], type=pa.int32())
-    codes = np.where(pc.is_valid(indices).to_numpy(zero_copy_only=False),
-                     rank[pc.fill_null(indices, 0).to_numpy(zero_copy_only=False)], -1) if len(order) else \
-        np.full(len(indices), -1)
-    categories = pd.Index(values.take(pa.array(order)), dtype="str")
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False))
 
 
 def _used_only(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
@@ -329,8 +309,7 @@ class _Wide:
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
             base = self.grid.drop(columns=self.hidden) if self.hidden else self.grid
-            self._frame = pd.concat([base, pd.DataFrame(self.columns, index=base.index)], axis=1) \
-                if self.columns else base.copy()
+            self._frame = with_columns(base, self.columns) if self.columns else base.copy()
         return self._frame
 
 
@@ -398,11 +377,14 @@ class _Inputs:
         return mask
 
 
-def _joined(ref: SourceRef, inputs: _Inputs, values: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The source records meeting the filter, one row per record and time point of its subject."""
+def _joined(ref: SourceRef, inputs: _Inputs, values: tuple[str, ...] = (),
+            mask: np.ndarray | None = None) -> pd.DataFrame:
+    """The source records meeting the filter, one row per record and time point of its subject (`mask`: the
+    records meeting the filter's conditions that do not read the time point, when the caller has them)."""
     data = inputs.data(ref.dataset)
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    mask = inputs.meeting(ref.dataset, early)
+    if mask is None:
+        mask = inputs.meeting(ref.dataset, early)
     used = set(names(late)) if late else set()
     for v in values:
         used |= set(names(v))
@@ -470,22 +452,23 @@ def _exists(par: BaseParameter, inputs: _Inputs) -> tuple[np.ndarray, Values]:
     """Y/N per subject and time point of the grid: whether any of the sources has a record there."""
     hit = np.zeros(len(inputs.grid), dtype=bool)
     for ref in par.exists:  # over the parameter's sources (one or two)
-        rows = _grid_rows(ref, inputs)
-        hit[rows if rows is not None else _joined(ref, inputs)[_GRID_ROW].to_numpy()] = True
+        hit[_grid_rows(ref, inputs)] = True
     return np.arange(len(inputs.grid)), {"AVALC": pd.Series(np.where(hit, "Y", "N"), dtype="str"), "AVAL": np.nan,
                                   "SRCDOM": None, "SRCVAR": None, "SRCSEQ": np.nan}
 
 
-def _grid_rows(ref: SourceRef, inputs: _Inputs) -> np.ndarray | None:
-    """The grid rows (subject and time point) with a record of `ref` meeting its filter, from the join of those
-    records with the grid; None when the filter reads the time point or the keys need pandas' merge (then the
-    joined records are built, `_joined`)."""
+def _grid_rows(ref: SourceRef, inputs: _Inputs) -> np.ndarray:
+    """The grid rows (subject and time point) with a record of `ref` meeting its filter: from the join of those
+    records' keys with the grid, or, when the filter reads the time point or the keys need pandas' merge, from the
+    joined records (`_joined`, given the records already selected)."""
     early, late = _split(ref.filter, set(TIMEPOINT_VARS))
-    if late is not None:
-        return None
-    rows = inputs.data(ref.dataset).loc[inputs.meeting(ref.dataset, early), list(SUBJECT_KEYS)]
-    pairs = inner_join_positions(rows, inputs.grid, list(SUBJECT_KEYS))  # the selected records only
-    return None if pairs is None else pairs[1]
+    mask = inputs.meeting(ref.dataset, early)  # each condition evaluated (or taken from the shared ones) once
+    if late is None:
+        rows = inputs.data(ref.dataset).loc[mask, list(SUBJECT_KEYS)]
+        pairs = inner_join_positions(rows, inputs.grid, list(SUBJECT_KEYS))  # the selected records only
+        if pairs is not None:
+            return pairs[1]
+    return _joined(ref, inputs, mask=mask)[_GRID_ROW].to_numpy()
 
 
 def _missing_text(index: pd.Index) -> pd.Series:

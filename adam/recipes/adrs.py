@@ -227,15 +227,16 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
     src = {"covr": confirmed, "ovr": assessed, "subjects": subjects, "adsl": adsl[[*SUBJECT_KEYS, "DTHDT"]]}
 
     # -- best confirmed response, rates, progression (per subject and period) ----------------------------------
+    derived = []  # each parameter's records, appended to the assessments at once (not ADRS copied per parameter)
+
     def add(code: str, events, *, mode: str = "first", aval=None, by_vars=by) -> None:
-        nonlocal adrs
         if code not in params:
             return
         values = {"PARAMCD": code, "PARAM": params[code], "ANL01FL": "Y"}
         if aval is not None:
             values["AVAL"] = aval
-        adrs = derive_extreme_event(adrs, events=events, source_datasets=src, by_vars=by_vars, order=("ADT",),
-                                    mode=mode, set_values_to=values)
+        derived.append(derive_extreme_event(None, events=events, source_datasets=src, by_vars=by_vars,
+                                            order=("ADT",), mode=mode, set_values_to=values))
 
     add("CBOR", best_response_events(crit, dataset_name="covr", adsl_name="subjects", keep_adsl_vars=keep),
         aval=crit.aval_expr())
@@ -253,6 +254,8 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
                                        response_var="AVALC" if cfg.lsta_parameter == "OVR" else cfg.value),
         mode="last", aval=crit.aval_expr())
     add("DEATH", death_events(adsl_name="adsl"), aval=YN_AVAL, by_vars=list(SUBJECT_KEYS))
+    adrs = pd.concat([adrs, *derived], ignore_index=True)
+    derived.clear()
     if "DEATH" in params:
         death = (adrs["PARAMCD"] == "DEATH") & (adrs["AVALC"] == "Y")
         adrs.loc[death, "SRCDOM"] = "ADSL"

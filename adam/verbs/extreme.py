@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, as_names, check_frame, require_columns
@@ -63,39 +64,112 @@ def select_extreme_event(
     ignore_event_order: bool = False,
     description_var: str | None = None,
 ) -> pd.DataFrame:
-    """The selected record per `by_vars` group (one row per group that has any qualifying record)."""
+    """The selected record per `by_vars` group (one row per group that has any qualifying record): the first/last
+    of each group among the events' qualifying records, one after the other.  The records of consecutive events of
+    one kind (`_same_kind`: ADRS's best response has eight events on the confirmed responses, each setting AVALC)
+    are taken from their source at once."""
     check_mode(mode)
     by = list(as_names(by_vars, arg="by_vars"))
     if not events:
         raise ValueError("events must list at least one Event")
     sources = dict(source_datasets or {})
-    parts = []
+    found = []
     for number, event in enumerate(events):
         if not isinstance(event, Event):
             raise TypeError(f"events[{number}] is a {type(event).__name__}, not an Event")
         source, name = _source(event, sources, dataset)
         require_columns(source, by, dataset=name, purpose=f"event '{event.description}'")
         mask = evaluate_condition(event.condition, source, dataset=name)
+        columns = None
         if event.keep_source_vars is not None:  # only the kept variables are copied with the records
             require_columns(source, event.keep_source_vars, dataset=name, purpose=f"event '{event.description}'")
-            keep = list(dict.fromkeys(by + [c for c in event.keep_source_vars if c not in by]))
-            keep += [c for c in order_columns(order) if c in source.columns and c not in keep]
-            rows = source.loc[mask, keep]
-        else:
-            rows = source.loc[mask]
+            columns = list(dict.fromkeys(by + [c for c in event.keep_source_vars if c not in by]))
+            columns += [c for c in order_columns(order) if c in source.columns and c not in columns]
         marks = {_EVENT_NR: number, **({description_var: event.description} if description_var else {})}
-        parts.append(set_values(rows, {**event.set_values_to, **marks}, dataset=name))
-    # empty parts are left out of the concatenation but keep their variables, with their types
-    combined = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    for part in parts:
-        for col in part.columns.difference(combined.columns, sort=False):
-            combined[col] = pd.Series(index=combined.index, dtype=part[col].dtype)
+        found.append(_Qualifying(source, name, np.flatnonzero(mask), columns, {**event.set_values_to, **marks}))
+    combined = _combined(*_taken_by_run(found))
     require_columns(combined, order_columns(order), dataset="the events' records", purpose="order")
     if ignore_event_order:
         chosen = extreme_rows(combined, by, [*order, _EVENT_NR if mode == "first" else f"-{_EVENT_NR}"], mode)
     else:
         chosen = extreme_rows(combined, by, order, mode, priority=[_EVENT_NR])
     return chosen.drop(columns=_EVENT_NR).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Qualifying:
+    """One event's qualifying records: positions in its source, the variables kept (None: all) and its values."""
+
+    source: pd.DataFrame
+    name: str
+    positions: np.ndarray
+    columns: list[str] | None
+    values: Mapping[str, Any]
+
+    def frame(self) -> pd.DataFrame:
+        return self.source if self.columns is None else self.source[self.columns]
+
+    def records(self) -> pd.DataFrame:
+        return set_values(self.frame().iloc[self.positions], self.values, dataset=self.name)
+
+
+def _combined(parts: list[pd.DataFrame], qualified: list[bool]) -> pd.DataFrame:
+    """The events' records one after the other; the events without a qualifying record are left out of the
+    concatenation but keep their variables, with their types."""
+    combined = pd.concat([p for p, q in zip(parts, qualified) if q] or parts[:1], ignore_index=True)
+    for part in parts:  # over the events
+        for col in part.columns.difference(combined.columns, sort=False):
+            combined[col] = pd.Series(index=combined.index, dtype=part[col].dtype)
+    return combined
+
+
+def _taken_by_run(found: list[_Qualifying]) -> tuple[list[pd.DataFrame], list[bool]]:
+    """Each event's records with its values (and whether it has any), those of consecutive events of one kind
+    (`_same_kind`) taken at once: their records have the same variables with the same types, so one take is what
+    concatenating them gives."""
+    parts, qualified = [], []
+    run: list[_Qualifying] = []
+
+    def close() -> None:
+        if run:
+            parts.append(run[0].records() if len(run) == 1 else _run_records(run))
+            qualified.append(True)
+            run.clear()
+
+    for q in found:  # over the events
+        if not len(q.positions):  # no qualifying record: its variables and their types only
+            parts.append(q.records())
+            qualified.append(False)
+            continue
+        if run and not _same_kind(run[0], q):
+            close()
+        run.append(q)
+    close()
+    return parts, qualified
+
+
+def _same_kind(a: _Qualifying, b: _Qualifying) -> bool:
+    """Events whose records get the same variables with the same types: one source, the same kept variables and
+    constants of the same Python types for the same variables (no expression: its type depends on the values)."""
+    return (a.source is b.source and a.columns == b.columns and list(a.values) == list(b.values)
+            and all(not isinstance(v, Expr) and type(v) is type(b.values[k]) for k, v in a.values.items()))
+
+
+def _run_records(run: list[_Qualifying]) -> pd.DataFrame:
+    """The records of a run of events of one kind taken at once, each with its event's values (a value every
+    event of the run sets alike is set as the one constant, as each event sets it)."""
+    frame = run[0].frame().iloc[np.concatenate([q.positions for q in run])]
+    counts = [len(q.positions) for q in run]
+    values = {}
+    for name, value in run[0].values.items():  # over the variables the events set
+        given = [q.values[name] for q in run]
+        if all(v == value for v in given):
+            values[name] = value
+        else:  # each event's value taken to its records (text as text, numbers in numpy's type)
+            event_of = np.repeat(np.arange(len(run)), counts)
+            distinct = pd.array(given, dtype="str") if isinstance(value, str) else np.array(given)
+            values[name] = pd.Series(distinct.take(event_of), index=frame.index)
+    return set_values(frame, values, dataset=run[0].name)
 
 
 def _source(event: Event, sources: dict[str, pd.DataFrame], dataset: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:

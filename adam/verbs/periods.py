@@ -26,6 +26,7 @@ from cdiscflow.adam.verbs.checks import SUBJECT_KEYS, check_frame, require_colum
 from cdiscflow.core.expr import Condition, evaluate_condition
 from cdiscflow.adam.verbs.merge import derive_vars_merged
 from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.core.frames import with_columns
 
 PERIOD_VARS = ("APERIOD", "APERIODC", "APERSDT", "APEREDT", "TRTP", "TRTA")
 
@@ -176,7 +177,7 @@ def derive_vars_period_by_date(
                                 new_vars=[v for v in PERIOD_VARS if v != "APERIOD"], dataset_name=dataset_name,
                                 dataset_add_name="the subjects' periods")
     added = {}
-    for var in PERIOD_VARS:  # joined on at once (a column inserted at a time also grows the column labels)
+    for var in PERIOD_VARS:  # over the period variables, joined on at once
         values = merged[var].to_numpy() if var != "APERIOD" else keyed["APERIOD"].to_numpy()
         added[var] = pd.Series(values).astype("str")._values if var in ("APERIODC", "TRTP", "TRTA") else values
-    return pd.concat([dataset, pd.DataFrame(added, index=dataset.index)], axis=1)
+    return with_columns(dataset, added)

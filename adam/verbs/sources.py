@@ -29,6 +29,7 @@ import pandas as pd
 from cdiscflow.adam.verbs.dates import DATE_LEVELS, derive_vars_dt, derive_vars_dtm, dtc_as_dates
 from cdiscflow.adam.verbs.merge import combine_supp
 from cdiscflow.core.errors import InputError, SpecError
+from cdiscflow.core.frames import with_columns
 from cdiscflow.specs.model import NAME_RE
 
 
@@ -95,7 +96,7 @@ def add_dates(frame: pd.DataFrame, *, dataset_name: str = "dataset") -> pd.DataF
             continue
         if f"{prefix}DT" not in frame.columns:
             dates[f"{prefix}DT"] = dtc_as_dates(frame, col, dataset_name=dataset_name)
-    return pd.concat([frame, pd.DataFrame(dates, index=frame.index)], axis=1) if dates else frame
+    return with_columns(frame, dates)
 
 
 # ----------------------------------------------------------------------------------------------------------------

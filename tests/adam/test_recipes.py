@@ -314,6 +314,44 @@ def test_baseline_exists_parameters_with_and_without_a_time_point_filter():
     }
 
 
+
+def test_baseline_exists_by_pandas_merge_evaluates_a_shared_condition_once(monkeypatch):
+    """When the keys need pandas' merge (dtypes it cannot index), an `exists` source's records come from the joined
+    records: the same Y/N, and a condition two parameters share is evaluated once for both (it was evaluated
+    again for the join, and then again for the second parameter)."""
+    from cdiscflow.adam.recipes import adbase
+
+    adsl = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "ENRLDT": [D("2020-01-10"), D("2020-02-01")],
+                         "PARTBDT": [D("2021-01-10"), pd.NaT]})
+    cm = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2", "2"], "CMSEQ": [1.0, 1.0, 2.0],
+                       "CMDECOD": ["LENALIDOMIDE", "DEXAMETHASONE", None]})
+    ae = pd.DataFrame({"STUDYID": "S", "USUBJID": ["1", "2"], "AESEQ": [1.0, 1.0],
+                       "AESTDTC": ["2020-06-01", "2020-01-15"]})
+    lenalidomide = {"dataset": "CM", "filter": "CMDECOD == 'LENALIDOMIDE'"}
+    section = {
+        "timepoints": [{"avisit": "A", "avisitn": 100, "date": "ENRLDT"},
+                       {"avisit": "B", "avisitn": 200, "date": "PARTBDT"}],
+        "parameters": {"LEN": {"param": "Lenalidomide", "exists": lenalidomide},
+                       "EITHER": {"param": "Either", "exists": [lenalidomide,
+                                                                {"dataset": "AE", "filter": "AESTDT < ADT"}]}},
+    }
+    cfg = load_adbase_spec(_fake_spec("adam/adbase", section))
+    indexed = derive_adbase(None, SourceData({"CM": cm, "AE": ae}), adsl, settings=cfg)
+    evaluated = []
+
+    def counted(condition, data, **kwargs):
+        evaluated.append(str(condition))
+        return evaluate(condition, data, **kwargs)
+
+    evaluate = adbase.evaluate_condition
+    monkeypatch.setattr(adbase, "evaluate_condition", counted)
+    monkeypatch.setattr(adbase, "inner_join_positions", lambda *args: None)
+    merged = derive_adbase(None, SourceData({"CM": cm, "AE": ae}), adsl, settings=cfg)
+    pd.testing.assert_frame_equal(merged, indexed)
+    assert merged["AVALC"].tolist() == ["Y", "Y", "Y", "Y", "N", "Y"]  # subject 1 at A and B, subject 2 at A
+    assert evaluated.count("CMDECOD == 'LENALIDOMIDE'") == 1
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # the spec's variables
 

@@ -69,3 +69,36 @@ def test_an_empty_source_keeps_its_variables_and_types():
                                order=("ADT",))
     assert out["AVALC"].tolist() == ["MISSING"] * 3
     assert pd.api.types.is_datetime64_any_dtype(out["ADT"]) and out["ADT"].isna().all()
+
+
+def test_events_of_one_kind_taken_at_once_give_each_record_its_own_event_s_values():
+    # CR, PR, "never" (no record) and SD read one source and set constants of the same types: their records are
+    # taken at once, each with its event's values; an expression (NE) and a number of another type (TOO: a float
+    # after ints) start another take; the result is what the events' records one after the other give
+    from cdiscflow.adam.verbs.extreme import select_extreme_event
+
+    ovr = OVR.assign(ADY=[10.0, 41.0, 70.0, 10.0, 41.0], USUBJID=["01", "01", "01", "02", "04"])
+    ovr = ovr.set_axis([7, 3, 5, 1, 9])
+    events = [Event("complete response", "AVALC == 'CR'", {"AVALC": "cr", "N": 1, "W": None}, "ovr"),
+              Event("partial response", "AVALC == 'PR'", {"AVALC": "pr", "N": 2, "W": None}, "ovr"),
+              Event("never", "AVALC == 'XX'", {"AVALC": "xx", "N": 3, "W": None}, "ovr"),
+              Event("stable disease", "AVALC == 'SD'", {"AVALC": "sd", "N": 4, "W": None}, "ovr"),
+              Event("too", "AVALC == 'SD'", {"AVALC": "too", "N": 4.5, "W": None}, "ovr"),
+              Event("not evaluable", "AVALC == 'NE'", {"AVALC": Expr("AVALC"), "N": 5, "W": None}, "ovr"),
+              Event("no assessment", None, {"AVALC": "MISSING"}, "adsl", keep_source_vars=())]
+    out = select_extreme_event(events=events, source_datasets={"ovr": ovr, "adsl": ADSL}, order=("ADT",),
+                               description_var="EVENT")
+    assert out["USUBJID"].tolist() == ["01", "02", "03", "04"]
+    assert out["AVALC"].tolist() == ["cr", "sd", "MISSING", "NE"]
+    assert out["N"].tolist()[:2] == [1.0, 4.0] and pd.isna(out["N"].iloc[2]) and out["N"].iloc[3] == 5.0
+    assert out["EVENT"].tolist() == ["complete response", "stable disease", "no assessment", "not evaluable"]
+    assert out["ADT"].tolist()[:2] == [pd.Timestamp("2020-02-10"), pd.Timestamp("2020-01-10")]
+    assert out["ADY"].tolist()[:2] == [41.0, 10.0] and out["W"].isna().all()
+    assert out["N"].dtype == "float64" and out["AVALC"].dtype == "str" and out["EVENT"].dtype == "str"
+    overlapping = Event("any", "AVALC in ('CR', 'PR', 'SD')", {"AVALC": "any", "N": 9, "W": None}, "ovr")
+    ints = select_extreme_event(events=[*events[:4], overlapping], source_datasets={"ovr": ovr}, order=("ADT",),
+                                mode="last")  # the same record in two events of one take (index labels repeat)
+    assert ints["USUBJID"].tolist() == ["01", "02"] and ints["AVALC"].tolist() == ["cr", "sd"]
+    assert ints["N"].tolist() == [1, 4] and ints["N"].dtype == "int64" and ints["W"].dtype == "float64"
+    assert ints["ADT"].tolist() == [pd.Timestamp("2020-03-10"), pd.Timestamp("2020-01-10")]
+    assert ints.columns.tolist() == ["STUDYID", "USUBJID", "ADT", "AVALC", "ADY", "N", "W"]

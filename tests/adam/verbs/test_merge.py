@@ -118,3 +118,36 @@ def test_combine_supp_by_pandas_merge_when_keys_cannot_be_indexed(monkeypatch):
     with pytest.raises(InputError) as merged_error:
         combine_supp(rs, orphan, dataset_name="rs")
     assert str(merged_error.value) == str(indexed_error.value)
+
+
+def test_combine_supp_of_a_compacted_supp_with_blank_idvars_and_unused_categories(monkeypatch):
+    # the pipeline's SUPP-- frames are compacted (text categoricals, sorted categories): IDVAR, QNAM and QVAL are
+    # read by code; a missing IDVAR (blank: by subject) is its own group, an unused QNAM category makes no variable,
+    # a missing QVAL leaves the record's value missing; the same variables as from plain text, by pandas' merge too
+    from cdiscflow.adam.verbs import merge
+    from cdiscflow.core.frames import compact
+
+    rs = pd.DataFrame({"STUDYID": "S", "USUBJID": ["01", "01", "02", "03"], "RSSEQ": [1.0, 2.0, 1.0, 1.0]},
+                      index=[4, 5, 6, 7])
+    supp = pd.DataFrame({
+        "STUDYID": "S", "RDOMAIN": "RS", "USUBJID": ["01", "01", "02", "01", "03", "02", "01", "03"],
+        "IDVAR": ["RSSEQ", "RSSEQ", None, "RSSEQ", None, None, "RSSEQ", "RSSEQ"],
+        "IDVARVAL": ["2", "1", None, "2", None, None, "1", "1"],
+        "QNAM": ["PDIFL", "PDIFL", "NACTDT", "DTHPDFL", "NACTDT", "CAUSE", "DTHPDFL", "PDIFL"],
+        "QVAL": ["Y", "N", "2020-05-01", "Y", "2020-06-02", None, "Y", "Y"]}).astype("str")
+    plain = combine_supp(rs, supp)
+    assert plain.columns.tolist() == ["STUDYID", "USUBJID", "RSSEQ", "CAUSE", "DTHPDFL", "NACTDT", "PDIFL"]
+    assert plain.index.tolist() == [4, 5, 6, 7]
+    assert plain["PDIFL"].isna().tolist() == [False, False, True, False]
+    assert plain["PDIFL"].dropna().tolist() == ["N", "Y", "Y"]
+    assert plain["NACTDT"].isna().tolist() == [True, True, False, False]
+    assert plain["NACTDT"].dropna().tolist() == ["2020-05-01", "2020-06-02"]
+    assert plain["DTHPDFL"].tolist()[:2] == ["Y", "Y"] and plain["CAUSE"].isna().all()
+    assert all(plain[q].dtype == "str" for q in ("CAUSE", "DTHPDFL", "NACTDT", "PDIFL"))
+    compacted = compact(supp.copy(), share=1.0)
+    assert all(isinstance(t, pd.CategoricalDtype) for t in compacted.dtypes)
+    compacted["QNAM"] = compacted["QNAM"].cat.add_categories(["UNUSED"])
+    pd.testing.assert_frame_equal(combine_supp(rs, compacted), plain)
+    monkeypatch.setattr(merge, "_key_ids", lambda *args: None)  # pandas' merge: the same variables
+    pd.testing.assert_frame_equal(combine_supp(rs, supp), plain)
+    pd.testing.assert_frame_equal(combine_supp(rs, compacted), plain)
