@@ -140,3 +140,34 @@ def test_embedded_mappings_load_with_rule_lists_and_supp():
     assert dict(freq[0].when) == {"CYCLE": {"le": 2}}
     assert set(ex.blocks[1].supp) == {"EXCYCLE", "DOSELVL", "EXACN"}
     assert spec.mappings["SE"].options["build"] == "subject_elements"
+
+
+def test_cdisc_ct_is_the_ct_copies_read_row_by_row():
+    # the CT copies as plain csv reads them: the first header row of a codelist and the first row of a term win
+    import csv
+    import gzip
+
+    from cdiscflow.specs.cdisc import CT_FILES, _cdisc_ct
+    from cdiscflow.specs.model import STANDARDS_DIR
+
+    rows = []
+    for f in CT_FILES:
+        with (gzip.open if f.endswith(".gz") else open)(STANDARDS_DIR / f, "rt", encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    expected: dict[str, dict] = {}
+    for r in rows:
+        if not r["Codelist Code"]:
+            expected.setdefault(r["Code"], {"name": r["Codelist Name"], "terms": {},
+                                            "extensible": r["Codelist Extensible (Yes/No)"] == "Yes"})
+    for r in rows:
+        if r["Codelist Code"] in expected:
+            expected[r["Codelist Code"]]["terms"].setdefault(
+                r["CDISC Submission Value"], {"code": r["Code"], "decode": r["NCI Preferred Term"]})
+    ct = _cdisc_ct()
+    assert list(ct) == list(expected) and len(ct) == len(expected) == 188
+    for code, codelist in expected.items():
+        assert ct[code] == codelist and list(ct[code]["terms"]) == list(codelist["terms"])
+    acn = ct["C66767"]
+    assert (acn["name"], acn["extensible"]) == ("Action Taken with Study Treatment", False)
+    assert acn["terms"]["DOSE INCREASED"] == {"code": "C49503", "decode": "Dose Increased"}
+    assert ct.get("C00000") is None and "C00000" not in ct and "C66767" in ct
