@@ -89,7 +89,7 @@ class _Terminology(Mapping[str, dict]):
 @lru_cache(maxsize=None)
 def _cdisc_ct() -> Mapping[str, dict]:
     """Codelist C-code -> {name, extensible, terms: value -> {code, decode}} from the project's CT copies."""
-    return _Terminology(pa.concat_tables([_read_ct(STANDARDS_DIR / f) for f in CT_FILES]))
+    return _Terminology(pa.concat_tables([_read_ct(STANDARDS_DIR / f) for f in CT_FILES]).combine_chunks())
 
 
 def _read_ct(path: Path) -> pa.Table:
