@@ -171,3 +171,21 @@ def test_cdisc_ct_is_the_ct_copies_read_row_by_row():
     assert (acn["name"], acn["extensible"]) == ("Action Taken with Study Treatment", False)
     assert acn["terms"]["DOSE INCREASED"] == {"code": "C49503", "decode": "Dose Increased"}
     assert ct.get("C00000") is None and "C00000" not in ct and "C66767" in ct
+
+
+def test_the_report_spec_is_built_once_per_spec_and_anew_for_a_changed_one():
+    # the spec check's report spec is the one the run's export and report read (StudySpec.built)
+    from dataclasses import replace
+
+    from cdiscflow.specs.report import load_report_spec
+
+    spec = load_study()
+    report = load_report_spec(spec)
+    assert load_report_spec(spec) is report and report.title.startswith("DARA-ATRA")
+    doc = dict(spec.section("report"))
+    retitled = replace(spec, sections={**spec.sections, "report": {**doc, "title": "Another title"}})
+    assert load_report_spec(retitled).title == "Another title" and load_report_spec(spec) is report
+    broken = replace(spec, sections={**spec.sections, "report": {**doc, "sections": []}})
+    for _ in range(2):  # a spec with problems keeps nothing: each call reports them
+        with pytest.raises(SpecError, match="sections: must be a non-empty list"):
+            load_report_spec(broken)
