@@ -4,11 +4,16 @@ controlled terminology, read once and cached; a spec's blank cells of standard v
 from __future__ import annotations
 
 import csv
-import gzip
 import re
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from cdiscflow.specs.model import STANDARDS_DIR
 
@@ -34,25 +39,66 @@ def _ig_dataset(name: str, standard: str) -> str:
     return name if standard == "SDTM" else "*"
 
 
+# The project's CT copies, read in this order: a codelist or term in an earlier file wins.
+CT_FILES = ("ct-sdtm-2025-03-28.csv.gz", "ct-adam-2025-09-26.csv", "ct-define-xml-2025-09-26.csv")
+_CT_COLUMNS = ("Code", "Codelist Code", "Codelist Extensible (Yes/No)", "Codelist Name", "CDISC Submission Value",
+               "NCI Preferred Term")
+
+
+class _Terminology(Mapping[str, dict]):
+    """Codelist C-code -> {name, extensible, terms: value -> {code, decode}}: the CT tables read once, a codelist's
+    entry built when it is first asked for (a study uses a few dozen of the CT copies' codelists)."""
+
+    def __init__(self, rows: pa.Table):
+        self._rows = rows
+        heads = rows.filter(pc.equal(rows["Codelist Code"], "")).select(["Code", "Codelist Name",
+                                                                         "Codelist Extensible (Yes/No)"])
+        self._heads: dict[str, tuple[str, bool]] = {}
+        for code, name, extensible in zip(*heads.to_pydict().values()):  # over codelists: the first header wins
+            self._heads.setdefault(code, (name, extensible == "Yes"))
+        parents = pc.dictionary_encode(rows["Codelist Code"]).combine_chunks()
+        group = parents.indices.to_numpy()
+        self._order = np.argsort(group, kind="stable")  # each codelist's rows together, in file order
+        self._bounds = np.searchsorted(group[self._order], np.arange(len(parents.dictionary) + 1))
+        self._group_of = {code: i for i, code in enumerate(parents.dictionary.to_pylist())}
+        self._built: dict[str, dict] = {}
+
+    def __getitem__(self, code: str) -> dict:
+        if code not in self._built:
+            name, extensible = self._heads[code]  # KeyError: not a codelist of the CT copies
+            terms: dict[str, dict] = {}
+            i = self._group_of.get(code)
+            if i is not None:
+                rows = self._rows.take(self._order[self._bounds[i]:self._bounds[i + 1]])
+                for value, c, decode in zip(rows["CDISC Submission Value"].to_pylist(), rows["Code"].to_pylist(),
+                                            rows["NCI Preferred Term"].to_pylist()):  # one codelist's terms
+                    terms.setdefault(value, {"code": c, "decode": decode})  # the first file's term wins
+            self._built[code] = {"name": name, "terms": terms, "extensible": extensible}
+        return self._built[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._heads
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._heads)
+
+    def __len__(self) -> int:
+        return len(self._heads)
+
+
 @lru_cache(maxsize=None)
 def _cdisc_ct() -> Mapping[str, dict]:
     """Codelist C-code -> {name, extensible, terms: value -> {code, decode}} from the project's CT copies."""
-    out: dict[str, dict] = {}
-    rows: list[dict] = []
-    for f in (STANDARDS_DIR / "ct-sdtm-2025-03-28.csv.gz", STANDARDS_DIR / "ct-adam-2025-09-26.csv",
-              STANDARDS_DIR / "ct-define-xml-2025-09-26.csv"):
-        opener = gzip.open if f.suffix == ".gz" else open
-        with opener(f, "rt", encoding="utf-8") as fh:
-            rows.extend(csv.DictReader(fh))
-    for r in rows:  # codelist header rows have no parent codelist code
-        if not r["Codelist Code"]:
-            out.setdefault(r["Code"], {"name": r["Codelist Name"], "terms": {},
-                                       "extensible": r["Codelist Extensible (Yes/No)"] == "Yes"})
-    for r in rows:
-        parent = out.get(r["Codelist Code"])
-        if parent is not None:
-            parent["terms"].setdefault(r["CDISC Submission Value"], {"code": r["Code"], "decode": r["NCI Preferred Term"]})
-    return MappingProxyType(out)
+    return _Terminology(pa.concat_tables([_read_ct(STANDARDS_DIR / f) for f in CT_FILES]).combine_chunks())
+
+
+def _read_ct(path: Path) -> pa.Table:
+    """The columns of one CT copy that `_Terminology` reads, every cell as text ('' when blank)."""
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=False),
+                          parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                          convert_options=pacsv.ConvertOptions(include_columns=list(_CT_COLUMNS),
+                                                               column_types=dict.fromkeys(_CT_COLUMNS, pa.string()),
+                                                               strings_can_be_null=False))
 
 
 def pattern_problem(pattern: Any) -> str | None:

@@ -35,7 +35,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from cdiscflow.core.text import normalise  # noqa: F401 (read from here by the loaders and the engines)
 from cdiscflow.core.errors import SpecError
@@ -43,6 +43,7 @@ from cdiscflow.core.errors import SpecError
 SPECS_DIR = Path(__file__).resolve().parent
 STANDARDS_DIR = SPECS_DIR / "standards"
 DEFAULT_STUDY = "dara_atra"
+T = TypeVar("T")  # what StudySpec.built keeps
 
 NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,7}$")
 DATATYPES = {  # define.xml 2.1 data types -> SAS type
@@ -359,6 +360,16 @@ class StudySpec:
     sections: Mapping[str, Any]  # further YAML sections keyed by relative path without suffix, e.g. "trial_design"
     comments: Mapping[str, Comment] = field(default_factory=lambda: MappingProxyType({}))
     documents: Mapping[str, Document] = field(default_factory=lambda: MappingProxyType({}))
+    # what loaders built from this spec (`built`); not an init field, so `dataclasses.replace` starts without it
+    _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def built(self, what: str, build: Callable[[], T]) -> T:
+        """`build()` once per spec: what a loader makes of this (read-only) spec, kept for the next caller, so that
+        the spec check hands it to the run instead of the run building it again.  A build that raises keeps
+        nothing.  Only for results nobody changes (frozen dataclasses, read-only mappings)."""
+        if what not in self._built:
+            self._built[what] = build()
+        return self._built[what]
 
     # -- convenience ------------------------------------------------------------------------------------------
     @property

@@ -112,6 +112,8 @@ def _scalar_key(node: Node) -> Any:
     """A mapping key as the safe constructor makes it (ints stay ints: `cases: {1: ...}`), else its text."""
     if not isinstance(node, ScalarNode):
         return str(node.value)
+    if node.tag == _STR:  # most keys: the text itself, as the constructor makes it (without asking it)
+        return node.value
     try:
         value = _KEYS.construct_object(node, deep=True)
     except Exception:  # noqa: BLE001 - a key the constructor rejects is reported when the document is built
@@ -121,6 +123,7 @@ def _scalar_key(node: Node) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else node.value
 
 
+_STR = "tag:yaml.org,2002:str"
 _KEYS = yaml.SafeLoader("")  # builds mapping keys as the document's constructor does
 
 

@@ -214,7 +214,7 @@ class SourceRef(Strict):
 class DesignRow(BaseModel):
     """A trial-design row: upper-case keys are variables of the design dataset; the rest are the listed settings."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)  # built when first used, as Strict
 
     @model_validator(mode="before")
     @classmethod
@@ -335,7 +335,7 @@ class ComparisonFile(Strict):
 
 
 class CsvRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when first used, as Strict
 
 
 class DatasetRow(CsvRow):

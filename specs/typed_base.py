@@ -13,9 +13,11 @@ Scalar = Union[str, int, float, bool, None]
 
 
 class Strict(BaseModel):
-    """Every spec mapping: keys are exactly the fields (a typo is an error), values as declared."""
+    """Every spec mapping: keys are exactly the fields (a typo is an error), values as declared.  A model's validator
+    is built when it first validates (`defer_build`): the check validates whole files, so a model nested in them is
+    not built on its own at import, nor is `SpecFiles` (only `cdiscflow spec schema` needs it)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class ExprValue(Strict):

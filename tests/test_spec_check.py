@@ -142,6 +142,16 @@ def test_key_lines_and_small_aliases():
     assert lines[("base",)] == 1 and lines[("use", 1)] == 4 and lines[("use", 1, "z")] == 5
 
 
+def test_key_lines_are_keyed_as_the_document_is():
+    # keys as the safe constructor makes them: plain and quoted text, numbers, booleans; a date stays text
+    data, lines = parse_yaml('cases:\n  1: one\n  "2": two\n  2.5: three\n  2020-01-01: four\n  "no": five\n'
+                             '  no: six\n')
+    assert list(data["cases"]) == [1, "2", 2.5, __import__("datetime").date(2020, 1, 1), "no", False]
+    assert [k for k in lines if len(k) == 2] == [("cases", 1), ("cases", "2"), ("cases", 2.5),
+                                                 ("cases", "2020-01-01"), ("cases", "no"), ("cases", False)]
+    assert lines[("cases", 1)] == 2 and lines[("cases", 2.5)] == 4 and lines[("cases", False)] == 7
+
+
 @pytest.mark.slow
 def test_an_unknown_yaml_file_is_named(study_copy):
     shutil.copy(study_copy / "report.yaml", study_copy / "reprot.yaml")

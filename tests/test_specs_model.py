@@ -140,3 +140,52 @@ def test_embedded_mappings_load_with_rule_lists_and_supp():
     assert dict(freq[0].when) == {"CYCLE": {"le": 2}}
     assert set(ex.blocks[1].supp) == {"EXCYCLE", "DOSELVL", "EXACN"}
     assert spec.mappings["SE"].options["build"] == "subject_elements"
+
+
+def test_cdisc_ct_is_the_ct_copies_read_row_by_row():
+    # the CT copies as plain csv reads them: the first header row of a codelist and the first row of a term win
+    import csv
+    import gzip
+
+    from cdiscflow.specs.cdisc import CT_FILES, _cdisc_ct
+    from cdiscflow.specs.model import STANDARDS_DIR
+
+    rows = []
+    for f in CT_FILES:
+        with (gzip.open if f.endswith(".gz") else open)(STANDARDS_DIR / f, "rt", encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    expected: dict[str, dict] = {}
+    for r in rows:
+        if not r["Codelist Code"]:
+            expected.setdefault(r["Code"], {"name": r["Codelist Name"], "terms": {},
+                                            "extensible": r["Codelist Extensible (Yes/No)"] == "Yes"})
+    for r in rows:
+        if r["Codelist Code"] in expected:
+            expected[r["Codelist Code"]]["terms"].setdefault(
+                r["CDISC Submission Value"], {"code": r["Code"], "decode": r["NCI Preferred Term"]})
+    ct = _cdisc_ct()
+    assert list(ct) == list(expected) and len(ct) == len(expected) == 188
+    for code, codelist in expected.items():
+        assert ct[code] == codelist and list(ct[code]["terms"]) == list(codelist["terms"])
+    acn = ct["C66767"]
+    assert (acn["name"], acn["extensible"]) == ("Action Taken with Study Treatment", False)
+    assert acn["terms"]["DOSE INCREASED"] == {"code": "C49503", "decode": "Dose Increased"}
+    assert ct.get("C00000") is None and "C00000" not in ct and "C66767" in ct
+
+
+def test_the_report_spec_is_built_once_per_spec_and_anew_for_a_changed_one():
+    # the spec check's report spec is the one the run's export and report read (StudySpec.built)
+    from dataclasses import replace
+
+    from cdiscflow.specs.report import load_report_spec
+
+    spec = load_study()
+    report = load_report_spec(spec)
+    assert load_report_spec(spec) is report and report.title.startswith("DARA-ATRA")
+    doc = dict(spec.section("report"))
+    retitled = replace(spec, sections={**spec.sections, "report": {**doc, "title": "Another title"}})
+    assert load_report_spec(retitled).title == "Another title" and load_report_spec(spec) is report
+    broken = replace(spec, sections={**spec.sections, "report": {**doc, "sections": []}})
+    for _ in range(2):  # a spec with problems keeps nothing: each call reports them
+        with pytest.raises(SpecError, match="sections: must be a non-empty list"):
+            load_report_spec(broken)

@@ -17,12 +17,13 @@ from cdiscflow.specs.report.targets import expand_links
 
 def load_report_spec(spec: StudySpec) -> ReportSpec | None:
     """The study's report spec (report.yaml), checked against the study's ADaM metadata; None if it has none.
+    Loaded once per StudySpec (the check, the export's ARM, the report's inputs and the report share it).
 
     Raises SpecError listing every problem, each with its place in report.yaml."""
     doc = spec.section(SECTION)
     if doc is None:
         return None
-    return _Loader(spec, doc).load()
+    return spec.built("report spec", lambda: _Loader(spec, doc).load())  # the check's, in a run
 
 
 def check_report_spec(spec: StudySpec) -> ReportSpec | None:
