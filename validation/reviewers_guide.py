@@ -24,11 +24,11 @@ from typing import Mapping
 
 import jinja2
 import pandas as pd
-import yaml
 
 from cdiscflow.core.atomic import write_text
 from cdiscflow.core.errors import InputError, SpecError
 from cdiscflow.core.findings import Findings
+from cdiscflow.specs.safe_yaml import YamlProblem, load_yaml
 
 CONFORMANCE_FILE = "conformance.yaml"
 NOT_EXPLAINED = "not explained"
@@ -52,9 +52,10 @@ def load_explanations(spec_dir: str | Path) -> dict[str, Explanation]:
     if not path.is_file():
         return {}
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{CONFORMANCE_FILE}: not valid YAML ({exc})", path=str(path)) from None
+        doc = load_yaml(path)[0] or {}  # as every spec file: size and alias limits, libyaml when installed
+    except YamlProblem as exc:
+        raise SpecError(f"{CONFORMANCE_FILE}{f' line {exc.line}' if exc.line else ''}: {exc}",
+                        path=str(path)) from None
     if not isinstance(doc, dict) or set(doc) - {"explanations"}:
         extra = sorted(set(doc) - {"explanations"}) if isinstance(doc, dict) else []
         raise SpecError(f"{CONFORMANCE_FILE}: expected one top-level key 'explanations'"

@@ -11,12 +11,12 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 import pandas as pd
-import yaml
 
 from cdiscflow.core.expr import Expr
 from cdiscflow.core.errors import SpecError
 from cdiscflow.specs.cdisc import cdisc_codelist
 from cdiscflow.specs.model import STANDARDS_DIR
+from cdiscflow.specs.safe_yaml import YamlProblem, load_yaml
 
 CRITERIA_DIR = STANDARDS_DIR / "response"
 METHODS = ("next_assessment", "interval")
@@ -101,7 +101,7 @@ def available_criteria() -> dict[str, Path]:
     """Criteria id (e.g. IMWG2016) -> file, from specs/standards/response/."""
     out = {}
     for path in sorted(CRITERIA_DIR.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(path)[0] or {}
         out[str(doc.get("id", path.stem)).upper()] = path
     return out
 
@@ -123,9 +123,9 @@ def load_response_criteria(ref: str | Path, *, overrides: Mapping[str, Any] | No
     if not path.is_file():
         raise SpecError(f"response criteria file {path} does not exist")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path.name}: not valid YAML ({exc})") from None
+        doc = load_yaml(path)[0] or {}  # as every spec file: size and alias limits, libyaml when installed
+    except YamlProblem as exc:
+        raise SpecError(f"{path.name}{f' line {exc.line}' if exc.line else ''}: {exc}") from None
     if not isinstance(doc, dict):
         raise SpecError(f"{path.name}: must be a mapping")
     for key, value in (overrides or {}).items():

@@ -84,6 +84,16 @@ def test_malformed_conformance_yaml_is_a_spec_error_naming_the_key(tmp_path, tex
         load_explanations(_spec(tmp_path, text).path)
 
 
+def test_conformance_yaml_that_is_not_yaml_or_an_alias_bomb_is_a_spec_error_naming_the_line(tmp_path):
+    with pytest.raises(SpecError, match=r"conformance.yaml line 4: not valid YAML"):
+        load_explanations(_spec(tmp_path, "explanations:\n  CORE-1: {text: x}\n  CORE-2: [unclosed\n").path)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{k}: &{k} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, k in zip("abcdef", "bcdefg"))
+    with pytest.raises(SpecError, match="alias bomb"):  # read as every spec file is, within its limits
+        load_explanations(_spec(tmp_path, bomb).path)
+
+
 def test_not_a_core_report(tmp_path):
     p = tmp_path / "core.json"
     p.write_text('{"results": []}')

@@ -179,6 +179,13 @@ def test_bad_input_and_bad_criteria():
         load_response_criteria("LUGANO")
 
 
+def test_a_criteria_file_that_is_not_yaml_is_a_spec_error_naming_its_line(tmp_path):
+    path = tmp_path / "lugano.yaml"
+    path.write_text("id: LUGANO\nlevels: [CR, PR\n")
+    with pytest.raises(SpecError, match=r"lugano.yaml line 3: not valid YAML"):
+        load_response_criteria(path)
+
+
 def test_a_study_folder_selects_its_criteria(study_copy):
     from cdiscflow.adam import response_criteria_from_spec
     from cdiscflow.specs.load import load_study
