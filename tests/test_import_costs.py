@@ -1,7 +1,8 @@
 """Heavy libraries are imported where they are used, not by the command line or the spec check (issue 18).
 
-great_expectations (~3 s), statsmodels/scipy.stats (~2 s) and matplotlib cost seconds to import; every command loads
-the CLI and checks the spec first, so those imports must wait for the stage that needs them."""
+great_expectations (~3 s), statsmodels/scipy.stats (~2 s) and matplotlib cost seconds to import, pyreadstat (with
+narwhals) ~0.05 s; every command loads the CLI and checks the spec first, so those imports must wait for the stage
+that needs them (pyreadstat: a raw export of .sas7bdat files)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import sys
 
 import pytest
 
-HEAVY = ("great_expectations", "statsmodels", "scipy.stats", "matplotlib")
+HEAVY = ("great_expectations", "statsmodels", "scipy.stats", "matplotlib", "pyreadstat")
 
 
 @pytest.mark.parametrize("module", ["cdiscflow.cli", "cdiscflow.specs.check", "cdiscflow.specs.report", "cdiscflow.report.reproduce",
-                                    "cdiscflow.pipeline", "cdiscflow.validation.api"])
+                                    "cdiscflow.pipeline", "cdiscflow.validation.api", "cdiscflow.sdtm.raw.files"])
 @pytest.mark.slow
 def test_importing_does_not_load_heavy_libraries(module):
     code = (f"import sys, {module}\n"

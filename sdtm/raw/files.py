@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyreadstat
 
 from cdiscflow.core.errors import InputError
 from cdiscflow.core.findings import Findings
@@ -150,6 +149,8 @@ def read_typed(path: Path, ext: str | None = None) -> tuple[pd.DataFrame, dict[s
         xpt = read_xpt(path, encodings=("utf-8",))
         columns = {v.name: {"label": v.label, "format": v.format} for v in xpt.layout.variables}
         return _sas_dates_as_text(xpt.frame, xpt.layout), columns
+    import pyreadstat  # here: it imports narwhals, ~0.05 s a run that reads no .sas7bdat would pay
+
     try:
         frame, meta = pyreadstat.read_sas7bdat(str(path))
     except (OSError, ValueError, UnicodeDecodeError, pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as exc:
