@@ -148,11 +148,16 @@ def _taken_by_run(found: list[_Qualifying]) -> tuple[list[pd.DataFrame], list[bo
     return parts, qualified
 
 
+_PLAIN_CONSTANTS = (str, bool, int, float, type(None))  # constants whose column type `_run_records` keeps exactly
+
+
 def _same_kind(a: _Qualifying, b: _Qualifying) -> bool:
     """Events whose records get the same variables with the same types: one source, the same kept variables and
-    constants of the same Python types for the same variables (no expression: its type depends on the values)."""
+    plain constants (text, numbers, booleans, None) of the same Python types for the same variables.  Any other
+    value (an expression, whose type depends on the values; pd.NA, NaT, datetimes ..., whose column type numpy
+    would not keep) makes its event a run of its own."""
     return (a.source is b.source and a.columns == b.columns and list(a.values) == list(b.values)
-            and all(not isinstance(v, Expr) and type(v) is type(b.values[k]) for k, v in a.values.items()))
+            and all(type(v) in _PLAIN_CONSTANTS and type(v) is type(b.values[k]) for k, v in a.values.items()))
 
 
 def _run_records(run: list[_Qualifying]) -> pd.DataFrame:

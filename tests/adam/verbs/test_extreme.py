@@ -102,3 +102,19 @@ def test_events_of_one_kind_taken_at_once_give_each_record_its_own_event_s_value
     assert ints["N"].tolist() == [1, 4] and ints["N"].dtype == "int64" and ints["W"].dtype == "float64"
     assert ints["ADT"].tolist() == [pd.Timestamp("2020-03-10"), pd.Timestamp("2020-01-10")]
     assert ints.columns.tolist() == ["STUDYID", "USUBJID", "ADT", "AVALC", "ADY", "N", "W"]
+
+
+@pytest.mark.parametrize("first, second, dtype", [
+    (pd.NA, pd.NA, "object"),  # pd.NA == pd.NA is neither true nor false: each event sets its own
+    (pd.NaT, pd.NaT, "datetime64[ns]"),  # NaT's column keeps pandas' type, numpy's array would not
+    (pd.Timestamp("2021-01-01"), pd.Timestamp("2021-02-01"), "datetime64[us]"),
+])
+def test_events_setting_values_other_than_text_numbers_or_none_are_taken_one_by_one(first, second, dtype):
+    from cdiscflow.adam.verbs.extreme import select_extreme_event
+
+    events = [Event("complete response", "AVALC == 'CR'", {"X": first}, "ovr"),
+              Event("partial response", "AVALC == 'PR'", {"X": second}, "ovr")]
+    out = select_extreme_event(events=events, source_datasets={"ovr": OVR}, order=("ADT",), description_var="D")
+    assert out["USUBJID"].tolist() == ["01"] and out["D"].tolist() == ["complete response"]
+    assert str(out["X"].dtype) == dtype
+    assert (pd.isna(out["X"].iloc[0]) and pd.isna(first)) or out["X"].iloc[0] == first
