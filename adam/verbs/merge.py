@@ -314,12 +314,14 @@ def _rows_by_code(codes: np.ndarray, count: int) -> list[np.ndarray]:
 def _merge_supp_part(part: pd.DataFrame, left: pd.DataFrame, keys: list[str], found: dict, idvar: str,
                      supp_name: str, dataset_name: str) -> None:
     """`combine_supp`'s join of one IDVAR's qualifiers by pandas' merge (key dtypes it cannot index, e.g. a
-    number against text): the QVAL codes (`part`'s QVAL) put into `found` by row position."""
-    wide = part.pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
+    number against text): the QVAL codes (`part`'s QVAL) put into `found` by row position.  As on the indexed path,
+    a record without QNAM qualifies nothing, but its keys must match a parent record."""
+    wide = part[part["QNAM"].notna()].pivot(index=keys, columns="QNAM", values="QVAL").reset_index()
     qnams = list(wide.columns.difference(keys))
     left = left.assign(**{_ROW: np.arange(len(left))})
     joined = left.merge(wide, how="left", on=keys, sort=False).sort_values(_ROW, kind="stable")
-    matched = wide.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
+    groups = part[keys].drop_duplicates().sort_values(keys)  # in key order, as the pivot lists them
+    matched = groups.merge(left[keys].drop_duplicates(), how="left", on=keys, indicator=True)
     orphans = (matched["_merge"] == "left_only").to_numpy()
     if orphans.any():
         _orphan_error(matched.loc[orphans, keys], idvar, supp_name, dataset_name)

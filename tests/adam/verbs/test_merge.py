@@ -151,3 +151,18 @@ def test_combine_supp_of_a_compacted_supp_with_blank_idvars_and_unused_categorie
     monkeypatch.setattr(merge, "_key_ids", lambda *args: None)  # pandas' merge: the same variables
     pd.testing.assert_frame_equal(combine_supp(rs, supp), plain)
     pd.testing.assert_frame_equal(combine_supp(rs, compacted), plain)
+
+
+@pytest.mark.parametrize("qnam", [["X", None, "Y"], pd.Categorical(["X", None, "Y"])])
+def test_combine_supp_by_pandas_merge_leaves_a_record_without_qnam_out_as_the_indexed_path_does(qnam):
+    # a numeric USUBJID against a float one: pandas' merge; the record without QNAM qualifies nothing (it made a
+    # column named NaN there, and raised KeyError with the first version of the coded join)
+    ae = pd.DataFrame({"STUDYID": ["S"] * 3, "USUBJID": [1, 1, 2], "AESEQ": [1.0, 2.0, 1.0]})
+    supp = pd.DataFrame({"STUDYID": ["S"] * 3, "USUBJID": [1.0, 1.0, 2.0], "IDVAR": ["AESEQ"] * 3,
+                         "IDVARVAL": ["1", "2", "1"], "QNAM": qnam, "QVAL": ["a", "b", "c"]})
+    out = combine_supp(ae, supp, dataset_name="AE", supp_name="SUPPAE")
+    assert out.columns.tolist() == ["STUDYID", "USUBJID", "AESEQ", "X", "Y"]
+    assert out["X"].tolist()[0] == "a" and out["X"].isna().tolist() == [False, True, True]
+    assert out["Y"].isna().tolist() == [True, True, False] and out["Y"].iloc[2] == "c"
+    with pytest.raises(InputError, match="SUPPAE"):  # its keys must still match a parent record
+        combine_supp(ae, supp.assign(USUBJID=[1.0, 3.0, 2.0]), dataset_name="AE", supp_name="SUPPAE")
