@@ -45,7 +45,7 @@ def _categorical(col: pd.Series, most: float) -> pd.Series | None:
     return None if categorical is None else pd.Series(categorical, index=col.index, name=col.name)
 
 
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' text dtype ("str": Arrow-backed, missing is NaN)
 
 
 def text_categorical(arrays: Sequence[pa.Array | pa.ChunkedArray], *, most: float = np.inf) -> pd.Categorical | None:
@@ -72,7 +72,7 @@ def text_categorical(arrays: Sequence[pa.Array | pa.ChunkedArray], *, most: floa
     rank = np.empty(len(order) + 1, dtype=_code_dtype(len(order)))
     rank[order], rank[-1] = np.arange(len(order)), -1
     codes = rank[pc.fill_null(indices, len(order)).to_numpy(zero_copy_only=False)]
-    categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=_TEXT))
+    categories = pd.Index(pd.arrays.ArrowStringArray(distinct.take(order), dtype=TEXT))
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=False), validate=False)
 
 

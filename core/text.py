@@ -12,10 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdiscflow.core.frames import is_text_category, text_per_distinct
-
-
-TEXT = pd.Series([], dtype=str).dtype  # pandas' text dtype ("str": Arrow-backed, missing is NaN)
+from cdiscflow.core.frames import TEXT, is_text_category, text_per_distinct
 
 
 def arrow(values: pd.Series | pd.Index) -> pa.Array:

@@ -2,7 +2,7 @@
 holds the blocks, findings and statistics, never the study's records.
 
     phase 1, per partition (`run_partition`)   map + derive (each dataset in its final order inside the partition),
-        validate (`validation.partitioned.validate_partition`), export statistics (`export.pieces.export_stats`),
+        validate (`validation.partitioned.validate_partition`), export statistics (`export.pieces.prepare_partition`),
         the datasets spilled to a scratch file one at a time (as written, when no Data Docs need the records as
         validated: phase 2 does not prepare them again); back to the client go the blocks of the final order
         (`scale.order`), the findings, the statistics, the columns TS derives from and the report's ADaM datasets.
@@ -55,7 +55,7 @@ class PartitionResult:
     rejects: pd.DataFrame
     adam_findings: pd.DataFrame
     validation: object  # validation.partitioned.validate_partition's result
-    stats: dict[str, object]  # export.pieces.export_stats per dataset
+    stats: dict[str, object]  # export.pieces.ExportStats per dataset (`prepare_partition`)
     kept: dict[str, dict[str, pd.DataFrame]]  # "ts": the columns TS derives from; "report": ADaM as the report reads it
     timings: dict[str, float]
     error: CdiscflowError | None = None  # a partition that stopped on its data (strict mapping errors)

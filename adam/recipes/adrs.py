@@ -255,7 +255,7 @@ def derive_adrs(spec: StudySpec, sources: SourceData, adsl: pd.DataFrame, *, per
         mode="last", aval=crit.aval_expr())
     add("DEATH", death_events(adsl_name="adsl"), aval=YN_AVAL, by_vars=list(SUBJECT_KEYS))
     adrs = pd.concat([adrs, *derived], ignore_index=True)
-    derived.clear()
+    derived.clear()  # the parameters' records are in ADRS now: their own frames go
     if "DEATH" in params:
         death = (adrs["PARAMCD"] == "DEATH") & (adrs["AVALC"] == "Y")
         adrs.loc[death, "SRCDOM"] = "ADSL"

@@ -312,8 +312,10 @@ def _subject_dates(state: StudyState, usubjid: pd.Series, variable: str) -> pd.S
 
 def _dm_first_dates(state: StudyState, variable: str) -> tuple[pd.Index, np.ndarray]:
     """DM's subjects (each once) and the parsed date of `variable` on each subject's first DM record, NaT appended
-    (for subjects DM lacks).  Kept while DM holds the same USUBJID and `variable` columns (the same arrays): every
-    study day of the timing stage reads them (23 calls on the embedded study)."""
+    (for subjects DM lacks).  Kept while DM holds the same USUBJID and `variable` columns (the same array objects):
+    every study day of the timing stage reads them (23 calls on the embedded study).  The engine replaces DM's
+    columns or DM itself (new arrays), never edits them in place; code that edits DM in place (`dm.loc[...] = ...`
+    keeps the arrays) between derivations must empty `state.cache["dm_first_dates"]`."""
     dm = state.dataset("DM")
     usubjid, values = dm["USUBJID"], dm[variable]
     memo = state.cache.setdefault("dm_first_dates", {})
