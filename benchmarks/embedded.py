@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/embedded.py                     # min of 3 fresh processes
     .venv/bin/python benchmarks/embedded.py --repeat 5 --json embedded.json
     .venv/bin/python benchmarks/embedded.py --profile /tmp/run.prof   # one run under cProfile instead
+    .venv/bin/python benchmarks/embedded.py --bytecode          # modules' bytecode cached, as an installed package
 
 Each repetition is a fresh Python process that imports the command line (as `cdiscflow run` does) and runs the
 pipeline into a temporary folder, Data Docs included.  Per stage it records wall and CPU seconds (CPU is the
@@ -11,6 +12,11 @@ steadier figure on a shared machine); "startup" is the import of the command lin
 computed by forked workers (pipeline.py), whose CPU is the row "background workers" and is part of "process"; the
 report stage and "spec load + setup" then hold the main process's wait for them.  The table shows the minimum over
 the repetitions of each figure.
+
+Python compiles each module it imports, and keeps the bytecode unless PYTHONDONTWRITEBYTECODE is set (some sandboxes
+and containers set it; then every process compiles cdiscflow's ~100 modules again, about 0.5 s CPU).  `--bytecode`
+measures as an installed package runs: the children keep their bytecode in a temporary cache
+(PYTHONPYCACHEPREFIX), filled by one run that is not counted.  Without it the children inherit the environment.
 """
 
 from __future__ import annotations
@@ -93,9 +99,9 @@ def _worker_times(timeline: dict, run_started: float, run_ended: float) -> dict:
     return out
 
 
-def measure(out: Path, result_path: Path) -> dict:
+def measure(out: Path, result_path: Path, env: dict | None = None) -> dict:
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "_child", str(out), str(result_path)])
+    proc = subprocess.Popen([sys.executable, __file__, "_child", str(out), str(result_path)], env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     if os.waitstatus_to_exitcode(status) != 0:
@@ -145,13 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, help="Also write every measurement as JSON here")
     parser.add_argument("--profile", type=Path, help="Run once under cProfile and write the profile here")
+    parser.add_argument("--bytecode", action="store_true",
+                        help="Children keep the modules' bytecode (a temporary cache, filled by an uncounted run)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cdiscflow-embedded-") as tmp:
+        env = None
+        if args.bytecode:
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "bytecode")
+            measure(Path(tmp) / "warm-up", Path(tmp) / "warm-up.json", env)
         if args.profile:
             subprocess.run([sys.executable, "-m", "cProfile", "-o", str(args.profile), "-m", "cdiscflow", "run",
                             "--out", str(Path(tmp) / "out"), "-q"], check=True)
             return 0
-        records = [measure(Path(tmp) / f"out{i}", Path(tmp) / f"r{i}.json") for i in range(args.repeat)]
+        records = [measure(Path(tmp) / f"out{i}", Path(tmp) / f"r{i}.json", env) for i in range(args.repeat)]
     best = summary(records)
     print(table(best, args.repeat))
     print(worker_table(records))
