@@ -234,7 +234,7 @@ def _rejects_in_file_rows(rejects: pd.DataFrame, select: SubjectSelection, spec:
     for form in pd.unique(rejects["form"]):  # over forms
         hit = rejects["form"] == form
         rejects.loc[hit, "row"] = select.original(form, rejects.loc[hit, "row"])
-        named = hit & rejects["reason"].str.contains(_ROWS_IN_TEXT, regex=True)
+        named = hit & rejects["reason"].str.extract(_ROWS_IN_TEXT, expand=False).notna()  # names rows of the file
         if named.any():  # a duplicate key's rows, in the reason
             rejects.loc[named, "reason"] = _file_rows_in_text(rejects.loc[named, "reason"], form, select)
     roster = roster_form(spec)
