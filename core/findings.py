@@ -76,7 +76,7 @@ class Findings:
             if col == "row":
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
             else:
-                out[col] = out[col].fillna("").astype(str).astype(object)
+                out[col] = out[col].astype(object).fillna("").astype(str).astype(object)  # (numbers too: "3.0")
         rank = out["severity"].map(_RANK)
         out = out.assign(_rank=rank).sort_values(
             ["_rank", "dataset", "rule_id", "variable", "subject", "row", "value"], kind="stable", na_position="first"

@@ -56,6 +56,18 @@ def test_findings_collect_sort_count_and_write(tmp_path):
     assert (tmp_path / "again" / "findings.json").read_bytes() == json_path.read_bytes()
 
 
+def test_findings_with_a_numeric_column_read_it_as_text_without_pandas_fill_warning():
+    import warnings
+
+    f = Findings()
+    f.extend(pd.DataFrame({"severity": ["error", "error"], "rule_id": ["TD-KEY", "TD-KEY"], "dataset": ["TI", "TI"],
+                           "value": [3.0, float("nan")], "message": ["duplicate key", "duplicate key"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fillna("") of a float column warned (and will raise in pandas 4)
+        frame = f.frame()
+    assert frame["value"].tolist() == ["", "3.0"]  # sorted by value: the empty one first
+
+
 def test_findings_reject_unknown_severity():
     with pytest.raises(ValueError, match="unknown severity"):
         Findings().add(severity="fatal", rule_id="X", message="m")
